@@ -1,0 +1,31 @@
+//! Library errors. Every input error names the file (or item), the key and the fix.
+
+/// Errors raised by rftwin.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input: names where, which key, what is wrong and how to fix it. Exit code 2.
+    #[error("{source_name}: {key}: {what}: {fix}")]
+    Input { source_name: String, key: String, what: String, fix: String },
+    /// The simulation became unstable (NaN/Inf or energy growth).
+    #[error("unstable simulation at step {step}: {what}; {fix}")]
+    Unstable { step: usize, what: String, fix: String },
+    /// A run did not reach its stopping criterion within its limit.
+    #[error("{what}")]
+    NotConverged { what: String },
+    #[error("I/O error on {path}: {err}")]
+    Io { path: String, err: std::io::Error },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    pub fn input(source_name: &str, key: &str, what: impl Into<String>, fix: impl Into<String>) -> Self {
+        Error::Input { source_name: source_name.into(), key: key.into(), what: what.into(), fix: fix.into() }
+    }
+    /// The process exit code this error maps to (2 for every error; 1 is reserved for failed criteria).
+    pub fn exit_code(&self) -> i32 {
+        2
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

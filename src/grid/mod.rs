@@ -1,0 +1,471 @@
+//! Voxel grid, materials, shapes and rasterisation.
+//!
+//! The grid is rectilinear: each axis holds its node coordinates, so graded meshes can come later.
+//! The FDTD solver currently asks for uniform spacing per axis (`Grid::uniform_spacing`).
+//!
+//! Yee layout used everywhere in rftwin: cell `(i, j, k)` spans nodes `i..i+1` etc.;
+//! `Ex(i,j,k)` sits on the edge from node `(i,j,k)` to `(i+1,j,k)`, likewise `Ey`, `Ez`;
+//! `Hx(i,j,k)` sits at the centre of the face `x = x_i`, `y in [y_j, y_j+1]`, `z in [z_k, z_k+1]`.
+
+mod shapes;
+
+pub use shapes::{Shape, ShapeKind};
+
+use crate::error::{Error, Result};
+
+/// Vacuum permittivity (F/m).
+pub const EPS0: f64 = 8.854_187_8128e-12;
+/// Vacuum permeability (H/m).
+pub const MU0: f64 = 1.256_637_062_12e-6;
+/// Speed of light in vacuum (m/s).
+pub const C0: f64 = 299_792_458.0;
+
+/// One axis of a rectilinear grid: its node coordinates in metres, strictly increasing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Axis {
+    nodes: Vec<f64>,
+}
+
+impl Axis {
+    /// `n` uniform cells of size `d_m` starting at `start_m`.
+    pub fn uniform(start_m: f64, d_m: f64, n: usize) -> Result<Self> {
+        if !(d_m > 0.0) || !d_m.is_finite() {
+            return Err(Error::input(
+                "grid",
+                "cell_size_m",
+                format!("cell size {d_m} m is not positive"),
+                "give a cell size > 0, e.g. 0.002",
+            ));
+        }
+        if n == 0 {
+            return Err(Error::input("grid", "cells", "an axis has zero cells", "give at least 1 cell per axis"));
+        }
+        Ok(Self { nodes: (0..=n).map(|i| start_m + d_m * i as f64).collect() })
+    }
+
+    /// An axis from explicit node coordinates (strictly increasing).
+    pub fn from_nodes(nodes: Vec<f64>) -> Result<Self> {
+        if nodes.len() < 2 {
+            return Err(Error::input("grid", "nodes", "an axis needs at least 2 nodes", "give >= 2 node coordinates"));
+        }
+        for w in nodes.windows(2) {
+            if !(w[1] > w[0]) {
+                return Err(Error::input(
+                    "grid",
+                    "nodes",
+                    format!("node coordinates not strictly increasing ({} then {})", w[0], w[1]),
+                    "sort the node coordinates and remove duplicates (every cell size must be > 0)",
+                ));
+            }
+        }
+        Ok(Self { nodes })
+    }
+
+    pub fn cells(&self) -> usize {
+        self.nodes.len() - 1
+    }
+    pub fn nodes(&self) -> &[f64] {
+        &self.nodes
+    }
+    pub fn node(&self, i: usize) -> f64 {
+        self.nodes[i]
+    }
+    /// Size of cell `i`.
+    pub fn cell_size(&self, i: usize) -> f64 {
+        self.nodes[i + 1] - self.nodes[i]
+    }
+    pub fn cell_centre(&self, i: usize) -> f64 {
+        0.5 * (self.nodes[i] + self.nodes[i + 1])
+    }
+    pub fn start(&self) -> f64 {
+        self.nodes[0]
+    }
+    pub fn end(&self) -> f64 {
+        *self.nodes.last().unwrap()
+    }
+    /// The common cell size when the axis is uniform (relative tolerance 1e-9).
+    pub fn uniform_size(&self) -> Option<f64> {
+        let d0 = self.cell_size(0);
+        (0..self.cells()).all(|i| (self.cell_size(i) - d0).abs() <= 1e-9 * d0).then_some(d0)
+    }
+    /// Index of the node nearest to `x`.
+    pub fn nearest_node(&self, x: f64) -> usize {
+        match self.nodes.binary_search_by(|v| v.partial_cmp(&x).unwrap()) {
+            Ok(i) => i,
+            Err(0) => 0,
+            Err(i) if i >= self.nodes.len() => self.nodes.len() - 1,
+            Err(i) => {
+                if (x - self.nodes[i - 1]) <= (self.nodes[i] - x) {
+                    i - 1
+                } else {
+                    i
+                }
+            }
+        }
+    }
+    /// Index of the cell containing `x` (None outside).
+    pub fn cell_of(&self, x: f64) -> Option<usize> {
+        if x < self.start() || x > self.end() {
+            return None;
+        }
+        let i = self.nodes.partition_point(|v| *v <= x);
+        Some(i.saturating_sub(1).min(self.cells() - 1))
+    }
+}
+
+/// A rectilinear grid of `nx * ny * nz` cells.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grid {
+    pub axes: [Axis; 3],
+}
+
+impl Grid {
+    pub fn new(x: Axis, y: Axis, z: Axis) -> Self {
+        Self { axes: [x, y, z] }
+    }
+    /// A uniform grid of `n` cells of size `d` per axis, with `origin` at node (0,0,0).
+    pub fn uniform(origin: [f64; 3], d: [f64; 3], n: [usize; 3]) -> Result<Self> {
+        Ok(Self::new(
+            Axis::uniform(origin[0], d[0], n[0])?,
+            Axis::uniform(origin[1], d[1], n[1])?,
+            Axis::uniform(origin[2], d[2], n[2])?,
+        ))
+    }
+    /// Cells per axis.
+    pub fn dims(&self) -> [usize; 3] {
+        [self.axes[0].cells(), self.axes[1].cells(), self.axes[2].cells()]
+    }
+    pub fn num_cells(&self) -> usize {
+        let [a, b, c] = self.dims();
+        a * b * c
+    }
+    /// Per-axis cell sizes when every axis is uniform.
+    pub fn uniform_spacing(&self) -> Option<[f64; 3]> {
+        Some([self.axes[0].uniform_size()?, self.axes[1].uniform_size()?, self.axes[2].uniform_size()?])
+    }
+    /// Coordinates of node `(i, j, k)`.
+    pub fn node_pos(&self, i: usize, j: usize, k: usize) -> [f64; 3] {
+        [self.axes[0].node(i), self.axes[1].node(j), self.axes[2].node(k)]
+    }
+    pub fn cell_centre(&self, i: usize, j: usize, k: usize) -> [f64; 3] {
+        [self.axes[0].cell_centre(i), self.axes[1].cell_centre(j), self.axes[2].cell_centre(k)]
+    }
+    /// Flat cell index, z fastest.
+    #[inline]
+    pub fn cell_index(&self, i: usize, j: usize, k: usize) -> usize {
+        let [_, ny, nz] = self.dims();
+        (i * ny + j) * nz + k
+    }
+}
+
+/// An isotropic, non-magnetic material.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Material {
+    pub name: String,
+    /// Relative permittivity (>= 1).
+    pub eps_r: f64,
+    /// Electric conductivity (S/m, >= 0).
+    pub sigma_s_per_m: f64,
+    /// Mass density (kg/m^3); 0 for air. Used by dosimetry.
+    pub density_kg_per_m3: f64,
+    /// Perfect electric conductor (eps and sigma ignored).
+    pub pec: bool,
+}
+
+impl Material {
+    pub fn vacuum() -> Self {
+        Self { name: "air".into(), eps_r: 1.0, sigma_s_per_m: 0.0, density_kg_per_m3: 0.0, pec: false }
+    }
+    pub fn pec(name: &str) -> Self {
+        Self { name: name.into(), eps_r: 1.0, sigma_s_per_m: 0.0, density_kg_per_m3: 0.0, pec: true }
+    }
+    pub fn dielectric(name: &str, eps_r: f64, sigma_s_per_m: f64, density_kg_per_m3: f64) -> Self {
+        Self { name: name.into(), eps_r, sigma_s_per_m, density_kg_per_m3, pec: false }
+    }
+    /// ASTM F2182 gel as commonly specified: eps_r 80, 0.47 S/m, 1000 kg/m^3 (nominal; see refs).
+    pub fn astm_gel() -> Self {
+        Self::dielectric("astm_gel", 80.0, 0.47, 1000.0)
+    }
+    fn validate(&self, idx: usize) -> Result<()> {
+        let key = format!("materials[{idx}] ({})", self.name);
+        if self.pec {
+            return Ok(());
+        }
+        if !(self.eps_r >= 1.0) || !self.eps_r.is_finite() {
+            return Err(Error::input("materials", &format!("{key}.eps_r"), format!("eps_r = {} is below 1 or not finite", self.eps_r), "give a relative permittivity >= 1"));
+        }
+        if !(self.sigma_s_per_m >= 0.0) || !self.sigma_s_per_m.is_finite() {
+            return Err(Error::input("materials", &format!("{key}.sigma_s_per_m"), format!("conductivity {} S/m is negative or not finite", self.sigma_s_per_m), "give a conductivity >= 0"));
+        }
+        if !(self.density_kg_per_m3 >= 0.0) {
+            return Err(Error::input("materials", &format!("{key}.density_kg_per_m3"), "density is negative", "give a density >= 0 (0 for air)"));
+        }
+        Ok(())
+    }
+}
+
+/// Edge component of the Yee grid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Comp {
+    X = 0,
+    Y = 1,
+    Z = 2,
+}
+
+impl Comp {
+    pub const ALL: [Comp; 3] = [Comp::X, Comp::Y, Comp::Z];
+    pub fn index(self) -> usize {
+        self as usize
+    }
+    pub fn from_index(i: usize) -> Comp {
+        [Comp::X, Comp::Y, Comp::Z][i]
+    }
+}
+
+/// A bitset over the edges of one component (node-indexed, `(nx+1)(ny+1)(nz+1)` entries).
+#[derive(Clone, Debug)]
+struct BitSet {
+    words: Vec<u64>,
+}
+
+impl BitSet {
+    fn new(n: usize) -> Self {
+        Self { words: vec![0; n.div_ceil(64)] }
+    }
+    fn set(&mut self, i: usize) {
+        self.words[i / 64] |= 1 << (i % 64);
+    }
+    fn get(&self, i: usize) -> bool {
+        self.words[i / 64] >> (i % 64) & 1 == 1
+    }
+}
+
+/// The structure to simulate: a grid, a material table, a material index per cell and thin PEC edges
+/// (wires and sheets of zero thickness, such as birdcage rungs, rings and shields).
+#[derive(Clone, Debug)]
+pub struct VoxelModel {
+    pub grid: Grid,
+    materials: Vec<Material>,
+    cells: Vec<u8>,
+    thin_pec: [BitSet; 3],
+}
+
+impl VoxelModel {
+    /// A model filled with `background` (material index 0).
+    pub fn new(grid: Grid, background: Material) -> Result<Self> {
+        background.validate(0)?;
+        let n = grid.num_cells();
+        let [nx, ny, nz] = grid.dims();
+        let nn = (nx + 1) * (ny + 1) * (nz + 1);
+        Ok(Self { grid, materials: vec![background], cells: vec![0; n], thin_pec: [BitSet::new(nn), BitSet::new(nn), BitSet::new(nn)] })
+    }
+
+    /// Adds a material and returns its index.
+    pub fn add_material(&mut self, m: Material) -> Result<u8> {
+        if self.materials.len() >= 255 {
+            return Err(Error::input("materials", &m.name, "more than 255 materials", "merge materials with equal properties"));
+        }
+        m.validate(self.materials.len())?;
+        self.materials.push(m);
+        Ok((self.materials.len() - 1) as u8)
+    }
+
+    /// Index of the material called `name`.
+    pub fn material_index(&self, name: &str) -> Result<u8> {
+        self.materials.iter().position(|m| m.name == name).map(|i| i as u8).ok_or_else(|| {
+            let known: Vec<_> = self.materials.iter().map(|m| m.name.as_str()).collect();
+            Error::input("materials", name, format!("unknown material '{name}'"), format!("use one of: {}", known.join(", ")))
+        })
+    }
+
+    pub fn materials(&self) -> &[Material] {
+        &self.materials
+    }
+    /// Material index per cell (z fastest).
+    pub fn cells(&self) -> &[u8] {
+        &self.cells
+    }
+    pub fn cell_material(&self, i: usize, j: usize, k: usize) -> u8 {
+        self.cells[self.grid.cell_index(i, j, k)]
+    }
+    pub fn set_cell(&mut self, i: usize, j: usize, k: usize, mat: u8) {
+        let idx = self.grid.cell_index(i, j, k);
+        self.cells[idx] = mat;
+    }
+
+    /// Fills every cell whose centre lies inside `shape` with material `mat`. Returns the count.
+    pub fn fill(&mut self, shape: &Shape, mat: u8) -> Result<usize> {
+        if mat as usize >= self.materials.len() {
+            return Err(Error::input("shapes", &shape.name, format!("material index {mat} does not exist"), "add the material first"));
+        }
+        let [nx, ny, nz] = self.grid.dims();
+        let mut count = 0;
+        for i in 0..nx {
+            for j in 0..ny {
+                for k in 0..nz {
+                    let c = self.grid.cell_centre(i, j, k);
+                    if shape.contains(c) {
+                        let idx = self.grid.cell_index(i, j, k);
+                        self.cells[idx] = mat;
+                        count += 1;
+                    }
+                }
+            }
+        }
+        Ok(count)
+    }
+
+    /// Node-index of an edge (same layout for all components).
+    #[inline]
+    pub fn node_index(&self, i: usize, j: usize, k: usize) -> usize {
+        let [_, ny, nz] = self.grid.dims();
+        (i * (ny + 1) + j) * (nz + 1) + k
+    }
+
+    /// Marks one edge as thin PEC. `(i,j,k)` is the edge's start node.
+    pub fn set_pec_edge(&mut self, comp: Comp, i: usize, j: usize, k: usize) -> Result<()> {
+        let [nx, ny, nz] = self.grid.dims();
+        let lim = match comp {
+            Comp::X => [nx, ny + 1, nz + 1],
+            Comp::Y => [nx + 1, ny, nz + 1],
+            Comp::Z => [nx + 1, ny + 1, nz],
+        };
+        if i >= lim[0] || j >= lim[1] || k >= lim[2] {
+            return Err(Error::input("thin_pec", &format!("edge {comp:?}({i},{j},{k})"), "edge lies outside the grid", format!("keep indices below {lim:?}")));
+        }
+        let idx = self.node_index(i, j, k);
+        self.thin_pec[comp.index()].set(idx);
+        Ok(())
+    }
+
+    pub fn is_thin_pec(&self, comp: Comp, i: usize, j: usize, k: usize) -> bool {
+        self.thin_pec[comp.index()].get(self.node_index(i, j, k))
+    }
+
+    /// A thin PEC wire from point `a` to `b`, staircased along grid edges between the nearest nodes.
+    /// Returns the number of edges set.
+    pub fn pec_wire(&mut self, a: [f64; 3], b: [f64; 3]) -> Result<usize> {
+        let na = self.nearest_node(a)?;
+        let nb = self.nearest_node(b)?;
+        let mut cur = na;
+        let mut count = 0;
+        // Walk node to node, stepping along the axis with the largest remaining fractional lag.
+        let total: [i64; 3] = [nb[0] as i64 - na[0] as i64, nb[1] as i64 - na[1] as i64, nb[2] as i64 - na[2] as i64];
+        let steps = total.iter().map(|v| v.unsigned_abs()).sum::<u64>();
+        let mut done = [0i64; 3];
+        for s in 0..steps {
+            let frac = (s + 1) as f64 / steps as f64;
+            let mut best = 0;
+            let mut best_lag = f64::NEG_INFINITY;
+            for ax in 0..3 {
+                if done[ax].abs() < total[ax].abs() {
+                    let lag = (total[ax] as f64 * frac - done[ax] as f64).abs();
+                    if lag > best_lag {
+                        best_lag = lag;
+                        best = ax;
+                    }
+                }
+            }
+            let dir = total[best].signum();
+            let mut start = cur;
+            if dir < 0 {
+                start[best] -= 1;
+            }
+            self.set_pec_edge(Comp::from_index(best), start[0], start[1], start[2])?;
+            count += 1;
+            if dir > 0 {
+                cur[best] += 1;
+            } else {
+                cur[best] -= 1;
+            }
+            done[best] += dir;
+        }
+        Ok(count)
+    }
+
+    /// A thin PEC sheet in the plane `axis = coord_m`, covering `[lo, hi]` along the other two axes
+    /// (given in x,y,z order; the entry of `axis` is ignored). All edges in the sheet are set.
+    pub fn pec_sheet(&mut self, axis: Comp, coord_m: f64, lo: [f64; 3], hi: [f64; 3]) -> Result<usize> {
+        let a = axis.index();
+        let n = self.grid.axes[a].nearest_node(coord_m);
+        let mut lo_n = [0usize; 3];
+        let mut hi_n = [0usize; 3];
+        for ax in 0..3 {
+            if ax == a {
+                lo_n[ax] = n;
+                hi_n[ax] = n;
+            } else {
+                lo_n[ax] = self.grid.axes[ax].nearest_node(lo[ax]);
+                hi_n[ax] = self.grid.axes[ax].nearest_node(hi[ax]);
+            }
+        }
+        let mut count = 0;
+        for ax in 0..3 {
+            if ax == a {
+                continue;
+            }
+            for i in lo_n[0]..=hi_n[0] {
+                for j in lo_n[1]..=hi_n[1] {
+                    for k in lo_n[2]..=hi_n[2] {
+                        let p = [i, j, k];
+                        if p[ax] >= hi_n[ax] {
+                            continue;
+                        }
+                        self.set_pec_edge(Comp::from_index(ax), i, j, k)?;
+                        count += 1;
+                    }
+                }
+            }
+        }
+        Ok(count)
+    }
+
+    fn nearest_node(&self, p: [f64; 3]) -> Result<[usize; 3]> {
+        for ax in 0..3 {
+            let a = &self.grid.axes[ax];
+            if p[ax] < a.start() - 1e-12 || p[ax] > a.end() + 1e-12 {
+                return Err(Error::input("thin_pec", &format!("point {p:?}"), "point lies outside the grid", "move it inside the grid bounds"));
+            }
+        }
+        Ok([self.grid.axes[0].nearest_node(p[0]), self.grid.axes[1].nearest_node(p[1]), self.grid.axes[2].nearest_node(p[2])])
+    }
+
+    /// Material properties seen by an E edge: the mean of the (up to 4) cells around it,
+    /// or PEC when any of them is PEC or the edge is a thin PEC edge.
+    /// Returns `None` for PEC, else `(eps_r, sigma)`.
+    pub fn edge_material(&self, comp: Comp, i: usize, j: usize, k: usize) -> Option<(f64, f64)> {
+        if self.is_thin_pec(comp, i, j, k) {
+            return None;
+        }
+        let [nx, ny, nz] = self.grid.dims();
+        let n = [nx, ny, nz];
+        let p = [i, j, k];
+        let a = comp.index();
+        let (b, c) = ((a + 1) % 3, (a + 2) % 3);
+        let mut eps = 0.0;
+        let mut sig = 0.0;
+        let mut cnt = 0.0;
+        for db in 0..2 {
+            for dc in 0..2 {
+                // cells at p[b]-1+db, p[c]-1+dc
+                let cb = p[b] as i64 - 1 + db;
+                let cc = p[c] as i64 - 1 + dc;
+                if cb < 0 || cc < 0 || cb >= n[b] as i64 || cc >= n[c] as i64 {
+                    continue;
+                }
+                let mut q = [0usize; 3];
+                q[a] = p[a];
+                q[b] = cb as usize;
+                q[c] = cc as usize;
+                let m = &self.materials[self.cell_material(q[0], q[1], q[2]) as usize];
+                if m.pec {
+                    return None;
+                }
+                eps += m.eps_r;
+                sig += m.sigma_s_per_m;
+                cnt += 1.0;
+            }
+        }
+        Some((eps / cnt, sig / cnt))
+    }
+}
