@@ -67,6 +67,7 @@ pub struct ValidationCase {
 /// Every validation case rftwin knows, in the order `rftwin validate` runs them.
 pub fn all_cases() -> Vec<ValidationCase> {
     let mut v = Vec::new();
+    v.extend(crate::fdtd::validation::cases());
     // FDTD_CASES
     v
 }

@@ -1,0 +1,393 @@
+//! The operator: every update coefficient, computed once from the structure (openEMS's `Operator`).
+//!
+//! E edges carry a compact material index (`u8`) into a coefficient table; index 0 is PEC.
+//! For the hot loop each z-line is cut into runs of equal material ("segments") holding their
+//! coefficients, so the update streams only field data and PEC runs are skipped entirely.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use super::fields::{Fields, Layout};
+use crate::error::{Error, Result};
+use crate::grid::{Comp, VoxelModel, C0, EPS0, MU0};
+
+/// Outer boundary of one face of the domain.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Boundary {
+    /// Perfect electric conductor: tangential E = 0.
+    Pec,
+    /// Perfect magnetic conductor: tangential H = 0 (E tangential updated with image H).
+    Pmc,
+    /// Convolutional PML (backed by PEC), counted inside the grid.
+    Cpml(CpmlParams),
+}
+
+/// CPML grading (Roden & Gedney 2000; Taflove & Hagness ch. 7).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CpmlParams {
+    /// Number of layers (cells) inside the grid.
+    pub layers: usize,
+    /// Polynomial grading order m of sigma and kappa.
+    pub grading_order: f64,
+    /// sigma_max as a multiple of sigma_opt = 0.8 (m+1) / (eta0 d sqrt(eps_r)).
+    pub sigma_factor: f64,
+    /// Maximum coordinate stretching kappa (1 = none).
+    pub kappa_max: f64,
+    /// CFS alpha at the interface (S/m), linearly graded to 0 at the outer wall.
+    pub alpha_max_s_per_m: f64,
+}
+
+impl CpmlParams {
+    /// `layers` layers with the default grading (m = 3, sigma = sigma_opt, kappa = 1,
+    /// alpha for a 1 MHz corner so RF at tens of MHz and up is absorbed).
+    pub fn layers(layers: usize) -> Self {
+        Self { layers, grading_order: 3.0, sigma_factor: 1.0, kappa_max: 1.0, alpha_max_s_per_m: 2.0 * std::f64::consts::PI * 1e6 * EPS0 }
+    }
+}
+
+impl Boundary {
+    pub fn cpml(layers: usize) -> Self {
+        Boundary::Cpml(CpmlParams::layers(layers))
+    }
+    pub fn cpml_layers(&self) -> usize {
+        match self {
+            Boundary::Cpml(p) => p.layers,
+            _ => 0,
+        }
+    }
+}
+
+/// Update coefficients of one E-edge material: `E <- ca E + cb curl H`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EdgeCoef {
+    pub ca: f32,
+    pub cb: f32,
+    pub eps_r: f64,
+    pub sigma: f64,
+}
+
+/// A run of equal-material edges along a z-line.
+#[derive(Clone, Copy, Debug)]
+pub struct Segment {
+    pub k0: u32,
+    pub k1: u32,
+    pub ca: f32,
+    pub cb: f32,
+}
+
+/// Segments per (i, j) line of one component.
+#[derive(Clone, Debug, Default)]
+pub struct LineSegments {
+    /// `offsets[i*(ny+1)+j] .. offsets[..+1]` index into `segs`.
+    pub offsets: Vec<u32>,
+    pub segs: Vec<Segment>,
+}
+
+impl LineSegments {
+    #[inline(always)]
+    pub fn line(&self, line: usize) -> &[Segment] {
+        &self.segs[self.offsets[line] as usize..self.offsets[line + 1] as usize]
+    }
+}
+
+/// What a simulation is built from, besides extensions.
+#[derive(Clone, Debug)]
+pub struct OperatorSpec {
+    /// Courant number S = c dt sqrt(sum 1/d^2); must be in (0, 1].
+    pub courant: f64,
+    /// Boundary per axis, `[low, high]`.
+    pub boundaries: [[Boundary; 2]; 3],
+    /// If set, dt is lowered so one period of this frequency is a whole number of steps (a multiple of 4).
+    pub cw_freq_hz: Option<f64>,
+}
+
+/// All update coefficients.
+pub struct Operator {
+    pub layout: Layout,
+    /// Cell sizes per axis (m).
+    pub d: [f64; 3],
+    pub dt: f64,
+    pub courant: f64,
+    /// Steps per period of `cw_freq_hz` when given.
+    pub steps_per_period: Option<usize>,
+    pub boundaries: [[Boundary; 2]; 3],
+    /// Coefficient table; entry 0 is PEC.
+    pub table: Vec<EdgeCoef>,
+    /// Material index per E edge, per component (node layout).
+    pub mat: [Vec<u8>; 3],
+    /// Hot-loop segments per component over the core (interior) range.
+    pub segments: [LineSegments; 3],
+    /// dt / mu0.
+    pub ch: f64,
+    /// Mean eps_r of the cells next to each face, `[axis][side]` (for CPML grading).
+    pub face_eps_r: [[f64; 2]; 3],
+    /// Mass density per cell material, for later stages.
+    pub model: VoxelModel,
+}
+
+impl Operator {
+    pub fn new(model: VoxelModel, spec: &OperatorSpec) -> Result<Self> {
+        let grid = &model.grid;
+        let d = grid.uniform_spacing().ok_or_else(|| {
+            Error::input("grid", "nodes", "the FDTD engine needs uniform cells per axis (graded meshes are not supported yet)", "use Axis::uniform for every axis")
+        })?;
+        let n = grid.dims();
+        if !(spec.courant > 0.0 && spec.courant <= 1.0) || !spec.courant.is_finite() {
+            return Err(Error::input(
+                "simulation",
+                "courant",
+                format!("Courant number {} is outside (0, 1]: the Yee scheme is unstable above 1", spec.courant),
+                "use a Courant number <= 1 (0.98 is the default)",
+            ));
+        }
+        for a in 0..3 {
+            let l = spec.boundaries[a][0].cpml_layers() + spec.boundaries[a][1].cpml_layers();
+            if l + 2 > n[a] {
+                return Err(Error::input(
+                    "simulation",
+                    &format!("boundaries[{}]", ["x", "y", "z"][a]),
+                    format!("{} CPML layers do not fit in {} cells", l, n[a]),
+                    "use fewer CPML layers or a larger grid",
+                ));
+            }
+            for s in 0..2 {
+                if let Boundary::Cpml(p) = &spec.boundaries[a][s] {
+                    if p.layers == 0 || !(p.grading_order >= 1.0) || !(p.sigma_factor > 0.0) || !(p.kappa_max >= 1.0) || !(p.alpha_max_s_per_m >= 0.0) {
+                        return Err(Error::input(
+                            "simulation",
+                            &format!("boundaries[{}][{}].cpml", ["x", "y", "z"][a], ["low", "high"][s]),
+                            "invalid CPML parameters",
+                            "use layers >= 1, grading_order >= 1, sigma_factor > 0, kappa_max >= 1, alpha_max >= 0",
+                        ));
+                    }
+                }
+            }
+        }
+        let inv2: f64 = d.iter().map(|v| 1.0 / (v * v)).sum();
+        let mut dt = spec.courant / (C0 * inv2.sqrt());
+        let mut steps_per_period = None;
+        if let Some(f) = spec.cw_freq_hz {
+            if !(f > 0.0) || !f.is_finite() {
+                return Err(Error::input("simulation", "cw_freq_hz", format!("frequency {f} Hz is not positive"), "give a frequency > 0"));
+            }
+            let period = 1.0 / f;
+            let m = ((period / dt).ceil() as usize).div_ceil(4) * 4;
+            dt = period / m as f64;
+            steps_per_period = Some(m);
+        }
+        let courant = C0 * dt * inv2.sqrt();
+        let layout = Layout::new(n);
+
+        // Coefficient table with dedup of (eps, sigma).
+        let mut table = vec![EdgeCoef { ca: 0.0, cb: 0.0, eps_r: 1.0, sigma: 0.0 }];
+        let mut lookup: HashMap<(u64, u64), u8> = HashMap::new();
+        let mut mat = [vec![0u8; layout.len], vec![0u8; layout.len], vec![0u8; layout.len]];
+        for c in Comp::ALL {
+            let ci = c.index();
+            let lim = Self::comp_node_dims(n, ci);
+            for i in 0..lim[0] {
+                for j in 0..lim[1] {
+                    for k in 0..lim[2] {
+                        let idx = layout.idx(i, j, k);
+                        mat[ci][idx] = match model.edge_material(c, i, j, k) {
+                            None => 0,
+                            Some((eps_r, sigma)) => {
+                                let key = (eps_r.to_bits(), sigma.to_bits());
+                                if let Some(&m) = lookup.get(&key) {
+                                    m
+                                } else {
+                                    if table.len() >= 256 {
+                                        return Err(Error::input(
+                                            "materials",
+                                            "edge materials",
+                                            "more than 255 distinct edge materials (averages at material interfaces count separately)",
+                                            "use fewer materials",
+                                        ));
+                                    }
+                                    let eps = EPS0 * eps_r;
+                                    let x = sigma * dt / (2.0 * eps);
+                                    table.push(EdgeCoef { ca: ((1.0 - x) / (1.0 + x)) as f32, cb: ((dt / eps) / (1.0 + x)) as f32, eps_r, sigma });
+                                    let m = (table.len() - 1) as u8;
+                                    lookup.insert(key, m);
+                                    m
+                                }
+                            }
+                        };
+                    }
+                }
+            }
+        }
+
+        let mut face_eps_r = [[1.0; 2]; 3];
+        for a in 0..3 {
+            for s in 0..2 {
+                let ia = if s == 0 { 0 } else { n[a] - 1 };
+                let (b, c) = ((a + 1) % 3, (a + 2) % 3);
+                let mut sum = 0.0;
+                for p in 0..n[b] {
+                    for q in 0..n[c] {
+                        let mut ijk = [0; 3];
+                        ijk[a] = ia;
+                        ijk[b] = p;
+                        ijk[c] = q;
+                        let m = &model.materials()[model.cell_material(ijk[0], ijk[1], ijk[2]) as usize];
+                        sum += if m.pec { 1.0 } else { m.eps_r };
+                    }
+                }
+                face_eps_r[a][s] = sum / (n[b] * n[c]) as f64;
+            }
+        }
+
+        let mut op = Self {
+            layout,
+            d,
+            dt,
+            courant,
+            steps_per_period,
+            boundaries: spec.boundaries.clone(),
+            table,
+            mat,
+            segments: Default::default(),
+            ch: dt / MU0,
+            face_eps_r,
+            model,
+        };
+        op.build_segments();
+        Ok(op)
+    }
+
+    /// Node-index extents of component `c` (edges along c have `n_c` entries, others `n+1`).
+    pub fn comp_node_dims(n: [usize; 3], c: usize) -> [usize; 3] {
+        let mut lim = [n[0] + 1, n[1] + 1, n[2] + 1];
+        lim[c] = n[c];
+        lim
+    }
+
+    /// Interior (core-updated) node ranges of E component `c`: boundary planes excluded.
+    pub fn e_core_range(&self, c: usize) -> [Range<usize>; 3] {
+        let n = self.layout.n;
+        let mut r = [1..n[0], 1..n[1], 1..n[2]];
+        r[c] = 0..n[c];
+        r
+    }
+
+    /// All updated node ranges of E component `c`: the core plus boundary planes on PMC faces.
+    pub fn e_active_range(&self, c: usize) -> [Range<usize>; 3] {
+        let n = self.layout.n;
+        let mut r = self.e_core_range(c);
+        for a in 0..3 {
+            if a == c {
+                continue;
+            }
+            let lo = if self.boundaries[a][0] == Boundary::Pmc { 0 } else { 1 };
+            let hi = if self.boundaries[a][1] == Boundary::Pmc { n[a] + 1 } else { n[a] };
+            r[a] = lo..hi;
+        }
+        r
+    }
+
+    fn build_segments(&mut self) {
+        let n = self.layout.n;
+        for c in 0..3 {
+            let r = self.e_core_range(c);
+            let mut seg = LineSegments { offsets: Vec::with_capacity((n[0] + 1) * (n[1] + 1) + 1), segs: Vec::new() };
+            seg.offsets.push(0);
+            for i in 0..=n[0] {
+                for j in 0..=n[1] {
+                    if r[0].contains(&i) && r[1].contains(&j) {
+                        let base = self.layout.idx(i, j, 0);
+                        let m = &self.mat[c][base..base + n[2] + 1];
+                        let mut k = r[2].start;
+                        while k < r[2].end {
+                            let id = m[k];
+                            let k0 = k;
+                            while k < r[2].end && m[k] == id {
+                                k += 1;
+                            }
+                            if id != 0 {
+                                let t = self.table[id as usize];
+                                seg.segs.push(Segment { k0: k0 as u32, k1: k as u32, ca: t.ca, cb: t.cb });
+                            }
+                        }
+                    }
+                    seg.offsets.push(seg.segs.len() as u32);
+                }
+            }
+            self.segments[c] = seg;
+        }
+    }
+
+    /// Coefficients of the E edge `(c, i, j, k)`.
+    #[inline]
+    pub fn edge_coef(&self, c: usize, idx: usize) -> EdgeCoef {
+        self.table[self.mat[c][idx] as usize]
+    }
+
+    /// Bytes of the core operator data (material indices and segments).
+    pub fn bytes(&self) -> usize {
+        3 * self.layout.len + self.segments.iter().map(|s| s.offsets.len() * 4 + s.segs.len() * std::mem::size_of::<Segment>()).sum::<usize>()
+    }
+
+    /// The (curl H) component `c` at E edge `(i, j, k)`, with image H outside PMC faces.
+    /// Used by extensions that update single edges (lumped elements, PMC faces).
+    pub fn curl_h_at(&self, f: &Fields, c: usize, i: usize, j: usize, k: usize) -> f64 {
+        // (curl H)_c = dH_b/da - dH_a/db with a = c+1, b = c+2.
+        let a = (c + 1) % 3;
+        let b = (c + 2) % 3;
+        let p = [i, j, k];
+        let t1 = self.diff_h(f, b, a, p);
+        let t2 = self.diff_h(f, a, b, p);
+        t1 - t2
+    }
+
+    /// d(H_comp)/d(axis) at node position `p` along `axis`, with PMC images outside the domain.
+    fn diff_h(&self, f: &Fields, comp: usize, axis: usize, p: [usize; 3]) -> f64 {
+        let n = self.layout.n;
+        let s = self.layout.stride(axis);
+        let idx = self.layout.idx(p[0], p[1], p[2]);
+        let h = &f.h[comp];
+        let (hi, lo) = if p[axis] == 0 {
+            let v = h[idx] as f64;
+            (v, -v)
+        } else if p[axis] == n[axis] {
+            let v = h[idx - s] as f64;
+            (-v, v)
+        } else {
+            (h[idx] as f64, h[idx - s] as f64)
+        };
+        (hi - lo) / self.d[axis]
+    }
+
+    /// Dual-cell area around E edge `(c, i, j, k)` (halved on each PMC face it lies on).
+    pub fn dual_area(&self, c: usize, p: [usize; 3]) -> f64 {
+        let n = self.layout.n;
+        let mut area = 1.0;
+        for a in 0..3 {
+            if a == c {
+                continue;
+            }
+            let mut w = self.d[a];
+            if p[a] == 0 || p[a] == n[a] {
+                w *= 0.5;
+            }
+            area *= w;
+        }
+        area
+    }
+
+    /// Whether edge `(c, p)` lies on a domain face of type PEC (or a CPML's PEC backing).
+    pub fn on_pec_face(&self, c: usize, p: [usize; 3]) -> bool {
+        let n = self.layout.n;
+        (0..3).any(|a| a != c && ((p[a] == 0 && self.boundaries[a][0] != Boundary::Pmc) || (p[a] == n[a] && self.boundaries[a][1] != Boundary::Pmc)))
+    }
+
+    /// Whether node position `p` lies inside any CPML slab.
+    pub fn in_cpml(&self, p: [usize; 3]) -> bool {
+        let n = self.layout.n;
+        (0..3).any(|a| {
+            let lo = self.boundaries[a][0].cpml_layers();
+            let hi = self.boundaries[a][1].cpml_layers();
+            (lo > 0 && p[a] <= lo) || (hi > 0 && p[a] >= n[a] - hi)
+        })
+    }
+}

@@ -1,0 +1,356 @@
+//! A simulation: the operator, the fields and the built-in extensions, plus the run loops with
+//! steady-state and energy-decay stopping and stability checks.
+
+use num_complex::Complex64;
+use rayon::prelude::*;
+
+use super::cpml::Cpml;
+use super::engine;
+use super::extension::{Extension, Probe, StepCtx};
+use super::fields::Fields;
+use super::lumped::{Lumped, LumpedSpec};
+use super::operator::{Boundary, Operator, OperatorSpec};
+use super::pmc::PmcFaces;
+use super::source::{SourceSpec, Sources};
+use crate::error::{Error, Result};
+use crate::grid::{VoxelModel, EPS0, MU0};
+
+/// Everything a simulation is built from. Validated as a whole by `Simulation::new`.
+#[derive(Clone, Debug)]
+pub struct SimulationSpec {
+    pub model: VoxelModel,
+    /// `[axis][low, high]`.
+    pub boundaries: [[Boundary; 2]; 3],
+    pub courant: f64,
+    /// Makes one period of this frequency a whole number of steps (for steady-state runs).
+    pub cw_freq_hz: Option<f64>,
+    pub lumped: Vec<LumpedSpec>,
+    /// Frequencies at which lumped-element voltages and currents are Fourier transformed.
+    pub port_freqs_hz: Vec<f64>,
+    pub sources: Vec<SourceSpec>,
+}
+
+impl SimulationSpec {
+    /// PEC on every face, Courant number 0.98, no elements or sources.
+    pub fn new(model: VoxelModel) -> Self {
+        Self {
+            model,
+            boundaries: std::array::from_fn(|_| [Boundary::Pec, Boundary::Pec]),
+            courant: 0.98,
+            cw_freq_hz: None,
+            lumped: vec![],
+            port_freqs_hz: vec![],
+            sources: vec![],
+        }
+    }
+    /// The same boundary on all six faces.
+    pub fn all_boundaries(mut self, b: Boundary) -> Self {
+        self.boundaries = std::array::from_fn(|_| [b.clone(), b.clone()]);
+        self
+    }
+}
+
+/// How a steady-state (CW) run stops.
+#[derive(Clone, Debug)]
+pub struct SteadyState {
+    /// Stop when the monitored phasors change by less than this (relative to their maximum)
+    /// between two consecutive periods, twice in a row.
+    pub tol: f64,
+    pub min_periods: usize,
+    pub max_periods: usize,
+}
+
+impl Default for SteadyState {
+    fn default() -> Self {
+        Self { tol: 1e-3, min_periods: 4, max_periods: 400 }
+    }
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct RunStats {
+    pub steps: usize,
+    pub periods: usize,
+    pub converged: bool,
+    /// Last relative phasor change (CW) or energy relative to peak in dB (broadband).
+    pub final_change: f64,
+    pub energy_j: f64,
+    pub seconds: f64,
+}
+
+/// A built simulation.
+pub struct Simulation {
+    pub op: Operator,
+    pub fields: Fields,
+    pmc: Option<PmcFaces>,
+    cpml: Option<Cpml>,
+    pub lumped: Lumped,
+    sources: Sources,
+    n: usize,
+    plane_energy: Vec<f64>,
+}
+
+impl Simulation {
+    pub fn new(spec: SimulationSpec) -> Result<Self> {
+        let op = Operator::new(spec.model, &OperatorSpec { courant: spec.courant, boundaries: spec.boundaries, cw_freq_hz: spec.cw_freq_hz })?;
+        let fields = Fields::new(op.layout.n);
+        let pmc = PmcFaces::new(&op);
+        let cpml = Cpml::new(&op);
+        let lumped = Lumped::new(&op, &spec.lumped, &spec.port_freqs_hz)?;
+        let sources = Sources::new(&op, &spec.sources)?;
+        let plane_energy = vec![0.0; op.layout.n[0] + 1];
+        Ok(Self { op, fields, pmc, cpml, lumped, sources, n: 0, plane_energy })
+    }
+
+    pub fn dt(&self) -> f64 {
+        self.op.dt
+    }
+    /// Steps taken so far.
+    pub fn steps(&self) -> usize {
+        self.n
+    }
+    /// Time of the E field now.
+    pub fn time(&self) -> f64 {
+        self.n as f64 * self.op.dt
+    }
+
+    /// Core memory: fields, material indices, segments and the built-in extensions (CPML psi).
+    pub fn core_bytes(&self) -> usize {
+        self.fields.bytes() + self.op.bytes() + self.cpml.as_ref().map_or(0, |c| c.bytes()) + self.pmc.as_ref().map_or(0, |p| p.bytes()) + self.sources.bytes()
+    }
+
+    /// One time step with the given probes.
+    pub fn step(&mut self, probes: &mut [&mut dyn Probe]) {
+        let ctx = StepCtx { op: &self.op, n: self.n };
+        let f = &mut self.fields;
+        self.lumped.pre_e(f, &ctx);
+        for p in probes.iter_mut() {
+            p.pre_e(f, &ctx);
+        }
+        engine::update_e(&self.op, f);
+        if let Some(x) = &mut self.pmc {
+            x.post_e(f, &ctx);
+        }
+        if let Some(x) = &mut self.cpml {
+            x.post_e(f, &ctx);
+        }
+        self.lumped.post_e(f, &ctx);
+        self.sources.post_e(f, &ctx);
+        for p in probes.iter_mut() {
+            p.post_e(f, &ctx);
+            p.pre_h(f, &ctx);
+        }
+        engine::update_h(&self.op, f);
+        if let Some(x) = &mut self.cpml {
+            x.post_h(f, &ctx);
+        }
+        for p in probes.iter_mut() {
+            p.post_h(f, &ctx);
+        }
+        self.n += 1;
+    }
+
+    /// Electromagnetic energy (J), from E at `n dt` and H at `(n+1/2) dt`. Summed per x-plane, then
+    /// over planes in order, so the value does not depend on the thread count.
+    pub fn energy(&mut self) -> f64 {
+        let l = self.op.layout;
+        let dv = self.op.d[0] * self.op.d[1] * self.op.d[2];
+        let f = &self.fields;
+        let op = &self.op;
+        self.plane_energy.par_iter_mut().enumerate().for_each(|(i, out)| {
+            let r = i * l.sx..(i + 1) * l.sx;
+            let mut we = 0.0f64;
+            for c in 0..3 {
+                let e = &f.e[c][r.clone()];
+                let m = &op.mat[c][r.clone()];
+                for (x, mi) in e.iter().zip(m) {
+                    let x = *x as f64;
+                    we += op.table[*mi as usize].eps_r * x * x;
+                }
+            }
+            let mut wh = 0.0f64;
+            for c in 0..3 {
+                for x in &f.h[c][r.clone()] {
+                    let x = *x as f64;
+                    wh += x * x;
+                }
+            }
+            *out = 0.5 * dv * (EPS0 * we + MU0 * wh);
+        });
+        self.plane_energy.iter().sum()
+    }
+
+    fn check_finite(&self, energy: f64) -> Result<()> {
+        if !energy.is_finite() {
+            return Err(Error::Unstable {
+                step: self.n,
+                what: "the fields contain NaN or Inf".into(),
+                fix: "check materials (eps_r >= 1, sigma >= 0), lumped element values and the Courant number (<= 1)".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs `steps` steps, checking for NaN/Inf every `check_every` steps.
+    pub fn run_steps(&mut self, steps: usize, probes: &mut [&mut dyn Probe]) -> Result<RunStats> {
+        let t0 = std::time::Instant::now();
+        let check = 200.max(1);
+        for s in 0..steps {
+            self.step(probes);
+            if (s + 1) % check == 0 || s + 1 == steps {
+                let w = self.energy();
+                self.check_finite(w)?;
+            }
+        }
+        let energy_j = self.energy();
+        self.check_finite(energy_j)?;
+        Ok(RunStats { steps, periods: 0, converged: true, final_change: 0.0, energy_j, seconds: t0.elapsed().as_secs_f64() })
+    }
+
+    /// Broadband run: steps until every source is off and the field energy has fallen `decay_db`
+    /// below its peak, or `max_steps`. Energy that grows after the sources stop is an error.
+    pub fn run_until_decay(&mut self, decay_db: f64, max_steps: usize, probes: &mut [&mut dyn Probe]) -> Result<RunStats> {
+        let t0 = std::time::Instant::now();
+        let t_end = match (self.sources.end_time(), self.lumped.end_time()) {
+            (Some(a), Some(b)) => a.max(b),
+            _ => return Err(Error::input("simulation", "sources", "a decay run needs pulsed sources, not CW", "use run_cw for CW sources")),
+        };
+        let check = 50;
+        let mut peak: f64 = 0.0;
+        let mut at_end: Option<f64> = None;
+        let mut steps = 0;
+        let mut rel_db = 0.0;
+        while steps < max_steps {
+            self.step(probes);
+            steps += 1;
+            if steps % check != 0 {
+                continue;
+            }
+            let w = self.energy();
+            self.check_finite(w)?;
+            peak = peak.max(w);
+            if self.time() > t_end {
+                let ref_w = *at_end.get_or_insert(w.max(1e-300));
+                if w > 4.0 * ref_w {
+                    return Err(Error::Unstable {
+                        step: self.n,
+                        what: format!("field energy grew {:.1}x after the sources stopped", w / ref_w),
+                        fix: "lower the Courant number, check CPML parameters and lumped element values".into(),
+                    });
+                }
+                rel_db = 10.0 * (w / peak.max(1e-300)).log10();
+                if peak > 0.0 && rel_db < -decay_db {
+                    return Ok(RunStats { steps, periods: 0, converged: true, final_change: rel_db, energy_j: w, seconds: t0.elapsed().as_secs_f64() });
+                }
+            }
+        }
+        let energy_j = self.energy();
+        Ok(RunStats { steps, periods: 0, converged: false, final_change: rel_db, energy_j, seconds: t0.elapsed().as_secs_f64() })
+    }
+
+    /// Steady-state run at the CW frequency given in the spec: runs whole periods, resets the probes
+    /// at the start of each, and stops when the phasors at a fixed set of monitor edges (and all
+    /// lumped-element currents) change by less than `ss.tol` between periods, twice in a row. The
+    /// probes then hold the phasors of the last period.
+    pub fn run_cw(&mut self, ss: &SteadyState, probes: &mut [&mut dyn Probe]) -> Result<RunStats> {
+        let t0 = std::time::Instant::now();
+        let m = self.op.steps_per_period.ok_or_else(|| Error::input("simulation", "cw_freq_hz", "a steady-state run needs cw_freq_hz in the spec", "set SimulationSpec::cw_freq_hz"))?;
+        let freq = 1.0 / (m as f64 * self.op.dt);
+        let monitors = self.monitor_edges(256);
+        let ramp = self.sources.ramp_end().max(self.lumped.ramp_end());
+        let mut prev: Vec<Complex64> = vec![Complex64::default(); monitors.len() + self.lumped.len()];
+        let mut cur = prev.clone();
+        let mut below = 0;
+        let mut growth = 0;
+        let mut last_w = 0.0;
+        let mut change = f64::INFINITY;
+        for period in 1..=ss.max_periods {
+            for p in probes.iter_mut() {
+                p.reset();
+            }
+            self.lumped.reset_dft();
+            cur.iter_mut().for_each(|x| *x = Complex64::default());
+            for _ in 0..m {
+                self.step(probes);
+                let w = Complex64::from_polar(1.0, -2.0 * std::f64::consts::PI * freq * self.time());
+                for (q, &(c, idx)) in monitors.iter().enumerate() {
+                    cur[q] += w * self.fields.e[c as usize][idx as usize] as f64;
+                }
+                for e in 0..self.lumped.len() {
+                    cur[monitors.len() + e] += w * self.lumped.latest(e).2;
+                }
+            }
+            let energy = self.energy();
+            self.check_finite(energy)?;
+            if self.time() > ramp + 1.0 / freq {
+                if last_w > 0.0 && energy > 1.5 * last_w {
+                    growth += 1;
+                    if growth >= 5 {
+                        return Err(Error::Unstable {
+                            step: self.n,
+                            what: format!("field energy grew more than 1.5x per period for {growth} periods after the ramp"),
+                            fix: "lower the Courant number, check CPML parameters and lumped element values".into(),
+                        });
+                    }
+                } else {
+                    growth = 0;
+                }
+            }
+            last_w = energy;
+            // Relative change, separately normalised for monitor fields and element currents.
+            change = rel_change(&cur[..monitors.len()], &prev[..monitors.len()]).max(rel_change(&cur[monitors.len()..], &prev[monitors.len()..]));
+            std::mem::swap(&mut cur, &mut prev);
+            if self.time() > ramp && period >= ss.min_periods && change < ss.tol {
+                below += 1;
+                if below >= 2 {
+                    return Ok(RunStats { steps: self.n, periods: period, converged: true, final_change: change, energy_j: energy, seconds: t0.elapsed().as_secs_f64() });
+                }
+            } else {
+                below = 0;
+            }
+        }
+        Err(Error::NotConverged {
+            what: format!("no steady state after {} periods (last phasor change {:.2e} > tolerance {:.1e}); raise max_periods or add loss", ss.max_periods, change, ss.tol),
+        })
+    }
+
+    /// A deterministic spread of non-PEC E edges outside the CPML, for convergence monitoring.
+    fn monitor_edges(&self, count: usize) -> Vec<(u8, u32)> {
+        let n = self.op.layout.n;
+        let mut out = Vec::new();
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut tries = 0;
+        while out.len() < count && tries < count * 50 {
+            tries += 1;
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let c = ((state >> 33) % 3) as usize;
+            let r = self.op.e_active_range(c);
+            let mut p = [0usize; 3];
+            for (a, pa) in p.iter_mut().enumerate() {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let len = r[a].len().max(1);
+                *pa = r[a].start + ((state >> 33) as usize % len);
+            }
+            if (0..3).any(|a| p[a] > n[a]) || self.op.in_cpml(p) {
+                continue;
+            }
+            let idx = self.op.layout.idx(p[0], p[1], p[2]);
+            if self.op.mat[c][idx] == 0 {
+                continue;
+            }
+            out.push((c as u8, idx as u32));
+        }
+        out
+    }
+}
+
+fn rel_change(cur: &[Complex64], prev: &[Complex64]) -> f64 {
+    if cur.is_empty() {
+        return 0.0;
+    }
+    let max = cur.iter().map(|x| x.norm()).fold(0.0, f64::max);
+    if max == 0.0 {
+        return if prev.iter().all(|x| x.norm() == 0.0) { 0.0 } else { f64::INFINITY };
+    }
+    cur.iter().zip(prev).map(|(a, b)| (a - b).norm()).fold(0.0, f64::max) / max
+}

@@ -1,0 +1,417 @@
+//! Validation cases of the FDTD engine, each against an analytic or independent reference with a
+//! stated tolerance. `rftwin validate` and `tests/fdtd_validation.rs` run these same definitions.
+
+use num_complex::Complex64;
+
+use super::dft::{DftProbe, FieldKind, TimeProbe};
+use super::extension::Probe;
+use super::lumped::LumpedSpec;
+use super::operator::Boundary;
+use super::sim::{Simulation, SimulationSpec, SteadyState};
+use super::source::{SourceSpec, Waveform};
+use crate::error::{Error, Result};
+use crate::grid::{Grid, Material, VoxelModel, C0, EPS0, MU0};
+use crate::validate::{CaseResult, ValidationCase};
+
+/// Impedance of free space (Ohm).
+const ETA0: f64 = 376.730_313_668;
+
+/// The FDTD cases, in run order.
+pub fn cases() -> Vec<ValidationCase> {
+    vec![
+        ValidationCase { name: "pec_cavity_te101", run: case_te101 },
+        ValidationCase { name: "second_order_convergence", run: case_convergence },
+        ValidationCase { name: "cpml_reflection", run: case_cpml },
+        ValidationCase { name: "lossy_gel_64mhz", run: || case_gel(64e6) },
+        ValidationCase { name: "lossy_gel_128mhz", run: || case_gel(128e6) },
+        ValidationCase { name: "lumped_resistor_100ohm", run: || case_resistor(100.0) },
+        ValidationCase { name: "lumped_resistor_1000ohm", run: || case_resistor(1000.0) },
+        ValidationCase { name: "series_rlc_resonance", run: case_rlc },
+        ValidationCase { name: "energy_conservation", run: case_energy },
+        ValidationCase { name: "determinism_1_vs_2_threads", run: case_determinism },
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// PEC cavity
+
+/// A vacuum PEC cavity of `n` cells of size `d`, initialised with the discrete TE101 mode
+/// (E_y = sin(pi x/a) sin(pi z/c)) plus optional pseudo-random E noise.
+fn cavity(n: [usize; 3], d: f64, noise: f32) -> Result<Simulation> {
+    let grid = Grid::uniform([0.0; 3], [d; 3], n)?;
+    let model = VoxelModel::new(grid, Material::vacuum())?;
+    let mut sim = Simulation::new(SimulationSpec::new(model))?;
+    let l = sim.op.layout;
+    let mut state: u64 = 12345;
+    for i in 1..n[0] {
+        for j in 0..n[1] {
+            for k in 1..n[2] {
+                let idx = l.idx(i, j, k);
+                let v = (std::f64::consts::PI * i as f64 / n[0] as f64).sin() * (std::f64::consts::PI * k as f64 / n[2] as f64).sin();
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let r = ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5;
+                sim.fields.e[1][idx] = v as f32 + noise * r;
+            }
+        }
+    }
+    Ok(sim)
+}
+
+/// Measures the frequency of the pure TE101 oscillation from the exact three-term recurrence
+/// x(n+1) + x(n-1) = 2 cos(w dt) x(n) (least squares over the record).
+fn te101_frequency(n: [usize; 3], d: f64, steps: usize) -> Result<(f64, f64)> {
+    let mut sim = cavity(n, d, 0.0)?;
+    let p = [n[0] / 3, n[1] / 2, n[2] / 3];
+    let mut probe = TimeProbe::new(&sim.op, &[(FieldKind::E, 1, p)], steps)?;
+    sim.run_steps(steps, &mut [&mut probe as &mut dyn Probe])?;
+    let x = probe.series(0);
+    let (mut num, mut den) = (0.0, 0.0);
+    for t in 1..x.len() - 1 {
+        num += x[t] * (x[t + 1] + x[t - 1]);
+        den += 2.0 * x[t] * x[t];
+    }
+    let f = (num / den).clamp(-1.0, 1.0).acos() / (2.0 * std::f64::consts::PI * sim.dt());
+    let (a, c) = (n[0] as f64 * d, n[2] as f64 * d);
+    let f_ref = 0.5 * C0 * (1.0 / (a * a) + 1.0 / (c * c)).sqrt();
+    Ok((f, f_ref))
+}
+
+fn case_te101() -> Result<CaseResult> {
+    // a = 20 cm, b = 10 cm, c = 16 cm, 1 cm cells: 25 cells per wavelength at f101.
+    let (f, f_ref) = te101_frequency([20, 10, 16], 0.01, 3000)?;
+    Ok(CaseResult::relative(
+        "pec_cavity_te101",
+        "TE101 resonance of a 20x10x16 cm PEC cavity, 1 cm cells (25 cells/wavelength)",
+        "f = c/2 sqrt(1/a^2 + 1/c^2) (Pozar, Microwave Engineering, eq. 6.46)",
+        f_ref / 1e6,
+        f / 1e6,
+        "MHz",
+        0.002,
+    ))
+}
+
+fn case_convergence() -> Result<CaseResult> {
+    let (f1, r1) = te101_frequency([10, 5, 8], 0.02, 3000)?;
+    let (f2, r2) = te101_frequency([20, 10, 16], 0.01, 6000)?;
+    let e1 = ((f1 - r1) / r1).abs();
+    let e2 = ((f2 - r2) / r2).abs();
+    let ratio = e1 / e2;
+    // Second order: ratio 4 (accept 3.2 .. 4.8).
+    Ok(CaseResult::with_error(
+        "second_order_convergence",
+        &format!("TE101 frequency error ratio, 2 cm vs 1 cm cells (errors {e1:.2e}, {e2:.2e})"),
+        "second-order Yee scheme: error ~ h^2, ratio 4 when h halves",
+        4.0,
+        ratio,
+        "-",
+        (ratio - 4.0).abs(),
+        "absolute",
+        0.8,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Energy conservation
+
+fn case_energy() -> Result<CaseResult> {
+    let n = [20, 10, 16];
+    let d = 0.01;
+    let mut sim = cavity(n, d, 0.3)?;
+    let steps = 10_000;
+    // Discrete invariant of the leapfrog scheme: W = eps E^n.E^n + mu H^(n+1/2).H^(n-1/2).
+    let invariant = |sim: &mut Simulation| -> Result<f64> {
+        let h_before = sim.fields.h.clone();
+        sim.run_steps(1, &mut [])?;
+        let mut we = 0.0;
+        let mut wh = 0.0;
+        for c in 0..3 {
+            we += sim.fields.e[c].iter().map(|x| (*x as f64).powi(2)).sum::<f64>();
+            wh += sim.fields.h[c].iter().zip(&h_before[c]).map(|(a, b)| *a as f64 * *b as f64).sum::<f64>();
+        }
+        Ok(0.5 * (EPS0 * we + MU0 * wh) * d * d * d)
+    };
+    let w0 = invariant(&mut sim)?;
+    sim.run_steps(steps, &mut [])?;
+    let w1 = invariant(&mut sim)?;
+    let drift = ((w1 - w0) / w0).abs();
+    Ok(CaseResult::with_error(
+        "energy_conservation",
+        "discrete EM energy of a lossless PEC cavity (mode + random field) after 10 000 steps",
+        "leapfrog Yee invariant eps E^n.E^n + mu H^(n+1/2).H^(n-1/2) is exactly conserved",
+        w0,
+        w1,
+        "J",
+        drift,
+        "relative drift",
+        1e-4,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// TEM parallel-plate line: PEC on x faces, PMC on y faces, so a uniform Ex wave travels along z.
+
+fn tem_line(n: [usize; 3], d: f64, mat: Material, z_lo: Boundary, z_hi: Boundary) -> Result<SimulationSpec> {
+    let grid = Grid::uniform([0.0; 3], [d; 3], n)?;
+    let model = VoxelModel::new(grid, mat)?;
+    let mut spec = SimulationSpec::new(model);
+    spec.boundaries = [[Boundary::Pec, Boundary::Pec], [Boundary::Pmc, Boundary::Pmc], [z_lo, z_hi]];
+    Ok(spec)
+}
+
+fn sheet(k: usize, wf: Waveform) -> SourceSpec {
+    SourceSpec::CurrentSheet { comp: 0, normal: 2, index: k, amps_per_m: 1.0, waveform: wf }
+}
+
+fn case_cpml() -> Result<CaseResult> {
+    let d = 0.01;
+    let wf = Waveform::GaussPulse { f0_hz: 1.0e9, bandwidth_hz: 1.6e9 };
+    let (nz, src, obs) = (80usize, 20usize, 60usize);
+    let steps = 900;
+    let run = |nz: usize| -> Result<Vec<f64>> {
+        let mut spec = tem_line([2, 2, nz], d, Material::vacuum(), Boundary::cpml(10), Boundary::cpml(10))?;
+        spec.sources.push(sheet(src, wf.clone()));
+        let mut sim = Simulation::new(spec)?;
+        let mut probe = TimeProbe::new(&sim.op, &[(FieldKind::E, 0, [1, 1, obs])], steps)?;
+        sim.run_steps(steps, &mut [&mut probe as &mut dyn Probe])?;
+        Ok(probe.series(0))
+    };
+    let test = run(nz)?;
+    // Reference: the high end moved 700 cells away, so nothing returns within the record.
+    let reference = run(nz + 700)?;
+    let peak = reference.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let diff = test.iter().zip(&reference).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    let db = 20.0 * (diff / peak).log10();
+    Ok(CaseResult::with_error(
+        "cpml_reflection",
+        "normally incident pulse (0.2-1.8 GHz, 1 cm cells) on a 10-layer CPML, vs a 700-cell longer line",
+        "reference domain without the reflecting end (Taflove & Hagness sec. 7.11)",
+        -40.0,
+        db,
+        "dB",
+        db,
+        "dB (max reflected / max incident)",
+        -40.0,
+    ))
+}
+
+/// Plane wave in ASTM gel at `freq`: fits the complex propagation constant from the CW phasor.
+fn case_gel(freq: f64) -> Result<CaseResult> {
+    let d = 0.005;
+    let nz = 200;
+    let gel = Material::astm_gel();
+    let mut spec = tem_line([2, 2, nz], d, gel.clone(), Boundary::cpml(10), Boundary::cpml(10))?;
+    spec.cw_freq_hz = Some(freq);
+    spec.sources.push(sheet(15, Waveform::cw(freq)));
+    let mut sim = Simulation::new(spec)?;
+    let m = sim.op.steps_per_period.unwrap();
+    let (k0, k1) = (40usize, 140usize);
+    let mut probe = DftProbe::new(&sim.op, "line", FieldKind::E, &[0], [1..2, 1..2, k0..k1], &[freq], m / 4)?;
+    sim.run_cw(&SteadyState { tol: 1e-5, min_periods: 4, max_periods: 200 }, &mut [&mut probe as &mut dyn Probe])?;
+    // ln E(z) = ln E0 - gamma z: least-squares slope of log magnitude and unwrapped phase.
+    let mut zs = vec![];
+    let mut lnmag = vec![];
+    let mut phase = vec![];
+    let mut prev = 0.0;
+    let mut offset = 0.0;
+    for k in k0..k1 {
+        let e = probe.phasor_at(0, 0, [1, 1, k]);
+        let mut ph = e.arg() + offset;
+        while ph - prev > std::f64::consts::PI {
+            ph -= 2.0 * std::f64::consts::PI;
+            offset -= 2.0 * std::f64::consts::PI;
+        }
+        while ph - prev < -std::f64::consts::PI {
+            ph += 2.0 * std::f64::consts::PI;
+            offset += 2.0 * std::f64::consts::PI;
+        }
+        prev = ph;
+        zs.push(k as f64 * d);
+        lnmag.push(e.norm().ln());
+        phase.push(ph);
+    }
+    let alpha = -slope(&zs, &lnmag);
+    let beta = -slope(&zs, &phase);
+    let w = 2.0 * std::f64::consts::PI * freq;
+    let gamma = (Complex64::i() * w * MU0 * (gel.sigma_s_per_m + Complex64::i() * w * EPS0 * gel.eps_r)).sqrt();
+    let ea = ((alpha - gamma.re) / gamma.re).abs();
+    let eb = ((beta - gamma.im) / gamma.im).abs();
+    let name = format!("lossy_gel_{}mhz", (freq / 1e6).round());
+    Ok(CaseResult::with_error(
+        &name,
+        &format!(
+            "plane wave in gel (eps_r 80, 0.47 S/m) at {:.0} MHz, 5 mm cells: alpha {:.4} vs {:.4} Np/m, wavelength {:.4} vs {:.4} m",
+            freq / 1e6,
+            alpha,
+            gamma.re,
+            2.0 * std::f64::consts::PI / beta,
+            2.0 * std::f64::consts::PI / gamma.im
+        ),
+        "gamma = sqrt(i w mu (sigma + i w eps)) (Pozar eq. 1.41), e^{+iwt}",
+        gamma.re,
+        alpha,
+        "Np/m",
+        ea.max(eb),
+        "relative (max of alpha, wavelength)",
+        0.01,
+    ))
+}
+
+fn slope(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let mx = x.iter().sum::<f64>() / n;
+    let my = y.iter().sum::<f64>() / n;
+    let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let sxx: f64 = x.iter().map(|a| (a - mx) * (a - mx)).sum();
+    sxy / sxx
+}
+
+/// A TEM line of `nx` x `ny` cells terminated at its high-z PMC end by a sheet of lumped elements
+/// built by `element(name, i, j, scale)` (scale = 2 for the half-width edges on the PMC side walls),
+/// and its matched reference. Returns (frequencies, load voltage spectrum ratio V_total / V_incident).
+fn terminated_line(freqs: &[f64], element: &dyn Fn(String, [usize; 3], f64) -> LumpedSpec) -> Result<Vec<Complex64>> {
+    let d = 0.01;
+    let (nx, ny, nz) = (4usize, 4usize, 60usize);
+    let wf = Waveform::GaussPulse { f0_hz: 0.55e9, bandwidth_hz: 0.9e9 };
+    let src = 15;
+    let probe_pt = [nx / 2, ny / 2, nz];
+    let run = |terminated: bool| -> Result<Vec<Complex64>> {
+        let z_hi = if terminated { Boundary::Pmc } else { Boundary::cpml(10) };
+        let nzr = if terminated { nz } else { nz + 200 };
+        let mut spec = tem_line([nx, ny, nzr], d, Material::vacuum(), Boundary::cpml(10), z_hi)?;
+        spec.sources.push(sheet(src, wf.clone()));
+        if terminated {
+            for i in 0..nx {
+                for j in 0..=ny {
+                    let scale = if j == 0 || j == ny { 2.0 } else { 1.0 };
+                    spec.lumped.push(element(format!("load_{i}_{j}"), [i, j, nz], scale));
+                }
+            }
+        }
+        let mut sim = Simulation::new(spec)?;
+        let mut probe = DftProbe::new(&sim.op, "load", FieldKind::E, &[0], [probe_pt[0]..probe_pt[0] + 1, probe_pt[1]..probe_pt[1] + 1, nz..nz + 1], freqs, 1)?;
+        let stats = sim.run_until_decay(60.0, 40_000, &mut [&mut probe as &mut dyn Probe])?;
+        if !stats.converged {
+            return Err(Error::NotConverged { what: "terminated line did not decay by 60 dB".into() });
+        }
+        Ok((0..freqs.len()).map(|fi| probe.spectrum(0, fi)[[0, 0, 0]]).collect())
+    };
+    let vt = run(true)?;
+    let vi = run(false)?;
+    Ok(vt.iter().zip(&vi).map(|(a, b)| a / b).collect())
+}
+
+/// Characteristic impedance of the 4 x 4 cell vacuum parallel-plate line used above.
+fn tem_z0() -> f64 {
+    ETA0 * 4.0 / 4.0
+}
+
+fn case_resistor(r_load: f64) -> Result<CaseResult> {
+    let freqs = [0.2e9, 0.4e9, 0.6e9, 0.8e9];
+    // nx resistors in series per column, ny columns (half-width edge columns doubled): R_L = R_edge nx/ny.
+    let r_edge = r_load * 4.0 / 4.0;
+    let ratio = terminated_line(&freqs, &|name, node, scale| LumpedSpec::resistor(&name, 0, node, r_edge * scale))?;
+    let z0 = tem_z0();
+    let g_ref = (r_load - z0) / (r_load + z0);
+    let mut worst = 0.0f64;
+    let mut g_worst = g_ref;
+    for r in &ratio {
+        let g = r - 1.0;
+        let e = (g - g_ref).norm() / g_ref.abs();
+        if e > worst {
+            worst = e;
+            g_worst = g.re;
+        }
+    }
+    Ok(CaseResult::with_error(
+        &format!("lumped_resistor_{}ohm", r_load.round()),
+        &format!("reflection from a {r_load} Ohm lumped-resistor sheet ending a {z0:.1} Ohm parallel-plate line, 0.2-0.8 GHz (worst frequency)"),
+        "Gamma = (R - Z0)/(R + Z0), Z0 = eta0 h/w",
+        g_ref,
+        g_worst,
+        "-",
+        worst,
+        "relative |Gamma - Gamma_ref| / |Gamma_ref|",
+        0.02,
+    ))
+}
+
+fn case_rlc() -> Result<CaseResult> {
+    let (r, l, c) = (tem_z0(), 200e-9, 1.0 / ((2.0 * std::f64::consts::PI * 300e6).powi(2) * 200e-9));
+    let f_ref = 1.0 / (2.0 * std::f64::consts::PI * (l * c).sqrt());
+    let freqs: Vec<f64> = (0..61).map(|t| 240e6 + 2e6 * t as f64).collect();
+    let ratio = terminated_line(&freqs, &|name, node, s| LumpedSpec::series_rlc(&name, 0, node, r * s, l * s, c / s))?;
+    let z0 = tem_z0();
+    // Load impedance from Gamma; resonance where Im Z_L crosses zero.
+    let im: Vec<f64> = ratio.iter().map(|v| (z0 * v / (2.0 - v)).im).collect();
+    let mut f_res = f64::NAN;
+    for t in 0..im.len() - 1 {
+        if im[t] <= 0.0 && im[t + 1] > 0.0 {
+            f_res = freqs[t] + (freqs[t + 1] - freqs[t]) * (-im[t]) / (im[t + 1] - im[t]);
+            break;
+        }
+    }
+    Ok(CaseResult::relative(
+        "series_rlc_resonance",
+        "series R-L-C lumped elements (200 nH, 1.41 pF per edge) terminating a parallel-plate line: zero of Im Z_load",
+        "f = 1/(2 pi sqrt(LC))",
+        f_ref / 1e6,
+        f_res / 1e6,
+        "MHz",
+        0.01,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Determinism
+
+/// A lossy gel box with CPML, a pulsed port and a full-volume DFT probe; returns all phasors.
+pub fn determinism_run() -> Result<Vec<Complex64>> {
+    let n = [24, 20, 28];
+    let grid = Grid::uniform([0.0; 3], [0.004; 3], n)?;
+    let mut model = VoxelModel::new(grid, Material::vacuum())?;
+    let gel = model.add_material(Material::astm_gel())?;
+    model.fill(&crate::grid::Shape::boxed("gel", [0.03, 0.03, 0.03], [0.07, 0.06, 0.09]), gel)?;
+    model.pec_wire([0.04, 0.04, 0.02], [0.04, 0.04, 0.045])?;
+    let mut spec = SimulationSpec::new(model).all_boundaries(Boundary::cpml(6));
+    spec.lumped.push(LumpedSpec::port("p1", 2, [12, 10, 14], 50.0, 1.0, Waveform::GaussPulse { f0_hz: 1e9, bandwidth_hz: 1.5e9 }));
+    spec.port_freqs_hz = vec![0.5e9, 1e9];
+    let mut sim = Simulation::new(spec)?;
+    let mut pe = DftProbe::full(&sim.op, "e", FieldKind::E, &[0.5e9, 1e9], 1)?;
+    let mut ph = DftProbe::full(&sim.op, "h", FieldKind::H, &[0.5e9, 1e9], 1)?;
+    sim.run_steps(400, &mut [&mut pe as &mut dyn Probe, &mut ph])?;
+    let mut out = Vec::new();
+    for p in [&pe, &ph] {
+        for ci in 0..3 {
+            for fi in 0..2 {
+                out.extend(p.spectrum(ci, fi).iter().copied());
+            }
+        }
+    }
+    for (v, i) in sim.lumped.spectrum(0) {
+        out.push(v);
+        out.push(i);
+    }
+    Ok(out)
+}
+
+fn case_determinism() -> Result<CaseResult> {
+    let pool = |t: usize| rayon::ThreadPoolBuilder::new().num_threads(t).build().map_err(|e| Error::Other(e.to_string()));
+    let a = pool(1)?.install(determinism_run)?;
+    let b = pool(2)?.install(determinism_run)?;
+    let differ = a.iter().zip(&b).filter(|(x, y)| x.re.to_bits() != y.re.to_bits() || x.im.to_bits() != y.im.to_bits()).count() + a.len().abs_diff(b.len());
+    let nonzero = a.iter().filter(|x| x.norm() > 0.0).count();
+    if nonzero == 0 {
+        return Err(Error::Other("determinism run produced only zero phasors".into()));
+    }
+    Ok(CaseResult::with_error(
+        "determinism_1_vs_2_threads",
+        &format!("{} E/H/port phasors of a lossy box with CPML and a port, 1 vs 2 threads ({nonzero} non-zero)", a.len()),
+        "bit-identical results required",
+        0.0,
+        differ as f64,
+        "values differing",
+        differ as f64,
+        "count",
+        0.0,
+    ))
+}
