@@ -21,7 +21,7 @@ pub struct FdtdBench {
 }
 
 /// The benchmark box: a cube of about `cells` 1 mm cells of ASTM gel, CPML of `layers` on every
-/// face counted inside the cube (as openEMS counts its PML), and a soft point source at the centre.
+/// face counted inside the cube (as openEMS counts its PML; 0 layers = PEC), and a soft point source at the centre.
 pub fn fdtd_box(cells: usize, layers: usize) -> Result<Simulation> {
     let side = (cells as f64).cbrt().round() as usize;
     if side < 2 * layers + 4 {
@@ -29,15 +29,15 @@ pub fn fdtd_box(cells: usize, layers: usize) -> Result<Simulation> {
     }
     let grid = Grid::uniform([0.0; 3], [1e-3; 3], [side; 3])?;
     let model = VoxelModel::new(grid, Material::astm_gel())?;
-    let mut spec = SimulationSpec::new(model).all_boundaries(Boundary::cpml(layers));
+    let b = if layers == 0 { Boundary::Pec } else { Boundary::cpml(layers) };
+    let mut spec = SimulationSpec::new(model).all_boundaries(b);
     let c = side / 2;
     spec.sources.push(SourceSpec::EdgeCurrent { comp: 2, node: [c, c, c], current_a: 1e-3, waveform: Waveform::GaussPulse { f0_hz: 10e9, bandwidth_hz: 15e9 } });
     Simulation::new(spec)
 }
 
-/// Runs `steps` steps of [`fdtd_box`] on `threads` threads and reports cell updates per second.
-pub fn fdtd(cells: usize, steps: usize, threads: usize) -> Result<FdtdBench> {
-    let layers = 8;
+/// Runs `steps` steps of [`fdtd_box`] with `layers` CPML layers (0 = PEC) on `threads` threads and reports cell updates per second.
+pub fn fdtd(cells: usize, steps: usize, threads: usize, layers: usize) -> Result<FdtdBench> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| Error::Other(e.to_string()))?;
     pool.install(|| {
         let mut sim = fdtd_box(cells, layers)?;

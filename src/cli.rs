@@ -41,6 +41,9 @@ enum BenchCommand {
         steps: usize,
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// CPML layers on every face (0 = PEC walls, as openEMS's PEC case).
+        #[arg(long, default_value_t = 8)]
+        pml: usize,
         /// One line of JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -103,8 +106,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(if failed == 0 { 0 } else { 1 })
         }
-        Command::Bench { what: BenchCommand::Fdtd { cells, steps, threads, json } } => {
-            let r = crate::bench::fdtd(cells, steps, threads)?;
+        Command::Bench { what: BenchCommand::Fdtd { cells, steps, threads, pml, json } } => {
+            let r = crate::bench::fdtd(cells, steps, threads, pml)?;
             if json {
                 println!("{}", serde_json::to_string(&r)?);
             } else {

@@ -11,7 +11,10 @@ use std::ops::Range;
 
 use super::extension::{Extension, StepCtx};
 use super::fields::Fields;
-use super::operator::{Boundary, CpmlParams, Operator};
+use rayon::prelude::*;
+
+use super::fields::Layout;
+use super::operator::{Boundary, CpmlParams, EdgeCoef, Operator};
 use crate::grid::EPS0;
 
 /// Impedance of free space (Ohm).
@@ -99,51 +102,122 @@ impl Cpml {
     }
 }
 
-#[inline(always)]
-fn local(q: [usize; 3], dims: [usize; 3]) -> usize {
-    (q[0] * dims[1] + q[1]) * dims[2] + q[2]
+/// How the correction is scaled: per-edge `cb` (E) or a constant `dt/(mu0 d)` (H).
+#[derive(Clone, Copy)]
+enum Scale<'a> {
+    Edge { mat: &'a [u8], table: &'a [EdgeCoef] },
+    Const(f32),
+}
+
+/// One CPML correction pass: for every point of `r` (absolute node ranges, `r[a]` inside the slab),
+/// `diff = (src[idx + hi] - src[idx + hi - sa]) * inv`, `psi <- b psi + ac diff`,
+/// `field += sign * scale * (kp diff + psi)`. Parallel over x-planes; per-point arithmetic only.
+#[allow(clippy::too_many_arguments)]
+fn correct(
+    l: Layout,
+    a: usize,
+    field: &mut [f32],
+    src: &[f32],
+    psi: &mut [f32],
+    dims: [usize; 3],
+    r: [Range<usize>; 3],
+    p0: usize,
+    forward: bool,
+    prof: (&[f32], &[f32], &[f32]),
+    scale: Scale,
+    sign: f32,
+    inv: f32,
+) {
+    if r.iter().any(|x| x.is_empty()) {
+        return;
+    }
+    let (sx, sy) = (l.sx, l.sy);
+    let sa = l.stride(a);
+    // Offsets of the two source samples relative to idx: E uses (idx, idx - sa), H uses (idx + sa, idx).
+    let (o1, o0) = if forward { (sa as isize, 0isize) } else { (0, -(sa as isize)) };
+    let psi_plane = dims[1] * dims[2];
+    let psi_i0 = if a == 0 { p0 } else { 0 };
+    let (b, ac, kp) = prof;
+    let fchunks = field[r[0].start * sx..r[0].end * sx].par_chunks_mut(sx);
+    let pchunks = psi[(r[0].start - psi_i0) * psi_plane..(r[0].end - psi_i0) * psi_plane].par_chunks_mut(psi_plane);
+    fchunks.zip(pchunks).enumerate().for_each(|(ii, (fp, pp))| {
+        let i = r[0].start + ii;
+        for j in r[1].clone() {
+            let k0 = r[2].start;
+            let k1 = r[2].end;
+            let n = k1 - k0;
+            let g = (i * sx + j * sy + k0) as isize;
+            let s1 = &src[(g + o1) as usize..(g + o1) as usize + n];
+            let s0 = &src[(g + o0) as usize..(g + o0) as usize + n];
+            let fl = &mut fp[j * sy + k0..j * sy + k1];
+            let pj = if a == 1 { j - p0 } else { j };
+            let pk0 = if a == 2 { k0 - p0 } else { k0 };
+            let pl = &mut pp[pj * dims[2] + pk0..pj * dims[2] + pk0 + n];
+            match (a, scale) {
+                (2, _) => {
+                    // Coefficients vary along k (the slab is along z).
+                    let t0 = k0 - p0;
+                    let (bb, aa, kk) = (&b[t0..t0 + n], &ac[t0..t0 + n], &kp[t0..t0 + n]);
+                    for t in 0..n {
+                        let d = (s1[t] - s0[t]) * inv;
+                        pl[t] = bb[t] * pl[t] + aa[t] * d;
+                        let m = match scale {
+                            Scale::Edge { mat, table } => table[mat[g as usize + t] as usize].cb,
+                            Scale::Const(c) => c,
+                        };
+                        fl[t] += sign * m * (kk[t] * d + pl[t]);
+                    }
+                }
+                (_, scale) => {
+                    let t = if a == 0 { i - p0 } else { j - p0 };
+                    let (bb, aa, kk) = (b[t], ac[t], kp[t]);
+                    let uniform = match scale {
+                        Scale::Const(c) => Some(c),
+                        Scale::Edge { mat, table } => {
+                            let ml = &mat[g as usize..g as usize + n];
+                            ml.iter().all(|x| *x == ml[0]).then(|| table[ml[0] as usize].cb)
+                        }
+                    };
+                    if let Some(m) = uniform {
+                        let c = sign * m;
+                        for t in 0..n {
+                            let d = (s1[t] - s0[t]) * inv;
+                            pl[t] = bb * pl[t] + aa * d;
+                            fl[t] += c * (kk * d + pl[t]);
+                        }
+                    } else if let Scale::Edge { mat, table } = scale {
+                        let ml = &mat[g as usize..g as usize + n];
+                        for t in 0..n {
+                            let d = (s1[t] - s0[t]) * inv;
+                            pl[t] = bb * pl[t] + aa * d;
+                            fl[t] += sign * table[ml[t] as usize].cb * (kk * d + pl[t]);
+                        }
+                    }
+                }
+            }
+        }
+    });
 }
 
 impl Slab {
     fn post_e(&mut self, f: &mut Fields, op: &Operator) {
         let a = self.a;
         let (b, c) = ((a + 1) % 3, (a + 2) % 3);
-        let l = op.layout;
-        let sa = l.stride(a);
         let inv = (1.0 / op.d[a]) as f32;
         // (E component, H component, sign, psi slot): E_b gets -dH_c/da, E_c gets +dH_b/da.
         for (ce, chh, sign, slot) in [(b, c, -1.0f32, 0usize), (c, b, 1.0, 1)] {
             let mut r = op.e_active_range(ce);
             r[a] = r[a].start.max(self.pe.start)..r[a].end.min(self.pe.end);
-            let psi = &mut self.psi[slot];
-            let h = &f.h[chh];
-            let e = &mut f.e[ce];
-            let mat = &op.mat[ce];
-            for i in r[0].clone() {
-                for j in r[1].clone() {
-                    for k in r[2].clone() {
-                        let p = [i, j, k];
-                        let t = p[a] - self.pe.start;
-                        let mut q = p;
-                        q[a] = t;
-                        let idx = l.idx(i, j, k);
-                        let dh = (h[idx] - h[idx - sa]) * inv;
-                        let ps = &mut psi[local(q, self.dims_e)];
-                        *ps = self.be[t] * *ps + self.ae[t] * dh;
-                        let cb = op.table[mat[idx] as usize].cb;
-                        e[idx] += sign * cb * (self.ke[t] * dh + *ps);
-                    }
-                }
-            }
+            let scale = Scale::Edge { mat: &op.mat[ce], table: &op.table };
+            let prof = (&self.be[..], &self.ae[..], &self.ke[..]);
+            correct(op.layout, a, &mut f.e[ce], &f.h[chh], &mut self.psi[slot], self.dims_e, r, self.pe.start, false, prof, scale, sign, inv);
         }
     }
 
     fn post_h(&mut self, f: &mut Fields, op: &Operator) {
         let a = self.a;
         let (b, c) = ((a + 1) % 3, (a + 2) % 3);
-        let l = op.layout;
-        let n = l.n;
-        let sa = l.stride(a);
+        let n = op.layout.n;
         let ch = (op.ch / op.d[a]) as f32;
         // H_b gets +dE_c/da, H_c gets -dE_b/da.
         for (chh, ce, sign, slot) in [(b, c, 1.0f32, 2usize), (c, b, -1.0, 3)] {
@@ -151,24 +225,8 @@ impl Slab {
             let mut r = [0..n[0], 0..n[1], 0..n[2]];
             r[chh] = 0..n[chh] + 1;
             r[a] = self.ph.clone();
-            let psi = &mut self.psi[slot];
-            let e = &f.e[ce];
-            let h = &mut f.h[chh];
-            for i in r[0].clone() {
-                for j in r[1].clone() {
-                    for k in r[2].clone() {
-                        let p = [i, j, k];
-                        let t = p[a] - self.ph.start;
-                        let mut q = p;
-                        q[a] = t;
-                        let idx = l.idx(i, j, k);
-                        let de = e[idx + sa] - e[idx];
-                        let ps = &mut psi[local(q, self.dims_h)];
-                        *ps = self.bh[t] * *ps + self.ah[t] * de;
-                        h[idx] += sign * ch * (self.kh[t] * de + *ps);
-                    }
-                }
-            }
+            let prof = (&self.bh[..], &self.ah[..], &self.kh[..]);
+            correct(op.layout, a, &mut f.h[chh], &f.e[ce], &mut self.psi[slot], self.dims_h, r, self.ph.start, true, prof, Scale::Const(ch), sign, 1.0);
         }
     }
 }
