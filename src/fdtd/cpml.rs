@@ -1,24 +1,29 @@
 //! Convolutional PML (Roden & Gedney, Microw. Opt. Technol. Lett. 27, 2000; Taflove & Hagness,
-//! *Computational Electrodynamics*, 3rd ed., sec. 7.9), as an extension.
+//! *Computational Electrodynamics*, 3rd ed., sec. 7.9), as a plane hook of the update.
 //!
 //! The core update applies the plain curl everywhere. Inside each slab this extension adds, for every
 //! derivative along the slab's axis `a`, the stretched-coordinate correction
 //! `cb [(1/kappa - 1) dH/da + psi]`, with `psi <- b psi + a_c dH/da` (and likewise for H). The
 //! auxiliary `psi` arrays exist only inside the slabs. The stretching is material independent, so the
 //! PML works in lossy media (gel); sigma_max is scaled by 1/sqrt(eps_r) of the medium at the face.
+//!
+//! The corrections run plane by plane right after the engine has updated that x-plane, while the
+//! plane is still in cache (a separate pass over z-slabs touches a few values per z-line and is
+//! latency-bound). The psi state is stored per x-plane so planes can be corrected in parallel.
 
 use std::ops::Range;
+use std::sync::Mutex;
 
-use super::extension::{Extension, StepCtx};
-use super::fields::Fields;
-use rayon::prelude::*;
-
+use super::engine::PlaneHook;
 use super::fields::Layout;
 use super::operator::{Boundary, CpmlParams, EdgeCoef, Operator};
 use crate::grid::EPS0;
 
 /// Impedance of free space (Ohm).
 const ETA0: f64 = 376.730_313_668;
+
+/// psi arrays of one slab within one x-plane: (E_b, E_c, H_b, H_c), b = a+1, c = a+2.
+type PlanePsi = [Vec<f32>; 4];
 
 struct Slab {
     /// Axis normal to the slab.
@@ -33,11 +38,13 @@ struct Slab {
     bh: Vec<f32>,
     ah: Vec<f32>,
     kh: Vec<f32>,
-    /// psi for (E_b, E_c, H_b, H_c), b = a+1, c = a+2.
-    psi: [Vec<f32>; 4],
-    /// Dims of the psi arrays for E and for H (slab length along a, n+1 elsewhere).
-    dims_e: [usize; 3],
-    dims_h: [usize; 3],
+    /// First x-plane with state (x-slabs store only their own planes).
+    plane0: usize,
+    /// Per x-plane psi arrays.
+    planes: Vec<Mutex<PlanePsi>>,
+    /// Row length (along z) of the psi arrays for E and for H.
+    d2_e: usize,
+    d2_h: usize,
 }
 
 /// All CPML slabs of a simulation.
@@ -85,13 +92,23 @@ impl Cpml {
                     ah.push(aa);
                     kh.push(k);
                 }
-                let mut dims_e = [n[0] + 1, n[1] + 1, n[2] + 1];
-                dims_e[a] = pe.len();
-                let mut dims_h = [n[0] + 1, n[1] + 1, n[2] + 1];
-                dims_h[a] = ph.len();
-                let ne: usize = dims_e.iter().product();
-                let nh: usize = dims_h.iter().product();
-                slabs.push(Slab { a, pe, ph, be, ae, ke, bh, ah, kh, psi: [vec![0.0; ne], vec![0.0; ne], vec![0.0; nh], vec![0.0; nh]], dims_e, dims_h });
+                // Per-plane psi sizes: rows along y times row length along z.
+                let (rows_e, d2_e, rows_h, d2_h) = match a {
+                    0 => (n[1] + 1, n[2] + 1, n[1] + 1, n[2] + 1),
+                    1 => (pe.len(), n[2] + 1, ph.len(), n[2] + 1),
+                    _ => (n[1] + 1, pe.len(), n[1] + 1, ph.len()),
+                };
+                let (plane0, nplanes) = if a == 0 { (pe.start.min(ph.start), pe.end.max(ph.end) - pe.start.min(ph.start)) } else { (0, n[0] + 1) };
+                let planes = (plane0..plane0 + nplanes)
+                    .map(|i| {
+                        let has_e = a != 0 || pe.contains(&i);
+                        let has_h = a != 0 || ph.contains(&i);
+                        let ne = if has_e { rows_e * d2_e } else { 0 };
+                        let nh = if has_h { rows_h * d2_h } else { 0 };
+                        Mutex::new([vec![0.0; ne], vec![0.0; ne], vec![0.0; nh], vec![0.0; nh]])
+                    })
+                    .collect();
+                slabs.push(Slab { a, pe, ph, be, ae, ke, bh, ah, kh, plane0, planes, d2_e, d2_h });
             }
         }
         if slabs.is_empty() {
@@ -99,6 +116,11 @@ impl Cpml {
         } else {
             Some(Self { slabs })
         }
+    }
+
+    /// Heap bytes of the psi arrays.
+    pub fn bytes(&self) -> usize {
+        self.slabs.iter().map(|s| s.planes.iter().map(|p| p.lock().unwrap().iter().map(|v| v.len() * 4).sum::<usize>()).sum::<usize>()).sum()
     }
 }
 
@@ -109,143 +131,178 @@ enum Scale<'a> {
     Const(f32),
 }
 
-/// One CPML correction pass: for every point of `r` (absolute node ranges, `r[a]` inside the slab),
-/// `diff = (src[idx + hi] - src[idx + hi - sa]) * inv`, `psi <- b psi + ac diff`,
-/// `field += sign * scale * (kp diff + psi)`. Parallel over x-planes; per-point arithmetic only.
-#[allow(clippy::too_many_arguments)]
-fn correct(
+/// Everything one correction pass over one x-plane needs.
+struct Pass<'a> {
     l: Layout,
     a: usize,
-    field: &mut [f32],
-    src: &[f32],
-    psi: &mut [f32],
-    dims: [usize; 3],
-    r: [Range<usize>; 3],
+    i: usize,
+    /// j and k ranges (absolute node indices); the one along `a` is inside the slab.
+    rj: Range<usize>,
+    rk: Range<usize>,
+    /// Slab start along `a` (profile index origin).
     p0: usize,
+    /// H uses (idx + sa, idx), E uses (idx, idx - sa).
     forward: bool,
-    prof: (&[f32], &[f32], &[f32]),
-    scale: Scale,
+    prof: (&'a [f32], &'a [f32], &'a [f32]),
+    scale: Scale<'a>,
     sign: f32,
     inv: f32,
-) {
-    if r.iter().any(|x| x.is_empty()) {
+    d2: usize,
+}
+
+/// `diff = (src1 - src0) * inv`, `psi <- b psi + ac diff`, `field += sign scale (kp diff + psi)`
+/// over one x-plane (`field` is that plane, `src` the whole source array).
+fn correct_plane(p: &Pass, field: &mut [f32], src: &[f32], psi: &mut [f32]) {
+    if p.rj.is_empty() || p.rk.is_empty() {
         return;
     }
-    let (sx, sy) = (l.sx, l.sy);
-    let sa = l.stride(a);
-    // Offsets of the two source samples relative to idx: E uses (idx, idx - sa), H uses (idx + sa, idx).
-    let (o1, o0) = if forward { (sa as isize, 0isize) } else { (0, -(sa as isize)) };
-    let psi_plane = dims[1] * dims[2];
-    let psi_i0 = if a == 0 { p0 } else { 0 };
-    let (b, ac, kp) = prof;
-    let fchunks = field[r[0].start * sx..r[0].end * sx].par_chunks_mut(sx);
-    let pchunks = psi[(r[0].start - psi_i0) * psi_plane..(r[0].end - psi_i0) * psi_plane].par_chunks_mut(psi_plane);
-    fchunks.zip(pchunks).enumerate().for_each(|(ii, (fp, pp))| {
-        let i = r[0].start + ii;
-        for j in r[1].clone() {
-            let k0 = r[2].start;
-            let k1 = r[2].end;
-            let n = k1 - k0;
-            let g = (i * sx + j * sy + k0) as isize;
-            let s1 = &src[(g + o1) as usize..(g + o1) as usize + n];
-            let s0 = &src[(g + o0) as usize..(g + o0) as usize + n];
-            let fl = &mut fp[j * sy + k0..j * sy + k1];
-            let pj = if a == 1 { j - p0 } else { j };
-            let pk0 = if a == 2 { k0 - p0 } else { k0 };
-            let pl = &mut pp[pj * dims[2] + pk0..pj * dims[2] + pk0 + n];
-            match (a, scale) {
-                (2, _) => {
-                    // Coefficients vary along k (the slab is along z).
-                    let t0 = k0 - p0;
-                    let (bb, aa, kk) = (&b[t0..t0 + n], &ac[t0..t0 + n], &kp[t0..t0 + n]);
-                    for t in 0..n {
-                        let d = (s1[t] - s0[t]) * inv;
-                        pl[t] = bb[t] * pl[t] + aa[t] * d;
-                        let m = match scale {
-                            Scale::Edge { mat, table } => table[mat[g as usize + t] as usize].cb,
-                            Scale::Const(c) => c,
-                        };
-                        fl[t] += sign * m * (kk[t] * d + pl[t]);
-                    }
+    let (sx, sy) = (p.l.sx, p.l.sy);
+    let sa = p.l.stride(p.a);
+    let (b, ac, kp) = p.prof;
+    let (k0, k1) = (p.rk.start, p.rk.end);
+    let n = k1 - k0;
+    let ro = if p.a == 1 { p.p0 } else { 0 };
+    let ko = if p.a == 2 { p.p0 } else { 0 };
+    for j in p.rj.clone() {
+        let g = p.i * sx + j * sy + k0;
+        // E differences (idx) - (idx - sa); H differences (idx + sa) - (idx). g >= sa inside a slab.
+        let (i1, i0) = if p.forward { (g + sa, g) } else { (g, g - sa) };
+        let s1 = &src[i1..i1 + n];
+        let s0 = &src[i0..i0 + n];
+        let fl = &mut field[j * sy + k0..j * sy + k1];
+        let pr = (j - ro) * p.d2 + (k0 - ko);
+        let pl = &mut psi[pr..pr + n];
+        let uniform = match p.scale {
+            Scale::Const(c) => Some(c),
+            Scale::Edge { mat, table } => {
+                let ml = &mat[g..g + n];
+                ml.iter().all(|x| *x == ml[0]).then(|| table[ml[0] as usize].cb)
+            }
+        };
+        if p.a == 2 {
+            // Coefficients vary along k.
+            let t0 = k0 - p.p0;
+            let (bb, aa, kk) = (&b[t0..t0 + n], &ac[t0..t0 + n], &kp[t0..t0 + n]);
+            if let Some(m) = uniform {
+                let c = p.sign * m;
+                for t in 0..n {
+                    let d = (s1[t] - s0[t]) * p.inv;
+                    pl[t] = bb[t] * pl[t] + aa[t] * d;
+                    fl[t] += c * (kk[t] * d + pl[t]);
                 }
-                (_, scale) => {
-                    let t = if a == 0 { i - p0 } else { j - p0 };
-                    let (bb, aa, kk) = (b[t], ac[t], kp[t]);
-                    let uniform = match scale {
-                        Scale::Const(c) => Some(c),
-                        Scale::Edge { mat, table } => {
-                            let ml = &mat[g as usize..g as usize + n];
-                            ml.iter().all(|x| *x == ml[0]).then(|| table[ml[0] as usize].cb)
-                        }
-                    };
-                    if let Some(m) = uniform {
-                        let c = sign * m;
-                        for t in 0..n {
-                            let d = (s1[t] - s0[t]) * inv;
-                            pl[t] = bb * pl[t] + aa * d;
-                            fl[t] += c * (kk * d + pl[t]);
-                        }
-                    } else if let Scale::Edge { mat, table } = scale {
-                        let ml = &mat[g as usize..g as usize + n];
-                        for t in 0..n {
-                            let d = (s1[t] - s0[t]) * inv;
-                            pl[t] = bb * pl[t] + aa * d;
-                            fl[t] += sign * table[ml[t] as usize].cb * (kk * d + pl[t]);
-                        }
-                    }
+            } else if let Scale::Edge { mat, table } = p.scale {
+                let ml = &mat[g..g + n];
+                for t in 0..n {
+                    let d = (s1[t] - s0[t]) * p.inv;
+                    pl[t] = bb[t] * pl[t] + aa[t] * d;
+                    fl[t] += p.sign * table[ml[t] as usize].cb * (kk[t] * d + pl[t]);
+                }
+            }
+        } else {
+            let t = if p.a == 0 { p.i - p.p0 } else { j - p.p0 };
+            let (bb, aa, kk) = (b[t], ac[t], kp[t]);
+            if let Some(m) = uniform {
+                let c = p.sign * m;
+                for t in 0..n {
+                    let d = (s1[t] - s0[t]) * p.inv;
+                    pl[t] = bb * pl[t] + aa * d;
+                    fl[t] += c * (kk * d + pl[t]);
+                }
+            } else if let Scale::Edge { mat, table } = p.scale {
+                let ml = &mat[g..g + n];
+                for t in 0..n {
+                    let d = (s1[t] - s0[t]) * p.inv;
+                    pl[t] = bb * pl[t] + aa * d;
+                    fl[t] += p.sign * table[ml[t] as usize].cb * (kk * d + pl[t]);
                 }
             }
         }
-    });
+    }
 }
 
 impl Slab {
-    fn post_e(&mut self, f: &mut Fields, op: &Operator) {
+    fn plane_state(&self, i: usize) -> Option<std::sync::MutexGuard<'_, PlanePsi>> {
+        let t = i.checked_sub(self.plane0)?;
+        self.planes.get(t).map(|m| m.lock().expect("cpml plane lock"))
+    }
+
+    fn e_plane(&self, op: &Operator, i: usize, e: &mut [&mut [f32]; 3], h: [&[f32]; 3]) {
         let a = self.a;
         let (b, c) = ((a + 1) % 3, (a + 2) % 3);
-        let inv = (1.0 / op.d[a]) as f32;
+        let Some(mut st) = self.plane_state(i) else { return };
+        if st[0].is_empty() {
+            return;
+        }
         // (E component, H component, sign, psi slot): E_b gets -dH_c/da, E_c gets +dH_b/da.
         for (ce, chh, sign, slot) in [(b, c, -1.0f32, 0usize), (c, b, 1.0, 1)] {
             let mut r = op.e_active_range(ce);
             r[a] = r[a].start.max(self.pe.start)..r[a].end.min(self.pe.end);
-            let scale = Scale::Edge { mat: &op.mat[ce], table: &op.table };
-            let prof = (&self.be[..], &self.ae[..], &self.ke[..]);
-            correct(op.layout, a, &mut f.e[ce], &f.h[chh], &mut self.psi[slot], self.dims_e, r, self.pe.start, false, prof, scale, sign, inv);
+            if !r[0].contains(&i) {
+                continue;
+            }
+            let pass = Pass {
+                l: op.layout,
+                a,
+                i,
+                rj: r[1].clone(),
+                rk: r[2].clone(),
+                p0: self.pe.start,
+                forward: false,
+                prof: (&self.be, &self.ae, &self.ke),
+                scale: Scale::Edge { mat: &op.mat[ce], table: &op.table },
+                sign,
+                inv: (1.0 / op.d[a]) as f32,
+                d2: self.d2_e,
+            };
+            correct_plane(&pass, e[ce], h[chh], &mut st[slot]);
         }
     }
 
-    fn post_h(&mut self, f: &mut Fields, op: &Operator) {
+    fn h_plane(&self, op: &Operator, i: usize, h: &mut [&mut [f32]; 3], e: [&[f32]; 3]) {
         let a = self.a;
         let (b, c) = ((a + 1) % 3, (a + 2) % 3);
         let n = op.layout.n;
-        let ch = (op.ch / op.d[a]) as f32;
+        let Some(mut st) = self.plane_state(i) else { return };
+        if st[2].is_empty() {
+            return;
+        }
         // H_b gets +dE_c/da, H_c gets -dE_b/da.
         for (chh, ce, sign, slot) in [(b, c, 1.0f32, 2usize), (c, b, -1.0, 3)] {
             // H component `chh` lives on nodes along chh, on cells along the other two axes.
             let mut r = [0..n[0], 0..n[1], 0..n[2]];
             r[chh] = 0..n[chh] + 1;
             r[a] = self.ph.clone();
-            let prof = (&self.bh[..], &self.ah[..], &self.kh[..]);
-            correct(op.layout, a, &mut f.h[chh], &f.e[ce], &mut self.psi[slot], self.dims_h, r, self.ph.start, true, prof, Scale::Const(ch), sign, 1.0);
+            if !r[0].contains(&i) {
+                continue;
+            }
+            let pass = Pass {
+                l: op.layout,
+                a,
+                i,
+                rj: r[1].clone(),
+                rk: r[2].clone(),
+                p0: self.ph.start,
+                forward: true,
+                prof: (&self.bh, &self.ah, &self.kh),
+                scale: Scale::Const((op.ch / op.d[a]) as f32),
+                sign,
+                inv: 1.0,
+                d2: self.d2_h,
+            };
+            correct_plane(&pass, h[chh], e[ce], &mut st[slot]);
         }
     }
 }
 
-impl Extension for Cpml {
-    fn name(&self) -> &str {
-        "cpml"
-    }
-    fn post_e(&mut self, f: &mut Fields, ctx: &StepCtx) {
-        for s in &mut self.slabs {
-            s.post_e(f, ctx.op);
+impl PlaneHook for Cpml {
+    fn e_plane(&self, op: &Operator, i: usize, e: &mut [&mut [f32]; 3], h: [&[f32]; 3]) {
+        for s in &self.slabs {
+            s.e_plane(op, i, e, h);
         }
     }
-    fn post_h(&mut self, f: &mut Fields, ctx: &StepCtx) {
-        for s in &mut self.slabs {
-            s.post_h(f, ctx.op);
+    fn h_plane(&self, op: &Operator, i: usize, h: &mut [&mut [f32]; 3], e: [&[f32]; 3]) {
+        for s in &self.slabs {
+            s.h_plane(op, i, h, e);
         }
-    }
-    fn bytes(&self) -> usize {
-        self.slabs.iter().map(|s| s.psi.iter().map(|p| p.len() * 4).sum::<usize>()).sum()
     }
 }

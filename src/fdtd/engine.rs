@@ -10,6 +10,16 @@ use rayon::prelude::*;
 use super::fields::Fields;
 use super::operator::Operator;
 
+/// Work that runs on one x-plane right after the engine updated it, while it is in cache
+/// (the CPML corrections). Called in parallel for different planes; each call may touch only
+/// its own plane of the updated field and its own per-plane state.
+pub trait PlaneHook: Sync {
+    /// After the E update of plane `i`: `e` are the three E components of plane `i`, `h` all of H.
+    fn e_plane(&self, op: &Operator, i: usize, e: &mut [&mut [f32]; 3], h: [&[f32]; 3]);
+    /// After the H update of plane `i`: `h` are the three H components of plane `i`, `e` all of E.
+    fn h_plane(&self, op: &Operator, i: usize, h: &mut [&mut [f32]; 3], e: [&[f32]; 3]);
+}
+
 /// `e = ca e + cb ((a1 - a0) ia - (b1 - b0) ib)` over equal-length slices.
 #[inline(always)]
 fn kern_e(e: &mut [f32], a1: &[f32], a0: &[f32], b1: &[f32], b0: &[f32], ca: f32, cb: f32, ia: f32, ib: f32) {
@@ -30,8 +40,8 @@ fn kern_h(h: &mut [f32], a1: &[f32], a0: &[f32], b1: &[f32], b0: &[f32], ca: f32
     }
 }
 
-/// One E update of all interior edges.
-pub fn update_e(op: &Operator, f: &mut Fields) {
+/// One E update of all interior edges, then the plane hooks of each plane.
+pub fn update_e(op: &Operator, f: &mut Fields, hooks: &[&dyn PlaneHook]) {
     let l = op.layout;
     let [_, ny, _] = l.n;
     let (sx, sy) = (l.sx, l.sy);
@@ -64,11 +74,15 @@ pub fn update_e(op: &Operator, f: &mut Fields) {
                 kern_e(&mut pez[o + k0..o + k1], &hy[g + k0..g + k1], &hy[g - sx + k0..g - sx + k1], &hx[g + k0..g + k1], &hx[g - sy + k0..g - sy + k1], s.ca, s.cb, inv[0], inv[1]);
             }
         }
+        let mut planes = [pex, pey, pez];
+        for hk in hooks {
+            hk.e_plane(op, i, &mut planes, [hx, hy, hz]);
+        }
     });
 }
 
-/// One H update of all H components.
-pub fn update_h(op: &Operator, f: &mut Fields) {
+/// One H update of all H components, then the plane hooks of each plane.
+pub fn update_h(op: &Operator, f: &mut Fields, hooks: &[&dyn PlaneHook]) {
     let l = op.layout;
     let [nx, ny, nz] = l.n;
     let (sx, sy) = (l.sx, l.sy);
@@ -93,6 +107,10 @@ pub fn update_h(op: &Operator, f: &mut Fields) {
                     kern_h(&mut phz[o..o + nz + 1], &ey[g + sx..g + sx + nz + 1], &ey[g..g + nz + 1], &ex[g + sy..g + sy + nz + 1], &ex[g..g + nz + 1], c[0], c[1]);
                 }
             }
+        }
+        let mut planes = [phx, phy, phz];
+        for hk in hooks {
+            hk.h_plane(op, i, &mut planes, [ex, ey, ez]);
         }
     });
 }

@@ -1,14 +1,14 @@
 //! PMC faces: the E edges tangential to a PMC face are updated with image H (tangential H odd
-//! about the face), since the core update covers interior edges only.
+//! about the face), since the core update covers interior edges only. Runs as a plane hook before
+//! the CPML, so CPML corrections also reach PMC-face edges inside a slab.
 
-use super::extension::{Extension, StepCtx};
-use super::fields::Fields;
+use super::engine::PlaneHook;
 use super::operator::{Boundary, Operator};
 
 /// Updates boundary-plane E edges on PMC faces.
 pub struct PmcFaces {
-    /// (component, flat index, i, j, k) of every E edge on a PMC face and on no PEC face.
-    edges: Vec<(u8, u32, [u32; 3])>,
+    /// Per x-plane: (component, offset within the plane, j, k) of every E edge on a PMC face.
+    planes: Vec<Vec<(u8, u32, u32, u32)>>,
 }
 
 impl PmcFaces {
@@ -18,7 +18,7 @@ impl PmcFaces {
             return None;
         }
         let n = op.layout.n;
-        let mut edges = Vec::new();
+        let mut planes = vec![Vec::new(); n[0] + 1];
         for c in 0..3 {
             let act = op.e_active_range(c);
             let core = op.e_core_range(c);
@@ -28,32 +28,30 @@ impl PmcFaces {
                         if core[0].contains(&i) && core[1].contains(&j) && core[2].contains(&k) {
                             continue;
                         }
-                        let _ = n;
-                        let idx = op.layout.idx(i, j, k);
-                        edges.push((c as u8, idx as u32, [i as u32, j as u32, k as u32]));
+                        let off = op.layout.idx(0, j, k);
+                        planes[i].push((c as u8, off as u32, j as u32, k as u32));
                     }
                 }
             }
         }
-        Some(Self { edges })
+        Some(Self { planes })
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.planes.iter().map(|p| p.capacity() * 16).sum()
     }
 }
 
-impl Extension for PmcFaces {
-    fn name(&self) -> &str {
-        "pmc"
-    }
-    fn post_e(&mut self, f: &mut Fields, ctx: &StepCtx) {
-        let op = ctx.op;
-        for &(c, idx, p) in &self.edges {
+impl PlaneHook for PmcFaces {
+    fn e_plane(&self, op: &Operator, i: usize, e: &mut [&mut [f32]; 3], h: [&[f32]; 3]) {
+        let base = i * op.layout.sx;
+        for &(c, off, j, k) in &self.planes[i] {
             let c = c as usize;
-            let idx = idx as usize;
-            let coef = op.edge_coef(c, idx);
-            let curl = op.curl_h_at(f, c, p[0] as usize, p[1] as usize, p[2] as usize);
-            f.e[c][idx] = (coef.ca as f64 * f.e[c][idx] as f64 + coef.cb as f64 * curl) as f32;
+            let off = off as usize;
+            let coef = op.edge_coef(c, base + off);
+            let curl = op.curl_h_at(h, c, i, j as usize, k as usize);
+            e[c][off] = (coef.ca as f64 * e[c][off] as f64 + coef.cb as f64 * curl) as f32;
         }
     }
-    fn bytes(&self) -> usize {
-        self.edges.capacity() * std::mem::size_of::<(u8, u32, [u32; 3])>()
-    }
+    fn h_plane(&self, _op: &Operator, _i: usize, _h: &mut [&mut [f32]; 3], _e: [&[f32]; 3]) {}
 }

@@ -5,7 +5,7 @@ use num_complex::Complex64;
 use rayon::prelude::*;
 
 use super::cpml::Cpml;
-use super::engine;
+use super::engine::{self, PlaneHook};
 use super::extension::{Extension, Probe, StepCtx};
 use super::fields::Fields;
 use super::lumped::{Lumped, LumpedSpec};
@@ -127,23 +127,25 @@ impl Simulation {
         for p in probes.iter_mut() {
             p.pre_e(f, &ctx);
         }
-        engine::update_e(&self.op, f);
-        if let Some(x) = &mut self.pmc {
-            x.post_e(f, &ctx);
+        let mut hook_buf: [&dyn PlaneHook; 2] = [&NoHook, &NoHook];
+        let mut nh = 0;
+        if let Some(p) = &self.pmc {
+            hook_buf[nh] = p;
+            nh += 1;
         }
-        if let Some(x) = &mut self.cpml {
-            x.post_e(f, &ctx);
+        if let Some(c) = &self.cpml {
+            hook_buf[nh] = c;
+            nh += 1;
         }
+        let hooks = &hook_buf[..nh];
+        engine::update_e(&self.op, f, hooks);
         self.lumped.post_e(f, &ctx);
         self.sources.post_e(f, &ctx);
         for p in probes.iter_mut() {
             p.post_e(f, &ctx);
             p.pre_h(f, &ctx);
         }
-        engine::update_h(&self.op, f);
-        if let Some(x) = &mut self.cpml {
-            x.post_h(f, &ctx);
-        }
+        engine::update_h(&self.op, f, hooks);
         for p in probes.iter_mut() {
             p.post_h(f, &ctx);
         }
@@ -342,6 +344,13 @@ impl Simulation {
         }
         out
     }
+}
+
+/// Placeholder for unused hook slots.
+struct NoHook;
+impl PlaneHook for NoHook {
+    fn e_plane(&self, _: &Operator, _: usize, _: &mut [&mut [f32]; 3], _: [&[f32]; 3]) {}
+    fn h_plane(&self, _: &Operator, _: usize, _: &mut [&mut [f32]; 3], _: [&[f32]; 3]) {}
 }
 
 fn rel_change(cur: &[Complex64], prev: &[Complex64]) -> f64 {
