@@ -14,8 +14,12 @@ pub struct FdtdBench {
     pub steps: usize,
     pub threads: usize,
     pub cpml_layers: usize,
+    /// Repeats timed; `mcells_per_s` is their median, `seconds` the median time.
+    pub repeats: usize,
     pub seconds: f64,
     pub mcells_per_s: f64,
+    pub mcells_per_s_min: f64,
+    pub mcells_per_s_max: f64,
     /// Core memory (fields, material indices, segments, CPML) per cell.
     pub bytes_per_cell: f64,
 }
@@ -36,19 +40,27 @@ pub fn fdtd_box(cells: usize, layers: usize) -> Result<Simulation> {
     Simulation::new(spec)
 }
 
-/// Runs `steps` steps of [`fdtd_box`] with `layers` CPML layers (0 = PEC) on `threads` threads and reports cell updates per second.
-pub fn fdtd(cells: usize, steps: usize, threads: usize, layers: usize) -> Result<FdtdBench> {
+/// Runs `steps` steps of [`fdtd_box`] with `layers` CPML layers (0 = PEC) on `threads` threads,
+/// `repeats` times, and reports the median cell-update rate (machines are noisy).
+pub fn fdtd(cells: usize, steps: usize, threads: usize, layers: usize, repeats: usize) -> Result<FdtdBench> {
+    let repeats = repeats.max(1);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| Error::Other(e.to_string()))?;
     pool.install(|| {
         let mut sim = fdtd_box(cells, layers)?;
         let n = sim.op.layout.n;
         let total = n[0] * n[1] * n[2];
         sim.run_steps(5, &mut [])?; // warm-up (page faults, caches)
-        let t0 = std::time::Instant::now();
-        for _ in 0..steps {
-            sim.step(&mut []);
+        let mut times = Vec::with_capacity(repeats);
+        for _ in 0..repeats {
+            let t0 = std::time::Instant::now();
+            for _ in 0..steps {
+                sim.step(&mut []);
+            }
+            times.push(t0.elapsed().as_secs_f64());
         }
-        let seconds = t0.elapsed().as_secs_f64();
+        times.sort_by(|a, b| a.total_cmp(b));
+        let seconds = times[times.len() / 2];
+        let rate = |t: f64| total as f64 * steps as f64 / t / 1e6;
         let w = sim.energy();
         if !w.is_finite() {
             return Err(Error::Unstable { step: sim.steps(), what: "benchmark fields became NaN/Inf".into(), fix: "report this as a bug".into() });
@@ -59,8 +71,11 @@ pub fn fdtd(cells: usize, steps: usize, threads: usize, layers: usize) -> Result
             steps,
             threads: threads.max(1),
             cpml_layers: layers,
+            repeats,
             seconds,
-            mcells_per_s: total as f64 * steps as f64 / seconds / 1e6,
+            mcells_per_s: rate(seconds),
+            mcells_per_s_min: rate(times[times.len() - 1]),
+            mcells_per_s_max: rate(times[0]),
             bytes_per_cell: sim.core_bytes() as f64 / total as f64,
         })
     })

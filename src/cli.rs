@@ -44,6 +44,9 @@ enum BenchCommand {
         /// CPML layers on every face (0 = PEC walls, as openEMS's PEC case).
         #[arg(long, default_value_t = 8)]
         pml: usize,
+        /// Timed repeats of the steps; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
         /// One line of JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -106,14 +109,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(if failed == 0 { 0 } else { 1 })
         }
-        Command::Bench { what: BenchCommand::Fdtd { cells, steps, threads, pml, json } } => {
-            let r = crate::bench::fdtd(cells, steps, threads, pml)?;
+        Command::Bench { what: BenchCommand::Fdtd { cells, steps, threads, pml, repeat, json } } => {
+            let r = crate::bench::fdtd(cells, steps, threads, pml, repeat)?;
             if json {
                 println!("{}", serde_json::to_string(&r)?);
             } else {
                 println!(
-                    "rftwin FDTD: {} cells ({}^3, CPML {} layers), {} steps, {} thread(s): {:.1} Mcells/s ({:.3} s), {:.1} bytes/cell core memory",
-                    r.cells, r.side, r.cpml_layers, r.steps, r.threads, r.mcells_per_s, r.seconds, r.bytes_per_cell
+                    "rftwin FDTD: {} cells ({}^3, CPML {} layers), {} steps, {} thread(s): {:.1} Mcells/s median of {} (range {:.1}-{:.1}; {:.3} s), {:.1} bytes/cell core memory",
+                    r.cells, r.side, r.cpml_layers, r.steps, r.threads, r.mcells_per_s, r.repeats, r.mcells_per_s_min, r.mcells_per_s_max, r.seconds, r.bytes_per_cell
                 );
             }
             Ok(0)
