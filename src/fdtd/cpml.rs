@@ -15,7 +15,7 @@ use std::ops::Range;
 use std::sync::Mutex;
 
 use super::engine::PlaneHook;
-use super::fields::Layout;
+use super::fields::{Layout, Window};
 use super::operator::{Boundary, CpmlParams, EdgeCoef, Operator};
 use crate::grid::EPS0;
 
@@ -152,7 +152,7 @@ struct Pass<'a> {
 
 /// `diff = (src1 - src0) * inv`, `psi <- b psi + ac diff`, `field += sign scale (kp diff + psi)`
 /// over one x-plane (`field` is that plane, `src` the whole source array).
-fn correct_plane(p: &Pass, field: &mut [f32], src: &[f32], psi: &mut [f32]) {
+fn correct_plane(p: &Pass, field: &mut [f32], src: &Window, comp: usize, psi: &mut [f32]) {
     if p.rj.is_empty() || p.rk.is_empty() {
         return;
     }
@@ -167,8 +167,8 @@ fn correct_plane(p: &Pass, field: &mut [f32], src: &[f32], psi: &mut [f32]) {
         let g = p.i * sx + j * sy + k0;
         // E differences (idx) - (idx - sa); H differences (idx + sa) - (idx). g >= sa inside a slab.
         let (i1, i0) = if p.forward { (g + sa, g) } else { (g, g - sa) };
-        let s1 = &src[i1..i1 + n];
-        let s0 = &src[i0..i0 + n];
+        let s1 = src.run(comp, i1, n);
+        let s0 = src.run(comp, i0, n);
         let fl = &mut field[j * sy + k0..j * sy + k1];
         let pr = (j - ro) * p.d2 + (k0 - ko);
         let pl = &mut psi[pr..pr + n];
@@ -226,7 +226,7 @@ impl Slab {
         self.planes.get(t).map(|m| m.lock().expect("cpml plane lock"))
     }
 
-    fn e_plane(&self, op: &Operator, i: usize, e: &mut [&mut [f32]; 3], h: [&[f32]; 3]) {
+    fn e_plane(&self, op: &Operator, i: usize, e: &mut [&mut [f32]; 3], h: &Window) {
         let a = self.a;
         let (b, c) = ((a + 1) % 3, (a + 2) % 3);
         let Some(mut st) = self.plane_state(i) else { return };
@@ -254,11 +254,11 @@ impl Slab {
                 inv: (1.0 / op.d[a]) as f32,
                 d2: self.d2_e,
             };
-            correct_plane(&pass, e[ce], h[chh], &mut st[slot]);
+            correct_plane(&pass, e[ce], h, chh, &mut st[slot]);
         }
     }
 
-    fn h_plane(&self, op: &Operator, i: usize, h: &mut [&mut [f32]; 3], e: [&[f32]; 3]) {
+    fn h_plane(&self, op: &Operator, i: usize, h: &mut [&mut [f32]; 3], e: &Window) {
         let a = self.a;
         let (b, c) = ((a + 1) % 3, (a + 2) % 3);
         let n = op.layout.n;
@@ -289,18 +289,18 @@ impl Slab {
                 inv: 1.0,
                 d2: self.d2_h,
             };
-            correct_plane(&pass, h[chh], e[ce], &mut st[slot]);
+            correct_plane(&pass, h[chh], e, ce, &mut st[slot]);
         }
     }
 }
 
 impl PlaneHook for Cpml {
-    fn e_plane(&self, op: &Operator, i: usize, e: &mut [&mut [f32]; 3], h: [&[f32]; 3]) {
+    fn e_plane(&self, op: &Operator, i: usize, e: &mut [&mut [f32]; 3], h: &Window) {
         for s in &self.slabs {
             s.e_plane(op, i, e, h);
         }
     }
-    fn h_plane(&self, op: &Operator, i: usize, h: &mut [&mut [f32]; 3], e: [&[f32]; 3]) {
+    fn h_plane(&self, op: &Operator, i: usize, h: &mut [&mut [f32]; 3], e: &Window) {
         for s in &self.slabs {
             s.h_plane(op, i, h, e);
         }

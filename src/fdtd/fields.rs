@@ -59,3 +59,28 @@ impl Fields {
         }
     }
 }
+
+/// Read-only view of a run of x-planes of the three components of E or H, addressed with
+/// absolute node indices (`base` is the absolute index of the first value held).
+#[derive(Clone, Copy)]
+pub struct Window<'a> {
+    pub base: usize,
+    pub c: [&'a [f32]; 3],
+}
+
+impl<'a> Window<'a> {
+    /// The whole of E or H.
+    pub fn all(v: &'a [Vec<f32>; 3]) -> Self {
+        Self { base: 0, c: [&v[0], &v[1], &v[2]] }
+    }
+    /// Value of component `c` at absolute index `idx`.
+    #[inline(always)]
+    pub fn at(&self, c: usize, idx: usize) -> f32 {
+        self.c[c][idx - self.base]
+    }
+    /// `n` values of component `c` from absolute index `idx`.
+    #[inline(always)]
+    pub fn run(&self, c: usize, idx: usize, n: usize) -> &'a [f32] {
+        &self.c[c][idx - self.base..idx - self.base + n]
+    }
+}

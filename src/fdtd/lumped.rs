@@ -12,7 +12,7 @@
 use num_complex::Complex64;
 
 use super::extension::{Extension, StepCtx};
-use super::fields::Fields;
+use super::fields::{Fields, Window};
 use super::operator::Operator;
 use super::source::{check_edge, Waveform};
 use crate::error::{Error, Result};
@@ -206,7 +206,7 @@ impl Extension for Lumped {
         let (t_old, t_new) = (ctx.t_e_old(), ctx.t_e());
         for (k, e) in self.elems.iter_mut().enumerate() {
             let p = op.layout.ijk(e.idx);
-            let curl = op.curl_h_at([&f.h[0], &f.h[1], &f.h[2]], e.comp, p[0], p[1], p[2]);
+            let curl = op.curl_h_at(&Window::all(&f.h), e.comp, p[0], p[1], p[2]);
             let vs = e.source.as_ref().map_or(0.0, |(a, w)| a * 0.5 * (w.at(t_old) + w.at(t_new)));
             let h = (-e.v_c + vs + e.beta * e.i) / e.alpha;
             let e_new = (e.rhs_e * e.e_old + curl - (h + e.i) / (2.0 * e.area)) / e.lhs;

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use super::fields::Layout;
+use super::fields::{Layout, Window};
 use crate::error::{Error, Result};
 use crate::grid::{Comp, VoxelModel, C0, EPS0, MU0};
 
@@ -330,29 +330,29 @@ impl Operator {
 
     /// The (curl H) component `c` at E edge `(i, j, k)`, with image H outside PMC faces.
     /// Used by extensions that update single edges (lumped elements, PMC faces).
-    pub fn curl_h_at(&self, h: [&[f32]; 3], c: usize, i: usize, j: usize, k: usize) -> f64 {
+    pub fn curl_h_at(&self, h: &Window, c: usize, i: usize, j: usize, k: usize) -> f64 {
         // (curl H)_c = dH_b/da - dH_a/db with a = c+1, b = c+2.
         let a = (c + 1) % 3;
         let b = (c + 2) % 3;
         let p = [i, j, k];
-        let t1 = self.diff_h(h[b], a, p);
-        let t2 = self.diff_h(h[a], b, p);
+        let t1 = self.diff_h(h, b, a, p);
+        let t2 = self.diff_h(h, a, b, p);
         t1 - t2
     }
 
     /// d(H_comp)/d(axis) at node position `p` along `axis`, with PMC images outside the domain.
-    fn diff_h(&self, h: &[f32], axis: usize, p: [usize; 3]) -> f64 {
+    fn diff_h(&self, h: &Window, comp: usize, axis: usize, p: [usize; 3]) -> f64 {
         let n = self.layout.n;
         let s = self.layout.stride(axis);
         let idx = self.layout.idx(p[0], p[1], p[2]);
         let (hi, lo) = if p[axis] == 0 {
-            let v = h[idx] as f64;
+            let v = h.at(comp, idx) as f64;
             (v, -v)
         } else if p[axis] == n[axis] {
-            let v = h[idx - s] as f64;
+            let v = h.at(comp, idx - s) as f64;
             (-v, v)
         } else {
-            (h[idx] as f64, h[idx - s] as f64)
+            (h.at(comp, idx) as f64, h.at(comp, idx - s) as f64)
         };
         (hi - lo) / self.d[axis]
     }

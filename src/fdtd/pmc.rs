@@ -3,6 +3,7 @@
 //! the CPML, so CPML corrections also reach PMC-face edges inside a slab.
 
 use super::engine::PlaneHook;
+use super::fields::Window;
 use super::operator::{Boundary, Operator};
 
 /// Updates boundary-plane E edges on PMC faces.
@@ -43,7 +44,7 @@ impl PmcFaces {
 }
 
 impl PlaneHook for PmcFaces {
-    fn e_plane(&self, op: &Operator, i: usize, e: &mut [&mut [f32]; 3], h: [&[f32]; 3]) {
+    fn e_plane(&self, op: &Operator, i: usize, e: &mut [&mut [f32]; 3], h: &Window) {
         let base = i * op.layout.sx;
         for &(c, off, j, k) in &self.planes[i] {
             let c = c as usize;
@@ -53,5 +54,5 @@ impl PlaneHook for PmcFaces {
             e[c][off] = (coef.ca as f64 * e[c][off] as f64 + coef.cb as f64 * curl) as f32;
         }
     }
-    fn h_plane(&self, _op: &Operator, _i: usize, _h: &mut [&mut [f32]; 3], _e: [&[f32]; 3]) {}
+    fn h_plane(&self, _op: &Operator, _i: usize, _h: &mut [&mut [f32]; 3], _e: &Window) {}
 }

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use super::cpml::Cpml;
 use super::engine::{self, PlaneHook};
 use super::extension::{Extension, Probe, StepCtx};
-use super::fields::Fields;
+use super::fields::{Fields, Window};
 use super::lumped::{Lumped, LumpedSpec};
 use super::operator::{Boundary, Operator, OperatorSpec};
 use super::pmc::PmcFaces;
@@ -349,8 +349,8 @@ impl Simulation {
 /// Placeholder for unused hook slots.
 struct NoHook;
 impl PlaneHook for NoHook {
-    fn e_plane(&self, _: &Operator, _: usize, _: &mut [&mut [f32]; 3], _: [&[f32]; 3]) {}
-    fn h_plane(&self, _: &Operator, _: usize, _: &mut [&mut [f32]; 3], _: [&[f32]; 3]) {}
+    fn e_plane(&self, _: &Operator, _: usize, _: &mut [&mut [f32]; 3], _: &Window) {}
+    fn h_plane(&self, _: &Operator, _: usize, _: &mut [&mut [f32]; 3], _: &Window) {}
 }
 
 fn rel_change(cur: &[Complex64], prev: &[Complex64]) -> f64 {
