@@ -29,22 +29,48 @@ pub struct FdtdBench {
 pub fn fdtd_box(cells: usize, layers: usize) -> Result<Simulation> {
     let side = (cells as f64).cbrt().round() as usize;
     if side < 2 * layers + 4 {
-        return Err(Error::input("bench", "cells", format!("{cells} cells is too small for {layers} CPML layers per face"), format!("use at least {} cells", (2 * layers + 4).pow(3))));
+        return Err(Error::input(
+            "bench",
+            "cells",
+            format!("{cells} cells is too small for {layers} CPML layers per face"),
+            format!("use at least {} cells", (2 * layers + 4).pow(3)),
+        ));
     }
     let grid = Grid::uniform([0.0; 3], [1e-3; 3], [side; 3])?;
     let model = VoxelModel::new(grid, Material::astm_gel())?;
-    let b = if layers == 0 { Boundary::Pec } else { Boundary::cpml(layers) };
+    let b = if layers == 0 {
+        Boundary::Pec
+    } else {
+        Boundary::cpml(layers)
+    };
     let mut spec = SimulationSpec::new(model).all_boundaries(b);
     let c = side / 2;
-    spec.sources.push(SourceSpec::EdgeCurrent { comp: 2, node: [c, c, c], current_a: 1e-3, waveform: Waveform::GaussPulse { f0_hz: 10e9, bandwidth_hz: 15e9 } });
+    spec.sources.push(SourceSpec::EdgeCurrent {
+        comp: 2,
+        node: [c, c, c],
+        current_a: 1e-3,
+        waveform: Waveform::GaussPulse {
+            f0_hz: 10e9,
+            bandwidth_hz: 15e9,
+        },
+    });
     Simulation::new(spec)
 }
 
 /// Runs `steps` steps of [`fdtd_box`] with `layers` CPML layers (0 = PEC) on `threads` threads,
 /// `repeats` times, and reports the median cell-update rate (machines are noisy).
-pub fn fdtd(cells: usize, steps: usize, threads: usize, layers: usize, repeats: usize) -> Result<FdtdBench> {
+pub fn fdtd(
+    cells: usize,
+    steps: usize,
+    threads: usize,
+    layers: usize,
+    repeats: usize,
+) -> Result<FdtdBench> {
     let repeats = repeats.max(1);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| Error::Other(e.to_string()))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|e| Error::Other(e.to_string()))?;
     pool.install(|| {
         let mut sim = fdtd_box(cells, layers)?;
         let n = sim.op.layout.n;
@@ -63,7 +89,11 @@ pub fn fdtd(cells: usize, steps: usize, threads: usize, layers: usize, repeats: 
         let rate = |t: f64| total as f64 * steps as f64 / t / 1e6;
         let w = sim.energy();
         if !w.is_finite() {
-            return Err(Error::Unstable { step: sim.steps(), what: "benchmark fields became NaN/Inf".into(), fix: "report this as a bug".into() });
+            return Err(Error::Unstable {
+                step: sim.steps(),
+                what: "benchmark fields became NaN/Inf".into(),
+                fix: "report this as a bug".into(),
+            });
         }
         Ok(FdtdBench {
             cells: total,

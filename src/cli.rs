@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use crate::validate;
 
 #[derive(Parser)]
-#[command(name = "rftwin", version, about = "Digital twin of an MRI birdcage RF coil for implant RF-heating safety")]
+#[command(
+    name = "rftwin",
+    version,
+    about = "Digital twin of an MRI birdcage RF coil for implant RF-heating safety"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -67,7 +71,8 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            e.downcast_ref::<crate::error::Error>().map_or(2, |e| e.exit_code())
+            e.downcast_ref::<crate::error::Error>()
+                .map_or(2, |e| e.exit_code())
         }
     }
 }
@@ -75,13 +80,25 @@ pub fn main() -> i32 {
 fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Validate { json, only } => {
-            let cases: Vec<_> = validate::all_cases().into_iter().filter(|c| only.as_deref().is_none_or(|o| c.name.contains(o))).collect();
+            let cases: Vec<_> = validate::all_cases()
+                .into_iter()
+                .filter(|c| only.as_deref().is_none_or(|o| c.name.contains(o)))
+                .collect();
             if cases.is_empty() {
-                return Err(crate::error::Error::input("validate", "--only", "no case matches", "run `rftwin validate` without --only to see the case names").into());
+                return Err(crate::error::Error::input(
+                    "validate",
+                    "--only",
+                    "no case matches",
+                    "run `rftwin validate` without --only to see the case names",
+                )
+                .into());
             }
             let mut results = Vec::new();
             if !json {
-                println!("{:<30} {:>14} {:>14} {:>10} {:>10} {:>6} {:>7}  unit", "case", "reference", "measured", "error", "tolerance", "pass", "time_s");
+                println!(
+                    "{:<30} {:>14} {:>14} {:>10} {:>10} {:>6} {:>7}  unit",
+                    "case", "reference", "measured", "error", "tolerance", "pass", "time_s"
+                );
             }
             for c in &cases {
                 let r = validate::run_case(c);
@@ -97,19 +114,35 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                         r.seconds,
                         r.unit
                     );
-                    println!("    {} [{}; error: {}]", r.description, r.reference_source, r.error_kind);
+                    println!(
+                        "    {} [{}; error: {}]",
+                        r.description, r.reference_source, r.error_kind
+                    );
                 }
                 results.push(r);
             }
             let failed = results.iter().filter(|r| !r.pass).count();
             if json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "cases": results }))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "cases": results }))?
+                );
             } else {
                 println!("{} passed, {} failed", results.len() - failed, failed);
             }
             Ok(if failed == 0 { 0 } else { 1 })
         }
-        Command::Bench { what: BenchCommand::Fdtd { cells, steps, threads, pml, repeat, json } } => {
+        Command::Bench {
+            what:
+                BenchCommand::Fdtd {
+                    cells,
+                    steps,
+                    threads,
+                    pml,
+                    repeat,
+                    json,
+                },
+        } => {
             let r = crate::bench::fdtd(cells, steps, threads, pml, repeat)?;
             if json {
                 println!("{}", serde_json::to_string(&r)?);

@@ -5,10 +5,19 @@
 pub enum Error {
     /// Bad input: names where, which key, what is wrong and how to fix it. Exit code 2.
     #[error("{source_name}: {key}: {what}: {fix}")]
-    Input { source_name: String, key: String, what: String, fix: String },
+    Input {
+        source_name: String,
+        key: String,
+        what: String,
+        fix: String,
+    },
     /// The simulation became unstable (NaN/Inf or energy growth).
     #[error("unstable simulation at step {step}: {what}; {fix}")]
-    Unstable { step: usize, what: String, fix: String },
+    Unstable {
+        step: usize,
+        what: String,
+        fix: String,
+    },
     /// A run did not reach its stopping criterion within its limit.
     #[error("{what}")]
     NotConverged { what: String },
@@ -19,8 +28,18 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn input(source_name: &str, key: &str, what: impl Into<String>, fix: impl Into<String>) -> Self {
-        Error::Input { source_name: source_name.into(), key: key.into(), what: what.into(), fix: fix.into() }
+    pub fn input(
+        source_name: &str,
+        key: &str,
+        what: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Error::Input {
+            source_name: source_name.into(),
+            key: key.into(),
+            what: what.into(),
+            fix: fix.into(),
+        }
     }
     /// The process exit code this error maps to (2 for every error; 1 is reserved for failed criteria).
     pub fn exit_code(&self) -> i32 {

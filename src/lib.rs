@@ -2,9 +2,9 @@
 //!
 //! The modules read as the physics pipeline; each depends only on those before it:
 //! `grid` → `fdtd` → `coil` → `b1` → `twin` → `dosimetry` → `implant` → `report` → `cli`.
+pub mod bench;
+pub mod cli;
 pub mod error;
 pub mod fdtd;
 pub mod grid;
 pub mod validate;
-pub mod bench;
-pub mod cli;

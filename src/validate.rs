@@ -34,14 +34,42 @@ pub struct CaseResult {
 
 impl CaseResult {
     /// A result whose error is `|measured - reference| / |reference|`.
-    pub fn relative(case: &str, description: &str, reference_source: &str, reference: f64, measured: f64, unit: &str, tolerance: f64) -> Self {
+    pub fn relative(
+        case: &str,
+        description: &str,
+        reference_source: &str,
+        reference: f64,
+        measured: f64,
+        unit: &str,
+        tolerance: f64,
+    ) -> Self {
         let error = ((measured - reference) / reference).abs();
-        Self::with_error(case, description, reference_source, reference, measured, unit, error, "relative", tolerance)
+        Self::with_error(
+            case,
+            description,
+            reference_source,
+            reference,
+            measured,
+            unit,
+            error,
+            "relative",
+            tolerance,
+        )
     }
 
     /// A result with an explicitly computed error (must be finite to pass).
     #[allow(clippy::too_many_arguments)]
-    pub fn with_error(case: &str, description: &str, reference_source: &str, reference: f64, measured: f64, unit: &str, error: f64, error_kind: &str, tolerance: f64) -> Self {
+    pub fn with_error(
+        case: &str,
+        description: &str,
+        reference_source: &str,
+        reference: f64,
+        measured: f64,
+        unit: &str,
+        error: f64,
+        error_kind: &str,
+        tolerance: f64,
+    ) -> Self {
         Self {
             case: case.into(),
             description: description.into(),
@@ -77,7 +105,17 @@ pub fn run_case(c: &ValidationCase) -> CaseResult {
     let t0 = std::time::Instant::now();
     let mut r = match (c.run)() {
         Ok(r) => r,
-        Err(e) => CaseResult::with_error(c.name, &format!("case failed to run: {e}"), "-", f64::NAN, f64::NAN, "-", f64::NAN, "-", 0.0),
+        Err(e) => CaseResult::with_error(
+            c.name,
+            &format!("case failed to run: {e}"),
+            "-",
+            f64::NAN,
+            f64::NAN,
+            "-",
+            f64::NAN,
+            "-",
+            0.0,
+        ),
     };
     r.seconds = t0.elapsed().as_secs_f64();
     r

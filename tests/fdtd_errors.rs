@@ -1,11 +1,17 @@
 //! Bad input is a clear error naming the item and the fix, never a panic.
 
 use rftwin::error::Error;
-use rftwin::fdtd::{Boundary, DftProbe, FieldKind, LumpedSpec, Simulation, SimulationSpec, SourceSpec, Waveform};
+use rftwin::fdtd::{
+    Boundary, DftProbe, FieldKind, LumpedSpec, Simulation, SimulationSpec, SourceSpec, Waveform,
+};
 use rftwin::grid::{Axis, Grid, Material, VoxelModel};
 
 fn model(n: usize) -> VoxelModel {
-    VoxelModel::new(Grid::uniform([0.0; 3], [0.01; 3], [n; 3]).unwrap(), Material::vacuum()).unwrap()
+    VoxelModel::new(
+        Grid::uniform([0.0; 3], [0.01; 3], [n; 3]).unwrap(),
+        Material::vacuum(),
+    )
+    .unwrap()
 }
 
 fn input_error(e: Error) -> String {
@@ -36,24 +42,38 @@ fn courant_above_one() {
 #[test]
 fn element_off_grid_on_pec_face_or_on_pec_edge() {
     let mut spec = SimulationSpec::new(model(8));
-    spec.lumped.push(LumpedSpec::resistor("r_off", 2, [4, 4, 20], 50.0));
+    spec.lumped
+        .push(LumpedSpec::resistor("r_off", 2, [4, 4, 20], 50.0));
     let msg = input_error(Simulation::new(spec).err().unwrap());
-    assert!(msg.contains("r_off") && msg.contains("outside the grid"), "{msg}");
+    assert!(
+        msg.contains("r_off") && msg.contains("outside the grid"),
+        "{msg}"
+    );
 
     let mut spec = SimulationSpec::new(model(8));
-    spec.lumped.push(LumpedSpec::resistor("r_face", 2, [0, 4, 3], 50.0));
+    spec.lumped
+        .push(LumpedSpec::resistor("r_face", 2, [0, 4, 3], 50.0));
     let msg = input_error(Simulation::new(spec).err().unwrap());
-    assert!(msg.contains("r_face") && msg.contains("PEC boundary face"), "{msg}");
+    assert!(
+        msg.contains("r_face") && msg.contains("PEC boundary face"),
+        "{msg}"
+    );
 
     let mut m = model(8);
     m.pec_wire([0.04, 0.04, 0.02], [0.04, 0.04, 0.06]).unwrap();
     let mut spec = SimulationSpec::new(m);
-    spec.lumped.push(LumpedSpec::resistor("r_pec", 2, [4, 4, 3], 50.0));
+    spec.lumped
+        .push(LumpedSpec::resistor("r_pec", 2, [4, 4, 3], 50.0));
     let msg = input_error(Simulation::new(spec).err().unwrap());
     assert!(msg.contains("r_pec") && msg.contains("PEC"), "{msg}");
 
     let mut spec = SimulationSpec::new(model(20)).all_boundaries(Boundary::cpml(6));
-    spec.sources.push(SourceSpec::EdgeCurrent { comp: 0, node: [2, 10, 10], current_a: 1.0, waveform: Waveform::cw(1e8) });
+    spec.sources.push(SourceSpec::EdgeCurrent {
+        comp: 0,
+        node: [2, 10, 10],
+        current_a: 1.0,
+        waveform: Waveform::cw(1e8),
+    });
     let msg = input_error(Simulation::new(spec).err().unwrap());
     assert!(msg.contains("CPML"), "{msg}");
 }
@@ -68,16 +88,37 @@ fn unknown_material() {
 #[test]
 fn probe_outside_domain() {
     let sim = Simulation::new(SimulationSpec::new(model(8))).unwrap();
-    let msg = input_error(DftProbe::new(&sim.op, "p_out", FieldKind::E, &[0], [0..4, 0..4, 5..12], &[1e8], 1).err().unwrap());
-    assert!(msg.contains("p_out") && msg.contains("outside the grid"), "{msg}");
+    let msg = input_error(
+        DftProbe::new(
+            &sim.op,
+            "p_out",
+            FieldKind::E,
+            &[0],
+            [0..4, 0..4, 5..12],
+            &[1e8],
+            1,
+        )
+        .err()
+        .unwrap(),
+    );
+    assert!(
+        msg.contains("p_out") && msg.contains("outside the grid"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn bad_material_values() {
     let mut m = model(4);
-    let msg = input_error(m.add_material(Material::dielectric("bad", 0.5, 0.1, 1000.0)).unwrap_err());
+    let msg = input_error(
+        m.add_material(Material::dielectric("bad", 0.5, 0.1, 1000.0))
+            .unwrap_err(),
+    );
     assert!(msg.contains("eps_r"), "{msg}");
-    let msg = input_error(m.add_material(Material::dielectric("bad2", 2.0, -0.1, 1000.0)).unwrap_err());
+    let msg = input_error(
+        m.add_material(Material::dielectric("bad2", 2.0, -0.1, 1000.0))
+            .unwrap_err(),
+    );
     assert!(msg.contains("sigma_s_per_m"), "{msg}");
 }
 
@@ -87,6 +128,32 @@ fn nan_is_reported_as_instability() {
     sim.fields.e[2][sim.op.layout.idx(4, 4, 4)] = f32::NAN;
     match sim.run_steps(10, &mut []) {
         Err(Error::Unstable { what, .. }) => assert!(what.contains("NaN"), "{what}"),
+        other => panic!("expected Unstable, got {other:?}"),
+    }
+}
+
+#[test]
+fn energy_growth_is_reported() {
+    // Tamper with the update coefficients (ca > 1 amplifies E every step) to emulate an unstable
+    // scheme: the CW runner must stop with an instability error, not return garbage.
+    let mut spec = SimulationSpec::new(model(12));
+    spec.cw_freq_hz = Some(1e9);
+    spec.sources.push(SourceSpec::EdgeCurrent {
+        comp: 2,
+        node: [6, 6, 6],
+        current_a: 1.0,
+        waveform: Waveform::cw(1e9),
+    });
+    let mut sim = Simulation::new(spec).unwrap();
+    for segs in sim.op.segments.iter_mut() {
+        for s in segs.segs.iter_mut() {
+            s.ca = 1.2;
+        }
+    }
+    match sim.run_cw(&rftwin::fdtd::SteadyState::default(), &mut []) {
+        Err(Error::Unstable { what, .. }) => {
+            assert!(what.contains("NaN") || what.contains("grew"), "{what}")
+        }
         other => panic!("expected Unstable, got {other:?}"),
     }
 }

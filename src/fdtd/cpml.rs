@@ -60,7 +60,11 @@ fn profile(p: &CpmlParams, rho: f64, d: f64, eps_r: f64, dt: f64) -> (f32, f32, 
     let kappa = 1.0 + (p.kappa_max - 1.0) * x.powf(p.grading_order);
     let alpha = p.alpha_max_s_per_m * (1.0 - x);
     let b = (-(sigma / kappa + alpha) * dt / EPS0).exp();
-    let a = if sigma > 0.0 { sigma / (sigma * kappa + kappa * kappa * alpha) * (b - 1.0) } else { 0.0 };
+    let a = if sigma > 0.0 {
+        sigma / (sigma * kappa + kappa * kappa * alpha) * (b - 1.0)
+    } else {
+        0.0
+    };
     (b as f32, a as f32, (1.0 / kappa - 1.0) as f32)
 }
 
@@ -71,13 +75,31 @@ impl Cpml {
         let mut slabs = Vec::new();
         for a in 0..3 {
             for side in 0..2 {
-                let Boundary::Cpml(p) = &op.boundaries[a][side] else { continue };
+                let Boundary::Cpml(p) = &op.boundaries[a][side] else {
+                    continue;
+                };
                 let l = p.layers;
                 let d = op.d[a];
                 let eps_r = op.face_eps_r[a][side];
-                let (pe, ph) = if side == 0 { (1..l, 0..l) } else { (n[a] - l + 1..n[a], n[a] - l..n[a]) };
-                let rho_e = |q: usize| if side == 0 { (l - q) as f64 * d } else { (q - (n[a] - l)) as f64 * d };
-                let rho_h = |q: usize| if side == 0 { (l as f64 - q as f64 - 0.5) * d } else { (q as f64 + 0.5 - (n[a] - l) as f64) * d };
+                let (pe, ph) = if side == 0 {
+                    (1..l, 0..l)
+                } else {
+                    (n[a] - l + 1..n[a], n[a] - l..n[a])
+                };
+                let rho_e = |q: usize| {
+                    if side == 0 {
+                        (l - q) as f64 * d
+                    } else {
+                        (q - (n[a] - l)) as f64 * d
+                    }
+                };
+                let rho_h = |q: usize| {
+                    if side == 0 {
+                        (l as f64 - q as f64 - 0.5) * d
+                    } else {
+                        (q as f64 + 0.5 - (n[a] - l) as f64) * d
+                    }
+                };
                 let (mut be, mut ae, mut ke) = (vec![], vec![], vec![]);
                 for q in pe.clone() {
                     let (b, aa, k) = profile(p, rho_e(q), d, eps_r, op.dt);
@@ -98,7 +120,14 @@ impl Cpml {
                     1 => (pe.len(), n[2] + 1, ph.len(), n[2] + 1),
                     _ => (n[1] + 1, pe.len(), n[1] + 1, ph.len()),
                 };
-                let (plane0, nplanes) = if a == 0 { (pe.start.min(ph.start), pe.end.max(ph.end) - pe.start.min(ph.start)) } else { (0, n[0] + 1) };
+                let (plane0, nplanes) = if a == 0 {
+                    (
+                        pe.start.min(ph.start),
+                        pe.end.max(ph.end) - pe.start.min(ph.start),
+                    )
+                } else {
+                    (0, n[0] + 1)
+                };
                 let planes = (plane0..plane0 + nplanes)
                     .map(|i| {
                         let has_e = a != 0 || pe.contains(&i);
@@ -108,7 +137,21 @@ impl Cpml {
                         Mutex::new([vec![0.0; ne], vec![0.0; ne], vec![0.0; nh], vec![0.0; nh]])
                     })
                     .collect();
-                slabs.push(Slab { a, pe, ph, be, ae, ke, bh, ah, kh, plane0, planes, d2_e, d2_h });
+                slabs.push(Slab {
+                    a,
+                    pe,
+                    ph,
+                    be,
+                    ae,
+                    ke,
+                    bh,
+                    ah,
+                    kh,
+                    plane0,
+                    planes,
+                    d2_e,
+                    d2_h,
+                });
             }
         }
         if slabs.is_empty() {
@@ -120,14 +163,25 @@ impl Cpml {
 
     /// Heap bytes of the psi arrays.
     pub fn bytes(&self) -> usize {
-        self.slabs.iter().map(|s| s.planes.iter().map(|p| p.lock().unwrap().iter().map(|v| v.len() * 4).sum::<usize>()).sum::<usize>()).sum()
+        self.slabs
+            .iter()
+            .map(|s| {
+                s.planes
+                    .iter()
+                    .map(|p| p.lock().unwrap().iter().map(|v| v.len() * 4).sum::<usize>())
+                    .sum::<usize>()
+            })
+            .sum()
     }
 }
 
 /// How the correction is scaled: per-edge `cb` (E) or a constant `dt/(mu0 d)` (H).
 #[derive(Clone, Copy)]
 enum Scale<'a> {
-    Edge { mat: &'a [u8], table: &'a [EdgeCoef] },
+    Edge {
+        mat: &'a [u8],
+        table: &'a [EdgeCoef],
+    },
     Const(f32),
 }
 
@@ -176,7 +230,9 @@ fn correct_plane(p: &Pass, field: &mut [f32], src: &Window, comp: usize, psi: &m
             Scale::Const(c) => Some(c),
             Scale::Edge { mat, table } => {
                 let ml = &mat[g..g + n];
-                ml.iter().all(|x| *x == ml[0]).then(|| table[ml[0] as usize].cb)
+                ml.iter()
+                    .all(|x| *x == ml[0])
+                    .then(|| table[ml[0] as usize].cb)
             }
         };
         if p.a == 2 {
@@ -223,13 +279,17 @@ fn correct_plane(p: &Pass, field: &mut [f32], src: &Window, comp: usize, psi: &m
 impl Slab {
     fn plane_state(&self, i: usize) -> Option<std::sync::MutexGuard<'_, PlanePsi>> {
         let t = i.checked_sub(self.plane0)?;
-        self.planes.get(t).map(|m| m.lock().expect("cpml plane lock"))
+        self.planes
+            .get(t)
+            .map(|m| m.lock().expect("cpml plane lock"))
     }
 
     fn e_plane(&self, op: &Operator, i: usize, e: &mut [&mut [f32]; 3], h: &Window) {
         let a = self.a;
         let (b, c) = ((a + 1) % 3, (a + 2) % 3);
-        let Some(mut st) = self.plane_state(i) else { return };
+        let Some(mut st) = self.plane_state(i) else {
+            return;
+        };
         if st[0].is_empty() {
             return;
         }
@@ -249,7 +309,10 @@ impl Slab {
                 p0: self.pe.start,
                 forward: false,
                 prof: (&self.be, &self.ae, &self.ke),
-                scale: Scale::Edge { mat: &op.mat[ce], table: &op.table },
+                scale: Scale::Edge {
+                    mat: &op.mat[ce],
+                    table: &op.table,
+                },
                 sign,
                 inv: (1.0 / op.d[a]) as f32,
                 d2: self.d2_e,
@@ -262,7 +325,9 @@ impl Slab {
         let a = self.a;
         let (b, c) = ((a + 1) % 3, (a + 2) % 3);
         let n = op.layout.n;
-        let Some(mut st) = self.plane_state(i) else { return };
+        let Some(mut st) = self.plane_state(i) else {
+            return;
+        };
         if st[2].is_empty() {
             return;
         }

@@ -38,36 +38,89 @@ pub struct DftProbe {
 
 impl DftProbe {
     /// A probe of `kind` components `comps` over node box `region` at `freqs`, sampling every `every` steps.
-    pub fn new(op: &Operator, name: &str, kind: FieldKind, comps: &[usize], region: [Range<usize>; 3], freqs: &[f64], every: usize) -> Result<Self> {
+    pub fn new(
+        op: &Operator,
+        name: &str,
+        kind: FieldKind,
+        comps: &[usize],
+        region: [Range<usize>; 3],
+        freqs: &[f64],
+        every: usize,
+    ) -> Result<Self> {
         let n = op.layout.n;
         for a in 0..3 {
             if region[a].start >= region[a].end || region[a].end > n[a] + 1 {
                 return Err(Error::input(
                     "probes",
                     name,
-                    format!("probe box {:?} lies outside the grid ({} x {} x {} cells)", region, n[0], n[1], n[2]),
-                    format!("keep node ranges within 0..={} x 0..={} x 0..={}", n[0], n[1], n[2]),
+                    format!(
+                        "probe box {:?} lies outside the grid ({} x {} x {} cells)",
+                        region, n[0], n[1], n[2]
+                    ),
+                    format!(
+                        "keep node ranges within 0..={} x 0..={} x 0..={}",
+                        n[0], n[1], n[2]
+                    ),
                 ));
             }
         }
         if comps.is_empty() || comps.iter().any(|c| *c > 2) {
-            return Err(Error::input("probes", name, "components must be a non-empty subset of 0, 1, 2", "e.g. [0, 1, 2]"));
+            return Err(Error::input(
+                "probes",
+                name,
+                "components must be a non-empty subset of 0, 1, 2",
+                "e.g. [0, 1, 2]",
+            ));
         }
         if freqs.is_empty() || freqs.iter().any(|f| !(*f > 0.0)) {
-            return Err(Error::input("probes", name, "frequencies must be > 0", "give at least one positive frequency"));
+            return Err(Error::input(
+                "probes",
+                name,
+                "frequencies must be > 0",
+                "give at least one positive frequency",
+            ));
         }
         if every == 0 {
-            return Err(Error::input("probes", name, "sampling interval is 0", "sample every >= 1 steps"));
+            return Err(Error::input(
+                "probes",
+                name,
+                "sampling interval is 0",
+                "sample every >= 1 steps",
+            ));
         }
         let dims = [region[0].len(), region[1].len(), region[2].len()];
         let len = comps.len() * freqs.len() * dims.iter().product::<usize>();
-        Ok(Self { kind, comps: comps.to_vec(), region, freqs: freqs.to_vec(), every, dims, data: vec![Complex64::default(); len], samples: 0, dt: op.dt })
+        Ok(Self {
+            kind,
+            comps: comps.to_vec(),
+            region,
+            freqs: freqs.to_vec(),
+            every,
+            dims,
+            data: vec![Complex64::default(); len],
+            samples: 0,
+            dt: op.dt,
+        })
     }
 
     /// A probe of the whole grid.
-    pub fn full(op: &Operator, name: &str, kind: FieldKind, freqs: &[f64], every: usize) -> Result<Self> {
+    pub fn full(
+        op: &Operator,
+        name: &str,
+        kind: FieldKind,
+        freqs: &[f64],
+        every: usize,
+    ) -> Result<Self> {
         let n = op.layout.n;
-        Self::new(op, name, kind, &[0, 1, 2], [0..n[0] + 1, 0..n[1] + 1, 0..n[2] + 1], freqs, every)
+        Self::new(
+            op,
+            name,
+            kind,
+            &[0, 1, 2],
+            [0..n[0] + 1, 0..n[1] + 1, 0..n[2] + 1],
+            freqs,
+            every,
+        )
     }
 
     pub fn dims(&self) -> [usize; 3] {
@@ -86,7 +139,11 @@ impl DftProbe {
     /// Complex peak phasor of component `comps[ci]` at `freqs[fi]`, for a window of whole periods.
     pub fn phasor(&self, ci: usize, fi: usize) -> Array3<Complex32> {
         let s = 2.0 / self.samples.max(1) as f64;
-        let v: Vec<Complex32> = self.block(ci, fi).iter().map(|x| Complex32::new((x.re * s) as f32, (x.im * s) as f32)).collect();
+        let v: Vec<Complex32> = self
+            .block(ci, fi)
+            .iter()
+            .map(|x| Complex32::new((x.re * s) as f32, (x.im * s) as f32))
+            .collect();
         Array3::from_shape_vec(self.dims, v).expect("shape")
     }
 
@@ -100,7 +157,11 @@ impl DftProbe {
     /// Raw f64 phasor at one node of the box (for convergence checks and tests).
     pub fn phasor_at(&self, ci: usize, fi: usize, p: [usize; 3]) -> Complex64 {
         let s = 2.0 / self.samples.max(1) as f64;
-        let q = [p[0] - self.region[0].start, p[1] - self.region[1].start, p[2] - self.region[2].start];
+        let q = [
+            p[0] - self.region[0].start,
+            p[1] - self.region[1].start,
+            p[2] - self.region[2].start,
+        ];
         self.block(ci, fi)[(q[0] * self.dims[1] + q[1]) * self.dims[2] + q[2]] * s
     }
 
@@ -119,17 +180,20 @@ impl DftProbe {
             for (fi, &fr) in self.freqs.iter().enumerate() {
                 let w = Complex64::from_polar(1.0, -2.0 * std::f64::consts::PI * fr * t);
                 let o = (ci * self.freqs.len() + fi) * m;
-                self.data[o..o + m].par_chunks_mut(plane).enumerate().for_each(|(ii, chunk)| {
-                    let i = r[0].start + ii;
-                    for (jj, j) in r[1].clone().enumerate() {
-                        let base = l.idx(i, j, r[2].start);
-                        let row = &field[base..base + d2];
-                        let out = &mut chunk[jj * d2..(jj + 1) * d2];
-                        for (acc, &x) in out.iter_mut().zip(row) {
-                            *acc += w * x as f64;
+                self.data[o..o + m]
+                    .par_chunks_mut(plane)
+                    .enumerate()
+                    .for_each(|(ii, chunk)| {
+                        let i = r[0].start + ii;
+                        for (jj, j) in r[1].clone().enumerate() {
+                            let base = l.idx(i, j, r[2].start);
+                            let row = &field[base..base + d2];
+                            let out = &mut chunk[jj * d2..(jj + 1) * d2];
+                            for (acc, &x) in out.iter_mut().zip(row) {
+                                *acc += w * x as f64;
+                            }
                         }
-                    }
-                });
+                    });
             }
         }
         self.samples += 1;
@@ -140,14 +204,13 @@ impl Extension for DftProbe {
     fn name(&self) -> &str {
         "dft_probe"
     }
-    fn post_e(&mut self, f: &mut Fields, ctx: &StepCtx) {
-        if self.kind == FieldKind::E && (ctx.n + 1) % self.every == 0 {
-            self.sample(f, ctx.op, ctx.t_e());
-        }
-    }
-    fn post_h(&mut self, f: &mut Fields, ctx: &StepCtx) {
-        if self.kind == FieldKind::H && (ctx.n + 1) % self.every == 0 {
-            self.sample(f, ctx.op, ctx.t_h());
+    fn post_step(&mut self, f: &mut Fields, ctx: &StepCtx) {
+        if (ctx.n + 1) % self.every == 0 {
+            let t = match self.kind {
+                FieldKind::E => ctx.t_e(),
+                FieldKind::H => ctx.t_h(),
+            };
+            self.sample(f, ctx.op, t);
         }
     }
     fn bytes(&self) -> usize {
@@ -157,7 +220,9 @@ impl Extension for DftProbe {
 
 impl Probe for DftProbe {
     fn reset(&mut self) {
-        self.data.par_iter_mut().for_each(|x| *x = Complex64::default());
+        self.data
+            .par_iter_mut()
+            .for_each(|x| *x = Complex64::default());
         self.samples = 0;
     }
 }
@@ -173,16 +238,30 @@ pub struct TimeProbe {
 
 impl TimeProbe {
     /// Records `(kind, comp, node)` points for up to `max_steps` steps.
-    pub fn new(op: &Operator, points: &[(FieldKind, usize, [usize; 3])], max_steps: usize) -> Result<Self> {
+    pub fn new(
+        op: &Operator,
+        points: &[(FieldKind, usize, [usize; 3])],
+        max_steps: usize,
+    ) -> Result<Self> {
         let n = op.layout.n;
         let mut pts = Vec::new();
         for (pi, &(kind, c, p)) in points.iter().enumerate() {
             if c > 2 || (0..3).any(|a| p[a] > n[a]) {
-                return Err(Error::input("probes", &format!("time_probe[{pi}]"), format!("point {p:?} lies outside the grid"), "use node indices within the grid"));
+                return Err(Error::input(
+                    "probes",
+                    &format!("time_probe[{pi}]"),
+                    format!("point {p:?} lies outside the grid"),
+                    "use node indices within the grid",
+                ));
             }
             pts.push((kind, c, op.layout.idx(p[0], p[1], p[2])));
         }
-        Ok(Self { data: Vec::with_capacity(max_steps * pts.len()), times_e: Vec::with_capacity(max_steps), points: pts, cap: max_steps })
+        Ok(Self {
+            data: Vec::with_capacity(max_steps * pts.len()),
+            times_e: Vec::with_capacity(max_steps),
+            points: pts,
+            cap: max_steps,
+        })
     }
     /// Number of recorded steps.
     pub fn len(&self) -> usize {
@@ -202,9 +281,8 @@ impl Extension for TimeProbe {
     fn name(&self) -> &str {
         "time_probe"
     }
-    // Both E and H values are recorded after the H update, so a step's row holds E at (n+1) dt and
-    // H at (n+3/2) dt.
-    fn post_h(&mut self, f: &mut Fields, ctx: &StepCtx) {
+    // A step's row holds E at (n+1) dt and H at (n+3/2) dt.
+    fn post_step(&mut self, f: &mut Fields, ctx: &StepCtx) {
         if self.times_e.len() >= self.cap {
             return;
         }

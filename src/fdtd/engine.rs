@@ -7,8 +7,8 @@
 //!
 //! [`step_fused`] does both half-steps in one sweep over x-planes (a wavefront: E of plane i, then H
 //! of plane i-1), so each field value crosses the memory bus about once per step instead of twice;
-//! the planes are cut into one contiguous chunk per thread and the H planes at chunk seams are done
-//! after the sweep. [`update_e`] / [`update_h`] are the plain two-pass form. Every value is computed
+//! the planes are cut into a few contiguous chunks per thread and the H planes at chunk seams are
+//! done after the sweep. [`update_e`] / [`update_h`] are the plain two-pass form. Every value is computed
 //! by the same arithmetic whatever the thread count, so results are bit-identical on 1 or 2 threads.
 
 use rayon::prelude::*;
@@ -31,7 +31,17 @@ pub trait PlaneHook: Sync {
 /// `e = ca e + cb ((a1 - a0) ia - (b1 - b0) ib)` over equal-length slices.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn kern_e(e: &mut [f32], a1: &[f32], a0: &[f32], b1: &[f32], b0: &[f32], ca: f32, cb: f32, ia: f32, ib: f32) {
+fn kern_e(
+    e: &mut [f32],
+    a1: &[f32],
+    a0: &[f32],
+    b1: &[f32],
+    b0: &[f32],
+    ca: f32,
+    cb: f32,
+    ia: f32,
+    ib: f32,
+) {
     let n = e.len();
     let (a1, a0, b1, b0) = (&a1[..n], &a0[..n], &b1[..n], &b0[..n]);
     for t in 0..n {
@@ -50,11 +60,21 @@ fn kern_h(h: &mut [f32], a1: &[f32], a0: &[f32], b1: &[f32], b0: &[f32], ca: f32
 }
 
 /// E update of plane `i` (the three E planes in `pe`), then the hooks.
-fn e_plane(op: &Operator, i: usize, pe: &mut [&mut [f32]; 3], h: &Window, hooks: &[&dyn PlaneHook]) {
+fn e_plane(
+    op: &Operator,
+    i: usize,
+    pe: &mut [&mut [f32]; 3],
+    h: &Window,
+    hooks: &[&dyn PlaneHook],
+) {
     let l = op.layout;
     let [_, ny, _] = l.n;
     let (sx, sy) = (l.sx, l.sy);
-    let inv = [(1.0 / op.d[0]) as f32, (1.0 / op.d[1]) as f32, (1.0 / op.d[2]) as f32];
+    let inv = [
+        (1.0 / op.d[0]) as f32,
+        (1.0 / op.d[1]) as f32,
+        (1.0 / op.d[2]) as f32,
+    ];
     let [hx, hy, hz] = h.c;
     let segs = &op.segments;
     let p = i * sx - h.base;
@@ -65,17 +85,47 @@ fn e_plane(op: &Operator, i: usize, pe: &mut [&mut [f32]; 3], h: &Window, hooks:
         // Ex: dHz/dy - dHy/dz
         for s in segs[0].line(line) {
             let (k0, k1) = (s.k0 as usize, s.k1 as usize);
-            kern_e(&mut pe[0][o + k0..o + k1], &hz[g + k0..g + k1], &hz[g - sy + k0..g - sy + k1], &hy[g + k0..g + k1], &hy[g + k0 - 1..g + k1 - 1], s.ca, s.cb, inv[1], inv[2]);
+            kern_e(
+                &mut pe[0][o + k0..o + k1],
+                &hz[g + k0..g + k1],
+                &hz[g - sy + k0..g - sy + k1],
+                &hy[g + k0..g + k1],
+                &hy[g + k0 - 1..g + k1 - 1],
+                s.ca,
+                s.cb,
+                inv[1],
+                inv[2],
+            );
         }
         // Ey: dHx/dz - dHz/dx
         for s in segs[1].line(line) {
             let (k0, k1) = (s.k0 as usize, s.k1 as usize);
-            kern_e(&mut pe[1][o + k0..o + k1], &hx[g + k0..g + k1], &hx[g + k0 - 1..g + k1 - 1], &hz[g + k0..g + k1], &hz[g - sx + k0..g - sx + k1], s.ca, s.cb, inv[2], inv[0]);
+            kern_e(
+                &mut pe[1][o + k0..o + k1],
+                &hx[g + k0..g + k1],
+                &hx[g + k0 - 1..g + k1 - 1],
+                &hz[g + k0..g + k1],
+                &hz[g - sx + k0..g - sx + k1],
+                s.ca,
+                s.cb,
+                inv[2],
+                inv[0],
+            );
         }
         // Ez: dHy/dx - dHx/dy
         for s in segs[2].line(line) {
             let (k0, k1) = (s.k0 as usize, s.k1 as usize);
-            kern_e(&mut pe[2][o + k0..o + k1], &hy[g + k0..g + k1], &hy[g - sx + k0..g - sx + k1], &hx[g + k0..g + k1], &hx[g - sy + k0..g - sy + k1], s.ca, s.cb, inv[0], inv[1]);
+            kern_e(
+                &mut pe[2][o + k0..o + k1],
+                &hy[g + k0..g + k1],
+                &hy[g - sx + k0..g - sx + k1],
+                &hx[g + k0..g + k1],
+                &hx[g - sy + k0..g - sy + k1],
+                s.ca,
+                s.cb,
+                inv[0],
+                inv[1],
+            );
         }
     }
     for hk in hooks {
@@ -84,11 +134,21 @@ fn e_plane(op: &Operator, i: usize, pe: &mut [&mut [f32]; 3], h: &Window, hooks:
 }
 
 /// H update of plane `i` (the three H planes in `ph`), then the hooks.
-fn h_plane(op: &Operator, i: usize, ph: &mut [&mut [f32]; 3], e: &Window, hooks: &[&dyn PlaneHook]) {
+fn h_plane(
+    op: &Operator,
+    i: usize,
+    ph: &mut [&mut [f32]; 3],
+    e: &Window,
+    hooks: &[&dyn PlaneHook],
+) {
     let l = op.layout;
     let [nx, ny, nz] = l.n;
     let (sx, sy) = (l.sx, l.sy);
-    let c = [(op.ch / op.d[0]) as f32, (op.ch / op.d[1]) as f32, (op.ch / op.d[2]) as f32];
+    let c = [
+        (op.ch / op.d[0]) as f32,
+        (op.ch / op.d[1]) as f32,
+        (op.ch / op.d[2]) as f32,
+    ];
     let [ex, ey, ez] = e.c;
     let p = i * sx - e.base;
     for j in 0..=ny {
@@ -96,14 +156,38 @@ fn h_plane(op: &Operator, i: usize, ph: &mut [&mut [f32]; 3], e: &Window, hooks:
         let g = p + o;
         // Hx (i in 0..=nx, j < ny, k < nz): dEz/dy - dEy/dz
         if j < ny {
-            kern_h(&mut ph[0][o..o + nz], &ez[g + sy..g + sy + nz], &ez[g..g + nz], &ey[g + 1..g + 1 + nz], &ey[g..g + nz], c[1], c[2]);
+            kern_h(
+                &mut ph[0][o..o + nz],
+                &ez[g + sy..g + sy + nz],
+                &ez[g..g + nz],
+                &ey[g + 1..g + 1 + nz],
+                &ey[g..g + nz],
+                c[1],
+                c[2],
+            );
         }
         if i < nx {
             // Hy (i < nx, j in 0..=ny, k < nz): dEx/dz - dEz/dx
-            kern_h(&mut ph[1][o..o + nz], &ex[g + 1..g + 1 + nz], &ex[g..g + nz], &ez[g + sx..g + sx + nz], &ez[g..g + nz], c[2], c[0]);
+            kern_h(
+                &mut ph[1][o..o + nz],
+                &ex[g + 1..g + 1 + nz],
+                &ex[g..g + nz],
+                &ez[g + sx..g + sx + nz],
+                &ez[g..g + nz],
+                c[2],
+                c[0],
+            );
             // Hz (i < nx, j < ny, k in 0..=nz): dEy/dx - dEx/dy
             if j < ny {
-                kern_h(&mut ph[2][o..o + nz + 1], &ey[g + sx..g + sx + nz + 1], &ey[g..g + nz + 1], &ex[g + sy..g + sy + nz + 1], &ex[g..g + nz + 1], c[0], c[1]);
+                kern_h(
+                    &mut ph[2][o..o + nz + 1],
+                    &ey[g + sx..g + sx + nz + 1],
+                    &ey[g..g + nz + 1],
+                    &ex[g + sy..g + sy + nz + 1],
+                    &ex[g..g + nz + 1],
+                    c[0],
+                    c[1],
+                );
             }
         }
     }
@@ -115,21 +199,35 @@ fn h_plane(op: &Operator, i: usize, ph: &mut [&mut [f32]; 3], e: &Window, hooks:
 /// One E update of every plane (two-pass form), with the plane hooks.
 pub fn update_e(op: &Operator, f: &mut Fields, hooks: &[&dyn PlaneHook]) {
     let sx = op.layout.sx;
-    let h = Window { base: 0, c: [&f.h[0], &f.h[1], &f.h[2]] };
+    let h = Window {
+        base: 0,
+        c: [&f.h[0], &f.h[1], &f.h[2]],
+    };
     let [ex, ey, ez] = &mut f.e;
-    ex.par_chunks_mut(sx).zip(ey.par_chunks_mut(sx)).zip(ez.par_chunks_mut(sx)).enumerate().for_each(|(i, ((a, b), c))| {
-        e_plane(op, i, &mut [a, b, c], &h, hooks);
-    });
+    ex.par_chunks_mut(sx)
+        .zip(ey.par_chunks_mut(sx))
+        .zip(ez.par_chunks_mut(sx))
+        .enumerate()
+        .for_each(|(i, ((a, b), c))| {
+            e_plane(op, i, &mut [a, b, c], &h, hooks);
+        });
 }
 
 /// One H update of every plane (two-pass form), with the plane hooks.
 pub fn update_h(op: &Operator, f: &mut Fields, hooks: &[&dyn PlaneHook]) {
     let sx = op.layout.sx;
-    let e = Window { base: 0, c: [&f.e[0], &f.e[1], &f.e[2]] };
+    let e = Window {
+        base: 0,
+        c: [&f.e[0], &f.e[1], &f.e[2]],
+    };
     let [hx, hy, hz] = &mut f.h;
-    hx.par_chunks_mut(sx).zip(hy.par_chunks_mut(sx)).zip(hz.par_chunks_mut(sx)).enumerate().for_each(|(i, ((a, b), c))| {
-        h_plane(op, i, &mut [a, b, c], &e, hooks);
-    });
+    hx.par_chunks_mut(sx)
+        .zip(hy.par_chunks_mut(sx))
+        .zip(hz.par_chunks_mut(sx))
+        .enumerate()
+        .for_each(|(i, ((a, b), c))| {
+            h_plane(op, i, &mut [a, b, c], &e, hooks);
+        });
 }
 
 /// Raw pointers to the six field arrays, shared by the threads of one fused step. Each thread
@@ -148,33 +246,62 @@ unsafe impl Sync for RawFields {}
 impl RawFields {
     /// # Safety
     /// No other reference to plane `i` of these arrays may exist while the result lives.
-    unsafe fn plane_mut<'a>(&self, arrays: [*mut f32; 3], i: usize, sx: usize) -> [&'a mut [f32]; 3] {
+    unsafe fn plane_mut<'a>(
+        &self,
+        arrays: [*mut f32; 3],
+        i: usize,
+        sx: usize,
+    ) -> [&'a mut [f32]; 3] {
         debug_assert!((i + 1) * sx <= self.len);
         arrays.map(|p| std::slice::from_raw_parts_mut(p.add(i * sx), sx))
     }
     /// # Safety
     /// No mutable reference to planes `i0..=i1` of these arrays may exist while the result lives.
-    unsafe fn window<'a>(&self, arrays: [*mut f32; 3], i0: usize, i1: usize, sx: usize) -> Window<'a> {
+    unsafe fn window<'a>(
+        &self,
+        arrays: [*mut f32; 3],
+        i0: usize,
+        i1: usize,
+        sx: usize,
+    ) -> Window<'a> {
         debug_assert!((i1 + 1) * sx <= self.len);
-        Window { base: i0 * sx, c: arrays.map(|p| &*std::ptr::slice_from_raw_parts(p.add(i0 * sx) as *const f32, (i1 + 1 - i0) * sx)) }
+        Window {
+            base: i0 * sx,
+            c: arrays.map(|p| {
+                &*std::ptr::slice_from_raw_parts(p.add(i0 * sx) as *const f32, (i1 + 1 - i0) * sx)
+            }),
+        }
     }
 }
 
 /// One full step, E then H, in a single wavefront sweep over x-planes.
 ///
-/// Planes `0..=nx` are cut into one contiguous chunk per thread. In phase 1 each thread walks its
+/// Planes `0..=nx` are cut into contiguous chunks (a few per thread). In phase 1 each task walks its
 /// chunk `[s, e)`: E of plane `i`, then H of plane `i-1` (for `i > s`); the last chunk also does H of
 /// its last plane. E of plane `i` reads H planes `i-1, i` — not yet advanced, because the H plane
-/// `s-1` at a seam is left for phase 2 and the thread's own H planes are advanced only after. H of
-/// plane `i-1` reads E planes `i-1, i`, both already advanced by the same thread. In phase 2 the
-/// seam planes `s-1` get their H update. No plane is written by one thread while another reads it.
+/// `s-1` at a seam is left for phase 2 and the chunk's own H planes are advanced only after. H of
+/// plane `i-1` reads E planes `i-1, i`, both already advanced by the same task. In phase 2 the
+/// seam planes `s-1` get their H update. No plane is written by one task while another reads it.
 pub fn step_fused(op: &Operator, f: &mut Fields, hooks: &[&dyn PlaneHook]) {
     let l = op.layout;
     let sx = l.sx;
     let planes = l.n[0] + 1;
-    let threads = rayon::current_num_threads().clamp(1, (planes / 8).max(1));
-    let starts: Vec<usize> = (0..=threads).map(|t| t * planes / threads).collect();
-    let raw = RawFields { e: [f.e[0].as_mut_ptr(), f.e[1].as_mut_ptr(), f.e[2].as_mut_ptr()], h: [f.h[0].as_mut_ptr(), f.h[1].as_mut_ptr(), f.h[2].as_mut_ptr()], len: l.len };
+    // A few chunks per thread, so work stealing evens out a thread that is slowed down.
+    let chunks = (4 * rayon::current_num_threads()).clamp(1, (planes / 8).max(1));
+    let starts: Vec<usize> = (0..=chunks).map(|t| t * planes / chunks).collect();
+    let raw = RawFields {
+        e: [
+            f.e[0].as_mut_ptr(),
+            f.e[1].as_mut_ptr(),
+            f.e[2].as_mut_ptr(),
+        ],
+        h: [
+            f.h[0].as_mut_ptr(),
+            f.h[1].as_mut_ptr(),
+            f.h[2].as_mut_ptr(),
+        ],
+        len: l.len,
+    };
     let last = l.n[0];
     let do_e = |i: usize| {
         // SAFETY: see the schedule above: plane i of E belongs to this thread; H planes i-1, i are
@@ -193,7 +320,7 @@ pub fn step_fused(op: &Operator, f: &mut Fields, hooks: &[&dyn PlaneHook]) {
             h_plane(op, i, &mut ph, &e, hooks);
         }
     };
-    (0..threads).into_par_iter().for_each(|t| {
+    (0..chunks).into_par_iter().for_each(|t| {
         let (s, e) = (starts[t], starts[t + 1]);
         for i in s..e {
             do_e(i);
@@ -201,9 +328,11 @@ pub fn step_fused(op: &Operator, f: &mut Fields, hooks: &[&dyn PlaneHook]) {
                 do_h(i - 1);
             }
         }
-        if t == threads - 1 {
+        if t == chunks - 1 {
             do_h(e - 1);
         }
     });
-    (1..threads).into_par_iter().for_each(|t| do_h(starts[t] - 1));
+    (1..chunks)
+        .into_par_iter()
+        .for_each(|t| do_h(starts[t] - 1));
 }

@@ -1,5 +1,9 @@
-//! Extensions around the bare update (openEMS's `Engine_Extension`): CPML, PMC faces, lumped
-//! elements, sources and probes hook in before and after the E and H passes.
+//! Extensions around the bare update (openEMS's `Engine_Extension`). Two kinds:
+//! - plane hooks ([`super::engine::PlaneHook`]: PMC faces, CPML) run inside the sweep on each plane;
+//! - step extensions ([`Extension`]: lumped elements, sources, probes) run before and after the
+//!   whole step. Before: E is at `n dt`, H at `(n+1/2) dt`. After: E at `(n+1) dt`, H at
+//!   `(n+3/2) dt`. An extension that changes E after the step must carry the change into H with
+//!   [`super::operator::Operator::patch_h`] (H already used the unchanged E).
 
 use super::fields::Fields;
 use super::operator::Operator;
@@ -34,10 +38,10 @@ impl StepCtx<'_> {
 /// A hook around the time step. None may allocate inside a hook.
 pub trait Extension: Send {
     fn name(&self) -> &str;
-    fn pre_e(&mut self, _f: &mut Fields, _ctx: &StepCtx) {}
-    fn post_e(&mut self, _f: &mut Fields, _ctx: &StepCtx) {}
-    fn pre_h(&mut self, _f: &mut Fields, _ctx: &StepCtx) {}
-    fn post_h(&mut self, _f: &mut Fields, _ctx: &StepCtx) {}
+    /// Before step `ctx.n` (E at `n dt`, H at `(n+1/2) dt`).
+    fn pre_step(&mut self, _f: &mut Fields, _ctx: &StepCtx) {}
+    /// After step `ctx.n` (E at `(n+1) dt`, H at `(n+3/2) dt`).
+    fn post_step(&mut self, _f: &mut Fields, _ctx: &StepCtx) {}
     /// Heap bytes held.
     fn bytes(&self) -> usize {
         0

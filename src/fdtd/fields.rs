@@ -18,7 +18,12 @@ impl Layout {
     pub fn new(n: [usize; 3]) -> Self {
         let sy = n[2] + 1;
         let sx = (n[1] + 1) * sy;
-        Self { n, sx, sy, len: (n[0] + 1) * sx }
+        Self {
+            n,
+            sx,
+            sy,
+            len: (n[0] + 1) * sx,
+        }
     }
     #[inline(always)]
     pub fn idx(&self, i: usize, j: usize, k: usize) -> usize {
@@ -47,7 +52,11 @@ impl Fields {
     pub fn new(n: [usize; 3]) -> Self {
         let layout = Layout::new(n);
         let z = || vec![0.0f32; layout.len];
-        Self { layout, e: [z(), z(), z()], h: [z(), z(), z()] }
+        Self {
+            layout,
+            e: [z(), z(), z()],
+            h: [z(), z(), z()],
+        }
     }
     /// Bytes held by the six arrays.
     pub fn bytes(&self) -> usize {
@@ -71,7 +80,10 @@ pub struct Window<'a> {
 impl<'a> Window<'a> {
     /// The whole of E or H.
     pub fn all(v: &'a [Vec<f32>; 3]) -> Self {
-        Self { base: 0, c: [&v[0], &v[1], &v[2]] }
+        Self {
+            base: 0,
+            c: [&v[0], &v[1], &v[2]],
+        }
     }
     /// Value of component `c` at absolute index `idx`.
     #[inline(always)]

@@ -37,20 +37,74 @@ pub struct LumpedSpec {
 
 impl LumpedSpec {
     pub fn resistor(name: &str, comp: usize, node: [usize; 3], r_ohm: f64) -> Self {
-        Self { name: name.into(), comp, node, r_ohm, l_h: 0.0, c_f: None, source: None }
+        Self {
+            name: name.into(),
+            comp,
+            node,
+            r_ohm,
+            l_h: 0.0,
+            c_f: None,
+            source: None,
+        }
     }
     pub fn capacitor(name: &str, comp: usize, node: [usize; 3], c_f: f64) -> Self {
-        Self { name: name.into(), comp, node, r_ohm: 0.0, l_h: 0.0, c_f: Some(c_f), source: None }
+        Self {
+            name: name.into(),
+            comp,
+            node,
+            r_ohm: 0.0,
+            l_h: 0.0,
+            c_f: Some(c_f),
+            source: None,
+        }
     }
     pub fn inductor(name: &str, comp: usize, node: [usize; 3], l_h: f64) -> Self {
-        Self { name: name.into(), comp, node, r_ohm: 0.0, l_h, c_f: None, source: None }
+        Self {
+            name: name.into(),
+            comp,
+            node,
+            r_ohm: 0.0,
+            l_h,
+            c_f: None,
+            source: None,
+        }
     }
-    pub fn series_rlc(name: &str, comp: usize, node: [usize; 3], r_ohm: f64, l_h: f64, c_f: f64) -> Self {
-        Self { name: name.into(), comp, node, r_ohm, l_h, c_f: Some(c_f), source: None }
+    pub fn series_rlc(
+        name: &str,
+        comp: usize,
+        node: [usize; 3],
+        r_ohm: f64,
+        l_h: f64,
+        c_f: f64,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            comp,
+            node,
+            r_ohm,
+            l_h,
+            c_f: Some(c_f),
+            source: None,
+        }
     }
     /// A port: voltage source of amplitude `volts` and waveform, with internal resistance `r_ohm`.
-    pub fn port(name: &str, comp: usize, node: [usize; 3], r_ohm: f64, volts: f64, waveform: Waveform) -> Self {
-        Self { name: name.into(), comp, node, r_ohm, l_h: 0.0, c_f: None, source: Some((volts, waveform)) }
+    pub fn port(
+        name: &str,
+        comp: usize,
+        node: [usize; 3],
+        r_ohm: f64,
+        volts: f64,
+        waveform: Waveform,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            comp,
+            node,
+            r_ohm,
+            l_h: 0.0,
+            c_f: None,
+            source: Some((volts, waveform)),
+        }
     }
 }
 
@@ -68,6 +122,8 @@ struct Element {
     inv_2c: f64,
     source: Option<(f64, Waveform)>,
     e_old: f64,
+    /// curl H^(n+1/2) at the edge, saved before the step.
+    curl: f64,
     i: f64,
     v_c: f64,
 }
@@ -96,25 +152,55 @@ impl Lumped {
             let c = s.comp;
             let idx = op.layout.idx(s.node[0], s.node[1], s.node[2]);
             if !seen.insert((c, idx)) {
-                return Err(Error::input("elements", &item, "two lumped elements on the same edge", "combine them into one series R-L-C element"));
+                return Err(Error::input(
+                    "elements",
+                    &item,
+                    "two lumped elements on the same edge",
+                    "combine them into one series R-L-C element",
+                ));
             }
             if op.mat[c][idx] == 0 {
-                return Err(Error::input("elements", &item, "the element's edge is PEC (it would be shorted)", "leave a one-edge gap in the conductor for the element"));
+                return Err(Error::input(
+                    "elements",
+                    &item,
+                    "the element's edge is PEC (it would be shorted)",
+                    "leave a one-edge gap in the conductor for the element",
+                ));
             }
-            if !(s.r_ohm >= 0.0) || !(s.l_h >= 0.0) || s.c_f.is_some_and(|c| !(c > 0.0)) || !s.r_ohm.is_finite() || !s.l_h.is_finite() {
-                return Err(Error::input("elements", &item, "R, L must be >= 0 and C > 0", "fix the element values"));
+            if !(s.r_ohm >= 0.0)
+                || !(s.l_h >= 0.0)
+                || s.c_f.is_some_and(|c| !(c > 0.0))
+                || !s.r_ohm.is_finite()
+                || !s.l_h.is_finite()
+            {
+                return Err(Error::input(
+                    "elements",
+                    &item,
+                    "R, L must be >= 0 and C > 0",
+                    "fix the element values",
+                ));
             }
             if let Some((v, w)) = &s.source {
                 w.validate(&item)?;
                 if !v.is_finite() {
-                    return Err(Error::input("elements", &item, "source amplitude not finite", "give a finite voltage"));
+                    return Err(Error::input(
+                        "elements",
+                        &item,
+                        "source amplitude not finite",
+                        "give a finite voltage",
+                    ));
                 }
             }
             let inv_2c = s.c_f.map_or(0.0, |c| 1.0 / (2.0 * c));
             let alpha = s.l_h / dt + s.r_ohm / 2.0 + dt * inv_2c / 2.0;
             let beta = s.l_h / dt - s.r_ohm / 2.0 - dt * inv_2c / 2.0;
             if !(alpha > 0.0) {
-                return Err(Error::input("elements", &item, "element with R = L = 0 and no capacitor is a short", "use a thin PEC edge instead, or give R, L or C"));
+                return Err(Error::input(
+                    "elements",
+                    &item,
+                    "element with R = L = 0 and no capacitor is a short",
+                    "use a thin PEC edge instead, or give R, L or C",
+                ));
             }
             let coef = op.table[op.mat[c][idx] as usize];
             let eps = EPS0 * coef.eps_r;
@@ -123,11 +209,32 @@ impl Lumped {
             let g = dl / (2.0 * alpha);
             let lhs = eps / dt + coef.sigma / 2.0 + g / (2.0 * area);
             let rhs_e = eps / dt - coef.sigma / 2.0 - g / (2.0 * area);
-            elems.push(Element { idx, comp: c, dl, area, lhs, rhs_e, alpha, beta, g, inv_2c, source: s.source.clone(), e_old: 0.0, i: 0.0, v_c: 0.0 });
+            elems.push(Element {
+                idx,
+                comp: c,
+                dl,
+                area,
+                lhs,
+                rhs_e,
+                alpha,
+                beta,
+                g,
+                inv_2c,
+                source: s.source.clone(),
+                e_old: 0.0,
+                curl: 0.0,
+                i: 0.0,
+                v_c: 0.0,
+            });
         }
         for f in freqs {
             if !(*f > 0.0) {
-                return Err(Error::input("elements", "port frequencies", format!("frequency {f} is not positive"), "give frequencies > 0"));
+                return Err(Error::input(
+                    "elements",
+                    "port frequencies",
+                    format!("frequency {f} is not positive"),
+                    "give frequencies > 0",
+                ));
             }
         }
         Ok(Self {
@@ -162,7 +269,10 @@ impl Lumped {
     }
     /// Fourier transforms (V(f), I(f)) of element `e` at every DFT frequency (V s and A s).
     pub fn spectrum(&self, e: usize) -> Vec<(Complex64, Complex64)> {
-        self.dft[e].iter().map(|(v, i)| (v * self.dt, i * self.dt)).collect()
+        self.dft[e]
+            .iter()
+            .map(|(v, i)| (v * self.dt, i * self.dt))
+            .collect()
     }
     /// Complex peak phasors (V, I) of element `e`, for a window of whole periods.
     pub fn phasors(&self, e: usize) -> Vec<(Complex64, Complex64)> {
@@ -188,7 +298,10 @@ impl Lumped {
         Some(t)
     }
     pub fn ramp_end(&self) -> f64 {
-        self.elems.iter().filter_map(|e| e.source.as_ref().map(|(_, w)| w.ramp_end())).fold(0.0, f64::max)
+        self.elems
+            .iter()
+            .filter_map(|e| e.source.as_ref().map(|(_, w)| w.ramp_end()))
+            .fold(0.0, f64::max)
     }
 }
 
@@ -196,24 +309,31 @@ impl Extension for Lumped {
     fn name(&self) -> &str {
         "lumped"
     }
-    fn pre_e(&mut self, f: &mut Fields, _ctx: &StepCtx) {
+    fn pre_step(&mut self, f: &mut Fields, ctx: &StepCtx) {
+        let h = Window::all(&f.h);
         for e in &mut self.elems {
             e.e_old = f.e[e.comp][e.idx] as f64;
+            let p = ctx.op.layout.ijk(e.idx);
+            e.curl = ctx.op.curl_h_at(&h, e.comp, p[0], p[1], p[2]);
         }
     }
-    fn post_e(&mut self, f: &mut Fields, ctx: &StepCtx) {
+    fn post_step(&mut self, f: &mut Fields, ctx: &StepCtx) {
         let op = ctx.op;
         let (t_old, t_new) = (ctx.t_e_old(), ctx.t_e());
         for (k, e) in self.elems.iter_mut().enumerate() {
-            let p = op.layout.ijk(e.idx);
-            let curl = op.curl_h_at(&Window::all(&f.h), e.comp, p[0], p[1], p[2]);
-            let vs = e.source.as_ref().map_or(0.0, |(a, w)| a * 0.5 * (w.at(t_old) + w.at(t_new)));
+            let curl = e.curl;
+            let vs = e
+                .source
+                .as_ref()
+                .map_or(0.0, |(a, w)| a * 0.5 * (w.at(t_old) + w.at(t_new)));
             let h = (-e.v_c + vs + e.beta * e.i) / e.alpha;
             let e_new = (e.rhs_e * e.e_old + curl - (h + e.i) / (2.0 * e.area)) / e.lhs;
             let i_new = e.g * (e_new + e.e_old) + h;
             e.v_c += self.dt * (i_new + e.i) * e.inv_2c;
             e.i = i_new;
+            let delta = e_new as f32 - f.e[e.comp][e.idx];
             f.e[e.comp][e.idx] = e_new as f32;
+            op.patch_h(&mut f.h, e.comp, e.idx, delta as f64);
             let v = -e_new * e.dl;
             self.last[k] = (t_new, v, i_new);
             for (fi, &fr) in self.freqs.iter().enumerate() {

@@ -41,7 +41,13 @@ impl CpmlParams {
     /// `layers` layers with the default grading (m = 3, sigma = sigma_opt, kappa = 1,
     /// alpha for a 1 MHz corner so RF at tens of MHz and up is absorbed).
     pub fn layers(layers: usize) -> Self {
-        Self { layers, grading_order: 3.0, sigma_factor: 1.0, kappa_max: 1.0, alpha_max_s_per_m: 2.0 * std::f64::consts::PI * 1e6 * EPS0 }
+        Self {
+            layers,
+            grading_order: 3.0,
+            sigma_factor: 1.0,
+            kappa_max: 1.0,
+            alpha_max_s_per_m: 2.0 * std::f64::consts::PI * 1e6 * EPS0,
+        }
     }
 }
 
@@ -136,7 +142,10 @@ impl Operator {
             return Err(Error::input(
                 "simulation",
                 "courant",
-                format!("Courant number {} is outside (0, 1]: the Yee scheme is unstable above 1", spec.courant),
+                format!(
+                    "Courant number {} is outside (0, 1]: the Yee scheme is unstable above 1",
+                    spec.courant
+                ),
                 "use a Courant number <= 1 (0.98 is the default)",
             ));
         }
@@ -152,7 +161,12 @@ impl Operator {
             }
             for s in 0..2 {
                 if let Boundary::Cpml(p) = &spec.boundaries[a][s] {
-                    if p.layers == 0 || !(p.grading_order >= 1.0) || !(p.sigma_factor > 0.0) || !(p.kappa_max >= 1.0) || !(p.alpha_max_s_per_m >= 0.0) {
+                    if p.layers == 0
+                        || !(p.grading_order >= 1.0)
+                        || !(p.sigma_factor > 0.0)
+                        || !(p.kappa_max >= 1.0)
+                        || !(p.alpha_max_s_per_m >= 0.0)
+                    {
                         return Err(Error::input(
                             "simulation",
                             &format!("boundaries[{}][{}].cpml", ["x", "y", "z"][a], ["low", "high"][s]),
@@ -168,7 +182,12 @@ impl Operator {
         let mut steps_per_period = None;
         if let Some(f) = spec.cw_freq_hz {
             if !(f > 0.0) || !f.is_finite() {
-                return Err(Error::input("simulation", "cw_freq_hz", format!("frequency {f} Hz is not positive"), "give a frequency > 0"));
+                return Err(Error::input(
+                    "simulation",
+                    "cw_freq_hz",
+                    format!("frequency {f} Hz is not positive"),
+                    "give a frequency > 0",
+                ));
             }
             let period = 1.0 / f;
             let m = ((period / dt).ceil() as usize).div_ceil(4) * 4;
@@ -179,9 +198,18 @@ impl Operator {
         let layout = Layout::new(n);
 
         // Coefficient table with dedup of (eps, sigma).
-        let mut table = vec![EdgeCoef { ca: 0.0, cb: 0.0, eps_r: 1.0, sigma: 0.0 }];
+        let mut table = vec![EdgeCoef {
+            ca: 0.0,
+            cb: 0.0,
+            eps_r: 1.0,
+            sigma: 0.0,
+        }];
         let mut lookup: HashMap<(u64, u64), u8> = HashMap::new();
-        let mut mat = [vec![0u8; layout.len], vec![0u8; layout.len], vec![0u8; layout.len]];
+        let mut mat = [
+            vec![0u8; layout.len],
+            vec![0u8; layout.len],
+            vec![0u8; layout.len],
+        ];
         for c in Comp::ALL {
             let ci = c.index();
             let lim = Self::comp_node_dims(n, ci);
@@ -206,7 +234,12 @@ impl Operator {
                                     }
                                     let eps = EPS0 * eps_r;
                                     let x = sigma * dt / (2.0 * eps);
-                                    table.push(EdgeCoef { ca: ((1.0 - x) / (1.0 + x)) as f32, cb: ((dt / eps) / (1.0 + x)) as f32, eps_r, sigma });
+                                    table.push(EdgeCoef {
+                                        ca: ((1.0 - x) / (1.0 + x)) as f32,
+                                        cb: ((dt / eps) / (1.0 + x)) as f32,
+                                        eps_r,
+                                        sigma,
+                                    });
                                     let m = (table.len() - 1) as u8;
                                     lookup.insert(key, m);
                                     m
@@ -230,7 +263,8 @@ impl Operator {
                         ijk[a] = ia;
                         ijk[b] = p;
                         ijk[c] = q;
-                        let m = &model.materials()[model.cell_material(ijk[0], ijk[1], ijk[2]) as usize];
+                        let m = &model.materials()
+                            [model.cell_material(ijk[0], ijk[1], ijk[2]) as usize];
                         sum += if m.pec { 1.0 } else { m.eps_r };
                     }
                 }
@@ -279,8 +313,16 @@ impl Operator {
             if a == c {
                 continue;
             }
-            let lo = if self.boundaries[a][0] == Boundary::Pmc { 0 } else { 1 };
-            let hi = if self.boundaries[a][1] == Boundary::Pmc { n[a] + 1 } else { n[a] };
+            let lo = if self.boundaries[a][0] == Boundary::Pmc {
+                0
+            } else {
+                1
+            };
+            let hi = if self.boundaries[a][1] == Boundary::Pmc {
+                n[a] + 1
+            } else {
+                n[a]
+            };
             r[a] = lo..hi;
         }
         r
@@ -290,7 +332,10 @@ impl Operator {
         let n = self.layout.n;
         for c in 0..3 {
             let r = self.e_core_range(c);
-            let mut seg = LineSegments { offsets: Vec::with_capacity((n[0] + 1) * (n[1] + 1) + 1), segs: Vec::new() };
+            let mut seg = LineSegments {
+                offsets: Vec::with_capacity((n[0] + 1) * (n[1] + 1) + 1),
+                segs: Vec::new(),
+            };
             seg.offsets.push(0);
             for i in 0..=n[0] {
                 for j in 0..=n[1] {
@@ -306,7 +351,12 @@ impl Operator {
                             }
                             if id != 0 {
                                 let t = self.table[id as usize];
-                                seg.segs.push(Segment { k0: k0 as u32, k1: k as u32, ca: t.ca, cb: t.cb });
+                                seg.segs.push(Segment {
+                                    k0: k0 as u32,
+                                    k1: k as u32,
+                                    ca: t.ca,
+                                    cb: t.cb,
+                                });
                             }
                         }
                     }
@@ -325,7 +375,12 @@ impl Operator {
 
     /// Bytes of the core operator data (material indices and segments).
     pub fn bytes(&self) -> usize {
-        3 * self.layout.len + self.segments.iter().map(|s| s.offsets.len() * 4 + s.segs.len() * std::mem::size_of::<Segment>()).sum::<usize>()
+        3 * self.layout.len
+            + self
+                .segments
+                .iter()
+                .map(|s| s.offsets.len() * 4 + s.segs.len() * std::mem::size_of::<Segment>())
+                .sum::<usize>()
     }
 
     /// The (curl H) component `c` at E edge `(i, j, k)`, with image H outside PMC faces.
@@ -357,6 +412,40 @@ impl Operator {
         (hi - lo) / self.d[axis]
     }
 
+    /// Carries a change `delta` (V/m) of E component `c` at flat index `idx`, made after the step,
+    /// into the H values that were advanced with the unchanged E (the H update is linear in E).
+    pub fn patch_h(&self, h: &mut [Vec<f32>; 3], c: usize, idx: usize, delta: f64) {
+        let n = self.layout.n;
+        let p = self.layout.ijk(idx);
+        // H_q is updated at nodes along q (0..=n_q) and cells along the other axes (0..n).
+        let valid = |q: usize, pp: [i64; 3]| {
+            (0..3).all(|a| {
+                pp[a] >= 0
+                    && if a == q {
+                        pp[a] <= n[a] as i64
+                    } else {
+                        pp[a] < n[a] as i64
+                    }
+            })
+        };
+        let pi = [p[0] as i64, p[1] as i64, p[2] as i64];
+        // E_c enters (curl E)_{c+1} as +dE_c/d(c+2) and (curl E)_{c+2} as -dE_c/d(c+1); H -= ch curl E.
+        for (q, a, sign) in [
+            ((c + 1) % 3, (c + 2) % 3, 1.0),
+            ((c + 2) % 3, (c + 1) % 3, -1.0),
+        ] {
+            let v = sign * self.ch * delta / self.d[a];
+            if valid(q, pi) {
+                h[q][idx] += v as f32;
+            }
+            let mut pm = pi;
+            pm[a] -= 1;
+            if valid(q, pm) {
+                h[q][idx - self.layout.stride(a)] -= v as f32;
+            }
+        }
+    }
+
     /// Dual-cell area around E edge `(c, i, j, k)` (halved on each PMC face it lies on).
     pub fn dual_area(&self, c: usize, p: [usize; 3]) -> f64 {
         let n = self.layout.n;
@@ -377,7 +466,11 @@ impl Operator {
     /// Whether edge `(c, p)` lies on a domain face of type PEC (or a CPML's PEC backing).
     pub fn on_pec_face(&self, c: usize, p: [usize; 3]) -> bool {
         let n = self.layout.n;
-        (0..3).any(|a| a != c && ((p[a] == 0 && self.boundaries[a][0] != Boundary::Pmc) || (p[a] == n[a] && self.boundaries[a][1] != Boundary::Pmc)))
+        (0..3).any(|a| {
+            a != c
+                && ((p[a] == 0 && self.boundaries[a][0] != Boundary::Pmc)
+                    || (p[a] == n[a] && self.boundaries[a][1] != Boundary::Pmc))
+        })
     }
 
     /// Whether node position `p` lies inside any CPML slab.

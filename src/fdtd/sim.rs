@@ -62,7 +62,11 @@ pub struct SteadyState {
 
 impl Default for SteadyState {
     fn default() -> Self {
-        Self { tol: 1e-3, min_periods: 4, max_periods: 400 }
+        Self {
+            tol: 1e-3,
+            min_periods: 4,
+            max_periods: 400,
+        }
     }
 }
 
@@ -92,14 +96,30 @@ pub struct Simulation {
 
 impl Simulation {
     pub fn new(spec: SimulationSpec) -> Result<Self> {
-        let op = Operator::new(spec.model, &OperatorSpec { courant: spec.courant, boundaries: spec.boundaries, cw_freq_hz: spec.cw_freq_hz })?;
+        let op = Operator::new(
+            spec.model,
+            &OperatorSpec {
+                courant: spec.courant,
+                boundaries: spec.boundaries,
+                cw_freq_hz: spec.cw_freq_hz,
+            },
+        )?;
         let fields = Fields::new(op.layout.n);
         let pmc = PmcFaces::new(&op);
         let cpml = Cpml::new(&op);
         let lumped = Lumped::new(&op, &spec.lumped, &spec.port_freqs_hz)?;
         let sources = Sources::new(&op, &spec.sources)?;
         let plane_energy = vec![0.0; op.layout.n[0] + 1];
-        Ok(Self { op, fields, pmc, cpml, lumped, sources, n: 0, plane_energy })
+        Ok(Self {
+            op,
+            fields,
+            pmc,
+            cpml,
+            lumped,
+            sources,
+            n: 0,
+            plane_energy,
+        })
     }
 
     pub fn dt(&self) -> f64 {
@@ -116,16 +136,24 @@ impl Simulation {
 
     /// Core memory: fields, material indices, segments and the built-in extensions (CPML psi).
     pub fn core_bytes(&self) -> usize {
-        self.fields.bytes() + self.op.bytes() + self.cpml.as_ref().map_or(0, |c| c.bytes()) + self.pmc.as_ref().map_or(0, |p| p.bytes()) + self.sources.bytes()
+        self.fields.bytes()
+            + self.op.bytes()
+            + self.cpml.as_ref().map_or(0, |c| c.bytes())
+            + self.pmc.as_ref().map_or(0, |p| p.bytes())
+            + self.sources.bytes()
     }
 
-    /// One time step with the given probes.
+    /// One time step with the given probes: step extensions before, the fused E/H sweep with the
+    /// plane hooks (PMC faces, CPML), then lumped elements, sources and probes.
     pub fn step(&mut self, probes: &mut [&mut dyn Probe]) {
-        let ctx = StepCtx { op: &self.op, n: self.n };
+        let ctx = StepCtx {
+            op: &self.op,
+            n: self.n,
+        };
         let f = &mut self.fields;
-        self.lumped.pre_e(f, &ctx);
+        self.lumped.pre_step(f, &ctx);
         for p in probes.iter_mut() {
-            p.pre_e(f, &ctx);
+            p.pre_step(f, &ctx);
         }
         let mut hook_buf: [&dyn PlaneHook; 2] = [&NoHook, &NoHook];
         let mut nh = 0;
@@ -137,17 +165,11 @@ impl Simulation {
             hook_buf[nh] = c;
             nh += 1;
         }
-        let hooks = &hook_buf[..nh];
-        engine::update_e(&self.op, f, hooks);
-        self.lumped.post_e(f, &ctx);
-        self.sources.post_e(f, &ctx);
+        engine::step_fused(&self.op, f, &hook_buf[..nh]);
+        self.lumped.post_step(f, &ctx);
+        self.sources.post_step(f, &ctx);
         for p in probes.iter_mut() {
-            p.post_e(f, &ctx);
-            p.pre_h(f, &ctx);
-        }
-        engine::update_h(&self.op, f, hooks);
-        for p in probes.iter_mut() {
-            p.post_h(f, &ctx);
+            p.post_step(f, &ctx);
         }
         self.n += 1;
     }
@@ -159,26 +181,29 @@ impl Simulation {
         let dv = self.op.d[0] * self.op.d[1] * self.op.d[2];
         let f = &self.fields;
         let op = &self.op;
-        self.plane_energy.par_iter_mut().enumerate().for_each(|(i, out)| {
-            let r = i * l.sx..(i + 1) * l.sx;
-            let mut we = 0.0f64;
-            for c in 0..3 {
-                let e = &f.e[c][r.clone()];
-                let m = &op.mat[c][r.clone()];
-                for (x, mi) in e.iter().zip(m) {
-                    let x = *x as f64;
-                    we += op.table[*mi as usize].eps_r * x * x;
+        self.plane_energy
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(i, out)| {
+                let r = i * l.sx..(i + 1) * l.sx;
+                let mut we = 0.0f64;
+                for c in 0..3 {
+                    let e = &f.e[c][r.clone()];
+                    let m = &op.mat[c][r.clone()];
+                    for (x, mi) in e.iter().zip(m) {
+                        let x = *x as f64;
+                        we += op.table[*mi as usize].eps_r * x * x;
+                    }
                 }
-            }
-            let mut wh = 0.0f64;
-            for c in 0..3 {
-                for x in &f.h[c][r.clone()] {
-                    let x = *x as f64;
-                    wh += x * x;
+                let mut wh = 0.0f64;
+                for c in 0..3 {
+                    for x in &f.h[c][r.clone()] {
+                        let x = *x as f64;
+                        wh += x * x;
+                    }
                 }
-            }
-            *out = 0.5 * dv * (EPS0 * we + MU0 * wh);
-        });
+                *out = 0.5 * dv * (EPS0 * we + MU0 * wh);
+            });
         self.plane_energy.iter().sum()
     }
 
@@ -206,16 +231,35 @@ impl Simulation {
         }
         let energy_j = self.energy();
         self.check_finite(energy_j)?;
-        Ok(RunStats { steps, periods: 0, converged: true, final_change: 0.0, energy_j, seconds: t0.elapsed().as_secs_f64() })
+        Ok(RunStats {
+            steps,
+            periods: 0,
+            converged: true,
+            final_change: 0.0,
+            energy_j,
+            seconds: t0.elapsed().as_secs_f64(),
+        })
     }
 
     /// Broadband run: steps until every source is off and the field energy has fallen `decay_db`
     /// below its peak, or `max_steps`. Energy that grows after the sources stop is an error.
-    pub fn run_until_decay(&mut self, decay_db: f64, max_steps: usize, probes: &mut [&mut dyn Probe]) -> Result<RunStats> {
+    pub fn run_until_decay(
+        &mut self,
+        decay_db: f64,
+        max_steps: usize,
+        probes: &mut [&mut dyn Probe],
+    ) -> Result<RunStats> {
         let t0 = std::time::Instant::now();
         let t_end = match (self.sources.end_time(), self.lumped.end_time()) {
             (Some(a), Some(b)) => a.max(b),
-            _ => return Err(Error::input("simulation", "sources", "a decay run needs pulsed sources, not CW", "use run_cw for CW sources")),
+            _ => {
+                return Err(Error::input(
+                    "simulation",
+                    "sources",
+                    "a decay run needs pulsed sources, not CW",
+                    "use run_cw for CW sources",
+                ))
+            }
         };
         let check = 50;
         let mut peak: f64 = 0.0;
@@ -242,12 +286,26 @@ impl Simulation {
                 }
                 rel_db = 10.0 * (w / peak.max(1e-300)).log10();
                 if peak > 0.0 && rel_db < -decay_db {
-                    return Ok(RunStats { steps, periods: 0, converged: true, final_change: rel_db, energy_j: w, seconds: t0.elapsed().as_secs_f64() });
+                    return Ok(RunStats {
+                        steps,
+                        periods: 0,
+                        converged: true,
+                        final_change: rel_db,
+                        energy_j: w,
+                        seconds: t0.elapsed().as_secs_f64(),
+                    });
                 }
             }
         }
         let energy_j = self.energy();
-        Ok(RunStats { steps, periods: 0, converged: false, final_change: rel_db, energy_j, seconds: t0.elapsed().as_secs_f64() })
+        Ok(RunStats {
+            steps,
+            periods: 0,
+            converged: false,
+            final_change: rel_db,
+            energy_j,
+            seconds: t0.elapsed().as_secs_f64(),
+        })
     }
 
     /// Steady-state run at the CW frequency given in the spec: runs whole periods, resets the probes
@@ -256,11 +314,19 @@ impl Simulation {
     /// probes then hold the phasors of the last period.
     pub fn run_cw(&mut self, ss: &SteadyState, probes: &mut [&mut dyn Probe]) -> Result<RunStats> {
         let t0 = std::time::Instant::now();
-        let m = self.op.steps_per_period.ok_or_else(|| Error::input("simulation", "cw_freq_hz", "a steady-state run needs cw_freq_hz in the spec", "set SimulationSpec::cw_freq_hz"))?;
+        let m = self.op.steps_per_period.ok_or_else(|| {
+            Error::input(
+                "simulation",
+                "cw_freq_hz",
+                "a steady-state run needs cw_freq_hz in the spec",
+                "set SimulationSpec::cw_freq_hz",
+            )
+        })?;
         let freq = 1.0 / (m as f64 * self.op.dt);
         let monitors = self.monitor_edges(256);
         let ramp = self.sources.ramp_end().max(self.lumped.ramp_end());
-        let mut prev: Vec<Complex64> = vec![Complex64::default(); monitors.len() + self.lumped.len()];
+        let mut prev: Vec<Complex64> =
+            vec![Complex64::default(); monitors.len() + self.lumped.len()];
         let mut cur = prev.clone();
         let mut below = 0;
         let mut growth = 0;
@@ -274,7 +340,8 @@ impl Simulation {
             cur.iter_mut().for_each(|x| *x = Complex64::default());
             for _ in 0..m {
                 self.step(probes);
-                let w = Complex64::from_polar(1.0, -2.0 * std::f64::consts::PI * freq * self.time());
+                let w =
+                    Complex64::from_polar(1.0, -2.0 * std::f64::consts::PI * freq * self.time());
                 for (q, &(c, idx)) in monitors.iter().enumerate() {
                     cur[q] += w * self.fields.e[c as usize][idx as usize] as f64;
                 }
@@ -300,12 +367,20 @@ impl Simulation {
             }
             last_w = energy;
             // Relative change, separately normalised for monitor fields and element currents.
-            change = rel_change(&cur[..monitors.len()], &prev[..monitors.len()]).max(rel_change(&cur[monitors.len()..], &prev[monitors.len()..]));
+            change = rel_change(&cur[..monitors.len()], &prev[..monitors.len()])
+                .max(rel_change(&cur[monitors.len()..], &prev[monitors.len()..]));
             std::mem::swap(&mut cur, &mut prev);
             if self.time() > ramp && period >= ss.min_periods && change < ss.tol {
                 below += 1;
                 if below >= 2 {
-                    return Ok(RunStats { steps: self.n, periods: period, converged: true, final_change: change, energy_j: energy, seconds: t0.elapsed().as_secs_f64() });
+                    return Ok(RunStats {
+                        steps: self.n,
+                        periods: period,
+                        converged: true,
+                        final_change: change,
+                        energy_j: energy,
+                        seconds: t0.elapsed().as_secs_f64(),
+                    });
                 }
             } else {
                 below = 0;
@@ -324,12 +399,16 @@ impl Simulation {
         let mut tries = 0;
         while out.len() < count && tries < count * 50 {
             tries += 1;
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let c = ((state >> 33) % 3) as usize;
             let r = self.op.e_active_range(c);
             let mut p = [0usize; 3];
             for (a, pa) in p.iter_mut().enumerate() {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let len = r[a].len().max(1);
                 *pa = r[a].start + ((state >> 33) as usize % len);
             }
@@ -359,7 +438,15 @@ fn rel_change(cur: &[Complex64], prev: &[Complex64]) -> f64 {
     }
     let max = cur.iter().map(|x| x.norm()).fold(0.0, f64::max);
     if max == 0.0 {
-        return if prev.iter().all(|x| x.norm() == 0.0) { 0.0 } else { f64::INFINITY };
+        return if prev.iter().all(|x| x.norm() == 0.0) {
+            0.0
+        } else {
+            f64::INFINITY
+        };
     }
-    cur.iter().zip(prev).map(|(a, b)| (a - b).norm()).fold(0.0, f64::max) / max
+    cur.iter()
+        .zip(prev)
+        .map(|(a, b)| (a - b).norm())
+        .fold(0.0, f64::max)
+        / max
 }

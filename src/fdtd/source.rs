@@ -13,12 +13,22 @@ pub enum Waveform {
     GaussPulse { f0_hz: f64, bandwidth_hz: f64 },
     /// Ramped continuous wave `A r(t) cos(2 pi f t + phase)`, complex phasor `A e^{i phase}`
     /// (time factor e^{+i omega t}); `r` rises as a raised cosine over `ramp_periods` periods.
-    Cw { freq_hz: f64, amplitude: f64, phase_rad: f64, ramp_periods: f64 },
+    Cw {
+        freq_hz: f64,
+        amplitude: f64,
+        phase_rad: f64,
+        ramp_periods: f64,
+    },
 }
 
 impl Waveform {
     pub fn cw(freq_hz: f64) -> Self {
-        Waveform::Cw { freq_hz, amplitude: 1.0, phase_rad: 0.0, ramp_periods: 3.0 }
+        Waveform::Cw {
+            freq_hz,
+            amplitude: 1.0,
+            phase_rad: 0.0,
+            ramp_periods: 3.0,
+        }
     }
     fn tau(bandwidth_hz: f64) -> f64 {
         2.0 * (10f64.ln()).sqrt() / (std::f64::consts::PI * bandwidth_hz)
@@ -28,18 +38,30 @@ impl Waveform {
     pub fn at(&self, t: f64) -> f64 {
         use std::f64::consts::PI;
         match *self {
-            Waveform::GaussPulse { f0_hz, bandwidth_hz } => {
+            Waveform::GaussPulse {
+                f0_hz,
+                bandwidth_hz,
+            } => {
                 let tau = Self::tau(bandwidth_hz);
                 let t0 = 4.0 * tau;
                 let x = (t - t0) / tau;
                 (-x * x).exp() * (2.0 * PI * f0_hz * (t - t0)).cos()
             }
-            Waveform::Cw { freq_hz, amplitude, phase_rad, ramp_periods } => {
+            Waveform::Cw {
+                freq_hz,
+                amplitude,
+                phase_rad,
+                ramp_periods,
+            } => {
                 if t <= 0.0 {
                     return 0.0;
                 }
                 let tr = ramp_periods / freq_hz;
-                let r = if t < tr { 0.5 * (1.0 - (PI * t / tr).cos()) } else { 1.0 };
+                let r = if t < tr {
+                    0.5 * (1.0 - (PI * t / tr).cos())
+                } else {
+                    1.0
+                };
                 amplitude * r * (2.0 * PI * freq_hz * t + phase_rad).cos()
             }
         }
@@ -54,19 +76,38 @@ impl Waveform {
     /// Time when the CW ramp is complete (0 for pulses).
     pub fn ramp_end(&self) -> f64 {
         match *self {
-            Waveform::Cw { freq_hz, ramp_periods, .. } => ramp_periods / freq_hz,
+            Waveform::Cw {
+                freq_hz,
+                ramp_periods,
+                ..
+            } => ramp_periods / freq_hz,
             _ => 0.0,
         }
     }
     pub fn validate(&self, item: &str) -> Result<()> {
         let ok = match *self {
-            Waveform::GaussPulse { f0_hz, bandwidth_hz } => f0_hz >= 0.0 && bandwidth_hz > 0.0 && f0_hz.is_finite() && bandwidth_hz.is_finite(),
-            Waveform::Cw { freq_hz, amplitude, ramp_periods, .. } => freq_hz > 0.0 && amplitude.is_finite() && ramp_periods >= 0.0,
+            Waveform::GaussPulse {
+                f0_hz,
+                bandwidth_hz,
+            } => {
+                f0_hz >= 0.0 && bandwidth_hz > 0.0 && f0_hz.is_finite() && bandwidth_hz.is_finite()
+            }
+            Waveform::Cw {
+                freq_hz,
+                amplitude,
+                ramp_periods,
+                ..
+            } => freq_hz > 0.0 && amplitude.is_finite() && ramp_periods >= 0.0,
         };
         if ok {
             Ok(())
         } else {
-            Err(Error::input("sources", item, format!("invalid waveform {self:?}"), "use f0 >= 0, bandwidth > 0, frequency > 0, ramp_periods >= 0"))
+            Err(Error::input(
+                "sources",
+                item,
+                format!("invalid waveform {self:?}"),
+                "use f0 >= 0, bandwidth > 0, frequency > 0, ramp_periods >= 0",
+            ))
         }
     }
 }
@@ -75,10 +116,21 @@ impl Waveform {
 #[derive(Clone, Debug, PartialEq)]
 pub enum SourceSpec {
     /// Ideal current source of `current_a` amperes on one E edge (component `comp`, start node `node`).
-    EdgeCurrent { comp: usize, node: [usize; 3], current_a: f64, waveform: Waveform },
+    EdgeCurrent {
+        comp: usize,
+        node: [usize; 3],
+        current_a: f64,
+        waveform: Waveform,
+    },
     /// A sheet of surface current density `amps_per_m` (A/m) along `comp`, in the node plane
     /// `index` normal to axis `normal`, over all active edges of that plane.
-    CurrentSheet { comp: usize, normal: usize, index: usize, amps_per_m: f64, waveform: Waveform },
+    CurrentSheet {
+        comp: usize,
+        normal: usize,
+        index: usize,
+        amps_per_m: f64,
+        waveform: Waveform,
+    },
 }
 
 struct Active {
@@ -88,7 +140,7 @@ struct Active {
     waveform: Waveform,
 }
 
-/// Soft current sources: after the E update, `E -= cb J(t_{n+1/2})`.
+/// Soft current sources: after the E update, `E -= cb J(t_{n+1/2})` (carried into H).
 pub struct Sources {
     active: Vec<Active>,
 }
@@ -100,26 +152,56 @@ impl Sources {
         for (si, s) in specs.iter().enumerate() {
             let item = format!("sources[{si}]");
             match s {
-                SourceSpec::EdgeCurrent { comp, node, current_a, waveform } => {
+                SourceSpec::EdgeCurrent {
+                    comp,
+                    node,
+                    current_a,
+                    waveform,
+                } => {
                     waveform.validate(&item)?;
                     let c = *comp;
                     check_edge(op, &item, c, *node)?;
                     let idx = op.layout.idx(node[0], node[1], node[2]);
                     if op.mat[c][idx] == 0 {
-                        return Err(Error::input("sources", &item, "the source edge is PEC (it would be shorted)", "move the source off PEC or remove the PEC there"));
+                        return Err(Error::input(
+                            "sources",
+                            &item,
+                            "the source edge is PEC (it would be shorted)",
+                            "move the source off PEC or remove the PEC there",
+                        ));
                     }
                     let area = op.dual_area(c, *node);
-                    active.push(Active { edges: vec![(idx as u32, (*current_a / area) as f32)], comp: c, waveform: waveform.clone() });
+                    active.push(Active {
+                        edges: vec![(idx as u32, (*current_a / area) as f32)],
+                        comp: c,
+                        waveform: waveform.clone(),
+                    });
                 }
-                SourceSpec::CurrentSheet { comp, normal, index, amps_per_m, waveform } => {
+                SourceSpec::CurrentSheet {
+                    comp,
+                    normal,
+                    index,
+                    amps_per_m,
+                    waveform,
+                } => {
                     waveform.validate(&item)?;
                     let (c, a) = (*comp, *normal);
                     if c > 2 || a > 2 || c == a || *index > n[a] {
-                        return Err(Error::input("sources", &item, "sheet component/normal/index invalid", "comp and normal must differ, index <= cells along normal"));
+                        return Err(Error::input(
+                            "sources",
+                            &item,
+                            "sheet component/normal/index invalid",
+                            "comp and normal must differ, index <= cells along normal",
+                        ));
                     }
                     let mut r = op.e_active_range(c);
                     if !r[a].contains(index) {
-                        return Err(Error::input("sources", &item, format!("sheet plane {index} is on a PEC face or outside"), "move the sheet inside the domain"));
+                        return Err(Error::input(
+                            "sources",
+                            &item,
+                            format!("sheet plane {index} is on a PEC face or outside"),
+                            "move the sheet inside the domain",
+                        ));
                     }
                     r[a] = *index..*index + 1;
                     // J = K / d_normal (half cell on a PMC face plane).
@@ -129,7 +211,8 @@ impl Sources {
                             for k in r[2].clone() {
                                 let p = [i, j, k];
                                 let idx = op.layout.idx(i, j, k);
-                                if op.mat[c][idx] == 0 {
+                                // Skip PEC edges and edges inside a CPML (no source in the absorber).
+                                if op.mat[c][idx] == 0 || op.in_cpml(p) {
                                     continue;
                                 }
                                 let mut dn = op.d[a];
@@ -140,7 +223,11 @@ impl Sources {
                             }
                         }
                     }
-                    active.push(Active { edges, comp: c, waveform: waveform.clone() });
+                    active.push(Active {
+                        edges,
+                        comp: c,
+                        waveform: waveform.clone(),
+                    });
                 }
             }
         }
@@ -156,7 +243,10 @@ impl Sources {
         Some(t)
     }
     pub fn ramp_end(&self) -> f64 {
-        self.active.iter().map(|a| a.waveform.ramp_end()).fold(0.0, f64::max)
+        self.active
+            .iter()
+            .map(|a| a.waveform.ramp_end())
+            .fold(0.0, f64::max)
     }
     pub fn is_empty(&self) -> bool {
         self.active.is_empty()
@@ -168,13 +258,28 @@ pub(crate) fn check_edge(op: &Operator, item: &str, c: usize, p: [usize; 3]) -> 
     let n = op.layout.n;
     let lim = Operator::comp_node_dims(n, c);
     if c > 2 || (0..3).any(|a| p[a] >= lim[a]) {
-        return Err(Error::input("elements", item, format!("edge {c}@{p:?} lies outside the grid"), format!("keep node indices below {lim:?}")));
+        return Err(Error::input(
+            "elements",
+            item,
+            format!("edge {c}@{p:?} lies outside the grid"),
+            format!("keep node indices below {lim:?}"),
+        ));
     }
     if op.on_pec_face(c, p) {
-        return Err(Error::input("elements", item, format!("edge {c}@{p:?} lies on a PEC boundary face"), "move it at least one cell inside the domain"));
+        return Err(Error::input(
+            "elements",
+            item,
+            format!("edge {c}@{p:?} lies on a PEC boundary face"),
+            "move it at least one cell inside the domain",
+        ));
     }
     if op.in_cpml(p) {
-        return Err(Error::input("elements", item, format!("edge {c}@{p:?} lies inside the CPML"), "move it out of the absorbing layers"));
+        return Err(Error::input(
+            "elements",
+            item,
+            format!("edge {c}@{p:?} lies inside the CPML"),
+            "move it out of the absorbing layers",
+        ));
     }
     Ok(())
 }
@@ -183,18 +288,20 @@ impl Extension for Sources {
     fn name(&self) -> &str {
         "sources"
     }
-    fn post_e(&mut self, f: &mut Fields, ctx: &StepCtx) {
+    fn post_step(&mut self, f: &mut Fields, ctx: &StepCtx) {
         let t = ctx.t_j();
+        let op = ctx.op;
         for a in &self.active {
             let w = a.waveform.at(t) as f32;
             if w == 0.0 {
                 continue;
             }
-            let e = &mut f.e[a.comp];
-            let mat = &ctx.op.mat[a.comp];
+            let mat = &op.mat[a.comp];
             for &(idx, j) in &a.edges {
-                let cb = ctx.op.table[mat[idx as usize] as usize].cb;
-                e[idx as usize] -= cb * j * w;
+                let idx = idx as usize;
+                let delta = -op.table[mat[idx] as usize].cb * j * w;
+                f.e[a.comp][idx] += delta;
+                op.patch_h(&mut f.h, a.comp, idx, delta as f64);
             }
         }
     }

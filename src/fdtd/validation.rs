@@ -19,16 +19,46 @@ const ETA0: f64 = 376.730_313_668;
 /// The FDTD cases, in run order.
 pub fn cases() -> Vec<ValidationCase> {
     vec![
-        ValidationCase { name: "pec_cavity_te101", run: case_te101 },
-        ValidationCase { name: "second_order_convergence", run: case_convergence },
-        ValidationCase { name: "cpml_reflection", run: case_cpml },
-        ValidationCase { name: "lossy_gel_64mhz", run: || case_gel(64e6) },
-        ValidationCase { name: "lossy_gel_128mhz", run: || case_gel(128e6) },
-        ValidationCase { name: "lumped_resistor_100ohm", run: || case_resistor(100.0) },
-        ValidationCase { name: "lumped_resistor_1000ohm", run: || case_resistor(1000.0) },
-        ValidationCase { name: "series_rlc_resonance", run: case_rlc },
-        ValidationCase { name: "energy_conservation", run: case_energy },
-        ValidationCase { name: "determinism_1_vs_2_threads", run: case_determinism },
+        ValidationCase {
+            name: "pec_cavity_te101",
+            run: case_te101,
+        },
+        ValidationCase {
+            name: "second_order_convergence",
+            run: case_convergence,
+        },
+        ValidationCase {
+            name: "cpml_reflection",
+            run: case_cpml,
+        },
+        ValidationCase {
+            name: "lossy_gel_64mhz",
+            run: || case_gel(64e6),
+        },
+        ValidationCase {
+            name: "lossy_gel_128mhz",
+            run: || case_gel(128e6),
+        },
+        ValidationCase {
+            name: "lumped_resistor_100ohm",
+            run: || case_resistor(100.0),
+        },
+        ValidationCase {
+            name: "lumped_resistor_1000ohm",
+            run: || case_resistor(1000.0),
+        },
+        ValidationCase {
+            name: "series_rlc_resonance",
+            run: case_rlc,
+        },
+        ValidationCase {
+            name: "energy_conservation",
+            run: case_energy,
+        },
+        ValidationCase {
+            name: "determinism_1_vs_2_threads",
+            run: case_determinism,
+        },
     ]
 }
 
@@ -47,8 +77,11 @@ fn cavity(n: [usize; 3], d: f64, noise: f32) -> Result<Simulation> {
         for j in 0..n[1] {
             for k in 1..n[2] {
                 let idx = l.idx(i, j, k);
-                let v = (std::f64::consts::PI * i as f64 / n[0] as f64).sin() * (std::f64::consts::PI * k as f64 / n[2] as f64).sin();
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let v = (std::f64::consts::PI * i as f64 / n[0] as f64).sin()
+                    * (std::f64::consts::PI * k as f64 / n[2] as f64).sin();
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let r = ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5;
                 sim.fields.e[1][idx] = v as f32 + noise * r;
             }
@@ -125,8 +158,15 @@ fn case_energy() -> Result<CaseResult> {
         let mut we = 0.0;
         let mut wh = 0.0;
         for c in 0..3 {
-            we += sim.fields.e[c].iter().map(|x| (*x as f64).powi(2)).sum::<f64>();
-            wh += sim.fields.h[c].iter().zip(&h_before[c]).map(|(a, b)| *a as f64 * *b as f64).sum::<f64>();
+            we += sim.fields.e[c]
+                .iter()
+                .map(|x| (*x as f64).powi(2))
+                .sum::<f64>();
+            wh += sim.fields.h[c]
+                .iter()
+                .zip(&h_before[c])
+                .map(|(a, b)| *a as f64 * *b as f64)
+                .sum::<f64>();
         }
         Ok(0.5 * (EPS0 * we + MU0 * wh) * d * d * d)
     };
@@ -150,25 +190,50 @@ fn case_energy() -> Result<CaseResult> {
 // ---------------------------------------------------------------------------------------------
 // TEM parallel-plate line: PEC on x faces, PMC on y faces, so a uniform Ex wave travels along z.
 
-fn tem_line(n: [usize; 3], d: f64, mat: Material, z_lo: Boundary, z_hi: Boundary) -> Result<SimulationSpec> {
+fn tem_line(
+    n: [usize; 3],
+    d: f64,
+    mat: Material,
+    z_lo: Boundary,
+    z_hi: Boundary,
+) -> Result<SimulationSpec> {
     let grid = Grid::uniform([0.0; 3], [d; 3], n)?;
     let model = VoxelModel::new(grid, mat)?;
     let mut spec = SimulationSpec::new(model);
-    spec.boundaries = [[Boundary::Pec, Boundary::Pec], [Boundary::Pmc, Boundary::Pmc], [z_lo, z_hi]];
+    spec.boundaries = [
+        [Boundary::Pec, Boundary::Pec],
+        [Boundary::Pmc, Boundary::Pmc],
+        [z_lo, z_hi],
+    ];
     Ok(spec)
 }
 
 fn sheet(k: usize, wf: Waveform) -> SourceSpec {
-    SourceSpec::CurrentSheet { comp: 0, normal: 2, index: k, amps_per_m: 1.0, waveform: wf }
+    SourceSpec::CurrentSheet {
+        comp: 0,
+        normal: 2,
+        index: k,
+        amps_per_m: 1.0,
+        waveform: wf,
+    }
 }
 
 fn case_cpml() -> Result<CaseResult> {
     let d = 0.01;
-    let wf = Waveform::GaussPulse { f0_hz: 1.0e9, bandwidth_hz: 1.6e9 };
+    let wf = Waveform::GaussPulse {
+        f0_hz: 1.0e9,
+        bandwidth_hz: 1.6e9,
+    };
     let (nz, src, obs) = (80usize, 20usize, 60usize);
     let steps = 900;
     let run = |nz: usize| -> Result<Vec<f64>> {
-        let mut spec = tem_line([2, 2, nz], d, Material::vacuum(), Boundary::cpml(10), Boundary::cpml(10))?;
+        let mut spec = tem_line(
+            [2, 2, nz],
+            d,
+            Material::vacuum(),
+            Boundary::cpml(10),
+            Boundary::cpml(10),
+        )?;
         spec.sources.push(sheet(src, wf.clone()));
         let mut sim = Simulation::new(spec)?;
         let mut probe = TimeProbe::new(&sim.op, &[(FieldKind::E, 0, [1, 1, obs])], steps)?;
@@ -179,7 +244,10 @@ fn case_cpml() -> Result<CaseResult> {
     // Reference: the high end moved 700 cells away, so nothing returns within the record.
     let reference = run(nz + 700)?;
     let peak = reference.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-    let diff = test.iter().zip(&reference).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    let diff = test
+        .iter()
+        .zip(&reference)
+        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
     let db = 20.0 * (diff / peak).log10();
     Ok(CaseResult::with_error(
         "cpml_reflection",
@@ -199,14 +267,35 @@ fn case_gel(freq: f64) -> Result<CaseResult> {
     let d = 0.005;
     let nz = 200;
     let gel = Material::astm_gel();
-    let mut spec = tem_line([2, 2, nz], d, gel.clone(), Boundary::cpml(10), Boundary::cpml(10))?;
+    let mut spec = tem_line(
+        [2, 2, nz],
+        d,
+        gel.clone(),
+        Boundary::cpml(10),
+        Boundary::cpml(10),
+    )?;
     spec.cw_freq_hz = Some(freq);
     spec.sources.push(sheet(15, Waveform::cw(freq)));
     let mut sim = Simulation::new(spec)?;
     let m = sim.op.steps_per_period.unwrap();
     let (k0, k1) = (40usize, 140usize);
-    let mut probe = DftProbe::new(&sim.op, "line", FieldKind::E, &[0], [1..2, 1..2, k0..k1], &[freq], m / 4)?;
-    sim.run_cw(&SteadyState { tol: 1e-5, min_periods: 4, max_periods: 200 }, &mut [&mut probe as &mut dyn Probe])?;
+    let mut probe = DftProbe::new(
+        &sim.op,
+        "line",
+        FieldKind::E,
+        &[0],
+        [1..2, 1..2, k0..k1],
+        &[freq],
+        m / 4,
+    )?;
+    sim.run_cw(
+        &SteadyState {
+            tol: 1e-5,
+            min_periods: 4,
+            max_periods: 200,
+        },
+        &mut [&mut probe as &mut dyn Probe],
+    )?;
     // ln E(z) = ln E0 - gamma z: least-squares slope of log magnitude and unwrapped phase.
     let mut zs = vec![];
     let mut lnmag = vec![];
@@ -232,7 +321,9 @@ fn case_gel(freq: f64) -> Result<CaseResult> {
     let alpha = -slope(&zs, &lnmag);
     let beta = -slope(&zs, &phase);
     let w = 2.0 * std::f64::consts::PI * freq;
-    let gamma = (Complex64::i() * w * MU0 * (gel.sigma_s_per_m + Complex64::i() * w * EPS0 * gel.eps_r)).sqrt();
+    let gamma =
+        (Complex64::i() * w * MU0 * (gel.sigma_s_per_m + Complex64::i() * w * EPS0 * gel.eps_r))
+            .sqrt();
     let ea = ((alpha - gamma.re) / gamma.re).abs();
     let eb = ((beta - gamma.im) / gamma.im).abs();
     let name = format!("lossy_gel_{}mhz", (freq / 1e6).round());
@@ -268,32 +359,65 @@ fn slope(x: &[f64], y: &[f64]) -> f64 {
 /// A TEM line of `nx` x `ny` cells terminated at its high-z PMC end by a sheet of lumped elements
 /// built by `element(name, i, j, scale)` (scale = 2 for the half-width edges on the PMC side walls),
 /// and its matched reference. Returns (frequencies, load voltage spectrum ratio V_total / V_incident).
-fn terminated_line(freqs: &[f64], element: &dyn Fn(String, [usize; 3], f64) -> LumpedSpec) -> Result<Vec<Complex64>> {
+fn terminated_line(
+    freqs: &[f64],
+    element: &dyn Fn(String, [usize; 3], f64) -> LumpedSpec,
+) -> Result<Vec<Complex64>> {
     let d = 0.01;
     let (nx, ny, nz) = (4usize, 4usize, 60usize);
-    let wf = Waveform::GaussPulse { f0_hz: 0.55e9, bandwidth_hz: 0.9e9 };
+    let wf = Waveform::GaussPulse {
+        f0_hz: 0.55e9,
+        bandwidth_hz: 0.9e9,
+    };
     let src = 15;
     let probe_pt = [nx / 2, ny / 2, nz];
     let run = |terminated: bool| -> Result<Vec<Complex64>> {
-        let z_hi = if terminated { Boundary::Pmc } else { Boundary::cpml(10) };
+        let z_hi = if terminated {
+            Boundary::Pmc
+        } else {
+            Boundary::cpml(10)
+        };
         let nzr = if terminated { nz } else { nz + 200 };
-        let mut spec = tem_line([nx, ny, nzr], d, Material::vacuum(), Boundary::cpml(10), z_hi)?;
+        let mut spec = tem_line(
+            [nx, ny, nzr],
+            d,
+            Material::vacuum(),
+            Boundary::cpml(10),
+            z_hi,
+        )?;
         spec.sources.push(sheet(src, wf.clone()));
         if terminated {
             for i in 0..nx {
                 for j in 0..=ny {
                     let scale = if j == 0 || j == ny { 2.0 } else { 1.0 };
-                    spec.lumped.push(element(format!("load_{i}_{j}"), [i, j, nz], scale));
+                    spec.lumped
+                        .push(element(format!("load_{i}_{j}"), [i, j, nz], scale));
                 }
             }
         }
         let mut sim = Simulation::new(spec)?;
-        let mut probe = DftProbe::new(&sim.op, "load", FieldKind::E, &[0], [probe_pt[0]..probe_pt[0] + 1, probe_pt[1]..probe_pt[1] + 1, nz..nz + 1], freqs, 1)?;
+        let mut probe = DftProbe::new(
+            &sim.op,
+            "load",
+            FieldKind::E,
+            &[0],
+            [
+                probe_pt[0]..probe_pt[0] + 1,
+                probe_pt[1]..probe_pt[1] + 1,
+                nz..nz + 1,
+            ],
+            freqs,
+            1,
+        )?;
         let stats = sim.run_until_decay(60.0, 40_000, &mut [&mut probe as &mut dyn Probe])?;
         if !stats.converged {
-            return Err(Error::NotConverged { what: "terminated line did not decay by 60 dB".into() });
+            return Err(Error::NotConverged {
+                what: "terminated line did not decay by 60 dB".into(),
+            });
         }
-        Ok((0..freqs.len()).map(|fi| probe.spectrum(0, fi)[[0, 0, 0]]).collect())
+        Ok((0..freqs.len())
+            .map(|fi| probe.spectrum(0, fi)[[0, 0, 0]])
+            .collect())
     };
     let vt = run(true)?;
     let vi = run(false)?;
@@ -309,7 +433,9 @@ fn case_resistor(r_load: f64) -> Result<CaseResult> {
     let freqs = [0.2e9, 0.4e9, 0.6e9, 0.8e9];
     // nx resistors in series per column, ny columns (half-width edge columns doubled): R_L = R_edge nx/ny.
     let r_edge = r_load * 4.0 / 4.0;
-    let ratio = terminated_line(&freqs, &|name, node, scale| LumpedSpec::resistor(&name, 0, node, r_edge * scale))?;
+    let ratio = terminated_line(&freqs, &|name, node, scale| {
+        LumpedSpec::resistor(&name, 0, node, r_edge * scale)
+    })?;
     let z0 = tem_z0();
     let g_ref = (r_load - z0) / (r_load + z0);
     let mut worst = 0.0f64;
@@ -336,10 +462,16 @@ fn case_resistor(r_load: f64) -> Result<CaseResult> {
 }
 
 fn case_rlc() -> Result<CaseResult> {
-    let (r, l, c) = (tem_z0(), 200e-9, 1.0 / ((2.0 * std::f64::consts::PI * 300e6).powi(2) * 200e-9));
+    let (r, l, c) = (
+        tem_z0(),
+        200e-9,
+        1.0 / ((2.0 * std::f64::consts::PI * 300e6).powi(2) * 200e-9),
+    );
     let f_ref = 1.0 / (2.0 * std::f64::consts::PI * (l * c).sqrt());
     let freqs: Vec<f64> = (0..61).map(|t| 240e6 + 2e6 * t as f64).collect();
-    let ratio = terminated_line(&freqs, &|name, node, s| LumpedSpec::series_rlc(&name, 0, node, r * s, l * s, c / s))?;
+    let ratio = terminated_line(&freqs, &|name, node, s| {
+        LumpedSpec::series_rlc(&name, 0, node, r * s, l * s, c / s)
+    })?;
     let z0 = tem_z0();
     // Load impedance from Gamma; resonance where Im Z_L crosses zero.
     let im: Vec<f64> = ratio.iter().map(|v| (z0 * v / (2.0 - v)).im).collect();
@@ -370,10 +502,23 @@ pub fn determinism_run() -> Result<Vec<Complex64>> {
     let grid = Grid::uniform([0.0; 3], [0.004; 3], n)?;
     let mut model = VoxelModel::new(grid, Material::vacuum())?;
     let gel = model.add_material(Material::astm_gel())?;
-    model.fill(&crate::grid::Shape::boxed("gel", [0.03, 0.03, 0.03], [0.07, 0.06, 0.09]), gel)?;
+    model.fill(
+        &crate::grid::Shape::boxed("gel", [0.03, 0.03, 0.03], [0.07, 0.06, 0.09]),
+        gel,
+    )?;
     model.pec_wire([0.04, 0.04, 0.02], [0.04, 0.04, 0.045])?;
     let mut spec = SimulationSpec::new(model).all_boundaries(Boundary::cpml(6));
-    spec.lumped.push(LumpedSpec::port("p1", 2, [12, 10, 14], 50.0, 1.0, Waveform::GaussPulse { f0_hz: 1e9, bandwidth_hz: 1.5e9 }));
+    spec.lumped.push(LumpedSpec::port(
+        "p1",
+        2,
+        [12, 10, 14],
+        50.0,
+        1.0,
+        Waveform::GaussPulse {
+            f0_hz: 1e9,
+            bandwidth_hz: 1.5e9,
+        },
+    ));
     spec.port_freqs_hz = vec![0.5e9, 1e9];
     let mut sim = Simulation::new(spec)?;
     let mut pe = DftProbe::full(&sim.op, "e", FieldKind::E, &[0.5e9, 1e9], 1)?;
@@ -395,13 +540,25 @@ pub fn determinism_run() -> Result<Vec<Complex64>> {
 }
 
 fn case_determinism() -> Result<CaseResult> {
-    let pool = |t: usize| rayon::ThreadPoolBuilder::new().num_threads(t).build().map_err(|e| Error::Other(e.to_string()));
+    let pool = |t: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .map_err(|e| Error::Other(e.to_string()))
+    };
     let a = pool(1)?.install(determinism_run)?;
     let b = pool(2)?.install(determinism_run)?;
-    let differ = a.iter().zip(&b).filter(|(x, y)| x.re.to_bits() != y.re.to_bits() || x.im.to_bits() != y.im.to_bits()).count() + a.len().abs_diff(b.len());
+    let differ = a
+        .iter()
+        .zip(&b)
+        .filter(|(x, y)| x.re.to_bits() != y.re.to_bits() || x.im.to_bits() != y.im.to_bits())
+        .count()
+        + a.len().abs_diff(b.len());
     let nonzero = a.iter().filter(|x| x.norm() > 0.0).count();
     if nonzero == 0 {
-        return Err(Error::Other("determinism run produced only zero phasors".into()));
+        return Err(Error::Other(
+            "determinism run produced only zero phasors".into(),
+        ));
     }
     Ok(CaseResult::with_error(
         "determinism_1_vs_2_threads",

@@ -38,22 +38,37 @@ impl Axis {
             ));
         }
         if n == 0 {
-            return Err(Error::input("grid", "cells", "an axis has zero cells", "give at least 1 cell per axis"));
+            return Err(Error::input(
+                "grid",
+                "cells",
+                "an axis has zero cells",
+                "give at least 1 cell per axis",
+            ));
         }
-        Ok(Self { nodes: (0..=n).map(|i| start_m + d_m * i as f64).collect() })
+        Ok(Self {
+            nodes: (0..=n).map(|i| start_m + d_m * i as f64).collect(),
+        })
     }
 
     /// An axis from explicit node coordinates (strictly increasing).
     pub fn from_nodes(nodes: Vec<f64>) -> Result<Self> {
         if nodes.len() < 2 {
-            return Err(Error::input("grid", "nodes", "an axis needs at least 2 nodes", "give >= 2 node coordinates"));
+            return Err(Error::input(
+                "grid",
+                "nodes",
+                "an axis needs at least 2 nodes",
+                "give >= 2 node coordinates",
+            ));
         }
         for w in nodes.windows(2) {
             if !(w[1] > w[0]) {
                 return Err(Error::input(
                     "grid",
                     "nodes",
-                    format!("node coordinates not strictly increasing ({} then {})", w[0], w[1]),
+                    format!(
+                        "node coordinates not strictly increasing ({} then {})",
+                        w[0], w[1]
+                    ),
                     "sort the node coordinates and remove duplicates (every cell size must be > 0)",
                 ));
             }
@@ -86,7 +101,9 @@ impl Axis {
     /// The common cell size when the axis is uniform (relative tolerance 1e-9).
     pub fn uniform_size(&self) -> Option<f64> {
         let d0 = self.cell_size(0);
-        (0..self.cells()).all(|i| (self.cell_size(i) - d0).abs() <= 1e-9 * d0).then_some(d0)
+        (0..self.cells())
+            .all(|i| (self.cell_size(i) - d0).abs() <= 1e-9 * d0)
+            .then_some(d0)
     }
     /// Index of the node nearest to `x`.
     pub fn nearest_node(&self, x: f64) -> usize {
@@ -133,7 +150,11 @@ impl Grid {
     }
     /// Cells per axis.
     pub fn dims(&self) -> [usize; 3] {
-        [self.axes[0].cells(), self.axes[1].cells(), self.axes[2].cells()]
+        [
+            self.axes[0].cells(),
+            self.axes[1].cells(),
+            self.axes[2].cells(),
+        ]
     }
     pub fn num_cells(&self) -> usize {
         let [a, b, c] = self.dims();
@@ -141,14 +162,26 @@ impl Grid {
     }
     /// Per-axis cell sizes when every axis is uniform.
     pub fn uniform_spacing(&self) -> Option<[f64; 3]> {
-        Some([self.axes[0].uniform_size()?, self.axes[1].uniform_size()?, self.axes[2].uniform_size()?])
+        Some([
+            self.axes[0].uniform_size()?,
+            self.axes[1].uniform_size()?,
+            self.axes[2].uniform_size()?,
+        ])
     }
     /// Coordinates of node `(i, j, k)`.
     pub fn node_pos(&self, i: usize, j: usize, k: usize) -> [f64; 3] {
-        [self.axes[0].node(i), self.axes[1].node(j), self.axes[2].node(k)]
+        [
+            self.axes[0].node(i),
+            self.axes[1].node(j),
+            self.axes[2].node(k),
+        ]
     }
     pub fn cell_centre(&self, i: usize, j: usize, k: usize) -> [f64; 3] {
-        [self.axes[0].cell_centre(i), self.axes[1].cell_centre(j), self.axes[2].cell_centre(k)]
+        [
+            self.axes[0].cell_centre(i),
+            self.axes[1].cell_centre(j),
+            self.axes[2].cell_centre(k),
+        ]
     }
     /// Flat cell index, z fastest.
     #[inline]
@@ -174,13 +207,31 @@ pub struct Material {
 
 impl Material {
     pub fn vacuum() -> Self {
-        Self { name: "air".into(), eps_r: 1.0, sigma_s_per_m: 0.0, density_kg_per_m3: 0.0, pec: false }
+        Self {
+            name: "air".into(),
+            eps_r: 1.0,
+            sigma_s_per_m: 0.0,
+            density_kg_per_m3: 0.0,
+            pec: false,
+        }
     }
     pub fn pec(name: &str) -> Self {
-        Self { name: name.into(), eps_r: 1.0, sigma_s_per_m: 0.0, density_kg_per_m3: 0.0, pec: true }
+        Self {
+            name: name.into(),
+            eps_r: 1.0,
+            sigma_s_per_m: 0.0,
+            density_kg_per_m3: 0.0,
+            pec: true,
+        }
     }
     pub fn dielectric(name: &str, eps_r: f64, sigma_s_per_m: f64, density_kg_per_m3: f64) -> Self {
-        Self { name: name.into(), eps_r, sigma_s_per_m, density_kg_per_m3, pec: false }
+        Self {
+            name: name.into(),
+            eps_r,
+            sigma_s_per_m,
+            density_kg_per_m3,
+            pec: false,
+        }
     }
     /// ASTM F2182 gel as commonly specified: eps_r 80, 0.47 S/m, 1000 kg/m^3 (nominal; see refs).
     pub fn astm_gel() -> Self {
@@ -192,13 +243,31 @@ impl Material {
             return Ok(());
         }
         if !(self.eps_r >= 1.0) || !self.eps_r.is_finite() {
-            return Err(Error::input("materials", &format!("{key}.eps_r"), format!("eps_r = {} is below 1 or not finite", self.eps_r), "give a relative permittivity >= 1"));
+            return Err(Error::input(
+                "materials",
+                &format!("{key}.eps_r"),
+                format!("eps_r = {} is below 1 or not finite", self.eps_r),
+                "give a relative permittivity >= 1",
+            ));
         }
         if !(self.sigma_s_per_m >= 0.0) || !self.sigma_s_per_m.is_finite() {
-            return Err(Error::input("materials", &format!("{key}.sigma_s_per_m"), format!("conductivity {} S/m is negative or not finite", self.sigma_s_per_m), "give a conductivity >= 0"));
+            return Err(Error::input(
+                "materials",
+                &format!("{key}.sigma_s_per_m"),
+                format!(
+                    "conductivity {} S/m is negative or not finite",
+                    self.sigma_s_per_m
+                ),
+                "give a conductivity >= 0",
+            ));
         }
         if !(self.density_kg_per_m3 >= 0.0) {
-            return Err(Error::input("materials", &format!("{key}.density_kg_per_m3"), "density is negative", "give a density >= 0 (0 for air)"));
+            return Err(Error::input(
+                "materials",
+                &format!("{key}.density_kg_per_m3"),
+                "density is negative",
+                "give a density >= 0 (0 for air)",
+            ));
         }
         Ok(())
     }
@@ -230,7 +299,9 @@ struct BitSet {
 
 impl BitSet {
     fn new(n: usize) -> Self {
-        Self { words: vec![0; n.div_ceil(64)] }
+        Self {
+            words: vec![0; n.div_ceil(64)],
+        }
     }
     fn set(&mut self, i: usize) {
         self.words[i / 64] |= 1 << (i % 64);
@@ -257,13 +328,23 @@ impl VoxelModel {
         let n = grid.num_cells();
         let [nx, ny, nz] = grid.dims();
         let nn = (nx + 1) * (ny + 1) * (nz + 1);
-        Ok(Self { grid, materials: vec![background], cells: vec![0; n], thin_pec: [BitSet::new(nn), BitSet::new(nn), BitSet::new(nn)] })
+        Ok(Self {
+            grid,
+            materials: vec![background],
+            cells: vec![0; n],
+            thin_pec: [BitSet::new(nn), BitSet::new(nn), BitSet::new(nn)],
+        })
     }
 
     /// Adds a material and returns its index.
     pub fn add_material(&mut self, m: Material) -> Result<u8> {
         if self.materials.len() >= 255 {
-            return Err(Error::input("materials", &m.name, "more than 255 materials", "merge materials with equal properties"));
+            return Err(Error::input(
+                "materials",
+                &m.name,
+                "more than 255 materials",
+                "merge materials with equal properties",
+            ));
         }
         m.validate(self.materials.len())?;
         self.materials.push(m);
@@ -272,10 +353,19 @@ impl VoxelModel {
 
     /// Index of the material called `name`.
     pub fn material_index(&self, name: &str) -> Result<u8> {
-        self.materials.iter().position(|m| m.name == name).map(|i| i as u8).ok_or_else(|| {
-            let known: Vec<_> = self.materials.iter().map(|m| m.name.as_str()).collect();
-            Error::input("materials", name, format!("unknown material '{name}'"), format!("use one of: {}", known.join(", ")))
-        })
+        self.materials
+            .iter()
+            .position(|m| m.name == name)
+            .map(|i| i as u8)
+            .ok_or_else(|| {
+                let known: Vec<_> = self.materials.iter().map(|m| m.name.as_str()).collect();
+                Error::input(
+                    "materials",
+                    name,
+                    format!("unknown material '{name}'"),
+                    format!("use one of: {}", known.join(", ")),
+                )
+            })
     }
 
     pub fn materials(&self) -> &[Material] {
@@ -296,7 +386,12 @@ impl VoxelModel {
     /// Fills every cell whose centre lies inside `shape` with material `mat`. Returns the count.
     pub fn fill(&mut self, shape: &Shape, mat: u8) -> Result<usize> {
         if mat as usize >= self.materials.len() {
-            return Err(Error::input("shapes", &shape.name, format!("material index {mat} does not exist"), "add the material first"));
+            return Err(Error::input(
+                "shapes",
+                &shape.name,
+                format!("material index {mat} does not exist"),
+                "add the material first",
+            ));
         }
         let [nx, ny, nz] = self.grid.dims();
         let mut count = 0;
@@ -331,7 +426,12 @@ impl VoxelModel {
             Comp::Z => [nx + 1, ny + 1, nz],
         };
         if i >= lim[0] || j >= lim[1] || k >= lim[2] {
-            return Err(Error::input("thin_pec", &format!("edge {comp:?}({i},{j},{k})"), "edge lies outside the grid", format!("keep indices below {lim:?}")));
+            return Err(Error::input(
+                "thin_pec",
+                &format!("edge {comp:?}({i},{j},{k})"),
+                "edge lies outside the grid",
+                format!("keep indices below {lim:?}"),
+            ));
         }
         let idx = self.node_index(i, j, k);
         self.thin_pec[comp.index()].set(idx);
@@ -350,7 +450,11 @@ impl VoxelModel {
         let mut cur = na;
         let mut count = 0;
         // Walk node to node, stepping along the axis with the largest remaining fractional lag.
-        let total: [i64; 3] = [nb[0] as i64 - na[0] as i64, nb[1] as i64 - na[1] as i64, nb[2] as i64 - na[2] as i64];
+        let total: [i64; 3] = [
+            nb[0] as i64 - na[0] as i64,
+            nb[1] as i64 - na[1] as i64,
+            nb[2] as i64 - na[2] as i64,
+        ];
         let steps = total.iter().map(|v| v.unsigned_abs()).sum::<u64>();
         let mut done = [0i64; 3];
         for s in 0..steps {
@@ -385,7 +489,13 @@ impl VoxelModel {
 
     /// A thin PEC sheet in the plane `axis = coord_m`, covering `[lo, hi]` along the other two axes
     /// (given in x,y,z order; the entry of `axis` is ignored). All edges in the sheet are set.
-    pub fn pec_sheet(&mut self, axis: Comp, coord_m: f64, lo: [f64; 3], hi: [f64; 3]) -> Result<usize> {
+    pub fn pec_sheet(
+        &mut self,
+        axis: Comp,
+        coord_m: f64,
+        lo: [f64; 3],
+        hi: [f64; 3],
+    ) -> Result<usize> {
         let a = axis.index();
         let n = self.grid.axes[a].nearest_node(coord_m);
         let mut lo_n = [0usize; 3];
@@ -424,10 +534,19 @@ impl VoxelModel {
         for ax in 0..3 {
             let a = &self.grid.axes[ax];
             if p[ax] < a.start() - 1e-12 || p[ax] > a.end() + 1e-12 {
-                return Err(Error::input("thin_pec", &format!("point {p:?}"), "point lies outside the grid", "move it inside the grid bounds"));
+                return Err(Error::input(
+                    "thin_pec",
+                    &format!("point {p:?}"),
+                    "point lies outside the grid",
+                    "move it inside the grid bounds",
+                ));
             }
         }
-        Ok([self.grid.axes[0].nearest_node(p[0]), self.grid.axes[1].nearest_node(p[1]), self.grid.axes[2].nearest_node(p[2])])
+        Ok([
+            self.grid.axes[0].nearest_node(p[0]),
+            self.grid.axes[1].nearest_node(p[1]),
+            self.grid.axes[2].nearest_node(p[2]),
+        ])
     }
 
     /// Material properties seen by an E edge: the mean of the (up to 4) cells around it,

@@ -6,7 +6,13 @@ pub enum ShapeKind {
     /// Axis-aligned box between two corners.
     Box { min_m: [f64; 3], max_m: [f64; 3] },
     /// Cylinder along axis `axis` (0 = x, 1 = y, 2 = z) through `centre_m`, from `start_m` to `end_m` along that axis.
-    Cylinder { axis: usize, centre_m: [f64; 3], radius_m: f64, start_m: f64, end_m: f64 },
+    Cylinder {
+        axis: usize,
+        centre_m: [f64; 3],
+        radius_m: f64,
+        start_m: f64,
+        end_m: f64,
+    },
     /// Sphere.
     Sphere { centre_m: [f64; 3], radius_m: f64 },
 }
@@ -20,7 +26,10 @@ pub struct Shape {
 
 impl Shape {
     pub fn new(name: &str, kind: ShapeKind) -> Self {
-        Self { name: name.into(), kind }
+        Self {
+            name: name.into(),
+            kind,
+        }
     }
     pub fn boxed(name: &str, min_m: [f64; 3], max_m: [f64; 3]) -> Self {
         Self::new(name, ShapeKind::Box { min_m, max_m })
@@ -29,10 +38,20 @@ impl Shape {
     pub fn contains(&self, p: [f64; 3]) -> bool {
         match &self.kind {
             ShapeKind::Box { min_m, max_m } => (0..3).all(|a| p[a] >= min_m[a] && p[a] <= max_m[a]),
-            ShapeKind::Cylinder { axis, centre_m, radius_m, start_m, end_m } => {
+            ShapeKind::Cylinder {
+                axis,
+                centre_m,
+                radius_m,
+                start_m,
+                end_m,
+            } => {
                 let a = *axis;
                 let (b, c) = ((a + 1) % 3, (a + 2) % 3);
-                let (lo, hi) = if start_m <= end_m { (*start_m, *end_m) } else { (*end_m, *start_m) };
+                let (lo, hi) = if start_m <= end_m {
+                    (*start_m, *end_m)
+                } else {
+                    (*end_m, *start_m)
+                };
                 let db = p[b] - centre_m[b];
                 let dc = p[c] - centre_m[c];
                 p[a] >= lo && p[a] <= hi && db * db + dc * dc <= radius_m * radius_m
