@@ -23,14 +23,35 @@ enum Command {
         /// Print one JSON document ({"cases": [...]}) instead of a table.
         #[arg(long)]
         json: bool,
-        /// Run only cases whose name contains this text.
+        /// Run only the case with this name (or every case whose name contains it).
         #[arg(long)]
         only: Option<String>,
+    },
+    /// Run a simulation described in TOML (see README: "fdtd run").
+    Fdtd {
+        #[command(subcommand)]
+        what: FdtdCommand,
     },
     /// Throughput benchmarks.
     Bench {
         #[command(subcommand)]
         what: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FdtdCommand {
+    /// Run FILE.toml and write summary.json (+ fields.h5 when it has probes) into --out.
+    Run {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Replace --out if it exists.
+        #[arg(long)]
+        force: bool,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
     },
 }
 
@@ -80,9 +101,18 @@ pub fn main() -> i32 {
 fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Validate { json, only } => {
-            let cases: Vec<_> = validate::all_cases()
+            let all = validate::all_cases();
+            // --only: the exact case if one has that name, else every case containing the text.
+            let exact = only
+                .as_deref()
+                .is_some_and(|o| all.iter().any(|c| c.name == o));
+            let cases: Vec<_> = all
                 .into_iter()
-                .filter(|c| only.as_deref().is_none_or(|o| c.name.contains(o)))
+                .filter(|c| match only.as_deref() {
+                    None => true,
+                    Some(o) if exact => c.name == o,
+                    Some(o) => c.name.contains(o),
+                })
                 .collect();
             if cases.is_empty() {
                 return Err(crate::error::Error::input(
@@ -132,6 +162,19 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(if failed == 0 { 0 } else { 1 })
         }
+        Command::Fdtd {
+            what:
+                FdtdCommand::Run {
+                    file,
+                    out,
+                    force,
+                    quiet,
+                },
+        } => {
+            let summary = fdtd_run(&file, &out, force, quiet)?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(0)
+        }
         Command::Bench {
             what:
                 BenchCommand::Fdtd {
@@ -155,4 +198,179 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// `rftwin fdtd run`: parse, build, run, write (atomically).
+fn fdtd_run(
+    file: &std::path::Path,
+    out: &std::path::Path,
+    force: bool,
+    quiet: bool,
+) -> anyhow::Result<serde_json::Value> {
+    use crate::fdtd::config::{self, RunMode};
+    use crate::fdtd::{FieldKind, Probe};
+    use num_complex::Complex64;
+
+    let name = file.display().to_string();
+    let parsed = config::load(file)?;
+    let (mut sim, mut probes) = config::build(&parsed, &name)?;
+    let dir = crate::io::AtomicDir::new(out, force)?;
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new_spinner()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("template"),
+    );
+    {
+        let bar = bar.clone();
+        sim.set_progress(Some(Box::new(move |p: crate::fdtd::Progress| {
+            bar.set_message(if p.periods > 0 {
+                format!(
+                    "period {} (step {}): phasor change {:.2e} -> {:.1e}",
+                    p.periods, p.steps, p.measure, p.target
+                )
+            } else {
+                format!(
+                    "step {}: energy {:.1} dB -> {:.0} dB",
+                    p.steps, p.measure, p.target
+                )
+            });
+            bar.tick();
+        })));
+    }
+    let mut refs: Vec<&mut dyn Probe> = probes.iter_mut().map(|p| p as &mut dyn Probe).collect();
+    let stats = match &parsed.mode {
+        RunMode::Cw { steady, .. } => sim.run_cw(steady, &mut refs)?,
+        RunMode::Pulse {
+            decay_db,
+            max_steps,
+            ..
+        } => sim.run_until_decay(*decay_db, *max_steps, &mut refs)?,
+    };
+    bar.finish_and_clear();
+    let cw = matches!(parsed.mode, RunMode::Cw { .. });
+    let freqs: Vec<f64> = match &parsed.mode {
+        RunMode::Cw { freq_hz, .. } => vec![*freq_hz],
+        RunMode::Pulse { freqs_hz, .. } => freqs_hz.clone(),
+    };
+
+    // Element results (ports: impedance and S11 against their internal resistance).
+    let mut elements = Vec::new();
+    for (e, spec) in sim.lumped.specs().iter().enumerate() {
+        let z = sim.lumped.impedance(e);
+        let vi = if cw {
+            sim.lumped.phasors(e)
+        } else {
+            sim.lumped.spectrum(e)
+        };
+        let r0 = parsed
+            .ports
+            .iter()
+            .find(|(n, _)| *n == spec.name)
+            .map(|(_, r)| *r);
+        let rows: Vec<serde_json::Value> = freqs
+            .iter()
+            .enumerate()
+            .map(|(fi, f)| {
+                let (v, i) = vi[fi];
+                let mut row = serde_json::json!({
+                    "freq_hz": f,
+                    "z_ohm": [z[fi].re, z[fi].im],
+                    "v": [v.re, v.im],
+                    "i": [i.re, i.im],
+                });
+                if let Some(r0) = r0 {
+                    let s11: Complex64 = (z[fi] - r0) / (z[fi] + r0);
+                    row["s11"] = serde_json::json!([s11.re, s11.im]);
+                    row["s11_db"] = serde_json::json!(20.0 * s11.norm().log10());
+                    if cw {
+                        row["power_into_structure_w"] = serde_json::json!(0.5 * (v * i.conj()).re);
+                    }
+                }
+                row
+            })
+            .collect();
+        elements
+            .push(serde_json::json!({ "name": spec.name, "port": r0.is_some(), "results": rows }));
+    }
+
+    let d = sim.op.d;
+    let origin = sim.op.model.grid.node_pos(0, 0, 0);
+    let mut arrays = Vec::new();
+    for (p, req) in probes.iter().zip(&parsed.probes) {
+        for (ci, comp) in ["x", "y", "z"].iter().enumerate() {
+            for (fi, f) in freqs.iter().enumerate() {
+                let data = if cw {
+                    p.phasor(ci, fi)
+                } else {
+                    p.spectrum(ci, fi)
+                        .mapv(|c| num_complex::Complex32::new(c.re as f32, c.im as f32))
+                };
+                // Yee position of this component: half a cell along its own axis for E, along the other two for H.
+                let mut o = [0.0; 3];
+                for a in 0..3 {
+                    let half = match req.kind {
+                        FieldKind::E => a == ci,
+                        FieldKind::H => a != ci,
+                    };
+                    o[a] = origin[a]
+                        + d[a] * (req.region[a].start as f64 + if half { 0.5 } else { 0.0 });
+                }
+                arrays.push((
+                    format!(
+                        "{}/{}{}_f{}",
+                        req.name,
+                        if req.kind == FieldKind::E { "E" } else { "H" },
+                        comp,
+                        fi
+                    ),
+                    data,
+                    o,
+                    *f,
+                    req.kind,
+                ));
+            }
+        }
+    }
+    if !arrays.is_empty() {
+        let sets: Vec<crate::io::FieldDataset> = arrays
+            .iter()
+            .map(|(n, data, o, f, kind)| crate::io::FieldDataset {
+                name: n.clone(),
+                data,
+                origin_m: *o,
+                spacing_m: d,
+                unit: match (kind, cw) {
+                    (FieldKind::E, true) => "V/m",
+                    (FieldKind::H, true) => "A/m",
+                    (FieldKind::E, false) => "V s/m",
+                    (FieldKind::H, false) => "A s/m",
+                },
+                freq_hz: *f,
+                quantity: if cw {
+                    "complex peak phasor, time factor exp(+i w t)"
+                } else {
+                    "Fourier transform, exp(-i w t)"
+                },
+            })
+            .collect();
+        crate::io::write_h5_fields(&dir.path("fields.h5"), &sets)?;
+    }
+    let summary = serde_json::json!({
+        "file": name,
+        "mode": if cw { "cw" } else { "pulse" },
+        "cells": sim.op.layout.n,
+        "cell_size_m": d,
+        "dt_s": sim.dt(),
+        "courant": sim.op.courant,
+        "run": stats,
+        "elements": elements,
+        "probes": parsed.probes.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
+        "fields_h5": if arrays.is_empty() { None } else { Some("fields.h5") },
+    });
+    crate::io::write_json(&dir.path("summary.json"), &summary)?;
+    dir.commit()?;
+    Ok(summary)
 }

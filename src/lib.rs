@@ -7,4 +7,5 @@ pub mod cli;
 pub mod error;
 pub mod fdtd;
 pub mod grid;
+pub mod io;
 pub mod validate;

@@ -5,6 +5,7 @@
 //! elements, sources, DFT probes — is an [`extension::Extension`] hooked around the update.
 //! [`sim::Simulation`] ties them together and runs to a steady state or an energy decay.
 
+pub mod config;
 pub mod cpml;
 pub mod dft;
 pub mod engine;
@@ -22,5 +23,5 @@ pub use extension::{Extension, Probe, StepCtx};
 pub use fields::{Fields, Layout};
 pub use lumped::{Lumped, LumpedSpec};
 pub use operator::{Boundary, CpmlParams, Operator, OperatorSpec};
-pub use sim::{RunStats, Simulation, SimulationSpec, SteadyState};
+pub use sim::{Progress, ProgressFn, RunStats, Simulation, SimulationSpec, SteadyState};
 pub use source::{SourceSpec, Waveform};

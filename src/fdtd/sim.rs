@@ -82,6 +82,21 @@ pub struct RunStats {
     pub seconds: f64,
 }
 
+/// Where a long run stands, for progress bars.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub steps: usize,
+    /// CW: periods done; broadband: 0.
+    pub periods: usize,
+    /// CW: last relative phasor change; broadband: energy relative to peak (dB).
+    pub measure: f64,
+    /// The stopping threshold `measure` is compared with.
+    pub target: f64,
+}
+
+/// A progress callback.
+pub type ProgressFn = Box<dyn FnMut(Progress) + Send>;
+
 /// A built simulation.
 pub struct Simulation {
     pub op: Operator,
@@ -92,6 +107,7 @@ pub struct Simulation {
     sources: Sources,
     n: usize,
     plane_energy: Vec<f64>,
+    progress: Option<ProgressFn>,
 }
 
 impl Simulation {
@@ -119,7 +135,19 @@ impl Simulation {
             sources,
             n: 0,
             plane_energy,
+            progress: None,
         })
+    }
+
+    /// Sets a callback called once per period (CW) or energy check (broadband).
+    pub fn set_progress(&mut self, f: Option<ProgressFn>) {
+        self.progress = f;
+    }
+
+    fn report(&mut self, p: Progress) {
+        if let Some(f) = &mut self.progress {
+            f(p);
+        }
     }
 
     pub fn dt(&self) -> f64 {
@@ -285,6 +313,12 @@ impl Simulation {
                     });
                 }
                 rel_db = 10.0 * (w / peak.max(1e-300)).log10();
+                self.report(Progress {
+                    steps,
+                    periods: 0,
+                    measure: rel_db,
+                    target: -decay_db,
+                });
                 if peak > 0.0 && rel_db < -decay_db {
                     return Ok(RunStats {
                         steps,
@@ -370,6 +404,12 @@ impl Simulation {
             change = rel_change(&cur[..monitors.len()], &prev[..monitors.len()])
                 .max(rel_change(&cur[monitors.len()..], &prev[monitors.len()..]));
             std::mem::swap(&mut cur, &mut prev);
+            self.report(Progress {
+                steps: self.n,
+                periods: period,
+                measure: change,
+                target: ss.tol,
+            });
             if self.time() > ramp && period >= ss.min_periods && change < ss.tol {
                 below += 1;
                 if below >= 2 {
