@@ -288,7 +288,8 @@ pub fn step_fused(op: &Operator, f: &mut Fields, hooks: &[&dyn PlaneHook]) {
     let planes = l.n[0] + 1;
     // A few chunks per thread, so work stealing evens out a thread that is slowed down.
     let chunks = (4 * rayon::current_num_threads()).clamp(1, (planes / 8).max(1));
-    let starts: Vec<usize> = (0..=chunks).map(|t| t * planes / chunks).collect();
+    // Chunk t covers planes [start(t), start(t+1)) (computed, not stored: no allocation per step).
+    let start = |t: usize| t * planes / chunks;
     let raw = RawFields {
         e: [
             f.e[0].as_mut_ptr(),
@@ -321,7 +322,7 @@ pub fn step_fused(op: &Operator, f: &mut Fields, hooks: &[&dyn PlaneHook]) {
         }
     };
     (0..chunks).into_par_iter().for_each(|t| {
-        let (s, e) = (starts[t], starts[t + 1]);
+        let (s, e) = (start(t), start(t + 1));
         for i in s..e {
             do_e(i);
             if i > s {
@@ -334,5 +335,5 @@ pub fn step_fused(op: &Operator, f: &mut Fields, hooks: &[&dyn PlaneHook]) {
     });
     (1..chunks)
         .into_par_iter()
-        .for_each(|t| do_h(starts[t] - 1));
+        .for_each(|t| do_h(start(t) - 1));
 }
