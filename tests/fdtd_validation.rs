@@ -48,6 +48,10 @@ fn series_rlc_resonance() {
     check("series_rlc_resonance");
 }
 #[test]
+fn hertzian_dipole_radiation_resistance() {
+    check("hertzian_dipole_radiation_resistance");
+}
+#[test]
 fn energy_conservation() {
     check("energy_conservation");
 }

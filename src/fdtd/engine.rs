@@ -333,7 +333,5 @@ pub fn step_fused(op: &Operator, f: &mut Fields, hooks: &[&dyn PlaneHook]) {
             do_h(e - 1);
         }
     });
-    (1..chunks)
-        .into_par_iter()
-        .for_each(|t| do_h(start(t) - 1));
+    (1..chunks).into_par_iter().for_each(|t| do_h(start(t) - 1));
 }

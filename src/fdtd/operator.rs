@@ -373,9 +373,11 @@ impl Operator {
         self.table[self.mat[c][idx] as usize]
     }
 
-    /// Bytes of the core operator data (material indices and segments).
+    /// Bytes of the core operator data (edge material indices, segments, and the voxel model kept
+    /// for later stages).
     pub fn bytes(&self) -> usize {
         3 * self.layout.len
+            + self.model.bytes()
             + self
                 .segments
                 .iter()

@@ -52,6 +52,10 @@ pub fn cases() -> Vec<ValidationCase> {
             run: case_rlc,
         },
         ValidationCase {
+            name: "hertzian_dipole_radiation_resistance",
+            run: case_hertzian,
+        },
+        ValidationCase {
             name: "energy_conservation",
             run: case_energy,
         },
@@ -490,6 +494,51 @@ fn case_rlc() -> Result<CaseResult> {
         f_res / 1e6,
         "MHz",
         0.01,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Radiation from a single-edge port in free space (3-D CPML on all faces)
+
+fn case_hertzian() -> Result<CaseResult> {
+    // 30 cells per wavelength; the port edge is a Hertzian dipole of length d.
+    let d = 0.01;
+    let n = 64;
+    let freq = C0 / (30.0 * d);
+    let grid = Grid::uniform([0.0; 3], [d; 3], [n; 3])?;
+    let model = VoxelModel::new(grid, Material::vacuum())?;
+    let mut spec = SimulationSpec::new(model).all_boundaries(Boundary::cpml(10));
+    spec.cw_freq_hz = Some(freq);
+    spec.port_freqs_hz = vec![freq];
+    spec.lumped.push(LumpedSpec::port(
+        "dipole",
+        2,
+        [n / 2, n / 2, n / 2],
+        50.0,
+        1.0,
+        Waveform::cw(freq),
+    ));
+    let mut sim = Simulation::new(spec)?;
+    sim.run_cw(
+        &SteadyState {
+            tol: 1e-5,
+            min_periods: 6,
+            max_periods: 200,
+        },
+        &mut [],
+    )?;
+    let z = sim.lumped.impedance(0)[0];
+    let f_grid = 1.0 / (sim.op.steps_per_period.unwrap() as f64 * sim.dt());
+    let lambda = C0 / f_grid;
+    let r_ref = 80.0 * std::f64::consts::PI.powi(2) * (d / lambda).powi(2);
+    Ok(CaseResult::relative(
+        "hertzian_dipole_radiation_resistance",
+        &format!("Re Z of a one-cell port radiating in free space, 30 cells/wavelength, CPML 10 at 0.7 wavelength (Z = {:.3} {:+.1}i Ohm)", z.re, z.im),
+        "R = 80 pi^2 (dl/lambda)^2 (Balanis, Antenna Theory, eq. 4-19)",
+        r_ref,
+        z.re,
+        "Ohm",
+        0.03,
     ))
 }
 

@@ -371,6 +371,16 @@ impl VoxelModel {
     pub fn materials(&self) -> &[Material] {
         &self.materials
     }
+    /// Heap bytes held (cell indices and thin-PEC bitsets).
+    pub fn bytes(&self) -> usize {
+        self.cells.len()
+            + self
+                .thin_pec
+                .iter()
+                .map(|b| b.words.len() * 8)
+                .sum::<usize>()
+    }
+
     /// Material index per cell (z fastest).
     pub fn cells(&self) -> &[u8] {
         &self.cells
