@@ -10,9 +10,7 @@ fn step(c: &mut Criterion) {
         let mut sim = rftwin::bench::fdtd_box(cells, 8).expect("bench box");
         let n = sim.op.layout.n;
         g.throughput(Throughput::Elements((n[0] * n[1] * n[2]) as u64));
-        g.bench_function(format!("{}^3 cells, cpml 8", n[0]), |b| {
-            b.iter(|| sim.step(&mut []))
-        });
+        g.bench_function(format!("{}^3 cells, cpml 8", n[0]), |b| b.iter(|| sim.step(&mut [])));
     }
     g.finish();
 }

@@ -3,9 +3,7 @@
 use rftwin::fdtd::{cpml::Cpml, engine, engine::PlaneHook};
 
 fn main() {
-    let cells: usize = std::env::args()
-        .nth(1)
-        .map_or(1_000_000, |s| s.parse().expect("cells"));
+    let cells: usize = std::env::args().nth(1).map_or(1_000_000, |s| s.parse().expect("cells"));
     let sim = rftwin::bench::fdtd_box(cells, 8).expect("bench box");
     let op = &sim.op;
     let cpml = Cpml::new(op).expect("cpml");

@@ -59,13 +59,7 @@ pub fn fdtd_box(cells: usize, layers: usize) -> Result<Simulation> {
 
 /// Runs `steps` steps of [`fdtd_box`] with `layers` CPML layers (0 = PEC) on `threads` threads,
 /// `repeats` times, and reports the median cell-update rate (machines are noisy).
-pub fn fdtd(
-    cells: usize,
-    steps: usize,
-    threads: usize,
-    layers: usize,
-    repeats: usize,
-) -> Result<FdtdBench> {
+pub fn fdtd(cells: usize, steps: usize, threads: usize, layers: usize, repeats: usize) -> Result<FdtdBench> {
     let repeats = repeats.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))

@@ -92,8 +92,7 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            e.downcast_ref::<crate::error::Error>()
-                .map_or(2, |e| e.exit_code())
+            e.downcast_ref::<crate::error::Error>().map_or(2, |e| e.exit_code())
         }
     }
 }
@@ -103,9 +102,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Validate { json, only } => {
             let all = validate::all_cases();
             // --only: the exact case if one has that name, else every case containing the text.
-            let exact = only
-                .as_deref()
-                .is_some_and(|o| all.iter().any(|c| c.name == o));
+            let exact = only.as_deref().is_some_and(|o| all.iter().any(|c| c.name == o));
             let cases: Vec<_> = all
                 .into_iter()
                 .filter(|c| match only.as_deref() {
@@ -220,9 +217,7 @@ fn fdtd_run(
     } else {
         indicatif::ProgressBar::new_spinner()
     };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("template"),
-    );
+    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("template"));
     {
         let bar = bar.clone();
         sim.set_progress(Some(Box::new(move |p: crate::fdtd::Progress| {
@@ -232,10 +227,7 @@ fn fdtd_run(
                     p.periods, p.steps, p.measure, p.target
                 )
             } else {
-                format!(
-                    "step {}: energy {:.1} dB -> {:.0} dB",
-                    p.steps, p.measure, p.target
-                )
+                format!("step {}: energy {:.1} dB -> {:.0} dB", p.steps, p.measure, p.target)
             });
             bar.tick();
         })));
@@ -244,9 +236,7 @@ fn fdtd_run(
     let stats = match &parsed.mode {
         RunMode::Cw { steady, .. } => sim.run_cw(steady, &mut refs)?,
         RunMode::Pulse {
-            decay_db,
-            max_steps,
-            ..
+            decay_db, max_steps, ..
         } => sim.run_until_decay(*decay_db, *max_steps, &mut refs)?,
     };
     bar.finish_and_clear();
@@ -265,11 +255,7 @@ fn fdtd_run(
         } else {
             sim.lumped.spectrum(e)
         };
-        let r0 = parsed
-            .ports
-            .iter()
-            .find(|(n, _)| *n == spec.name)
-            .map(|(_, r)| *r);
+        let r0 = parsed.ports.iter().find(|(n, _)| *n == spec.name).map(|(_, r)| *r);
         let rows: Vec<serde_json::Value> = freqs
             .iter()
             .enumerate()
@@ -292,8 +278,7 @@ fn fdtd_run(
                 row
             })
             .collect();
-        elements
-            .push(serde_json::json!({ "name": spec.name, "port": r0.is_some(), "results": rows }));
+        elements.push(serde_json::json!({ "name": spec.name, "port": r0.is_some(), "results": rows }));
     }
 
     let d = sim.op.d;
@@ -315,8 +300,7 @@ fn fdtd_run(
                         FieldKind::E => a == ci,
                         FieldKind::H => a != ci,
                     };
-                    o[a] = origin[a]
-                        + d[a] * (req.region[a].start as f64 + if half { 0.5 } else { 0.0 });
+                    o[a] = origin[a] + d[a] * (req.region[a].start as f64 + if half { 0.5 } else { 0.0 });
                 }
                 arrays.push((
                     format!(

@@ -13,11 +13,7 @@ pub enum Error {
     },
     /// The simulation became unstable (NaN/Inf or energy growth).
     #[error("unstable simulation at step {step}: {what}; {fix}")]
-    Unstable {
-        step: usize,
-        what: String,
-        fix: String,
-    },
+    Unstable { step: usize, what: String, fix: String },
     /// A run did not reach its stopping criterion within its limit.
     #[error("{what}")]
     NotConverged { what: String },
@@ -28,12 +24,7 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn input(
-        source_name: &str,
-        key: &str,
-        what: impl Into<String>,
-        fix: impl Into<String>,
-    ) -> Self {
+    pub fn input(source_name: &str, key: &str, what: impl Into<String>, fix: impl Into<String>) -> Self {
         Error::Input {
             source_name: source_name.into(),
             key: key.into(),

@@ -109,10 +109,7 @@ fn expect_input_error(name: &str, toml: &str, needles: &[&str]) {
     let d = tmpdir(name);
     let (code, _out, stderr, out) = run_with(&d, toml);
     assert_eq!(code, 2, "{name}: exit code {code}, stderr: {stderr}");
-    assert!(
-        stderr.contains("sim.toml"),
-        "{name}: file not named: {stderr}"
-    );
+    assert!(stderr.contains("sim.toml"), "{name}: file not named: {stderr}");
     for n in needles {
         assert!(stderr.contains(n), "{name}: '{n}' missing from: {stderr}");
     }
@@ -152,10 +149,7 @@ fn element_off_grid() {
 
 #[test]
 fn element_on_pec_edge() {
-    let t = GOOD.replace(
-        "from_m = [0.05, 0.06, 0.06]",
-        "from_m = [0.05, 0.06, 0.055]",
-    );
+    let t = GOOD.replace("from_m = [0.05, 0.06, 0.06]", "from_m = [0.05, 0.06, 0.055]");
     expect_input_error("pec", &t, &["feed", "PEC"]);
 }
 
@@ -218,21 +212,13 @@ fn bench_json_has_rate() {
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["mcells_per_s"].as_f64().unwrap() > 0.0);
 }
 
 #[test]
 fn bad_arguments_exit_2() {
-    let o = bin()
-        .args(["bench", "fdtd", "--cells", "abc"])
-        .output()
-        .unwrap();
+    let o = bin().args(["bench", "fdtd", "--cells", "abc"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
 }

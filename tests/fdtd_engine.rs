@@ -9,14 +9,9 @@ fn fused_step_matches_two_pass() {
     let mut model = VoxelModel::new(grid, Material::vacuum()).unwrap();
     let gel = model.add_material(Material::astm_gel()).unwrap();
     model
-        .fill(
-            &Shape::boxed("gel", [0.04, 0.03, 0.03], [0.11, 0.08, 0.09]),
-            gel,
-        )
+        .fill(&Shape::boxed("gel", [0.04, 0.03, 0.03], [0.11, 0.08, 0.09]), gel)
         .unwrap();
-    model
-        .pec_wire([0.05, 0.05, 0.02], [0.05, 0.05, 0.1])
-        .unwrap();
+    model.pec_wire([0.05, 0.05, 0.02], [0.05, 0.05, 0.1]).unwrap();
     let mut spec = SimulationSpec::new(model);
     spec.boundaries = [
         [Boundary::cpml(5), Boundary::Pmc],
@@ -29,9 +24,7 @@ fn fused_step_matches_two_pass() {
     let mut s: u64 = 7;
     for v in fa.e.iter_mut().chain(fa.h.iter_mut()) {
         for x in v.iter_mut() {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             *x = ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5;
         }
     }
@@ -47,11 +40,7 @@ fn fused_step_matches_two_pass() {
     }
     let mut max_diff = 0.0f32;
     let mut max_val = 0.0f32;
-    for (x, y) in
-        fa.e.iter()
-            .chain(fa.h.iter())
-            .zip(fb.e.iter().chain(fb.h.iter()))
-    {
+    for (x, y) in fa.e.iter().chain(fa.h.iter()).zip(fb.e.iter().chain(fb.h.iter())) {
         for (p, q) in x.iter().zip(y) {
             max_diff = max_diff.max((p - q).abs());
             max_val = max_val.max(p.abs());

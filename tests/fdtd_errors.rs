@@ -1,17 +1,11 @@
 //! Bad input is a clear error naming the item and the fix, never a panic.
 
 use rftwin::error::Error;
-use rftwin::fdtd::{
-    Boundary, DftProbe, FieldKind, LumpedSpec, Simulation, SimulationSpec, SourceSpec, Waveform,
-};
+use rftwin::fdtd::{Boundary, DftProbe, FieldKind, LumpedSpec, Simulation, SimulationSpec, SourceSpec, Waveform};
 use rftwin::grid::{Axis, Grid, Material, VoxelModel};
 
 fn model(n: usize) -> VoxelModel {
-    VoxelModel::new(
-        Grid::uniform([0.0; 3], [0.01; 3], [n; 3]).unwrap(),
-        Material::vacuum(),
-    )
-    .unwrap()
+    VoxelModel::new(Grid::uniform([0.0; 3], [0.01; 3], [n; 3]).unwrap(), Material::vacuum()).unwrap()
 }
 
 fn input_error(e: Error) -> String {
@@ -42,28 +36,19 @@ fn courant_above_one() {
 #[test]
 fn element_off_grid_on_pec_face_or_on_pec_edge() {
     let mut spec = SimulationSpec::new(model(8));
-    spec.lumped
-        .push(LumpedSpec::resistor("r_off", 2, [4, 4, 20], 50.0));
+    spec.lumped.push(LumpedSpec::resistor("r_off", 2, [4, 4, 20], 50.0));
     let msg = input_error(Simulation::new(spec).err().unwrap());
-    assert!(
-        msg.contains("r_off") && msg.contains("outside the grid"),
-        "{msg}"
-    );
+    assert!(msg.contains("r_off") && msg.contains("outside the grid"), "{msg}");
 
     let mut spec = SimulationSpec::new(model(8));
-    spec.lumped
-        .push(LumpedSpec::resistor("r_face", 2, [0, 4, 3], 50.0));
+    spec.lumped.push(LumpedSpec::resistor("r_face", 2, [0, 4, 3], 50.0));
     let msg = input_error(Simulation::new(spec).err().unwrap());
-    assert!(
-        msg.contains("r_face") && msg.contains("PEC boundary face"),
-        "{msg}"
-    );
+    assert!(msg.contains("r_face") && msg.contains("PEC boundary face"), "{msg}");
 
     let mut m = model(8);
     m.pec_wire([0.04, 0.04, 0.02], [0.04, 0.04, 0.06]).unwrap();
     let mut spec = SimulationSpec::new(m);
-    spec.lumped
-        .push(LumpedSpec::resistor("r_pec", 2, [4, 4, 3], 50.0));
+    spec.lumped.push(LumpedSpec::resistor("r_pec", 2, [4, 4, 3], 50.0));
     let msg = input_error(Simulation::new(spec).err().unwrap());
     assert!(msg.contains("r_pec") && msg.contains("PEC"), "{msg}");
 
@@ -89,22 +74,11 @@ fn unknown_material() {
 fn probe_outside_domain() {
     let sim = Simulation::new(SimulationSpec::new(model(8))).unwrap();
     let msg = input_error(
-        DftProbe::new(
-            &sim.op,
-            "p_out",
-            FieldKind::E,
-            &[0],
-            [0..4, 0..4, 5..12],
-            &[1e8],
-            1,
-        )
-        .err()
-        .unwrap(),
+        DftProbe::new(&sim.op, "p_out", FieldKind::E, &[0], [0..4, 0..4, 5..12], &[1e8], 1)
+            .err()
+            .unwrap(),
     );
-    assert!(
-        msg.contains("p_out") && msg.contains("outside the grid"),
-        "{msg}"
-    );
+    assert!(msg.contains("p_out") && msg.contains("outside the grid"), "{msg}");
 }
 
 #[test]

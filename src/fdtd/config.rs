@@ -277,10 +277,7 @@ pub fn load(path: &Path) -> Result<Parsed> {
             &file,
             "(toml)",
             e.message().to_string(),
-            format!(
-                "fix the TOML near {:?}; see README 'fdtd run' for the keys",
-                e.span()
-            ),
+            format!("fix the TOML near {:?}; see README 'fdtd run' for the keys", e.span()),
         )
     })?;
     parse(cfg, &file)
@@ -297,11 +294,7 @@ pub fn parse(cfg: SimFile, file: &str) -> Result<Parsed> {
             return Err(Error::input(
                 file,
                 "grid.cells",
-                format!(
-                    "{} cells along {} is too few",
-                    cfg.grid.cells[a],
-                    ["x", "y", "z"][a]
-                ),
+                format!("{} cells along {} is too few", cfg.grid.cells[a], ["x", "y", "z"][a]),
                 "give at least 3 cells per axis",
             ));
         }
@@ -316,10 +309,7 @@ pub fn parse(cfg: SimFile, file: &str) -> Result<Parsed> {
             return Err(Error::input(
                 file,
                 &format!("materials[{i}].name"),
-                format!(
-                    "material '{}' defined twice (air and pec are built in)",
-                    m.name
-                ),
+                format!("material '{}' defined twice (air and pec are built in)", m.name),
                 "give each material a unique name",
             ));
         }
@@ -339,10 +329,7 @@ pub fn parse(cfg: SimFile, file: &str) -> Result<Parsed> {
             format!("unknown material '{bg_name}'"),
             format!(
                 "use one of: {}",
-                mats.iter()
-                    .map(|m| m.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                mats.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
             ),
         )
     })?;
@@ -440,8 +427,7 @@ pub fn parse(cfg: SimFile, file: &str) -> Result<Parsed> {
             .map_err(|e| keyed(e, &format!("sheets[{si}]")))?;
     }
 
-    let mut boundaries: [[Boundary; 2]; 3] =
-        std::array::from_fn(|_| [Boundary::Pec, Boundary::Pec]);
+    let mut boundaries: [[Boundary; 2]; 3] = std::array::from_fn(|_| [Boundary::Pec, Boundary::Pec]);
     for (a, pair) in [&cfg.boundaries.x, &cfg.boundaries.y, &cfg.boundaries.z]
         .iter()
         .enumerate()
@@ -666,7 +652,15 @@ pub fn parse(cfg: SimFile, file: &str) -> Result<Parsed> {
                         [a[0]..b[0] + 1, a[1]..b[1] + 1, a[2]..b[2] + 1]
                     }
                     _ => {
-                        return Err(Error::input(file, &key, format!("probe '{}' box {lo:?}..{hi:?} lies outside the grid or is inverted", p.name), "keep min_m <= max_m inside the grid bounds"));
+                        return Err(Error::input(
+                            file,
+                            &key,
+                            format!(
+                                "probe '{}' box {lo:?}..{hi:?} lies outside the grid or is inverted",
+                                p.name
+                            ),
+                            "keep min_m <= max_m inside the grid bounds",
+                        ));
                     }
                 }
             }
@@ -702,10 +696,7 @@ pub fn parse(cfg: SimFile, file: &str) -> Result<Parsed> {
 }
 
 /// Builds the simulation and its DFT probes; solver errors are reported against `file`.
-pub fn build(
-    parsed: &Parsed,
-    file: &str,
-) -> Result<(super::sim::Simulation, Vec<super::dft::DftProbe>)> {
+pub fn build(parsed: &Parsed, file: &str) -> Result<(super::sim::Simulation, Vec<super::dft::DftProbe>)> {
     let rekey = |e: Error| match e {
         Error::Input {
             source_name,

@@ -121,10 +121,7 @@ impl Cpml {
                     _ => (n[1] + 1, pe.len(), n[1] + 1, ph.len()),
                 };
                 let (plane0, nplanes) = if a == 0 {
-                    (
-                        pe.start.min(ph.start),
-                        pe.end.max(ph.end) - pe.start.min(ph.start),
-                    )
+                    (pe.start.min(ph.start), pe.end.max(ph.end) - pe.start.min(ph.start))
                 } else {
                     (0, n[0] + 1)
                 };
@@ -178,10 +175,7 @@ impl Cpml {
 /// How the correction is scaled: per-edge `cb` (E) or a constant `dt/(mu0 d)` (H).
 #[derive(Clone, Copy)]
 enum Scale<'a> {
-    Edge {
-        mat: &'a [u8],
-        table: &'a [EdgeCoef],
-    },
+    Edge { mat: &'a [u8], table: &'a [EdgeCoef] },
     Const(f32),
 }
 
@@ -230,9 +224,7 @@ fn correct_plane(p: &Pass, field: &mut [f32], src: &Window, comp: usize, psi: &m
             Scale::Const(c) => Some(c),
             Scale::Edge { mat, table } => {
                 let ml = &mat[g..g + n];
-                ml.iter()
-                    .all(|x| *x == ml[0])
-                    .then(|| table[ml[0] as usize].cb)
+                ml.iter().all(|x| *x == ml[0]).then(|| table[ml[0] as usize].cb)
             }
         };
         if p.a == 2 {
@@ -279,9 +271,7 @@ fn correct_plane(p: &Pass, field: &mut [f32], src: &Window, comp: usize, psi: &m
 impl Slab {
     fn plane_state(&self, i: usize) -> Option<std::sync::MutexGuard<'_, PlanePsi>> {
         let t = i.checked_sub(self.plane0)?;
-        self.planes
-            .get(t)
-            .map(|m| m.lock().expect("cpml plane lock"))
+        self.planes.get(t).map(|m| m.lock().expect("cpml plane lock"))
     }
 
     fn e_plane(&self, op: &Operator, i: usize, e: &mut [&mut [f32]; 3], h: &Window) {

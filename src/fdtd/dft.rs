@@ -57,10 +57,7 @@ impl DftProbe {
                         "probe box {:?} lies outside the grid ({} x {} x {} cells)",
                         region, n[0], n[1], n[2]
                     ),
-                    format!(
-                        "keep node ranges within 0..={} x 0..={} x 0..={}",
-                        n[0], n[1], n[2]
-                    ),
+                    format!("keep node ranges within 0..={} x 0..={} x 0..={}", n[0], n[1], n[2]),
                 ));
             }
         }
@@ -104,13 +101,7 @@ impl DftProbe {
     }
 
     /// A probe of the whole grid.
-    pub fn full(
-        op: &Operator,
-        name: &str,
-        kind: FieldKind,
-        freqs: &[f64],
-        every: usize,
-    ) -> Result<Self> {
+    pub fn full(op: &Operator, name: &str, kind: FieldKind, freqs: &[f64], every: usize) -> Result<Self> {
         let n = op.layout.n;
         Self::new(
             op,
@@ -205,7 +196,7 @@ impl Extension for DftProbe {
         "dft_probe"
     }
     fn post_step(&mut self, f: &mut Fields, ctx: &StepCtx) {
-        if (ctx.n + 1) % self.every == 0 {
+        if (ctx.n + 1).is_multiple_of(self.every) {
             let t = match self.kind {
                 FieldKind::E => ctx.t_e(),
                 FieldKind::H => ctx.t_h(),
@@ -220,9 +211,7 @@ impl Extension for DftProbe {
 
 impl Probe for DftProbe {
     fn reset(&mut self) {
-        self.data
-            .par_iter_mut()
-            .for_each(|x| *x = Complex64::default());
+        self.data.par_iter_mut().for_each(|x| *x = Complex64::default());
         self.samples = 0;
     }
 }
@@ -238,11 +227,7 @@ pub struct TimeProbe {
 
 impl TimeProbe {
     /// Records `(kind, comp, node)` points for up to `max_steps` steps.
-    pub fn new(
-        op: &Operator,
-        points: &[(FieldKind, usize, [usize; 3])],
-        max_steps: usize,
-    ) -> Result<Self> {
+    pub fn new(op: &Operator, points: &[(FieldKind, usize, [usize; 3])], max_steps: usize) -> Result<Self> {
         let n = op.layout.n;
         let mut pts = Vec::new();
         for (pi, &(kind, c, p)) in points.iter().enumerate() {

@@ -31,17 +31,7 @@ pub trait PlaneHook: Sync {
 /// `e = ca e + cb ((a1 - a0) ia - (b1 - b0) ib)` over equal-length slices.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn kern_e(
-    e: &mut [f32],
-    a1: &[f32],
-    a0: &[f32],
-    b1: &[f32],
-    b0: &[f32],
-    ca: f32,
-    cb: f32,
-    ia: f32,
-    ib: f32,
-) {
+fn kern_e(e: &mut [f32], a1: &[f32], a0: &[f32], b1: &[f32], b0: &[f32], ca: f32, cb: f32, ia: f32, ib: f32) {
     let n = e.len();
     let (a1, a0, b1, b0) = (&a1[..n], &a0[..n], &b1[..n], &b0[..n]);
     for t in 0..n {
@@ -60,21 +50,11 @@ fn kern_h(h: &mut [f32], a1: &[f32], a0: &[f32], b1: &[f32], b0: &[f32], ca: f32
 }
 
 /// E update of plane `i` (the three E planes in `pe`), then the hooks.
-fn e_plane(
-    op: &Operator,
-    i: usize,
-    pe: &mut [&mut [f32]; 3],
-    h: &Window,
-    hooks: &[&dyn PlaneHook],
-) {
+fn e_plane(op: &Operator, i: usize, pe: &mut [&mut [f32]; 3], h: &Window, hooks: &[&dyn PlaneHook]) {
     let l = op.layout;
     let [_, ny, _] = l.n;
     let (sx, sy) = (l.sx, l.sy);
-    let inv = [
-        (1.0 / op.d[0]) as f32,
-        (1.0 / op.d[1]) as f32,
-        (1.0 / op.d[2]) as f32,
-    ];
+    let inv = [(1.0 / op.d[0]) as f32, (1.0 / op.d[1]) as f32, (1.0 / op.d[2]) as f32];
     let [hx, hy, hz] = h.c;
     let segs = &op.segments;
     let p = i * sx - h.base;
@@ -134,13 +114,7 @@ fn e_plane(
 }
 
 /// H update of plane `i` (the three H planes in `ph`), then the hooks.
-fn h_plane(
-    op: &Operator,
-    i: usize,
-    ph: &mut [&mut [f32]; 3],
-    e: &Window,
-    hooks: &[&dyn PlaneHook],
-) {
+fn h_plane(op: &Operator, i: usize, ph: &mut [&mut [f32]; 3], e: &Window, hooks: &[&dyn PlaneHook]) {
     let l = op.layout;
     let [nx, ny, nz] = l.n;
     let (sx, sy) = (l.sx, l.sy);
@@ -246,30 +220,17 @@ unsafe impl Sync for RawFields {}
 impl RawFields {
     /// # Safety
     /// No other reference to plane `i` of these arrays may exist while the result lives.
-    unsafe fn plane_mut<'a>(
-        &self,
-        arrays: [*mut f32; 3],
-        i: usize,
-        sx: usize,
-    ) -> [&'a mut [f32]; 3] {
+    unsafe fn plane_mut<'a>(&self, arrays: [*mut f32; 3], i: usize, sx: usize) -> [&'a mut [f32]; 3] {
         debug_assert!((i + 1) * sx <= self.len);
         arrays.map(|p| std::slice::from_raw_parts_mut(p.add(i * sx), sx))
     }
     /// # Safety
     /// No mutable reference to planes `i0..=i1` of these arrays may exist while the result lives.
-    unsafe fn window<'a>(
-        &self,
-        arrays: [*mut f32; 3],
-        i0: usize,
-        i1: usize,
-        sx: usize,
-    ) -> Window<'a> {
+    unsafe fn window<'a>(&self, arrays: [*mut f32; 3], i0: usize, i1: usize, sx: usize) -> Window<'a> {
         debug_assert!((i1 + 1) * sx <= self.len);
         Window {
             base: i0 * sx,
-            c: arrays.map(|p| {
-                &*std::ptr::slice_from_raw_parts(p.add(i0 * sx) as *const f32, (i1 + 1 - i0) * sx)
-            }),
+            c: arrays.map(|p| &*std::ptr::slice_from_raw_parts(p.add(i0 * sx) as *const f32, (i1 + 1 - i0) * sx)),
         }
     }
 }
@@ -291,16 +252,8 @@ pub fn step_fused(op: &Operator, f: &mut Fields, hooks: &[&dyn PlaneHook]) {
     // Chunk t covers planes [start(t), start(t+1)) (computed, not stored: no allocation per step).
     let start = |t: usize| t * planes / chunks;
     let raw = RawFields {
-        e: [
-            f.e[0].as_mut_ptr(),
-            f.e[1].as_mut_ptr(),
-            f.e[2].as_mut_ptr(),
-        ],
-        h: [
-            f.h[0].as_mut_ptr(),
-            f.h[1].as_mut_ptr(),
-            f.h[2].as_mut_ptr(),
-        ],
+        e: [f.e[0].as_mut_ptr(), f.e[1].as_mut_ptr(), f.e[2].as_mut_ptr()],
+        h: [f.h[0].as_mut_ptr(), f.h[1].as_mut_ptr(), f.h[2].as_mut_ptr()],
         len: l.len,
     };
     let last = l.n[0];

@@ -69,14 +69,7 @@ impl LumpedSpec {
             source: None,
         }
     }
-    pub fn series_rlc(
-        name: &str,
-        comp: usize,
-        node: [usize; 3],
-        r_ohm: f64,
-        l_h: f64,
-        c_f: f64,
-    ) -> Self {
+    pub fn series_rlc(name: &str, comp: usize, node: [usize; 3], r_ohm: f64, l_h: f64, c_f: f64) -> Self {
         Self {
             name: name.into(),
             comp,
@@ -88,14 +81,7 @@ impl LumpedSpec {
         }
     }
     /// A port: voltage source of amplitude `volts` and waveform, with internal resistance `r_ohm`.
-    pub fn port(
-        name: &str,
-        comp: usize,
-        node: [usize; 3],
-        r_ohm: f64,
-        volts: f64,
-        waveform: Waveform,
-    ) -> Self {
+    pub fn port(name: &str, comp: usize, node: [usize; 3], r_ohm: f64, volts: f64, waveform: Waveform) -> Self {
         Self {
             name: name.into(),
             comp,
@@ -269,10 +255,7 @@ impl Lumped {
     }
     /// Fourier transforms (V(f), I(f)) of element `e` at every DFT frequency (V s and A s).
     pub fn spectrum(&self, e: usize) -> Vec<(Complex64, Complex64)> {
-        self.dft[e]
-            .iter()
-            .map(|(v, i)| (v * self.dt, i * self.dt))
-            .collect()
+        self.dft[e].iter().map(|(v, i)| (v * self.dt, i * self.dt)).collect()
     }
     /// Complex peak phasors (V, I) of element `e`, for a window of whole periods.
     pub fn phasors(&self, e: usize) -> Vec<(Complex64, Complex64)> {

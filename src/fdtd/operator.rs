@@ -135,10 +135,15 @@ impl Operator {
     pub fn new(model: VoxelModel, spec: &OperatorSpec) -> Result<Self> {
         let grid = &model.grid;
         let d = grid.uniform_spacing().ok_or_else(|| {
-            Error::input("grid", "nodes", "the FDTD engine needs uniform cells per axis (graded meshes are not supported yet)", "use Axis::uniform for every axis")
+            Error::input(
+                "grid",
+                "nodes",
+                "the FDTD engine needs uniform cells per axis (graded meshes are not supported yet)",
+                "use Axis::uniform for every axis",
+            )
         })?;
         let n = grid.dims();
-        if !(spec.courant > 0.0 && spec.courant <= 1.0) || !spec.courant.is_finite() {
+        if !(spec.courant > 0.0 && spec.courant <= 1.0 && spec.courant.is_finite()) {
             return Err(Error::input(
                 "simulation",
                 "courant",
@@ -205,11 +210,7 @@ impl Operator {
             sigma: 0.0,
         }];
         let mut lookup: HashMap<(u64, u64), u8> = HashMap::new();
-        let mut mat = [
-            vec![0u8; layout.len],
-            vec![0u8; layout.len],
-            vec![0u8; layout.len],
-        ];
+        let mut mat = [vec![0u8; layout.len], vec![0u8; layout.len], vec![0u8; layout.len]];
         for c in Comp::ALL {
             let ci = c.index();
             let lim = Self::comp_node_dims(n, ci);
@@ -263,8 +264,7 @@ impl Operator {
                         ijk[a] = ia;
                         ijk[b] = p;
                         ijk[c] = q;
-                        let m = &model.materials()
-                            [model.cell_material(ijk[0], ijk[1], ijk[2]) as usize];
+                        let m = &model.materials()[model.cell_material(ijk[0], ijk[1], ijk[2]) as usize];
                         sum += if m.pec { 1.0 } else { m.eps_r };
                     }
                 }
@@ -313,11 +313,7 @@ impl Operator {
             if a == c {
                 continue;
             }
-            let lo = if self.boundaries[a][0] == Boundary::Pmc {
-                0
-            } else {
-                1
-            };
+            let lo = if self.boundaries[a][0] == Boundary::Pmc { 0 } else { 1 };
             let hi = if self.boundaries[a][1] == Boundary::Pmc {
                 n[a] + 1
             } else {
@@ -432,10 +428,7 @@ impl Operator {
         };
         let pi = [p[0] as i64, p[1] as i64, p[2] as i64];
         // E_c enters (curl E)_{c+1} as +dE_c/d(c+2) and (curl E)_{c+2} as -dE_c/d(c+1); H -= ch curl E.
-        for (q, a, sign) in [
-            ((c + 1) % 3, (c + 2) % 3, 1.0),
-            ((c + 2) % 3, (c + 1) % 3, -1.0),
-        ] {
+        for (q, a, sign) in [((c + 1) % 3, (c + 2) % 3, 1.0), ((c + 2) % 3, (c + 1) % 3, -1.0)] {
             let v = sign * self.ch * delta / self.d[a];
             if valid(q, pi) {
                 h[q][idx] += v as f32;

@@ -209,29 +209,26 @@ impl Simulation {
         let dv = self.op.d[0] * self.op.d[1] * self.op.d[2];
         let f = &self.fields;
         let op = &self.op;
-        self.plane_energy
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(i, out)| {
-                let r = i * l.sx..(i + 1) * l.sx;
-                let mut we = 0.0f64;
-                for c in 0..3 {
-                    let e = &f.e[c][r.clone()];
-                    let m = &op.mat[c][r.clone()];
-                    for (x, mi) in e.iter().zip(m) {
-                        let x = *x as f64;
-                        we += op.table[*mi as usize].eps_r * x * x;
-                    }
+        self.plane_energy.par_iter_mut().enumerate().for_each(|(i, out)| {
+            let r = i * l.sx..(i + 1) * l.sx;
+            let mut we = 0.0f64;
+            for c in 0..3 {
+                let e = &f.e[c][r.clone()];
+                let m = &op.mat[c][r.clone()];
+                for (x, mi) in e.iter().zip(m) {
+                    let x = *x as f64;
+                    we += op.table[*mi as usize].eps_r * x * x;
                 }
-                let mut wh = 0.0f64;
-                for c in 0..3 {
-                    for x in &f.h[c][r.clone()] {
-                        let x = *x as f64;
-                        wh += x * x;
-                    }
+            }
+            let mut wh = 0.0f64;
+            for c in 0..3 {
+                for x in &f.h[c][r.clone()] {
+                    let x = *x as f64;
+                    wh += x * x;
                 }
-                *out = 0.5 * dv * (EPS0 * we + MU0 * wh);
-            });
+            }
+            *out = 0.5 * dv * (EPS0 * we + MU0 * wh);
+        });
         self.plane_energy.iter().sum()
     }
 
@@ -240,7 +237,8 @@ impl Simulation {
             return Err(Error::Unstable {
                 step: self.n,
                 what: "the fields contain NaN or Inf".into(),
-                fix: "check materials (eps_r >= 1, sigma >= 0), lumped element values and the Courant number (<= 1)".into(),
+                fix: "check materials (eps_r >= 1, sigma >= 0), lumped element values and the Courant number (<= 1)"
+                    .into(),
             });
         }
         Ok(())
@@ -249,7 +247,7 @@ impl Simulation {
     /// Runs `steps` steps, checking for NaN/Inf every `check_every` steps.
     pub fn run_steps(&mut self, steps: usize, probes: &mut [&mut dyn Probe]) -> Result<RunStats> {
         let t0 = std::time::Instant::now();
-        let check = 200.max(1);
+        let check = 200;
         for s in 0..steps {
             self.step(probes);
             if (s + 1) % check == 0 || s + 1 == steps {
@@ -359,8 +357,7 @@ impl Simulation {
         let freq = 1.0 / (m as f64 * self.op.dt);
         let monitors = self.monitor_edges(256);
         let ramp = self.sources.ramp_end().max(self.lumped.ramp_end());
-        let mut prev: Vec<Complex64> =
-            vec![Complex64::default(); monitors.len() + self.lumped.len()];
+        let mut prev: Vec<Complex64> = vec![Complex64::default(); monitors.len() + self.lumped.len()];
         let mut cur = prev.clone();
         let mut below = 0;
         let mut growth = 0;
@@ -374,8 +371,7 @@ impl Simulation {
             cur.iter_mut().for_each(|x| *x = Complex64::default());
             for _ in 0..m {
                 self.step(probes);
-                let w =
-                    Complex64::from_polar(1.0, -2.0 * std::f64::consts::PI * freq * self.time());
+                let w = Complex64::from_polar(1.0, -2.0 * std::f64::consts::PI * freq * self.time());
                 for (q, &(c, idx)) in monitors.iter().enumerate() {
                     cur[q] += w * self.fields.e[c as usize][idx as usize] as f64;
                 }
@@ -391,7 +387,9 @@ impl Simulation {
                     if growth >= 5 {
                         return Err(Error::Unstable {
                             step: self.n,
-                            what: format!("field energy grew more than 1.5x per period for {growth} periods after the ramp"),
+                            what: format!(
+                                "field energy grew more than 1.5x per period for {growth} periods after the ramp"
+                            ),
                             fix: "lower the Courant number, check CPML parameters and lumped element values".into(),
                         });
                     }
@@ -484,9 +482,5 @@ fn rel_change(cur: &[Complex64], prev: &[Complex64]) -> f64 {
             f64::INFINITY
         };
     }
-    cur.iter()
-        .zip(prev)
-        .map(|(a, b)| (a - b).norm())
-        .fold(0.0, f64::max)
-        / max
+    cur.iter().zip(prev).map(|(a, b)| (a - b).norm()).fold(0.0, f64::max) / max
 }

@@ -38,10 +38,7 @@ impl Waveform {
     pub fn at(&self, t: f64) -> f64 {
         use std::f64::consts::PI;
         match *self {
-            Waveform::GaussPulse {
-                f0_hz,
-                bandwidth_hz,
-            } => {
+            Waveform::GaussPulse { f0_hz, bandwidth_hz } => {
                 let tau = Self::tau(bandwidth_hz);
                 let t0 = 4.0 * tau;
                 let x = (t - t0) / tau;
@@ -57,11 +54,7 @@ impl Waveform {
                     return 0.0;
                 }
                 let tr = ramp_periods / freq_hz;
-                let r = if t < tr {
-                    0.5 * (1.0 - (PI * t / tr).cos())
-                } else {
-                    1.0
-                };
+                let r = if t < tr { 0.5 * (1.0 - (PI * t / tr).cos()) } else { 1.0 };
                 amplitude * r * (2.0 * PI * freq_hz * t + phase_rad).cos()
             }
         }
@@ -77,19 +70,14 @@ impl Waveform {
     pub fn ramp_end(&self) -> f64 {
         match *self {
             Waveform::Cw {
-                freq_hz,
-                ramp_periods,
-                ..
+                freq_hz, ramp_periods, ..
             } => ramp_periods / freq_hz,
             _ => 0.0,
         }
     }
     pub fn validate(&self, item: &str) -> Result<()> {
         let ok = match *self {
-            Waveform::GaussPulse {
-                f0_hz,
-                bandwidth_hz,
-            } => {
+            Waveform::GaussPulse { f0_hz, bandwidth_hz } => {
                 f0_hz >= 0.0 && bandwidth_hz > 0.0 && f0_hz.is_finite() && bandwidth_hz.is_finite()
             }
             Waveform::Cw {
@@ -243,10 +231,7 @@ impl Sources {
         Some(t)
     }
     pub fn ramp_end(&self) -> f64 {
-        self.active
-            .iter()
-            .map(|a| a.waveform.ramp_end())
-            .fold(0.0, f64::max)
+        self.active.iter().map(|a| a.waveform.ramp_end()).fold(0.0, f64::max)
     }
     pub fn is_empty(&self) -> bool {
         self.active.is_empty()

@@ -162,10 +162,7 @@ fn case_energy() -> Result<CaseResult> {
         let mut we = 0.0;
         let mut wh = 0.0;
         for c in 0..3 {
-            we += sim.fields.e[c]
-                .iter()
-                .map(|x| (*x as f64).powi(2))
-                .sum::<f64>();
+            we += sim.fields.e[c].iter().map(|x| (*x as f64).powi(2)).sum::<f64>();
             wh += sim.fields.h[c]
                 .iter()
                 .zip(&h_before[c])
@@ -194,13 +191,7 @@ fn case_energy() -> Result<CaseResult> {
 // ---------------------------------------------------------------------------------------------
 // TEM parallel-plate line: PEC on x faces, PMC on y faces, so a uniform Ex wave travels along z.
 
-fn tem_line(
-    n: [usize; 3],
-    d: f64,
-    mat: Material,
-    z_lo: Boundary,
-    z_hi: Boundary,
-) -> Result<SimulationSpec> {
+fn tem_line(n: [usize; 3], d: f64, mat: Material, z_lo: Boundary, z_hi: Boundary) -> Result<SimulationSpec> {
     let grid = Grid::uniform([0.0; 3], [d; 3], n)?;
     let model = VoxelModel::new(grid, mat)?;
     let mut spec = SimulationSpec::new(model);
@@ -271,13 +262,7 @@ fn case_gel(freq: f64) -> Result<CaseResult> {
     let d = 0.005;
     let nz = 200;
     let gel = Material::astm_gel();
-    let mut spec = tem_line(
-        [2, 2, nz],
-        d,
-        gel.clone(),
-        Boundary::cpml(10),
-        Boundary::cpml(10),
-    )?;
+    let mut spec = tem_line([2, 2, nz], d, gel.clone(), Boundary::cpml(10), Boundary::cpml(10))?;
     spec.cw_freq_hz = Some(freq);
     spec.sources.push(sheet(15, Waveform::cw(freq)));
     let mut sim = Simulation::new(spec)?;
@@ -325,9 +310,7 @@ fn case_gel(freq: f64) -> Result<CaseResult> {
     let alpha = -slope(&zs, &lnmag);
     let beta = -slope(&zs, &phase);
     let w = 2.0 * std::f64::consts::PI * freq;
-    let gamma =
-        (Complex64::i() * w * MU0 * (gel.sigma_s_per_m + Complex64::i() * w * EPS0 * gel.eps_r))
-            .sqrt();
+    let gamma = (Complex64::i() * w * MU0 * (gel.sigma_s_per_m + Complex64::i() * w * EPS0 * gel.eps_r)).sqrt();
     let ea = ((alpha - gamma.re) / gamma.re).abs();
     let eb = ((beta - gamma.im) / gamma.im).abs();
     let name = format!("lossy_gel_{}mhz", (freq / 1e6).round());
@@ -363,10 +346,7 @@ fn slope(x: &[f64], y: &[f64]) -> f64 {
 /// A TEM line of `nx` x `ny` cells terminated at its high-z PMC end by a sheet of lumped elements
 /// built by `element(name, i, j, scale)` (scale = 2 for the half-width edges on the PMC side walls),
 /// and its matched reference. Returns (frequencies, load voltage spectrum ratio V_total / V_incident).
-fn terminated_line(
-    freqs: &[f64],
-    element: &dyn Fn(String, [usize; 3], f64) -> LumpedSpec,
-) -> Result<Vec<Complex64>> {
+fn terminated_line(freqs: &[f64], element: &dyn Fn(String, [usize; 3], f64) -> LumpedSpec) -> Result<Vec<Complex64>> {
     let d = 0.01;
     let (nx, ny, nz) = (4usize, 4usize, 60usize);
     let wf = Waveform::GaussPulse {
@@ -376,26 +356,15 @@ fn terminated_line(
     let src = 15;
     let probe_pt = [nx / 2, ny / 2, nz];
     let run = |terminated: bool| -> Result<Vec<Complex64>> {
-        let z_hi = if terminated {
-            Boundary::Pmc
-        } else {
-            Boundary::cpml(10)
-        };
+        let z_hi = if terminated { Boundary::Pmc } else { Boundary::cpml(10) };
         let nzr = if terminated { nz } else { nz + 200 };
-        let mut spec = tem_line(
-            [nx, ny, nzr],
-            d,
-            Material::vacuum(),
-            Boundary::cpml(10),
-            z_hi,
-        )?;
+        let mut spec = tem_line([nx, ny, nzr], d, Material::vacuum(), Boundary::cpml(10), z_hi)?;
         spec.sources.push(sheet(src, wf.clone()));
         if terminated {
             for i in 0..nx {
                 for j in 0..=ny {
                     let scale = if j == 0 || j == ny { 2.0 } else { 1.0 };
-                    spec.lumped
-                        .push(element(format!("load_{i}_{j}"), [i, j, nz], scale));
+                    spec.lumped.push(element(format!("load_{i}_{j}"), [i, j, nz], scale));
                 }
             }
         }
@@ -405,11 +374,7 @@ fn terminated_line(
             "load",
             FieldKind::E,
             &[0],
-            [
-                probe_pt[0]..probe_pt[0] + 1,
-                probe_pt[1]..probe_pt[1] + 1,
-                nz..nz + 1,
-            ],
+            [probe_pt[0]..probe_pt[0] + 1, probe_pt[1]..probe_pt[1] + 1, nz..nz + 1],
             freqs,
             1,
         )?;
@@ -419,9 +384,7 @@ fn terminated_line(
                 what: "terminated line did not decay by 60 dB".into(),
             });
         }
-        Ok((0..freqs.len())
-            .map(|fi| probe.spectrum(0, fi)[[0, 0, 0]])
-            .collect())
+        Ok((0..freqs.len()).map(|fi| probe.spectrum(0, fi)[[0, 0, 0]]).collect())
     };
     let vt = run(true)?;
     let vi = run(false)?;
@@ -605,13 +568,14 @@ fn case_determinism() -> Result<CaseResult> {
         + a.len().abs_diff(b.len());
     let nonzero = a.iter().filter(|x| x.norm() > 0.0).count();
     if nonzero == 0 {
-        return Err(Error::Other(
-            "determinism run produced only zero phasors".into(),
-        ));
+        return Err(Error::Other("determinism run produced only zero phasors".into()));
     }
     Ok(CaseResult::with_error(
         "determinism_1_vs_2_threads",
-        &format!("{} E/H/port phasors of a lossy box with CPML and a port, 1 vs 2 threads ({nonzero} non-zero)", a.len()),
+        &format!(
+            "{} E/H/port phasors of a lossy box with CPML and a port, 1 vs 2 threads ({nonzero} non-zero)",
+            a.len()
+        ),
         "bit-identical results required",
         0.0,
         differ as f64,

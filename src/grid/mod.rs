@@ -14,7 +14,7 @@ pub use shapes::{Shape, ShapeKind};
 use crate::error::{Error, Result};
 
 /// Vacuum permittivity (F/m).
-pub const EPS0: f64 = 8.854_187_8128e-12;
+pub const EPS0: f64 = 8.854_187_812_8e-12;
 /// Vacuum permeability (H/m).
 pub const MU0: f64 = 1.256_637_062_12e-6;
 /// Speed of light in vacuum (m/s).
@@ -65,10 +65,7 @@ impl Axis {
                 return Err(Error::input(
                     "grid",
                     "nodes",
-                    format!(
-                        "node coordinates not strictly increasing ({} then {})",
-                        w[0], w[1]
-                    ),
+                    format!("node coordinates not strictly increasing ({} then {})", w[0], w[1]),
                     "sort the node coordinates and remove duplicates (every cell size must be > 0)",
                 ));
             }
@@ -150,11 +147,7 @@ impl Grid {
     }
     /// Cells per axis.
     pub fn dims(&self) -> [usize; 3] {
-        [
-            self.axes[0].cells(),
-            self.axes[1].cells(),
-            self.axes[2].cells(),
-        ]
+        [self.axes[0].cells(), self.axes[1].cells(), self.axes[2].cells()]
     }
     pub fn num_cells(&self) -> usize {
         let [a, b, c] = self.dims();
@@ -170,11 +163,7 @@ impl Grid {
     }
     /// Coordinates of node `(i, j, k)`.
     pub fn node_pos(&self, i: usize, j: usize, k: usize) -> [f64; 3] {
-        [
-            self.axes[0].node(i),
-            self.axes[1].node(j),
-            self.axes[2].node(k),
-        ]
+        [self.axes[0].node(i), self.axes[1].node(j), self.axes[2].node(k)]
     }
     pub fn cell_centre(&self, i: usize, j: usize, k: usize) -> [f64; 3] {
         [
@@ -254,10 +243,7 @@ impl Material {
             return Err(Error::input(
                 "materials",
                 &format!("{key}.sigma_s_per_m"),
-                format!(
-                    "conductivity {} S/m is negative or not finite",
-                    self.sigma_s_per_m
-                ),
+                format!("conductivity {} S/m is negative or not finite", self.sigma_s_per_m),
                 "give a conductivity >= 0",
             ));
         }
@@ -373,12 +359,7 @@ impl VoxelModel {
     }
     /// Heap bytes held (cell indices and thin-PEC bitsets).
     pub fn bytes(&self) -> usize {
-        self.cells.len()
-            + self
-                .thin_pec
-                .iter()
-                .map(|b| b.words.len() * 8)
-                .sum::<usize>()
+        self.cells.len() + self.thin_pec.iter().map(|b| b.words.len() * 8).sum::<usize>()
     }
 
     /// Material index per cell (z fastest).
@@ -499,13 +480,7 @@ impl VoxelModel {
 
     /// A thin PEC sheet in the plane `axis = coord_m`, covering `[lo, hi]` along the other two axes
     /// (given in x,y,z order; the entry of `axis` is ignored). All edges in the sheet are set.
-    pub fn pec_sheet(
-        &mut self,
-        axis: Comp,
-        coord_m: f64,
-        lo: [f64; 3],
-        hi: [f64; 3],
-    ) -> Result<usize> {
+    pub fn pec_sheet(&mut self, axis: Comp, coord_m: f64, lo: [f64; 3], hi: [f64; 3]) -> Result<usize> {
         let a = axis.index();
         let n = self.grid.axes[a].nearest_node(coord_m);
         let mut lo_n = [0usize; 3];
