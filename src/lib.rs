@@ -4,6 +4,7 @@
 //! `grid` → `fdtd` → `coil` → `b1` → `twin` → `dosimetry` → `implant` → `report` → `cli`.
 pub mod error;
 pub mod fdtd;
+pub mod coil;
 pub mod grid;
 pub mod validate;
 pub mod bench;
