@@ -23,10 +23,27 @@ enum Command {
         #[arg(long)]
         only: Option<String>,
     },
+    /// Birdcage coils: circuit-model tuning.
+    Coil {
+        #[command(subcommand)]
+        what: CoilCommand,
+    },
     /// Throughput benchmarks.
     Bench {
         #[command(subcommand)]
         what: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CoilCommand {
+    /// Solve the capacitance that puts the homogeneous (m = 1) mode at the Larmor frequency and print the mode spectrum.
+    Tune {
+        /// Coil definition (TOML), e.g. coils/body_1p5t_hp16.toml.
+        file: std::path::PathBuf,
+        /// Print one JSON document (the whole tuning, inductances included) instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -108,6 +125,16 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 println!("{} passed, {} failed", results.len() - failed, failed);
             }
             Ok(if failed == 0 { 0 } else { 1 })
+        }
+        Command::Coil { what: CoilCommand::Tune { file, json } } => {
+            let coil = crate::coil::CoilConfig::load(&file)?;
+            let t = crate::coil::tune(&coil)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&t)?);
+            } else {
+                print!("{}", crate::coil::circuit::format_tuning(&t));
+            }
+            Ok(0)
         }
         Command::Bench { what: BenchCommand::Fdtd { cells, steps, threads, pml, repeat, json } } => {
             let r = crate::bench::fdtd(cells, steps, threads, pml, repeat)?;

@@ -452,6 +452,46 @@ pub fn tune_with(coil: &CoilConfig, options: CircuitOptions) -> Result<Tuning> {
     })
 }
 
+/// A human-readable report of a tuning: the capacitance and the mode spectrum.
+pub fn format_tuning(t: &Tuning) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let pf = |c: Option<f64>| c.map_or("-".to_string(), |c| format!("{:.4} pF", c * 1e12));
+    let _ = writeln!(o, "coil {} ({:?}, {} rungs), homogeneous mode tuned to {:.4} MHz", t.coil, t.coil_type, t.rungs, t.target_freq_hz / 1e6);
+    match t.capacitance_f {
+        Some(c) => {
+            let _ = writeln!(o, "capacitance_f = {:.6e}  ({:.4} pF, solved in each {})", c, c * 1e12, if t.solved == "rung" { "rung" } else { "end-ring segment of each ring" });
+        }
+        None => {
+            let _ = writeln!(o, "all capacitors given (nothing solved)");
+        }
+    }
+    let _ = writeln!(o, "rung capacitors: {}   ring capacitors: {}", pf(t.rung_capacitance_f), pf(t.ring_capacitance_f));
+    let i = &t.inductances;
+    let _ = writeln!(
+        o,
+        "inductances: rung self {:.3} nH, ring segment self {:.3} nH, effective m=1 rung {:.3} nH, ring {:.3} nH",
+        i.rung_self_h * 1e9,
+        i.ring_segment_self_h * 1e9,
+        i.rung_effective_m1_h * 1e9,
+        i.ring_effective_m1_h * 1e9
+    );
+    let _ = writeln!(o, "{:>4}  {:<18} {:>14}  {:>4}", "m", "kind", "freq_MHz", "deg");
+    let mut modes = t.modes.clone();
+    modes.sort_by(|a, b| a.freq_hz.total_cmp(&b.freq_hz));
+    for m in &modes {
+        let kind = match m.kind {
+            ModeKind::Azimuthal if m.m == 1 => "homogeneous",
+            ModeKind::Azimuthal => "azimuthal",
+            ModeKind::EndRingCounter => "end_ring_counter",
+            ModeKind::EndRingCo => "end_ring_co",
+            ModeKind::Static => "static (0 Hz)",
+        };
+        let _ = writeln!(o, "{:>4}  {:<18} {:>14.4}  {:>4}", m.m, kind, m.freq_hz / 1e6, m.degeneracy);
+    }
+    o
+}
+
 /// Solves `S x = lambda L x` for symmetric `S` and symmetric positive definite `L` (n x n,
 /// row-major). Returns eigenvalues (ascending) and eigenvectors as the columns of an n x n matrix.
 pub fn generalized_eigen(s: &[f64], l: &[f64], n: usize) -> Result<(Vec<f64>, Vec<f64>)> {

@@ -476,9 +476,10 @@ impl CoilConfig {
                 let k = (wrap_deg(angle - base) / step).round() as usize % rungs;
                 let nearest = wrap_deg(base + k as f64 * step);
                 if angle_diff_deg(angle, nearest) > 0.5 {
-                    let next = wrap_deg(nearest + step);
+                    let below = wrap_deg(base + (wrap_deg(angle - base) / step).floor() * step);
+                    let next = wrap_deg(below + step);
                     let what = if element == PortElement::Rung { "rung" } else { "ring-segment centre" };
-                    p.add(&format!("{key}.angle_deg"), format!("{angle} deg is not at a {what} (they are every {step} deg from {:.3} deg)", wrap_deg(base)), format!("use e.g. {nearest:.3} or {next:.3}"));
+                    p.add(&format!("{key}.angle_deg"), format!("{angle} deg is not at a {what} (they are every {step} deg from {:.3} deg)", wrap_deg(base)), format!("use e.g. {below:.3} or {next:.3}"));
                 }
                 index = k;
             }
