@@ -4,12 +4,12 @@
 //!
 //! * **Self inductance of a thin flat strip** of length `l` and width `w` (thickness -> 0), Grover's
 //!   formula for a straight bar of rectangular section with `B + C = w`
-//!   (F. W. Grover, *Inductance Calculations*, 1946, ch. 5 (the straight rectangular bar);
-//!   E. B. Rosa, Bull. Bur. Stand. 4, 1908):
+//!   (F. W. Grover, *Inductance Calculations*, 1946, the straight bar of rectangular section;
+//!   after E. B. Rosa, Bull. Bur. Stand. 4, 1908):
 //!   `L = (mu0 l / 2 pi) [ln(2 l / w) + 1/2 + 0.2235 w / l]`, valid for `w << l`.
 //!   BirdcageBuilder uses the same formula without the last term (Chin et al. 2002).
 //! * **Mutual inductance of two parallel filaments** of equal length `l`, side by side at distance `d`
-//!   (Grover 1946, ch. 7, eq. for equal parallel filaments):
+//!   (Grover 1946, equal parallel filaments):
 //!   `M = (mu0 l / 2 pi) [asinh(l/d) - sqrt(1 + d^2/l^2) + d/l]`.
 //! * **Two straight filaments in any position**: Neumann's formula
 //!   `M = mu0/(4 pi) (t_a . t_b) int_a int_b ds ds' / |r - r'|`, with the inner integral done in closed
@@ -17,8 +17,8 @@
 //!   Gauss-Legendre quadrature on panels graded geometrically towards both ends, which handles the
 //!   logarithmic end singularity of filaments that meet at a point (adjacent end-ring chords).
 //!   For two filaments meeting at a point with angle `eps` between them, the closed form
-//!   `M = (mu0 / 4 pi) 2 cos(eps) [l atanh(m/(l+R)) + m atanh(l/(m+R))]` (Grover 1946, ch. 8; R the
-//!   distance between the free ends) serves as the check in the tests.
+//!   `M = (mu0 / 4 pi) 2 cos(eps) [l atanh(m/(l+R)) + m atanh(l/(m+R))]` (Grover 1946, filaments
+//!   meeting at a point; R the distance between the free ends) serves as the check in the tests.
 
 use std::sync::OnceLock;
 
