@@ -116,10 +116,10 @@ fn graded_rule() -> &'static (Vec<f64>, Vec<f64>) {
     RULE.get_or_init(|| {
         let (gx, gw) = gauss_legendre(10);
         let q: f64 = 0.2;
-        let levels = 14;
+        let levels: i32 = 14;
         let mut breaks = vec![0.0];
         for k in (1..=levels).rev() {
-            breaks.push(0.5 * q.powi(k as i32));
+            breaks.push(0.5 * q.powi(k));
         }
         breaks.push(0.5);
         let half = breaks.clone();
