@@ -32,6 +32,11 @@ enum Command {
         #[command(subcommand)]
         what: FdtdCommand,
     },
+    /// Birdcage coils: circuit-model tuning.
+    Coil {
+        #[command(subcommand)]
+        what: CoilCommand,
+    },
     /// Throughput benchmarks.
     Bench {
         #[command(subcommand)]
@@ -52,6 +57,18 @@ enum FdtdCommand {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum CoilCommand {
+    /// Solve the capacitance that puts the homogeneous (m = 1) mode at the Larmor frequency and print the mode spectrum.
+    Tune {
+        /// Coil definition (TOML), e.g. coils/body_1p5t_hp16.toml.
+        file: std::path::PathBuf,
+        /// Print one JSON document (the whole tuning, inductances included) instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -170,6 +187,18 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         } => {
             let summary = fdtd_run(&file, &out, force, quiet)?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(0)
+        }
+        Command::Coil {
+            what: CoilCommand::Tune { file, json },
+        } => {
+            let coil = crate::coil::CoilConfig::load(&file)?;
+            let t = crate::coil::tune(&coil)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&t)?);
+            } else {
+                print!("{}", crate::coil::circuit::format_tuning(&t));
+            }
             Ok(0)
         }
         Command::Bench {

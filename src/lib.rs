@@ -11,6 +11,7 @@
 pub mod error;
 pub mod grid;
 pub mod fdtd;
+pub mod coil;
 pub mod io;
 pub mod validate;
 pub mod bench;

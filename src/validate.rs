@@ -96,6 +96,7 @@ pub struct ValidationCase {
 pub fn all_cases() -> Vec<ValidationCase> {
     let mut v = Vec::new();
     v.extend(crate::fdtd::validation::cases());
+    v.extend(crate::coil::validation::cases());
     // FDTD_CASES
     v
 }

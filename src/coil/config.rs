@@ -1,0 +1,748 @@
+//! Coil definitions (`coils/*.toml`): serde structs with units in the key names, and one validation
+//! pass that turns the raw file into a [`CoilConfig`] the rest of rftwin trusts.
+//!
+//! Geometry conventions: the coil axis is z; the isocentre is the origin; rung `j` sits at azimuth
+//! `rung_angle_offset_deg + j * 360 / rungs` (degrees from +x towards +y) on radius `rung_radius_m`;
+//! `rung_length_m` is the distance between the centrelines of the two end rings (which sit at
+//! `z = +-rung_length_m / 2`). Strip widths are measured along the surface of the cylinder.
+//!
+//! Example (see `coils/` for complete, cited files):
+//! ```toml
+//! name = "head_3t_lp8"
+//! type = "low_pass"            # low_pass | high_pass | band_pass
+//! rungs = 8
+//! rung_radius_m = 0.12
+//! rung_length_m = 0.25
+//! rung_width_m = 0.01
+//! ring_width_m = 0.01
+//! shield_radius_m = 0.32       # omit both shield keys for an unshielded coil
+//! shield_length_m = 1.6
+//! freq_hz = 127.7e6            # or: field_t = 3.0 and nucleus = "1H"
+//! capacitance_f = "auto"       # LP: rung capacitors, HP: ring capacitors; BP: rung_capacitance_f + ring_capacitance_f
+//! drive = "quadrature"         # quadrature (2 ports 90 deg apart) | linear (>= 1 port)
+//! [[ports]]
+//! angle_deg = 180.0
+//! [[ports]]
+//! angle_deg = 270.0
+//! ```
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Capacitor placement of a birdcage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CoilType {
+    /// Capacitors in the rungs.
+    LowPass,
+    /// Capacitors in the end-ring segments (one per segment in each ring).
+    HighPass,
+    /// Capacitors in both.
+    BandPass,
+}
+
+/// How the ports are driven.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Drive {
+    /// Two ports 90 degrees apart in azimuth, driven 90 degrees apart in phase (circular polarisation).
+    Quadrature,
+    /// One or more ports driven in phase.
+    Linear,
+}
+
+/// Which conductor a port (or its capacitor gap) sits in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortElement {
+    /// In a rung, at the rung's azimuth.
+    Rung,
+    /// In a segment of the end ring at `z = +rung_length_m / 2`, at the segment's mid-azimuth.
+    Ring,
+}
+
+/// A capacitance: a value in farads, or `"auto"` (solved by the circuit model).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CapValue {
+    Farads(f64),
+    Text(String),
+}
+
+/// One port as written in the TOML.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortToml {
+    pub angle_deg: Option<f64>,
+    /// `rung` or `ring`; default: `ring` for high-pass coils, `rung` otherwise.
+    pub element: Option<PortElement>,
+    /// Port (source) impedance; default 50 ohm.
+    pub impedance_ohm: Option<f64>,
+    /// Drive phase; default: 0 for linear drive, `-(angle - first port angle)` for quadrature.
+    pub phase_deg: Option<f64>,
+}
+
+/// A coil file exactly as written (every key optional here, so that validation can name what is missing).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoilToml {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    #[serde(rename = "type")]
+    pub coil_type: Option<CoilType>,
+    pub rungs: Option<i64>,
+    pub rung_radius_m: Option<f64>,
+    pub rung_length_m: Option<f64>,
+    pub rung_width_m: Option<f64>,
+    pub ring_width_m: Option<f64>,
+    pub rung_angle_offset_deg: Option<f64>,
+    pub shield_radius_m: Option<f64>,
+    pub shield_length_m: Option<f64>,
+    pub freq_hz: Option<f64>,
+    pub field_t: Option<f64>,
+    pub nucleus: Option<String>,
+    pub capacitance_f: Option<CapValue>,
+    pub rung_capacitance_f: Option<CapValue>,
+    pub ring_capacitance_f: Option<CapValue>,
+    pub drive: Option<Drive>,
+    #[serde(default)]
+    pub ports: Vec<PortToml>,
+}
+
+/// A cylindrical RF shield, coaxial with the coil and centred on the isocentre.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Shield {
+    pub radius_m: f64,
+    pub length_m: f64,
+}
+
+/// A capacitor position's setting after validation.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapSetting {
+    /// No capacitor at this position (a plain conductor).
+    None,
+    /// To be solved by the circuit model.
+    Auto,
+    /// A fixed value (F).
+    Fixed(f64),
+}
+
+impl CapSetting {
+    pub fn fixed(&self) -> Option<f64> {
+        match self {
+            CapSetting::Fixed(c) => Some(*c),
+            _ => None,
+        }
+    }
+}
+
+/// A validated port.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Port {
+    /// Azimuth of the port (deg): the rung's azimuth or the ring segment's mid-azimuth.
+    pub angle_deg: f64,
+    pub element: PortElement,
+    /// Index of the rung, or of the ring segment (segment `j` joins rungs `j` and `j+1`).
+    pub index: usize,
+    pub impedance_ohm: f64,
+    /// Phase of the port's source (deg, time factor e^{+i w t}).
+    pub phase_deg: f64,
+}
+
+/// A validated coil: plain typed data in SI units.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CoilConfig {
+    /// Where the definition came from (file path or a name), used in error messages.
+    pub source_name: String,
+    pub name: String,
+    pub description: String,
+    pub coil_type: CoilType,
+    pub rungs: usize,
+    pub rung_radius_m: f64,
+    pub rung_length_m: f64,
+    pub rung_width_m: f64,
+    pub ring_width_m: f64,
+    pub rung_angle_offset_deg: f64,
+    pub shield: Option<Shield>,
+    /// Larmor (target) frequency of the homogeneous mode (Hz).
+    pub freq_hz: f64,
+    pub field_t: Option<f64>,
+    pub nucleus: Option<String>,
+    /// Capacitor in each rung.
+    pub rung_capacitor: CapSetting,
+    /// Capacitor in each end-ring segment (each ring).
+    pub ring_capacitor: CapSetting,
+    pub drive: Drive,
+    pub ports: Vec<Port>,
+}
+
+/// Gyromagnetic ratios gamma / 2 pi (Hz/T). 1H: CODATA 2018 proton value; the others after
+/// Harris et al., Pure Appl. Chem. 73, 1795 (2001), IUPAC NMR nomenclature, table of nuclear properties.
+pub const NUCLEI: &[(&str, f64)] = &[
+    ("1H", 42.577_478_5e6),
+    ("13C", 10.7084e6),
+    ("19F", 40.078e6),
+    ("23Na", 11.262e6),
+    ("31P", 17.235e6),
+    ("129Xe", -11.777e6),
+];
+
+/// Larmor frequency (Hz, positive) of `nucleus` at `field_t`.
+pub fn larmor_hz(nucleus: &str, field_t: f64) -> Option<f64> {
+    NUCLEI
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(nucleus))
+        .map(|(_, g)| (g * field_t).abs())
+}
+
+/// Collects every problem of one file, then reports them all at once.
+pub(crate) struct Problems {
+    source: String,
+    list: Vec<(String, String, String)>,
+}
+
+impl Problems {
+    pub(crate) fn new(source: &str) -> Self {
+        Self {
+            source: source.into(),
+            list: Vec::new(),
+        }
+    }
+    pub(crate) fn add(&mut self, key: &str, what: impl Into<String>, fix: impl Into<String>) {
+        self.list.push((key.into(), what.into(), fix.into()));
+    }
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+    /// Ok when no problem was found; one problem becomes one input error; several are listed in one.
+    pub(crate) fn finish(self) -> Result<()> {
+        match self.list.len() {
+            0 => Ok(()),
+            1 => {
+                let (k, w, f) = &self.list[0];
+                Err(Error::input(&self.source, k, w.clone(), f.clone()))
+            }
+            n => {
+                let keys: Vec<_> = self.list.iter().map(|(k, _, _)| k.as_str()).collect();
+                let what = self
+                    .list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (k, w, f))| format!("({}) {k}: {w} (fix: {f})", i + 1))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                Err(Error::input(
+                    &self.source,
+                    &keys.join(", "),
+                    format!("{n} problems: {what}"),
+                    "fix each problem listed",
+                ))
+            }
+        }
+    }
+    /// A required positive, finite length.
+    pub(crate) fn positive(&mut self, key: &str, v: Option<f64>, example: &str) -> f64 {
+        match v {
+            None => {
+                self.add(key, "missing", format!("add `{key} = {example}`"));
+                f64::NAN
+            }
+            Some(x) if !(x > 0.0) || !x.is_finite() => {
+                self.add(
+                    key,
+                    format!("{x} is not a positive finite number"),
+                    format!("give a value > 0 in SI units, e.g. `{key} = {example}`"),
+                );
+                f64::NAN
+            }
+            Some(x) => x,
+        }
+    }
+}
+
+/// Turns a TOML parse error into an input error naming the offending key where the parser does.
+pub(crate) fn toml_error(source: &str, e: toml::de::Error, valid_keys: &str) -> Error {
+    let msg = e.message().to_string();
+    let key = msg.split('`').nth(1).unwrap_or("(file)").to_string();
+    let fix = if msg.contains("unknown field") {
+        format!("remove or correct the key; valid keys are: {valid_keys}")
+    } else if msg.contains("unknown variant") {
+        "use one of the listed values".to_string()
+    } else if msg.contains("invalid type") {
+        "give the value in the documented type (numbers in SI units, strings in quotes)".to_string()
+    } else {
+        "correct the TOML syntax".to_string()
+    };
+    let span = e.span().map(|s| format!(" (at byte {})", s.start)).unwrap_or_default();
+    Error::input(source, &key, format!("{msg}{span}"), fix)
+}
+
+const COIL_KEYS: &str = "name, description, type, rungs, rung_radius_m, rung_length_m, rung_width_m, ring_width_m, rung_angle_offset_deg, shield_radius_m, shield_length_m, freq_hz, field_t, nucleus, capacitance_f, rung_capacitance_f, ring_capacitance_f, drive, [[ports]] (angle_deg, element, impedance_ohm, phase_deg)";
+
+fn cap_value(p: &mut Problems, key: &str, v: &CapValue) -> CapSetting {
+    match v {
+        CapValue::Text(t) if t.eq_ignore_ascii_case("auto") => CapSetting::Auto,
+        CapValue::Text(t) => {
+            p.add(
+                key,
+                format!("\"{t}\" is neither a capacitance nor \"auto\""),
+                format!("give farads (e.g. `{key} = 12e-12`) or `{key} = \"auto\"`"),
+            );
+            CapSetting::Auto
+        }
+        CapValue::Farads(c) if !(*c > 0.0) || !c.is_finite() => {
+            p.add(
+                key,
+                format!("{c} F is not a positive capacitance"),
+                format!("give a capacitance > 0 in farads (e.g. `{key} = 12e-12`) or \"auto\""),
+            );
+            CapSetting::Auto
+        }
+        CapValue::Farads(c) => CapSetting::Fixed(*c),
+    }
+}
+
+fn wrap_deg(a: f64) -> f64 {
+    a.rem_euclid(360.0)
+}
+
+/// Smallest absolute difference of two angles (deg).
+pub(crate) fn angle_diff_deg(a: f64, b: f64) -> f64 {
+    let d = wrap_deg(a - b);
+    d.min(360.0 - d)
+}
+
+impl CoilConfig {
+    /// Reads and validates a coil TOML file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|err| Error::Io {
+            path: path.display().to_string(),
+            err,
+        })?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates coil TOML text; `source_name` (usually the path) appears in errors.
+    pub fn from_toml_str(text: &str, source_name: &str) -> Result<Self> {
+        let raw: CoilToml = toml::from_str(text).map_err(|e| toml_error(source_name, e, COIL_KEYS))?;
+        Self::from_raw(raw, source_name)
+    }
+
+    /// The validation pass: every problem of the file is reported in one error.
+    pub fn from_raw(raw: CoilToml, source_name: &str) -> Result<Self> {
+        let mut p = Problems::new(source_name);
+
+        let coil_type = raw.coil_type.unwrap_or_else(|| {
+            p.add(
+                "type",
+                "missing",
+                "add `type = \"high_pass\"` (or \"low_pass\", \"band_pass\")",
+            );
+            CoilType::HighPass
+        });
+        let rungs = match raw.rungs {
+            None => {
+                p.add("rungs", "missing", "add `rungs = 16` (an even number >= 4)");
+                0
+            }
+            Some(n) if n < 4 => {
+                p.add(
+                    "rungs",
+                    format!("{n} rungs: a birdcage needs at least 4"),
+                    "give an even number of rungs >= 4, e.g. 8, 12 or 16",
+                );
+                0
+            }
+            Some(n) if n % 2 == 1 => {
+                p.add(
+                    "rungs",
+                    format!("{n} rungs is odd: the mode pairs and the quadrature ports need an even number"),
+                    format!("use {} or {}", n - 1, n + 1),
+                );
+                0
+            }
+            Some(n) if n > 256 => {
+                p.add("rungs", format!("{n} rungs is more than 256"), "give at most 256 rungs");
+                0
+            }
+            Some(n) => n as usize,
+        };
+        let rung_radius_m = p.positive("rung_radius_m", raw.rung_radius_m, "0.33");
+        let rung_length_m = p.positive("rung_length_m", raw.rung_length_m, "0.45");
+        let rung_width_m = p.positive("rung_width_m", raw.rung_width_m, "0.02");
+        let ring_width_m = p.positive("ring_width_m", raw.ring_width_m, "0.02");
+        let rung_angle_offset_deg = raw.rung_angle_offset_deg.unwrap_or(0.0);
+        if !rung_angle_offset_deg.is_finite() {
+            p.add(
+                "rung_angle_offset_deg",
+                "not a finite number",
+                "give an angle in degrees, e.g. 0",
+            );
+        }
+
+        if rungs >= 4 && rung_radius_m.is_finite() {
+            let spacing = 2.0 * std::f64::consts::PI * rung_radius_m / rungs as f64;
+            if rung_width_m.is_finite() && rung_width_m >= spacing {
+                p.add("rung_width_m", format!("{rung_width_m} m strips are wider than the rung spacing {spacing:.4} m (2 pi r / N): the rungs would touch"), format!("use rung_width_m < {spacing:.4} (typically below a third of it)"));
+            }
+            if ring_width_m.is_finite() && ring_width_m >= spacing {
+                p.add("ring_width_m", format!("{ring_width_m} m is wider than the end-ring segment length {spacing:.4} m; the strip formulas need width << length"), format!("use ring_width_m < {spacing:.4}"));
+            }
+        }
+        if rung_length_m.is_finite() && ring_width_m.is_finite() && ring_width_m >= rung_length_m {
+            p.add(
+                "ring_width_m",
+                format!("{ring_width_m} m end rings would overlap on {rung_length_m} m rungs"),
+                "use ring_width_m well below rung_length_m",
+            );
+        }
+        if rung_length_m.is_finite() && rung_width_m.is_finite() && rung_width_m >= rung_length_m {
+            p.add(
+                "rung_width_m",
+                format!("{rung_width_m} m is not smaller than the rung length {rung_length_m} m"),
+                "use rung_width_m well below rung_length_m",
+            );
+        }
+
+        let shield = match (raw.shield_radius_m, raw.shield_length_m) {
+            (None, None) => None,
+            (Some(_), None) => {
+                p.add(
+                    "shield_length_m",
+                    "shield_radius_m is given but shield_length_m is missing",
+                    "add `shield_length_m = ...` or remove shield_radius_m for an unshielded coil",
+                );
+                None
+            }
+            (None, Some(_)) => {
+                p.add(
+                    "shield_radius_m",
+                    "shield_length_m is given but shield_radius_m is missing",
+                    "add `shield_radius_m = ...` or remove shield_length_m for an unshielded coil",
+                );
+                None
+            }
+            (Some(r), Some(l)) => {
+                let r = p.positive("shield_radius_m", Some(r), "0.37");
+                let l = p.positive("shield_length_m", Some(l), "1.2");
+                if r.is_finite() && rung_radius_m.is_finite() && r <= rung_radius_m {
+                    p.add(
+                        "shield_radius_m",
+                        format!("shield radius {r} m is not larger than the rung radius {rung_radius_m} m"),
+                        format!(
+                            "give shield_radius_m > rung_radius_m (e.g. {:.3}), or remove the shield keys",
+                            rung_radius_m * 1.15
+                        ),
+                    );
+                }
+                let coil_len = rung_length_m + ring_width_m;
+                if l.is_finite() && coil_len.is_finite() && l < coil_len {
+                    p.add("shield_length_m", format!("shield length {l} m is shorter than the coil ({coil_len:.3} m: rung length plus ring width)"), format!("give shield_length_m >= {coil_len:.3}"));
+                }
+                Some(Shield {
+                    radius_m: r,
+                    length_m: l,
+                })
+            }
+        };
+
+        // Frequency: freq_hz, or field_t with nucleus.
+        let freq_hz = match (raw.freq_hz, raw.field_t, raw.nucleus.as_deref()) {
+            (Some(f), None, None) => p.positive("freq_hz", Some(f), "63.87e6"),
+            (Some(_), _, _) => {
+                p.add(
+                    "freq_hz",
+                    "both freq_hz and field_t/nucleus are given (contradictory)",
+                    "give either freq_hz, or field_t and nucleus",
+                );
+                f64::NAN
+            }
+            (None, Some(b), Some(n)) => {
+                let b = p.positive("field_t", Some(b), "1.5");
+                match larmor_hz(n, b) {
+                    Some(f) => f,
+                    None => {
+                        let known: Vec<_> = NUCLEI.iter().map(|(n, _)| *n).collect();
+                        p.add(
+                            "nucleus",
+                            format!("unknown nucleus \"{n}\""),
+                            format!("use one of: {}, or give freq_hz", known.join(", ")),
+                        );
+                        f64::NAN
+                    }
+                }
+            }
+            (None, Some(_), None) => {
+                p.add("nucleus", "field_t is given without nucleus", "add `nucleus = \"1H\"`");
+                f64::NAN
+            }
+            (None, None, Some(_)) => {
+                p.add(
+                    "field_t",
+                    "nucleus is given without field_t",
+                    "add `field_t = 1.5` (tesla)",
+                );
+                f64::NAN
+            }
+            (None, None, None) => {
+                p.add(
+                    "freq_hz",
+                    "no frequency: neither freq_hz nor field_t/nucleus",
+                    "add `freq_hz = 63.87e6`, or `field_t = 1.5` and `nucleus = \"1H\"`",
+                );
+                f64::NAN
+            }
+        };
+
+        // Capacitors.
+        let (rung_capacitor, ring_capacitor) = match coil_type {
+            CoilType::LowPass | CoilType::HighPass => {
+                for (k, v) in [
+                    ("rung_capacitance_f", &raw.rung_capacitance_f),
+                    ("ring_capacitance_f", &raw.ring_capacitance_f),
+                ] {
+                    if v.is_some() {
+                        p.add(
+                            k,
+                            format!(
+                                "{k} is for band_pass coils; a {} coil has one capacitor value",
+                                if coil_type == CoilType::LowPass {
+                                    "low_pass"
+                                } else {
+                                    "high_pass"
+                                }
+                            ),
+                            format!("use `capacitance_f` instead of `{k}`"),
+                        );
+                    }
+                }
+                let c = match &raw.capacitance_f {
+                    None => {
+                        p.add(
+                            "capacitance_f",
+                            "missing",
+                            "add `capacitance_f = \"auto\"` (solved for the Larmor frequency) or a value in farads",
+                        );
+                        CapSetting::Auto
+                    }
+                    Some(v) => cap_value(&mut p, "capacitance_f", v),
+                };
+                if coil_type == CoilType::LowPass {
+                    (c, CapSetting::None)
+                } else {
+                    (CapSetting::None, c)
+                }
+            }
+            CoilType::BandPass => {
+                if raw.capacitance_f.is_some() {
+                    p.add(
+                        "capacitance_f",
+                        "a band_pass coil has rung and ring capacitors",
+                        "use `rung_capacitance_f` and `ring_capacitance_f` (one of them may be \"auto\")",
+                    );
+                }
+                let mut get = |k: &str, v: &Option<CapValue>| match v {
+                    None => {
+                        p.add(
+                            k,
+                            "missing",
+                            format!("add `{k} = ...` in farads, or \"auto\" for the one to solve"),
+                        );
+                        CapSetting::Fixed(f64::NAN)
+                    }
+                    Some(v) => cap_value(&mut p, k, v),
+                };
+                let rc = get("rung_capacitance_f", &raw.rung_capacitance_f);
+                let gc = get("ring_capacitance_f", &raw.ring_capacitance_f);
+                if rc == CapSetting::Auto && gc == CapSetting::Auto {
+                    p.add(
+                        "ring_capacitance_f",
+                        "both band_pass capacitors are \"auto\": one equation cannot fix two values",
+                        "give one of rung_capacitance_f / ring_capacitance_f in farads",
+                    );
+                }
+                (rc, gc)
+            }
+        };
+
+        // Ports and drive.
+        let drive = raw.drive.unwrap_or_else(|| {
+            p.add("drive", "missing", "add `drive = \"quadrature\"` (or \"linear\")");
+            Drive::Quadrature
+        });
+        let mut ports = Vec::new();
+        if raw.ports.is_empty() {
+            p.add(
+                "ports",
+                "no ports",
+                "add `[[ports]]` tables with `angle_deg` (two, 90 deg apart, for quadrature drive)",
+            );
+        }
+        let default_element = if coil_type == CoilType::HighPass {
+            PortElement::Ring
+        } else {
+            PortElement::Rung
+        };
+        for (i, pt) in raw.ports.iter().enumerate() {
+            let key = format!("ports[{i}]");
+            let Some(angle) = pt.angle_deg.filter(|a| a.is_finite()) else {
+                p.add(
+                    &format!("{key}.angle_deg"),
+                    "missing or not finite",
+                    "give the port azimuth in degrees, e.g. `angle_deg = 0.0`",
+                );
+                continue;
+            };
+            let element = pt.element.unwrap_or(default_element);
+            let impedance_ohm = pt.impedance_ohm.unwrap_or(50.0);
+            if !(impedance_ohm > 0.0) || !impedance_ohm.is_finite() {
+                p.add(
+                    &format!("{key}.impedance_ohm"),
+                    format!("{impedance_ohm} ohm is not positive"),
+                    "give a port impedance > 0, e.g. 50",
+                );
+            }
+            if element == PortElement::Ring && coil_type == CoilType::LowPass {
+                p.add(
+                    &format!("{key}.element"),
+                    "a port in an end ring of a low_pass coil has no ring capacitor to sit across",
+                    "use `element = \"rung\"` for low_pass coils",
+                );
+            }
+            if element == PortElement::Rung && coil_type == CoilType::HighPass {
+                p.add(
+                    &format!("{key}.element"),
+                    "a port in a rung of a high_pass coil has no rung capacitor to sit across",
+                    "use `element = \"ring\"` for high_pass coils",
+                );
+            }
+            let mut index = 0;
+            if rungs >= 4 {
+                let step = 360.0 / rungs as f64;
+                let base = rung_angle_offset_deg + if element == PortElement::Ring { 0.5 * step } else { 0.0 };
+                let k = (wrap_deg(angle - base) / step).round() as usize % rungs;
+                let nearest = wrap_deg(base + k as f64 * step);
+                if angle_diff_deg(angle, nearest) > 0.5 {
+                    let below = wrap_deg(base + (wrap_deg(angle - base) / step).floor() * step);
+                    let next = wrap_deg(below + step);
+                    let what = if element == PortElement::Rung {
+                        "rung"
+                    } else {
+                        "ring-segment centre"
+                    };
+                    p.add(
+                        &format!("{key}.angle_deg"),
+                        format!(
+                            "{angle} deg is not at a {what} (they are every {step} deg from {:.3} deg)",
+                            wrap_deg(base)
+                        ),
+                        format!("use e.g. {below:.3} or {next:.3}"),
+                    );
+                }
+                index = k;
+            }
+            ports.push(Port {
+                angle_deg: angle,
+                element,
+                index,
+                impedance_ohm,
+                phase_deg: pt.phase_deg.unwrap_or(f64::NAN),
+            });
+        }
+        match drive {
+            Drive::Quadrature => {
+                if ports.len() == 2 {
+                    let d = angle_diff_deg(ports[0].angle_deg, ports[1].angle_deg);
+                    if (d - 90.0).abs() > 0.5 {
+                        p.add(
+                            "ports",
+                            format!("quadrature ports are {d:.3} deg apart"),
+                            "place the two ports 90 deg apart in azimuth",
+                        );
+                    }
+                } else if !raw.ports.is_empty() {
+                    p.add(
+                        "ports",
+                        format!("quadrature drive needs exactly 2 ports, found {}", raw.ports.len()),
+                        "give two [[ports]] 90 deg apart, or use `drive = \"linear\"`",
+                    );
+                }
+                if rungs >= 4 && rungs % 4 != 0 {
+                    p.add(
+                        "rungs",
+                        format!("{rungs} rungs: quadrature ports 90 deg apart need a multiple of 4 rungs"),
+                        format!(
+                            "use {} or {} rungs, or linear drive",
+                            rungs - rungs % 4,
+                            rungs + 4 - rungs % 4
+                        ),
+                    );
+                }
+                if let Some(a0) = ports.first().map(|q| q.angle_deg) {
+                    // Phase lag equal to the azimuth from the first port: the forward-rotating (B1+) mode,
+                    // as openEMS's MRI_LP_Birdcage tutorial drives rungs at -180 and -90 deg with [1, -1j].
+                    for q in ports.iter_mut() {
+                        if q.phase_deg.is_nan() {
+                            let d = wrap_deg(q.angle_deg - a0);
+                            q.phase_deg = -(if d > 180.0 { d - 360.0 } else { d });
+                        }
+                    }
+                }
+            }
+            Drive::Linear => {
+                for q in ports.iter_mut() {
+                    if q.phase_deg.is_nan() {
+                        q.phase_deg = 0.0;
+                    }
+                }
+            }
+        }
+
+        p.finish()?;
+        Ok(Self {
+            source_name: source_name.into(),
+            name: raw.name.unwrap_or_else(|| {
+                Path::new(source_name)
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "coil".into())
+            }),
+            description: raw.description.unwrap_or_default(),
+            coil_type,
+            rungs,
+            rung_radius_m,
+            rung_length_m,
+            rung_width_m,
+            ring_width_m,
+            rung_angle_offset_deg,
+            shield,
+            freq_hz,
+            field_t: raw.field_t,
+            nucleus: raw.nucleus,
+            rung_capacitor,
+            ring_capacitor,
+            drive,
+            ports,
+        })
+    }
+
+    /// Azimuth of rung `j` (rad).
+    pub fn rung_angle_rad(&self, j: usize) -> f64 {
+        (self.rung_angle_offset_deg + 360.0 * j as f64 / self.rungs as f64).to_radians()
+    }
+
+    /// Centre of rung `j` at height z (m).
+    pub fn rung_point(&self, j: usize, z: f64) -> [f64; 3] {
+        let a = self.rung_angle_rad(j % self.rungs);
+        [self.rung_radius_m * a.cos(), self.rung_radius_m * a.sin(), z]
+    }
+
+    /// Arc length of one end-ring segment between two rung centres (m).
+    pub fn ring_segment_arc_m(&self) -> f64 {
+        2.0 * std::f64::consts::PI * self.rung_radius_m / self.rungs as f64
+    }
+}

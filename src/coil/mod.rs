@@ -1,0 +1,21 @@
+//! Birdcage RF coils: definitions from TOML (`config`), phantoms (`phantom`), partial inductances of
+//! straight strips and filaments (`inductance`), and the lumped-circuit model that tunes a coil and
+//! gives its mode spectrum (`circuit`, after BirdcageBuilder, Chin et al. 2002).
+//!
+//! ```no_run
+//! use rftwin::coil::{circuit, CoilConfig};
+//! let coil = CoilConfig::load(std::path::Path::new("coils/body_1p5t_hp16.toml"))?;
+//! let t = circuit::tune(&coil)?;
+//! println!("C = {:.3} pF, m=1 at {:.3} MHz", t.capacitance_f.unwrap() * 1e12, t.homogeneous_mode_hz / 1e6);
+//! # Ok::<(), rftwin::error::Error>(())
+//! ```
+
+pub mod circuit;
+pub mod config;
+pub mod inductance;
+pub mod phantom;
+pub mod validation;
+
+pub use circuit::{tune, tune_with, CircuitModel, CircuitOptions, Mode, ModeKind, Tuning};
+pub use config::{CapSetting, CoilConfig, CoilType, Drive, Port, PortElement, Shield};
+pub use phantom::{PhantomConfig, PhantomMaterial, PhantomShape};

@@ -1,0 +1,357 @@
+//! Phantom definitions (`phantoms/*.toml`): a homogeneous gel box or cylinder, its electrical and
+//! thermal properties, and where it sits in the coil. Rasterised onto a [`VoxelModel`].
+//!
+//! Frames: the *phantom frame* has its origin at the centre of the phantom's bounding box, x across
+//! (left-right), y up (the box's fill depth), z along the bore. The *coil frame* has its origin at the
+//! isocentre (the coil centre) with the same axes. `landmark_in_phantom_m` is a point in the phantom
+//! frame (default: its centre); `landmark_from_isocentre_m` says where that point sits in the coil
+//! frame (default: at the isocentre), as the scanner's laser landmark does.
+//!
+//! ```toml
+//! name = "cylinder_r150"
+//! shape = "cylinder"           # box | cylinder (axis along z)
+//! radius_m = 0.15
+//! length_m = 1.0
+//! [material]
+//! name = "saline_gel"
+//! eps_r = 80.0
+//! sigma_s_per_m = 0.47
+//! density_kg_per_m3 = 1000.0
+//! k_w_per_m_k = 0.6
+//! c_j_per_kg_k = 4150.0
+//! [position]
+//! landmark_in_phantom_m = [0.0, 0.0, 0.0]
+//! landmark_from_isocentre_m = [0.0, 0.0, 0.0]
+//! ```
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::config::{toml_error, CoilConfig, Problems};
+use crate::error::{Error, Result};
+use crate::grid::{Material, Shape, ShapeKind, VoxelModel};
+
+/// The phantom's solid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhantomShape {
+    /// Rectangular gel volume: `width_m` (x) by `depth_m` (y, the fill depth) by `length_m` (z).
+    Box,
+    /// Circular cylinder along z: `radius_m`, `length_m`.
+    Cylinder,
+}
+
+/// `[material]` as written.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaterialToml {
+    pub name: Option<String>,
+    pub eps_r: Option<f64>,
+    pub sigma_s_per_m: Option<f64>,
+    pub density_kg_per_m3: Option<f64>,
+    pub k_w_per_m_k: Option<f64>,
+    pub c_j_per_kg_k: Option<f64>,
+}
+
+/// `[position]` as written.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PositionToml {
+    pub landmark_in_phantom_m: Option<[f64; 3]>,
+    pub landmark_from_isocentre_m: Option<[f64; 3]>,
+}
+
+/// A phantom file as written.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhantomToml {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub shape: Option<PhantomShape>,
+    pub width_m: Option<f64>,
+    pub depth_m: Option<f64>,
+    pub length_m: Option<f64>,
+    pub radius_m: Option<f64>,
+    pub material: Option<MaterialToml>,
+    pub position: Option<PositionToml>,
+}
+
+/// Electrical and thermal properties of a homogeneous phantom medium (SI).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PhantomMaterial {
+    pub name: String,
+    pub eps_r: f64,
+    pub sigma_s_per_m: f64,
+    pub density_kg_per_m3: f64,
+    /// Thermal conductivity (W/(m K)).
+    pub k_w_per_m_k: f64,
+    /// Specific heat capacity (J/(kg K)).
+    pub c_j_per_kg_k: f64,
+}
+
+/// A validated phantom.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PhantomConfig {
+    pub source_name: String,
+    pub name: String,
+    pub description: String,
+    pub shape: PhantomShape,
+    /// Box: x, y, z extents (m); cylinder: (2r, 2r, length).
+    pub size_m: [f64; 3],
+    pub material: PhantomMaterial,
+    pub landmark_in_phantom_m: [f64; 3],
+    pub landmark_from_isocentre_m: [f64; 3],
+}
+
+const PHANTOM_KEYS: &str = "name, description, shape, width_m, depth_m, length_m, radius_m, [material] (name, eps_r, sigma_s_per_m, density_kg_per_m3, k_w_per_m_k, c_j_per_kg_k), [position] (landmark_in_phantom_m, landmark_from_isocentre_m)";
+
+impl PhantomConfig {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|err| Error::Io {
+            path: path.display().to_string(),
+            err,
+        })?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    pub fn from_toml_str(text: &str, source_name: &str) -> Result<Self> {
+        let raw: PhantomToml = toml::from_str(text).map_err(|e| toml_error(source_name, e, PHANTOM_KEYS))?;
+        Self::from_raw(raw, source_name)
+    }
+
+    /// The validation pass (every problem reported at once).
+    pub fn from_raw(raw: PhantomToml, source_name: &str) -> Result<Self> {
+        let mut p = Problems::new(source_name);
+        let shape = raw.shape.unwrap_or_else(|| {
+            p.add("shape", "missing", "add `shape = \"box\"` or `shape = \"cylinder\"`");
+            PhantomShape::Box
+        });
+        let size_m = match shape {
+            PhantomShape::Box => {
+                if raw.radius_m.is_some() {
+                    p.add(
+                        "radius_m",
+                        "a box has no radius",
+                        "remove radius_m, or use `shape = \"cylinder\"`",
+                    );
+                }
+                let w = p.positive("width_m", raw.width_m, "0.42");
+                let d = p.positive("depth_m", raw.depth_m, "0.09");
+                let l = p.positive("length_m", raw.length_m, "0.65");
+                [w, d, l]
+            }
+            PhantomShape::Cylinder => {
+                for (k, v) in [("width_m", raw.width_m), ("depth_m", raw.depth_m)] {
+                    if v.is_some() {
+                        p.add(
+                            k,
+                            "a cylinder has no width or depth",
+                            format!("remove {k} (give radius_m), or use `shape = \"box\"`"),
+                        );
+                    }
+                }
+                let r = p.positive("radius_m", raw.radius_m, "0.15");
+                let l = p.positive("length_m", raw.length_m, "1.0");
+                [2.0 * r, 2.0 * r, l]
+            }
+        };
+        let m = raw.material.unwrap_or_default();
+        let eps_r = match m.eps_r {
+            None => {
+                p.add("material.eps_r", "missing", "add `eps_r = 80.0` under [material]");
+                f64::NAN
+            }
+            Some(e) if !(e >= 1.0) || !e.is_finite() => {
+                p.add(
+                    "material.eps_r",
+                    format!("eps_r = {e} is below 1"),
+                    "give a relative permittivity >= 1",
+                );
+                f64::NAN
+            }
+            Some(e) => e,
+        };
+        let sigma = match m.sigma_s_per_m {
+            None => {
+                p.add(
+                    "material.sigma_s_per_m",
+                    "missing",
+                    "add `sigma_s_per_m = 0.47` under [material]",
+                );
+                f64::NAN
+            }
+            Some(s) if !(s >= 0.0) || !s.is_finite() => {
+                p.add(
+                    "material.sigma_s_per_m",
+                    format!("{s} S/m is negative"),
+                    "give a conductivity >= 0",
+                );
+                f64::NAN
+            }
+            Some(s) => s,
+        };
+        let density = p.positive("material.density_kg_per_m3", m.density_kg_per_m3, "1000.0");
+        let k = p.positive("material.k_w_per_m_k", m.k_w_per_m_k, "0.5");
+        let c = p.positive("material.c_j_per_kg_k", m.c_j_per_kg_k, "4150.0");
+        let pos = raw.position.unwrap_or_default();
+        let landmark_in_phantom_m = pos.landmark_in_phantom_m.unwrap_or([0.0; 3]);
+        let landmark_from_isocentre_m = pos.landmark_from_isocentre_m.unwrap_or([0.0; 3]);
+        for (key, v) in [
+            ("position.landmark_in_phantom_m", landmark_in_phantom_m),
+            ("position.landmark_from_isocentre_m", landmark_from_isocentre_m),
+        ] {
+            if v.iter().any(|x| !x.is_finite()) {
+                p.add(
+                    key,
+                    "not finite",
+                    "give three coordinates in metres, e.g. [0.0, 0.0, 0.0]",
+                );
+            }
+        }
+        if p.is_empty() {
+            for a in 0..3 {
+                if landmark_in_phantom_m[a].abs() > 0.5 * size_m[a] + 1e-12 {
+                    p.add(
+                        "position.landmark_in_phantom_m",
+                        format!(
+                            "coordinate {a} ({} m) lies outside the phantom (half-size {} m)",
+                            landmark_in_phantom_m[a],
+                            0.5 * size_m[a]
+                        ),
+                        "give a landmark inside the phantom's bounding box (origin at its centre)",
+                    );
+                    break;
+                }
+            }
+        }
+        p.finish()?;
+        Ok(Self {
+            source_name: source_name.into(),
+            name: raw.name.unwrap_or_else(|| {
+                Path::new(source_name)
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "phantom".into())
+            }),
+            description: raw.description.unwrap_or_default(),
+            shape,
+            size_m,
+            material: PhantomMaterial {
+                name: m.name.unwrap_or_else(|| "phantom_gel".into()),
+                eps_r,
+                sigma_s_per_m: sigma,
+                density_kg_per_m3: density,
+                k_w_per_m_k: k,
+                c_j_per_kg_k: c,
+            },
+            landmark_in_phantom_m,
+            landmark_from_isocentre_m,
+        })
+    }
+
+    /// Centre of the phantom's bounding box in the coil frame (m).
+    pub fn centre_m(&self) -> [f64; 3] {
+        [0, 1, 2].map(|a| self.landmark_from_isocentre_m[a] - self.landmark_in_phantom_m[a])
+    }
+
+    /// The phantom's solid in the coil frame.
+    pub fn shape(&self) -> Shape {
+        let c = self.centre_m();
+        let h = self.size_m.map(|s| 0.5 * s);
+        match self.shape {
+            PhantomShape::Box => Shape::boxed(
+                &self.name,
+                [c[0] - h[0], c[1] - h[1], c[2] - h[2]],
+                [c[0] + h[0], c[1] + h[1], c[2] + h[2]],
+            ),
+            PhantomShape::Cylinder => Shape::new(
+                &self.name,
+                ShapeKind::Cylinder {
+                    axis: 2,
+                    centre_m: c,
+                    radius_m: h[0],
+                    start_m: c[2] - h[2],
+                    end_m: c[2] + h[2],
+                },
+            ),
+        }
+    }
+
+    /// The electromagnetic material for the voxel model.
+    pub fn em_material(&self) -> Material {
+        Material::dielectric(
+            &self.material.name,
+            self.material.eps_r,
+            self.material.sigma_s_per_m,
+            self.material.density_kg_per_m3,
+        )
+    }
+
+    /// Largest distance (m) of the phantom from the coil axis.
+    pub fn max_radius_m(&self) -> f64 {
+        let c = self.centre_m();
+        let h = self.size_m.map(|s| 0.5 * s);
+        match self.shape {
+            PhantomShape::Box => {
+                let mut r: f64 = 0.0;
+                for sx in [-1.0, 1.0] {
+                    for sy in [-1.0, 1.0] {
+                        r = r.max((c[0] + sx * h[0]).hypot(c[1] + sy * h[1]));
+                    }
+                }
+                r
+            }
+            PhantomShape::Cylinder => c[0].hypot(c[1]) + h[0],
+        }
+    }
+
+    /// Checks that the phantom fits inside `coil`: strictly within the rung radius over the coil's
+    /// length (rings included), and inside the shield radius beyond it. The error names the phantom
+    /// file and the position key.
+    pub fn check_fits(&self, coil: &CoilConfig) -> Result<()> {
+        let c = self.centre_m();
+        let (z0, z1) = (c[2] - 0.5 * self.size_m[2], c[2] + 0.5 * self.size_m[2]);
+        let coil_half = 0.5 * (coil.rung_length_m + coil.ring_width_m);
+        let r = self.max_radius_m();
+        let inner = coil.rung_radius_m;
+        let overlaps_coil = z1 > -coil_half && z0 < coil_half;
+        if overlaps_coil && r >= inner {
+            return Err(Error::input(
+                &self.source_name,
+                "position.landmark_from_isocentre_m",
+                format!("the phantom reaches {:.4} m from the coil axis but the rungs of {} ({}) are at {:.4} m: it does not fit inside the coil", r, coil.name, coil.source_name, coil.rung_radius_m),
+                "use a larger coil, a smaller phantom, or move the phantom towards the axis",
+            ));
+        }
+        if let Some(sh) = coil.shield {
+            let shield_half = 0.5 * sh.length_m;
+            let beyond = z0 < -coil_half || z1 > coil_half;
+            if beyond && r >= sh.radius_m && z1 > -shield_half && z0 < shield_half {
+                return Err(Error::input(
+                    &self.source_name,
+                    "position.landmark_from_isocentre_m",
+                    format!("beyond the coil the phantom reaches {:.4} m from the axis, outside the shield radius {:.4} m of {}", r, sh.radius_m, coil.name),
+                    "use a smaller phantom or move it towards the axis",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds the phantom's material to `model` and fills its cells (cell centres inside the solid).
+    /// Returns the material index and the number of cells filled; an error if no cell was filled.
+    pub fn rasterise(&self, model: &mut VoxelModel) -> Result<(u8, usize)> {
+        let mat = model.add_material(self.em_material())?;
+        let count = model.fill(&self.shape(), mat)?;
+        if count == 0 {
+            return Err(Error::input(
+                &self.source_name,
+                "position.landmark_from_isocentre_m",
+                "the phantom covers no cell centre of the grid",
+                "enlarge the grid or move the phantom into it",
+            ));
+        }
+        Ok((mat, count))
+    }
+}

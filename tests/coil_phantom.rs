@@ -1,0 +1,69 @@
+//! Phantom rasterisation onto the voxel grid.
+
+use rftwin::coil::PhantomConfig;
+use rftwin::grid::{Grid, Material, VoxelModel};
+
+fn load(name: &str) -> PhantomConfig {
+    PhantomConfig::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("phantoms")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn model(half: [f64; 3], d: f64) -> VoxelModel {
+    let n = [0, 1, 2].map(|a| (2.0 * half[a] / d).round() as usize);
+    VoxelModel::new(
+        Grid::uniform([-half[0], -half[1], -half[2]], [d; 3], n).unwrap(),
+        Material::vacuum(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn cylinder_fills_its_volume() {
+    let p = load("cylinder_r150.toml");
+    let mut m = model([0.2, 0.2, 0.5], 0.01);
+    let (mat, count) = p.rasterise(&mut m).unwrap();
+    let expect = std::f64::consts::PI * 0.15f64.powi(2) * 0.9 / 1e-6;
+    // staircase error of a 15-cell radius: within 2 %
+    assert!(((count as f64) - expect).abs() / expect < 0.02, "{count} vs {expect}");
+    let g = &m.materials()[mat as usize];
+    assert_eq!((g.eps_r, g.sigma_s_per_m), (80.0, 0.47));
+    // centre filled, a corner not
+    let c = m.grid.dims().map(|n| n / 2);
+    assert_eq!(m.cell_material(c[0], c[1], c[2]), mat);
+    assert_eq!(m.cell_material(0, 0, c[2]), 0);
+}
+
+#[test]
+fn astm_box_is_placed_by_its_landmark() {
+    let mut p = load("astm_f2182.toml");
+    assert_eq!(p.size_m, [0.42, 0.09, 0.65]);
+    let mut m = model([0.3, 0.2, 0.4], 0.01);
+    let (_, count) = p.rasterise(&mut m).unwrap();
+    let expect = 0.42 * 0.09 * 0.65 / 1e-6;
+    assert!(((count as f64) - expect).abs() / expect < 0.03, "{count} vs {expect}");
+    // Landmark = the gel surface centre (y = +depth/2) placed 0.1 m below the isocentre:
+    // the box then spans y in [-0.19, -0.10].
+    p.landmark_in_phantom_m = [0.0, 0.045, 0.0];
+    p.landmark_from_isocentre_m = [0.0, -0.10, 0.0];
+    assert!((p.centre_m()[1] + 0.145).abs() < 1e-12);
+    let mut m = model([0.3, 0.2, 0.4], 0.01);
+    let (mat, _) = p.rasterise(&mut m).unwrap();
+    let j = |y: f64| m.grid.axes[1].cell_of(y).unwrap();
+    let (ic, kc) = (m.grid.dims()[0] / 2, m.grid.dims()[2] / 2);
+    assert_eq!(m.cell_material(ic, j(-0.15), kc), mat);
+    assert_eq!(m.cell_material(ic, j(0.0), kc), 0);
+    assert_eq!(m.cell_material(ic, j(-0.195), kc), 0);
+}
+
+#[test]
+fn a_phantom_outside_the_grid_is_an_error() {
+    let mut p = load("cylinder_r150.toml");
+    p.landmark_from_isocentre_m = [5.0, 0.0, 0.0];
+    let mut m = model([0.2, 0.2, 0.5], 0.02);
+    let e = p.rasterise(&mut m).unwrap_err().to_string();
+    assert!(e.contains("covers no cell"), "{e}");
+}
