@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::lumped::LumpedSpec;
 use super::operator::{Boundary, CpmlParams};
 use super::sim::{SimulationSpec, SteadyState};
-use super::source::{SourceSpec, Waveform};
+use super::source::Waveform;
 use crate::error::{Error, Result};
 use crate::grid::{Comp, Grid, Material, Shape, ShapeKind, VoxelModel};
 
@@ -567,14 +567,8 @@ pub fn parse(cfg: SimFile, file: &str) -> Result<Parsed> {
             )
         })?;
         let ph = e.phase_deg.to_radians();
-        match e.kind.as_str() {
-            "current" => spec.sources.push(SourceSpec::EdgeCurrent {
-                comp: c,
-                node,
-                current_a: e.amplitude,
-                waveform: wave(ph),
-            }),
-            kind => {
+        {
+            {
                 let mut l = LumpedSpec {
                     name: e.name.clone(),
                     comp: c,
@@ -583,9 +577,17 @@ pub fn parse(cfg: SimFile, file: &str) -> Result<Parsed> {
                     l_h: e.l_h,
                     c_f: e.c_f,
                     source: None,
+                    current: None,
                 };
-                match kind {
+                match e.kind.as_str() {
                     "resistor" | "capacitor" | "inductor" | "rlc" => {}
+                    "current" => {
+                        // Ideal current source, alone or across the element's R-L-C branch.
+                        if e.r_ohm == 0.0 && e.l_h == 0.0 && e.c_f.is_none() {
+                            l.r_ohm = f64::INFINITY;
+                        }
+                        l.current = Some((e.amplitude, wave(ph)));
+                    }
                     "port" => {
                         if !(e.r_ohm > 0.0) {
                             return Err(Error::input(
@@ -618,7 +620,7 @@ pub fn parse(cfg: SimFile, file: &str) -> Result<Parsed> {
         }
         RunMode::Pulse { freqs_hz, .. } => spec.port_freqs_hz = freqs_hz.clone(),
     }
-    if spec.sources.is_empty() && !spec.lumped.iter().any(|l| l.source.is_some()) {
+    if spec.sources.is_empty() && !spec.lumped.iter().any(|l| l.source.is_some() || l.current.is_some()) {
         return Err(Error::input(
             file,
             "elements",

@@ -6,7 +6,8 @@
 //! integer steps (I, v_C and E at `n dt`), and Ampère's law on the edge
 //! `(eps/dt)(E' - E) + (sigma/2)(E' + E) = curl H - (I' + I) / (2 A)`, the pair (E', I') is solved in
 //! closed form. Pure R reduces to an extra conductivity, pure C to extra permittivity, pure L to the
-//! trapezoidal inductor; all are unconditionally stable. A port's voltage is `V = -u` (potential of the
+//! trapezoidal inductor; all are unconditionally stable. An ideal current source may sit in parallel
+//! with the branch (or alone, on an open edge). A port's voltage is `V = -u` (potential of the
 //! edge's end node minus its start node) and its current `I` is the current delivered to the structure.
 
 use num_complex::Complex64;
@@ -33,6 +34,10 @@ pub struct LumpedSpec {
     pub c_f: Option<f64>,
     /// Voltage source in the branch (makes the element a port with internal impedance R + jwL + 1/jwC).
     pub source: Option<(f64, Waveform)>,
+    /// Ideal current source (A) in parallel with the branch. With `r_ohm = inf` the branch is open
+    /// and the element is a pure current source (used to impose rung currents and to drive coils
+    /// across their capacitors without loading them).
+    pub current: Option<(f64, Waveform)>,
 }
 
 impl LumpedSpec {
@@ -45,6 +50,7 @@ impl LumpedSpec {
             l_h: 0.0,
             c_f: None,
             source: None,
+            current: None,
         }
     }
     pub fn capacitor(name: &str, comp: usize, node: [usize; 3], c_f: f64) -> Self {
@@ -56,6 +62,7 @@ impl LumpedSpec {
             l_h: 0.0,
             c_f: Some(c_f),
             source: None,
+            current: None,
         }
     }
     pub fn inductor(name: &str, comp: usize, node: [usize; 3], l_h: f64) -> Self {
@@ -67,6 +74,7 @@ impl LumpedSpec {
             l_h,
             c_f: None,
             source: None,
+            current: None,
         }
     }
     pub fn series_rlc(name: &str, comp: usize, node: [usize; 3], r_ohm: f64, l_h: f64, c_f: f64) -> Self {
@@ -78,8 +86,23 @@ impl LumpedSpec {
             l_h,
             c_f: Some(c_f),
             source: None,
+            current: None,
         }
     }
+    /// An ideal current source of `amps` on an otherwise open edge.
+    pub fn current_source(name: &str, comp: usize, node: [usize; 3], amps: f64, waveform: Waveform) -> Self {
+        Self {
+            name: name.into(),
+            comp,
+            node,
+            r_ohm: f64::INFINITY,
+            l_h: 0.0,
+            c_f: None,
+            source: None,
+            current: Some((amps, waveform)),
+        }
+    }
+
     /// A port: voltage source of amplitude `volts` and waveform, with internal resistance `r_ohm`.
     pub fn port(name: &str, comp: usize, node: [usize; 3], r_ohm: f64, volts: f64, waveform: Waveform) -> Self {
         Self {
@@ -90,6 +113,7 @@ impl LumpedSpec {
             l_h: 0.0,
             c_f: None,
             source: Some((volts, waveform)),
+            current: None,
         }
     }
 }
@@ -106,7 +130,10 @@ struct Element {
     beta: f64,
     g: f64,
     inv_2c: f64,
+    /// Open branch (no branch current; only the parallel current source).
+    open: bool,
     source: Option<(f64, Waveform)>,
+    current: Option<(f64, Waveform)>,
     e_old: f64,
     /// curl H^(n+1/2) at the edge, saved before the step.
     curl: f64,
@@ -153,12 +180,7 @@ impl Lumped {
                     "leave a one-edge gap in the conductor for the element",
                 ));
             }
-            if !(s.r_ohm >= 0.0)
-                || !(s.l_h >= 0.0)
-                || s.c_f.is_some_and(|c| !(c > 0.0))
-                || !s.r_ohm.is_finite()
-                || !s.l_h.is_finite()
-            {
+            if !(s.r_ohm >= 0.0) || !(s.l_h >= 0.0) || s.c_f.is_some_and(|c| !(c > 0.0)) || !s.l_h.is_finite() {
                 return Err(Error::input(
                     "elements",
                     &item,
@@ -166,7 +188,16 @@ impl Lumped {
                     "fix the element values",
                 ));
             }
-            if let Some((v, w)) = &s.source {
+            let open = s.r_ohm.is_infinite();
+            if open && (s.source.is_some() || s.current.is_none()) {
+                return Err(Error::input(
+                    "elements",
+                    &item,
+                    "an open element (r_ohm = inf) needs a current source and no voltage source",
+                    "give a finite r_ohm, or make it a current source",
+                ));
+            }
+            for (v, w) in s.source.iter().chain(s.current.iter()) {
                 w.validate(&item)?;
                 if !v.is_finite() {
                     return Err(Error::input(
@@ -180,7 +211,7 @@ impl Lumped {
             let inv_2c = s.c_f.map_or(0.0, |c| 1.0 / (2.0 * c));
             let alpha = s.l_h / dt + s.r_ohm / 2.0 + dt * inv_2c / 2.0;
             let beta = s.l_h / dt - s.r_ohm / 2.0 - dt * inv_2c / 2.0;
-            if !(alpha > 0.0) {
+            if !open && !(alpha > 0.0) {
                 return Err(Error::input(
                     "elements",
                     &item,
@@ -192,7 +223,7 @@ impl Lumped {
             let eps = EPS0 * coef.eps_r;
             let dl = op.d[c];
             let area = op.dual_area(c, s.node);
-            let g = dl / (2.0 * alpha);
+            let g = if open { 0.0 } else { dl / (2.0 * alpha) };
             let lhs = eps / dt + coef.sigma / 2.0 + g / (2.0 * area);
             let rhs_e = eps / dt - coef.sigma / 2.0 - g / (2.0 * area);
             elems.push(Element {
@@ -206,7 +237,9 @@ impl Lumped {
                 beta,
                 g,
                 inv_2c,
+                open,
                 source: s.source.clone(),
+                current: s.current.clone(),
                 e_old: 0.0,
                 curl: 0.0,
                 i: 0.0,
@@ -274,7 +307,7 @@ impl Lumped {
     pub fn end_time(&self) -> Option<f64> {
         let mut t: f64 = 0.0;
         for e in &self.elems {
-            if let Some((_, w)) = &e.source {
+            for (_, w) in e.source.iter().chain(e.current.iter()) {
                 t = t.max(w.end_time()?);
             }
         }
@@ -283,7 +316,7 @@ impl Lumped {
     pub fn ramp_end(&self) -> f64 {
         self.elems
             .iter()
-            .filter_map(|e| e.source.as_ref().map(|(_, w)| w.ramp_end()))
+            .flat_map(|e| e.source.iter().chain(e.current.iter()).map(|(_, w)| w.ramp_end()))
             .fold(0.0, f64::max)
     }
 }
@@ -309,11 +342,24 @@ impl Extension for Lumped {
                 .source
                 .as_ref()
                 .map_or(0.0, |(a, w)| a * 0.5 * (w.at(t_old) + w.at(t_new)));
-            let h = (-e.v_c + vs + e.beta * e.i) / e.alpha;
-            let e_new = (e.rhs_e * e.e_old + curl - (h + e.i) / (2.0 * e.area)) / e.lhs;
+            // Parallel source current at the E-update time (n+1/2) and at the new time (n+1).
+            let (is_half, is_new) = e
+                .current
+                .as_ref()
+                .map_or((0.0, 0.0), |(a, w)| (a * w.at(ctx.t_j()), a * w.at(t_new)));
+            let h = if e.open {
+                0.0
+            } else {
+                (-e.v_c + vs + e.beta * e.i) / e.alpha
+            };
+            let e_new = (e.rhs_e * e.e_old + curl - (h + e.i) / (2.0 * e.area) - is_half / e.area) / e.lhs;
             let i_new = e.g * (e_new + e.e_old) + h;
-            e.v_c += self.dt * (i_new + e.i) * e.inv_2c;
-            e.i = i_new;
+            if !e.open {
+                e.v_c += self.dt * (i_new + e.i) * e.inv_2c;
+                e.i = i_new;
+            }
+            // Current delivered to the structure: branch plus source.
+            let i_new = i_new + is_new;
             let delta = e_new as f32 - f.e[e.comp][e.idx];
             f.e[e.comp][e.idx] = e_new as f32;
             op.patch_h(&mut f.h, e.comp, e.idx, delta as f64);
