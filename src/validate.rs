@@ -68,6 +68,7 @@ pub struct ValidationCase {
 pub fn all_cases() -> Vec<ValidationCase> {
     let mut v = Vec::new();
     // FDTD_CASES
+    v.extend(crate::dosimetry::validation::cases());
     v
 }
 
