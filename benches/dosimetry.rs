@@ -23,7 +23,10 @@ const DT_S: f64 = 5.0;
 fn main() {
     let (n_sar, n_th) = sizes();
     if std::env::var_os("RFTWIN_BENCH_ONCE").is_some() {
-        for r in [bench::bench_averaging_10g(n_sar), bench::bench_thermal_exposure(n_th, DT_S)] {
+        for r in [
+            bench::bench_averaging_10g(n_sar),
+            bench::bench_thermal_exposure(n_th, DT_S),
+        ] {
             let r = r.expect("benchmark runs");
             println!("{}", serde_json::to_string(&r).unwrap());
         }
@@ -31,9 +34,18 @@ fn main() {
     }
     let mut c = Criterion::default().sample_size(10).configure_from_args();
     let input = bench::averaging_phantom(n_sar).expect("phantom");
-    c.bench_function(&format!("sar_10g_averaging_{n_sar}^3"), |b| b.iter(|| sar::mass_averaged_sar(&input, sar::MASS_10G_KG).unwrap()));
+    c.bench_function(&format!("sar_10g_averaging_{n_sar}^3"), |b| {
+        b.iter(|| sar::mass_averaged_sar(&input, sar::MASS_10G_KG).unwrap())
+    });
     let (model, p, probes) = bench::thermal_phantom(n_th).expect("thermal phantom");
-    let settings = ThermalSettings { duration_s: 900.0, dt_s: DT_S, initial_temperature_c: 22.0, cem43_map: false };
-    c.bench_function(&format!("thermal_15min_{n_th}^3"), |b| b.iter(|| model.run(&p, &probes, &settings).unwrap()));
+    let settings = ThermalSettings {
+        duration_s: 900.0,
+        dt_s: DT_S,
+        initial_temperature_c: 22.0,
+        cem43_map: false,
+    };
+    c.bench_function(&format!("thermal_15min_{n_th}^3"), |b| {
+        b.iter(|| model.run(&p, &probes, &settings).unwrap())
+    });
     c.final_summary();
 }

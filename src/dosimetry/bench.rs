@@ -38,25 +38,27 @@ pub fn averaging_phantom(n: usize) -> Result<SarInput> {
     let mut rho = Array3::<f32>::zeros((n, n, n));
     let mut p = Array3::<f32>::zeros((n, n, n));
     let (ax, ay, az) = (0.47 * n as f64, 0.40 * n as f64, 0.47 * n as f64);
-    ndarray::Zip::indexed(&mut rho).and(&mut p).par_for_each(|(i, j, k), r, pw| {
-        let (x, y, z) = ((i as f64 - c) / ax, (j as f64 - c) / ay, (k as f64 - c) / az);
-        let q = x * x + y * y + z * z;
-        if q > 1.0 {
-            return;
-        }
-        let lung = |xc: f64| {
-            let (u, v, w) = ((x - xc) / 0.25, y / 0.35, (z - 0.2) / 0.4);
-            u * u + v * v + w * w < 1.0
-        };
-        if lung(-0.4) || lung(0.4) {
-            return;
-        }
-        let dens = if q > 0.85 { 910.0 } else { 1050.0 };
-        *r = dens as f32;
-        let hot = (-((x - 0.6).powi(2) + (y + 0.1).powi(2) + z * z) / 0.01).exp();
-        let sar = 0.5 + 2.0 * q + 18.0 * hot + 0.3 * ((i * 7 + j * 3 + k) % 11) as f64 / 11.0;
-        *pw = (sar * dens) as f32;
-    });
+    ndarray::Zip::indexed(&mut rho)
+        .and(&mut p)
+        .par_for_each(|(i, j, k), r, pw| {
+            let (x, y, z) = ((i as f64 - c) / ax, (j as f64 - c) / ay, (k as f64 - c) / az);
+            let q = x * x + y * y + z * z;
+            if q > 1.0 {
+                return;
+            }
+            let lung = |xc: f64| {
+                let (u, v, w) = ((x - xc) / 0.25, y / 0.35, (z - 0.2) / 0.4);
+                u * u + v * v + w * w < 1.0
+            };
+            if lung(-0.4) || lung(0.4) {
+                return;
+            }
+            let dens = if q > 0.85 { 910.0 } else { 1050.0 };
+            *r = dens as f32;
+            let hot = (-((x - 0.6).powi(2) + (y + 0.1).powi(2) + z * z) / 0.01).exp();
+            let sar = 0.5 + 2.0 * q + 18.0 * hot + 0.3 * ((i * 7 + j * 3 + k) % 11) as f64 / 11.0;
+            *pw = (sar * dens) as f32;
+        });
     SarInput::from_power_density("benchmark phantom", p, rho, VoxelGrid::new([d; 3])?)
 }
 
@@ -94,19 +96,25 @@ pub fn thermal_phantom(n: usize) -> Result<(ThermalModel, Array3<f32>, Vec<Probe
     }
     let grid = VoxelGrid::new([d; 3])?;
     let mut b = Boundaries::uniform(Boundary::Insulating);
-    b.faces[3] = Boundary::Convective { h_w_per_m2_k: 10.0, ambient_c: 22.0 };
+    b.faces[3] = Boundary::Convective {
+        h_w_per_m2_k: 10.0,
+        ambient_c: 22.0,
+    };
     let model = ThermalModel::from_labels("benchmark phantom", &labels, &[Some(gel.clone()), Some(steel)], grid, b)?;
     let mut p = Array3::<f32>::zeros((n, n, n));
     let tip = |i: usize, j: usize, k: usize, xt: usize| {
-        let r2 = ((i as f64 - xt as f64).powi(2) + (j as f64 - c as f64).powi(2) + (k as f64 - c as f64).powi(2)) * d * d;
+        let r2 =
+            ((i as f64 - xt as f64).powi(2) + (j as f64 - c as f64).powi(2) + (k as f64 - c as f64).powi(2)) * d * d;
         (-r2 / (2.0 * (2e-3f64).powi(2))).exp()
     };
-    ndarray::Zip::indexed(&mut p).and(&labels).par_for_each(|(i, j, k), p, l| {
-        if *l == 0 {
-            let sar = 2.0 + 38.0 * (tip(i, j, k, x0 - 1) + tip(i, j, k, x1));
-            *p = (sar * gel.density_kg_per_m3) as f32;
-        }
-    });
+    ndarray::Zip::indexed(&mut p)
+        .and(&labels)
+        .par_for_each(|(i, j, k), p, l| {
+            if *l == 0 {
+                let sar = 2.0 + 38.0 * (tip(i, j, k, x0 - 1) + tip(i, j, k, x1));
+                *p = (sar * gel.density_kg_per_m3) as f32;
+            }
+        });
     let probes = vec![
         Probe::point("tip_low", grid.centre_m([x0 - 1, c, c])),
         Probe::sphere("tip_high_1mm", grid.centre_m([x1, c, c]), 1e-3),
@@ -118,7 +126,12 @@ pub fn thermal_phantom(n: usize) -> Result<(ThermalModel, Array3<f32>, Vec<Probe
 /// Times a 15-minute exposure (time step `dt_s`) on [`thermal_phantom`]`(n)`.
 pub fn bench_thermal_exposure(n: usize, dt_s: f64) -> Result<BenchTiming> {
     let (model, p, probes) = thermal_phantom(n)?;
-    let settings = ThermalSettings { duration_s: 900.0, dt_s, initial_temperature_c: 22.0, ..ThermalSettings::default() };
+    let settings = ThermalSettings {
+        duration_s: 900.0,
+        dt_s,
+        initial_temperature_c: 22.0,
+        ..ThermalSettings::default()
+    };
     let t0 = Instant::now();
     let r = model.run(&p, &probes, &settings)?;
     let seconds = t0.elapsed().as_secs_f64();

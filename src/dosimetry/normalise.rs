@@ -41,9 +41,15 @@ pub enum NormaliseTarget {
     /// Whole-phantom (whole-body) SAR (W/kg).
     WholePhantomSar { sar_w_per_kg: f64 },
     /// B1+rms at the isocentre (µT), given the solution's `|B1+|` there (µT, peak phasor magnitude).
-    B1PlusRms { b1_plus_rms_ut: f64, solution_b1_plus_ut: f64 },
+    B1PlusRms {
+        b1_plus_rms_ut: f64,
+        solution_b1_plus_ut: f64,
+    },
     /// Input (forward) power (W), given the solution's input power (W).
-    InputPower { input_power_w: f64, solution_input_power_w: f64 },
+    InputPower {
+        input_power_w: f64,
+        solution_input_power_w: f64,
+    },
     /// The whole-body SAR limit of an IEC 60601-2-33 operating mode, applied as whole-phantom SAR.
     OperatingMode { mode: OperatingMode },
 }
@@ -62,7 +68,12 @@ pub struct Normalisation {
 
 fn positive(key: &str, v: f64) -> Result<f64> {
     if !(v > 0.0) || !v.is_finite() {
-        return Err(Error::input("normalisation", key, format!("{v} is not positive and finite"), "give a positive, finite normalisation value"));
+        return Err(Error::input(
+            "normalisation",
+            key,
+            format!("{v} is not positive and finite"),
+            "give a positive, finite normalisation value",
+        ));
     }
     Ok(v)
 }
@@ -71,11 +82,33 @@ fn positive(key: &str, v: f64) -> Result<f64> {
 pub fn normalise(whole: &WholePhantomSar, target: &NormaliseTarget) -> Result<Normalisation> {
     let power_factor = match *target {
         NormaliseTarget::WholePhantomSar { sar_w_per_kg } => {
-            positive("sar_w_per_kg", sar_w_per_kg)? / positive("solution whole-phantom SAR (W/kg; no power absorbed?)", whole.sar_w_per_kg)?
+            positive("sar_w_per_kg", sar_w_per_kg)?
+                / positive(
+                    "solution whole-phantom SAR (W/kg; no power absorbed?)",
+                    whole.sar_w_per_kg,
+                )?
         }
-        NormaliseTarget::OperatingMode { mode } => mode.whole_body_sar_w_per_kg() / positive("solution whole-phantom SAR (W/kg; no power absorbed?)", whole.sar_w_per_kg)?,
-        NormaliseTarget::B1PlusRms { b1_plus_rms_ut, solution_b1_plus_ut } => (positive("b1_plus_rms_ut", b1_plus_rms_ut)? / positive("solution_b1_plus_ut", solution_b1_plus_ut)?).powi(2),
-        NormaliseTarget::InputPower { input_power_w, solution_input_power_w } => positive("input_power_w", input_power_w)? / positive("solution_input_power_w", solution_input_power_w)?,
+        NormaliseTarget::OperatingMode { mode } => {
+            mode.whole_body_sar_w_per_kg()
+                / positive(
+                    "solution whole-phantom SAR (W/kg; no power absorbed?)",
+                    whole.sar_w_per_kg,
+                )?
+        }
+        NormaliseTarget::B1PlusRms {
+            b1_plus_rms_ut,
+            solution_b1_plus_ut,
+        } => (positive("b1_plus_rms_ut", b1_plus_rms_ut)? / positive("solution_b1_plus_ut", solution_b1_plus_ut)?)
+            .powi(2),
+        NormaliseTarget::InputPower {
+            input_power_w,
+            solution_input_power_w,
+        } => positive("input_power_w", input_power_w)? / positive("solution_input_power_w", solution_input_power_w)?,
     };
-    Ok(Normalisation { target: *target, power_factor, field_factor: power_factor.sqrt(), whole_phantom_sar_w_per_kg: whole.sar_w_per_kg * power_factor })
+    Ok(Normalisation {
+        target: *target,
+        power_factor,
+        field_factor: power_factor.sqrt(),
+        whole_phantom_sar_w_per_kg: whole.sar_w_per_kg * power_factor,
+    })
 }

@@ -72,7 +72,12 @@ pub struct SarInput {
 /// Checks a per-voxel material array: finite and >= 0.
 fn check_nonneg(source: &str, key: &str, a: &Array3<f32>, fix: &str) -> Result<()> {
     if let Some((idx, v)) = a.indexed_iter().find(|(_, v)| !(v.is_finite() && **v >= 0.0)) {
-        return Err(Error::input(source, &format!("{key}[{}, {}, {}]", idx.0, idx.1, idx.2), format!("value {v} is negative or not finite"), fix));
+        return Err(Error::input(
+            source,
+            &format!("{key}[{}, {}, {}]", idx.0, idx.1, idx.2),
+            format!("value {v} is negative or not finite"),
+            fix,
+        ));
     }
     Ok(())
 }
@@ -123,33 +128,87 @@ impl SarInput {
         check_shape(source_name, "density_kg_per_m3", density_kg_per_m3.shape(), dims)?;
         check_shape(source_name, "sigma_s_per_m", sigma_s_per_m.shape(), dims)?;
         check_shape(source_name, "e_squared", e_sq_v2_per_m2.shape(), dims)?;
-        check_nonneg(source_name, "e_squared", e_sq_v2_per_m2, "recompute or repair the field solution (a diverged FDTD run gives NaN)")?;
-        check_nonneg(source_name, "sigma_s_per_m", sigma_s_per_m, "give a conductivity >= 0 S/m for every material")?;
-        check_nonneg(source_name, "density_kg_per_m3", &density_kg_per_m3, "give a density >= 0 kg/m^3 for every material (0 for air)")?;
-        let bad = Zip::indexed(sigma_s_per_m).and(&density_kg_per_m3).fold(None, |acc: Option<(usize, usize, usize)>, idx, s, r| {
-            acc.or(if *s > 0.0 && *r == 0.0 { Some(idx) } else { None })
-        });
+        check_nonneg(
+            source_name,
+            "e_squared",
+            e_sq_v2_per_m2,
+            "recompute or repair the field solution (a diverged FDTD run gives NaN)",
+        )?;
+        check_nonneg(
+            source_name,
+            "sigma_s_per_m",
+            sigma_s_per_m,
+            "give a conductivity >= 0 S/m for every material",
+        )?;
+        check_nonneg(
+            source_name,
+            "density_kg_per_m3",
+            &density_kg_per_m3,
+            "give a density >= 0 kg/m^3 for every material (0 for air)",
+        )?;
+        let bad = Zip::indexed(sigma_s_per_m).and(&density_kg_per_m3).fold(
+            None,
+            |acc: Option<(usize, usize, usize)>, idx, s, r| {
+                acc.or(if *s > 0.0 && *r == 0.0 { Some(idx) } else { None })
+            },
+        );
         if let Some(idx) = bad {
             return Err(Error::input(
                 source_name,
                 &format!("density_kg_per_m3[{}, {}, {}]", idx.0, idx.1, idx.2),
-                format!("zero density in a conducting voxel (sigma = {} S/m): SAR is undefined there", sigma_s_per_m[idx]),
+                format!(
+                    "zero density in a conducting voxel (sigma = {} S/m): SAR is undefined there",
+                    sigma_s_per_m[idx]
+                ),
                 "give that material its mass density, or set its conductivity to 0 if it is not part of the phantom",
             ));
         }
         let mut p = Array3::<f32>::zeros(dims);
-        Zip::from(&mut p).and(e_sq_v2_per_m2).and(sigma_s_per_m).par_for_each(|p, e, s| *p = (0.5 * *s as f64 * *e as f64) as f32);
-        Ok(Self { power_density_w_per_m3: p, density_kg_per_m3, grid, source_name: source_name.into() })
+        Zip::from(&mut p)
+            .and(e_sq_v2_per_m2)
+            .and(sigma_s_per_m)
+            .par_for_each(|p, e, s| *p = (0.5 * *s as f64 * *e as f64) as f32);
+        Ok(Self {
+            power_density_w_per_m3: p,
+            density_kg_per_m3,
+            grid,
+            source_name: source_name.into(),
+        })
     }
 
     /// Directly from a loss density `p = sigma |E|^2 / 2` (W/m^3) and density (kg/m^3).
-    pub fn from_power_density(source_name: &str, power_density_w_per_m3: Array3<f32>, density_kg_per_m3: Array3<f32>, grid: VoxelGrid) -> Result<Self> {
+    pub fn from_power_density(
+        source_name: &str,
+        power_density_w_per_m3: Array3<f32>,
+        density_kg_per_m3: Array3<f32>,
+        grid: VoxelGrid,
+    ) -> Result<Self> {
         let dims: [usize; 3] = density_kg_per_m3.dim().into();
         check_shape(source_name, "density_kg_per_m3", density_kg_per_m3.shape(), dims)?;
-        check_shape(source_name, "power_density_w_per_m3", power_density_w_per_m3.shape(), dims)?;
-        check_nonneg(source_name, "power_density_w_per_m3", &power_density_w_per_m3, "give a loss density >= 0 W/m^3 (NaN means a broken field file)")?;
-        check_nonneg(source_name, "density_kg_per_m3", &density_kg_per_m3, "give a density >= 0 kg/m^3 for every material (0 for air)")?;
-        if let Some(((i, j, k), p)) = Zip::indexed(&power_density_w_per_m3).and(&density_kg_per_m3).fold(None, |acc, idx, p, r| acc.or(if *p > 0.0 && *r == 0.0 { Some((idx, *p)) } else { None })) {
+        check_shape(
+            source_name,
+            "power_density_w_per_m3",
+            power_density_w_per_m3.shape(),
+            dims,
+        )?;
+        check_nonneg(
+            source_name,
+            "power_density_w_per_m3",
+            &power_density_w_per_m3,
+            "give a loss density >= 0 W/m^3 (NaN means a broken field file)",
+        )?;
+        check_nonneg(
+            source_name,
+            "density_kg_per_m3",
+            &density_kg_per_m3,
+            "give a density >= 0 kg/m^3 for every material (0 for air)",
+        )?;
+        if let Some(((i, j, k), p)) = Zip::indexed(&power_density_w_per_m3)
+            .and(&density_kg_per_m3)
+            .fold(None, |acc, idx, p, r| {
+                acc.or(if *p > 0.0 && *r == 0.0 { Some((idx, *p)) } else { None })
+            })
+        {
             return Err(Error::input(
                 source_name,
                 &format!("density_kg_per_m3[{i}, {j}, {k}]"),
@@ -157,7 +216,12 @@ impl SarInput {
                 "give that material its mass density, or exclude it from the loss density",
             ));
         }
-        Ok(Self { power_density_w_per_m3, density_kg_per_m3, grid, source_name: source_name.into() })
+        Ok(Self {
+            power_density_w_per_m3,
+            density_kg_per_m3,
+            grid,
+            source_name: source_name.into(),
+        })
     }
 
     /// Grid shape `[nx, ny, nz]`.
@@ -184,10 +248,16 @@ impl SarInput {
     /// returned by [`crate::dosimetry::normalise::Normalisation::power_factor`].
     pub fn scaled(&self, power_factor: f64) -> Result<Self> {
         if !(power_factor >= 0.0) || !power_factor.is_finite() {
-            return Err(Error::input(&self.source_name, "power_factor", format!("scale factor {power_factor} is negative or not finite"), "normalise to a positive, finite target"));
+            return Err(Error::input(
+                &self.source_name,
+                "power_factor",
+                format!("scale factor {power_factor} is negative or not finite"),
+                "normalise to a positive, finite target",
+            ));
         }
         let mut out = self.clone();
-        out.power_density_w_per_m3.par_mapv_inplace(|p| (p as f64 * power_factor) as f32);
+        out.power_density_w_per_m3
+            .par_mapv_inplace(|p| (p as f64 * power_factor) as f32);
         Ok(out)
     }
 }
@@ -195,9 +265,12 @@ impl SarInput {
 /// Point SAR `p / rho` (W/kg) per voxel; 0 in air (`rho = 0`).
 pub fn point_sar(input: &SarInput) -> Array3<f32> {
     let mut out = Array3::<f32>::zeros(input.dims());
-    Zip::from(&mut out).and(&input.power_density_w_per_m3).and(&input.density_kg_per_m3).par_for_each(|o, p, r| {
-        *o = if *r > 0.0 { (*p as f64 / *r as f64) as f32 } else { 0.0 };
-    });
+    Zip::from(&mut out)
+        .and(&input.power_density_w_per_m3)
+        .and(&input.density_kg_per_m3)
+        .par_for_each(|o, p, r| {
+            *o = if *r > 0.0 { (*p as f64 / *r as f64) as f32 } else { 0.0 };
+        });
     out
 }
 
@@ -251,7 +324,12 @@ pub fn whole_phantom_sar(input: &SarInput) -> Result<WholePhantomSar> {
         }
     }
     if !(m > 0.0) {
-        return Err(Error::input(&input.source_name, "density_kg_per_m3", "no voxel has a positive density (the phantom is empty)", "give the phantom materials their densities"));
+        return Err(Error::input(
+            &input.source_name,
+            "density_kg_per_m3",
+            "no voxel has a positive density (the phantom is empty)",
+            "give the phantom materials their densities",
+        ));
     }
     Ok(WholePhantomSar {
         total_mass_kg: m,
@@ -282,7 +360,9 @@ pub enum VoxelStatus {
 impl VoxelStatus {
     /// Decodes a status byte of [`AveragedSar::status`].
     pub fn from_u8(v: u8) -> Option<Self> {
-        [Self::Air, Self::Valid, Self::Used, Self::Unused, Self::Unassigned].get(v as usize).copied()
+        [Self::Air, Self::Valid, Self::Used, Self::Unused, Self::Unassigned]
+            .get(v as usize)
+            .copied()
     }
 }
 
@@ -366,7 +446,10 @@ impl AxisSeg {
 
 fn seg_bounds(mode: AxisMode, n: isize, d: f64) -> (f64, f64) {
     match mode {
-        AxisMode::Centred => (if n == 0 { 0.0 } else { (2 * n - 1) as f64 * d }, (2 * n + 1) as f64 * d),
+        AxisMode::Centred => (
+            if n == 0 { 0.0 } else { (2 * n - 1) as f64 * d },
+            (2 * n + 1) as f64 * d,
+        ),
         _ => (n as f64 * d, (n + 1) as f64 * d),
     }
 }
@@ -390,11 +473,23 @@ fn axis_seg(mode: AxisMode, c: isize, d: f64, l: f64, above: bool) -> AxisSeg {
     let (start, next) = seg_bounds(mode, n, d);
     let (inner, outer, p, q) = match mode {
         AxisMode::Centred if n == 0 => ((c, c - 1), (c, c), 0.0, 1.0 / d),
-        AxisMode::Centred => ((c - n + 1, c + n - 1), (c - n, c + n), -((2 * n - 1) as f64) / 2.0, 1.0 / (2.0 * d)),
+        AxisMode::Centred => (
+            (c - n + 1, c + n - 1),
+            (c - n, c + n),
+            -((2 * n - 1) as f64) / 2.0,
+            1.0 / (2.0 * d),
+        ),
         AxisMode::GrowUp => ((c, c + n - 1), (c, c + n), -(n as f64), 1.0 / d),
         AxisMode::GrowDown => ((c - n + 1, c), (c - n, c), -(n as f64), 1.0 / d),
     };
-    AxisSeg { inner, outer, p, q, start, next }
+    AxisSeg {
+        inner,
+        outer,
+        p,
+        q,
+        start,
+        next,
+    }
 }
 
 fn range_len_in(r: Range, n: usize) -> f64 {
@@ -420,13 +515,23 @@ struct CubeSpec {
 
 impl CubeSpec {
     fn centred(c: [usize; 3]) -> Self {
-        Self { c: c.map(|v| v as isize), modes: [AxisMode::Centred; 3] }
+        Self {
+            c: c.map(|v| v as isize),
+            modes: [AxisMode::Centred; 3],
+        }
     }
     /// Face-anchored cube `dir` in 0..6: axis `dir / 2`, growing up (even) or down (odd).
     fn face(c: [usize; 3], dir: usize) -> Self {
         let mut modes = [AxisMode::Centred; 3];
-        modes[dir / 2] = if dir % 2 == 0 { AxisMode::GrowUp } else { AxisMode::GrowDown };
-        Self { c: c.map(|v| v as isize), modes }
+        modes[dir / 2] = if dir.is_multiple_of(2) {
+            AxisMode::GrowUp
+        } else {
+            AxisMode::GrowDown
+        };
+        Self {
+            c: c.map(|v| v as isize),
+            modes,
+        }
     }
 }
 
@@ -497,15 +602,23 @@ impl Svt {
         for i in 1..=nx {
             let (before, after) = data.split_at_mut(i * plane);
             let prev = &before[(i - 1) * plane..];
-            after[..plane].par_chunks_mut(nz1).zip(prev.par_chunks(nz1)).for_each(|(cur, prev)| {
-                for (c, p) in cur.iter_mut().zip(prev) {
-                    for q in 0..3 {
-                        c[q] += p[q];
+            after[..plane]
+                .par_chunks_mut(nz1)
+                .zip(prev.par_chunks(nz1))
+                .for_each(|(cur, prev)| {
+                    for (c, p) in cur.iter_mut().zip(prev) {
+                        for q in 0..3 {
+                            c[q] += p[q];
+                        }
                     }
-                }
-            });
+                });
         }
-        Self { dims: [nx, ny, nz], ny1, nz1, data }
+        Self {
+            dims: [nx, ny, nz],
+            ny1,
+            nz1,
+            data,
+        }
     }
 
     #[inline]
@@ -605,7 +718,13 @@ impl Averager<'_> {
     fn boxes(&self, segs: &[AxisSeg; 3]) -> [[f64; 3]; 8] {
         let mut out = [[0.0; 3]; 8];
         for (n, o) in out.iter_mut().enumerate() {
-            let r: [Range; 3] = std::array::from_fn(|a| if (n >> (2 - a)) & 1 == 0 { segs[a].inner } else { segs[a].outer });
+            let r: [Range; 3] = std::array::from_fn(|a| {
+                if (n >> (2 - a)) & 1 == 0 {
+                    segs[a].inner
+                } else {
+                    segs[a].outer
+                }
+            });
             if r.iter().any(|r| range_empty(*r)) {
                 continue;
             }
@@ -625,7 +744,11 @@ impl Averager<'_> {
             for a in 0..3 {
                 let s = &segs[a];
                 // inner coefficient (1 - f) = (1 - p) - q L ; outer coefficient f = p + q L
-                let (c0, c1) = if (n >> (2 - a)) & 1 == 0 { (1.0 - s.p, -s.q) } else { (s.p, s.q) };
+                let (c0, c1) = if (n >> (2 - a)) & 1 == 0 {
+                    (1.0 - s.p, -s.q)
+                } else {
+                    (s.p, s.q)
+                };
                 let mut next = [0.0; 4];
                 for k in 0..3 {
                     next[k] += acc[k] * c0;
@@ -648,7 +771,9 @@ impl Averager<'_> {
     fn weighted(boxes: &[[f64; 3]; 8], f: &[f64; 3]) -> [f64; 3] {
         let mut out = [0.0; 3];
         for (n, b) in boxes.iter().enumerate() {
-            let w: f64 = (0..3).map(|a| if (n >> (2 - a)) & 1 == 0 { 1.0 - f[a] } else { f[a] }).product();
+            let w: f64 = (0..3)
+                .map(|a| if (n >> (2 - a)) & 1 == 0 { 1.0 - f[a] } else { f[a] })
+                .product();
             if w != 0.0 {
                 for c in 0..3 {
                     out[c] += w * b[c];
@@ -669,7 +794,12 @@ impl Averager<'_> {
         let mut last: Option<(bool, f64)> = None;
         let done = |segs: [AxisSeg; 3], boxes: &[[f64; 3]; 8], x: f64| {
             let f: [f64; 3] = std::array::from_fn(|ax| segs[ax].frac(x));
-            SolvedCube { sums: Self::weighted(boxes, &f), f, segs, edge_m: x }
+            SolvedCube {
+                sums: Self::weighted(boxes, &f),
+                f,
+                segs,
+                edge_m: x,
+            }
         };
         for _ in 0..100_000 {
             let segs = self.segs(spec, l, above);
@@ -717,7 +847,11 @@ impl Averager<'_> {
             }
             // root in [lo_b, hi_b]: safeguarded Newton on the cubic (monotone non-decreasing here)
             let (mut a, mut b) = (lo_b, hi_b);
-            let mut x = if m_hi > m_lo { a + (target - m_lo) / (m_hi - m_lo) * (b - a) } else { a };
+            let mut x = if m_hi > m_lo {
+                a + (target - m_lo) / (m_hi - m_lo) * (b - a)
+            } else {
+                a
+            };
             for _ in 0..200 {
                 let fx = Self::eval(&poly, x) - target;
                 if fx == 0.0 {
@@ -790,13 +924,22 @@ impl Averager<'_> {
             }
         }
         let vmin = cands.iter().map(|c| c.0).fold(f64::INFINITY, f64::min);
-        cands.iter().filter(|c| c.0 <= UNUSED_VOLUME_FACTOR * vmin).map(|c| c.1).fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))))
+        cands
+            .iter()
+            .filter(|c| c.0 <= UNUSED_VOLUME_FACTOR * vmin)
+            .map(|c| c.1)
+            .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))))
     }
 }
 
 fn check_mass(input: &SarInput, mass_kg: f64) -> Result<()> {
     if !(mass_kg > 0.0) || !mass_kg.is_finite() {
-        return Err(Error::input(&input.source_name, "averaging_mass_kg", format!("averaging mass {mass_kg} kg is not positive"), "use 0.001 (1 g) or 0.01 (10 g)"));
+        return Err(Error::input(
+            &input.source_name,
+            "averaging_mass_kg",
+            format!("averaging mass {mass_kg} kg is not positive"),
+            "use 0.001 (1 g) or 0.01 (10 g)",
+        ));
     }
     Ok(())
 }
@@ -846,7 +989,10 @@ pub fn mass_averaged_sar(input: &SarInput, mass_kg: f64) -> Result<AveragedSar> 
         return Err(Error::input(
             &input.source_name,
             "averaging_mass_kg",
-            format!("the phantom ({:.3e} kg) is lighter than the averaging mass ({mass_kg} kg)", whole.total_mass_kg),
+            format!(
+                "the phantom ({:.3e} kg) is lighter than the averaging mass ({mass_kg} kg)",
+                whole.total_mass_kg
+            ),
             "average over a smaller mass or use a larger phantom",
         ));
     }
@@ -866,7 +1012,11 @@ pub fn mass_averaged_sar(input: &SarInput, mass_kg: f64) -> Result<AveragedSar> 
     let planes: Vec<Plane> = (0..nx)
         .into_par_iter()
         .map(|i| {
-            let mut pl = Plane { sar: vec![0.0; ny * nz], status: vec![VoxelStatus::Air as u8; ny * nz], half: vec![[-1; 3]; ny * nz] };
+            let mut pl = Plane {
+                sar: vec![0.0; ny * nz],
+                status: vec![VoxelStatus::Air as u8; ny * nz],
+                half: vec![[-1; 3]; ny * nz],
+            };
             for j in 0..ny {
                 let mut guess: Option<f64> = None;
                 for k in 0..nz {
@@ -906,9 +1056,19 @@ pub fn mass_averaged_sar(input: &SarInput, mass_kg: f64) -> Result<AveragedSar> 
     let mut status = Array3::<u8>::zeros(dims);
     let mut half = Array3::<[i32; 3]>::from_elem(dims, [-1; 3]);
     for (i, pl) in planes.into_iter().enumerate() {
-        sar.index_axis_mut(Axis(0), i).as_slice_mut().unwrap().copy_from_slice(&pl.sar);
-        status.index_axis_mut(Axis(0), i).as_slice_mut().unwrap().copy_from_slice(&pl.status);
-        half.index_axis_mut(Axis(0), i).as_slice_mut().unwrap().copy_from_slice(&pl.half);
+        sar.index_axis_mut(Axis(0), i)
+            .as_slice_mut()
+            .unwrap()
+            .copy_from_slice(&pl.sar);
+        status
+            .index_axis_mut(Axis(0), i)
+            .as_slice_mut()
+            .unwrap()
+            .copy_from_slice(&pl.status);
+        half.index_axis_mut(Axis(0), i)
+            .as_slice_mut()
+            .unwrap()
+            .copy_from_slice(&pl.half);
     }
 
     // Pass 2: used voxels = largest average of the valid cubes fully containing them. Valid cubes are
@@ -930,32 +1090,50 @@ pub fn mass_averaged_sar(input: &SarInput, mass_kg: f64) -> Result<AveragedSar> 
         let lo2: [usize; 3] = std::array::from_fn(|a| lo[a].saturating_sub(hu[a]));
         let hi2: [usize; 3] = std::array::from_fn(|a| (hi[a] + hu[a]).min(dims[a] - 1));
         let region = s![lo2[0]..=hi2[0], lo2[1]..=hi2[1], lo2[2]..=hi2[2]];
-        let mut m = Array3::<f32>::from_elem((hi2[0] - lo2[0] + 1, hi2[1] - lo2[1] + 1, hi2[2] - lo2[2] + 1), f32::NEG_INFINITY);
-        Zip::from(&mut m).and(half.slice(region)).and(sar.slice(region)).par_for_each(|m, hh, s| {
-            if hh == h {
-                *m = *s;
-            }
-        });
+        let mut m = Array3::<f32>::from_elem(
+            (hi2[0] - lo2[0] + 1, hi2[1] - lo2[1] + 1, hi2[2] - lo2[2] + 1),
+            f32::NEG_INFINITY,
+        );
+        Zip::from(&mut m)
+            .and(half.slice(region))
+            .and(sar.slice(region))
+            .par_for_each(|m, hh, s| {
+                if hh == h {
+                    *m = *s;
+                }
+            });
         for a in 0..3 {
             Zip::from(m.lanes_mut(Axis(a))).par_for_each(|lane| {
                 let mut buf = Vec::new();
                 running_max(lane, hu[a], &mut buf);
             });
         }
-        Zip::from(used.slice_mut(region)).and(&m).par_for_each(|u, m| *u = u.max(*m));
+        Zip::from(used.slice_mut(region))
+            .and(&m)
+            .par_for_each(|u, m| *u = u.max(*m));
     }
     drop(half);
-    Zip::from(&mut sar).and(&mut status).and(&used).par_for_each(|s, st, u| {
-        if *st == VoxelStatus::Unused as u8 && *u > f32::NEG_INFINITY {
-            *st = VoxelStatus::Used as u8;
-            *s = *u;
-        }
-    });
+    Zip::from(&mut sar)
+        .and(&mut status)
+        .and(&used)
+        .par_for_each(|s, st, u| {
+            if *st == VoxelStatus::Unused as u8 && *u > f32::NEG_INFINITY {
+                *st = VoxelStatus::Used as u8;
+                *s = *u;
+            }
+        });
     drop(used);
 
     // Pass 3: unused voxels from the six face-anchored cubes.
-    let unused: Vec<[usize; 3]> = status.indexed_iter().filter(|(_, s)| **s == VoxelStatus::Unused as u8).map(|((i, j, k), _)| [i, j, k]).collect();
-    let vals: Vec<Option<f64>> = unused.par_iter().map(|c| av.unused_sar(*c, mass_kg, rho[*c] as f64)).collect();
+    let unused: Vec<[usize; 3]> = status
+        .indexed_iter()
+        .filter(|(_, s)| **s == VoxelStatus::Unused as u8)
+        .map(|((i, j, k), _)| [i, j, k])
+        .collect();
+    let vals: Vec<Option<f64>> = unused
+        .par_iter()
+        .map(|c| av.unused_sar(*c, mass_kg, rho[*c] as f64))
+        .collect();
     for (c, v) in unused.iter().zip(vals) {
         match v {
             Some(v) => sar[*c] = v as f32,
@@ -979,7 +1157,7 @@ fn finish(input: &SarInput, mass_kg: f64, sar: Array3<f32>, status: Array3<u8>) 
         }
         if *st == VoxelStatus::Valid as u8 || *st == VoxelStatus::Unused as u8 {
             let v = sar[[i, j, k]];
-            if best.map_or(true, |b| v > b.0) {
+            if best.is_none_or(|b| v > b.0) {
                 best = Some((v, [i, j, k], *st));
             }
         }
@@ -990,7 +1168,12 @@ fn finish(input: &SarInput, mass_kg: f64, sar: Array3<f32>, status: Array3<u8>) 
         sar_w_per_kg: sar,
         status,
         counts,
-        peak: PeakSar { sar_w_per_kg: v as f64, index: idx, position_m: input.grid.centre_m(idx), status: VoxelStatus::from_u8(st).unwrap_or(VoxelStatus::Air) },
+        peak: PeakSar {
+            sar_w_per_kg: v as f64,
+            index: idx,
+            position_m: input.grid.centre_m(idx),
+            status: VoxelStatus::from_u8(st).unwrap_or(VoxelStatus::Air),
+        },
     }
 }
 
@@ -1004,7 +1187,12 @@ pub fn mass_averaged_sar_reference(input: &SarInput, mass_kg: f64) -> Result<Ave
     check_mass(input, mass_kg)?;
     let whole = whole_phantom_sar(input)?;
     if whole.total_mass_kg < mass_kg {
-        return Err(Error::input(&input.source_name, "averaging_mass_kg", "the phantom is lighter than the averaging mass", "average over a smaller mass"));
+        return Err(Error::input(
+            &input.source_name,
+            "averaging_mass_kg",
+            "the phantom is lighter than the averaging mass",
+            "average over a smaller mass",
+        ));
     }
     let dims = input.dims();
     let d = input.grid.voxel_size_m;
@@ -1059,7 +1247,8 @@ pub fn mass_averaged_sar_reference(input: &SarInput, mass_kg: f64) -> Result<Ave
         }
         s
     };
-    let solve = |spec: &CubeSpec| -> Option<(f64, [Vec<(usize, f64)>; 3], [f64; 4])> {
+    type Weights = [Vec<(usize, f64)>; 3];
+    let solve = |spec: &CubeSpec| -> Option<(f64, Weights, [f64; 4])> {
         let cap = edge_cap(spec, dims, d);
         let mass = |l: f64| sums(&weights(spec, l, false))[0];
         let mc = mass(cap);
@@ -1148,15 +1337,27 @@ pub fn mass_averaged_sar_reference(input: &SarInput, mass_kg: f64) -> Result<Ave
             sar[idx] = used[idx];
         }
     }
-    let unused: Vec<[usize; 3]> = status.indexed_iter().filter(|(_, s)| **s == VoxelStatus::Unused as u8).map(|((i, j, k), _)| [i, j, k]).collect();
+    let unused: Vec<[usize; 3]> = status
+        .indexed_iter()
+        .filter(|(_, s)| **s == VoxelStatus::Unused as u8)
+        .map(|((i, j, k), _)| [i, j, k])
+        .collect();
     for c in unused {
-        let cands: Vec<(f64, f64)> = (0..6).filter_map(|dir| solve(&CubeSpec::face(c, dir))).filter(|(_, _, s)| s[0] > 0.0).map(|(_, _, s)| (s[3], s[1] / s[0])).collect();
+        let cands: Vec<(f64, f64)> = (0..6)
+            .filter_map(|dir| solve(&CubeSpec::face(c, dir)))
+            .filter(|(_, _, s)| s[0] > 0.0)
+            .map(|(_, _, s)| (s[3], s[1] / s[0]))
+            .collect();
         let vmin = cands.iter().map(|c| c.0).fold(f64::INFINITY, f64::min);
-        match cands.iter().filter(|c| c.0 <= UNUSED_VOLUME_FACTOR * vmin).map(|c| c.1).fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s)))) {
+        match cands
+            .iter()
+            .filter(|c| c.0 <= UNUSED_VOLUME_FACTOR * vmin)
+            .map(|c| c.1)
+            .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))))
+        {
             Some(v) => sar[c] = v as f32,
             None => status[c] = VoxelStatus::Unassigned as u8,
         }
     }
     Ok(finish(input, mass_kg, sar, status))
 }
-

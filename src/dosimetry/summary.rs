@@ -16,7 +16,11 @@ pub struct AveragedSummary {
 
 impl From<&AveragedSar> for AveragedSummary {
     fn from(a: &AveragedSar) -> Self {
-        Self { mass_kg: a.mass_kg, peak: a.peak.clone(), counts: a.counts }
+        Self {
+            mass_kg: a.mass_kg,
+            peak: a.peak.clone(),
+            counts: a.counts,
+        }
     }
 }
 
@@ -58,7 +62,16 @@ impl ThermalSummary {
             peak_rise_k: r.peak_rise_k,
             peak_index: r.peak_index,
             peak_position_m: r.peak_position_m,
-            probes: r.probes.iter().map(|p| ProbeSummary { name: p.name.clone(), peak_rise_k: p.peak_rise_k, final_rise_k: p.final_rise_k, cem43_min: p.cem43_min }).collect(),
+            probes: r
+                .probes
+                .iter()
+                .map(|p| ProbeSummary {
+                    name: p.name.clone(),
+                    peak_rise_k: p.peak_rise_k,
+                    final_rise_k: p.final_rise_k,
+                    cem43_min: p.cem43_min,
+                })
+                .collect(),
             cem43_max_min: r.cem43_max_min,
             energy: r.energy,
             background_peak_rise_k: background.map(|b| b.peak_rise_k),

@@ -65,20 +65,48 @@ impl ThermalMaterial {
     /// ASTM F2182 gel: thermal diffusivity 1.3e-7 m^2/s and specific heat 4150 J/(kg K) as specified by the
     /// standard, density 1000 kg/m^3 (so `k = 0.54` W/(m K)); no perfusion.
     pub fn astm_gel() -> Self {
-        Self { name: "astm_gel".into(), density_kg_per_m3: 1000.0, heat_capacity_j_per_kg_k: 4150.0, conductivity_w_per_m_k: 1.3e-7 * 1000.0 * 4150.0, perfusion_per_s: 0.0, metabolic_heat_w_per_m3: 0.0 }
+        Self {
+            name: "astm_gel".into(),
+            density_kg_per_m3: 1000.0,
+            heat_capacity_j_per_kg_k: 4150.0,
+            conductivity_w_per_m_k: 1.3e-7 * 1000.0 * 4150.0,
+            perfusion_per_s: 0.0,
+            metabolic_heat_w_per_m3: 0.0,
+        }
     }
     /// Stainless steel 316L (typical handbook values): 8000 kg/m^3, 500 J/(kg K), 16.3 W/(m K).
     pub fn stainless_steel() -> Self {
-        Self { name: "stainless_steel_316l".into(), density_kg_per_m3: 8000.0, heat_capacity_j_per_kg_k: 500.0, conductivity_w_per_m_k: 16.3, perfusion_per_s: 0.0, metabolic_heat_w_per_m3: 0.0 }
+        Self {
+            name: "stainless_steel_316l".into(),
+            density_kg_per_m3: 8000.0,
+            heat_capacity_j_per_kg_k: 500.0,
+            conductivity_w_per_m_k: 16.3,
+            perfusion_per_s: 0.0,
+            metabolic_heat_w_per_m3: 0.0,
+        }
     }
     /// Titanium alloy Ti-6Al-4V (typical handbook values): 4430 kg/m^3, 526 J/(kg K), 6.7 W/(m K).
     pub fn titanium_alloy() -> Self {
-        Self { name: "ti6al4v".into(), density_kg_per_m3: 4430.0, heat_capacity_j_per_kg_k: 526.0, conductivity_w_per_m_k: 6.7, perfusion_per_s: 0.0, metabolic_heat_w_per_m3: 0.0 }
+        Self {
+            name: "ti6al4v".into(),
+            density_kg_per_m3: 4430.0,
+            heat_capacity_j_per_kg_k: 526.0,
+            conductivity_w_per_m_k: 6.7,
+            perfusion_per_s: 0.0,
+            metabolic_heat_w_per_m3: 0.0,
+        }
     }
     /// Generic muscle (IT'IS database typical values): 1090 kg/m^3, 3421 J/(kg K), 0.49 W/(m K),
     /// perfusion 37 ml/(min kg) = 6.7e-4 1/s, metabolic heat 992 W/m^3.
     pub fn muscle() -> Self {
-        Self { name: "muscle".into(), density_kg_per_m3: 1090.0, heat_capacity_j_per_kg_k: 3421.0, conductivity_w_per_m_k: 0.49, perfusion_per_s: 6.7e-4, metabolic_heat_w_per_m3: 992.0 }
+        Self {
+            name: "muscle".into(),
+            density_kg_per_m3: 1090.0,
+            heat_capacity_j_per_kg_k: 3421.0,
+            conductivity_w_per_m_k: 0.49,
+            perfusion_per_s: 6.7e-4,
+            metabolic_heat_w_per_m3: 992.0,
+        }
     }
 }
 
@@ -94,7 +122,11 @@ pub struct Blood {
 impl Default for Blood {
     /// IT'IS values: 1050 kg/m^3, 3617 J/(kg K), 37 °C.
     fn default() -> Self {
-        Self { density_kg_per_m3: 1050.0, heat_capacity_j_per_kg_k: 3617.0, temperature_c: 37.0 }
+        Self {
+            density_kg_per_m3: 1050.0,
+            heat_capacity_j_per_kg_k: 3617.0,
+            temperature_c: 37.0,
+        }
     }
 }
 
@@ -122,7 +154,10 @@ pub struct Boundaries {
 impl Boundaries {
     /// The same condition on every face.
     pub fn uniform(b: Boundary) -> Self {
-        Self { faces: [b; 6], background: b }
+        Self {
+            faces: [b; 6],
+            background: b,
+        }
     }
 }
 
@@ -149,11 +184,15 @@ impl ThermalProperties {
             return Err(Error::input(
                 source,
                 &format!("labels[{i}, {j}, {k}]"),
-                format!("material id {l} has no thermal properties (the table has {} entries)", table.len()),
+                format!(
+                    "material id {l} has no thermal properties (the table has {} entries)",
+                    table.len()
+                ),
                 "add thermal properties for every material id (or map it to None for air)",
             ));
         }
-        let get = |f: fn(&ThermalMaterial) -> f64| labels.mapv(|l| table[l as usize].as_ref().map_or(0.0, |m| f(m) as f32));
+        let get =
+            |f: fn(&ThermalMaterial) -> f64| labels.mapv(|l| table[l as usize].as_ref().map_or(0.0, |m| f(m) as f32));
         Ok(Self {
             density_kg_per_m3: get(|m| m.density_kg_per_m3),
             heat_capacity_j_per_kg_k: get(|m| m.heat_capacity_j_per_kg_k),
@@ -166,13 +205,30 @@ impl ThermalProperties {
 
 impl ThermalMaterial {
     fn check(&self, source: &str, key: &str) -> Result<()> {
-        for (what, v) in [("density_kg_per_m3", self.density_kg_per_m3), ("heat_capacity_j_per_kg_k", self.heat_capacity_j_per_kg_k), ("conductivity_w_per_m_k", self.conductivity_w_per_m_k)] {
+        for (what, v) in [
+            ("density_kg_per_m3", self.density_kg_per_m3),
+            ("heat_capacity_j_per_kg_k", self.heat_capacity_j_per_kg_k),
+            ("conductivity_w_per_m_k", self.conductivity_w_per_m_k),
+        ] {
             if !(v > 0.0) || !v.is_finite() {
-                return Err(Error::input(source, &format!("{key}.{what}"), format!("{v} is missing, not positive or not finite"), "give every thermal material a positive density, heat capacity and conductivity"));
+                return Err(Error::input(
+                    source,
+                    &format!("{key}.{what}"),
+                    format!("{v} is missing, not positive or not finite"),
+                    "give every thermal material a positive density, heat capacity and conductivity",
+                ));
             }
         }
-        if !(self.perfusion_per_s >= 0.0) || !self.perfusion_per_s.is_finite() || !self.metabolic_heat_w_per_m3.is_finite() {
-            return Err(Error::input(source, &format!("{key}.perfusion_per_s"), "perfusion is negative or not finite (or metabolic heat not finite)", "give a perfusion rate >= 0 (1/s) and a finite metabolic heat"));
+        if !(self.perfusion_per_s >= 0.0)
+            || !self.perfusion_per_s.is_finite()
+            || !self.metabolic_heat_w_per_m3.is_finite()
+        {
+            return Err(Error::input(
+                source,
+                &format!("{key}.perfusion_per_s"),
+                "perfusion is negative or not finite (or metabolic heat not finite)",
+                "give a perfusion rate >= 0 (1/s) and a finite metabolic heat",
+            ));
         }
         Ok(())
     }
@@ -197,10 +253,16 @@ pub enum ProbeKind {
 
 impl Probe {
     pub fn point(name: &str, position_m: [f64; 3]) -> Self {
-        Self { name: name.into(), kind: ProbeKind::Point { position_m } }
+        Self {
+            name: name.into(),
+            kind: ProbeKind::Point { position_m },
+        }
     }
     pub fn sphere(name: &str, centre_m: [f64; 3], radius_m: f64) -> Self {
-        Self { name: name.into(), kind: ProbeKind::Sphere { centre_m, radius_m } }
+        Self {
+            name: name.into(),
+            kind: ProbeKind::Sphere { centre_m, radius_m },
+        }
     }
 }
 
@@ -222,7 +284,12 @@ pub struct ThermalSettings {
 
 impl Default for ThermalSettings {
     fn default() -> Self {
-        Self { duration_s: 900.0, dt_s: 5.0, initial_temperature_c: 22.0, cem43_map: false }
+        Self {
+            duration_s: 900.0,
+            dt_s: 5.0,
+            initial_temperature_c: 22.0,
+            cem43_map: false,
+        }
     }
 }
 
@@ -318,7 +385,13 @@ pub struct ThermalModel {
 /// `(mu, nu, mu_tilde, gamma_tilde)` for stages `1..=s` (index 0 unused; stage 1 uses `mu_tilde` only).
 fn rkl2_coefficients(s: usize) -> Vec<(f64, f64, f64, f64)> {
     let w1 = 4.0 / ((s * s + s) as f64 - 2.0);
-    let b = |j: usize| if j < 2 { 1.0 / 3.0 } else { ((j * j + j) as f64 - 2.0) / (2.0 * (j * (j + 1)) as f64) };
+    let b = |j: usize| {
+        if j < 2 {
+            1.0 / 3.0
+        } else {
+            ((j * j + j) as f64 - 2.0) / (2.0 * (j * (j + 1)) as f64)
+        }
+    };
     let mut c = vec![(0.0, 0.0, 0.0, 0.0); s + 1];
     c[1] = (0.0, 0.0, b(1) * w1, 0.0);
     for j in 2..=s {
@@ -334,8 +407,10 @@ fn rkl2_coefficients(s: usize) -> Vec<(f64, f64, f64, f64)> {
 
 /// Smallest odd `s >= 3` with `tau lambda_max <= (s^2 + s - 2) / 2`.
 fn rkl2_stages(tau_lambda: f64) -> usize {
-    let s = ((-1.0 + (9.0 + 8.0 * tau_lambda.max(0.0)).sqrt()) / 2.0).ceil().max(3.0) as usize;
-    if s % 2 == 0 {
+    let s = ((-1.0 + (9.0 + 8.0 * tau_lambda.max(0.0)).sqrt()) / 2.0)
+        .ceil()
+        .max(3.0) as usize;
+    if s.is_multiple_of(2) {
         s + 1
     } else {
         s
@@ -364,8 +439,18 @@ impl ThermalModel {
             match b {
                 Boundary::Insulating => {}
                 Boundary::FixedTemperature { temperature_c } if temperature_c.is_finite() => {}
-                Boundary::Convective { h_w_per_m2_k, ambient_c } if *h_w_per_m2_k >= 0.0 && h_w_per_m2_k.is_finite() && ambient_c.is_finite() => {}
-                other => return Err(Error::input(source_name, "boundaries", format!("{other:?} has a negative or non-finite value"), "give finite temperatures and a heat transfer coefficient >= 0")),
+                Boundary::Convective {
+                    h_w_per_m2_k,
+                    ambient_c,
+                } if *h_w_per_m2_k >= 0.0 && h_w_per_m2_k.is_finite() && ambient_c.is_finite() => {}
+                other => {
+                    return Err(Error::input(
+                        source_name,
+                        "boundaries",
+                        format!("{other:?} has a negative or non-finite value"),
+                        "give finite temperatures and a heat transfer coefficient >= 0",
+                    ))
+                }
             }
         }
         let [nx, ny, nz] = dims;
@@ -378,17 +463,29 @@ impl ThermalModel {
         let kk = props.conductivity_w_per_m_k.as_standard_layout();
         let perf = props.perfusion_per_s.as_standard_layout();
         let qm = props.metabolic_heat_w_per_m3.as_standard_layout();
-        let (rho, cap, kk, perf, qm) = (rho.as_slice().unwrap(), cap.as_slice().unwrap(), kk.as_slice().unwrap(), perf.as_slice().unwrap(), qm.as_slice().unwrap());
+        let (rho, cap, kk, perf, qm) = (
+            rho.as_slice().unwrap(),
+            cap.as_slice().unwrap(),
+            kk.as_slice().unwrap(),
+            perf.as_slice().unwrap(),
+            qm.as_slice().unwrap(),
+        );
         let mut active = vec![false; n];
         for idx in 0..n {
             let r = rho[idx];
             if !(r >= 0.0) || !r.is_finite() {
                 let (i, j, k) = (idx / (ny * nz), idx / nz % ny, idx % nz);
-                return Err(Error::input(source_name, &format!("density_kg_per_m3[{i}, {j}, {k}]"), format!("density {r} is negative or not finite"), "give a density > 0 for materials and 0 for air"));
+                return Err(Error::input(
+                    source_name,
+                    &format!("density_kg_per_m3[{i}, {j}, {k}]"),
+                    format!("density {r} is negative or not finite"),
+                    "give a density > 0 for materials and 0 for air",
+                ));
             }
             if r > 0.0 {
                 let (c, k, w, q) = (cap[idx], kk[idx], perf[idx], qm[idx]);
-                if !(c > 0.0 && c.is_finite() && k > 0.0 && k.is_finite() && w >= 0.0 && w.is_finite() && q.is_finite()) {
+                if !(c > 0.0 && c.is_finite() && k > 0.0 && k.is_finite() && w >= 0.0 && w.is_finite() && q.is_finite())
+                {
                     let (i, j, kq) = (idx / (ny * nz), idx / nz % ny, idx % nz);
                     return Err(Error::input(
                         source_name,
@@ -417,7 +514,10 @@ impl ThermalModel {
                     let gg = area[a] / half;
                     (gg, gg * temperature_c)
                 }
-                Boundary::Convective { h_w_per_m2_k, ambient_c } => {
+                Boundary::Convective {
+                    h_w_per_m2_k,
+                    ambient_c,
+                } => {
                     if h_w_per_m2_k == 0.0 {
                         (0.0, 0.0)
                     } else {
@@ -441,7 +541,13 @@ impl ThermalModel {
             for a in 0..3 {
                 for side in 0..2 {
                     let at_edge = if side == 0 { pos[a] == 0 } else { pos[a] + 1 == dims[a] };
-                    let nb = if at_edge { None } else if side == 0 { Some(idx - strides[a]) } else { Some(idx + strides[a]) };
+                    let nb = if at_edge {
+                        None
+                    } else if side == 0 {
+                        Some(idx - strides[a])
+                    } else {
+                        Some(idx + strides[a])
+                    };
                     match nb {
                         Some(m) if active[m] => {
                             if side == 1 {
@@ -467,26 +573,66 @@ impl ThermalModel {
             b_perf[idx] = (blood.density_kg_per_m3 * blood.heat_capacity_j_per_kg_k * perf[idx] as f64 * v) as f32;
             q_met[idx] = qm[idx] as f64 * v;
         }
-        let mut m = Self { source_name: source_name.into(), dims, grid, capacity, inv_capacity, g, b_bnd, r_bnd, b_perf, b_sum: Vec::new(), sink_bnd: Vec::new(), sink_perf: Vec::new(), q_met, blood, active };
+        let mut m = Self {
+            source_name: source_name.into(),
+            dims,
+            grid,
+            capacity,
+            inv_capacity,
+            g,
+            b_bnd,
+            r_bnd,
+            b_perf,
+            b_sum: Vec::new(),
+            sink_bnd: Vec::new(),
+            sink_perf: Vec::new(),
+            q_met,
+            blood,
+            active,
+        };
         m.update_sinks();
         Ok(m)
     }
 
     fn update_sinks(&mut self) {
-        self.b_sum = self.b_bnd.iter().zip(&self.b_perf).map(|(a, b)| (*a as f64 + *b as f64) as f32).collect();
-        self.sink_bnd = self.b_bnd.iter().enumerate().filter(|(_, b)| **b != 0.0).map(|(i, b)| (i, *b as f64)).collect();
-        self.sink_perf = self.b_perf.iter().enumerate().filter(|(_, b)| **b != 0.0).map(|(i, b)| (i, *b as f64)).collect();
+        self.b_sum = self
+            .b_bnd
+            .iter()
+            .zip(&self.b_perf)
+            .map(|(a, b)| (*a as f64 + *b as f64) as f32)
+            .collect();
+        self.sink_bnd = self
+            .b_bnd
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b != 0.0)
+            .map(|(i, b)| (i, *b as f64))
+            .collect();
+        self.sink_perf = self
+            .b_perf
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b != 0.0)
+            .map(|(i, b)| (i, *b as f64))
+            .collect();
     }
 
     /// Builds the model from material labels and a table (see [`ThermalProperties::from_labels`]).
-    pub fn from_labels(source_name: &str, labels: &Array3<u8>, table: &[Option<ThermalMaterial>], grid: VoxelGrid, boundaries: Boundaries) -> Result<Self> {
+    pub fn from_labels(
+        source_name: &str,
+        labels: &Array3<u8>,
+        table: &[Option<ThermalMaterial>],
+        grid: VoxelGrid,
+        boundaries: Boundaries,
+    ) -> Result<Self> {
         let props = ThermalProperties::from_labels(source_name, labels, table)?;
         Self::new(source_name, &props, grid, boundaries)
     }
 
     /// Replaces the blood properties (default [`Blood::default`]).
     pub fn with_blood(mut self, blood: Blood) -> Self {
-        let scale = (blood.density_kg_per_m3 * blood.heat_capacity_j_per_kg_k) / (self.blood.density_kg_per_m3 * self.blood.heat_capacity_j_per_kg_k);
+        let scale = (blood.density_kg_per_m3 * blood.heat_capacity_j_per_kg_k)
+            / (self.blood.density_kg_per_m3 * self.blood.heat_capacity_j_per_kg_k);
         for b in self.b_perf.iter_mut() {
             *b = (*b as f64 * scale) as f32;
         }
@@ -543,11 +689,22 @@ impl ThermalModel {
             Error::input(
                 &self.source_name,
                 &key,
-                format!("position {x:?} m is outside the grid ({:?} to {:?} m)", o, std::array::from_fn::<f64, 3, _>(|a| o[a] + d[a] * self.dims[a] as f64)),
+                format!(
+                    "position {x:?} m is outside the grid ({:?} to {:?} m)",
+                    o,
+                    std::array::from_fn::<f64, 3, _>(|a| o[a] + d[a] * self.dims[a] as f64)
+                ),
                 "place the probe inside the thermal grid",
             )
         };
-        let in_air = || Error::input(&self.source_name, &key, "the probe touches no material voxel (it is in air/background)", "place the probe in the gel, tissue or implant");
+        let in_air = || {
+            Error::input(
+                &self.source_name,
+                &key,
+                "the probe touches no material voxel (it is in air/background)",
+                "place the probe in the gel, tissue or implant",
+            )
+        };
         match &p.kind {
             ProbeKind::Point { position_m } => {
                 if !position_m.iter().all(|v| v.is_finite()) || !inside(*position_m) {
@@ -587,11 +744,20 @@ impl ThermalModel {
                     return Err(outside_err(*centre_m));
                 }
                 if !(*radius_m >= 0.0) || !radius_m.is_finite() {
-                    return Err(Error::input(&self.source_name, &key, format!("radius {radius_m} m is negative or not finite"), "give a probe radius >= 0 m"));
+                    return Err(Error::input(
+                        &self.source_name,
+                        &key,
+                        format!("radius {radius_m} m is negative or not finite"),
+                        "give a probe radius >= 0 m",
+                    ));
                 }
                 let mut taps = Vec::new();
-                let lo: [usize; 3] = std::array::from_fn(|a| (((centre_m[a] - radius_m - o[a]) / d[a]).floor().max(0.0) as usize).min(self.dims[a] - 1));
-                let hi: [usize; 3] = std::array::from_fn(|a| (((centre_m[a] + radius_m - o[a]) / d[a]).floor().max(0.0) as usize).min(self.dims[a] - 1));
+                let lo: [usize; 3] = std::array::from_fn(|a| {
+                    (((centre_m[a] - radius_m - o[a]) / d[a]).floor().max(0.0) as usize).min(self.dims[a] - 1)
+                });
+                let hi: [usize; 3] = std::array::from_fn(|a| {
+                    (((centre_m[a] + radius_m - o[a]) / d[a]).floor().max(0.0) as usize).min(self.dims[a] - 1)
+                });
                 for i in lo[0]..=hi[0] {
                     for j in lo[1]..=hi[1] {
                         for k in lo[2]..=hi[2] {
@@ -605,7 +771,9 @@ impl ThermalModel {
                     }
                 }
                 if taps.is_empty() {
-                    let idx: [usize; 3] = std::array::from_fn(|a| (((centre_m[a] - o[a]) / d[a]).floor().max(0.0) as usize).min(self.dims[a] - 1));
+                    let idx: [usize; 3] = std::array::from_fn(|a| {
+                        (((centre_m[a] - o[a]) / d[a]).floor().max(0.0) as usize).min(self.dims[a] - 1)
+                    });
                     let l = self.lin(idx);
                     if !self.active[l] {
                         return Err(in_air());
@@ -632,7 +800,12 @@ impl ThermalModel {
             let pv = ps[idx];
             if !(pv.is_finite() && pv >= 0.0) {
                 let (i, j, k) = (idx / (ny * nz), idx / nz % ny, idx % nz);
-                return Err(Error::input(&self.source_name, &format!("power_density_w_per_m3[{i}, {j}, {k}]"), format!("loss density {pv} is negative or not finite"), "give a finite loss density >= 0 (NaN means a broken field file)"));
+                return Err(Error::input(
+                    &self.source_name,
+                    &format!("power_density_w_per_m3[{i}, {j}, {k}]"),
+                    format!("loss density {pv} is negative or not finite"),
+                    "give a finite loss density >= 0 (NaN means a broken field file)",
+                ));
             }
             if !self.active[idx] {
                 if pv > 0.0 {
@@ -648,7 +821,8 @@ impl ThermalModel {
             }
             let prf = pv as f64 * v;
             total += prf;
-            s[idx] = (prf + self.q_met[idx] + self.r_bnd[idx] + self.b_perf[idx] as f64 * self.blood.temperature_c) as f32;
+            s[idx] =
+                (prf + self.q_met[idx] + self.r_bnd[idx] + self.b_perf[idx] as f64 * self.blood.temperature_c) as f32;
         }
         Ok((s, total))
     }
@@ -657,7 +831,10 @@ impl ThermalModel {
     /// chunks and then in chunk order (the same result for any number of threads).
     fn sink_sums(&self, y: &[f64]) -> (f64, f64) {
         let sum = |list: &[(usize, f64)]| -> f64 {
-            let parts: Vec<f64> = list.par_chunks(4096).map(|c| c.iter().map(|(i, b)| b * y[*i]).sum::<f64>()).collect();
+            let parts: Vec<f64> = list
+                .par_chunks(4096)
+                .map(|c| c.iter().map(|(i, b)| b * y[*i]).sum::<f64>())
+                .collect();
             parts.iter().sum()
         };
         (sum(&self.sink_bnd), sum(&self.sink_perf))
@@ -667,13 +844,24 @@ impl ThermalModel {
     /// optionally storing `L(y1)` in `l_out`. Works row by row (contiguous `k`) so the loops vectorise;
     /// voxels without material have zero conductances, sources and inverse capacity, so they keep `y`.
     #[allow(clippy::too_many_arguments)]
-    fn stage(&self, src: &[f32], y1: &[f64], y2: &[f64], y0: &[f64], l0: &[f32], out: &mut [f64], mut l_out: Option<&mut [f32]>, c: (f64, f64, f64, f64), tau: f64) {
+    fn stage(
+        &self,
+        src: &[f32],
+        y1: &[f64],
+        y2: &[f64],
+        y0: &[f64],
+        l0: &[f32],
+        out: &mut [f64],
+        l_out: Option<&mut [f32]>,
+        c: (f64, f64, f64, f64),
+        tau: f64,
+    ) {
         let [nx, ny, nz] = self.dims;
         let plane = ny * nz;
         let (mu, nu, mu_t, g_t) = c;
         let k0 = 1.0 - mu - nu;
         let (a_l, a_l0) = (mu_t * tau, g_t * tau);
-        let l_chunks: Vec<Option<&mut [f32]>> = match l_out.as_deref_mut() {
+        let l_chunks: Vec<Option<&mut [f32]>> = match l_out {
             Some(l) => l.chunks_mut(plane).map(Some).collect(),
             None => (0..nx).map(|_| None).collect(),
         };
@@ -682,80 +870,126 @@ impl ThermalModel {
                 *f += *g as f64 * (tn - t);
             }
         };
-        out.par_chunks_mut(plane).zip(l_chunks.into_par_iter()).enumerate().for_each_init(
-            || (vec![0.0f64; nz], vec![0.0f64; nz]),
-            |(flux, fz), (i, (o, mut lc))| {
-                for j in 0..ny {
-                    let base = i * plane + j * nz;
-                    let r = base..base + nz;
-                    let t = &y1[r.clone()];
-                    // z faces: fz[k] = flux through the face k -> k+1
-                    let gz = &self.g[2][r.clone()];
-                    fz[nz - 1] = 0.0;
-                    for ((f, g), (tp, tc)) in fz.iter_mut().zip(gz).zip(t[1..].iter().zip(t)) {
-                        *f = *g as f64 * (tp - tc);
-                    }
-                    flux[0] = fz[0];
-                    for (f, (a, b)) in flux[1..].iter_mut().zip(fz[1..].iter().zip(fz.iter())) {
-                        *f = a - b;
-                    }
-                    if i + 1 < nx {
-                        add_nb(flux, &self.g[0][r.clone()], &y1[base + plane..base + plane + nz], t);
-                    }
-                    if i > 0 {
-                        add_nb(flux, &self.g[0][base - plane..base - plane + nz], &y1[base - plane..base - plane + nz], t);
-                    }
-                    if j + 1 < ny {
-                        add_nb(flux, &self.g[1][r.clone()], &y1[base + nz..base + 2 * nz], t);
-                    }
-                    if j > 0 {
-                        add_nb(flux, &self.g[1][base - nz..base], &y1[base - nz..base], t);
-                    }
-                    let (sr, br, ic) = (&src[r.clone()], &self.b_sum[r.clone()], &self.inv_capacity[r.clone()]);
-                    let (y2r, y0r, l0r) = (&y2[r.clone()], &y0[r.clone()], &l0[r.clone()]);
-                    let orow = &mut o[j * nz..(j + 1) * nz];
-                    let it = orow.iter_mut().zip(flux.iter()).zip(sr.iter().zip(br)).zip(ic.iter().zip(t)).zip(y2r.iter().zip(y0r).zip(l0r));
-                    match lc.as_deref_mut() {
-                        Some(l) => {
-                            for (((((o, f), (s, b)), (ic, t)), ((y2, y0), l0)), lo) in it.zip(l[j * nz..(j + 1) * nz].iter_mut()) {
-                                let l = (f + *s as f64 - *b as f64 * t) * *ic as f64;
-                                *lo = l as f32;
-                                *o = mu * t + nu * y2 + k0 * y0 + a_l * l + a_l0 * *l0 as f64;
+        out.par_chunks_mut(plane)
+            .zip(l_chunks.into_par_iter())
+            .enumerate()
+            .for_each_init(
+                || (vec![0.0f64; nz], vec![0.0f64; nz]),
+                |(flux, fz), (i, (o, mut lc))| {
+                    for j in 0..ny {
+                        let base = i * plane + j * nz;
+                        let r = base..base + nz;
+                        let t = &y1[r.clone()];
+                        // z faces: fz[k] = flux through the face k -> k+1
+                        let gz = &self.g[2][r.clone()];
+                        fz[nz - 1] = 0.0;
+                        for ((f, g), (tp, tc)) in fz.iter_mut().zip(gz).zip(t[1..].iter().zip(t)) {
+                            *f = *g as f64 * (tp - tc);
+                        }
+                        flux[0] = fz[0];
+                        for (f, (a, b)) in flux[1..].iter_mut().zip(fz[1..].iter().zip(fz.iter())) {
+                            *f = a - b;
+                        }
+                        if i + 1 < nx {
+                            add_nb(flux, &self.g[0][r.clone()], &y1[base + plane..base + plane + nz], t);
+                        }
+                        if i > 0 {
+                            add_nb(
+                                flux,
+                                &self.g[0][base - plane..base - plane + nz],
+                                &y1[base - plane..base - plane + nz],
+                                t,
+                            );
+                        }
+                        if j + 1 < ny {
+                            add_nb(flux, &self.g[1][r.clone()], &y1[base + nz..base + 2 * nz], t);
+                        }
+                        if j > 0 {
+                            add_nb(flux, &self.g[1][base - nz..base], &y1[base - nz..base], t);
+                        }
+                        let (sr, br, ic) = (&src[r.clone()], &self.b_sum[r.clone()], &self.inv_capacity[r.clone()]);
+                        let (y2r, y0r, l0r) = (&y2[r.clone()], &y0[r.clone()], &l0[r.clone()]);
+                        let orow = &mut o[j * nz..(j + 1) * nz];
+                        let it = orow
+                            .iter_mut()
+                            .zip(flux.iter())
+                            .zip(sr.iter().zip(br))
+                            .zip(ic.iter().zip(t))
+                            .zip(y2r.iter().zip(y0r).zip(l0r));
+                        match lc.as_deref_mut() {
+                            Some(l) => {
+                                for (((((o, f), (s, b)), (ic, t)), ((y2, y0), l0)), lo) in
+                                    it.zip(l[j * nz..(j + 1) * nz].iter_mut())
+                                {
+                                    let l = (f + *s as f64 - *b as f64 * t) * *ic as f64;
+                                    *lo = l as f32;
+                                    *o = mu * t + nu * y2 + k0 * y0 + a_l * l + a_l0 * *l0 as f64;
+                                }
+                            }
+                            None => {
+                                for ((((o, f), (s, b)), (ic, t)), ((y2, y0), l0)) in it {
+                                    let l = (f + *s as f64 - *b as f64 * t) * *ic as f64;
+                                    *o = mu * t + nu * y2 + k0 * y0 + a_l * l + a_l0 * *l0 as f64;
+                                }
                             }
                         }
-                        None => {
-                            for ((((o, f), (s, b)), (ic, t)), ((y2, y0), l0)) in it {
-                                let l = (f + *s as f64 - *b as f64 * t) * *ic as f64;
-                                *o = mu * t + nu * y2 + k0 * y0 + a_l * l + a_l0 * *l0 as f64;
-                            }
-                        }
                     }
-                }
-            },
-        );
+                },
+            );
     }
 
     /// Transient run from a uniform initial temperature (`settings.initial_temperature_c`) with the loss
     /// density `power_density_w_per_m3` (W/m^3, e.g. `rho SAR` of the normalised field) switched on at t = 0.
-    pub fn run(&self, power_density_w_per_m3: &Array3<f32>, probes: &[Probe], settings: &ThermalSettings) -> Result<ThermalResult> {
+    pub fn run(
+        &self,
+        power_density_w_per_m3: &Array3<f32>,
+        probes: &[Probe],
+        settings: &ThermalSettings,
+    ) -> Result<ThermalResult> {
         if !settings.initial_temperature_c.is_finite() {
-            return Err(Error::input(&self.source_name, "initial_temperature_c", "not finite", "give the starting temperature in °C, e.g. 22"));
+            return Err(Error::input(
+                &self.source_name,
+                "initial_temperature_c",
+                "not finite",
+                "give the starting temperature in °C, e.g. 22",
+            ));
         }
         let t0 = Array3::from_elem(self.dims, settings.initial_temperature_c);
         self.run_from(power_density_w_per_m3, probes, settings, &t0)
     }
 
     /// Transient run from a given initial temperature field (°C).
-    pub fn run_from(&self, power_density_w_per_m3: &Array3<f32>, probes: &[Probe], settings: &ThermalSettings, initial_c: &Array3<f64>) -> Result<ThermalResult> {
+    pub fn run_from(
+        &self,
+        power_density_w_per_m3: &Array3<f32>,
+        probes: &[Probe],
+        settings: &ThermalSettings,
+        initial_c: &Array3<f64>,
+    ) -> Result<ThermalResult> {
         check_shape(&self.source_name, "initial_temperature_c", initial_c.shape(), self.dims)?;
         if !(settings.duration_s > 0.0) || !settings.duration_s.is_finite() {
-            return Err(Error::input(&self.source_name, "duration_s", format!("duration {} s is not positive", settings.duration_s), "give the exposure length in seconds, e.g. 900"));
+            return Err(Error::input(
+                &self.source_name,
+                "duration_s",
+                format!("duration {} s is not positive", settings.duration_s),
+                "give the exposure length in seconds, e.g. 900",
+            ));
         }
         if !(settings.dt_s > 0.0) || !settings.dt_s.is_finite() {
-            return Err(Error::input(&self.source_name, "dt_s", format!("time step {} s is not positive", settings.dt_s), "give a time step in seconds, e.g. 2"));
+            return Err(Error::input(
+                &self.source_name,
+                "dt_s",
+                format!("time step {} s is not positive", settings.dt_s),
+                "give a time step in seconds, e.g. 2",
+            ));
         }
         if let Some(((i, j, k), v)) = initial_c.indexed_iter().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::input(&self.source_name, &format!("initial_temperature_c[{i}, {j}, {k}]"), format!("{v} is not finite"), "give finite initial temperatures"));
+            return Err(Error::input(
+                &self.source_name,
+                &format!("initial_temperature_c[{i}, {j}, {k}]"),
+                format!("{v} is not finite"),
+                "give finite initial temperatures",
+            ));
         }
         let stencils: Vec<ProbeStencil> = probes.iter().map(|p| self.resolve_probe(p)).collect::<Result<_>>()?;
         let (src, p_rf) = self.source(power_density_w_per_m3)?;
@@ -777,12 +1011,26 @@ impl ThermalModel {
         let probe_value = |y: &[f64], st: &ProbeStencil| st.taps.iter().map(|(l, w)| w * y[*l]).sum::<f64>();
         let mut times = vec![0.0];
         let mut traces: Vec<Vec<f64>> = stencils.iter().map(|st| vec![probe_value(&y0, st)]).collect();
-        let mut cem_map = if settings.cem43_map { Some(vec![0.0f64; n]) } else { None };
+        let mut cem_map = if settings.cem43_map {
+            Some(vec![0.0f64; n])
+        } else {
+            None
+        };
         for step in 0..steps {
             // Scalar recursions for the losses use the same stage weights as the temperature.
             // stage 1 (and L(y0))
             let (b0, p0) = self.sink_sums(&y0);
-            self.stage(&src, &y0, &y0, &y0, &zeros, &mut bufs[0], Some(&mut l0), (1.0, 0.0, coef[1].2, 0.0), tau);
+            self.stage(
+                &src,
+                &y0,
+                &y0,
+                &y0,
+                &zeros,
+                &mut bufs[0],
+                Some(&mut l0),
+                (1.0, 0.0, coef[1].2, 0.0),
+                tau,
+            );
             let loss_b0 = b0 - r_bnd_sum;
             let loss_p0 = p0 - perf_ref;
             // stage values of the accumulated losses
@@ -830,7 +1078,11 @@ impl ThermalModel {
                 tr.push(probe_value(&y0, st));
             }
             if y0.iter().step_by(997).any(|v| !v.is_finite()) {
-                return Err(Error::Unstable { step: step + 1, what: "temperature became NaN/Inf".into(), fix: "check the material properties and the loss density".into() });
+                return Err(Error::Unstable {
+                    step: step + 1,
+                    what: "temperature became NaN/Inf".into(),
+                    fix: "check the material properties and the loss density".into(),
+                });
             }
         }
         // peak rise and energy budget (fixed-order sums)
@@ -857,12 +1109,24 @@ impl ThermalModel {
             .map(|(p, tr)| {
                 let t_start = tr[0];
                 let peak_rise = tr.iter().fold(f64::NEG_INFINITY, |m, v| m.max(v - t_start));
-                let cem = tr.windows(2).map(|w| tau / 60.0 * cem43_rate(0.5 * (w[0] + w[1]))).sum();
-                ProbeTrace { name: p.name.clone(), final_rise_k: tr[tr.len() - 1] - t_start, peak_rise_k: peak_rise, cem43_min: cem, temperature_c: tr }
+                let cem = tr
+                    .windows(2)
+                    .map(|w| tau / 60.0 * cem43_rate(0.5 * (w[0] + w[1])))
+                    .sum();
+                ProbeTrace {
+                    name: p.name.clone(),
+                    final_rise_k: tr[tr.len() - 1] - t_start,
+                    peak_rise_k: peak_rise,
+                    cem43_min: cem,
+                    temperature_c: tr,
+                }
             })
             .collect();
-        let cem43_map_min = cem_map.map(|m| Array3::from_shape_vec(self.dims, m.into_iter().map(|v| v as f32).collect()).unwrap());
-        let cem43_max_min = cem43_map_min.as_ref().map(|m| m.iter().fold(0.0f32, |a, v| a.max(*v)) as f64);
+        let cem43_map_min =
+            cem_map.map(|m| Array3::from_shape_vec(self.dims, m.into_iter().map(|v| v as f32).collect()).unwrap());
+        let cem43_max_min = cem43_map_min
+            .as_ref()
+            .map(|m| m.iter().fold(0.0f32, |a, v| a.max(*v)) as f64);
         Ok(ThermalResult {
             times_s: times,
             probes: probes_out,
@@ -872,7 +1136,14 @@ impl ThermalModel {
             peak_position_m: self.grid.centre_m(peak_index),
             cem43_max_min,
             cem43_map_min,
-            energy: EnergyBudget { deposited_rf_j: dep, metabolic_j: metj, stored_j: stored, lost_boundaries_j: lost_b, lost_perfusion_j: lost_p, relative_imbalance: imbalance },
+            energy: EnergyBudget {
+                deposited_rf_j: dep,
+                metabolic_j: metj,
+                stored_j: stored,
+                lost_boundaries_j: lost_b,
+                lost_perfusion_j: lost_p,
+                relative_imbalance: imbalance,
+            },
             steps,
             stages_per_step: s,
             dt_s: tau,
@@ -882,20 +1153,44 @@ impl ThermalModel {
     /// Marches with step `dt_s` until `max |dT/dt| < tolerance_k_per_s` (or `max_time_s` is reached, an
     /// error) and returns the steady temperature. The fixed point of RKL2 is the exact finite-volume
     /// steady state, so the step only affects how fast it is reached.
-    pub fn steady_state(&self, power_density_w_per_m3: &Array3<f32>, initial_c: f64, dt_s: f64, tolerance_k_per_s: f64, max_time_s: f64) -> Result<SteadyState> {
+    pub fn steady_state(
+        &self,
+        power_density_w_per_m3: &Array3<f32>,
+        initial_c: f64,
+        dt_s: f64,
+        tolerance_k_per_s: f64,
+        max_time_s: f64,
+    ) -> Result<SteadyState> {
         let mut t = Array3::from_elem(self.dims, initial_c);
-        let chunk = ThermalSettings { duration_s: dt_s * 20.0, dt_s, initial_temperature_c: initial_c, cem43_map: false };
+        let chunk = ThermalSettings {
+            duration_s: dt_s * 20.0,
+            dt_s,
+            initial_temperature_c: initial_c,
+            cem43_map: false,
+        };
         let mut time = 0.0;
         loop {
             let r = self.run_from(power_density_w_per_m3, &[], &chunk, &t)?;
-            let rate = Zip::from(&r.final_temperature_c).and(&t).fold(0.0f64, |m, a, b| m.max((a - b).abs())) / chunk.duration_s;
+            let rate = Zip::from(&r.final_temperature_c)
+                .and(&t)
+                .fold(0.0f64, |m, a, b| m.max((a - b).abs()))
+                / chunk.duration_s;
             t = r.final_temperature_c;
             time += chunk.duration_s;
             if rate < tolerance_k_per_s {
-                return Ok(SteadyState { temperature_c: t, time_s: time, max_rate_k_per_s: rate });
+                return Ok(SteadyState {
+                    temperature_c: t,
+                    time_s: time,
+                    max_rate_k_per_s: rate,
+                });
             }
             if time >= max_time_s {
-                return Err(Error::NotConverged { what: format!("{}: no thermal steady state within {max_time_s} s (|dT/dt| = {rate:.3e} K/s)", self.source_name) });
+                return Err(Error::NotConverged {
+                    what: format!(
+                        "{}: no thermal steady state within {max_time_s} s (|dT/dt| = {rate:.3e} K/s)",
+                        self.source_name
+                    ),
+                });
             }
         }
     }
@@ -939,5 +1234,9 @@ pub fn astm_f2182_exposure(
     let a = with_implant.0.run(with_implant.1, probes, settings)?;
     let b = background.0.run(background.1, probes, settings)?;
     let ex = a.peak_rise_k - b.peak_rise_k;
-    Ok(ExposureComparison { with_implant: a, background: b, implant_excess_rise_k: ex })
+    Ok(ExposureComparison {
+        with_implant: a,
+        background: b,
+        implant_excess_rise_k: ex,
+    })
 }

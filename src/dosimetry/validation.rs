@@ -23,13 +23,34 @@ use crate::validate::{CaseResult, ValidationCase};
 /// All dosimetry validation cases, in run order.
 pub fn cases() -> Vec<ValidationCase> {
     vec![
-        ValidationCase { name: "sar_avg_vs_bruteforce", run: sar_avg_vs_bruteforce },
-        ValidationCase { name: "sar_uniform_block", run: sar_uniform_block },
-        ValidationCase { name: "sar_half_air_block", run: sar_half_air_block },
-        ValidationCase { name: "thermal_1d_perfusion_steady", run: thermal_1d_perfusion_steady },
-        ValidationCase { name: "thermal_gaussian_transient", run: thermal_gaussian_transient },
-        ValidationCase { name: "thermal_energy_balance", run: thermal_energy_balance },
-        ValidationCase { name: "thermal_metal_slab_steady", run: thermal_metal_slab_steady },
+        ValidationCase {
+            name: "sar_avg_vs_bruteforce",
+            run: sar_avg_vs_bruteforce,
+        },
+        ValidationCase {
+            name: "sar_uniform_block",
+            run: sar_uniform_block,
+        },
+        ValidationCase {
+            name: "sar_half_air_block",
+            run: sar_half_air_block,
+        },
+        ValidationCase {
+            name: "thermal_1d_perfusion_steady",
+            run: thermal_1d_perfusion_steady,
+        },
+        ValidationCase {
+            name: "thermal_gaussian_transient",
+            run: thermal_gaussian_transient,
+        },
+        ValidationCase {
+            name: "thermal_energy_balance",
+            run: thermal_energy_balance,
+        },
+        ValidationCase {
+            name: "thermal_metal_slab_steady",
+            run: thermal_metal_slab_steady,
+        },
     ]
 }
 
@@ -55,7 +76,13 @@ impl SplitMix {
 
 /// A random phantom: tissue densities 800-1200 kg/m^3 (some 1900, bone-like; or all 1000 when
 /// `uniform_density`), point SAR 0-5 W/kg, `pockets` random air boxes and an air margin on the `+x` side.
-pub fn random_sar_input(seed: u64, dims: [usize; 3], voxel_size_m: [f64; 3], pockets: usize, uniform_density: bool) -> Result<SarInput> {
+pub fn random_sar_input(
+    seed: u64,
+    dims: [usize; 3],
+    voxel_size_m: [f64; 3],
+    pockets: usize,
+    uniform_density: bool,
+) -> Result<SarInput> {
     let mut rng = SplitMix(seed);
     let mut rho = Array3::<f32>::zeros(dims);
     let mut p = Array3::<f32>::zeros(dims);
@@ -84,7 +111,11 @@ pub fn random_sar_input(seed: u64, dims: [usize; 3], voxel_size_m: [f64; 3], poc
         rho.index_axis_mut(ndarray::Axis(0), i).fill(0.0);
     }
     for (pv, r) in p.iter_mut().zip(rho.iter()) {
-        *pv = if *r > 0.0 { (*r as f64 * 5.0 * rng.unit()) as f32 } else { 0.0 };
+        *pv = if *r > 0.0 {
+            (*r as f64 * 5.0 * rng.unit()) as f32
+        } else {
+            0.0
+        };
     }
     SarInput::from_power_density("random phantom", p, rho, VoxelGrid::new(voxel_size_m)?)
 }
@@ -94,7 +125,12 @@ fn compare_maps(a: &sar::AveragedSar, b: &sar::AveragedSar) -> (f64, usize) {
     let mut worst = 0.0f64;
     let mut mismatched = 0usize;
     let scale = b.peak.sar_w_per_kg.abs().max(f64::MIN_POSITIVE);
-    for ((sa, sb), (ta, tb)) in a.sar_w_per_kg.iter().zip(b.sar_w_per_kg.iter()).zip(a.status.iter().zip(b.status.iter())) {
+    for ((sa, sb), (ta, tb)) in a
+        .sar_w_per_kg
+        .iter()
+        .zip(b.sar_w_per_kg.iter())
+        .zip(a.status.iter().zip(b.status.iter()))
+    {
         if ta != tb {
             mismatched += 1;
             continue;
@@ -225,7 +261,9 @@ pub fn sar_half_air_block() -> Result<CaseResult> {
     let measured = a.sar_w_per_kg[[5, 4, 4]] as f64;
     let interior = a.sar_w_per_kg[[4, 4, 4]] as f64;
     let status_ok = a.status[[5, 4, 4]] == VoxelStatus::Unused as u8 && a.status[[4, 4, 4]] == VoxelStatus::Valid as u8;
-    let err = ((measured - expected) / expected).abs().max(((interior - s(4)) / s(4)).abs());
+    let err = ((measured - expected) / expected)
+        .abs()
+        .max(((interior - s(4)) / s(4)).abs());
     let err = if status_ok { err } else { f64::INFINITY };
     Ok(CaseResult::with_error(
         "sar_half_air_block",
@@ -253,9 +291,20 @@ pub fn thermal_1d_perfusion_steady() -> Result<CaseResult> {
     let blood = Blood::default();
     let labels = Array3::<u8>::zeros((n, 1, 1));
     let mut b = Boundaries::uniform(Boundary::Insulating);
-    b.faces[0] = Boundary::FixedTemperature { temperature_c: blood.temperature_c };
-    b.faces[1] = Boundary::FixedTemperature { temperature_c: blood.temperature_c };
-    let model = ThermalModel::from_labels("1-D perfusion slab", &labels, &[Some(tissue.clone())], VoxelGrid::new([d, 1e-3, 1e-3])?, b)?.with_blood(blood);
+    b.faces[0] = Boundary::FixedTemperature {
+        temperature_c: blood.temperature_c,
+    };
+    b.faces[1] = Boundary::FixedTemperature {
+        temperature_c: blood.temperature_c,
+    };
+    let model = ThermalModel::from_labels(
+        "1-D perfusion slab",
+        &labels,
+        &[Some(tissue.clone())],
+        VoxelGrid::new([d, 1e-3, 1e-3])?,
+        b,
+    )?
+    .with_blood(blood);
     let sar = 10.0;
     let p = Array3::<f32>::from_elem((n, 1, 1), (sar * tissue.density_kg_per_m3) as f32);
     let ss = model.steady_state(&p, blood.temperature_c, 20.0, 1e-8, 1e6)?;
@@ -271,7 +320,8 @@ pub fn thermal_1d_perfusion_steady() -> Result<CaseResult> {
         peak = peak.max(an);
         worst = worst.max((ss.temperature_c[[i, 0, 0]] - blood.temperature_c - an).abs());
     }
-    let centre_num = 0.5 * (ss.temperature_c[[n / 2 - 1, 0, 0]] + ss.temperature_c[[n / 2, 0, 0]]) - blood.temperature_c;
+    let centre_num =
+        0.5 * (ss.temperature_c[[n / 2 - 1, 0, 0]] + ss.temperature_c[[n / 2, 0, 0]]) - blood.temperature_c;
     let centre_an = q / wb * (1.0 - 1.0 / (m * l / 2.0).cosh());
     Ok(CaseResult::with_error(
         "thermal_1d_perfusion_steady",
@@ -298,12 +348,27 @@ pub fn thermal_gaussian_transient() -> Result<CaseResult> {
     let amp = 10.0;
     let base = 22.0;
     let labels = Array3::<u8>::zeros((n, n, n));
-    let model = ThermalModel::from_labels("gaussian", &labels, &[Some(gel)], VoxelGrid::new([d; 3])?, Boundaries::uniform(Boundary::Insulating))?;
+    let model = ThermalModel::from_labels(
+        "gaussian",
+        &labels,
+        &[Some(gel)],
+        VoxelGrid::new([d; 3])?,
+        Boundaries::uniform(Boundary::Insulating),
+    )?;
     let c = (n / 2) as f64;
-    let r2 = |i: usize, j: usize, k: usize| ((i as f64 - c).powi(2) + (j as f64 - c).powi(2) + (k as f64 - c).powi(2)) * d * d;
-    let t0 = Array3::from_shape_fn((n, n, n), |(i, j, k)| base + amp * (-r2(i, j, k) / (2.0 * s0 * s0)).exp());
+    let r2 = |i: usize, j: usize, k: usize| {
+        ((i as f64 - c).powi(2) + (j as f64 - c).powi(2) + (k as f64 - c).powi(2)) * d * d
+    };
+    let t0 = Array3::from_shape_fn((n, n, n), |(i, j, k)| {
+        base + amp * (-r2(i, j, k) / (2.0 * s0 * s0)).exp()
+    });
     let t_end = s0 * s0 / (2.0 * alpha);
-    let settings = ThermalSettings { duration_s: t_end, dt_s: 1.0, initial_temperature_c: base, cem43_map: false };
+    let settings = ThermalSettings {
+        duration_s: t_end,
+        dt_s: 1.0,
+        initial_temperature_c: base,
+        cem43_map: false,
+    };
     let p = Array3::<f32>::zeros((n, n, n));
     let r = model.run_from(&p, &[], &settings, &t0)?;
     let var = s0 * s0 + 2.0 * alpha * t_end;
@@ -343,11 +408,22 @@ pub fn thermal_energy_balance() -> Result<CaseResult> {
             *l = 3;
         }
     }
-    let table = [Some(ThermalMaterial::astm_gel()), Some(ThermalMaterial::muscle()), Some(ThermalMaterial::stainless_steel()), None];
+    let table = [
+        Some(ThermalMaterial::astm_gel()),
+        Some(ThermalMaterial::muscle()),
+        Some(ThermalMaterial::stainless_steel()),
+        None,
+    ];
     let mut b = Boundaries::uniform(Boundary::Insulating);
     b.faces[0] = Boundary::FixedTemperature { temperature_c: 20.0 };
-    b.faces[1] = Boundary::Convective { h_w_per_m2_k: 25.0, ambient_c: 18.0 };
-    b.background = Boundary::Convective { h_w_per_m2_k: 5.0, ambient_c: 22.0 };
+    b.faces[1] = Boundary::Convective {
+        h_w_per_m2_k: 25.0,
+        ambient_c: 18.0,
+    };
+    b.background = Boundary::Convective {
+        h_w_per_m2_k: 5.0,
+        ambient_c: 22.0,
+    };
     let model = ThermalModel::from_labels("energy balance", &labels, &table, VoxelGrid::new([d; 3])?, b)?;
     let p = Array3::from_shape_fn(dims, |(i, j, k)| {
         if labels[[i, j, k]] == 3 || labels[[i, j, k]] == 2 {
@@ -356,7 +432,12 @@ pub fn thermal_energy_balance() -> Result<CaseResult> {
         let r2 = ((i as f64 - 22.0).powi(2) + (j as f64 - 14.0).powi(2) + (k as f64 - 13.0).powi(2)) * d * d;
         (1000.0 * (2.0 + 50.0 * (-r2 / 8e-6).exp())) as f32
     });
-    let settings = ThermalSettings { duration_s: 120.0, dt_s: 5.0, initial_temperature_c: 30.0, cem43_map: false };
+    let settings = ThermalSettings {
+        duration_s: 120.0,
+        dt_s: 5.0,
+        initial_temperature_c: 30.0,
+        cem43_map: false,
+    };
     let r = model.run(&p, &[Probe::point("tip", [22.5e-3, 14.5e-3, 13.5e-3])], &settings)?;
     let e = r.energy;
     let input = e.deposited_rf_j + e.metabolic_j;
@@ -411,7 +492,9 @@ pub fn composite_slab(x: &[f64], k: &[f64], q: &[f64], t_left: f64, t_right: f64
     m[row][nu] = t_right + q[nr - 1] * xl * xl / (2.0 * k[nr - 1]);
     // Gauss-Jordan with partial pivoting
     for c in 0..nu {
-        let p = (c..nu).max_by(|a, b| m[*a][c].abs().total_cmp(&m[*b][c].abs())).unwrap();
+        let p = (c..nu)
+            .max_by(|a, b| m[*a][c].abs().total_cmp(&m[*b][c].abs()))
+            .unwrap();
         m.swap(c, p);
         let pv = m[c][c];
         for v in m[c].iter_mut() {
@@ -449,12 +532,28 @@ pub fn thermal_metal_slab_steady() -> Result<CaseResult> {
     let (tl, tr) = (20.0, 25.0);
     b.faces[0] = Boundary::FixedTemperature { temperature_c: tl };
     b.faces[1] = Boundary::FixedTemperature { temperature_c: tr };
-    let model = ThermalModel::from_labels("metal slab", &labels, &[Some(gel.clone()), Some(steel.clone())], VoxelGrid::new([d, 1e-3, 1e-3])?, b)?;
+    let model = ThermalModel::from_labels(
+        "metal slab",
+        &labels,
+        &[Some(gel.clone()), Some(steel.clone())],
+        VoxelGrid::new([d, 1e-3, 1e-3])?,
+        b,
+    )?;
     let qg = 5.0 * gel.density_kg_per_m3;
     let p = labels.mapv(|l| if l == 0 { qg as f32 } else { 0.0 });
     let ss = model.steady_state(&p, 22.0, 100.0, 1e-9, 1e7)?;
     let xs = [0.0, n1 as f64 * d, (n1 + n2) as f64 * d, n as f64 * d];
-    let f = composite_slab(&xs, &[gel.conductivity_w_per_m_k, steel.conductivity_w_per_m_k, gel.conductivity_w_per_m_k], &[qg, 0.0, qg], tl, tr);
+    let f = composite_slab(
+        &xs,
+        &[
+            gel.conductivity_w_per_m_k,
+            steel.conductivity_w_per_m_k,
+            gel.conductivity_w_per_m_k,
+        ],
+        &[qg, 0.0, qg],
+        tl,
+        tr,
+    );
     let mut worst = 0.0f64;
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for i in 0..n {
