@@ -32,9 +32,9 @@ fn main() {
         }
         return;
     }
-    let mut c = Criterion::default().sample_size(10).configure_from_args();
+    let mut c = Criterion::default().sample_size(10).without_plots().configure_from_args();
     let input = bench::averaging_phantom(n_sar).expect("phantom");
-    c.bench_function(&format!("sar_10g_averaging_{n_sar}^3"), |b| {
+    c.bench_function(&format!("sar_10g_averaging_{n_sar}cubed"), |b| {
         b.iter(|| sar::mass_averaged_sar(&input, sar::MASS_10G_KG).unwrap())
     });
     let (model, p, probes) = bench::thermal_phantom(n_th).expect("thermal phantom");
@@ -44,7 +44,7 @@ fn main() {
         initial_temperature_c: 22.0,
         cem43_map: false,
     };
-    c.bench_function(&format!("thermal_15min_{n_th}^3"), |b| {
+    c.bench_function(&format!("thermal_15min_{n_th}cubed"), |b| {
         b.iter(|| model.run(&p, &probes, &settings).unwrap())
     });
     c.final_summary();
