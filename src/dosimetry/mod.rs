@@ -12,7 +12,7 @@
 //!   probes, CEM43 and an energy budget;
 //! * [`summary`]: a serde-serialisable summary for reports and the CLI;
 //! * [`validation`]: the physics checks (also run by `rftwin validate` and `tests/dosimetry_*.rs`);
-//! * [`bench`]: the two speed benchmarks as library functions (for `rftwin bench` and criterion).
+//! * [`bench`](mod@bench): the two speed benchmarks as library functions (for `rftwin bench` and criterion).
 
 // `!(x > 0.0)` is used on purpose: it also rejects NaN. Index loops over the 3 axes read clearer.
 #![allow(clippy::neg_cmp_op_on_partial_ord, clippy::needless_range_loop)]
