@@ -98,6 +98,7 @@ pub fn all_cases() -> Vec<ValidationCase> {
     v.extend(crate::fdtd::validation::cases());
     v.extend(crate::coil::validation::cases());
     // FDTD_CASES
+    v.extend(crate::dosimetry::validation::cases());
     v
 }
 
