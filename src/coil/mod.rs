@@ -12,6 +12,7 @@
 
 pub mod circuit;
 pub mod config;
+pub mod fdtd_model;
 pub mod inductance;
 pub mod phantom;
 pub mod validation;

@@ -1,0 +1,282 @@
+//! The birdcage on the FDTD grid: rungs, end rings and shield as thin PEC (staircased onto grid
+//! edges), gaps for capacitors or sources, the phantom, and the drive.
+//!
+//! Frame: the coil frame (origin at the isocentre, z along the bore). The grid is uniform with a
+//! node at the isocentre. With a shield, the lateral walls are PEC two cells outside the shield (the
+//! shield bounds the field; the open ends leak along z, which ends in a CPML); without one, CPML on
+//! every face.
+//!
+//! Drives:
+//! - *ideal*: an ideal current source in a one-edge gap at the middle of every rung, end rings
+//!   continuous. Rung `j` carries the complex current `w_j`; the homogeneous quadrature mode is
+//!   `w_j = exp(-i phi_j)`, which under the e^{+i w t} convention makes a field rotating from +x to +y
+//!   (B1+ = (Bx + i By)/2). One run per basis pattern gives the twin's basis fields.
+//! - *resonant*: real capacitors as lumped elements in the ring gaps (high-pass), rung gaps
+//!   (low-pass) or both (band-pass), and drive ports as ideal current sources across the port
+//!   capacitors (they do not load the coil, so the mode spectrum is the unloaded one).
+
+use num_complex::Complex64;
+
+use super::config::{CoilConfig, CoilType};
+use super::phantom::PhantomConfig;
+use crate::error::{Error, Result};
+use crate::fdtd::{Boundary, LumpedSpec, SimulationSpec, Waveform};
+use crate::grid::{Comp, Grid, Material, VoxelModel};
+
+/// How the coil is put on the grid.
+#[derive(Clone, Debug)]
+pub struct MeshOptions {
+    /// Cell size (m); about 10 mm for a body coil (B1 maps are measured at 4-8 mm).
+    pub cell_m: f64,
+    /// Free space between the coil (or shield) ends and the z CPML (m).
+    pub margin_m: f64,
+    pub cpml_layers: usize,
+    pub courant: f64,
+}
+
+impl Default for MeshOptions {
+    fn default() -> Self {
+        Self { cell_m: 0.01, margin_m: 0.06, cpml_layers: 8, courant: 0.98 }
+    }
+}
+
+/// Where the gaps go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gaps {
+    /// A gap in the middle of every rung; rings continuous (ideal drive, low-pass capacitors).
+    Rungs,
+    /// A gap in every end-ring segment; rungs continuous (high-pass capacitors).
+    Rings,
+    /// Both (band-pass).
+    Both,
+}
+
+impl Gaps {
+    /// The gaps a resonant model of this coil type needs.
+    pub fn for_type(t: CoilType) -> Self {
+        match t {
+            CoilType::LowPass => Gaps::Rungs,
+            CoilType::HighPass => Gaps::Rings,
+            CoilType::BandPass => Gaps::Both,
+        }
+    }
+    fn rungs(self) -> bool {
+        matches!(self, Gaps::Rungs | Gaps::Both)
+    }
+    fn rings(self) -> bool {
+        matches!(self, Gaps::Rings | Gaps::Both)
+    }
+}
+
+/// An E edge: component and start node.
+pub type Edge = (usize, [usize; 3]);
+
+/// The coil on the grid.
+#[derive(Clone, Debug)]
+pub struct BirdcageMesh {
+    pub model: VoxelModel,
+    pub boundaries: [[Boundary; 2]; 3],
+    pub courant: f64,
+    /// Grid node of each rung (x, y).
+    pub rung_nodes: Vec<[usize; 2]>,
+    /// Azimuth of each snapped rung (rad).
+    pub rung_angles_rad: Vec<f64>,
+    /// z nodes of the two end rings.
+    pub ring_k: [usize; 2],
+    /// Rung gap edges (z edges), one per rung, when the rungs have gaps.
+    pub rung_gaps: Vec<Edge>,
+    /// Ring gap edges: `[ring][segment]`, segment j between rungs j and j+1, when the rings have gaps.
+    pub ring_gaps: [Vec<Edge>; 2],
+    /// The isocentre node.
+    pub iso_node: [usize; 3],
+    /// Material index of the phantom, if any.
+    pub phantom_material: Option<u8>,
+    /// Node box around the coil interior (rung radius, between the rings) for field probes.
+    pub interior: [std::ops::Range<usize>; 3],
+}
+
+/// Meshes `coil` (and `phantom`, checked to fit) with the gaps of `gaps`.
+pub fn mesh(coil: &CoilConfig, phantom: Option<&PhantomConfig>, gaps: Gaps, opt: &MeshOptions) -> Result<BirdcageMesh> {
+    let src = coil.source_name.as_str();
+    let d = opt.cell_m;
+    if !(d > 0.0) {
+        return Err(Error::input(src, "cell_m", format!("cell size {d} m is not positive"), "use e.g. 0.01"));
+    }
+    if let Some(p) = phantom {
+        p.check_fits(coil)?;
+    }
+    let r = coil.rung_radius_m;
+    let spacing = 2.0 * std::f64::consts::PI * r / coil.rungs as f64;
+    if spacing < 3.0 * d {
+        return Err(Error::input(
+            src,
+            "rungs",
+            format!("rungs are {:.1} mm apart, under 3 cells of {:.1} mm", spacing * 1e3, d * 1e3),
+            "use smaller cells (cell_m) for this coil",
+        ));
+    }
+    let l = opt.cpml_layers;
+    let (half_xy, lateral) = match &coil.shield {
+        Some(s) => (s.radius_m + 2.0 * d, Boundary::Pec),
+        None => (r + opt.margin_m + l as f64 * d, Boundary::cpml(l)),
+    };
+    let zlen = coil.shield.as_ref().map_or(coil.rung_length_m, |s| s.length_m.max(coil.rung_length_m));
+    let half_z = 0.5 * zlen + opt.margin_m + l as f64 * d;
+    let cells = |h: f64| 2 * (h / d).ceil() as usize;
+    let n = [cells(half_xy), cells(half_xy), cells(half_z)];
+    let origin = [-(n[0] as f64) * d / 2.0, -(n[1] as f64) * d / 2.0, -(n[2] as f64) * d / 2.0];
+    let grid = Grid::uniform(origin, [d; 3], n)?;
+    let mut model = VoxelModel::new(grid, Material::vacuum())?;
+    let phantom_material = match phantom {
+        Some(p) => Some(p.rasterise(&mut model)?.0),
+        None => None,
+    };
+    let g = model.grid.clone();
+    let iso_node = [n[0] / 2, n[1] / 2, n[2] / 2];
+
+    if let Some(s) = &coil.shield {
+        model.pec_cylinder_shell_z([0.0, 0.0], s.radius_m, -s.length_m / 2.0, s.length_m / 2.0)?;
+    }
+
+    // End rings: the staircased outline of the rung circle at the two ring planes.
+    let outline = model.disc_outline_edges([0.0, 0.0], r);
+    let ring_k = [g.axes[2].nearest_node(-coil.rung_length_m / 2.0), g.axes[2].nearest_node(coil.rung_length_m / 2.0)];
+    let mut loop_nodes = std::collections::BTreeSet::new();
+    for &(c, i, j) in &outline {
+        loop_nodes.insert((i, j));
+        loop_nodes.insert(if c == Comp::X { (i + 1, j) } else { (i, j + 1) });
+    }
+    // Rungs at the loop nodes nearest to their ideal azimuths.
+    let mut rung_nodes = Vec::new();
+    let mut rung_angles_rad = Vec::new();
+    for jr in 0..coil.rungs {
+        let p = coil.rung_point(jr, 0.0);
+        let best = loop_nodes
+            .iter()
+            .min_by(|a, b| {
+                let da = (g.axes[0].node(a.0) - p[0]).powi(2) + (g.axes[1].node(a.1) - p[1]).powi(2);
+                let db = (g.axes[0].node(b.0) - p[0]).powi(2) + (g.axes[1].node(b.1) - p[1]).powi(2);
+                da.total_cmp(&db)
+            })
+            .copied()
+            .expect("outline is not empty");
+        if rung_nodes.contains(&[best.0, best.1]) {
+            return Err(Error::input(src, "rungs", "two rungs snap to the same grid node", "use smaller cells (cell_m)"));
+        }
+        rung_nodes.push([best.0, best.1]);
+        rung_angles_rad.push(g.axes[1].node(best.1).atan2(g.axes[0].node(best.0)));
+    }
+    // Ring gap per segment: the outline edge whose midpoint azimuth is nearest the segment's middle.
+    let mut ring_gaps: [Vec<Edge>; 2] = [Vec::new(), Vec::new()];
+    if gaps.rings() {
+        for jr in 0..coil.rungs {
+            let a0 = rung_angles_rad[jr];
+            let mut a1 = rung_angles_rad[(jr + 1) % coil.rungs];
+            if a1 < a0 {
+                a1 += 2.0 * std::f64::consts::PI;
+            }
+            let mid = 0.5 * (a0 + a1);
+            let e = outline
+                .iter()
+                .min_by(|x, y| {
+                    let ang = |&(c, i, j): &(Comp, usize, usize)| {
+                        let (xm, ym) = if c == Comp::X {
+                            (g.axes[0].node(i) + d / 2.0, g.axes[1].node(j))
+                        } else {
+                            (g.axes[0].node(i), g.axes[1].node(j) + d / 2.0)
+                        };
+                        let a = ym.atan2(xm);
+                        let diff = (a - mid).rem_euclid(2.0 * std::f64::consts::PI);
+                        diff.min(2.0 * std::f64::consts::PI - diff)
+                    };
+                    ang(x).total_cmp(&ang(y))
+                })
+                .copied()
+                .expect("outline");
+            for (ri, &k) in ring_k.iter().enumerate() {
+                ring_gaps[ri].push((e.0.index(), [e.1, e.2, k]));
+            }
+        }
+    }
+    for &(c, i, j) in &outline {
+        for (ri, &k) in ring_k.iter().enumerate() {
+            if ring_gaps[ri].contains(&(c.index(), [i, j, k])) {
+                continue;
+            }
+            model.set_pec_edge(c, i, j, k)?;
+        }
+    }
+    // Rungs along z between the rings, with a gap at the middle when asked.
+    let gap_k = iso_node[2].clamp(ring_k[0] + 1, ring_k[1] - 2);
+    let mut rung_gaps = Vec::new();
+    for &[i, j] in &rung_nodes {
+        for k in ring_k[0]..ring_k[1] {
+            if gaps.rungs() && k == gap_k {
+                rung_gaps.push((2, [i, j, k]));
+                continue;
+            }
+            model.set_pec_edge(Comp::Z, i, j, k)?;
+        }
+    }
+    let rn = (r / d).ceil() as usize + 1;
+    let interior = [
+        iso_node[0].saturating_sub(rn)..(iso_node[0] + rn + 1).min(n[0] + 1),
+        iso_node[1].saturating_sub(rn)..(iso_node[1] + rn + 1).min(n[1] + 1),
+        ring_k[0]..ring_k[1] + 1,
+    ];
+    let mut boundaries: [[Boundary; 2]; 3] = std::array::from_fn(|_| [lateral.clone(), lateral.clone()]);
+    boundaries[2] = [Boundary::cpml(l), Boundary::cpml(l)];
+    Ok(BirdcageMesh {
+        model,
+        boundaries,
+        courant: opt.courant,
+        rung_nodes,
+        rung_angles_rad,
+        ring_k,
+        rung_gaps,
+        ring_gaps,
+        iso_node,
+        phantom_material,
+        interior,
+    })
+}
+
+/// Rung weights of the homogeneous mode: quadrature `exp(-i phi_j)` (B1+ rotating), or linear
+/// `cos(phi_j - phi_port)` for a linear drive at `phi_port`.
+pub fn homogeneous_weights(mesh: &BirdcageMesh, quadrature: bool, phi_port_rad: f64) -> Vec<Complex64> {
+    mesh.rung_angles_rad
+        .iter()
+        .map(|&phi| if quadrature { Complex64::from_polar(1.0, -phi) } else { Complex64::new((phi - phi_port_rad).cos(), 0.0) })
+        .collect()
+}
+
+impl BirdcageMesh {
+    /// A steady-state simulation at `freq_hz` with an ideal current source of complex amplitude
+    /// `weights[j]` (A) in the gap of rung `j`.
+    pub fn ideal_drive(&self, freq_hz: f64, weights: &[Complex64]) -> Result<SimulationSpec> {
+        if self.rung_gaps.len() != self.rung_nodes.len() {
+            return Err(Error::input("coil", "drive", "the ideal drive needs rung gaps", "mesh the coil with Gaps::Rungs"));
+        }
+        if weights.len() != self.rung_gaps.len() {
+            return Err(Error::input(
+                "coil",
+                "weights",
+                format!("{} weights for {} rungs", weights.len(), self.rung_gaps.len()),
+                "give one complex weight per rung",
+            ));
+        }
+        let mut spec = SimulationSpec::new(self.model.clone());
+        spec.boundaries = self.boundaries.clone();
+        spec.courant = self.courant;
+        spec.cw_freq_hz = Some(freq_hz);
+        spec.port_freqs_hz = vec![freq_hz];
+        for (j, (&(c, node), w)) in self.rung_gaps.iter().zip(weights).enumerate() {
+            if w.norm() == 0.0 {
+                continue;
+            }
+            let wf = Waveform::Cw { freq_hz, amplitude: 1.0, phase_rad: w.arg(), ramp_periods: 3.0 };
+            spec.lumped.push(LumpedSpec::current_source(&format!("rung{j}"), c, node, w.norm(), wf));
+        }
+        Ok(spec)
+    }
+}
