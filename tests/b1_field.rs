@@ -1,5 +1,8 @@
 //! B1+ / B1− algebra and Yee-to-centre interpolation.
 
+// Index loops over the three axes read better than iterator chains (as in the library).
+#![allow(clippy::needless_range_loop)]
+
 use ndarray::Array3;
 use num_complex::Complex32;
 use rftwin::b1::*;
@@ -22,14 +25,7 @@ fn yee(kind: FieldKind, n: [usize; 3], d: f64, o: [f64; 3], f: impl Fn(usize, [f
             }
         }
         let data = Array3::from_shape_fn((n[0] + 1, n[1] + 1, n[2] + 1), |(i, j, k)| {
-            f(
-                c,
-                [
-                    org[0] + i as f64 * d,
-                    org[1] + j as f64 * d,
-                    org[2] + k as f64 * d,
-                ],
-            )
+            f(c, [org[0] + i as f64 * d, org[1] + j as f64 * d, org[2] + k as f64 * d])
         });
         RegularField::new(data, org, [d; 3]).unwrap()
     });
@@ -114,7 +110,10 @@ fn yee_to_centre_interpolation_error() {
         assert!(e5 < 6e-3, "{kind:?}: error {e5:e} at 5 mm");
         assert!(e5 > 1e-5, "{kind:?}: suspiciously exact ({e5:e})");
         let order = (e5 / e25).log2();
-        assert!((1.8..2.3).contains(&order), "{kind:?}: convergence order {order} ({e5:e} -> {e25:e})");
+        assert!(
+            (1.8..2.3).contains(&order),
+            "{kind:?}: convergence order {order} ({e5:e} -> {e25:e})"
+        );
     }
 }
 
@@ -140,4 +139,46 @@ fn e_magnitude_at_centres() {
     let (g, comps) = e.at_centres().unwrap();
     let p = g.position(1, 2, 0);
     assert!((comps[0][[1, 2, 0]].re as f64 - (1.0 + 10.0 * p[1] + 20.0 * p[2])).abs() < 1e-5);
+}
+
+/// `YeeVector::from_probe` places the components as `rftwin fdtd run` writes them (cli.rs `fdtd_run`):
+/// from the probe's first node, half a cell along the other two axes for H, along its own for E.
+#[test]
+fn from_probe_placement() {
+    use rftwin::fdtd::{DftProbe, Simulation, SimulationSpec};
+    use rftwin::grid::{Grid, Material, VoxelModel};
+    let grid = Grid::uniform([-0.05, -0.04, -0.03], [0.005; 3], [12, 10, 8]).unwrap();
+    let model = VoxelModel::new(grid, Material::vacuum()).unwrap();
+    let sim = Simulation::new(SimulationSpec::new(model)).unwrap();
+    let d = sim.op.d;
+    let o = sim.op.model.grid.node_pos(0, 0, 0);
+    for kind in [FieldKind::H, FieldKind::E] {
+        let probe = DftProbe::new(&sim.op, "p", kind, &[0, 1, 2], [2..9, 1..8, 3..7], &[64e6], 1).unwrap();
+        let v = YeeVector::from_probe(&probe, 0, o, d).unwrap();
+        for c in 0..3 {
+            for a in 0..3 {
+                let start = [2.0, 1.0, 3.0][a];
+                let half = match kind {
+                    FieldKind::H => a != c,
+                    FieldKind::E => a == c,
+                };
+                let want = o[a] + d[a] * (start + if half { 0.5 } else { 0.0 });
+                assert!(
+                    (v.comps[c].origin_m[a] - want).abs() < 1e-12,
+                    "{kind:?} comp {c} axis {a}"
+                );
+            }
+            assert_eq!(v.comps[c].dims(), [7, 7, 4]);
+        }
+        // 7 nodes per axis span 6 cells; the centres of those cells (6, 6, 3) are common to all.
+        let g = v.centre_grid().unwrap();
+        assert_eq!(g.dims, [6, 6, 3], "{kind:?}");
+        for a in 0..3 {
+            let start = [2.0, 1.0, 3.0][a];
+            assert!((g.origin_m[a] - (o[a] + d[a] * (start + 0.5))).abs() < 1e-12);
+        }
+        // A component subset is refused.
+        let part = DftProbe::new(&sim.op, "p", kind, &[0, 1], [2..9, 1..8, 3..7], &[64e6], 1).unwrap();
+        assert!(YeeVector::from_probe(&part, 0, o, d).is_err());
+    }
 }

@@ -185,7 +185,14 @@ fn bad_maps_are_input_errors() {
     let e = B1Map::new(d, aff, Frame::Simulation, u, "inf.h5").unwrap_err();
     assert!(e.to_string().contains("Inf"), "{e}");
     // All NaN.
-    let e = B1Map::new(Array3::from_elem((2, 2, 2), f32::NAN), aff, Frame::Simulation, u, "nan.h5").unwrap_err();
+    let e = B1Map::new(
+        Array3::from_elem((2, 2, 2), f32::NAN),
+        aff,
+        Frame::Simulation,
+        u,
+        "nan.h5",
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("NaN"), "{e}");
     // Singular affine.
     let mut sing = aff;
@@ -225,7 +232,9 @@ fn hdf5_round_trip() {
     let dims = [6, 5, 3];
     let aff = rotated_affine();
     let mut map = B1Map::new(test_data(dims), aff, Frame::ScannerRas, flip_unit(), "test").unwrap();
-    map.phase_rad = Some(Array3::from_shape_fn(dims, |(i, j, k)| 0.1 * i as f32 - 0.2 * j as f32 + 0.05 * k as f32));
+    map.phase_rad = Some(Array3::from_shape_fn(dims, |(i, j, k)| {
+        0.1 * i as f32 - 0.2 * j as f32 + 0.05 * k as f32
+    }));
     map.mask = Some(Array3::from_shape_fn(dims, |(i, j, _)| (i + j) % 3 != 0));
     let path = tmp("map.h5");
     write_h5_map(&path, &map, "b1").unwrap();
@@ -241,28 +250,63 @@ fn hdf5_round_trip() {
     let path2 = tmp("origin.h5");
     {
         let f = hdf5::File::create(&path2).unwrap();
-        let ds = f.new_dataset_builder().with_data(&test_data(dims)).create("map").unwrap();
-        ds.new_attr::<f64>().shape([3]).create("origin_m").unwrap().write(&[0.1, -0.2, 0.3]).unwrap();
-        ds.new_attr::<f64>().shape([3]).create("spacing_m").unwrap().write(&[0.004, 0.005, 0.006]).unwrap();
+        let ds = f
+            .new_dataset_builder()
+            .with_data(&test_data(dims))
+            .create("map")
+            .unwrap();
+        ds.new_attr::<f64>()
+            .shape([3])
+            .create("origin_m")
+            .unwrap()
+            .write(&[0.1, -0.2, 0.4])
+            .unwrap();
+        ds.new_attr::<f64>()
+            .shape([3])
+            .create("spacing_m")
+            .unwrap()
+            .write(&[0.004, 0.005, 0.006])
+            .unwrap();
         let u: hdf5::types::VarLenUnicode = "percent".parse().unwrap();
-        ds.new_attr::<hdf5::types::VarLenUnicode>().create("unit").unwrap().write_scalar(&u).unwrap();
+        ds.new_attr::<hdf5::types::VarLenUnicode>()
+            .create("unit")
+            .unwrap()
+            .write_scalar(&u)
+            .unwrap();
     }
     let m2 = read_h5_map(&path2, &H5MapOptions::default()).unwrap();
     let p = m2.voxel_position(1, 2, 3);
-    for (a, want) in [0.104, -0.19, 0.318].iter().enumerate() {
+    for (a, want) in [0.104, -0.19, 0.418].iter().enumerate() {
         assert!((p[a] - want).abs() < 1e-12, "voxel (1,2,3) at {p:?}");
     }
     assert_eq!(m2.frame, Frame::Simulation);
-    assert!(matches!(m2.unit, B1Unit::Relative { fraction_or_percent: RelativeScale::Percent }));
+    assert!(matches!(
+        m2.unit,
+        B1Unit::Relative {
+            fraction_or_percent: RelativeScale::Percent
+        }
+    ));
 
     // Complex dataset: magnitude and phase from it.
     let path3 = tmp("complex.h5");
-    let c = Array3::from_shape_fn(dims, |(i, j, _)| num_complex::Complex32::from_polar(1.0 + i as f32, 0.1 * j as f32));
+    let c = Array3::from_shape_fn(dims, |(i, j, _)| {
+        num_complex::Complex32::from_polar(1.0 + i as f32, 0.1 * j as f32)
+    });
     {
         let f = hdf5::File::create(&path3).unwrap();
         let ds = f.new_dataset_builder().with_data(&c).create("b1").unwrap();
-        ds.new_attr::<f64>().shape([3]).create("origin_m").unwrap().write(&[0.0; 3]).unwrap();
-        ds.new_attr::<f64>().shape([3]).create("spacing_m").unwrap().write(&[0.01; 3]).unwrap();
+        ds.new_attr::<f64>()
+            .shape([3])
+            .create("origin_m")
+            .unwrap()
+            .write(&[0.0; 3])
+            .unwrap();
+        ds.new_attr::<f64>()
+            .shape([3])
+            .create("spacing_m")
+            .unwrap()
+            .write(&[0.01; 3])
+            .unwrap();
     }
     let m3 = read_h5_map(
         &path3,
@@ -279,17 +323,26 @@ fn hdf5_round_trip() {
     let path4 = tmp("noaffine.h5");
     {
         let f = hdf5::File::create(&path4).unwrap();
-        f.new_dataset_builder().with_data(&test_data(dims)).create("b1").unwrap();
+        f.new_dataset_builder()
+            .with_data(&test_data(dims))
+            .create("b1")
+            .unwrap();
     }
     let e = read_h5_map(&path4, &H5MapOptions::default()).unwrap_err();
-    assert!(e.to_string().contains("noaffine.h5") && e.to_string().contains("origin_m"), "{e}");
+    assert!(
+        e.to_string().contains("noaffine.h5") && e.to_string().contains("origin_m"),
+        "{e}"
+    );
     let e = read_h5_map(&path3, &H5MapOptions::default()).unwrap_err();
     assert!(e.to_string().contains("unit"), "{e}");
     // Wrong rank.
     let path5 = tmp("rank2.h5");
     {
         let f = hdf5::File::create(&path5).unwrap();
-        f.new_dataset_builder().with_data(&ndarray::Array2::<f32>::ones((3, 3))).create("b1").unwrap();
+        f.new_dataset_builder()
+            .with_data(&ndarray::Array2::<f32>::ones((3, 3)))
+            .create("b1")
+            .unwrap();
     }
     let e = read_h5_map(&path5, &H5MapOptions::default()).unwrap_err();
     assert!(e.to_string().contains("rank 2"), "{e}");
@@ -297,7 +350,14 @@ fn hdf5_round_trip() {
 
 #[test]
 fn read_map_dispatches_on_extension() {
-    let map = B1Map::new(test_data([3, 3, 3]), rotated_affine(), Frame::ScannerRas, B1Unit::MicroTesla, "t").unwrap();
+    let map = B1Map::new(
+        test_data([3, 3, 3]),
+        rotated_affine(),
+        Frame::ScannerRas,
+        B1Unit::MicroTesla,
+        "t",
+    )
+    .unwrap();
     let p = tmp("dispatch.nii.gz");
     write_nifti_map(&p, &map, NiftiVersion::V1).unwrap();
     assert_eq!(read_map(&p, None).unwrap().magnitude, map.magnitude);

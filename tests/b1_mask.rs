@@ -7,7 +7,14 @@ use rftwin::grid::{Shape, ShapeKind};
 fn map() -> B1Map {
     // 2 mm voxels, 60 x 60 x 40, centred on the origin, simulation frame.
     let aff = Affine::from_origin_spacing([-0.059, -0.059, -0.039], [0.002; 3]);
-    B1Map::new(Array3::from_elem((60, 60, 40), 1.0), aff, Frame::Simulation, B1Unit::MicroTesla, "m").unwrap()
+    B1Map::new(
+        Array3::from_elem((60, 60, 40), 1.0),
+        aff,
+        Frame::Simulation,
+        B1Unit::MicroTesla,
+        "m",
+    )
+    .unwrap()
 }
 
 #[test]

@@ -1,4 +1,7 @@
 //! Resampling a simulated map onto a measured grid: exactness for linear fields through a rotated
+
+// Index loops over the three axes read better than iterator chains (as in the library).
+#![allow(clippy::needless_range_loop)]
 //! affine, rigid offsets, derivatives, and recovery of a 2 mm shift.
 
 use ndarray::Array3;
@@ -46,7 +49,10 @@ fn trilinear_is_exact_for_linear_fields_through_a_rotated_affine() {
     let sim = sim_of(linear);
     let aff = measured_affine();
     // A non-trivial world -> simulation transform as well (scanner to coil frame).
-    let w2s = Affine::from_linear([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], [0.004, -0.002, 0.01]);
+    let w2s = Affine::from_linear(
+        [[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]],
+        [0.004, -0.002, 0.01],
+    );
     let pl = Placement {
         world_to_sim: w2s,
         rigid: RigidTransform::default(),
@@ -72,7 +78,10 @@ fn trilinear_is_exact_for_linear_fields_through_a_rotated_affine() {
             (v - 100.0 * x[0] * x[0]).abs()
         })
         .fold(0.0, f64::max);
-    assert!(e > 1e-6 && e <= 100.0 * 0.005f64.powi(2) / 4.0 + 1e-12, "quadratic error {e:e}");
+    assert!(
+        e > 1e-6 && e <= 100.0 * 0.005f64.powi(2) / 4.0 + 1e-12,
+        "quadratic error {e:e}"
+    );
 }
 
 #[test]
@@ -114,7 +123,8 @@ fn rigid_shift_moves_the_field_with_the_phantom() {
 
 fn smooth(p: [f64; 3]) -> f64 {
     // A Gaussian bump plus a gradient: smooth, non-linear, with structure in all directions.
-    let r2 = (p[0] - 0.01).powi(2) / 0.04f64.powi(2) + (p[1] + 0.005).powi(2) / 0.05f64.powi(2)
+    let r2 = (p[0] - 0.01).powi(2) / 0.04f64.powi(2)
+        + (p[1] + 0.005).powi(2) / 0.05f64.powi(2)
         + (p[2] - 0.003).powi(2) / 0.03f64.powi(2);
     1.0 + 0.8 * (-r2).exp() + 2.0 * p[0] - 1.0 * p[2]
 }

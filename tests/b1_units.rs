@@ -55,7 +55,10 @@ fn percent_fraction_and_microtesla() {
     assert!((frac.to_microtesla(Some(10.0)).unwrap()[[0, 0, 1]] - 12.0).abs() < 1e-5);
     let ut = map(arr3(&[[[5.0, 6.0]]]), B1Unit::MicroTesla);
     assert!((ut.to_relative(Some(5.0)).unwrap()[[0, 0, 1]] - 1.2).abs() < 1e-6);
-    assert!(ut.to_relative(None).is_err(), "µT -> relative without nominal must fail");
+    assert!(
+        ut.to_relative(None).is_err(),
+        "µT -> relative without nominal must fail"
+    );
     // Flip angle in plain degrees (scale 1) from µT.
     let deg = ut
         .converted(
@@ -78,7 +81,10 @@ fn nominal_b1_of_a_rect_pulse() {
 
 #[test]
 fn parse_units() {
-    assert_eq!(B1Unit::parse("µT", None, None, "f", "unit").unwrap(), B1Unit::MicroTesla);
+    assert_eq!(
+        B1Unit::parse("µT", None, None, "f", "unit").unwrap(),
+        B1Unit::MicroTesla
+    );
     assert_eq!(
         B1Unit::parse("deg", Some(80.0), Some(10.0), "f", "unit").unwrap(),
         B1Unit::FlipAngleDeg {

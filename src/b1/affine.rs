@@ -128,7 +128,10 @@ impl Affine {
             return Err(Error::input(
                 name,
                 "affine",
-                format!("the voxel-to-world affine is singular or not finite (det = {det:.3e}): {:?}", self.m),
+                format!(
+                    "the voxel-to-world affine is singular or not finite (det = {det:.3e}): {:?}",
+                    self.m
+                ),
                 "write the map with a valid sform/qform (NIfTI) or `affine`/`origin_m`+`spacing_m` (HDF5) attributes",
             ));
         }

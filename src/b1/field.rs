@@ -82,7 +82,10 @@ impl YeeVector {
             return Err(Error::input(
                 "probes",
                 "freqs",
-                format!("frequency index {fi} but the probe has {} frequencies", probe.freqs.len()),
+                format!(
+                    "frequency index {fi} but the probe has {} frequencies",
+                    probe.freqs.len()
+                ),
                 "choose a recorded frequency",
             ));
         }
@@ -198,7 +201,9 @@ pub fn b1_minus(h: &YeeVector) -> Result<RegularField<Complex32>> {
     let s = 0.5 * MU0 as f32;
     let i = Complex32::i();
     let mut out = hx;
-    Zip::from(&mut out).and(&hy).for_each(|a, &b| *a = (*a - i * b).conj() * s);
+    Zip::from(&mut out)
+        .and(&hy)
+        .for_each(|a, &b| *a = (*a - i * b).conj() * s);
     to_field(g, out)
 }
 

@@ -80,7 +80,10 @@ fn read_affine(path: &Path, ds: &hdf5::Dataset) -> Result<Affine> {
         aff.inverse(&name)?;
         return Ok(aff);
     }
-    match (read_vec3_attr(path, ds, "origin_m")?, read_vec3_attr(path, ds, "spacing_m")?) {
+    match (
+        read_vec3_attr(path, ds, "origin_m")?,
+        read_vec3_attr(path, ds, "spacing_m")?,
+    ) {
         (Some(o), Some(s)) => {
             let aff = Affine::from_origin_spacing(o, s);
             aff.inverse(&name)?;
@@ -101,7 +104,11 @@ fn read_3d(path: &Path, ds: &hdf5::Dataset, key: &str) -> Result<(Array3<f32>, O
         return Err(Error::input(
             &path.display().to_string(),
             key,
-            format!("dataset has rank {} (shape {:?}), a B1 map needs 3", ds.ndim(), ds.shape()),
+            format!(
+                "dataset has rank {} (shape {:?}), a B1 map needs 3",
+                ds.ndim(),
+                ds.shape()
+            ),
             "store the map as a 3-D array [i][j][k] (a single slice as [nx][ny][1])",
         ));
     }
@@ -160,7 +167,10 @@ pub fn read_h5_map(path: &Path, opts: &H5MapOptions) -> Result<B1Map> {
                 return Err(Error::input(
                     &name,
                     "dataset",
-                    format!("no dataset `b1` and {} candidate 3-D datasets at the root: {cands:?}", cands.len()),
+                    format!(
+                        "no dataset `b1` and {} candidate 3-D datasets at the root: {cands:?}",
+                        cands.len()
+                    ),
                     "name the dataset that holds the B1 map",
                 ));
             }
@@ -177,24 +187,23 @@ pub fn read_h5_map(path: &Path, opts: &H5MapOptions) -> Result<B1Map> {
     })?;
     let (mag, mut phase) = read_3d(path, &ds, &dname)?;
     let affine = read_affine(path, &ds)?;
-    let unit = match (opts.unit, read_str_attr(&ds, "unit")) {
-        (Some(u), _) => u,
-        (None, Some(text)) => B1Unit::parse(
-            &text,
-            read_f64_attr(&ds, "nominal_flip_deg"),
-            read_f64_attr(&ds, "flip_scale"),
-            &name,
-            &format!("{dname}.unit"),
-        )?,
-        (None, None) => {
-            return Err(Error::input(
+    let unit =
+        match (opts.unit, read_str_attr(&ds, "unit")) {
+            (Some(u), _) => u,
+            (None, Some(text)) => B1Unit::parse(
+                &text,
+                read_f64_attr(&ds, "nominal_flip_deg"),
+                read_f64_attr(&ds, "flip_scale"),
+                &name,
+                &format!("{dname}.unit"),
+            )?,
+            (None, None) => return Err(Error::input(
                 &name,
                 &format!("{dname}.unit"),
                 "the units of the B1 map are not given (no `unit` attribute, none declared)",
                 "add attribute unit = uT | deg (with nominal_flip_deg, flip_scale) | percent | fraction, or declare it",
-            ))
-        }
-    };
+            )),
+        };
     let frame = match (opts.frame, read_str_attr(&ds, "frame")) {
         (Some(f), _) => f,
         (None, Some(t)) => Frame::parse(&t, &name)?,
@@ -202,12 +211,16 @@ pub fn read_h5_map(path: &Path, opts: &H5MapOptions) -> Result<B1Map> {
     };
     let pname = format!("{dname}_phase_rad");
     if file.link_exists(&pname) {
-        let pds = file.dataset(&pname).map_err(|e| herr(path, &pname, e, "check the phase dataset"))?;
+        let pds = file
+            .dataset(&pname)
+            .map_err(|e| herr(path, &pname, e, "check the phase dataset"))?;
         phase = Some(read_3d(path, &pds, &pname)?.0);
     }
     let mname = format!("{dname}_mask");
     let mask = if file.link_exists(&mname) {
-        let mds = file.dataset(&mname).map_err(|e| herr(path, &mname, e, "check the mask dataset"))?;
+        let mds = file
+            .dataset(&mname)
+            .map_err(|e| herr(path, &mname, e, "check the mask dataset"))?;
         Some(read_3d(path, &mds, &mname)?.0.mapv(|v| v != 0.0 && v.is_finite()))
     } else {
         None
@@ -298,9 +311,14 @@ pub fn write_h5_map(path: &Path, map: &B1Map, dataset: &str) -> Result<()> {
 /// `origin_m`, `spacing_m`), as a regular field in the simulation frame.
 pub fn read_h5_field(path: &Path, dataset: &str) -> Result<RegularField<Complex32>> {
     let file = hdf5::File::open(path).map_err(|e| herr(path, "file", e, "give an existing HDF5 file"))?;
-    let ds = file
-        .dataset(dataset)
-        .map_err(|e| herr(path, dataset, format!("cannot open dataset: {e}"), "name an existing field dataset"))?;
+    let ds = file.dataset(dataset).map_err(|e| {
+        herr(
+            path,
+            dataset,
+            format!("cannot open dataset: {e}"),
+            "name an existing field dataset",
+        )
+    })?;
     if ds.ndim() != 3 {
         return Err(Error::input(
             &path.display().to_string(),

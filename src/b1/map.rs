@@ -59,14 +59,12 @@ impl B1Unit {
             "fraction" | "relative" | "ratio" => B1Unit::Relative {
                 fraction_or_percent: RelativeScale::Fraction,
             },
-            _ => {
-                return Err(Error::input(
-                    source,
-                    key,
-                    format!("unknown B1 unit '{text}'"),
-                    "use one of: uT, deg (with nominal_flip_deg and flip_scale, e.g. 10 for Siemens), percent, fraction",
-                ))
-            }
+            _ => return Err(Error::input(
+                source,
+                key,
+                format!("unknown B1 unit '{text}'"),
+                "use one of: uT, deg (with nominal_flip_deg and flip_scale, e.g. 10 for Siemens), percent, fraction",
+            )),
         };
         u.validate(source)?;
         Ok(u)
@@ -251,7 +249,12 @@ impl B1Map {
         }
         let finite = self.magnitude.iter().filter(|v| v.is_finite()).count();
         if finite == 0 {
-            return Err(Error::input(src, "data", "every voxel is NaN", "check the file holds the B1 map"));
+            return Err(Error::input(
+                src,
+                "data",
+                "every voxel is NaN",
+                "check the file holds the B1 map",
+            ));
         }
         if self.magnitude.iter().all(|v| !v.is_finite() || *v == 0.0) {
             return Err(Error::input(
@@ -281,7 +284,10 @@ impl B1Map {
                     "give a mask on the same grid",
                 ));
             }
-            if !Zip::from(m).and(&self.magnitude).fold(false, |acc, &mk, v| acc || (mk && v.is_finite())) {
+            if !Zip::from(m)
+                .and(&self.magnitude)
+                .fold(false, |acc, &mk, v| acc || (mk && v.is_finite()))
+            {
                 return Err(Error::input(
                     src,
                     "mask",

@@ -41,7 +41,12 @@ pub fn mask_from_file(path: &Path, dataset: Option<&str>, map: &B1Map) -> Result
         return Err(Error::input(
             &name,
             "mask",
-            format!("mask grid {:?} differs from the map grid {:?} ({})", data.shape(), map.dims(), map.source),
+            format!(
+                "mask grid {:?} differs from the map grid {:?} ({})",
+                data.shape(),
+                map.dims(),
+                map.source
+            ),
             "give a mask on the grid of the B1 map",
         ));
     }
@@ -80,7 +85,9 @@ pub fn eroded(shape: &Shape, border_m: f64) -> Result<Shape> {
                 lo[a] += border_m;
                 hi[a] -= border_m;
                 if !(hi[a] > lo[a]) {
-                    return Err(bad(format!("border {border_m} m leaves nothing of the box along axis {a}")));
+                    return Err(bad(format!(
+                        "border {border_m} m leaves nothing of the box along axis {a}"
+                    )));
                 }
             }
             ShapeKind::Box { min_m: lo, max_m: hi }
@@ -130,7 +137,10 @@ pub fn mask_from_shape_grid(
     placement: &Placement,
 ) -> Result<Array3<bool>> {
     let inner = eroded(shape, border_m)?;
-    let full = placement.rigid.inverse().compose(&placement.world_to_sim.compose(voxel_to_world));
+    let full = placement
+        .rigid
+        .inverse()
+        .compose(&placement.world_to_sim.compose(voxel_to_world));
     let mut mask = Array3::from_elem(dims, false);
     Zip::indexed(&mut mask).par_for_each(|(i, j, k), m| {
         *m = inner.contains(full.apply([i as f64, j as f64, k as f64]));

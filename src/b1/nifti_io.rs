@@ -139,7 +139,11 @@ fn cstr(b: &[u8]) -> String {
 /// Parses a NIfTI-2 header; returns it with the data offset and endianness.
 fn parse_v2(path: &Path, buf: &[u8]) -> Result<(Hdr, usize, bool)> {
     if buf.len() < 540 {
-        return Err(nerr(path, "file shorter than a NIfTI-2 header", "check the file is complete"));
+        return Err(nerr(
+            path,
+            "file shorter than a NIfTI-2 header",
+            "check the file is complete",
+        ));
     }
     let le = i32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) == 540;
     let r = Bytes { b: buf, le };
@@ -178,7 +182,11 @@ fn parse_v2(path: &Path, buf: &[u8]) -> Result<(Hdr, usize, bool)> {
     };
     let off = r.i64(168);
     if off < 540 || off as usize > buf.len() {
-        return Err(nerr(path, format!("vox_offset {off} is invalid"), "check the file is complete"));
+        return Err(nerr(
+            path,
+            format!("vox_offset {off} is invalid"),
+            "check the file is complete",
+        ));
     }
     Ok((hdr, off as usize, le))
 }
@@ -274,9 +282,21 @@ fn header_affine(path: &Path, h: &Hdr) -> Result<(Affine, XformSource)> {
         let [b, c, d] = h.quatern;
         let a = (1.0 - (b * b + c * c + d * d)).max(0.0).sqrt();
         let r = [
-            [a * a + b * b - c * c - d * d, 2.0 * (b * c - a * d), 2.0 * (b * d + a * c)],
-            [2.0 * (b * c + a * d), a * a + c * c - b * b - d * d, 2.0 * (c * d - a * b)],
-            [2.0 * (b * d - a * c), 2.0 * (c * d + a * b), a * a + d * d - c * c - b * b],
+            [
+                a * a + b * b - c * c - d * d,
+                2.0 * (b * c - a * d),
+                2.0 * (b * d + a * c),
+            ],
+            [
+                2.0 * (b * c + a * d),
+                a * a + c * c - b * b - d * d,
+                2.0 * (c * d - a * b),
+            ],
+            [
+                2.0 * (b * d - a * c),
+                2.0 * (c * d + a * b),
+                a * a + d * d - c * c - b * b,
+            ],
         ];
         let qfac = if h.pixdim[0] < 0.0 { -1.0 } else { 1.0 };
         let scale = [h.pixdim[1], h.pixdim[2], qfac * h.pixdim[3]];
@@ -348,9 +368,13 @@ pub fn read_nifti_volume(path: &Path, volume: usize) -> Result<NiftiVolume> {
     let name = path.display().to_string();
     // The first 4 bytes tell the version (348 or 540, either byte order).
     let mut head = [0u8; 4];
-    open_maybe_gz(path)?
-        .read_exact(&mut head)
-        .map_err(|e| nerr(path, format!("cannot read the header: {e}"), "check the file is a NIfTI image"))?;
+    open_maybe_gz(path)?.read_exact(&mut head).map_err(|e| {
+        nerr(
+            path,
+            format!("cannot read the header: {e}"),
+            "check the file is a NIfTI image",
+        )
+    })?;
     let sz_le = i32::from_le_bytes(head);
     let sz_be = i32::from_be_bytes(head);
     let (hdr, flat, version) = if sz_le == 540 || sz_be == 540 {
@@ -369,9 +393,13 @@ pub fn read_nifti_volume(path: &Path, volume: usize) -> Result<NiftiVolume> {
         (hdr, arr, 2u8)
     } else if sz_le == 348 || sz_be == 348 {
         use nifti::{IntoNdArray, NiftiObject};
-        let obj = nifti::ReaderOptions::new()
-            .read_file(path)
-            .map_err(|e| nerr(path, format!("cannot read NIfTI-1: {e}"), "check the file is a NIfTI-1 image"))?;
+        let obj = nifti::ReaderOptions::new().read_file(path).map_err(|e| {
+            nerr(
+                path,
+                format!("cannot read NIfTI-1: {e}"),
+                "check the file is a NIfTI-1 image",
+            )
+        })?;
         let hdr = hdr_from_v1(obj.header());
         spatial_dims(path, &hdr, volume)?;
         let arr = obj.into_volume().into_ndarray::<f32>().map_err(|e| {
@@ -661,7 +689,12 @@ pub fn read_nifti_map(path: &Path, opts: &NiftiMapOptions) -> Result<B1Map> {
         (Some(u), _) => u,
         (None, Some(js)) if js.get("B1Unit").is_some() => {
             let text = js["B1Unit"].as_str().ok_or_else(|| {
-                Error::input(&side_name, "B1Unit", "B1Unit is not a string", "write e.g. \"B1Unit\": \"deg\"")
+                Error::input(
+                    &side_name,
+                    "B1Unit",
+                    "B1Unit is not a string",
+                    "write e.g. \"B1Unit\": \"deg\"",
+                )
             })?;
             B1Unit::parse(
                 text,

@@ -128,7 +128,12 @@ impl<T: Interp> RegularField<T> {
             ));
         }
         if data.is_empty() {
-            return Err(Error::input("field", "data", "the field array is empty", "give at least one sample"));
+            return Err(Error::input(
+                "field",
+                "data",
+                "the field array is empty",
+                "give at least one sample",
+            ));
         }
         Ok(Self {
             data,
@@ -234,22 +239,13 @@ impl<T: Interp> RegularField<T> {
 
 /// Where the simulated map goes: the measured grid (voxel affine to its world frame) and how that
 /// world frame relates to the simulation frame.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Placement {
     /// World → simulation frame (identity when the map is already in the simulation frame; for a scanner
     /// RAS map, the registration of the coil, e.g. isocentre and axis permutation).
     pub world_to_sim: Affine,
     /// Rigid offset of the phantom in the simulation frame (fit parameters).
     pub rigid: RigidTransform,
-}
-
-impl Default for Placement {
-    fn default() -> Self {
-        Self {
-            world_to_sim: Affine::identity(),
-            rigid: RigidTransform::default(),
-        }
-    }
 }
 
 /// Samples `sim` at every voxel of a target grid of `dims` voxels with voxel affine `voxel_to_world`:
@@ -262,7 +258,10 @@ pub fn resample<T: Interp>(
     voxel_to_world: &Affine,
     placement: &Placement,
 ) -> Array3<T> {
-    let full = placement.rigid.inverse().compose(&placement.world_to_sim.compose(voxel_to_world));
+    let full = placement
+        .rigid
+        .inverse()
+        .compose(&placement.world_to_sim.compose(voxel_to_world));
     let mut out = Array3::from_elem(dims, T::zero());
     Zip::indexed(&mut out).par_for_each(|(i, j, k), o| {
         *o = sim.sample(full.apply([i as f64, j as f64, k as f64]));
