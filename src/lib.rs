@@ -12,6 +12,7 @@ pub mod error;
 pub mod grid;
 pub mod fdtd;
 pub mod coil;
+pub mod b1;
 pub mod dosimetry;
 pub mod io;
 pub mod validate;

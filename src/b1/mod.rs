@@ -1,0 +1,64 @@
+//! Measured and simulated B1 maps.
+//!
+//! - [`B1Map`]: a measured map (magnitude, optional phase and mask) on a voxel grid with a voxel-index →
+//!   world affine in metres, its [`Frame`] (scanner RAS+ for NIfTI from the scanner, or rftwin's
+//!   simulation frame) and its [`B1Unit`] (µT, flip angle with nominal angle and storage scale,
+//!   relative fraction or percent), with conversions (`α = γ ∫B1 dt` ⇒ relative B1 = α / α_nominal).
+//! - Readers and writers: NIfTI-1/2 (`.nii`, `.nii.gz`; sform, else qform, else pixdim; mm → m) and
+//!   HDF5 (dataset with `affine` or `origin_m`/`spacing_m`, `unit`, `frame` attributes).
+//! - Masks from a file on the same grid or from the phantom [`Shape`](crate::grid::Shape) minus a border.
+//! - Resampling of a simulated [`RegularField`] onto a measured grid (trilinear, through the affine),
+//!   with a [`RigidTransform`] of the phantom and analytic derivatives for the fit.
+//! - Field algebra from FDTD phasors: Yee components to cell centres, [`b1_plus`], [`b1_minus`] (sign
+//!   convention in [`field`]), [`e_magnitude`].
+//!
+//! Depends on `grid`, `fdtd`, `io` and `error` only.
+
+pub mod affine;
+pub mod field;
+pub mod h5_io;
+pub mod map;
+pub mod mask;
+pub mod nifti_io;
+pub mod resample;
+
+pub use affine::{Affine, RigidTransform};
+pub use field::{b1_minus, b1_plus, e_magnitude, sample_on, GridPlacement, YeeVector};
+pub use h5_io::{read_h5_field, read_h5_map, write_h5_map, H5MapOptions};
+pub use map::{nominal_b1_ut_rect, B1Map, B1Unit, Frame, RelativeScale, GAMMA_BAR_PROTON_HZ_PER_T};
+pub use mask::{eroded, mask_from_file, mask_from_shape, mask_from_shape_grid};
+pub use nifti_io::{
+    read_nifti_map, read_nifti_volume, sidecar_path, write_nifti_map, write_nifti_volume, NiftiMapOptions,
+    NiftiVersion, NiftiVolume, XformSource,
+};
+pub use resample::{resample, resample_with_jacobian, Interp, Placement, RegularField, ResampledWithJacobian};
+
+/// Reads a measured map by file name: `.nii`/`.nii.gz` as NIfTI, `.h5`/`.hdf5` as HDF5 (default dataset),
+/// with an optional declared unit.
+pub fn read_map(path: &std::path::Path, unit: Option<B1Unit>) -> crate::error::Result<B1Map> {
+    let lower = path.to_string_lossy().to_ascii_lowercase();
+    if lower.ends_with(".h5") || lower.ends_with(".hdf5") {
+        read_h5_map(
+            path,
+            &H5MapOptions {
+                unit,
+                ..Default::default()
+            },
+        )
+    } else if lower.ends_with(".nii") || lower.ends_with(".nii.gz") {
+        read_nifti_map(
+            path,
+            &NiftiMapOptions {
+                unit,
+                ..Default::default()
+            },
+        )
+    } else {
+        Err(crate::error::Error::input(
+            &path.display().to_string(),
+            "measured",
+            "unknown map format",
+            "give a .nii, .nii.gz, .h5 or .hdf5 file",
+        ))
+    }
+}
