@@ -13,6 +13,7 @@ pub mod grid;
 pub mod fdtd;
 pub mod coil;
 pub mod io;
+pub mod plot;
 pub mod validate;
 pub mod bench;
 pub mod cli;
