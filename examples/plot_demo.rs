@@ -67,21 +67,33 @@ fn main() -> rftwin::error::Result<()> {
         .collect::<rftwin::error::Result<_>>()?;
     plot::panel(
         &dir.join("panel_b1_orthogonal.png"),
-        &Panel::new(orth).title("|B1+| per µT at isocentre").scale(PanelScale::Shared),
+        &Panel::new(orth)
+            .title("|B1+| per µT at isocentre")
+            .scale(PanelScale::Shared),
     )?;
 
     // Measured / simulated / residual.
     let sim = b1.index_axis(ndarray::Axis(2), kz).to_owned();
-    let meas = sim.mapv(|v| v * 1.03) + &ndarray::Array2::from_shape_fn((nx, ny), |(i, j)| 0.05 * ((i * 7 + j * 3) % 11) as f32 / 11.0);
+    let meas = sim.mapv(|v| v * 1.03)
+        + &ndarray::Array2::from_shape_fn((nx, ny), |(i, j)| 0.05 * ((i * 7 + j * 3) % 11) as f32 / 11.0);
     let resid = &meas - &sim;
     let (o2, s2) = ([origin[0], origin[1]], [spacing[0], spacing[1]]);
     let hi = meas.iter().chain(sim.iter()).cloned().fold(f32::MIN, f32::max) as f64;
     plot::panel(
         &dir.join("panel_twin_residual.png"),
         &Panel::new(vec![
-            SliceMap::new(meas.view(), o2, s2).title("measured").unit("|B1+| (µT)").range(0.0, hi),
-            SliceMap::new(sim.view(), o2, s2).title("simulated").unit("|B1+| (µT)").range(0.0, hi),
-            SliceMap::new(resid.view(), o2, s2).title("measured − simulated").unit("Δ|B1+| (µT)").colormap(Colormap::Diverging),
+            SliceMap::new(meas.view(), o2, s2)
+                .title("measured")
+                .unit("|B1+| (µT)")
+                .range(0.0, hi),
+            SliceMap::new(sim.view(), o2, s2)
+                .title("simulated")
+                .unit("|B1+| (µT)")
+                .range(0.0, hi),
+            SliceMap::new(resid.view(), o2, s2)
+                .title("measured − simulated")
+                .unit("Δ|B1+| (µT)")
+                .colormap(Colormap::Diverging),
         ])
         .title("Twin calibration, axial slice"),
     )?;

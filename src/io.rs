@@ -233,7 +233,9 @@ pub fn write_xdmf(path_xmf: &Path, h5_file_name: &str, sets: &[FieldDataset]) ->
     for (g, ((n, o, d), members)) in grids.iter().enumerate() {
         let dims = format!("{} {} {}", n[2], n[1], n[0]);
         x.push_str(&format!("{ind}<Grid Name=\"grid{g}\" GridType=\"Uniform\">\n"));
-        x.push_str(&format!("{ind}  <Topology TopologyType=\"3DCoRectMesh\" Dimensions=\"{dims}\"/>\n"));
+        x.push_str(&format!(
+            "{ind}  <Topology TopologyType=\"3DCoRectMesh\" Dimensions=\"{dims}\"/>\n"
+        ));
         x.push_str(&format!("{ind}  <Geometry GeometryType=\"ORIGIN_DXDYDZ\">\n"));
         x.push_str(&format!(
             "{ind}    <DataItem Name=\"Origin\" Format=\"XML\" NumberType=\"Float\" Precision=\"8\" Dimensions=\"3\">{:e} {:e} {:e}</DataItem>\n",
@@ -249,15 +251,27 @@ pub fn write_xdmf(path_xmf: &Path, h5_file_name: &str, sets: &[FieldDataset]) ->
                 .name
                 .trim_matches('/')
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
                 .collect();
             for part in ["abs", "re", "im"] {
                 x.push_str(&format!(
                     "{ind}  <Attribute Name=\"{}_{part}\" AttributeType=\"Scalar\" Center=\"Node\">\n",
                     xml_escape(&base)
                 ));
-                x.push_str(&format!("{ind}    <Information Name=\"unit\" Value=\"{}\"/>\n", xml_escape(s.unit)));
-                x.push_str(&format!("{ind}    <Information Name=\"freq_hz\" Value=\"{:e}\"/>\n", s.freq_hz));
+                x.push_str(&format!(
+                    "{ind}    <Information Name=\"unit\" Value=\"{}\"/>\n",
+                    xml_escape(s.unit)
+                ));
+                x.push_str(&format!(
+                    "{ind}    <Information Name=\"freq_hz\" Value=\"{:e}\"/>\n",
+                    s.freq_hz
+                ));
                 x.push_str(&format!(
                     "{ind}    <Information Name=\"quantity\" Value=\"{}\"/>\n",
                     xml_escape(s.quantity)

@@ -159,7 +159,7 @@ pub struct SliceMap<'a> {
     colormap: Colormap,
     markers: Vec<Marker>,
     mask: Option<ArrayView2<'a, bool>>,
-    size: (u32, u32),
+    size: Option<(u32, u32)>,
 }
 
 impl<'a> SliceMap<'a> {
@@ -177,7 +177,7 @@ impl<'a> SliceMap<'a> {
             colormap: Colormap::Viridis,
             markers: Vec::new(),
             mask: None,
-            size: (640, 560),
+            size: None,
         }
     }
 
@@ -192,7 +192,12 @@ impl<'a> SliceMap<'a> {
         spacing_m: [f64; 3],
     ) -> Result<Self> {
         if axis > 2 {
-            return Err(Error::input("plot", "axis", format!("axis {axis} is not 0, 1 or 2"), "use 0 (x), 1 (y) or 2 (z)"));
+            return Err(Error::input(
+                "plot",
+                "axis",
+                format!("axis {axis} is not 0, 1 or 2"),
+                "use 0 (x), 1 (y) or 2 (z)",
+            ));
         }
         let n = volume.shape()[axis];
         if index >= n {
@@ -206,8 +211,12 @@ impl<'a> SliceMap<'a> {
         let names = ["x", "y", "z"];
         let keep: Vec<usize> = (0..3).filter(|&a| a != axis).collect();
         let data = volume.index_axis_move(Axis(axis), index);
-        Ok(Self::new(data, [origin_m[keep[0]], origin_m[keep[1]]], [spacing_m[keep[0]], spacing_m[keep[1]]])
-            .axis_names(names[keep[0]], names[keep[1]]))
+        Ok(Self::new(
+            data,
+            [origin_m[keep[0]], origin_m[keep[1]]],
+            [spacing_m[keep[0]], spacing_m[keep[1]]],
+        )
+        .axis_names(names[keep[0]], names[keep[1]]))
     }
 
     /// Names of the horizontal and vertical axes; the labels read "NAME (mm)".
@@ -267,9 +276,9 @@ impl<'a> SliceMap<'a> {
         self.mask = Some(mask);
         self
     }
-    /// Image size in pixels when written alone (default 640 × 560).
+    /// Image size in pixels when written alone (default: 640 wide, as tall as the map's aspect needs).
     pub fn size(mut self, width: u32, height: u32) -> Self {
-        self.size = (width, height);
+        self.size = Some((width, height));
         self
     }
 
@@ -285,14 +294,23 @@ impl<'a> SliceMap<'a> {
             }
         }
         if self.origin_m.iter().any(|o| !o.is_finite()) {
-            return Err(Error::input("plot", "origin_m", "origin is not finite", "pass the grid origin in metres"));
+            return Err(Error::input(
+                "plot",
+                "origin_m",
+                "origin is not finite",
+                "pass the grid origin in metres",
+            ));
         }
         if let Some(m) = &self.mask {
             if m.shape() != self.data.shape() {
                 return Err(Error::input(
                     "plot",
                     "mask",
-                    format!("mask shape {:?} differs from data shape {:?}", m.shape(), self.data.shape()),
+                    format!(
+                        "mask shape {:?} differs from data shape {:?}",
+                        m.shape(),
+                        self.data.shape()
+                    ),
                     "pass a mask of the same slice",
                 ));
             }
@@ -370,8 +388,13 @@ fn auto_range(mm: Option<(f64, f64)>, cmap: Colormap) -> (f64, f64) {
 pub fn slice_map(path: &Path, map: &SliceMap) -> Result<()> {
     map.check()?;
     let range = map.colour_range();
-    write_png(path, map.size, |root| {
-        draw_map(root, map, range, true)?;
+    let size = map.size.unwrap_or_else(|| {
+        let w = 640;
+        let s = estimate_scale(map, w, BAR_EST);
+        (w as u32, natural_height(map, s))
+    });
+    write_png(path, size, |root| {
+        draw_map(root, map, range, true, None)?;
         Ok(())
     })
 }
@@ -417,7 +440,8 @@ impl<'a> Panel<'a> {
         self.scale = scale;
         self
     }
-    /// Image size in pixels (default: 460 × 500 per map, plus room for a shared colour bar).
+    /// Image size in pixels (default: 460 wide per map, plus room for a shared colour bar, and as
+    /// tall as the maps' aspect needs).
     pub fn size(mut self, width: u32, height: u32) -> Self {
         self.size = Some((width, height));
         self
@@ -428,14 +452,32 @@ impl<'a> Panel<'a> {
 pub fn panel(path: &Path, panel: &Panel) -> Result<()> {
     let n = panel.maps.len();
     if n == 0 {
-        return Err(Error::input("plot", "maps", "a panel needs at least one map", "pass one or more SliceMaps"));
+        return Err(Error::input(
+            "plot",
+            "maps",
+            "a panel needs at least one map",
+            "pass one or more SliceMaps",
+        ));
     }
     for m in &panel.maps {
         m.check()?;
     }
     let shared = panel.scale == PanelScale::Shared;
     let bar_w = if shared { 110 } else { 0 };
-    let size = panel.size.unwrap_or((460 * n as u32 + bar_w, 500));
+    let size = panel.size.unwrap_or_else(|| {
+        let cell_bar = if shared { 0 } else { BAR_EST };
+        let scales: Vec<f64> = panel.maps.iter().map(|m| estimate_scale(m, 460, cell_bar)).collect();
+        let lo = scales.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = scales.iter().cloned().fold(0.0, f64::max);
+        let h = panel
+            .maps
+            .iter()
+            .zip(&scales)
+            .map(|(m, &s)| natural_height(m, if hi <= 4.0 * lo { lo } else { s }))
+            .max()
+            .unwrap_or(400);
+        (460 * n as u32 + bar_w, h + if panel.title.is_empty() { 0 } else { 40 })
+    });
     let shared_range = if shared {
         let mut mm: Option<(f64, f64)> = None;
         for m in &panel.maps {
@@ -460,26 +502,37 @@ pub fn panel(path: &Path, panel: &Panel) -> Result<()> {
             )?;
             body
         };
-        let (maps_area, bar_area) = if shared {
+        let maps_area = if shared {
             let (w, _) = body.dim_in_pixel();
-            let (a, b) = body.split_horizontally(w.saturating_sub(bar_w));
-            (a, Some(b))
+            body.clone().split_horizontally(w.saturating_sub(bar_w)).0
         } else {
-            (body, None)
+            body.clone()
         };
         let cells = maps_area.split_evenly((1, n));
-        let mut frames = Vec::new();
+        let range_of = |m: &SliceMap| if shared { shared_range } else { m.colour_range() };
+        // One physical scale for all maps, so that equal lengths look equal, unless their sizes
+        // differ so much (> 4×) that the smallest would shrink to a stamp.
+        let mut scales = Vec::with_capacity(n);
         for (m, cell) in panel.maps.iter().zip(cells.iter()) {
-            let range = if shared { shared_range } else { m.colour_range() };
-            frames.push(draw_map(cell, m, range, !shared)?);
+            scales.push(fit_scale(cell, m, range_of(m), !shared)?);
         }
-        if let Some(bar) = bar_area {
-            // Span the vertical extent of the maps, in the bar area's own coordinates.
-            let base_bar = bar.get_base_pixel().1;
-            let top = frames.iter().map(|f| f.abs_top).min().unwrap_or(0) - base_bar;
-            let bottom = frames.iter().map(|f| f.abs_top + f.ph).max().unwrap_or(0) - base_bar;
+        let lo = scales.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = scales.iter().cloned().fold(0.0, f64::max);
+        if hi <= 4.0 * lo {
+            scales.iter_mut().for_each(|s| *s = lo);
+        }
+        let mut frames = Vec::new();
+        for ((m, cell), s) in panel.maps.iter().zip(cells.iter()).zip(scales) {
+            frames.push(draw_map(cell, m, range_of(m), !shared, Some(s))?);
+        }
+        if shared {
+            // Right of the last map, spanning the vertical extent of the maps.
+            let base = body.get_base_pixel();
+            let top = frames.iter().map(|f| f.abs_top).min().unwrap_or(0) - base.1;
+            let bottom = frames.iter().map(|f| f.abs_top + f.ph).max().unwrap_or(0) - base.1;
+            let x = frames.last().map_or(0, |f| f.abs_right) - base.0 + 16;
             let m0 = &panel.maps[0];
-            draw_colour_bar(&bar, 12, top, bottom - top, shared_range, m0.colormap, &m0.unit)?;
+            draw_colour_bar(&body, x, top, bottom - top, shared_range, m0.colormap, &m0.unit)?;
         }
         Ok(())
     })
@@ -492,8 +545,9 @@ struct Frame {
     py0: i32,
     pw: i32,
     ph: i32,
-    /// Top of the plot in backend (absolute) pixels.
+    /// Top and right edge of the plot in backend (absolute) pixels.
     abs_top: i32,
+    abs_right: i32,
     ext: (f64, f64, f64, f64),
 }
 
@@ -530,7 +584,11 @@ fn fmt_tick(v: f64, step: f64) -> String {
     }
     let dec = (-(step.abs().log10().floor()) as i32).max(0) as usize;
     let s = format!("{v:.*}", dec + 1);
-    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
     if s == "-0" {
         "0".into()
     } else {
@@ -592,7 +650,7 @@ fn draw_colour_bar(
     }
     area.draw(&Rectangle::new([(x, top), (x + BAR_W, top + height)], BLACK))?;
     let (lo, hi) = range;
-    let (ts, step) = ticks(lo, hi, ((height / 60).clamp(2, 8)) as usize);
+    let (ts, step) = ticks(lo, hi, ((height / 45).clamp(3, 8)) as usize);
     let tick_font = font(13.0, false).pos(Pos::new(HPos::Left, VPos::Center));
     let mut max_w = 0;
     for t in ts {
@@ -624,28 +682,81 @@ fn colour_bar_width(area: &Area, range: (f64, f64), unit: &str) -> DrawResult<i3
     Ok(12 + 18 + 8 + max_w + 10 + if unit.is_empty() { 0 } else { 20 } + 6)
 }
 
+// Map layout (pixels): title strip, y-label area, x-label area, colour-bar estimate, tallest plot.
+const YLAB: i32 = 64;
+const XLAB: i32 = 50;
+const BAR_EST: i32 = 110;
+const MAX_PLOT_H: f64 = 620.0;
+
+fn title_height(map: &SliceMap) -> i32 {
+    if map.title.is_empty() {
+        10
+    } else {
+        34
+    }
+}
+
+/// Pixels per mm that fill a cell `width` wide (no taller than `MAX_PLOT_H`).
+fn estimate_scale(map: &SliceMap, width: i32, bar_w: i32) -> f64 {
+    let ext = map.extent_mm();
+    let (ew, eh) = (ext.1 - ext.0, ext.3 - ext.2);
+    ((width - YLAB - bar_w - 16).max(20) as f64 / ew).min(MAX_PLOT_H / eh)
+}
+
+/// Figure height that fits `map` at `scale` pixels per mm.
+fn natural_height(map: &SliceMap, scale: f64) -> u32 {
+    let ext = map.extent_mm();
+    let ph = ((ext.3 - ext.2) * scale).round() as i32;
+    (title_height(map) + ph + XLAB + 8 + 12).clamp(200, 1000) as u32
+}
+
+/// Pixels per mm that fit `map` (and its colour bar) into `area`.
+fn fit_scale(area: &Area, map: &SliceMap, range: (f64, f64), with_bar: bool) -> DrawResult<f64> {
+    let (w, h) = area.dim_in_pixel();
+    let bar_w = if with_bar {
+        colour_bar_width(area, range, &map.unit)?
+    } else {
+        0
+    };
+    let avail_w = (w as i32 - YLAB - bar_w - 16).max(20);
+    let avail_h = (h as i32 - title_height(map) - XLAB - 8).max(20);
+    let ext = map.extent_mm();
+    Ok((avail_w as f64 / (ext.1 - ext.0)).min(avail_h as f64 / (ext.3 - ext.2)))
+}
+
 /// Draws `map` into `area` keeping 1 mm = 1 mm on both axes, optionally with its colour bar.
-fn draw_map(area: &Area, map: &SliceMap, range: (f64, f64), with_bar: bool) -> DrawResult<Frame> {
+/// With `scale` (pixels per mm, shared by the maps of a panel) the map is top-aligned;
+/// without, it is fitted and centred.
+fn draw_map(area: &Area, map: &SliceMap, range: (f64, f64), with_bar: bool, scale: Option<f64>) -> DrawResult<Frame> {
     let (w, h) = area.dim_in_pixel();
     let (w, h) = (w as i32, h as i32);
-    let title_h = if map.title.is_empty() { 10 } else { 34 };
-    let (ylab, xlab) = (64, 50);
-    let bar_w = if with_bar { colour_bar_width(area, range, &map.unit)? } else { 0 };
+    let title_h = title_height(map);
+    let (ylab, xlab) = (YLAB, XLAB);
+    let bar_w = if with_bar {
+        colour_bar_width(area, range, &map.unit)?
+    } else {
+        0
+    };
     let avail_w = (w - ylab - bar_w - 16).max(20);
     let avail_h = (h - title_h - xlab - 8).max(20);
     let ext = map.extent_mm();
     let (ew, eh) = (ext.1 - ext.0, ext.3 - ext.2);
-    let scale = (avail_w as f64 / ew).min(avail_h as f64 / eh);
-    let pw = ((ew * scale).round() as i32).clamp(10, avail_w);
-    let ph = ((eh * scale).round() as i32).clamp(10, avail_h);
+    let fitted = (avail_w as f64 / ew).min(avail_h as f64 / eh);
+    let s = scale.unwrap_or(fitted).min(fitted);
+    let pw = ((ew * s).round() as i32).clamp(10, avail_w);
+    let ph = ((eh * s).round() as i32).clamp(10, avail_h);
     let x0 = ((w - (ylab + pw + bar_w)) / 2).max(0);
-    let py0 = title_h + (avail_h - ph) / 2;
+    let py0 = if scale.is_some() {
+        title_h
+    } else {
+        title_h + (avail_h - ph) / 2
+    };
     let chart_area = area.clone().shrink((x0, py0), ((ylab + pw) as u32, (ph + xlab) as u32));
     let mut chart = ChartBuilder::on(&chart_area)
         .x_label_area_size(xlab)
         .y_label_area_size(ylab)
         .build_cartesian_2d(ext.0..ext.1, ext.2..ext.3)?;
-    let xstep = nice_step(ew, ((pw / 70).clamp(2, 8)) as usize);
+    let xstep = nice_step(ew, ((pw / 70).clamp(3, 8)) as usize);
     let ystep = nice_step(eh, ((ph / 50).clamp(2, 8)) as usize);
     let xfmt = move |v: &f64| fmt_tick(*v, xstep);
     let yfmt = move |v: &f64| fmt_tick(*v, ystep);
@@ -654,7 +765,7 @@ fn draw_map(area: &Area, map: &SliceMap, range: (f64, f64), with_bar: bool) -> D
     chart
         .configure_mesh()
         .disable_mesh()
-        .x_labels(((pw / 70).clamp(2, 8)) as usize)
+        .x_labels(((pw / 70).clamp(3, 8)) as usize)
         .y_labels(((ph / 50).clamp(2, 8)) as usize)
         .x_label_formatter(&xfmt)
         .y_label_formatter(&yfmt)
@@ -673,6 +784,7 @@ fn draw_map(area: &Area, map: &SliceMap, range: (f64, f64), with_bar: bool) -> D
         pw: xr.end - xr.start,
         ph: yr.end - yr.start,
         abs_top: yr.start,
+        abs_right: xr.end,
         ext,
     };
     let n = map.data.shape();
@@ -693,13 +805,20 @@ fn draw_map(area: &Area, map: &SliceMap, range: (f64, f64), with_bar: bool) -> D
         }
     }
     area.draw(&Rectangle::new(
-        [(frame.px0 - 1, frame.py0 - 1), (frame.px0 + frame.pw, frame.py0 + frame.ph)],
+        [
+            (frame.px0 - 1, frame.py0 - 1),
+            (frame.px0 + frame.pw, frame.py0 + frame.ph),
+        ],
         BLACK,
     ))?;
 
     if !map.data.iter().any(|v| v.is_finite()) {
         let style = font(15.0, false).pos(Pos::new(HPos::Center, VPos::Center));
-        area.draw_text("no finite data", &style, (frame.px0 + frame.pw / 2, frame.py0 + frame.ph / 2))?;
+        area.draw_text(
+            "no finite data",
+            &style,
+            (frame.px0 + frame.pw / 2, frame.py0 + frame.ph / 2),
+        )?;
     }
 
     // Mask outline along cell edges where the mask changes (or meets the border).
@@ -749,7 +868,15 @@ fn draw_map(area: &Area, map: &SliceMap, range: (f64, f64), with_bar: bool) -> D
         area.draw_text(&map.title, &style, (frame.px0 + frame.pw / 2, frame.py0 - 10))?;
     }
     if with_bar {
-        draw_colour_bar(area, frame.px0 + frame.pw + 12, frame.py0, frame.ph, range, map.colormap, &map.unit)?;
+        draw_colour_bar(
+            area,
+            frame.px0 + frame.pw + 12,
+            frame.py0,
+            frame.ph,
+            range,
+            map.colormap,
+            &map.unit,
+        )?;
     }
     Ok(frame)
 }
@@ -845,6 +972,37 @@ fn padded(mm: Option<(f64, f64)>, pad: f64) -> (f64, f64) {
     }
 }
 
+/// The corner of the plot whose quarter holds the fewest data points, for the legend.
+fn legend_corner(plot: &LinePlot, xr: (f64, f64), yr: (f64, f64)) -> SeriesLabelPosition {
+    let corners = [
+        (SeriesLabelPosition::UpperRight, true, true),
+        (SeriesLabelPosition::UpperLeft, false, true),
+        (SeriesLabelPosition::LowerRight, true, false),
+        (SeriesLabelPosition::LowerLeft, false, false),
+    ];
+    let mut best = (usize::MAX, SeriesLabelPosition::UpperRight);
+    for (pos, right, upper) in corners {
+        let mut count = 0;
+        for s in &plot.series {
+            for (&x, &y) in s.x.iter().zip(s.y) {
+                let u = (x - xr.0) / (xr.1 - xr.0);
+                let v = (y - yr.0) / (yr.1 - yr.0);
+                let in_x = if right { u > 0.55 } else { u < 0.45 };
+                let in_y = if upper { v > 0.6 } else { v < 0.4 };
+                count += usize::from(in_x && in_y);
+            }
+        }
+        for (y, _) in &plot.hlines {
+            let v = (y - yr.0) / (yr.1 - yr.0);
+            count += 50 * usize::from(if upper { v > 0.6 } else { v < 0.4 });
+        }
+        if count < best.0 {
+            best = (count, pos);
+        }
+    }
+    best.1
+}
+
 /// Writes a line plot as a PNG.
 pub fn line_plot(path: &Path, plot: &LinePlot) -> Result<()> {
     for s in &plot.series {
@@ -890,7 +1048,11 @@ pub fn line_plot(path: &Path, plot: &LinePlot) -> Result<()> {
         let xfmt = move |v: &f64| fmt_tick(*v, xstep);
         let yfmt = move |v: &f64| fmt_tick(*v, ystep);
         let mut builder = ChartBuilder::on(root);
-        builder.margin(14).margin_right(24).x_label_area_size(52).y_label_area_size(76);
+        builder
+            .margin(14)
+            .margin_right(24)
+            .x_label_area_size(52)
+            .y_label_area_size(76);
         if !plot.title.is_empty() {
             builder.caption(&plot.title, font(18.0, false));
         }
@@ -901,7 +1063,8 @@ pub fn line_plot(path: &Path, plot: &LinePlot) -> Result<()> {
             .y_labels((h / 60).clamp(2, 10) as usize)
             .x_label_formatter(&xfmt)
             .y_label_formatter(&yfmt)
-            .light_line_style(RGBColor(238, 238, 238))
+            .max_light_lines(1)
+            .light_line_style(RGBColor(240, 240, 240))
             .bold_line_style(RGBColor(215, 215, 215))
             .label_style(font(13.0, false))
             .axis_desc_style(font(14.0, false))
@@ -943,7 +1106,9 @@ pub fn line_plot(path: &Path, plot: &LinePlot) -> Result<()> {
             let ann = chart.draw_series(DashedLineSeries::new(vec![(xr.0, *y), (xr.1, *y)], 8, 5, style))?;
             if !label.is_empty() {
                 ann.label(label.as_str()).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 8, y), (x + 13, y), (x + 22, y)], style)
+                    EmptyElement::at((x, y))
+                        + PathElement::new(vec![(0, 0), (8, 0)], style)
+                        + PathElement::new(vec![(13, 0), (21, 0)], style)
                 });
                 labelled = true;
             }
@@ -951,7 +1116,7 @@ pub fn line_plot(path: &Path, plot: &LinePlot) -> Result<()> {
         if labelled {
             chart
                 .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
+                .position(legend_corner(plot, xr, yr))
                 .background_style(WHITE.mix(0.85))
                 .border_style(RGBColor(150, 150, 150))
                 .label_font(font(13.0, false))

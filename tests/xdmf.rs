@@ -77,7 +77,11 @@ fn parse_xml(s: &str) -> Result<Vec<El>, String> {
                 let eq = a.find('=').ok_or(format!("attribute without value in <{name}>"))?;
                 let key = a[..eq].trim().to_string();
                 let v = a[eq + 1..].trim_start();
-                let q = v.chars().next().filter(|c| *c == '"' || *c == '\'').ok_or("unquoted attribute")?;
+                let q = v
+                    .chars()
+                    .next()
+                    .filter(|c| *c == '"' || *c == '\'')
+                    .ok_or("unquoted attribute")?;
                 let close = v[1..].find(q).ok_or("unterminated attribute value")?;
                 let raw = &v[1..1 + close];
                 if raw.contains('<') {
@@ -173,7 +177,10 @@ fn xdmf_sidecar_references_existing_helper_datasets() {
     let text = std::fs::read_to_string(&xmf).unwrap();
     let els = parse_xml(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(els[0].name, "Xdmf");
-    let grids: Vec<&El> = els.iter().filter(|e| e.name == "Grid" && e.attr("GridType") == Some("Uniform")).collect();
+    let grids: Vec<&El> = els
+        .iter()
+        .filter(|e| e.name == "Grid" && e.attr("GridType") == Some("Uniform"))
+        .collect();
     assert_eq!(grids.len(), 2);
     let topo: Vec<&El> = els.iter().filter(|e| e.name == "Topology").collect();
     assert_eq!(topo[0].attr("TopologyType"), Some("3DCoRectMesh"));
@@ -197,24 +204,46 @@ fn xdmf_sidecar_references_existing_helper_datasets() {
         .map(|v| v.parse().unwrap())
         .collect();
     assert_eq!(spacing, vec![0.03, 0.02, 0.01]);
-    assert!(els.iter().any(|e| e.attr("Value") == Some("complex peak phasor <test> & \"quotes\"")));
+    assert!(els
+        .iter()
+        .any(|e| e.attr("Value") == Some("complex peak phasor <test> & \"quotes\"")));
 
     let file = hdf5::File::open(&h5).unwrap();
-    let items: Vec<&El> = els.iter().filter(|e| e.name == "DataItem" && e.attr("Format") == Some("HDF")).collect();
+    let items: Vec<&El> = els
+        .iter()
+        .filter(|e| e.name == "DataItem" && e.attr("Format") == Some("HDF"))
+        .collect();
     assert_eq!(items.len(), 9);
     for it in &items {
         let (fname, path) = it.text.split_once(':').unwrap();
         assert_eq!(fname, "fields.h5");
         let ds = file.dataset(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let dims: Vec<usize> = it.attr("Dimensions").unwrap().split(' ').map(|v| v.parse().unwrap()).collect();
+        let dims: Vec<usize> = it
+            .attr("Dimensions")
+            .unwrap()
+            .split(' ')
+            .map(|v| v.parse().unwrap())
+            .collect();
         assert_eq!(ds.shape(), dims, "{path}");
         assert_eq!(it.attr("Precision"), Some("4"));
         assert!(ds.dtype().unwrap().is::<f32>());
     }
     // Values: helper[k][j][i] = part(data[i][j][k]).
-    let abs = file.dataset(&xdmf_helper_path("b1/plus", "abs")).unwrap().read::<f32, Ix3>().unwrap();
-    let re = file.dataset(&xdmf_helper_path("e/x", "re")).unwrap().read::<f32, Ix3>().unwrap();
-    let im = file.dataset(&xdmf_helper_path("e/x", "im")).unwrap().read::<f32, Ix3>().unwrap();
+    let abs = file
+        .dataset(&xdmf_helper_path("b1/plus", "abs"))
+        .unwrap()
+        .read::<f32, Ix3>()
+        .unwrap();
+    let re = file
+        .dataset(&xdmf_helper_path("e/x", "re"))
+        .unwrap()
+        .read::<f32, Ix3>()
+        .unwrap();
+    let im = file
+        .dataset(&xdmf_helper_path("e/x", "im"))
+        .unwrap()
+        .read::<f32, Ix3>()
+        .unwrap();
     for ((i, j, k), v) in a.indexed_iter() {
         assert!((abs[[k, j, i]] - v.norm()).abs() < 1e-4);
         assert_eq!(re[[k, j, i]], b[[i, j, k]].re);
@@ -223,7 +252,10 @@ fn xdmf_sidecar_references_existing_helper_datasets() {
     // The original complex datasets are untouched.
     let orig = file.dataset("b1/plus").unwrap().read::<Complex32, Ix3>().unwrap();
     assert_eq!(orig, a);
-    assert!(std::fs::read_dir(&d).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains(".tmp-")));
+    assert!(std::fs::read_dir(&d)
+        .unwrap()
+        .all(|e| !e.unwrap().file_name().to_string_lossy().contains(".tmp-")));
+    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
@@ -243,4 +275,5 @@ fn xdmf_without_h5_file_is_an_input_error() {
     let err = write_xdmf(&d.join("f.xmf"), "missing.h5", &sets).unwrap_err();
     assert!(matches!(err, rftwin::error::Error::Input { .. }), "{err}");
     assert!(!d.join("f.xmf").exists());
+    let _ = std::fs::remove_dir_all(&d);
 }
