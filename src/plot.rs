@@ -673,7 +673,8 @@ fn draw_colour_bar(
 
 /// Width a colour bar needs (bar, ticks, labels, unit) for the given range.
 fn colour_bar_width(area: &Area, range: (f64, f64), unit: &str) -> DrawResult<i32> {
-    let (ts, step) = ticks(range.0, range.1, 6);
+    // The most ticks draw_colour_bar may use, hence the most decimals.
+    let (ts, step) = ticks(range.0, range.1, 8);
     let tick_font = font(13.0, false);
     let mut max_w = 0;
     for t in ts {
