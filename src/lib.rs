@@ -15,6 +15,7 @@ pub mod coil;
 pub mod b1;
 pub mod dosimetry;
 pub mod io;
+pub mod plot;
 pub mod validate;
 pub mod bench;
 pub mod cli;
