@@ -32,7 +32,10 @@ fn main() {
         }
         return;
     }
-    let mut c = Criterion::default().sample_size(10).without_plots().configure_from_args();
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .without_plots()
+        .configure_from_args();
     let input = bench::averaging_phantom(n_sar).expect("phantom");
     c.bench_function(&format!("sar_10g_averaging_{n_sar}cubed"), |b| {
         b.iter(|| sar::mass_averaged_sar(&input, sar::MASS_10G_KG).unwrap())

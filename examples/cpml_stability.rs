@@ -1,21 +1,36 @@
 //! Developer check: long-time stability of the CPML with random initial fields.
-use rftwin::fdtd::{Boundary, Simulation, SimulationSpec, CpmlParams};
+use rftwin::fdtd::{Boundary, CpmlParams, Simulation, SimulationSpec};
 use rftwin::grid::{Grid, Material, VoxelModel};
 
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or("zonly".into());
     let n = [20, 20, 40];
     let grid = Grid::uniform([0.0; 3], [0.02; 3], n).unwrap();
-    let model = VoxelModel::new(grid, Material::vacuum()).unwrap();
+    let mut model = VoxelModel::new(grid, Material::vacuum()).unwrap();
+    if std::env::var("WIRE").is_ok() {
+        model.pec_wire([0.2, 0.2, 0.3], [0.2, 0.2, 0.5]).unwrap();
+    }
     let mut spec = SimulationSpec::new(model);
     let mut p = CpmlParams::layers(8);
-    if let Some(a) = std::env::args().nth(2) { p.alpha_max_s_per_m = a.parse().unwrap(); }
-    if let Some(k) = std::env::args().nth(3) { p.kappa_max = k.parse().unwrap(); }
+    if let Some(a) = std::env::args().nth(2) {
+        p.alpha_max_s_per_m = a.parse().unwrap();
+    }
+    if let Some(k) = std::env::args().nth(3) {
+        p.kappa_max = k.parse().unwrap();
+    }
     let c = Boundary::Cpml(p);
     spec.boundaries = match mode.as_str() {
-        "zonly" => [[Boundary::Pec, Boundary::Pec], [Boundary::Pec, Boundary::Pec], [c.clone(), c.clone()]],
+        "zonly" => [
+            [Boundary::Pec, Boundary::Pec],
+            [Boundary::Pec, Boundary::Pec],
+            [c.clone(), c.clone()],
+        ],
         "all" => [[c.clone(), c.clone()], [c.clone(), c.clone()], [c.clone(), c.clone()]],
-        "xonly" => [[c.clone(), c.clone()], [Boundary::Pec, Boundary::Pec], [Boundary::Pec, Boundary::Pec]],
+        "xonly" => [
+            [c.clone(), c.clone()],
+            [Boundary::Pec, Boundary::Pec],
+            [Boundary::Pec, Boundary::Pec],
+        ],
         _ => panic!(),
     };
     let mut sim = Simulation::new(spec).unwrap();
@@ -26,8 +41,18 @@ fn main() {
             st = st.wrapping_mul(6364136223846793005).wrapping_add(1);
             let pp = l.ijk(idx);
             let lim = rftwin::fdtd::Operator::comp_node_dims(l.n, cc);
-            let inside = (0..3).all(|a| if a == cc { pp[a] < lim[a] } else { pp[a] > 0 && pp[a] < l.n[a] });
-            sim.fields.e[cc][idx] = if inside { ((st >> 40) as f32 / 16777216.0) - 0.5 } else { 0.0 };
+            let inside = (0..3).all(|a| {
+                if a == cc {
+                    pp[a] < lim[a]
+                } else {
+                    pp[a] > 0 && pp[a] < l.n[a]
+                }
+            });
+            sim.fields.e[cc][idx] = if inside {
+                ((st >> 40) as f32 / 16777216.0) - 0.5
+            } else {
+                0.0
+            };
         }
     }
     for c in 0..12 {

@@ -7,10 +7,14 @@
 //! every face.
 //!
 //! Drives:
-//! - *ideal*: an ideal current source in a one-edge gap at the middle of every rung, end rings
-//!   continuous. Rung `j` carries the complex current `w_j`; the homogeneous quadrature mode is
-//!   `w_j = exp(-i phi_j)`, which under the e^{+i w t} convention makes a field rotating from +x to +y
-//!   (B1+ = (Bx + i By)/2). One run per basis pattern gives the twin's basis fields.
+//! - *ideal*: no conductor for rungs and rings; instead an impressed current on every grid edge of
+//!   each rung path (uniform along the rung) and of the end-ring paths, the ring segment currents
+//!   following from Kirchhoff's current law with no net circulating ring current. Rung `j` carries
+//!   the complex current `w_j`; the homogeneous quadrature mode is `w_j = exp(-i phi_j)`, which under
+//!   the e^{+i w t} convention makes a field rotating from +x to +y (B1+ = (Bx + i By)/2). With no
+//!   floating conductors there are no structural resonances to ring on, so the steady state comes
+//!   quickly even in an empty lossless coil; the fields are linear in the weights, so one run per
+//!   basis pattern gives the twin's basis fields.
 //! - *resonant*: real capacitors as lumped elements in the ring gaps (high-pass), rung gaps
 //!   (low-pass) or both (band-pass), and drive ports as ideal current sources across the port
 //!   capacitors (they do not load the coil, so the mode spectrum is the unloaded one).
@@ -36,8 +40,22 @@ pub struct MeshOptions {
 
 impl Default for MeshOptions {
     fn default() -> Self {
-        Self { cell_m: 0.01, margin_m: 0.06, cpml_layers: 8, courant: 0.98 }
+        Self {
+            cell_m: 0.01,
+            margin_m: 0.06,
+            cpml_layers: 8,
+            courant: 0.98,
+        }
     }
+}
+
+/// Which model of the coil to build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelKind {
+    /// Impressed currents on the rung and ring paths (no coil conductors).
+    Ideal,
+    /// PEC rungs and rings with the gaps of `Gaps` for capacitors and ports.
+    Resonant(Gaps),
 }
 
 /// Where the gaps go.
@@ -87,6 +105,11 @@ pub struct BirdcageMesh {
     pub rung_gaps: Vec<Edge>,
     /// Ring gap edges: `[ring][segment]`, segment j between rungs j and j+1, when the rings have gaps.
     pub ring_gaps: [Vec<Edge>; 2],
+    /// Ideal drive: the edges of each rung (all +z).
+    pub rung_paths: Vec<Vec<Edge>>,
+    /// Ideal drive: the edges of each ring segment j (rung j to rung j+1, +phi), with the sign of
+    /// the edge direction relative to +phi; `[ring][segment]`.
+    pub ring_paths: [Vec<Vec<(Edge, f64)>>; 2],
     /// The isocentre node.
     pub iso_node: [usize; 3],
     /// Material index of the phantom, if any.
@@ -96,11 +119,21 @@ pub struct BirdcageMesh {
 }
 
 /// Meshes `coil` (and `phantom`, checked to fit) with the gaps of `gaps`.
-pub fn mesh(coil: &CoilConfig, phantom: Option<&PhantomConfig>, gaps: Gaps, opt: &MeshOptions) -> Result<BirdcageMesh> {
+pub fn mesh(
+    coil: &CoilConfig,
+    phantom: Option<&PhantomConfig>,
+    kind: ModelKind,
+    opt: &MeshOptions,
+) -> Result<BirdcageMesh> {
     let src = coil.source_name.as_str();
     let d = opt.cell_m;
     if !(d > 0.0) {
-        return Err(Error::input(src, "cell_m", format!("cell size {d} m is not positive"), "use e.g. 0.01"));
+        return Err(Error::input(
+            src,
+            "cell_m",
+            format!("cell size {d} m is not positive"),
+            "use e.g. 0.01",
+        ));
     }
     if let Some(p) = phantom {
         p.check_fits(coil)?;
@@ -111,7 +144,11 @@ pub fn mesh(coil: &CoilConfig, phantom: Option<&PhantomConfig>, gaps: Gaps, opt:
         return Err(Error::input(
             src,
             "rungs",
-            format!("rungs are {:.1} mm apart, under 3 cells of {:.1} mm", spacing * 1e3, d * 1e3),
+            format!(
+                "rungs are {:.1} mm apart, under 3 cells of {:.1} mm",
+                spacing * 1e3,
+                d * 1e3
+            ),
             "use smaller cells (cell_m) for this coil",
         ));
     }
@@ -120,11 +157,18 @@ pub fn mesh(coil: &CoilConfig, phantom: Option<&PhantomConfig>, gaps: Gaps, opt:
         Some(s) => (s.radius_m + 2.0 * d, Boundary::Pec),
         None => (r + opt.margin_m + l as f64 * d, Boundary::cpml(l)),
     };
-    let zlen = coil.shield.as_ref().map_or(coil.rung_length_m, |s| s.length_m.max(coil.rung_length_m));
+    let zlen = coil
+        .shield
+        .as_ref()
+        .map_or(coil.rung_length_m, |s| s.length_m.max(coil.rung_length_m));
     let half_z = 0.5 * zlen + opt.margin_m + l as f64 * d;
     let cells = |h: f64| 2 * (h / d).ceil() as usize;
     let n = [cells(half_xy), cells(half_xy), cells(half_z)];
-    let origin = [-(n[0] as f64) * d / 2.0, -(n[1] as f64) * d / 2.0, -(n[2] as f64) * d / 2.0];
+    let origin = [
+        -(n[0] as f64) * d / 2.0,
+        -(n[1] as f64) * d / 2.0,
+        -(n[2] as f64) * d / 2.0,
+    ];
     let grid = Grid::uniform(origin, [d; 3], n)?;
     let mut model = VoxelModel::new(grid, Material::vacuum())?;
     let phantom_material = match phantom {
@@ -140,7 +184,10 @@ pub fn mesh(coil: &CoilConfig, phantom: Option<&PhantomConfig>, gaps: Gaps, opt:
 
     // End rings: the staircased outline of the rung circle at the two ring planes.
     let outline = model.disc_outline_edges([0.0, 0.0], r);
-    let ring_k = [g.axes[2].nearest_node(-coil.rung_length_m / 2.0), g.axes[2].nearest_node(coil.rung_length_m / 2.0)];
+    let ring_k = [
+        g.axes[2].nearest_node(-coil.rung_length_m / 2.0),
+        g.axes[2].nearest_node(coil.rung_length_m / 2.0),
+    ];
     let mut loop_nodes = std::collections::BTreeSet::new();
     for &(c, i, j) in &outline {
         loop_nodes.insert((i, j));
@@ -161,61 +208,119 @@ pub fn mesh(coil: &CoilConfig, phantom: Option<&PhantomConfig>, gaps: Gaps, opt:
             .copied()
             .expect("outline is not empty");
         if rung_nodes.contains(&[best.0, best.1]) {
-            return Err(Error::input(src, "rungs", "two rungs snap to the same grid node", "use smaller cells (cell_m)"));
+            return Err(Error::input(
+                src,
+                "rungs",
+                "two rungs snap to the same grid node",
+                "use smaller cells (cell_m)",
+            ));
         }
         rung_nodes.push([best.0, best.1]);
         rung_angles_rad.push(g.axes[1].node(best.1).atan2(g.axes[0].node(best.0)));
     }
-    // Ring gap per segment: the outline edge whose midpoint azimuth is nearest the segment's middle.
     let mut ring_gaps: [Vec<Edge>; 2] = [Vec::new(), Vec::new()];
-    if gaps.rings() {
-        for jr in 0..coil.rungs {
-            let a0 = rung_angles_rad[jr];
-            let mut a1 = rung_angles_rad[(jr + 1) % coil.rungs];
-            if a1 < a0 {
-                a1 += 2.0 * std::f64::consts::PI;
-            }
-            let mid = 0.5 * (a0 + a1);
-            let e = outline
-                .iter()
-                .min_by(|x, y| {
-                    let ang = |&(c, i, j): &(Comp, usize, usize)| {
-                        let (xm, ym) = if c == Comp::X {
-                            (g.axes[0].node(i) + d / 2.0, g.axes[1].node(j))
-                        } else {
-                            (g.axes[0].node(i), g.axes[1].node(j) + d / 2.0)
-                        };
-                        let a = ym.atan2(xm);
-                        let diff = (a - mid).rem_euclid(2.0 * std::f64::consts::PI);
-                        diff.min(2.0 * std::f64::consts::PI - diff)
-                    };
-                    ang(x).total_cmp(&ang(y))
-                })
-                .copied()
-                .expect("outline");
-            for (ri, &k) in ring_k.iter().enumerate() {
-                ring_gaps[ri].push((e.0.index(), [e.1, e.2, k]));
-            }
-        }
-    }
-    for &(c, i, j) in &outline {
-        for (ri, &k) in ring_k.iter().enumerate() {
-            if ring_gaps[ri].contains(&(c.index(), [i, j, k])) {
-                continue;
-            }
-            model.set_pec_edge(c, i, j, k)?;
-        }
-    }
-    // Rungs along z between the rings, with a gap at the middle when asked.
-    let gap_k = iso_node[2].clamp(ring_k[0] + 1, ring_k[1] - 2);
     let mut rung_gaps = Vec::new();
-    for &[i, j] in &rung_nodes {
-        for k in ring_k[0]..ring_k[1] {
-            if gaps.rungs() && k == gap_k {
-                rung_gaps.push((2, [i, j, k]));
-                continue;
+    let mut rung_paths = Vec::new();
+    let mut ring_paths: [Vec<Vec<(Edge, f64)>>; 2] = [Vec::new(), Vec::new()];
+    match kind {
+        ModelKind::Ideal => {
+            let cycle = ordered_loop(&outline, &g).ok_or_else(|| {
+                Error::input(
+                    src,
+                    "rung_radius_m",
+                    "the staircased ring is not a simple loop on this grid",
+                    "change cell_m slightly",
+                )
+            })?;
+            let pos: Vec<usize> = rung_nodes
+                .iter()
+                .map(|rn| {
+                    cycle
+                        .iter()
+                        .position(|c| *c == (rn[0], rn[1]))
+                        .expect("rung node on the loop")
+                })
+                .collect();
+            for jr in 0..coil.rungs {
+                rung_paths.push(
+                    (ring_k[0]..ring_k[1])
+                        .map(|k| (2usize, [rung_nodes[jr][0], rung_nodes[jr][1], k]))
+                        .collect(),
+                );
+                let (a, b) = (pos[jr], pos[(jr + 1) % coil.rungs]);
+                let mut path = Vec::new();
+                let mut t = a;
+                while t != b {
+                    let u = (t + 1) % cycle.len();
+                    let (p, q) = (cycle[t], cycle[u]);
+                    let (comp, start, sign) = if q.0 == p.0 + 1 {
+                        (0usize, p, 1.0)
+                    } else if p.0 == q.0 + 1 {
+                        (0, q, -1.0)
+                    } else if q.1 == p.1 + 1 {
+                        (1, p, 1.0)
+                    } else {
+                        (1, q, -1.0)
+                    };
+                    path.push(((comp, [start.0, start.1, 0]), sign));
+                    t = u;
+                }
+                for (ri, &k) in ring_k.iter().enumerate() {
+                    ring_paths[ri].push(path.iter().map(|&((c, [i, j, _]), sg)| ((c, [i, j, k]), sg)).collect());
+                }
             }
-            model.set_pec_edge(Comp::Z, i, j, k)?;
+        }
+        ModelKind::Resonant(gaps) => {
+            // Ring gap per segment: the outline edge whose midpoint azimuth is nearest the segment's middle.
+            if gaps.rings() {
+                for jr in 0..coil.rungs {
+                    let a0 = rung_angles_rad[jr];
+                    let mut a1 = rung_angles_rad[(jr + 1) % coil.rungs];
+                    if a1 < a0 {
+                        a1 += 2.0 * std::f64::consts::PI;
+                    }
+                    let mid = 0.5 * (a0 + a1);
+                    let e = outline
+                        .iter()
+                        .min_by(|x, y| {
+                            let ang = |&(c, i, j): &(Comp, usize, usize)| {
+                                let (xm, ym) = if c == Comp::X {
+                                    (g.axes[0].node(i) + d / 2.0, g.axes[1].node(j))
+                                } else {
+                                    (g.axes[0].node(i), g.axes[1].node(j) + d / 2.0)
+                                };
+                                let a = ym.atan2(xm);
+                                let diff = (a - mid).rem_euclid(2.0 * std::f64::consts::PI);
+                                diff.min(2.0 * std::f64::consts::PI - diff)
+                            };
+                            ang(x).total_cmp(&ang(y))
+                        })
+                        .copied()
+                        .expect("outline");
+                    for (ri, &k) in ring_k.iter().enumerate() {
+                        ring_gaps[ri].push((e.0.index(), [e.1, e.2, k]));
+                    }
+                }
+            }
+            for &(c, i, j) in &outline {
+                for (ri, &k) in ring_k.iter().enumerate() {
+                    if ring_gaps[ri].contains(&(c.index(), [i, j, k])) {
+                        continue;
+                    }
+                    model.set_pec_edge(c, i, j, k)?;
+                }
+            }
+            // Rungs along z between the rings, with a gap at the middle when asked.
+            let gap_k = iso_node[2].clamp(ring_k[0] + 1, ring_k[1] - 2);
+            for &[i, j] in &rung_nodes {
+                for k in ring_k[0]..ring_k[1] {
+                    if gaps.rungs() && k == gap_k {
+                        rung_gaps.push((2, [i, j, k]));
+                        continue;
+                    }
+                    model.set_pec_edge(Comp::Z, i, j, k)?;
+                }
+            }
         }
     }
     let rn = (r / d).ceil() as usize + 1;
@@ -235,6 +340,8 @@ pub fn mesh(coil: &CoilConfig, phantom: Option<&PhantomConfig>, gaps: Gaps, opt:
         ring_k,
         rung_gaps,
         ring_gaps,
+        rung_paths,
+        ring_paths,
         iso_node,
         phantom_material,
         interior,
@@ -246,37 +353,120 @@ pub fn mesh(coil: &CoilConfig, phantom: Option<&PhantomConfig>, gaps: Gaps, opt:
 pub fn homogeneous_weights(mesh: &BirdcageMesh, quadrature: bool, phi_port_rad: f64) -> Vec<Complex64> {
     mesh.rung_angles_rad
         .iter()
-        .map(|&phi| if quadrature { Complex64::from_polar(1.0, -phi) } else { Complex64::new((phi - phi_port_rad).cos(), 0.0) })
+        .map(|&phi| {
+            if quadrature {
+                Complex64::from_polar(1.0, -phi)
+            } else {
+                Complex64::new((phi - phi_port_rad).cos(), 0.0)
+            }
+        })
         .collect()
 }
 
 impl BirdcageMesh {
-    /// A steady-state simulation at `freq_hz` with an ideal current source of complex amplitude
-    /// `weights[j]` (A) in the gap of rung `j`.
+    /// A steady-state simulation at `freq_hz` with the ideal drive: rung `j` carries the complex
+    /// current `weights[j]` (A, +z), and the end rings carry the currents that close them.
     pub fn ideal_drive(&self, freq_hz: f64, weights: &[Complex64]) -> Result<SimulationSpec> {
-        if self.rung_gaps.len() != self.rung_nodes.len() {
-            return Err(Error::input("coil", "drive", "the ideal drive needs rung gaps", "mesh the coil with Gaps::Rungs"));
+        let n = self.rung_paths.len();
+        if n == 0 {
+            return Err(Error::input(
+                "coil",
+                "drive",
+                "this mesh has no ideal-drive paths",
+                "mesh the coil with ModelKind::Ideal",
+            ));
         }
-        if weights.len() != self.rung_gaps.len() {
+        if weights.len() != n {
             return Err(Error::input(
                 "coil",
                 "weights",
-                format!("{} weights for {} rungs", weights.len(), self.rung_gaps.len()),
+                format!("{} weights for {} rungs", weights.len(), n),
                 "give one complex weight per rung",
             ));
         }
+        // Segment j (rung j -> j+1) of the +z ring: cumulative sum of rung currents, minus its mean
+        // (no net circulating ring current). The -z ring carries the opposite.
+        let mut seg = vec![Complex64::default(); n];
+        let mut acc = Complex64::default();
+        for j in 0..n {
+            acc += weights[j];
+            seg[j] = acc;
+        }
+        let mean = seg.iter().sum::<Complex64>() / n as f64;
+        seg.iter_mut().for_each(|x| *x -= mean);
         let mut spec = SimulationSpec::new(self.model.clone());
         spec.boundaries = self.boundaries.clone();
         spec.courant = self.courant;
         spec.cw_freq_hz = Some(freq_hz);
         spec.port_freqs_hz = vec![freq_hz];
-        for (j, (&(c, node), w)) in self.rung_gaps.iter().zip(weights).enumerate() {
-            if w.norm() == 0.0 {
-                continue;
+        let mut push = |name: String, edge: Edge, cur: Complex64| {
+            if cur.norm() > 0.0 {
+                let wf = Waveform::Cw {
+                    freq_hz,
+                    amplitude: 1.0,
+                    phase_rad: cur.arg(),
+                    ramp_periods: 3.0,
+                };
+                spec.lumped
+                    .push(LumpedSpec::current_source(&name, edge.0, edge.1, cur.norm(), wf));
             }
-            let wf = Waveform::Cw { freq_hz, amplitude: 1.0, phase_rad: w.arg(), ramp_periods: 3.0 };
-            spec.lumped.push(LumpedSpec::current_source(&format!("rung{j}"), c, node, w.norm(), wf));
+        };
+        for (j, path) in self.rung_paths.iter().enumerate() {
+            for (t, &e) in path.iter().enumerate() {
+                push(format!("rung{j}_{t}"), e, weights[j]);
+            }
+        }
+        for (ri, ring) in self.ring_paths.iter().enumerate() {
+            let ring_sign = if ri == 1 { 1.0 } else { -1.0 };
+            for (j, path) in ring.iter().enumerate() {
+                for (t, &(e, sg)) in path.iter().enumerate() {
+                    push(format!("ring{ri}_{j}_{t}"), e, seg[j] * (sg * ring_sign));
+                }
+            }
         }
         Ok(spec)
     }
+}
+
+/// Orders the nodes of a closed loop of xy grid edges counter-clockwise (+phi). `None` if a node
+/// has other than two loop edges.
+fn ordered_loop(edges: &[(Comp, usize, usize)], g: &Grid) -> Option<Vec<(usize, usize)>> {
+    use std::collections::HashMap;
+    let mut adj: HashMap<(usize, usize), Vec<(usize, usize)>> = HashMap::new();
+    for &(c, i, j) in edges {
+        let b = if c == Comp::X { (i + 1, j) } else { (i, j + 1) };
+        adj.entry((i, j)).or_default().push(b);
+        adj.entry(b).or_default().push((i, j));
+    }
+    if adj.values().any(|v| v.len() != 2) {
+        return None;
+    }
+    let start = *adj.keys().min()?;
+    let mut cycle = vec![start];
+    let mut prev = start;
+    let mut cur = adj[&start][0];
+    while cur != start {
+        cycle.push(cur);
+        let nb = &adj[&cur];
+        let next = if nb[0] == prev { nb[1] } else { nb[0] };
+        prev = cur;
+        cur = next;
+        if cycle.len() > adj.len() {
+            return None;
+        }
+    }
+    if cycle.len() != adj.len() {
+        return None;
+    }
+    // Shoelace: positive area = counter-clockwise.
+    let area: f64 = (0..cycle.len())
+        .map(|t| {
+            let (a, b) = (cycle[t], cycle[(t + 1) % cycle.len()]);
+            g.axes[0].node(a.0) * g.axes[1].node(b.1) - g.axes[0].node(b.0) * g.axes[1].node(a.1)
+        })
+        .sum();
+    if area < 0.0 {
+        cycle.reverse();
+    }
+    Some(cycle)
 }

@@ -58,7 +58,10 @@ fn profile(p: &CpmlParams, rho: f64, d: f64, eps_r: f64, dt: f64) -> (f32, f32, 
     let sigma_max = p.sigma_factor * 0.8 * (p.grading_order + 1.0) / (ETA0 * d * eps_r.sqrt());
     let sigma = sigma_max * x.powf(p.grading_order);
     let kappa = 1.0 + (p.kappa_max - 1.0) * x.powf(p.grading_order);
-    let alpha = p.alpha_max_s_per_m * (1.0 - x);
+    // CFS alpha is kept constant through the layer rather than graded to zero at the wall: with
+    // floating conductors (birdcage rungs and rings) static fields reach the layer, and a CPML whose
+    // alpha vanishes where sigma is largest grows slowly from them (seen here in long coil runs).
+    let alpha = p.alpha_max_s_per_m;
     let b = (-(sigma / kappa + alpha) * dt / EPS0).exp();
     let a = if sigma > 0.0 {
         sigma / (sigma * kappa + kappa * kappa * alpha) * (b - 1.0)

@@ -8,11 +8,13 @@ use crate::error::{Error, Result};
 /// A source time function.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Waveform {
-    /// Gaussian-modulated cosine for broadband sweeps: `exp(-((t-t0)/tau)^2) cos(2 pi f0 (t-t0))`,
-    /// with `tau` set so the spectrum is 20 dB down at `f0 +- bandwidth_hz/2`, and `t0 = 4 tau`.
+    /// Gaussian-modulated cosine for broadband sweeps: `exp(-((t-t0)/tau)^2) [cos(2 pi f0 (t-t0)) - c]`,
+    /// with `tau` set so the spectrum is 20 dB down at `f0 +- bandwidth_hz/2`, `t0 = 4 tau`, and `c`
+    /// removing the mean (no DC). With `f0 = 0`: the unit-peak derivative of a Gaussian.
     GaussPulse { f0_hz: f64, bandwidth_hz: f64 },
-    /// Ramped continuous wave `A r(t) cos(2 pi f t + phase)`, complex phasor `A e^{i phase}`
-    /// (time factor e^{+i omega t}); `r` rises as a raised cosine over `ramp_periods` periods.
+    /// Ramped continuous wave, `A cos(2 pi f t + phase)` once ramped, complex phasor `A e^{i phase}`
+    /// (time factor e^{+i omega t}). It is the time derivative of `r(t) sin(..)/w`, `r` rising as a
+    /// raised cosine over `ramp_periods` periods, so the ramp leaves no DC offset.
     Cw {
         freq_hz: f64,
         amplitude: f64,
@@ -42,7 +44,15 @@ impl Waveform {
                 let tau = Self::tau(bandwidth_hz);
                 let t0 = 4.0 * tau;
                 let x = (t - t0) / tau;
-                (-x * x).exp() * (2.0 * PI * f0_hz * (t - t0)).cos()
+                if f0_hz > 0.0 {
+                    // Minus its own mean, so the pulse carries no DC: no net charge is left on
+                    // floating conductors by current sources.
+                    let w0t = 2.0 * PI * f0_hz * tau;
+                    (-x * x).exp() * ((2.0 * PI * f0_hz * (t - t0)).cos() - (-0.25 * w0t * w0t).exp())
+                } else {
+                    // Unit-peak derivative of a Gaussian (zero mean).
+                    -x * (-x * x).exp() * (2.0 * std::f64::consts::E).sqrt()
+                }
             }
             Waveform::Cw {
                 freq_hz,
@@ -53,9 +63,17 @@ impl Waveform {
                 if t <= 0.0 {
                     return 0.0;
                 }
+                // d/dt [r(t) sin(w t + phase)] / w: the steady state is A cos(w t + phase), and the
+                // integral (charge moved by a current source) is A r sin(..)/w, with no DC offset.
                 let tr = ramp_periods / freq_hz;
-                let r = if t < tr { 0.5 * (1.0 - (PI * t / tr).cos()) } else { 1.0 };
-                amplitude * r * (2.0 * PI * freq_hz * t + phase_rad).cos()
+                let w = 2.0 * PI * freq_hz;
+                let (r, dr) = if t < tr {
+                    (0.5 * (1.0 - (PI * t / tr).cos()), 0.5 * PI / tr * (PI * t / tr).sin())
+                } else {
+                    (1.0, 0.0)
+                };
+                let arg = w * t + phase_rad;
+                amplitude * (r * arg.cos() + dr * arg.sin() / w)
             }
         }
     }

@@ -478,7 +478,7 @@ impl VoxelModel {
         Ok(count)
     }
 
-/// Cells of the xy plane whose centre lies within `radius_m` of `centre_xy_m`.
+    /// Cells of the xy plane whose centre lies within `radius_m` of `centre_xy_m`.
     fn disc_cells(&self, centre_xy_m: [f64; 2], radius_m: f64) -> Vec<bool> {
         let [nx, ny, _] = self.grid.dims();
         let mut inside = vec![false; nx * ny];
@@ -498,7 +498,9 @@ impl VoxelModel {
     pub fn disc_outline_edges(&self, centre_xy_m: [f64; 2], radius_m: f64) -> Vec<(Comp, usize, usize)> {
         let [nx, ny, _] = self.grid.dims();
         let inside = self.disc_cells(centre_xy_m, radius_m);
-        let at = |i: i64, j: i64| i >= 0 && j >= 0 && (i as usize) < nx && (j as usize) < ny && inside[i as usize * ny + j as usize];
+        let at = |i: i64, j: i64| {
+            i >= 0 && j >= 0 && (i as usize) < nx && (j as usize) < ny && inside[i as usize * ny + j as usize]
+        };
         let mut edges = Vec::new();
         // Faces normal to x at node i separate cells (i-1, j) and (i, j): the y-edge (i, j) lies on them.
         for i in 0..=nx as i64 {
@@ -521,12 +523,23 @@ impl VoxelModel {
     /// A thin PEC cylindrical shell along z (a coil shield): the staircased outline of the disc of
     /// `radius_m`, extruded over the z nodes nearest `z0_m..=z1_m` (open at both ends). Watertight:
     /// every face between an inside and an outside cell column is PEC. Returns the edge count.
-    pub fn pec_cylinder_shell_z(&mut self, centre_xy_m: [f64; 2], radius_m: f64, z0_m: f64, z1_m: f64) -> Result<usize> {
+    pub fn pec_cylinder_shell_z(
+        &mut self,
+        centre_xy_m: [f64; 2],
+        radius_m: f64,
+        z0_m: f64,
+        z1_m: f64,
+    ) -> Result<usize> {
         let k0 = self.grid.axes[2].nearest_node(z0_m.min(z1_m));
         let k1 = self.grid.axes[2].nearest_node(z0_m.max(z1_m));
         let outline = self.disc_outline_edges(centre_xy_m, radius_m);
         if outline.is_empty() {
-            return Err(Error::input("thin_pec", "cylinder shell", format!("radius {radius_m} m covers no cell"), "use a larger radius or finer cells"));
+            return Err(Error::input(
+                "thin_pec",
+                "cylinder shell",
+                format!("radius {radius_m} m covers no cell"),
+                "use a larger radius or finer cells",
+            ));
         }
         let mut nodes = std::collections::BTreeSet::new();
         let mut count = 0;
@@ -550,7 +563,7 @@ impl VoxelModel {
         Ok(count)
     }
 
-        /// A thin PEC sheet in the plane `axis = coord_m`, covering `[lo, hi]` along the other two axes
+    /// A thin PEC sheet in the plane `axis = coord_m`, covering `[lo, hi]` along the other two axes
     /// (given in x,y,z order; the entry of `axis` is ignored). All edges in the sheet are set.
     pub fn pec_sheet(&mut self, axis: Comp, coord_m: f64, lo: [f64; 3], hi: [f64; 3]) -> Result<usize> {
         let a = axis.index();
