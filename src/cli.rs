@@ -62,6 +62,28 @@ enum FdtdCommand {
 
 #[derive(Subcommand)]
 enum CoilCommand {
+    /// Ideal-drive FDTD of the coil (with an optional phantom) at its Larmor frequency: writes
+    /// fields.h5 (+ fields.xmf for ParaView), PNG maps of |B1+|, |E| and local SAR, summary.json.
+    Simulate {
+        /// Coil definition (TOML), e.g. coils/body_1p5t_hp16.toml.
+        file: std::path::PathBuf,
+        /// Phantom definition (TOML), e.g. phantoms/astm_f2182.toml.
+        #[arg(long)]
+        phantom: Option<std::path::PathBuf>,
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Cell size in mm.
+        #[arg(long, default_value_t = 10.0)]
+        cell_mm: f64,
+        /// Steady-state tolerance (relative phasor change per period).
+        #[arg(long, default_value_t = 1e-3)]
+        tolerance: f64,
+        /// Replace --out if it exists.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Solve the capacitance that puts the homogeneous (m = 1) mode at the Larmor frequency and print the mode spectrum.
     Tune {
         /// Coil definition (TOML), e.g. coils/body_1p5t_hp16.toml.
@@ -186,6 +208,22 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 },
         } => {
             let summary = fdtd_run(&file, &out, force, quiet)?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(0)
+        }
+        Command::Coil {
+            what:
+                CoilCommand::Simulate {
+                    file,
+                    phantom,
+                    out,
+                    cell_mm,
+                    tolerance,
+                    force,
+                    quiet,
+                },
+        } => {
+            let summary = coil_simulate(&file, phantom.as_deref(), &out, cell_mm, tolerance, force, quiet)?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
             Ok(0)
         }
@@ -382,6 +420,219 @@ fn fdtd_run(
         "elements": elements,
         "probes": parsed.probes.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
         "fields_h5": if arrays.is_empty() { None } else { Some("fields.h5") },
+    });
+    crate::io::write_json(&dir.path("summary.json"), &summary)?;
+    dir.commit()?;
+    Ok(summary)
+}
+
+fn spinner(quiet: bool) -> indicatif::ProgressBar {
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new_spinner()
+    };
+    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("template"));
+    bar
+}
+
+fn progress_fn(bar: &indicatif::ProgressBar) -> crate::fdtd::ProgressFn {
+    let bar = bar.clone();
+    Box::new(move |p: crate::fdtd::Progress| {
+        bar.set_message(if p.periods > 0 {
+            format!(
+                "period {} (step {}): phasor change {:.2e} -> {:.1e}",
+                p.periods, p.steps, p.measure, p.target
+            )
+        } else {
+            format!("step {}: energy {:.1} dB -> {:.0} dB", p.steps, p.measure, p.target)
+        });
+        bar.tick();
+    })
+}
+
+/// `rftwin coil simulate`.
+fn coil_simulate(
+    file: &std::path::Path,
+    phantom: Option<&std::path::Path>,
+    out: &std::path::Path,
+    cell_mm: f64,
+    tolerance: f64,
+    force: bool,
+    quiet: bool,
+) -> anyhow::Result<serde_json::Value> {
+    use crate::b1::coil_maps::{simulate_ideal, SimulateOptions};
+    use crate::plot::{panel, Panel, PanelScale, SliceMap};
+    use ndarray::Array3;
+    use num_complex::Complex32;
+
+    let coil = crate::coil::CoilConfig::load(file)?;
+    let ph = phantom.map(crate::coil::PhantomConfig::load).transpose()?;
+    if !(cell_mm > 0.0) || !(tolerance > 0.0) {
+        return Err(crate::error::Error::input(
+            "command line",
+            "--cell-mm / --tolerance",
+            "must be > 0",
+            "e.g. --cell-mm 10 --tolerance 1e-3",
+        )
+        .into());
+    }
+    let mut opt = SimulateOptions::default();
+    opt.mesh.cell_m = cell_mm * 1e-3;
+    opt.steady.tol = tolerance;
+    let dir = crate::io::AtomicDir::new(out, force)?;
+    let bar = spinner(quiet);
+    let f = simulate_ideal(&coil, ph.as_ref(), &opt, Some(progress_fn(&bar)))?;
+    bar.finish_and_clear();
+
+    // Datasets for 1 W input and for 1 µT B1+ at the isocentre.
+    let scale_of = |norm: &str| {
+        if norm == "per_watt" {
+            f.per_watt()
+        } else {
+            f.per_microtesla()
+        }
+    };
+    let mut owned: Vec<(String, Array3<Complex32>, [f64; 3], &str)> = Vec::new();
+    for norm in ["per_watt", "per_microtesla"] {
+        let s = scale_of(norm) as f32;
+        owned.push((
+            format!("{norm}/b1_plus"),
+            f.b1_plus.data.mapv(|v| v * s),
+            f.b1_plus.origin_m,
+            "T",
+        ));
+        owned.push((
+            format!("{norm}/b1_minus"),
+            f.b1_minus.data.mapv(|v| v * s),
+            f.b1_minus.origin_m,
+            "T",
+        ));
+        for (c, name) in ["ex", "ey", "ez"].iter().enumerate() {
+            owned.push((
+                format!("{norm}/{name}"),
+                f.e[c].mapv(|v| v * s),
+                f.e_grid.origin_m,
+                "V/m",
+            ));
+        }
+        let sar = f.point_sar(scale_of(norm)).mapv(|v| Complex32::new(v, 0.0));
+        owned.push((format!("{norm}/sar_point"), sar, f.e_grid.origin_m, "W/kg"));
+    }
+    let d = [f.cell_m; 3];
+    let sets: Vec<crate::io::FieldDataset> = owned
+        .iter()
+        .map(|(n, data, o, unit)| crate::io::FieldDataset {
+            name: n.clone(),
+            data,
+            origin_m: *o,
+            spacing_m: d,
+            unit,
+            freq_hz: f.freq_hz,
+            quantity: "complex peak phasor at cell centres, time factor exp(+i w t) (sar_point: real, W/kg)",
+        })
+        .collect();
+    crate::io::write_h5_fields(&dir.path("fields.h5"), &sets)?;
+    crate::io::write_xdmf(&dir.path("fields.xmf"), "fields.h5", &sets)?;
+
+    // PNG maps for 1 µT B1+ at the isocentre, through the isocentre.
+    let s_ut = f.per_microtesla();
+    let b1 = f.b1_plus.data.mapv(|v| v.norm() * s_ut as f32 * 1e6);
+    let emag = Array3::from_shape_fn(f.sigma.dim(), |(i, j, k)| {
+        (f.e[0][[i, j, k]].norm_sqr() + f.e[1][[i, j, k]].norm_sqr() + f.e[2][[i, j, k]].norm_sqr()).sqrt()
+            * s_ut as f32
+    });
+    let sar = f.point_sar(s_ut);
+    let centre_index = |origin: [f64; 3], dims: (usize, usize, usize)| {
+        let n = [dims.0, dims.1, dims.2];
+        [0, 1, 2].map(|a| (((-origin[a]) / d[a]).round().max(0.0) as usize).min(n[a] - 1))
+    };
+    let write_panel = |name: &str,
+                       vol: &Array3<f32>,
+                       origin: [f64; 3],
+                       title: &str,
+                       unit: &str,
+                       range: Option<(f64, f64)>|
+     -> anyhow::Result<()> {
+        let c = centre_index(origin, vol.dim());
+        fn fix(m: SliceMap<'_>, range: Option<(f64, f64)>) -> SliceMap<'_> {
+            match range {
+                Some((lo, hi)) => m.range(lo, hi),
+                None => m,
+            }
+        }
+        let maps = vec![
+            fix(
+                SliceMap::from_volume(vol.view(), 2, c[2], origin, d)?
+                    .title("axial (z = 0)")
+                    .unit(unit),
+                range,
+            ),
+            fix(
+                SliceMap::from_volume(vol.view(), 1, c[1], origin, d)?
+                    .title("coronal (y = 0)")
+                    .unit(unit),
+                range,
+            ),
+            fix(
+                SliceMap::from_volume(vol.view(), 0, c[0], origin, d)?
+                    .title("sagittal (x = 0)")
+                    .unit(unit),
+                range,
+            ),
+        ];
+        panel(
+            &dir.path(name),
+            &Panel::new(maps).title(title).scale(PanelScale::Shared),
+        )?;
+        Ok(())
+    };
+    let tag = format!("{} at {:.2} MHz, 1 µT B1+ at isocentre", coil.name, f.freq_hz / 1e6);
+    // B1+ on 0..2 µT: the field right next to the rungs would otherwise set the scale.
+    write_panel(
+        "b1_plus.png",
+        &b1,
+        f.b1_plus.origin_m,
+        &format!("|B1+|, {tag}"),
+        "|B1+| (µT)",
+        Some((0.0, 2.0)),
+    )?;
+    write_panel(
+        "e_magnitude.png",
+        &emag,
+        f.e_grid.origin_m,
+        &format!("|E| (peak), {tag}"),
+        "|E| (V/m)",
+        None,
+    )?;
+    if ph.is_some() {
+        write_panel(
+            "sar_point.png",
+            &sar,
+            f.e_grid.origin_m,
+            &format!("local SAR, {tag}"),
+            "SAR (W/kg)",
+            None,
+        )?;
+    }
+
+    let iso_minus = f.b1_minus.sample([0.0, 0.0, 0.0]);
+    let summary = serde_json::json!({
+        "coil": file.display().to_string(),
+        "phantom": phantom.map(|p| p.display().to_string()),
+        "drive": "ideal (impressed rung and ring currents, homogeneous mode)",
+        "freq_hz": f.freq_hz,
+        "cells": f.cells,
+        "cell_m": f.cell_m,
+        "dt_s": f.dt_s,
+        "run": f.stats,
+        "setup_s": f.setup_s,
+        "input_power_w_per_amp2": f.input_power_w,
+        "b1_plus_iso_t_per_sqrt_w": f.b1_plus_iso_t.norm() * f.per_watt(),
+        "b1_minus_over_b1_plus_iso": iso_minus.norm() as f64 / f.b1_plus_iso_t.norm(),
+        "input_power_w_for_1ut_iso": f.input_power_w * f.per_microtesla().powi(2),
+        "normalisations": {"per_watt": "fields for 1 W input power", "per_microtesla": "fields for |B1+| = 1 µT at the isocentre"},
+        "files": ["fields.h5", "fields.xmf", "b1_plus.png", "e_magnitude.png", "sar_point.png"],
     });
     crate::io::write_json(&dir.path("summary.json"), &summary)?;
     dir.commit()?;

@@ -15,6 +15,7 @@
 //! Depends on `grid`, `fdtd`, `io` and `error` only.
 
 pub mod affine;
+pub mod coil_maps;
 pub mod field;
 pub mod h5_io;
 pub mod map;

@@ -1,0 +1,199 @@
+//! Coil field maps (B1 of a simulated coil; `b1` comes after `coil` in the pipeline): run a coil model to steady state at its Larmor frequency and return E, B1+ and
+//! B1- at cell centres, the input power and the normalisation factors (per watt of input power and
+//! per µT of B1+ at the isocentre).
+
+use ndarray::Array3;
+use num_complex::{Complex32, Complex64};
+
+use super::{b1_minus, b1_plus, GridPlacement, RegularField, YeeVector};
+use crate::coil::config::{CoilConfig, Drive};
+use crate::coil::fdtd_model::{self, BirdcageMesh, MeshOptions, ModelKind};
+use crate::coil::phantom::PhantomConfig;
+use crate::error::{Error, Result};
+use crate::fdtd::{DftProbe, FieldKind, Probe, ProgressFn, RunStats, Simulation, SteadyState};
+
+/// How to drive and run the coil.
+#[derive(Clone, Debug)]
+pub struct SimulateOptions {
+    pub mesh: MeshOptions,
+    /// Quadrature (B1+ rotating) or linear along `linear_angle_deg`; default from the coil file.
+    pub quadrature: Option<bool>,
+    pub linear_angle_deg: f64,
+    /// Frequency (default: the coil's Larmor frequency).
+    pub freq_hz: Option<f64>,
+    pub steady: SteadyState,
+}
+
+impl Default for SimulateOptions {
+    fn default() -> Self {
+        Self {
+            mesh: MeshOptions::default(),
+            quadrature: None,
+            linear_angle_deg: 0.0,
+            freq_hz: None,
+            steady: SteadyState {
+                tol: 1e-3,
+                min_periods: 4,
+                max_periods: 200,
+            },
+        }
+    }
+}
+
+/// Steady-state fields of an ideal-drive coil for 1 A peak rung current (as driven).
+pub struct CoilFields {
+    pub freq_hz: f64,
+    /// B1+ and B1- (T) at the H cell centres.
+    pub b1_plus: RegularField<Complex32>,
+    pub b1_minus: RegularField<Complex32>,
+    /// E components (V/m) at the E cell centres, and where those are.
+    pub e: [Array3<Complex32>; 3],
+    pub e_grid: GridPlacement,
+    /// Conductivity (S/m) and density (kg/m^3) of the cell at each E centre.
+    pub sigma: Array3<f32>,
+    pub density: Array3<f32>,
+    /// Time-averaged power delivered by the drive (W).
+    pub input_power_w: f64,
+    /// B1+ at the isocentre (T).
+    pub b1_plus_iso_t: Complex64,
+    pub stats: RunStats,
+    pub cells: [usize; 3],
+    pub cell_m: f64,
+    pub dt_s: f64,
+    pub setup_s: f64,
+}
+
+impl CoilFields {
+    /// Factor that scales these fields to 1 W of input power.
+    pub fn per_watt(&self) -> f64 {
+        1.0 / self.input_power_w.sqrt()
+    }
+    /// Factor that scales these fields to |B1+| = 1 µT at the isocentre.
+    pub fn per_microtesla(&self) -> f64 {
+        1e-6 / self.b1_plus_iso_t.norm()
+    }
+    /// Point SAR (W/kg) at the E centres for the fields scaled by `scale`.
+    pub fn point_sar(&self, scale: f64) -> Array3<f32> {
+        let s2 = (scale * scale) as f32;
+        let mut out = Array3::<f32>::zeros(self.sigma.dim());
+        ndarray::Zip::from(&mut out)
+            .and(&self.sigma)
+            .and(&self.density)
+            .and(&self.e[0])
+            .and(&self.e[1])
+            .and(&self.e[2])
+            .for_each(|o, &sg, &rho, a, b, c| {
+                *o = if rho > 0.0 {
+                    sg * (a.norm_sqr() + b.norm_sqr() + c.norm_sqr()) * s2 / (2.0 * rho)
+                } else {
+                    0.0
+                };
+            });
+        out
+    }
+}
+
+/// Meshes the coil (ideal drive) with the phantom and runs it to steady state.
+pub fn simulate_ideal(
+    coil: &CoilConfig,
+    phantom: Option<&PhantomConfig>,
+    opt: &SimulateOptions,
+    progress: Option<ProgressFn>,
+) -> Result<CoilFields> {
+    let t0 = std::time::Instant::now();
+    let mesh = fdtd_model::mesh(coil, phantom, ModelKind::Ideal, &opt.mesh)?;
+    let quadrature = opt.quadrature.unwrap_or(coil.drive == Drive::Quadrature);
+    let weights = fdtd_model::homogeneous_weights(&mesh, quadrature, opt.linear_angle_deg.to_radians());
+    let freq = opt.freq_hz.unwrap_or(coil.freq_hz);
+    run_mesh(&mesh, freq, &weights, &opt.steady, progress, t0)
+}
+
+/// Runs an ideal-drive mesh with the given rung weights and extracts the fields.
+pub fn run_mesh(
+    mesh: &BirdcageMesh,
+    freq: f64,
+    weights: &[Complex64],
+    steady: &SteadyState,
+    progress: Option<ProgressFn>,
+    t0: std::time::Instant,
+) -> Result<CoilFields> {
+    let spec = mesh.ideal_drive(freq, weights)?;
+    let mut sim = Simulation::new(spec)?;
+    sim.set_progress(progress);
+    let m = sim.op.steps_per_period.expect("CW run");
+    let every = (m / 4).max(1);
+    let mut pe = DftProbe::new(
+        &sim.op,
+        "e",
+        FieldKind::E,
+        &[0, 1, 2],
+        mesh.interior.clone(),
+        &[freq],
+        every,
+    )?;
+    let mut ph = DftProbe::new(
+        &sim.op,
+        "h",
+        FieldKind::H,
+        &[0, 1, 2],
+        mesh.interior.clone(),
+        &[freq],
+        every,
+    )?;
+    let setup_s = t0.elapsed().as_secs_f64();
+    let stats = sim.run_cw(steady, &mut [&mut pe as &mut dyn Probe, &mut ph])?;
+    let input_power_w: f64 = (0..sim.lumped.len())
+        .map(|e| {
+            let (v, i) = sim.lumped.phasors(e)[0];
+            0.5 * (v * i.conj()).re
+        })
+        .sum();
+    let g = &sim.op.model.grid;
+    let origin = g.node_pos(0, 0, 0);
+    let d = sim.op.d;
+    let h = YeeVector::from_probe(&ph, 0, origin, d)?;
+    let e = YeeVector::from_probe(&pe, 0, origin, d)?;
+    let bp = b1_plus(&h)?;
+    let bm = b1_minus(&h)?;
+    let (e_grid, e_c) = e.at_centres()?;
+    // Materials of the cell containing each E centre.
+    let mats = sim.op.model.materials();
+    let dims = e_grid.dims;
+    let mut sigma = Array3::<f32>::zeros(dims);
+    let mut density = Array3::<f32>::zeros(dims);
+    for ((i, j, k), s) in sigma.indexed_iter_mut() {
+        let p = e_grid.position(i, j, k);
+        let ci = [
+            g.axes[0].cell_of(p[0]),
+            g.axes[1].cell_of(p[1]),
+            g.axes[2].cell_of(p[2]),
+        ];
+        if let [Some(a), Some(b), Some(c)] = ci {
+            let m = &mats[sim.op.model.cell_material(a, b, c) as usize];
+            if !m.pec {
+                *s = m.sigma_s_per_m as f32;
+                density[[i, j, k]] = m.density_kg_per_m3 as f32;
+            }
+        }
+    }
+    let iso = bp.sample([0.0, 0.0, 0.0]);
+    if !(iso.norm() > 0.0) || !input_power_w.is_finite() {
+        return Err(Error::Other("coil run produced no B1+ at the isocentre".into()));
+    }
+    Ok(CoilFields {
+        freq_hz: freq,
+        b1_plus: bp,
+        b1_minus: bm,
+        e: e_c,
+        e_grid,
+        sigma,
+        density,
+        input_power_w,
+        b1_plus_iso_t: Complex64::new(iso.re as f64, iso.im as f64),
+        stats,
+        cells: sim.op.layout.n,
+        cell_m: d[0],
+        dt_s: sim.dt(),
+        setup_s,
+    })
+}
