@@ -22,6 +22,7 @@ pub mod map;
 pub mod mask;
 pub mod nifti_io;
 pub mod resample;
+pub mod validation;
 
 pub use affine::{Affine, RigidTransform};
 pub use field::{b1_minus, b1_plus, e_magnitude, sample_on, GridPlacement, YeeVector};

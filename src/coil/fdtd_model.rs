@@ -180,6 +180,21 @@ pub fn mesh(
 
     if let Some(s) = &coil.shield {
         model.pec_cylinder_shell_z([0.0, 0.0], s.radius_m, -s.length_m / 2.0, s.length_m / 2.0)?;
+        // Fill the space between the shield and the lateral PEC walls with metal: left empty it
+        // would be a coaxial line (shield inside, walls outside) resonating near c / (2 L_shield).
+        let fill = model.add_material(Material::pec("shield_outside"))?;
+        let k0 = g.axes[2].cell_of(-s.length_m / 2.0 + 0.5 * d).unwrap_or(0);
+        let k1 = g.axes[2].cell_of(s.length_m / 2.0 - 0.5 * d).unwrap_or(n[2] - 1);
+        for i in 0..n[0] {
+            for j in 0..n[1] {
+                let c = g.cell_centre(i, j, 0);
+                if c[0].hypot(c[1]) > s.radius_m + 0.5 * d {
+                    for k in k0..=k1 {
+                        model.set_cell(i, j, k, fill);
+                    }
+                }
+            }
+        }
     }
 
     // End rings: the staircased outline of the rung circle at the two ring planes.
