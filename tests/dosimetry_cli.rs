@@ -474,10 +474,10 @@ fn unknown_material_and_bad_normalise() {
 
 #[test]
 fn bench_sar_and_heat() {
-    let (code, stdout, err) = run(&["bench", "sar", "--voxels", "27000", "--json"]);
+    let (code, stdout, err) = run(&["bench", "sar", "--voxels", "64000", "--json"]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert_eq!(v["voxels"], 27000);
+    assert_eq!(v["voxels"], 64000);
     assert!(f(&v["seconds"]) > 0.0);
     assert_eq!(v["name"], "sar_10g_averaging");
     let (code, stdout, err) = run(&["bench", "heat", "--voxels", "27000", "--dt-s", "30", "--json"]);
@@ -485,4 +485,51 @@ fn bench_sar_and_heat() {
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(v["name"], "thermal_15min_exposure");
     assert!(v["detail"].as_str().unwrap().contains("peak rise"));
+}
+
+#[test]
+fn implant_with_and_without() {
+    let d = tmpdir("implant");
+    let sim = SIM.replace(
+        "[[wires]]\nfrom_m = [0.05, 0.06, 0.03]",
+        "[[shapes]]\nname = \"rod\"\nmaterial = \"pec\"\nbox = { min_m = [0.08, 0.055, 0.03], max_m = [0.085, 0.06, 0.09] }\n\n[[wires]]\nfrom_m = [0.05, 0.06, 0.03]",
+    );
+    assert_ne!(sim, SIM);
+    let toml = d.join("sim.toml");
+    std::fs::write(&toml, sim).unwrap();
+    let fdtd = d.join("fdtd");
+    let (code, _, err) = run(&["fdtd", "run", toml.to_str().unwrap(), "--out", fdtd.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code, 0, "{err}");
+    let mats = d.join("thermal.toml");
+    std::fs::write(
+        &mats,
+        "[materials.gel.thermal]\npreset = \"astm_gel\"\n[materials.pec.thermal]\npreset = \"stainless_steel\"\n\
+         [implant]\nmaterial = \"pec\"\nreplace_with = \"gel\"\n\
+         [[probes]]\nname = \"rod_end\"\nposition_m = [0.0825, 0.0575, 0.0925]\n",
+    )
+    .unwrap();
+    let out = d.join("heat");
+    let (code, _, err) = run(&[
+        "heat",
+        fdtd.join("fields.h5").to_str().unwrap(),
+        "--normalise",
+        "whole-phantom=2",
+        "--materials",
+        mats.to_str().unwrap(),
+        "--duration-s",
+        "120",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let s = json(&out.join("summary.json"));
+    let t = &s["thermal"];
+    let (with, without) = (f(&t["peak_rise_k"]), f(&t["background_peak_rise_k"]));
+    assert!(with > 0.0 && without > 0.0, "{t}");
+    // PEC voxels carry no SAR and no mass: the whole-phantom mass is the gel minus the rod (1 x 1 x 12 cells).
+    let rod_kg = 12.0 * 0.005f64.powi(3) * 1000.0;
+    assert!(rel(f(&s["whole_phantom"]["total_mass_kg"]), SLAB_MASS_KG - rod_kg) < 1e-6, "{s}");
+    let file = hdf5::File::open(out.join("heat.h5")).unwrap();
+    assert!(file.dataset("background_temperature_rise_end_k").is_ok());
 }
