@@ -320,7 +320,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         } => bench_print(crate::dosimetry::bench::bench_averaging_10g(cube_side(voxels)?)?, json),
         Command::Bench {
             what: BenchCommand::Heat { voxels, dt_s, json },
-        } => bench_print(crate::dosimetry::bench::bench_thermal_exposure(cube_side(voxels)?, dt_s)?, json),
+        } => bench_print(
+            crate::dosimetry::bench::bench_thermal_exposure(cube_side(voxels)?, dt_s)?,
+            json,
+        ),
         Command::Sar {
             fields,
             field,
@@ -378,7 +381,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
 fn cube_side(voxels: usize) -> anyhow::Result<usize> {
     let n = (voxels as f64).cbrt().round() as usize;
     if n < 20 {
-        return Err(crate::error::Error::input("bench", "--voxels", format!("{voxels} voxels is too few"), "give at least 8000").into());
+        return Err(crate::error::Error::input(
+            "bench",
+            "--voxels",
+            format!("{voxels} voxels is too few"),
+            "give at least 8000",
+        )
+        .into());
     }
     Ok(n)
 }
@@ -387,7 +396,10 @@ fn bench_print(r: crate::dosimetry::bench::BenchTiming, json: bool) -> anyhow::R
     if json {
         println!("{}", serde_json::to_string(&r)?);
     } else {
-        println!("{}: {} voxels, {} thread(s): {:.3} s; {}", r.name, r.voxels, r.threads, r.seconds, r.detail);
+        println!(
+            "{}: {} voxels, {} thread(s): {:.3} s; {}",
+            r.name, r.voxels, r.threads, r.seconds, r.detail
+        );
     }
     Ok(0)
 }

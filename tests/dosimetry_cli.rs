@@ -149,7 +149,10 @@ fn sar_normalised_to_whole_phantom() {
         f(&w["peak_point_sar_w_per_kg"]),
     );
     // Averaging smooths: psSAR10g <= psSAR1g <= peak point SAR, and the hot spot is above the mean.
-    assert!(p10 > 2.0 && p10 <= p1 * (1.0 + 1e-6) && p1 <= pp * (1.0 + 1e-6), "{p10} {p1} {pp}");
+    assert!(
+        p10 > 2.0 && p10 <= p1 * (1.0 + 1e-6) && p1 <= pp * (1.0 + 1e-6),
+        "{p10} {p1} {pp}"
+    );
     // The peak lies in the gel slab (x from 70 to 120 mm).
     let x = f(&s["sar_10g"]["peak"]["position_m"][0]);
     assert!((0.07..0.12).contains(&x), "{x}");
@@ -168,7 +171,13 @@ fn sar_normalised_to_whole_phantom() {
         .zip(&rho)
         .fold((0.0, 0.0), |(n, d), (s, r)| (n + *s as f64 * *r as f64, d + *r as f64));
     assert!(rel(num / den, 2.0) < 1e-5, "{}", num / den);
-    for n in ["sar_1g_w_per_kg", "sar_10g_w_per_kg", "sar_10g_status", "power_density_w_per_m3", "materials/label"] {
+    for n in [
+        "sar_1g_w_per_kg",
+        "sar_10g_w_per_kg",
+        "sar_10g_status",
+        "power_density_w_per_m3",
+        "materials/label",
+    ] {
         assert_eq!(file.dataset(n).unwrap().shape(), ds.shape(), "{n}");
     }
 }
@@ -498,7 +507,14 @@ fn implant_with_and_without() {
     let toml = d.join("sim.toml");
     std::fs::write(&toml, sim).unwrap();
     let fdtd = d.join("fdtd");
-    let (code, _, err) = run(&["fdtd", "run", toml.to_str().unwrap(), "--out", fdtd.to_str().unwrap(), "--quiet"]);
+    let (code, _, err) = run(&[
+        "fdtd",
+        "run",
+        toml.to_str().unwrap(),
+        "--out",
+        fdtd.to_str().unwrap(),
+        "--quiet",
+    ]);
     assert_eq!(code, 0, "{err}");
     let mats = d.join("thermal.toml");
     std::fs::write(
@@ -529,7 +545,10 @@ fn implant_with_and_without() {
     assert!(with > 0.0 && without > 0.0, "{t}");
     // PEC voxels carry no SAR and no mass: the whole-phantom mass is the gel minus the rod (1 x 1 x 12 cells).
     let rod_kg = 12.0 * 0.005f64.powi(3) * 1000.0;
-    assert!(rel(f(&s["whole_phantom"]["total_mass_kg"]), SLAB_MASS_KG - rod_kg) < 1e-6, "{s}");
+    assert!(
+        rel(f(&s["whole_phantom"]["total_mass_kg"]), SLAB_MASS_KG - rod_kg) < 1e-6,
+        "{s}"
+    );
     let file = hdf5::File::open(out.join("heat.h5")).unwrap();
     assert!(file.dataset("background_temperature_rise_end_k").is_ok());
 }

@@ -93,7 +93,8 @@ impl LabelGrid {
     }
     /// The voxel geometry (origin at the low corner of voxel `[0, 0, 0]`).
     pub fn voxel_grid(&self) -> Result<VoxelGrid> {
-        Ok(VoxelGrid::new(self.spacing_m)?.with_origin(std::array::from_fn(|a| self.origin_m[a] - 0.5 * self.spacing_m[a])))
+        Ok(VoxelGrid::new(self.spacing_m)?
+            .with_origin(std::array::from_fn(|a| self.origin_m[a] - 0.5 * self.spacing_m[a])))
     }
 }
 
@@ -161,7 +162,10 @@ pub fn write_h5_materials(file: &hdf5::File, path: &Path, g: &LabelGrid) -> Resu
         .table
         .name
         .iter()
-        .map(|n| n.parse().map_err(|e| Error::Other(format!("material name {n:?}: {e:?}"))))
+        .map(|n| {
+            n.parse()
+                .map_err(|e| Error::Other(format!("material name {n:?}: {e:?}")))
+        })
         .collect::<Result<_>>()?;
     write_1d(file, path, "materials/name", &names)?;
     write_1d(file, path, "materials/sigma_s_per_m", &g.table.sigma_s_per_m)?;
@@ -195,14 +199,20 @@ pub fn read_h5_grid_f32(path: &Path, name: &str) -> Result<(Array3<f32>, [f64; 3
     let data = ds
         .read::<f32, Ix3>()
         .map_err(|e| h5e(path, name, e, "give a 3-D real dataset"))?;
-    Ok((data, read_vec3(path, &ds, "origin_m", name)?, read_vec3(path, &ds, "spacing_m", name)?))
+    Ok((
+        data,
+        read_vec3(path, &ds, "origin_m", name)?,
+        read_vec3(path, &ds, "spacing_m", name)?,
+    ))
 }
 
 /// Reads the `materials/` group.
 pub fn read_h5_materials(path: &Path) -> Result<LabelGrid> {
     let file = hdf5::File::open(path).map_err(|e| h5e(path, "file", e, "give an existing HDF5 file"))?;
     let fix = "re-run `rftwin fdtd run` (it writes the materials/ group next to the fields)";
-    let ds = file.dataset("materials/label").map_err(|e| h5e(path, "materials/label", e, fix))?;
+    let ds = file
+        .dataset("materials/label")
+        .map_err(|e| h5e(path, "materials/label", e, fix))?;
     let labels = ds.read::<u8, Ix3>().map_err(|e| h5e(path, "materials/label", e, fix))?;
     let origin_m = read_vec3(path, &ds, "origin_m", "materials/label")?;
     let spacing_m = read_vec3(path, &ds, "spacing_m", "materials/label")?;
@@ -293,7 +303,9 @@ fn read_yee(path: &Path, group: &str, kind: FieldKind, fi: usize) -> Result<YeeV
         .iter()
         .map(|c| {
             let name = format!("{group}/{letter}{c}_f{fi}");
-            let ds = file.dataset(&name).map_err(|e| h5e(path, &name, e, "record all three components"))?;
+            let ds = file
+                .dataset(&name)
+                .map_err(|e| h5e(path, &name, e, "record all three components"))?;
             let unit = ds
                 .attr("unit")
                 .and_then(|a| a.read_scalar::<VarLenUnicode>())
@@ -309,7 +321,11 @@ fn read_yee(path: &Path, group: &str, kind: FieldKind, fi: usize) -> Result<YeeV
                 ));
             }
             let f = crate::b1::read_h5_field(path, &name)?;
-            if let Some(((i, j, k), v)) = f.data.indexed_iter().find(|(_, v)| !(v.re.is_finite() && v.im.is_finite())) {
+            if let Some(((i, j, k), v)) = f
+                .data
+                .indexed_iter()
+                .find(|(_, v)| !(v.re.is_finite() && v.im.is_finite()))
+            {
                 return Err(Error::input(
                     &path.display().to_string(),
                     &format!("{name}[{i}, {j}, {k}]"),
@@ -398,8 +414,7 @@ pub fn sub_labels(g: &LabelGrid, origin_m: [f64; 3], n: [usize; 3], source: &str
         }
         off[a] = r as usize;
     }
-    Ok(g
-        .labels
+    Ok(g.labels
         .slice(s![off[0]..off[0] + n[0], off[1]..off[1] + n[1], off[2]..off[2] + n[2]])
         .to_owned())
 }
@@ -416,7 +431,10 @@ pub fn check_sar_table(table: &MaterialTable, counts: &[usize], source: &str) ->
             return Err(Error::input(
                 source,
                 &format!("materials.{n}.density_kg_per_m3"),
-                format!("density {rho} kg/m^3 of material '{n}' ({} voxels) is negative or not finite", counts[id]),
+                format!(
+                    "density {rho} kg/m^3 of material '{n}' ({} voxels) is negative or not finite",
+                    counts[id]
+                ),
                 "give a density >= 0 kg/m^3 (0 only for air/background without conductivity)",
             ));
         }
@@ -446,7 +464,11 @@ pub fn check_sar_table(table: &MaterialTable, counts: &[usize], source: &str) ->
 /// E at the voxel centres of the field file, with conductivity and density from `table` (the field
 /// file's own table, possibly with TOML overrides): the [`SarInput`] and the labels on its grid.
 /// `table_source` names where `table` came from in errors.
-pub fn sar_input_from_fields(f: &FieldsFile, table: &MaterialTable, table_source: &str) -> Result<(SarInput, LabelGrid)> {
+pub fn sar_input_from_fields(
+    f: &FieldsFile,
+    table: &MaterialTable,
+    table_source: &str,
+) -> Result<(SarInput, LabelGrid)> {
     let (g, [ex, ey, ez]) = f.e.at_centres()?;
     let labels = sub_labels(&f.materials, g.origin_m, g.dims, &f.path, &format!("{}/Ex_f0", f.probe))?;
     let lg = LabelGrid {
@@ -585,9 +607,17 @@ pub struct ImplantEntry {
 impl MaterialsFile {
     pub fn load(path: &Path) -> Result<Self> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io { path: name.clone(), err: e })?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            path: name.clone(),
+            err: e,
+        })?;
         let mut m: MaterialsFile = toml::from_str(&text).map_err(|e| {
-            Error::input(&name, "toml", e.message().to_string(), "fix the TOML; see `rftwin sar --help` and the README")
+            Error::input(
+                &name,
+                "toml",
+                e.message().to_string(),
+                "fix the TOML; see `rftwin sar --help` and the README",
+            )
         })?;
         m.source = name;
         Ok(m)
@@ -625,9 +655,18 @@ impl MaterialsFile {
 
     /// Thermal material per id of `table`: the TOML's entry, `None` for materials absent from the grid or
     /// without mass (air), and an error naming the material for one with mass but no thermal properties.
-    pub fn thermal_table(&self, table: &MaterialTable, counts: &[usize], grid_source: &str) -> Result<Vec<Option<ThermalMaterial>>> {
+    pub fn thermal_table(
+        &self,
+        table: &MaterialTable,
+        counts: &[usize],
+        grid_source: &str,
+    ) -> Result<Vec<Option<ThermalMaterial>>> {
         self.check_names(table)?;
-        let src = if self.source.is_empty() { grid_source.to_string() } else { self.source.clone() };
+        let src = if self.source.is_empty() {
+            grid_source.to_string()
+        } else {
+            self.source.clone()
+        };
         (0..table.len())
             .map(|id| {
                 let n = &table.name[id];
@@ -717,7 +756,10 @@ impl ThermalEntry {
                 base.as_ref().map(|b| b.conductivity_w_per_m_k),
                 "conductivity_w_per_m_k",
             )?,
-            perfusion_per_s: self.perfusion_per_s.or(base.as_ref().map(|b| b.perfusion_per_s)).unwrap_or(0.0),
+            perfusion_per_s: self
+                .perfusion_per_s
+                .or(base.as_ref().map(|b| b.perfusion_per_s))
+                .unwrap_or(0.0),
             metabolic_heat_w_per_m3: self
                 .metabolic_heat_w_per_m3
                 .or(base.as_ref().map(|b| b.metabolic_heat_w_per_m3))

@@ -39,9 +39,9 @@ pub enum NormaliseSpec {
 impl std::str::FromStr for NormaliseSpec {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let (k, v) = s
-            .split_once('=')
-            .ok_or_else(|| "expected KEY=VALUE: whole-phantom=W/kg, b1rms-ut=µT, power-w=W or mode=normal|first-level".to_string())?;
+        let (k, v) = s.split_once('=').ok_or_else(|| {
+            "expected KEY=VALUE: whole-phantom=W/kg, b1rms-ut=µT, power-w=W or mode=normal|first-level".to_string()
+        })?;
         let num = || -> std::result::Result<f64, String> {
             let x: f64 = v.trim().parse().map_err(|_| format!("'{v}' is not a number"))?;
             if !(x > 0.0) || !x.is_finite() {
@@ -120,7 +120,10 @@ pub fn normalised_input(
     let (table, table_source) = if mats.materials.is_empty() {
         (f.materials.table.clone(), f.path.clone())
     } else {
-        (mats.apply_electrical(&f.materials.table)?, format!("{} (with {})", f.path, mats.source))
+        (
+            mats.apply_electrical(&f.materials.table)?,
+            format!("{} (with {})", f.path, mats.source),
+        )
     };
     let (input, labels) = dio::sar_input_from_fields(&f, &table, &table_source)?;
     let whole = sar::whole_phantom_sar(&input)?;
@@ -188,14 +191,31 @@ pub fn run_sar(opts: &SarOptions) -> Result<serde_json::Value> {
     let h5 = dir.path("sar.h5");
     let (o, d) = (labels.origin_m, labels.spacing_m);
     {
-        let file = hdf5::File::create(&h5).map_err(|e| Error::Other(format!("HDF5 error writing {}: {e}", h5.display())))?;
+        let file =
+            hdf5::File::create(&h5).map_err(|e| Error::Other(format!("HDF5 error writing {}: {e}", h5.display())))?;
         dio::write_h5_grid(&file, &h5, "point_sar_w_per_kg", &point, o, d, "W/kg")?;
         dio::write_h5_grid(&file, &h5, "sar_1g_w_per_kg", &a1.sar_w_per_kg, o, d, "W/kg")?;
         dio::write_h5_grid(&file, &h5, "sar_10g_w_per_kg", &a10.sar_w_per_kg, o, d, "W/kg")?;
         dio::write_h5_grid(&file, &h5, "sar_1g_status", &a1.status, o, d, "1")?;
         dio::write_h5_grid(&file, &h5, "sar_10g_status", &a10.status, o, d, "1")?;
-        dio::write_h5_grid(&file, &h5, "power_density_w_per_m3", input.power_density_w_per_m3(), o, d, "W/m^3")?;
-        dio::write_h5_grid(&file, &h5, "density_kg_per_m3", input.density_kg_per_m3(), o, d, "kg/m^3")?;
+        dio::write_h5_grid(
+            &file,
+            &h5,
+            "power_density_w_per_m3",
+            input.power_density_w_per_m3(),
+            o,
+            d,
+            "W/m^3",
+        )?;
+        dio::write_h5_grid(
+            &file,
+            &h5,
+            "density_kg_per_m3",
+            input.density_kg_per_m3(),
+            o,
+            d,
+            "kg/m^3",
+        )?;
         dio::write_h5_materials(&file, &h5, &labels)?;
         dio::write_root_attr(&file, &h5, "power_factor", norm.map_or(1.0, |n| n.power_factor))?;
         let src: hdf5::types::VarLenUnicode = f.path.parse().map_err(|e| Error::Other(format!("{e:?}")))?;
@@ -213,7 +233,11 @@ pub fn run_sar(opts: &SarOptions) -> Result<serde_json::Value> {
         &format!("Point SAR (peak {:.3} W/kg)", whole.peak_point_sar_w_per_kg),
         "SAR (W/kg)",
     )?;
-    let at10 = if a10.peak.sar_w_per_kg > 0.0 { a10.peak.index } else { f32_peak(&a10.sar_w_per_kg) };
+    let at10 = if a10.peak.sar_w_per_kg > 0.0 {
+        a10.peak.index
+    } else {
+        f32_peak(&a10.sar_w_per_kg)
+    };
     dio::orthogonal_panel(
         &dir.path("sar_10g.png"),
         &a10.sar_w_per_kg,
@@ -276,7 +300,9 @@ fn read_loss(opts: &HeatOptions, mats: &MaterialsFile) -> Result<LossGrid> {
         }
         let (p, _, _) = dio::read_h5_grid_f32(&opts.input, "power_density_w_per_m3")?;
         let labels = dio::read_h5_materials(&opts.input)?;
-        let rho = labels.labels.mapv(|l| labels.table.density_kg_per_m3[l as usize] as f32);
+        let rho = labels
+            .labels
+            .mapv(|l| labels.table.density_kg_per_m3[l as usize] as f32);
         let input = SarInput::from_power_density(&name, p, rho, labels.voxel_grid()?)?;
         let pf = hdf5::File::open(&opts.input)
             .and_then(|f| f.attr("power_factor"))
@@ -320,10 +346,19 @@ pub fn run_heat(opts: &HeatOptions) -> Result<serde_json::Value> {
     let model = ThermalModel::from_labels(&src, &loss.labels.labels, &table, grid, boundaries)?;
 
     let mut probes: Vec<(Probe, String)> = mats.probes().into_iter().map(|p| (p, mats.source.clone())).collect();
-    probes.extend(opts.probes.iter().map(|p| (p.clone(), "command line (--probe)".to_string())));
+    probes.extend(
+        opts.probes
+            .iter()
+            .map(|p| (p.clone(), "command line (--probe)".to_string())),
+    );
     for (i, (p, s)) in probes.iter().enumerate() {
         if probes[..i].iter().any(|(q, _)| q.name == p.name) {
-            return Err(Error::input(s, &format!("probes.{}", p.name), "probe name used twice", "give each probe its own name"));
+            return Err(Error::input(
+                s,
+                &format!("probes.{}", p.name),
+                "probe name used twice",
+                "give each probe its own name",
+            ));
         }
     }
     dio::check_probes_in_grid(&probes, &grid, dims)?;
@@ -334,7 +369,10 @@ pub fn run_heat(opts: &HeatOptions) -> Result<serde_json::Value> {
     let settings = ThermalSettings {
         duration_s: opts.duration_s.or(ex.duration_s).unwrap_or(def.duration_s),
         dt_s: opts.dt_s.or(ex.dt_s).unwrap_or(def.dt_s),
-        initial_temperature_c: opts.initial_temperature_c.or(ex.initial_temperature_c).unwrap_or(def.initial_temperature_c),
+        initial_temperature_c: opts
+            .initial_temperature_c
+            .or(ex.initial_temperature_c)
+            .unwrap_or(def.initial_temperature_c),
         cem43_map: ex.cem43_map.unwrap_or(false),
     };
     let p = loss.input.power_density_w_per_m3();
@@ -352,7 +390,10 @@ pub fn run_heat(opts: &HeatOptions) -> Result<serde_json::Value> {
                     )
                 })
             };
-            let (a, b) = (id(&imp.material, "implant.material")?, id(&imp.replace_with, "implant.replace_with")?);
+            let (a, b) = (
+                id(&imp.material, "implant.material")?,
+                id(&imp.replace_with, "implant.replace_with")?,
+            );
             let bg_labels = loss.labels.labels.mapv(|l| if l as usize == a { b as u8 } else { l });
             // The implant voxels get the replacement material's loss density of zero (the field solution
             // with the implant is reused: PEC voxels carry no loss). A true background needs its own run.
@@ -387,12 +428,20 @@ pub fn run_heat(opts: &HeatOptions) -> Result<serde_json::Value> {
                 .create("time_s")
                 .map_err(herr)?;
             let nt = result.times_s.len();
-            let tc = ndarray::Array2::from_shape_fn((result.probes.len(), nt), |(i, j)| result.probes[i].temperature_c[j]);
-            g.new_dataset_builder().with_data(&tc).create("temperature_c").map_err(herr)?;
+            let tc =
+                ndarray::Array2::from_shape_fn((result.probes.len(), nt), |(i, j)| result.probes[i].temperature_c[j]);
+            g.new_dataset_builder()
+                .with_data(&tc)
+                .create("temperature_c")
+                .map_err(herr)?;
             let names: Vec<hdf5::types::VarLenUnicode> = result
                 .probes
                 .iter()
-                .map(|p| p.name.parse().map_err(|e| Error::Other(format!("probe name {:?}: {e:?}", p.name))))
+                .map(|p| {
+                    p.name
+                        .parse()
+                        .map_err(|e| Error::Other(format!("probe name {:?}: {e:?}", p.name)))
+                })
                 .collect::<Result<_>>()?;
             g.new_dataset_builder()
                 .with_data(&ndarray::Array1::from(names))
