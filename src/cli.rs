@@ -43,7 +43,7 @@ enum Command {
         fields: std::path::PathBuf,
         #[command(flatten)]
         field: FieldArgs,
-        /// TOML overriding conductivity/density per material name (see README "Dosimetry").
+        /// TOML overriding conductivity/density per material name (format: docs of `dosimetry::io::MaterialsFile`).
         #[arg(long)]
         materials: Option<std::path::PathBuf>,
         #[arg(long)]
@@ -61,7 +61,8 @@ enum Command {
         input: std::path::PathBuf,
         #[command(flatten)]
         field: FieldArgs,
-        /// TOML with thermal properties per material name, probes, exposure, boundaries, implant.
+        /// TOML with thermal properties per material name, probes, exposure, boundaries, implant
+        /// (format: docs of `dosimetry::io::MaterialsFile`).
         #[arg(long)]
         materials: Option<std::path::PathBuf>,
         /// Temperature probe NAME:X,Y,Z or NAME:X,Y,Z:RADIUS (m); repeatable.

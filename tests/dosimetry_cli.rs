@@ -552,3 +552,63 @@ fn implant_with_and_without() {
     let file = hdf5::File::open(out.join("heat.h5")).unwrap();
     assert!(file.dataset("background_temperature_rise_end_k").is_ok());
 }
+
+#[test]
+fn b1rms_normalisation_scales_quadratically() {
+    let d = tmpdir("b1");
+    let sim = SIM.replace("[run]", "[[probes]]\nname = \"h\"\nfield = \"H\"\n\n[run]");
+    let toml = d.join("sim.toml");
+    std::fs::write(&toml, sim).unwrap();
+    let fdtd = d.join("fdtd");
+    let (code, _, err) = run(&[
+        "fdtd",
+        "run",
+        toml.to_str().unwrap(),
+        "--out",
+        fdtd.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let fields = fdtd.join("fields.h5");
+    let mut sar = Vec::new();
+    for b in ["1.0", "2.0"] {
+        let out = d.join(format!("b{b}"));
+        let (code, stdout, err) = run(&[
+            "sar",
+            fields.to_str().unwrap(),
+            "--normalise",
+            &format!("b1rms-ut={b}"),
+            "--isocentre-m",
+            "0.06,0.06,0.06",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let s: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let t = &s["normalisation"]["target"];
+        assert_eq!(t["kind"], "b1_plus_rms");
+        let sol = f(&t["solution_b1_plus_ut"]);
+        assert!(sol > 0.0 && sol.is_finite(), "{t}");
+        let b: f64 = b.parse().unwrap();
+        assert!(rel(f(&s["normalisation"]["power_factor"]), (b / sol).powi(2)) < 1e-12);
+        sar.push(f(&s["whole_phantom"]["sar_w_per_kg"]));
+    }
+    assert!(rel(sar[1], 4.0 * sar[0]) < 1e-6, "{sar:?}");
+    // An isocentre outside the H probe is an error naming the option.
+    let out = d.join("outside");
+    expect_error(
+        "iso outside",
+        &[
+            "sar",
+            fields.to_str().unwrap(),
+            "--normalise",
+            "b1rms-ut=1",
+            "--isocentre-m",
+            "1,1,1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &out,
+        &["fields.h5", "--isocentre-m", "outside"],
+    );
+}

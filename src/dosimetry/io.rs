@@ -277,8 +277,11 @@ pub struct FieldsFile {
     /// E probe name (HDF5 group).
     pub probe: String,
     pub e: YeeVector,
-    /// The first H probe recorded at the same frequency index, when any (for B1+ normalisation).
-    pub h: Option<YeeVector>,
+    /// The first H probe (group name) recorded at the same frequency index, when any (for B1+
+    /// normalisation; read only when needed).
+    pub h_probe: Option<String>,
+    /// Frequency index read.
+    pub freq_index: usize,
     pub materials: LabelGrid,
     /// Power delivered by the ports of the CW run (W), root attribute `input_power_w`, when written.
     pub input_power_w: Option<f64>,
@@ -377,17 +380,15 @@ pub fn read_fields(path: &Path, probe: Option<&str>, fi: usize) -> Result<Fields
         },
     };
     let e = read_yee(path, &probe, FieldKind::E, fi)?;
-    let h = match probe_groups(&file, "H", fi).first() {
-        Some(g) => Some(read_yee(path, g, FieldKind::H, fi)?),
-        None => None,
-    };
+    let h_probe = probe_groups(&file, "H", fi).first().cloned();
     let input_power_w = file.attr("input_power_w").and_then(|a| a.read_scalar::<f64>()).ok();
     let materials = read_h5_materials(path)?;
     Ok(FieldsFile {
         path: pname,
         probe,
         e,
-        h,
+        h_probe,
+        freq_index: fi,
         materials,
         input_power_w,
     })
@@ -486,7 +487,7 @@ pub fn sar_input_from_fields(
 
 /// `|B1+|` (µT, peak phasor magnitude) of the file's H probe at `point_m`.
 pub fn b1_plus_ut_at(f: &FieldsFile, point_m: [f64; 3]) -> Result<f64> {
-    let h = f.h.as_ref().ok_or_else(|| {
+    let g = f.h_probe.as_ref().ok_or_else(|| {
         Error::input(
             &f.path,
             "Hx_f0",
@@ -494,7 +495,8 @@ pub fn b1_plus_ut_at(f: &FieldsFile, point_m: [f64; 3]) -> Result<f64> {
             "add a `[[probes]] field = \"H\"` through the isocentre and re-run, or normalise otherwise",
         )
     })?;
-    let b = crate::b1::b1_plus(h)?.sample(point_m).norm() as f64 * 1e6;
+    let h = read_yee(Path::new(&f.path), g, FieldKind::H, f.freq_index)?;
+    let b = crate::b1::b1_plus(&h)?.sample(point_m).norm() as f64 * 1e6;
     if !b.is_finite() {
         return Err(Error::input(
             &f.path,
@@ -616,7 +618,7 @@ impl MaterialsFile {
                 &name,
                 "toml",
                 e.message().to_string(),
-                "fix the TOML; see `rftwin sar --help` and the README",
+                "fix the TOML; the keys are documented on rftwin::dosimetry::io::MaterialsFile",
             )
         })?;
         m.source = name;
