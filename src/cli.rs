@@ -37,6 +37,53 @@ enum Command {
         #[command(subcommand)]
         what: CoilCommand,
     },
+    /// Point, 1 g and 10 g SAR (IEC/IEEE 62704-1) from the E phasors of `fdtd run`: sar.h5, PNG maps, summary.json.
+    Sar {
+        /// fields.h5 of `rftwin fdtd run` (CW, with an E probe and the materials/ group).
+        fields: std::path::PathBuf,
+        #[command(flatten)]
+        field: FieldArgs,
+        /// TOML overriding conductivity/density per material name (format: docs of `dosimetry::io::MaterialsFile`).
+        #[arg(long)]
+        materials: Option<std::path::PathBuf>,
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Replace --out if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Do not print the summary.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Pennes bioheat: the ASTM F2182 exposure from sar.h5 (or fields.h5 + --normalise): heat.h5, PNGs, summary.json.
+    Heat {
+        /// sar.h5 of `rftwin sar`, or fields.h5 of `rftwin fdtd run`.
+        input: std::path::PathBuf,
+        #[command(flatten)]
+        field: FieldArgs,
+        /// TOML with thermal properties per material name, probes, exposure, boundaries, implant
+        /// (format: docs of `dosimetry::io::MaterialsFile`).
+        #[arg(long)]
+        materials: Option<std::path::PathBuf>,
+        /// Temperature probe NAME:X,Y,Z or NAME:X,Y,Z:RADIUS (m); repeatable.
+        #[arg(long = "probe", value_name = "NAME:X,Y,Z[:R]")]
+        probes: Vec<String>,
+        /// Exposure length (s); default 900 (ASTM F2182) or [exposure] duration_s.
+        #[arg(long)]
+        duration_s: Option<f64>,
+        /// Time step (s; accuracy only, any value is stable); default 5.
+        #[arg(long)]
+        dt_s: Option<f64>,
+        /// Uniform starting temperature (°C); default 22.
+        #[arg(long)]
+        initial_temperature_c: Option<f64>,
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Throughput benchmarks.
     Bench {
         #[command(subcommand)]
@@ -58,6 +105,35 @@ enum FdtdCommand {
         #[arg(long)]
         quiet: bool,
     },
+}
+
+/// Field selection and normalisation shared by `sar` and `heat`.
+#[derive(clap::Args)]
+struct FieldArgs {
+    /// whole-phantom=W_PER_KG | b1rms-ut=MICROTESLA | power-w=WATTS | mode=normal|first-level.
+    #[arg(long)]
+    normalise: Option<crate::dosimetry::run::NormaliseSpec>,
+    /// E probe (HDF5 group) to use; default: the only one.
+    #[arg(long = "e-probe")]
+    e_probe: Option<String>,
+    /// Frequency index of the phasors.
+    #[arg(long, default_value_t = 0)]
+    freq_index: usize,
+    /// Isocentre X,Y,Z (m) for b1rms-ut; default: centre of the grid.
+    #[arg(long, value_parser = crate::dosimetry::run::parse_point_m)]
+    isocentre_m: Option<[f64; 3]>,
+}
+
+impl FieldArgs {
+    fn options(self, fields: &std::path::Path) -> crate::dosimetry::run::FieldOptions {
+        crate::dosimetry::run::FieldOptions {
+            fields: fields.to_path_buf(),
+            probe: self.e_probe,
+            freq_index: self.freq_index,
+            normalise: self.normalise,
+            isocentre_m: self.isocentre_m,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -112,6 +188,23 @@ enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         repeat: usize,
         /// One line of JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// 10 g SAR averaging (IEC/IEEE 62704-1) on a body-like phantom of about N voxels of 1 mm (target: 8 M in <= 10 s).
+    Sar {
+        #[arg(long, default_value_t = 8_000_000)]
+        voxels: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// 15-minute Pennes exposure, steel rod in gel, about N voxels of 1 mm (target: 1 M in <= 30 s).
+    Heat {
+        #[arg(long, default_value_t = 1_000_000)]
+        voxels: usize,
+        /// Time step (s).
+        #[arg(long, default_value_t = 5.0)]
+        dt_s: f64,
         #[arg(long)]
         json: bool,
     },
@@ -261,7 +354,93 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Command::Bench {
+            what: BenchCommand::Sar { voxels, json },
+        } => bench_print(crate::dosimetry::bench::bench_averaging_10g(cube_side(voxels)?)?, json),
+        Command::Bench {
+            what: BenchCommand::Heat { voxels, dt_s, json },
+        } => bench_print(
+            crate::dosimetry::bench::bench_thermal_exposure(cube_side(voxels)?, dt_s)?,
+            json,
+        ),
+        Command::Sar {
+            fields,
+            field,
+            materials,
+            out,
+            force,
+            quiet,
+        } => {
+            let v = crate::dosimetry::run::run_sar(&crate::dosimetry::run::SarOptions {
+                field: field.options(&fields),
+                materials,
+                out,
+                force,
+            })?;
+            if !quiet {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            }
+            Ok(0)
+        }
+        Command::Heat {
+            input,
+            field,
+            materials,
+            probes,
+            duration_s,
+            dt_s,
+            initial_temperature_c,
+            out,
+            force,
+            quiet,
+        } => {
+            let v = crate::dosimetry::run::run_heat(&crate::dosimetry::run::HeatOptions {
+                field: field.options(&input),
+                input,
+                materials,
+                probes: probes
+                    .iter()
+                    .map(|p| crate::dosimetry::io::parse_probe_arg(p))
+                    .collect::<crate::error::Result<_>>()?,
+                duration_s,
+                dt_s,
+                initial_temperature_c,
+                out,
+                force,
+            })?;
+            if !quiet {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            }
+            Ok(0)
+        }
     }
+}
+
+/// Side of the cube with about `voxels` voxels (at least 20).
+fn cube_side(voxels: usize) -> anyhow::Result<usize> {
+    let n = (voxels as f64).cbrt().round() as usize;
+    if n < 20 {
+        return Err(crate::error::Error::input(
+            "bench",
+            "--voxels",
+            format!("{voxels} voxels is too few"),
+            "give at least 8000",
+        )
+        .into());
+    }
+    Ok(n)
+}
+
+fn bench_print(r: crate::dosimetry::bench::BenchTiming, json: bool) -> anyhow::Result<i32> {
+    if json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        println!(
+            "{}: {} voxels, {} thread(s): {:.3} s; {}",
+            r.name, r.voxels, r.threads, r.seconds, r.detail
+        );
+    }
+    Ok(0)
 }
 
 /// `rftwin fdtd run`: parse, build, run, write (atomically).
@@ -348,6 +527,11 @@ fn fdtd_run(
         elements.push(serde_json::json!({ "name": spec.name, "port": r0.is_some(), "results": rows }));
     }
 
+    // CW input power: sum over ports of 0.5 Re(V I*) (for `rftwin sar --normalise power-w=...`).
+    let input_power_w: Option<f64> = elements
+        .iter()
+        .filter_map(|e| e["results"][0]["power_into_structure_w"].as_f64())
+        .fold(None, |acc, p| Some(acc.unwrap_or(0.0) + p));
     let d = sim.op.d;
     let origin = sim.op.model.grid.node_pos(0, 0, 0);
     let mut arrays = Vec::new();
@@ -407,7 +591,22 @@ fn fdtd_run(
                 },
             })
             .collect();
-        crate::io::write_h5_fields(&dir.path("fields.h5"), &sets)?;
+        let h5 = dir.path("fields.h5");
+        crate::io::write_h5_fields(&h5, &sets)?;
+        // Material grid (cell centres) and the ports' input power, for `rftwin sar` / `rftwin heat`.
+        let model = &sim.op.model;
+        let labels = ndarray::Array3::from_shape_vec(model.grid.dims(), model.cells().to_vec())?;
+        let grid = crate::dosimetry::io::LabelGrid {
+            labels,
+            table: crate::dosimetry::io::MaterialTable::from_materials(model.materials()),
+            origin_m: model.grid.cell_centre(0, 0, 0),
+            spacing_m: d,
+        };
+        let file = hdf5::File::append(&h5).map_err(|e| crate::error::Error::Other(format!("{}: {e}", h5.display())))?;
+        crate::dosimetry::io::write_h5_materials(&file, &h5, &grid)?;
+        if let Some(p) = input_power_w {
+            crate::dosimetry::io::write_root_attr(&file, &h5, "input_power_w", p)?;
+        }
     }
     let summary = serde_json::json!({
         "file": name,

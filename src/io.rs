@@ -147,7 +147,7 @@ pub fn write_h5_fields(path: &Path, sets: &[FieldDataset]) -> Result<()> {
     Ok(())
 }
 
-fn write_str_attr(ds: &hdf5::Dataset, name: &str, value: &str) -> hdf5::Result<()> {
+pub(crate) fn write_str_attr(ds: &hdf5::Dataset, name: &str, value: &str) -> hdf5::Result<()> {
     let v: hdf5::types::VarLenUnicode = value
         .parse()
         .map_err(|e| hdf5::Error::from(format!("{e:?}").as_str()))?;

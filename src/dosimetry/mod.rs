@@ -12,14 +12,18 @@
 //!   probes, CEM43 and an energy budget;
 //! * [`summary`]: a serde-serialisable summary for reports and the CLI;
 //! * [`validation`]: the physics checks (also run by `rftwin validate` and `tests/dosimetry_*.rs`);
-//! * [`bench`](mod@bench): the two speed benchmarks as library functions (for `rftwin bench` and criterion).
+//! * [`bench`](mod@bench): the two speed benchmarks as library functions (for `rftwin bench` and criterion);
+//! * [`io`]: material grids in HDF5, E phasors of `rftwin fdtd run` into a [`sar::SarInput`], the materials TOML
+//!   and the slice panels; [`run`]: the `rftwin sar` / `rftwin heat` pipelines (file formats in its docs).
 
 // `!(x > 0.0)` is used on purpose: it also rejects NaN. Index loops over the 3 axes read clearer.
 #![allow(clippy::neg_cmp_op_on_partial_ord, clippy::needless_range_loop)]
 
 pub mod bench;
+pub mod io;
 pub mod normalise;
 pub mod sar;
+pub mod run;
 pub mod summary;
 pub mod thermal;
 pub mod validation;

@@ -1,0 +1,855 @@
+//! Dosimetry file I/O: material label grids in HDF5, E phasors from `rftwin fdtd run` into a
+//! [`SarInput`], the materials TOML of `rftwin sar` / `rftwin heat`, real-valued grid datasets and the
+//! orthogonal-slice PNG panels.
+//!
+//! # Material grid (`materials/` group, written by `rftwin fdtd run` into `fields.h5`, and into `sar.h5`)
+//! * `materials/label` (u8, `[nx, ny, nz]`, z fastest): material id per voxel; attributes `origin_m`
+//!   (centre of voxel `[0, 0, 0]`, m), `spacing_m` (m), `unit` = "1";
+//! * `materials/name` (variable-length UTF-8 strings, one per id), `materials/sigma_s_per_m` (f64, S/m;
+//!   0 for PEC), `materials/density_kg_per_m3` (f64, kg/m^3; 0 = air/background), `materials/pec` (u8).
+//!
+//! Conductivity and density are per material (not per voxel) so that the materials TOML can override
+//! them by name and give each material its thermal properties.
+//!
+//! # Grid datasets
+//! Real 3-D datasets (f32 or u8) carry `origin_m` (position of element `[0, 0, 0]`, the voxel centre),
+//! `spacing_m` and `unit` attributes, like the complex datasets of [`crate::io::write_h5_fields`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use hdf5::types::VarLenUnicode;
+use ndarray::{s, Array1, Array3, Ix3};
+use num_complex::Complex32;
+use serde::Deserialize;
+
+use super::sar::SarInput;
+use super::thermal::{Boundaries, Boundary, Probe, ThermalMaterial};
+use super::VoxelGrid;
+use crate::b1::{RegularField, YeeVector};
+use crate::error::{Error, Result};
+use crate::fdtd::FieldKind;
+
+fn h5e(path: &Path, key: &str, e: impl std::fmt::Display, fix: &str) -> Error {
+    Error::input(&path.display().to_string(), key, format!("{e}"), fix)
+}
+
+fn h5w(path: &Path, e: hdf5::Error) -> Error {
+    Error::Other(format!("HDF5 error writing {}: {e}", path.display()))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Material grids.
+
+/// Electrical and mass properties per material id.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MaterialTable {
+    pub name: Vec<String>,
+    pub sigma_s_per_m: Vec<f64>,
+    pub density_kg_per_m3: Vec<f64>,
+    pub pec: Vec<bool>,
+}
+
+impl MaterialTable {
+    /// From the material list of an FDTD voxel model (PEC materials get conductivity 0: E vanishes there).
+    pub fn from_materials(m: &[crate::grid::Material]) -> Self {
+        Self {
+            name: m.iter().map(|m| m.name.clone()).collect(),
+            sigma_s_per_m: m.iter().map(|m| if m.pec { 0.0 } else { m.sigma_s_per_m }).collect(),
+            density_kg_per_m3: m.iter().map(|m| m.density_kg_per_m3).collect(),
+            pec: m.iter().map(|m| m.pec).collect(),
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.name.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.name.is_empty()
+    }
+    /// Id of the material called `name`.
+    pub fn id(&self, name: &str) -> Option<usize> {
+        self.name.iter().position(|n| n == name)
+    }
+}
+
+/// A material id per voxel centre and the material table.
+#[derive(Clone, Debug)]
+pub struct LabelGrid {
+    pub labels: Array3<u8>,
+    pub table: MaterialTable,
+    /// Centre of voxel `[0, 0, 0]` (m).
+    pub origin_m: [f64; 3],
+    pub spacing_m: [f64; 3],
+}
+
+impl LabelGrid {
+    /// Voxel count per material id.
+    pub fn counts(&self) -> Vec<usize> {
+        let mut c = vec![0usize; self.table.len().max(256)];
+        for l in &self.labels {
+            c[*l as usize] += 1;
+        }
+        c
+    }
+    /// The voxel geometry (origin at the low corner of voxel `[0, 0, 0]`).
+    pub fn voxel_grid(&self) -> Result<VoxelGrid> {
+        Ok(VoxelGrid::new(self.spacing_m)?
+            .with_origin(std::array::from_fn(|a| self.origin_m[a] - 0.5 * self.spacing_m[a])))
+    }
+}
+
+/// Writes a real 3-D dataset `name` (groups created as needed) with `origin_m`, `spacing_m`, `unit`.
+pub fn write_h5_grid<T: hdf5::H5Type>(
+    file: &hdf5::File,
+    path: &Path,
+    name: &str,
+    data: &Array3<T>,
+    origin_m: [f64; 3],
+    spacing_m: [f64; 3],
+    unit: &str,
+) -> Result<()> {
+    let ds = builder(file, path, name)?
+        .with_data(data)
+        .create(leaf(name))
+        .map_err(|e| h5w(path, e))?;
+    for (n, v) in [("origin_m", origin_m), ("spacing_m", spacing_m)] {
+        ds.new_attr::<f64>()
+            .shape([3])
+            .create(n)
+            .and_then(|a| a.write(&v))
+            .map_err(|e| h5w(path, e))?;
+    }
+    crate::io::write_str_attr(&ds, "unit", unit).map_err(|e| h5w(path, e))
+}
+
+fn leaf(name: &str) -> &str {
+    name.rsplit_once('/').map_or(name, |(_, l)| l)
+}
+
+fn builder(file: &hdf5::File, path: &Path, name: &str) -> Result<hdf5::DatasetBuilder> {
+    Ok(match name.rsplit_once('/') {
+        Some((g, _)) => {
+            let grp = match file.group(g) {
+                Ok(x) => x,
+                Err(_) => file.create_group(g).map_err(|e| h5w(path, e))?,
+            };
+            grp.new_dataset_builder()
+        }
+        None => file.new_dataset_builder(),
+    })
+}
+
+fn write_1d<T: hdf5::H5Type + Clone>(file: &hdf5::File, path: &Path, name: &str, data: &[T]) -> Result<()> {
+    builder(file, path, name)?
+        .with_data(&Array1::from_iter(data.iter().cloned()))
+        .create(leaf(name))
+        .map_err(|e| h5w(path, e))?;
+    Ok(())
+}
+
+/// Writes a scalar f64 attribute on the file's root group.
+pub fn write_root_attr(file: &hdf5::File, path: &Path, name: &str, v: f64) -> Result<()> {
+    file.new_attr::<f64>()
+        .create(name)
+        .and_then(|a| a.write_scalar(&v))
+        .map_err(|e| h5w(path, e))
+}
+
+/// Writes the `materials/` group (see the module docs).
+pub fn write_h5_materials(file: &hdf5::File, path: &Path, g: &LabelGrid) -> Result<()> {
+    write_h5_grid(file, path, "materials/label", &g.labels, g.origin_m, g.spacing_m, "1")?;
+    let names: Vec<VarLenUnicode> = g
+        .table
+        .name
+        .iter()
+        .map(|n| {
+            n.parse()
+                .map_err(|e| Error::Other(format!("material name {n:?}: {e:?}")))
+        })
+        .collect::<Result<_>>()?;
+    write_1d(file, path, "materials/name", &names)?;
+    write_1d(file, path, "materials/sigma_s_per_m", &g.table.sigma_s_per_m)?;
+    write_1d(file, path, "materials/density_kg_per_m3", &g.table.density_kg_per_m3)?;
+    let pec: Vec<u8> = g.table.pec.iter().map(|p| *p as u8).collect();
+    write_1d(file, path, "materials/pec", &pec)
+}
+
+fn read_vec3(path: &Path, ds: &hdf5::Dataset, name: &str, key: &str) -> Result<[f64; 3]> {
+    let v = ds
+        .attr(name)
+        .and_then(|a| a.read_raw::<f64>())
+        .map_err(|e| h5e(path, &format!("{key}@{name}"), e, "write the file with rftwin"))?;
+    if v.len() != 3 || v.iter().any(|x| !x.is_finite()) {
+        return Err(Error::input(
+            &path.display().to_string(),
+            &format!("{key}@{name}"),
+            format!("expected 3 finite values, found {v:?}"),
+            "write the file with rftwin",
+        ));
+    }
+    Ok([v[0], v[1], v[2]])
+}
+
+/// Reads a real 3-D grid dataset as f32 with its `origin_m` and `spacing_m`.
+pub fn read_h5_grid_f32(path: &Path, name: &str) -> Result<(Array3<f32>, [f64; 3], [f64; 3])> {
+    let file = hdf5::File::open(path).map_err(|e| h5e(path, "file", e, "give an existing HDF5 file"))?;
+    let ds = file
+        .dataset(name)
+        .map_err(|e| h5e(path, name, e, "give a file written by rftwin sar"))?;
+    let data = ds
+        .read::<f32, Ix3>()
+        .map_err(|e| h5e(path, name, e, "give a 3-D real dataset"))?;
+    Ok((
+        data,
+        read_vec3(path, &ds, "origin_m", name)?,
+        read_vec3(path, &ds, "spacing_m", name)?,
+    ))
+}
+
+/// Reads the `materials/` group.
+pub fn read_h5_materials(path: &Path) -> Result<LabelGrid> {
+    let file = hdf5::File::open(path).map_err(|e| h5e(path, "file", e, "give an existing HDF5 file"))?;
+    let fix = "re-run `rftwin fdtd run` (it writes the materials/ group next to the fields)";
+    let ds = file
+        .dataset("materials/label")
+        .map_err(|e| h5e(path, "materials/label", e, fix))?;
+    let labels = ds.read::<u8, Ix3>().map_err(|e| h5e(path, "materials/label", e, fix))?;
+    let origin_m = read_vec3(path, &ds, "origin_m", "materials/label")?;
+    let spacing_m = read_vec3(path, &ds, "spacing_m", "materials/label")?;
+    let f64s = |n: &str| -> Result<Vec<f64>> {
+        file.dataset(n)
+            .and_then(|d| d.read_raw::<f64>())
+            .map_err(|e| h5e(path, n, e, fix))
+    };
+    let name: Vec<String> = file
+        .dataset("materials/name")
+        .and_then(|d| d.read_raw::<VarLenUnicode>())
+        .map_err(|e| h5e(path, "materials/name", e, fix))?
+        .iter()
+        .map(|s| s.as_str().to_string())
+        .collect();
+    let sigma = f64s("materials/sigma_s_per_m")?;
+    let rho = f64s("materials/density_kg_per_m3")?;
+    let pec: Vec<bool> = file
+        .dataset("materials/pec")
+        .and_then(|d| d.read_raw::<u8>())
+        .map_err(|e| h5e(path, "materials/pec", e, fix))?
+        .iter()
+        .map(|p| *p != 0)
+        .collect();
+    let n = name.len();
+    if sigma.len() != n || rho.len() != n || pec.len() != n {
+        return Err(Error::input(
+            &path.display().to_string(),
+            "materials",
+            "the material table's datasets have different lengths",
+            fix,
+        ));
+    }
+    if let Some(((i, j, k), l)) = labels.indexed_iter().find(|(_, l)| **l as usize >= n) {
+        return Err(Error::input(
+            &path.display().to_string(),
+            &format!("materials/label[{i}, {j}, {k}]"),
+            format!("material id {l} is not in the table of {n} materials"),
+            fix,
+        ));
+    }
+    Ok(LabelGrid {
+        labels,
+        table: MaterialTable {
+            name,
+            sigma_s_per_m: sigma,
+            density_kg_per_m3: rho,
+            pec,
+        },
+        origin_m,
+        spacing_m,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Field files.
+
+/// What `rftwin sar` / `rftwin heat` read from a `fields.h5` of `rftwin fdtd run`.
+#[derive(Clone, Debug)]
+pub struct FieldsFile {
+    pub path: String,
+    /// E probe name (HDF5 group).
+    pub probe: String,
+    pub e: YeeVector,
+    /// The first H probe (group name) recorded at the same frequency index, when any (for B1+
+    /// normalisation; read only when needed).
+    pub h_probe: Option<String>,
+    /// Frequency index read.
+    pub freq_index: usize,
+    pub materials: LabelGrid,
+    /// Power delivered by the ports of the CW run (W), root attribute `input_power_w`, when written.
+    pub input_power_w: Option<f64>,
+}
+
+fn probe_groups(file: &hdf5::File, kind: &str, fi: usize) -> Vec<String> {
+    let mut out: Vec<String> = file
+        .member_names()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|g| g != "materials" && g != "xdmf")
+        .filter(|g| file.dataset(&format!("{g}/{kind}x_f{fi}")).is_ok())
+        .collect();
+    out.sort();
+    out
+}
+
+fn read_yee(path: &Path, group: &str, kind: FieldKind, fi: usize) -> Result<YeeVector> {
+    let letter = if kind == FieldKind::E { "E" } else { "H" };
+    let file = hdf5::File::open(path).map_err(|e| h5e(path, "file", e, "give an existing HDF5 file"))?;
+    let comps: Vec<RegularField<Complex32>> = ["x", "y", "z"]
+        .iter()
+        .map(|c| {
+            let name = format!("{group}/{letter}{c}_f{fi}");
+            let ds = file
+                .dataset(&name)
+                .map_err(|e| h5e(path, &name, e, "record all three components"))?;
+            let unit = ds
+                .attr("unit")
+                .and_then(|a| a.read_scalar::<VarLenUnicode>())
+                .map(|u| u.as_str().to_string())
+                .unwrap_or_default();
+            let want = if kind == FieldKind::E { "V/m" } else { "A/m" };
+            if unit != want {
+                return Err(Error::input(
+                    &path.display().to_string(),
+                    &format!("{name}@unit"),
+                    format!("unit is {unit:?}, expected {want:?} (a CW peak phasor)"),
+                    "use the fields of a CW run (`[run] mode = \"cw\"`); pulse runs store spectra",
+                ));
+            }
+            let f = crate::b1::read_h5_field(path, &name)?;
+            if let Some(((i, j, k), v)) = f
+                .data
+                .indexed_iter()
+                .find(|(_, v)| !(v.re.is_finite() && v.im.is_finite()))
+            {
+                return Err(Error::input(
+                    &path.display().to_string(),
+                    &format!("{name}[{i}, {j}, {k}]"),
+                    format!("field value {v} is NaN or infinite"),
+                    "recompute or repair the field solution (a diverged FDTD run gives NaN)",
+                ));
+            }
+            Ok(f)
+        })
+        .collect::<Result<_>>()?;
+    let [x, y, z]: [RegularField<Complex32>; 3] = comps.try_into().expect("three components");
+    YeeVector::new(kind, [x, y, z])
+}
+
+/// Reads the E phasors of `probe` (or of the only E probe) at frequency index `fi`, the first H probe if
+/// any, the material grid and the input power. NaN/Inf values are reported with dataset and index.
+pub fn read_fields(path: &Path, probe: Option<&str>, fi: usize) -> Result<FieldsFile> {
+    let pname = path.display().to_string();
+    let file = hdf5::File::open(path).map_err(|e| h5e(path, "file", e, "give the fields.h5 of `rftwin fdtd run`"))?;
+    let e_groups = probe_groups(&file, "E", fi);
+    let probe = match probe {
+        Some(p) if e_groups.iter().any(|g| g == p) => p.to_string(),
+        Some(p) => {
+            return Err(Error::input(
+                &pname,
+                "--probe",
+                format!("no E probe '{p}' with frequency index {fi} (E probes: {e_groups:?})"),
+                "name an E-field probe of the run",
+            ))
+        }
+        None => match e_groups.as_slice() {
+            [one] => one.clone(),
+            [] => {
+                return Err(Error::input(
+                    &pname,
+                    &format!("Ex_f{fi}"),
+                    "the file holds no E-field probe at this frequency index",
+                    "add a `[[probes]] field = \"E\"` covering the phantom to the simulation and re-run it",
+                ))
+            }
+            many => {
+                return Err(Error::input(
+                    &pname,
+                    "--probe",
+                    format!("several E probes: {many:?}"),
+                    "choose one with --probe NAME",
+                ))
+            }
+        },
+    };
+    let e = read_yee(path, &probe, FieldKind::E, fi)?;
+    let h_probe = probe_groups(&file, "H", fi).first().cloned();
+    let input_power_w = file.attr("input_power_w").and_then(|a| a.read_scalar::<f64>()).ok();
+    let materials = read_h5_materials(path)?;
+    Ok(FieldsFile {
+        path: pname,
+        probe,
+        e,
+        h_probe,
+        freq_index: fi,
+        materials,
+        input_power_w,
+    })
+}
+
+/// The part of `g` covering `n` voxels from the voxel centred at `origin_m` (m). Errors name `what`.
+pub fn sub_labels(g: &LabelGrid, origin_m: [f64; 3], n: [usize; 3], source: &str, what: &str) -> Result<Array3<u8>> {
+    let dims = g.labels.dim();
+    let dims = [dims.0, dims.1, dims.2];
+    let mut off = [0usize; 3];
+    for a in 0..3 {
+        let u = (origin_m[a] - g.origin_m[a]) / g.spacing_m[a];
+        let r = u.round();
+        if (u - r).abs() > 1e-3 || r < 0.0 || r as usize + n[a] > dims[a] {
+            return Err(Error::input(
+                source,
+                what,
+                format!(
+                    "the field's cell centres (from {origin_m:?} m, {n:?} voxels) do not lie on the material grid (from {:?} m, {dims:?} voxels, spacing {:?} m)",
+                    g.origin_m, g.spacing_m
+                ),
+                "use fields and materials of the same `rftwin fdtd run`",
+            ));
+        }
+        off[a] = r as usize;
+    }
+    Ok(g.labels
+        .slice(s![off[0]..off[0] + n[0], off[1]..off[1] + n[1], off[2]..off[2] + n[2]])
+        .to_owned())
+}
+
+/// Per-material checks before SAR: every material present with conductivity > 0 needs a density > 0,
+/// and no density may be negative. `source` names where the table came from (file or TOML).
+pub fn check_sar_table(table: &MaterialTable, counts: &[usize], source: &str) -> Result<()> {
+    for id in 0..table.len() {
+        if counts[id] == 0 {
+            continue;
+        }
+        let (n, sig, rho) = (&table.name[id], table.sigma_s_per_m[id], table.density_kg_per_m3[id]);
+        if !(rho >= 0.0) || !rho.is_finite() {
+            return Err(Error::input(
+                source,
+                &format!("materials.{n}.density_kg_per_m3"),
+                format!(
+                    "density {rho} kg/m^3 of material '{n}' ({} voxels) is negative or not finite",
+                    counts[id]
+                ),
+                "give a density >= 0 kg/m^3 (0 only for air/background without conductivity)",
+            ));
+        }
+        if sig > 0.0 && !(rho > 0.0) {
+            return Err(Error::input(
+                source,
+                &format!("materials.{n}.density_kg_per_m3"),
+                format!(
+                    "material '{n}' ({} voxels) conducts (sigma = {sig} S/m) but has density {rho} kg/m^3: SAR is undefined there",
+                    counts[id]
+                ),
+                "give the material its mass density (kg/m^3), e.g. 1000 for gel",
+            ));
+        }
+        if !(sig >= 0.0) || !sig.is_finite() {
+            return Err(Error::input(
+                source,
+                &format!("materials.{n}.sigma_s_per_m"),
+                format!("conductivity {sig} S/m of material '{n}' is negative or not finite"),
+                "give a conductivity >= 0 S/m",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// E at the voxel centres of the field file, with conductivity and density from `table` (the field
+/// file's own table, possibly with TOML overrides): the [`SarInput`] and the labels on its grid.
+/// `table_source` names where `table` came from in errors.
+pub fn sar_input_from_fields(
+    f: &FieldsFile,
+    table: &MaterialTable,
+    table_source: &str,
+) -> Result<(SarInput, LabelGrid)> {
+    let (g, [ex, ey, ez]) = f.e.at_centres()?;
+    let labels = sub_labels(&f.materials, g.origin_m, g.dims, &f.path, &format!("{}/Ex_f0", f.probe))?;
+    let lg = LabelGrid {
+        labels,
+        table: table.clone(),
+        origin_m: g.origin_m,
+        spacing_m: g.spacing_m,
+    };
+    check_sar_table(table, &lg.counts(), table_source)?;
+    let sigma = lg.labels.mapv(|l| table.sigma_s_per_m[l as usize] as f32);
+    let rho = lg.labels.mapv(|l| table.density_kg_per_m3[l as usize] as f32);
+    let input = SarInput::from_phasors(&f.path, [&ex, &ey, &ez], &sigma, rho, lg.voxel_grid()?)?;
+    Ok((input, lg))
+}
+
+/// `|B1+|` (µT, peak phasor magnitude) of the file's H probe at `point_m`.
+pub fn b1_plus_ut_at(f: &FieldsFile, point_m: [f64; 3]) -> Result<f64> {
+    let g = f.h_probe.as_ref().ok_or_else(|| {
+        Error::input(
+            &f.path,
+            "Hx_f0",
+            "B1+rms normalisation needs an H-field probe and the file has none",
+            "add a `[[probes]] field = \"H\"` through the isocentre and re-run, or normalise otherwise",
+        )
+    })?;
+    let h = read_yee(Path::new(&f.path), g, FieldKind::H, f.freq_index)?;
+    let b = crate::b1::b1_plus(&h)?.sample(point_m).norm() as f64 * 1e6;
+    if !b.is_finite() {
+        return Err(Error::input(
+            &f.path,
+            "--isocentre-m",
+            format!("the isocentre {point_m:?} m is outside the H probe"),
+            "give an isocentre inside the H probe region",
+        ));
+    }
+    Ok(b)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Materials TOML.
+
+/// The `--materials` TOML of `rftwin sar` and `rftwin heat` (every table optional):
+///
+/// ```toml
+/// [materials.gel]                 # keyed by the FDTD material name
+/// sigma_s_per_m = 0.47            # overrides the field file's value (S/m)
+/// density_kg_per_m3 = 1000.0      # overrides the field file's value (kg/m^3)
+/// [materials.gel.thermal]         # needed by `rftwin heat` for every material with density > 0
+/// preset = "astm_gel"             # astm_gel | stainless_steel | titanium_alloy | muscle; keys below override
+/// conductivity_w_per_m_k = 0.54
+/// [materials.pec.thermal]         # a metal implant modelled as PEC in the FDTD run
+/// preset = "stainless_steel"
+///
+/// [implant]                       # optional: also run with the implant replaced by another material
+/// material = "pec"
+/// replace_with = "gel"
+///
+/// [[probes]]                      # points (m), or spheres with radius_m
+/// name = "tip"
+/// position_m = [0.0, 0.0, 0.05]
+/// radius_m = 0.001
+///
+/// [exposure]                      # defaults: 900 s, 5 s steps, 22 °C, no CEM43 map
+/// duration_s = 900.0
+///
+/// [boundaries]                    # default insulating; kind = insulating | fixed_temperature | convective
+/// all = { kind = "insulating" }
+/// faces = [...]                   # optional six entries: -x, +x, -y, +y, -z, +z
+/// background = { kind = "convective", h_w_per_m2_k = 10.0, ambient_c = 22.0 }
+/// ```
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaterialsFile {
+    #[serde(default)]
+    pub materials: BTreeMap<String, MaterialEntry>,
+    #[serde(default)]
+    pub probes: Vec<ProbeEntry>,
+    pub exposure: Option<ExposureEntry>,
+    pub boundaries: Option<BoundariesEntry>,
+    pub implant: Option<ImplantEntry>,
+    /// File name (set by [`MaterialsFile::load`]).
+    #[serde(skip)]
+    pub source: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaterialEntry {
+    pub sigma_s_per_m: Option<f64>,
+    pub density_kg_per_m3: Option<f64>,
+    pub thermal: Option<ThermalEntry>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThermalEntry {
+    pub preset: Option<String>,
+    pub density_kg_per_m3: Option<f64>,
+    pub heat_capacity_j_per_kg_k: Option<f64>,
+    pub conductivity_w_per_m_k: Option<f64>,
+    pub perfusion_per_s: Option<f64>,
+    pub metabolic_heat_w_per_m3: Option<f64>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeEntry {
+    pub name: String,
+    pub position_m: [f64; 3],
+    pub radius_m: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExposureEntry {
+    pub duration_s: Option<f64>,
+    pub dt_s: Option<f64>,
+    pub initial_temperature_c: Option<f64>,
+    pub cem43_map: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoundariesEntry {
+    pub all: Option<Boundary>,
+    pub faces: Option<[Boundary; 6]>,
+    pub background: Option<Boundary>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImplantEntry {
+    pub material: String,
+    pub replace_with: String,
+}
+
+impl MaterialsFile {
+    pub fn load(path: &Path) -> Result<Self> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            path: name.clone(),
+            err: e,
+        })?;
+        let mut m: MaterialsFile = toml::from_str(&text).map_err(|e| {
+            Error::input(
+                &name,
+                "toml",
+                e.message().to_string(),
+                "fix the TOML; the keys are documented on rftwin::dosimetry::io::MaterialsFile",
+            )
+        })?;
+        m.source = name;
+        Ok(m)
+    }
+
+    fn check_names(&self, table: &MaterialTable) -> Result<()> {
+        for n in self.materials.keys() {
+            if table.id(n).is_none() {
+                return Err(Error::input(
+                    &self.source,
+                    &format!("materials.{n}"),
+                    format!("no material '{n}' in the field file"),
+                    format!("use one of: {}", table.name.join(", ")),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `table` with this file's conductivity and density overrides.
+    pub fn apply_electrical(&self, table: &MaterialTable) -> Result<MaterialTable> {
+        self.check_names(table)?;
+        let mut t = table.clone();
+        for (n, e) in &self.materials {
+            let id = t.id(n).expect("checked");
+            if let Some(s) = e.sigma_s_per_m {
+                t.sigma_s_per_m[id] = s;
+            }
+            if let Some(r) = e.density_kg_per_m3 {
+                t.density_kg_per_m3[id] = r;
+            }
+        }
+        Ok(t)
+    }
+
+    /// Thermal material per id of `table`: the TOML's entry, `None` for materials absent from the grid or
+    /// without mass (air), and an error naming the material for one with mass but no thermal properties.
+    pub fn thermal_table(
+        &self,
+        table: &MaterialTable,
+        counts: &[usize],
+        grid_source: &str,
+    ) -> Result<Vec<Option<ThermalMaterial>>> {
+        self.check_names(table)?;
+        let src = if self.source.is_empty() {
+            grid_source.to_string()
+        } else {
+            self.source.clone()
+        };
+        (0..table.len())
+            .map(|id| {
+                let n = &table.name[id];
+                match self.materials.get(n).and_then(|e| e.thermal.as_ref()) {
+                    Some(t) => t.build(n, table.density_kg_per_m3[id], &src).map(Some),
+                    None if counts[id] > 0 && table.density_kg_per_m3[id] > 0.0 => Err(Error::input(
+                        &src,
+                        &format!("materials.{n}.thermal"),
+                        format!(
+                            "material '{n}' ({} voxels, density {} kg/m^3) has no thermal properties",
+                            counts[id], table.density_kg_per_m3[id]
+                        ),
+                        format!(
+                            "add [materials.{n}.thermal] with a preset (astm_gel, stainless_steel, titanium_alloy, muscle) or density_kg_per_m3, heat_capacity_j_per_kg_k and conductivity_w_per_m_k"
+                        ),
+                    )),
+                    None => Ok(None),
+                }
+            })
+            .collect()
+    }
+
+    /// Boundaries (default: insulating everywhere).
+    pub fn boundaries(&self) -> Boundaries {
+        let b = self.boundaries.clone().unwrap_or_default();
+        let all = b.all.unwrap_or(Boundary::Insulating);
+        Boundaries {
+            faces: b.faces.unwrap_or([all; 6]),
+            background: b.background.unwrap_or(all),
+        }
+    }
+
+    /// The file's probes.
+    pub fn probes(&self) -> Vec<Probe> {
+        self.probes
+            .iter()
+            .map(|p| match p.radius_m {
+                Some(r) => Probe::sphere(&p.name, p.position_m, r),
+                None => Probe::point(&p.name, p.position_m),
+            })
+            .collect()
+    }
+}
+
+impl ThermalEntry {
+    fn build(&self, name: &str, sar_density: f64, source: &str) -> Result<ThermalMaterial> {
+        let base = match self.preset.as_deref() {
+            None => None,
+            Some("astm_gel") => Some(ThermalMaterial::astm_gel()),
+            Some("stainless_steel") => Some(ThermalMaterial::stainless_steel()),
+            Some("titanium_alloy") => Some(ThermalMaterial::titanium_alloy()),
+            Some("muscle") => Some(ThermalMaterial::muscle()),
+            Some(p) => {
+                return Err(Error::input(
+                    source,
+                    &format!("materials.{name}.thermal.preset"),
+                    format!("unknown preset '{p}'"),
+                    "use astm_gel, stainless_steel, titanium_alloy or muscle",
+                ))
+            }
+        };
+        let need = |v: Option<f64>, b: Option<f64>, key: &str| -> Result<f64> {
+            v.or(b).ok_or_else(|| {
+                Error::input(
+                    source,
+                    &format!("materials.{name}.thermal.{key}"),
+                    format!("missing thermal property {key} of material '{name}'"),
+                    "give it, or a preset that supplies it",
+                )
+            })
+        };
+        let fallback_rho = if sar_density > 0.0 { Some(sar_density) } else { None };
+        let m = ThermalMaterial {
+            name: name.to_string(),
+            density_kg_per_m3: need(
+                self.density_kg_per_m3,
+                base.as_ref().map(|b| b.density_kg_per_m3).or(fallback_rho),
+                "density_kg_per_m3",
+            )?,
+            heat_capacity_j_per_kg_k: need(
+                self.heat_capacity_j_per_kg_k,
+                base.as_ref().map(|b| b.heat_capacity_j_per_kg_k),
+                "heat_capacity_j_per_kg_k",
+            )?,
+            conductivity_w_per_m_k: need(
+                self.conductivity_w_per_m_k,
+                base.as_ref().map(|b| b.conductivity_w_per_m_k),
+                "conductivity_w_per_m_k",
+            )?,
+            perfusion_per_s: self
+                .perfusion_per_s
+                .or(base.as_ref().map(|b| b.perfusion_per_s))
+                .unwrap_or(0.0),
+            metabolic_heat_w_per_m3: self
+                .metabolic_heat_w_per_m3
+                .or(base.as_ref().map(|b| b.metabolic_heat_w_per_m3))
+                .unwrap_or(0.0),
+        };
+        Ok(m)
+    }
+}
+
+/// Checks that every probe lies inside the grid box of `grid` with `dims` voxels. `source` names where
+/// the probes came from.
+pub fn check_probes_in_grid(probes: &[(Probe, String)], grid: &VoxelGrid, dims: [usize; 3]) -> Result<()> {
+    let lo = grid.origin_m;
+    let hi: [f64; 3] = std::array::from_fn(|a| lo[a] + dims[a] as f64 * grid.voxel_size_m[a]);
+    for (p, source) in probes {
+        let c = match &p.kind {
+            super::thermal::ProbeKind::Point { position_m } => *position_m,
+            super::thermal::ProbeKind::Sphere { centre_m, .. } => *centre_m,
+        };
+        if (0..3).any(|a| !(c[a] >= lo[a] && c[a] <= hi[a])) {
+            return Err(Error::input(
+                source,
+                &format!("probes.{}", p.name),
+                format!("position {c:?} m is outside the grid ({lo:?} to {hi:?} m)"),
+                "place the probe inside the thermal grid (positions in metres)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Parses `NAME:X,Y,Z` or `NAME:X,Y,Z:R` (metres) from the command line.
+pub fn parse_probe_arg(s: &str) -> Result<Probe> {
+    let bad = |what: &str| {
+        Error::input(
+            "command line",
+            &format!("--probe {s}"),
+            what.to_string(),
+            "write NAME:X,Y,Z or NAME:X,Y,Z:RADIUS in metres, e.g. tip:0,0,0.05:0.001",
+        )
+    };
+    let parts: Vec<&str> = s.split(':').collect();
+    if parts.len() < 2 || parts.len() > 3 || parts[0].is_empty() {
+        return Err(bad("expected NAME:X,Y,Z[:RADIUS]"));
+    }
+    let xyz: Vec<f64> = parts[1]
+        .split(',')
+        .map(|v| v.trim().parse::<f64>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| bad("position is not three numbers"))?;
+    if xyz.len() != 3 || xyz.iter().any(|v| !v.is_finite()) {
+        return Err(bad("position is not three finite numbers"));
+    }
+    let p = [xyz[0], xyz[1], xyz[2]];
+    match parts.get(2) {
+        None => Ok(Probe::point(parts[0], p)),
+        Some(r) => {
+            let r: f64 = r.trim().parse().map_err(|_| bad("radius is not a number"))?;
+            Ok(Probe::sphere(parts[0], p, r))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Figures.
+
+/// Axial, coronal and sagittal slices of `volume` through voxel `at`, side by side in one PNG, each with
+/// its peak marked. `origin_m` is the centre of voxel `[0, 0, 0]`.
+pub fn orthogonal_panel(
+    path: &Path,
+    volume: &Array3<f32>,
+    at: [usize; 3],
+    origin_m: [f64; 3],
+    spacing_m: [f64; 3],
+    title: &str,
+    unit: &str,
+) -> Result<()> {
+    use crate::plot::{self, Panel, SliceMap};
+    let names = ["sagittal", "coronal", "axial"];
+    let mut maps = Vec::new();
+    for axis in [2usize, 1, 0] {
+        let pos_mm = (origin_m[axis] + at[axis] as f64 * spacing_m[axis]) * 1e3;
+        maps.push(
+            SliceMap::from_volume(volume.view(), axis, at[axis], origin_m, spacing_m)?
+                .title(format!("{} {} = {:.1} mm", names[axis], ["x", "y", "z"][axis], pos_mm))
+                .unit(unit)
+                .mark_peak("peak"),
+        );
+    }
+    plot::panel(path, &Panel::new(maps).title(title))
+}
