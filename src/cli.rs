@@ -154,6 +154,13 @@ enum CoilCommand {
         /// Steady-state tolerance (relative phasor change per period).
         #[arg(long, default_value_t = 1e-3)]
         tolerance: f64,
+        /// `ideal` (impressed homogeneous-mode currents) or `resonant` (capacitors tuned by FDTD
+        /// sweeps, driven at the coil's ports).
+        #[arg(long, default_value = "ideal")]
+        drive: String,
+        /// Steps per broadband sweep of the resonant model.
+        #[arg(long, default_value_t = 16000)]
+        sweep_steps: usize,
         /// Replace --out if it exists.
         #[arg(long)]
         force: bool,
@@ -312,11 +319,23 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     out,
                     cell_mm,
                     tolerance,
+                    drive,
+                    sweep_steps,
                     force,
                     quiet,
                 },
         } => {
-            let summary = coil_simulate(&file, phantom.as_deref(), &out, cell_mm, tolerance, force, quiet)?;
+            let summary = coil_simulate(
+                &file,
+                phantom.as_deref(),
+                &out,
+                cell_mm,
+                tolerance,
+                &drive,
+                sweep_steps,
+                force,
+                quiet,
+            )?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
             Ok(0)
         }
@@ -651,16 +670,19 @@ fn progress_fn(bar: &indicatif::ProgressBar) -> crate::fdtd::ProgressFn {
 }
 
 /// `rftwin coil simulate`.
+#[allow(clippy::too_many_arguments)]
 fn coil_simulate(
     file: &std::path::Path,
     phantom: Option<&std::path::Path>,
     out: &std::path::Path,
     cell_mm: f64,
     tolerance: f64,
+    drive: &str,
+    sweep_steps: usize,
     force: bool,
     quiet: bool,
 ) -> anyhow::Result<serde_json::Value> {
-    use crate::b1::coil_maps::{simulate_ideal, SimulateOptions};
+    use crate::b1::coil_maps::{simulate_ideal, simulate_resonant, SimulateOptions};
     use crate::plot::{panel, Panel, PanelScale, SliceMap};
     use ndarray::Array3;
     use num_complex::Complex32;
@@ -681,7 +703,23 @@ fn coil_simulate(
     opt.steady.tol = tolerance;
     let dir = crate::io::AtomicDir::new(out, force)?;
     let bar = spinner(quiet);
-    let f = simulate_ideal(&coil, ph.as_ref(), &opt, Some(progress_fn(&bar)))?;
+    let (f, tuning) = match drive {
+        "ideal" => (simulate_ideal(&coil, ph.as_ref(), &opt, Some(progress_fn(&bar)))?, None),
+        "resonant" => {
+            bar.set_message("tuning the capacitors by FDTD sweeps");
+            let (f, t) = simulate_resonant(&coil, ph.as_ref(), &opt, sweep_steps, 0.005, Some(progress_fn(&bar)))?;
+            (f, Some(t))
+        }
+        other => {
+            return Err(crate::error::Error::input(
+                "command line",
+                "--drive",
+                format!("unknown drive '{other}'"),
+                "use --drive ideal or --drive resonant",
+            )
+            .into())
+        }
+    };
     bar.finish_and_clear();
 
     // Datasets for 1 W input and for 1 µT B1+ at the isocentre.
@@ -819,7 +857,14 @@ fn coil_simulate(
     let summary = serde_json::json!({
         "coil": file.display().to_string(),
         "phantom": phantom.map(|p| p.display().to_string()),
-        "drive": "ideal (impressed rung and ring currents, homogeneous mode)",
+        "drive": if tuning.is_some() { "resonant (FDTD-tuned capacitors, ports driven as in the coil file)" } else { "ideal (impressed rung and ring currents, homogeneous mode)" },
+        "fdtd_tuning": tuning.as_ref().map(|t| serde_json::json!({
+            "capacitors_f": t.capacitors,
+            "homogeneous_mode_hz": t.homogeneous_hz,
+            "relative_error": t.rel_error,
+            "ordering_matches_circuit_model": t.ordering_matches_circuit,
+            "sweeps": t.sweeps.iter().map(|s| serde_json::json!({"capacitors_f": s.capacitors, "homogeneous_mode_hz": s.homogeneous_hz, "peaks_hz": s.peaks_hz, "steps": s.steps, "seconds": s.seconds})).collect::<Vec<_>>(),
+        })),
         "freq_hz": f.freq_hz,
         "cells": f.cells,
         "cell_m": f.cell_m,

@@ -31,3 +31,7 @@ fn coil_cylinder_bessel_64mhz() {
 fn coil_cylinder_bessel_128mhz() {
     check("coil_cylinder_bessel_128mhz");
 }
+#[test]
+fn coil_fdtd_tuned_resonance() {
+    check("coil_fdtd_tuned_resonance");
+}

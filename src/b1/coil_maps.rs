@@ -7,8 +7,9 @@ use num_complex::{Complex32, Complex64};
 
 use super::{b1_minus, b1_plus, GridPlacement, RegularField, YeeVector};
 use crate::coil::config::{CoilConfig, Drive};
-use crate::coil::fdtd_model::{self, BirdcageMesh, MeshOptions, ModelKind};
+use crate::coil::fdtd_model::{self, BirdcageMesh, Gaps, MeshOptions, ModelKind};
 use crate::coil::phantom::PhantomConfig;
+use crate::coil::resonant::{resonant_spec, tune_fdtd, FdtdTuning};
 use crate::error::{Error, Result};
 use crate::fdtd::{DftProbe, FieldKind, Probe, ProgressFn, RunStats, Simulation, SteadyState};
 
@@ -108,6 +109,45 @@ pub fn simulate_ideal(
     run_mesh(&mesh, freq, &weights, &opt.steady, progress, t0)
 }
 
+/// The resonant model (PEC rungs and rings, capacitors), tuned by FDTD sweeps from the circuit-model
+/// capacitance until its homogeneous mode is within `tune_tol` of Larmor (at most 3 sweeps of
+/// `sweep_steps` steps), then driven at its ports (1 A each, the coil file's phases: quadrature by
+/// default) to steady state at Larmor.
+pub fn simulate_resonant(
+    coil: &CoilConfig,
+    phantom: Option<&PhantomConfig>,
+    opt: &SimulateOptions,
+    sweep_steps: usize,
+    tune_tol: f64,
+    progress: Option<ProgressFn>,
+) -> Result<(CoilFields, FdtdTuning)> {
+    let t0 = std::time::Instant::now();
+    let mesh = fdtd_model::mesh(
+        coil,
+        phantom,
+        ModelKind::Resonant(Gaps::for_type(coil.coil_type)),
+        &opt.mesh,
+    )?;
+    let tuning = tune_fdtd(coil, &mesh, tune_tol, 3, sweep_steps)?;
+    let freq = opt.freq_hz.unwrap_or(coil.freq_hz);
+    let drive: Vec<Complex64> = coil
+        .ports
+        .iter()
+        .map(|p| Complex64::from_polar(1.0, p.phase_deg.to_radians()))
+        .collect();
+    let wave = |ph: f64| crate::fdtd::Waveform::Cw {
+        freq_hz: freq,
+        amplitude: 1.0,
+        phase_rad: ph,
+        ramp_periods: 3.0,
+    };
+    let mut spec = resonant_spec(coil, &mesh, tuning.capacitors, &drive, &wave)?;
+    spec.cw_freq_hz = Some(freq);
+    spec.port_freqs_hz = vec![freq];
+    let fields = run_spec(&mesh, spec, freq, &opt.steady, progress, t0)?;
+    Ok((fields, tuning))
+}
+
 /// Runs an ideal-drive mesh with the given rung weights and extracts the fields.
 pub fn run_mesh(
     mesh: &BirdcageMesh,
@@ -118,6 +158,18 @@ pub fn run_mesh(
     t0: std::time::Instant,
 ) -> Result<CoilFields> {
     let spec = mesh.ideal_drive(freq, weights)?;
+    run_spec(mesh, spec, freq, steady, progress, t0)
+}
+
+/// Runs a CW simulation of a coil mesh and extracts the fields over the coil interior.
+fn run_spec(
+    mesh: &BirdcageMesh,
+    spec: crate::fdtd::SimulationSpec,
+    freq: f64,
+    steady: &SteadyState,
+    progress: Option<ProgressFn>,
+    t0: std::time::Instant,
+) -> Result<CoilFields> {
     let mut sim = Simulation::new(spec)?;
     sim.set_progress(progress);
     let m = sim.op.steps_per_period.expect("CW run");

@@ -15,6 +15,7 @@ pub mod config;
 pub mod fdtd_model;
 pub mod inductance;
 pub mod phantom;
+pub mod resonant;
 pub mod validation;
 
 pub use circuit::{tune, tune_with, CircuitModel, CircuitOptions, Mode, ModeKind, Tuning};

@@ -30,6 +30,10 @@ const BB2002: &str =
 pub fn cases() -> Vec<ValidationCase> {
     vec![
         ValidationCase {
+            name: "coil_fdtd_tuned_resonance",
+            run: case_fdtd_resonance,
+        },
+        ValidationCase {
             name: "coil_grover_filaments",
             run: case_filaments,
         },
@@ -594,5 +598,53 @@ fn case_shipped_tuned() -> Result<CaseResult> {
         worst.0,
         "relative (max over coils)",
         1e-9,
+    ))
+}
+
+/// The FDTD resonant model of the 1.5 T body coil loaded with the ASTM phantom (20 mm cells), tuned
+/// by at most 3 broadband sweeps from the circuit-model capacitance: its homogeneous mode must land
+/// within 0.5 % of Larmor, and its resonances must come in the circuit model's order.
+fn case_fdtd_resonance() -> Result<CaseResult> {
+    use super::fdtd_model::{mesh, Gaps, MeshOptions, ModelKind};
+    let coil = CoilConfig::from_toml_str(
+        include_str!("../../coils/body_1p5t_hp16.toml"),
+        "coils/body_1p5t_hp16.toml",
+    )?;
+    let ph = super::PhantomConfig::from_toml_str(
+        include_str!("../../phantoms/astm_f2182.toml"),
+        "phantoms/astm_f2182.toml",
+    )?;
+    let m = mesh(
+        &coil,
+        Some(&ph),
+        ModelKind::Resonant(Gaps::for_type(coil.coil_type)),
+        &MeshOptions {
+            cell_m: 0.02,
+            ..Default::default()
+        },
+    )?;
+    let t = super::resonant::tune_fdtd(&coil, &m, 0.005, 3, 12000)?;
+    let err = if t.ordering_matches_circuit {
+        t.rel_error.abs()
+    } else {
+        f64::INFINITY
+    };
+    Ok(CaseResult::with_error(
+        "coil_fdtd_tuned_resonance",
+        &format!(
+            "resonant FDTD model (ASTM-loaded 1.5 T body coil, 20 mm cells): homogeneous mode after {} sweeps at {:.3} MHz with {:.2} pF ring capacitors (circuit model start {:.2} pF); mode order as circuit model: {}",
+            t.sweeps.len(),
+            t.homogeneous_hz / 1e6,
+            t.capacitors.ring_f.unwrap_or(0.0) * 1e12,
+            t.sweeps[0].capacitors.ring_f.unwrap_or(0.0) * 1e12,
+            t.ordering_matches_circuit
+        ),
+        "Larmor frequency of the coil file; capacitors scaled by (f/f0)^2 per sweep",
+        t.target_hz / 1e6,
+        t.homogeneous_hz / 1e6,
+        "MHz",
+        err,
+        "relative (infinite if the mode order differs)",
+        0.005,
     ))
 }
