@@ -52,22 +52,45 @@ pub fn port_edges(coil: &CoilConfig, mesh: &BirdcageMesh) -> Result<Vec<Edge>> {
 
 /// A simulation of the resonant model with capacitors `caps` and, at each port `p`, an ideal current
 /// source of complex amplitude `drive[p]` (A) with waveform shape `wave(phase)` across the port gap.
+/// `port_g_s` is a conductance across each port (0 for the unloaded sweeps; a matched port for the
+/// driven run).
 pub fn resonant_spec(
     coil: &CoilConfig,
     mesh: &BirdcageMesh,
     caps: Capacitors,
     drive: &[Complex64],
     wave: &dyn Fn(f64) -> Waveform,
+    port_g_s: f64,
 ) -> Result<SimulationSpec> {
     let ports = port_edges(coil, mesh)?;
+    // Orientation of each port edge relative to the coil's reference direction (+phi for ring
+    // gaps, +z for rung gaps), so port phases mean the same at every azimuth.
+    let g = &mesh.model.grid;
+    let orient: Vec<f64> = ports
+        .iter()
+        .map(|&(c, p)| {
+            let d = g.axes[0].cell_size(0);
+            let (x, y) = (
+                g.axes[0].node(p[0]) + if c == 0 { d / 2.0 } else { 0.0 },
+                g.axes[1].node(p[1]) + if c == 1 { d / 2.0 } else { 0.0 },
+            );
+            let phi = y.atan2(x);
+            match c {
+                0 => (-phi.sin()).signum(),
+                1 => phi.cos().signum(),
+                _ => 1.0,
+            }
+        })
+        .collect();
     let mut spec = SimulationSpec::new(mesh.model.clone());
     spec.boundaries = mesh.boundaries.clone();
     spec.courant = mesh.courant;
     let mut add = |name: String, edge: Edge, c: f64| {
         let mut l = LumpedSpec::capacitor(&name, edge.0, edge.1, c);
         if let Some(pi) = ports.iter().position(|e| *e == edge) {
-            let a = drive.get(pi).copied().unwrap_or_default();
+            let a = drive.get(pi).copied().unwrap_or_default() * orient[pi];
             l.current = Some((a.norm(), wave(a.arg())));
+            l.parallel_g_s = port_g_s;
         }
         spec.lumped.push(l);
     };
@@ -128,7 +151,7 @@ pub fn sweep(
         f0_hz: 0.5 * (f_lo + f_hi),
         bandwidth_hz: 1.6 * (f_hi - f_lo),
     };
-    let spec = resonant_spec(coil, mesh, caps, &drive, &|_| pulse.clone())?;
+    let spec = resonant_spec(coil, mesh, caps, &drive, &|_| pulse.clone(), 0.0)?;
     let port = spec
         .lumped
         .iter()
@@ -235,6 +258,9 @@ pub struct FdtdTuning {
     /// Homogeneous-mode frequency found in the last sweep (Hz) and its relative error.
     pub homogeneous_hz: f64,
     pub rel_error: f64,
+    /// |Z| seen at port 1 at the homogeneous mode (Ohm): the coil's parallel resistance there; a
+    /// port with this internal resistance is matched (critically coupled).
+    pub port_match_ohm: f64,
     /// Circuit-model mode frequencies (Hz) scaled to the FDTD homogeneous mode, and the FDTD peaks
     /// matched to them in order: whether the ordering agrees.
     pub ordering_matches_circuit: bool,
@@ -304,7 +330,17 @@ pub fn tune_fdtd(
         .collect();
     let ordering_matches_circuit = idx.windows(2).all(|w| w[0] <= w[1]);
     let caps = last.capacitors;
+    let port_match_ohm = {
+        let i = last
+            .freqs_hz
+            .partition_point(|f| *f < found)
+            .clamp(1, last.freqs_hz.len() - 1);
+        let (f0, f1) = (last.freqs_hz[i - 1], last.freqs_hz[i]);
+        let w = ((found - f0) / (f1 - f0)).clamp(0.0, 1.0);
+        last.z_mag_ohm[i - 1] * (1.0 - w) + last.z_mag_ohm[i] * w
+    };
     Ok(FdtdTuning {
+        port_match_ohm,
         target_hz: target,
         sweeps,
         capacitors: caps,

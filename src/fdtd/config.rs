@@ -578,6 +578,7 @@ pub fn parse(cfg: SimFile, file: &str) -> Result<Parsed> {
                     c_f: e.c_f,
                     source: None,
                     current: None,
+                    parallel_g_s: 0.0,
                 };
                 match e.kind.as_str() {
                     "resistor" | "capacitor" | "inductor" | "rlc" => {}

@@ -38,6 +38,9 @@ pub struct LumpedSpec {
     /// and the element is a pure current source (used to impose rung currents and to drive coils
     /// across their capacitors without loading them).
     pub current: Option<(f64, Waveform)>,
+    /// Conductance (S) in parallel with the branch and the current source (0 = none): a Norton
+    /// source with internal resistance 1/G when combined with `current`.
+    pub parallel_g_s: f64,
 }
 
 impl LumpedSpec {
@@ -51,6 +54,7 @@ impl LumpedSpec {
             c_f: None,
             source: None,
             current: None,
+            parallel_g_s: 0.0,
         }
     }
     pub fn capacitor(name: &str, comp: usize, node: [usize; 3], c_f: f64) -> Self {
@@ -63,6 +67,7 @@ impl LumpedSpec {
             c_f: Some(c_f),
             source: None,
             current: None,
+            parallel_g_s: 0.0,
         }
     }
     pub fn inductor(name: &str, comp: usize, node: [usize; 3], l_h: f64) -> Self {
@@ -75,6 +80,7 @@ impl LumpedSpec {
             c_f: None,
             source: None,
             current: None,
+            parallel_g_s: 0.0,
         }
     }
     pub fn series_rlc(name: &str, comp: usize, node: [usize; 3], r_ohm: f64, l_h: f64, c_f: f64) -> Self {
@@ -87,6 +93,7 @@ impl LumpedSpec {
             c_f: Some(c_f),
             source: None,
             current: None,
+            parallel_g_s: 0.0,
         }
     }
     /// An ideal current source of `amps` on an otherwise open edge.
@@ -100,6 +107,7 @@ impl LumpedSpec {
             c_f: None,
             source: None,
             current: Some((amps, waveform)),
+            parallel_g_s: 0.0,
         }
     }
 
@@ -114,6 +122,7 @@ impl LumpedSpec {
             c_f: None,
             source: Some((volts, waveform)),
             current: None,
+            parallel_g_s: 0.0,
         }
     }
 }
@@ -134,6 +143,7 @@ struct Element {
     open: bool,
     source: Option<(f64, Waveform)>,
     current: Option<(f64, Waveform)>,
+    parallel_g: f64,
     e_old: f64,
     /// curl H^(n+1/2) at the edge, saved before the step.
     curl: f64,
@@ -224,8 +234,18 @@ impl Lumped {
             let dl = op.d[c];
             let area = op.dual_area(c, s.node);
             let g = if open { 0.0 } else { dl / (2.0 * alpha) };
-            let lhs = eps / dt + coef.sigma / 2.0 + g / (2.0 * area);
-            let rhs_e = eps / dt - coef.sigma / 2.0 - g / (2.0 * area);
+            if !(s.parallel_g_s >= 0.0) || !s.parallel_g_s.is_finite() {
+                return Err(Error::input(
+                    "elements",
+                    &item,
+                    "parallel conductance must be finite and >= 0",
+                    "fix parallel_g_s",
+                ));
+            }
+            // The parallel conductance acts as an extra conductivity G dl / A on the edge.
+            let sg = s.parallel_g_s * dl / area;
+            let lhs = eps / dt + (coef.sigma + sg) / 2.0 + g / (2.0 * area);
+            let rhs_e = eps / dt - (coef.sigma + sg) / 2.0 - g / (2.0 * area);
             elems.push(Element {
                 idx,
                 comp: c,
@@ -240,6 +260,7 @@ impl Lumped {
                 open,
                 source: s.source.clone(),
                 current: s.current.clone(),
+                parallel_g: s.parallel_g_s,
                 e_old: 0.0,
                 curl: 0.0,
                 i: 0.0,
@@ -358,8 +379,8 @@ impl Extension for Lumped {
                 e.v_c += self.dt * (i_new + e.i) * e.inv_2c;
                 e.i = i_new;
             }
-            // Current delivered to the structure: branch plus source.
-            let i_new = i_new + is_new;
+            // Current delivered to the structure: branch, parallel conductance and source.
+            let i_new = i_new + e.parallel_g * e_new * e.dl + is_new;
             let delta = e_new as f32 - f.e[e.comp][e.idx];
             f.e[e.comp][e.idx] = e_new as f32;
             op.patch_h(&mut f.h, e.comp, e.idx, delta as f64);
