@@ -35,3 +35,7 @@ fn coil_cylinder_bessel_128mhz() {
 fn coil_fdtd_tuned_resonance() {
     check("coil_fdtd_tuned_resonance");
 }
+#[test]
+fn coil_resonant_quadrature_b1_minus() {
+    check("coil_resonant_quadrature_b1_minus");
+}

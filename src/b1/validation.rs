@@ -26,6 +26,10 @@ pub fn cases() -> Vec<ValidationCase> {
             run: case_b1_minus,
         },
         ValidationCase {
+            name: "coil_resonant_quadrature_b1_minus",
+            run: case_resonant_quadrature,
+        },
+        ValidationCase {
             name: "coil_cylinder_bessel_64mhz",
             run: || case_bessel(BODY_15T, "coils/body_1p5t_hp16.toml"),
         },
@@ -91,6 +95,28 @@ fn case_b1_minus() -> Result<CaseResult> {
         e.minus_ratio,
         "-",
         e.minus_ratio,
+        "ratio",
+        0.05,
+    ))
+}
+
+fn case_resonant_quadrature() -> Result<CaseResult> {
+    let coil = CoilConfig::from_toml_str(BODY_15T, "coils/body_1p5t_hp16.toml")?;
+    let (f, t) = super::coil_maps::simulate_resonant(&coil, None, &opts(0.02), 12000, 0.005, None)?;
+    let ratio = f.b1_minus.sample([0.0; 3]).norm() as f64 / f.b1_plus.sample([0.0; 3]).norm() as f64;
+    Ok(CaseResult::with_error(
+        "coil_resonant_quadrature_b1_minus",
+        &format!(
+            "empty 1.5 T body coil, resonant model (FDTD-tuned to {:.3} MHz in {} sweeps, ring C {:.2} pF), two ports in quadrature, 20 mm cells: |B1-| / |B1+| at the centre",
+            t.homogeneous_hz / 1e6,
+            t.sweeps.len(),
+            t.capacitors.ring_f.unwrap_or(0.0) * 1e12
+        ),
+        "quadrature drive of a tuned birdcage makes a co-rotating field at the centre",
+        0.0,
+        ratio,
+        "-",
+        ratio,
         "ratio",
         0.05,
     ))
