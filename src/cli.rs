@@ -477,26 +477,8 @@ fn fdtd_run(
     let parsed = config::load(file)?;
     let (mut sim, mut probes) = config::build(&parsed, &name)?;
     let dir = crate::io::AtomicDir::new(out, force)?;
-    let bar = if quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new_spinner()
-    };
-    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("template"));
-    {
-        let bar = bar.clone();
-        sim.set_progress(Some(Box::new(move |p: crate::fdtd::Progress| {
-            bar.set_message(if p.periods > 0 {
-                format!(
-                    "period {} (step {}): phasor change {:.2e} -> {:.1e}",
-                    p.periods, p.steps, p.measure, p.target
-                )
-            } else {
-                format!("step {}: energy {:.1} dB -> {:.0} dB", p.steps, p.measure, p.target)
-            });
-            bar.tick();
-        })));
-    }
+    let bar = spinner(quiet);
+    sim.set_progress(Some(progress_fn(&bar)));
     let mut refs: Vec<&mut dyn Probe> = probes.iter_mut().map(|p| p as &mut dyn Probe).collect();
     let stats = match &parsed.mode {
         RunMode::Cw { steady, .. } => sim.run_cw(steady, &mut refs)?,
