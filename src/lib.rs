@@ -13,6 +13,7 @@ pub mod grid;
 pub mod fdtd;
 pub mod coil;
 pub mod b1;
+pub mod twin;
 pub mod dosimetry;
 pub mod io;
 pub mod plot;

@@ -1,0 +1,292 @@
+//! Drive-weight fit: the twin's B1+ is linear in the complex source weights, B(w) = sum_k w_k b_k,
+//! so a weight fit needs no new FDTD run. We fit |B(w)| to a measured magnitude map (phase-free, as
+//! most scanner B1 maps are) by Levenberg–Marquardt on the real parameters
+//! (Re w_0, Re w_1, Im w_1, ..., Re w_{K-1}, Im w_{K-1}) — the global phase is fixed by Im w_0 = 0 —
+//! started from a phase-retrieval estimate (alternating: give the measured magnitudes the model's
+//! phases, solve the linear least squares, repeat). Standard errors come from the Jacobian at the
+//! optimum, s^2 (J^T J)^-1 with s^2 = RSS / (N - p).
+
+use num_complex::Complex64;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// The result of a weight fit.
+#[derive(Clone, Debug, Serialize)]
+pub struct WeightFit {
+    /// Fitted complex weights (w_0 real and >= 0).
+    pub weights: Vec<[f64; 2]>,
+    /// Standard errors of the real parameters (Re w_0, Re w_1, Im w_1, ...).
+    pub std_errors: Vec<f64>,
+    /// Residual RMS over the mean measured magnitude.
+    pub nrmse: f64,
+    /// Pearson correlation of fitted and measured magnitudes.
+    pub correlation: f64,
+    pub max_abs_residual: f64,
+    pub p95_abs_residual: f64,
+    pub iterations: usize,
+    /// Parameters whose relative standard error exceeds 1 (not identifiable from these data).
+    pub unidentifiable: Vec<usize>,
+}
+
+impl WeightFit {
+    pub fn weight(&self, k: usize) -> Complex64 {
+        Complex64::new(self.weights[k][0], self.weights[k][1])
+    }
+}
+
+fn params_to_weights(p: &[f64], k: usize) -> Vec<Complex64> {
+    let mut w = vec![Complex64::new(p[0], 0.0)];
+    for j in 1..k {
+        w.push(Complex64::new(p[2 * j - 1], p[2 * j]));
+    }
+    w
+}
+
+/// Solves the symmetric positive-definite system `a x = b` (Cholesky); `None` if not SPD or
+/// numerically singular (a pivot below 1e-12 of the largest diagonal entry).
+fn cholesky_solve(a: &[f64], b: &[f64], n: usize) -> Option<Vec<f64>> {
+    let dmax = (0..n).map(|i| a[i * n + i]).fold(0.0, f64::max);
+    let mut l = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let mut s = a[i * n + j];
+            for k in 0..j {
+                s -= l[i * n + k] * l[j * n + k];
+            }
+            if i == j {
+                if !(s > 1e-12 * dmax) {
+                    return None;
+                }
+                l[i * n + i] = s.sqrt();
+            } else {
+                l[i * n + j] = s / l[j * n + j];
+            }
+        }
+    }
+    let mut y = vec![0.0; n];
+    for i in 0..n {
+        let s = b[i] - (0..i).map(|k| l[i * n + k] * y[k]).sum::<f64>();
+        y[i] = s / l[i * n + i];
+    }
+    let mut x = vec![0.0; n];
+    for i in (0..n).rev() {
+        let s = y[i] - (i + 1..n).map(|k| l[k * n + i] * x[k]).sum::<f64>();
+        x[i] = s / l[i * n + i];
+    }
+    Some(x)
+}
+
+/// Complex linear least squares min |A w - t|^2 for the `k` columns `basis[j][i]` (normal equations).
+fn complex_lls(basis: &[Vec<Complex64>], t: &[Complex64]) -> Option<Vec<Complex64>> {
+    let k = basis.len();
+    // Real form: unknowns (Re w_j, Im w_j).
+    let n = 2 * k;
+    let mut a = vec![0.0; n * n];
+    let mut b = vec![0.0; n];
+    for i in 0..t.len() {
+        // Row for Re and Im of sum_j w_j b_ji - t_i.
+        let mut rr = vec![0.0; n];
+        let mut ri = vec![0.0; n];
+        for j in 0..k {
+            let z = basis[j][i];
+            rr[2 * j] = z.re;
+            rr[2 * j + 1] = -z.im;
+            ri[2 * j] = z.im;
+            ri[2 * j + 1] = z.re;
+        }
+        for p in 0..n {
+            b[p] += rr[p] * t[i].re + ri[p] * t[i].im;
+            for q in 0..n {
+                a[p * n + q] += rr[p] * rr[q] + ri[p] * ri[q];
+            }
+        }
+    }
+    let x = cholesky_solve(&a, &b, n)?;
+    Some((0..k).map(|j| Complex64::new(x[2 * j], x[2 * j + 1])).collect())
+}
+
+/// Fits complex weights so that `|sum_k w_k basis[k]|` matches `measured` (same sample order; NaN
+/// samples are skipped). `basis[k][i]` is the B1+ of source k at sample i for unit weight.
+pub fn fit_weights_magnitude(basis: &[Vec<Complex64>], measured: &[f64]) -> Result<WeightFit> {
+    let k = basis.len();
+    if k == 0 || basis.iter().any(|b| b.len() != measured.len()) {
+        return Err(Error::input(
+            "twin fit",
+            "basis",
+            "basis maps and measured map differ in length (or no basis)",
+            "resample every basis map onto the measured samples",
+        ));
+    }
+    let idx: Vec<usize> = (0..measured.len())
+        .filter(|&i| measured[i].is_finite() && basis.iter().all(|b| b[i].re.is_finite() && b[i].im.is_finite()))
+        .collect();
+    let np = 2 * k - 1;
+    if idx.len() < 2 * np {
+        return Err(Error::input(
+            "twin fit",
+            "mask",
+            format!("only {} usable samples for {} parameters", idx.len(), np),
+            "enlarge the mask",
+        ));
+    }
+    let bs: Vec<Vec<Complex64>> = basis.iter().map(|b| idx.iter().map(|&i| b[i]).collect()).collect();
+    let m: Vec<f64> = idx.iter().map(|&i| measured[i]).collect();
+    let n = m.len();
+
+    // Start: phase retrieval from w = (1, 0, ...).
+    let mut w = vec![Complex64::default(); k];
+    w[0] = Complex64::new(1.0, 0.0);
+    for _ in 0..30 {
+        let t: Vec<Complex64> = (0..n)
+            .map(|i| {
+                let b: Complex64 = (0..k).map(|j| w[j] * bs[j][i]).sum();
+                let ph = if b.norm() > 0.0 {
+                    b / b.norm()
+                } else {
+                    Complex64::new(1.0, 0.0)
+                };
+                ph * m[i]
+            })
+            .collect();
+        match complex_lls(&bs, &t) {
+            Some(x) => w = x,
+            None => {
+                return Err(Error::input(
+                    "twin fit",
+                    "basis",
+                    "the basis maps are linearly dependent on the mask",
+                    "drop a redundant source or enlarge the mask",
+                ))
+            }
+        }
+    }
+    // Fix the global phase: w_0 real, >= 0.
+    let rot = if w[0].norm() > 0.0 {
+        w[0].conj() / w[0].norm()
+    } else {
+        Complex64::new(1.0, 0.0)
+    };
+    let mut p = vec![0.0; np];
+    for j in 0..k {
+        let z = w[j] * rot;
+        if j == 0 {
+            p[0] = z.re;
+        } else {
+            p[2 * j - 1] = z.re;
+            p[2 * j] = z.im;
+        }
+    }
+
+    // Levenberg–Marquardt on r_i = |B_i| - m_i.
+    let eval = |p: &[f64]| -> (Vec<f64>, Vec<f64>) {
+        let w = params_to_weights(p, k);
+        let mut r = vec![0.0; n];
+        let mut jac = vec![0.0; n * np];
+        for i in 0..n {
+            let b: Complex64 = (0..k).map(|j| w[j] * bs[j][i]).sum();
+            let a = b.norm().max(1e-300);
+            r[i] = a - m[i];
+            // d|B|/d Re w_j = Re(conj(B) b_j)/|B|; d|B|/d Im w_j = Re(conj(B) i b_j)/|B|.
+            for j in 0..k {
+                let c = b.conj() * bs[j][i];
+                if j == 0 {
+                    jac[i * np] = c.re / a;
+                } else {
+                    jac[i * np + 2 * j - 1] = c.re / a;
+                    jac[i * np + 2 * j] = -c.im / a;
+                }
+            }
+        }
+        (r, jac)
+    };
+    let normal = |jac: &[f64], r: &[f64]| -> (Vec<f64>, Vec<f64>) {
+        let mut a = vec![0.0; np * np];
+        let mut g = vec![0.0; np];
+        for i in 0..n {
+            let row = &jac[i * np..(i + 1) * np];
+            for q in 0..np {
+                g[q] += row[q] * r[i];
+                for s in 0..np {
+                    a[q * np + s] += row[q] * row[s];
+                }
+            }
+        }
+        (a, g)
+    };
+    let rss = |r: &[f64]| r.iter().map(|x| x * x).sum::<f64>();
+    let (mut r, mut jac) = eval(&p);
+    let mut cost = rss(&r);
+    let mut lambda = 1e-3;
+    let mut iterations = 0;
+    for it in 0..200 {
+        iterations = it + 1;
+        let (a, g) = normal(&jac, &r);
+        let mut damped = a.clone();
+        for q in 0..np {
+            damped[q * np + q] += lambda * a[q * np + q].max(1e-300);
+        }
+        let Some(step) = cholesky_solve(&damped, &g.iter().map(|x| -x).collect::<Vec<_>>(), np) else {
+            lambda *= 10.0;
+            continue;
+        };
+        let trial: Vec<f64> = p.iter().zip(&step).map(|(a, b)| a + b).collect();
+        let (r2, j2) = eval(&trial);
+        let c2 = rss(&r2);
+        if c2 < cost {
+            let rel_step = step.iter().map(|x| x * x).sum::<f64>().sqrt()
+                / p.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-300);
+            let rel_cost = (cost - c2) / cost.max(1e-300);
+            p = trial;
+            r = r2;
+            jac = j2;
+            cost = c2;
+            lambda = (lambda / 10.0).max(1e-12);
+            // Converged when both the step and the cost change are negligible.
+            if rel_step < 1e-10 || rel_cost < 1e-14 {
+                break;
+            }
+        } else {
+            lambda *= 10.0;
+            if lambda > 1e12 {
+                break;
+            }
+        }
+    }
+    if p[0] < 0.0 {
+        p.iter_mut().for_each(|x| *x = -*x);
+    }
+    let (r, jac) = eval(&p);
+    let (a, _) = normal(&jac, &r);
+    let dof = (n - np) as f64;
+    let s2 = rss(&r) / dof;
+    let mut std_errors = vec![f64::NAN; np];
+    for q in 0..np {
+        let mut e = vec![0.0; np];
+        e[q] = 1.0;
+        if let Some(col) = cholesky_solve(&a, &e, np) {
+            std_errors[q] = (s2 * col[q]).sqrt();
+        }
+    }
+    let scale = p.iter().map(|x| x.abs()).fold(0.0, f64::max).max(1e-300);
+    let unidentifiable = (0..np).filter(|&q| !(std_errors[q] < scale)).collect();
+    let fitted: Vec<f64> = m.iter().zip(&r).map(|(mi, ri)| mi + ri).collect();
+    let mean_m = m.iter().sum::<f64>() / n as f64;
+    let mean_f = fitted.iter().sum::<f64>() / n as f64;
+    let cov: f64 = m.iter().zip(&fitted).map(|(a, b)| (a - mean_m) * (b - mean_f)).sum();
+    let vm: f64 = m.iter().map(|a| (a - mean_m).powi(2)).sum();
+    let vf: f64 = fitted.iter().map(|b| (b - mean_f).powi(2)).sum();
+    let mut absr: Vec<f64> = r.iter().map(|x| x.abs()).collect();
+    absr.sort_by(|a, b| a.total_cmp(b));
+    let w = params_to_weights(&p, k);
+    Ok(WeightFit {
+        weights: w.iter().map(|z| [z.re, z.im]).collect(),
+        std_errors,
+        nrmse: (rss(&r) / n as f64).sqrt() / mean_m,
+        correlation: cov / (vm * vf).sqrt(),
+        max_abs_residual: *absr.last().unwrap_or(&0.0),
+        p95_abs_residual: absr[((0.95 * n as f64) as usize).min(n - 1)],
+        iterations,
+        unidentifiable,
+    })
+}
