@@ -1,6 +1,9 @@
 //! The twin: calibration of the coil model to measured B1+ maps (Long et al., IEEE TIM 71, 2022).
-//! So far: the drive-weight fit by superposition of basis fields (`fit`).
+//! So far: the drive-weight fit by superposition of basis fields (`fit`) and the calibration of the
+//! ideal-drive model's two linear-mode weights to a measured |B1+| map (`calibrate`).
 
+pub mod calibrate;
 pub mod fit;
 
+pub use calibrate::{calibrate, compute_basis, synthesize, Basis, Calibration};
 pub use fit::{fit_weights_magnitude, WeightFit};
