@@ -84,6 +84,11 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// The digital twin: calibrate the coil model to a measured B1+ map.
+    Twin {
+        #[command(subcommand)]
+        what: TwinCommand,
+    },
     /// Throughput benchmarks.
     Bench {
         #[command(subcommand)]
@@ -174,6 +179,59 @@ enum CoilCommand {
         /// Print one JSON document (the whole tuning, inductances included) instead of a table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TwinCommand {
+    /// Fit the ideal-drive coil's two linear-mode weights (port amplitude imbalance and phase error,
+    /// overall scale) to a measured |B1+| map; writes twin.toml, fit.json and fit.png into --out.
+    Fit {
+        #[arg(long)]
+        coil: std::path::PathBuf,
+        #[arg(long)]
+        phantom: std::path::PathBuf,
+        /// Measured map (.nii, .nii.gz with a JSON sidecar for the unit, or .h5).
+        #[arg(long)]
+        measured: std::path::PathBuf,
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Cell size of the coil model in mm.
+        #[arg(long, default_value_t = 10.0)]
+        cell_mm: f64,
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Make a synthetic measured |B1+| map (µT) of the phantom from the model, with a known port
+    /// imbalance, phase error and noise (for tests and examples). Output .nii.gz or .h5.
+    Synth {
+        #[arg(long)]
+        coil: std::path::PathBuf,
+        #[arg(long)]
+        phantom: std::path::PathBuf,
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[arg(long, default_value_t = 10.0)]
+        cell_mm: f64,
+        /// Voxel size of the map in mm.
+        #[arg(long, default_value_t = 8.0)]
+        voxel_mm: f64,
+        /// Port-2 amplitude relative to port 1.
+        #[arg(long, default_value_t = 1.05)]
+        imbalance: f64,
+        /// Port-2 phase error (deg).
+        #[arg(long, default_value_t = 3.0, allow_negative_numbers = true)]
+        phase_deg: f64,
+        /// Noise standard deviation relative to the mean magnitude.
+        #[arg(long, default_value_t = 0.02)]
+        noise: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// |B1+| at the isocentre (µT).
+        #[arg(long, default_value_t = 2.0)]
+        centre_ut: f64,
     },
 }
 
@@ -349,6 +407,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             } else {
                 print!("{}", crate::coil::circuit::format_tuning(&t));
             }
+            Ok(0)
+        }
+        Command::Twin { what } => {
+            let v = twin_command(what)?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
             Ok(0)
         }
         Command::Bench {
@@ -863,4 +926,216 @@ fn coil_simulate(
     crate::io::write_json(&dir.path("summary.json"), &summary)?;
     dir.commit()?;
     Ok(summary)
+}
+
+/// `rftwin twin fit | synth`.
+fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
+    use crate::b1::coil_maps::SimulateOptions;
+    use crate::b1::{Affine, B1Map, B1Unit, Frame, Placement};
+    use crate::grid::ShapeKind;
+    use crate::twin::{calibrate, compute_basis, synthesize};
+
+    let opts = |cell_mm: f64| -> anyhow::Result<SimulateOptions> {
+        if !(cell_mm > 0.0) {
+            return Err(
+                crate::error::Error::input("command line", "--cell-mm", "must be > 0", "e.g. --cell-mm 10").into(),
+            );
+        }
+        let mut o = SimulateOptions::default();
+        o.mesh.cell_m = cell_mm * 1e-3;
+        Ok(o)
+    };
+    match what {
+        TwinCommand::Synth {
+            coil,
+            phantom,
+            out,
+            cell_mm,
+            voxel_mm,
+            imbalance,
+            phase_deg,
+            noise,
+            seed,
+            centre_ut,
+        } => {
+            let c = crate::coil::CoilConfig::load(&coil)?;
+            let p = crate::coil::PhantomConfig::load(&phantom)?;
+            if !(voxel_mm > 0.0) || !(imbalance > 0.0) || !(noise >= 0.0) || !(centre_ut > 0.0) {
+                return Err(crate::error::Error::input(
+                    "command line",
+                    "--voxel-mm/--imbalance/--noise/--centre-ut",
+                    "must be positive (noise >= 0)",
+                    "fix the values",
+                )
+                .into());
+            }
+            let basis = compute_basis(&c, Some(&p), &opts(cell_mm)?, None)?;
+            // The phantom's bounding box, 1 cm inside its walls.
+            let (lo, hi) = match p.shape().kind {
+                ShapeKind::Box { min_m, max_m } => (min_m.map(|v| v + 0.01), max_m.map(|v| v - 0.01)),
+                ShapeKind::Cylinder {
+                    centre_m,
+                    radius_m,
+                    start_m,
+                    end_m,
+                    ..
+                } => (
+                    [
+                        centre_m[0] - radius_m + 0.01,
+                        centre_m[1] - radius_m + 0.01,
+                        start_m.min(end_m) + 0.01,
+                    ],
+                    [
+                        centre_m[0] + radius_m - 0.01,
+                        centre_m[1] + radius_m - 0.01,
+                        start_m.max(end_m) - 0.01,
+                    ],
+                ),
+                ShapeKind::Sphere { centre_m, radius_m } => (
+                    centre_m.map(|v| v - radius_m + 0.01),
+                    centre_m.map(|v| v + radius_m - 0.01),
+                ),
+            };
+            let v = voxel_mm * 1e-3;
+            let (map, origin) = synthesize(&basis, imbalance, phase_deg, noise, seed, lo, hi, v, centre_ut)?;
+            let map = B1Map::new(
+                map,
+                Affine::from_origin_spacing(origin, [v; 3]),
+                Frame::Simulation,
+                B1Unit::MicroTesla,
+                &out.display().to_string(),
+            )?;
+            let name = out.display().to_string();
+            // Write next to the target, then rename: never a half-written map.
+            let tmp = out.with_file_name(format!(
+                ".{}.tmp-{}",
+                out.file_name()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default(),
+                std::process::id()
+            ));
+            let lower = name.to_ascii_lowercase();
+            if lower.ends_with(".h5") || lower.ends_with(".hdf5") {
+                crate::b1::write_h5_map(&tmp, &map, "b1")?;
+                std::fs::rename(&tmp, &out)?;
+            } else if lower.ends_with(".nii") || lower.ends_with(".nii.gz") {
+                let tmp = out.with_file_name(format!(
+                    "tmp{}-{}",
+                    std::process::id(),
+                    out.file_name()
+                        .map(|s| s.to_string_lossy().to_string())
+                        .unwrap_or_default()
+                ));
+                crate::b1::write_nifti_map(&tmp, &map, crate::b1::NiftiVersion::V1)?;
+                std::fs::rename(&tmp, &out)?;
+                let sidecar = |p: &std::path::Path| {
+                    let s = p.to_string_lossy().to_string();
+                    std::path::PathBuf::from(format!("{}.json", s.trim_end_matches(".gz").trim_end_matches(".nii")))
+                };
+                if sidecar(&tmp).exists() {
+                    std::fs::rename(sidecar(&tmp), sidecar(&out))?;
+                }
+            } else {
+                return Err(crate::error::Error::input(
+                    "command line",
+                    "--out",
+                    format!("unknown map format '{name}'"),
+                    "use .nii.gz, .nii or .h5",
+                )
+                .into());
+            }
+            Ok(serde_json::json!({
+                "map": name, "coil": coil.display().to_string(), "phantom": phantom.display().to_string(),
+                "cell_mm": cell_mm, "voxel_mm": voxel_mm, "dims": map.dims(), "origin_m": origin,
+                "imbalance": imbalance, "phase_deg": phase_deg, "noise": noise, "seed": seed, "centre_ut": centre_ut,
+                "unit": "uT", "frame": "simulation (coil frame, isocentre at 0, z along the bore)",
+            }))
+        }
+        TwinCommand::Fit {
+            coil,
+            phantom,
+            measured,
+            out,
+            cell_mm,
+            force,
+            quiet,
+        } => {
+            use crate::plot::{panel, Colormap, Panel, SliceMap};
+            let c = crate::coil::CoilConfig::load(&coil)?;
+            let p = crate::coil::PhantomConfig::load(&phantom)?;
+            let map = crate::b1::read_map(&measured, None)?;
+            let dir = crate::io::AtomicDir::new(&out, force)?;
+            let bar = spinner(quiet);
+            let mut tick = |b: usize| {
+                bar.set_message(format!("basis run {} of 2", b + 1));
+                bar.tick();
+            };
+            let basis = compute_basis(&c, Some(&p), &opts(cell_mm)?, Some(&mut tick))?;
+            bar.finish_and_clear();
+            let cal = calibrate(&basis, &map, &Placement::default())?;
+            let twin_toml = format!(
+                "# rftwin twin: {} calibrated to {}\n# B1+ = w_cos * B1+(cos pattern) + w_sin * B1+(sin pattern), 1 A peak rung current per unit weight\ncoil = \"{}\"\nphantom = \"{}\"\nfreq_hz = {}\ncell_m = {}\nw_cos = [{}, {}]\nw_sin = [{}, {}]\nport2_relative_amplitude = {}\nport2_relative_amplitude_ci95 = [{}, {}]\nport2_phase_error_deg = {}\nport2_phase_error_ci95_deg = [{}, {}]\n",
+                c.name,
+                measured.display(),
+                coil.display(),
+                phantom.display(),
+                basis.freq_hz,
+                cell_mm * 1e-3,
+                cal.fit.weights[0][0],
+                cal.fit.weights[0][1],
+                cal.fit.weights[1][0],
+                cal.fit.weights[1][1],
+                cal.relative_amplitude,
+                cal.relative_amplitude - 1.96 * cal.relative_amplitude_se,
+                cal.relative_amplitude + 1.96 * cal.relative_amplitude_se,
+                cal.relative_phase_deg,
+                cal.relative_phase_deg - 1.96 * cal.relative_phase_se_deg,
+                cal.relative_phase_deg + 1.96 * cal.relative_phase_se_deg,
+            );
+            std::fs::write(dir.path("twin.toml"), twin_toml)?;
+            let report = serde_json::json!({
+                "coil": coil.display().to_string(), "phantom": phantom.display().to_string(), "measured": measured.display().to_string(),
+                "fitted": "drive weights of the two linear homogeneous modes (overall scale, port-2 amplitude and phase); phantom offset and conductivity are not fitted yet",
+                "calibration": &cal,
+            });
+            crate::io::write_json(&dir.path("fit.json"), &report)?;
+            // Panels through the map's middle coronal (xz) slice: the long extent of a gel box.
+            let k = map.dims()[1] / 2;
+            let aff = map.affine.m;
+            let origin = [aff[0][3], aff[1][3], aff[2][3]];
+            let sp = [aff[0][0].abs(), aff[1][1].abs(), aff[2][2].abs()];
+            let resid = &cal.simulated - &cal.measured;
+            let hi = cal
+                .measured
+                .iter()
+                .cloned()
+                .filter(|v| v.is_finite())
+                .fold(0.0f32, f32::max) as f64;
+            let maps = vec![
+                SliceMap::from_volume(cal.measured.view(), 1, k, origin, sp)?
+                    .title("measured")
+                    .unit(format!("|B1+| ({})", map.unit.as_str()))
+                    .range(0.0, hi),
+                SliceMap::from_volume(cal.simulated.view(), 1, k, origin, sp)?
+                    .title("twin")
+                    .unit(format!("|B1+| ({})", map.unit.as_str()))
+                    .range(0.0, hi),
+                SliceMap::from_volume(resid.view(), 1, k, origin, sp)?
+                    .title("twin - measured")
+                    .unit(format!("residual ({})", map.unit.as_str()))
+                    .colormap(Colormap::Diverging),
+            ];
+            panel(
+                &dir.path("fit.png"),
+                &Panel::new(maps).title(format!(
+                    "B1+ map matching: port-2 amplitude {:.3}, phase {:+.2}°, NRMSE {:.2} %",
+                    cal.relative_amplitude,
+                    cal.relative_phase_deg,
+                    100.0 * cal.fit.nrmse
+                )),
+            )?;
+            dir.commit()?;
+            Ok(report)
+        }
+    }
 }

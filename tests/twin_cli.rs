@@ -1,0 +1,94 @@
+//! `rftwin twin synth` + `rftwin twin fit` end to end on a coarse model, and bad input.
+
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rftwin"))
+}
+
+#[test]
+fn synth_then_fit_recovers_the_perturbation() {
+    let d = std::env::temp_dir().join(format!("rftwin-twin-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let map = d.join("map.h5");
+    let coil = concat!(env!("CARGO_MANIFEST_DIR"), "/coils/body_1p5t_hp16.toml");
+    let phantom = concat!(env!("CARGO_MANIFEST_DIR"), "/phantoms/astm_f2182.toml");
+    let o = bin()
+        .args([
+            "twin",
+            "synth",
+            "--coil",
+            coil,
+            "--phantom",
+            phantom,
+            "--cell-mm",
+            "20",
+            "--voxel-mm",
+            "10",
+            "--imbalance",
+            "1.08",
+            "--phase-deg",
+            "-5",
+            "--noise",
+            "0.01",
+            "--out",
+        ])
+        .arg(&map)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = d.join("fit");
+    let o = bin()
+        .args([
+            "twin",
+            "fit",
+            "--coil",
+            coil,
+            "--phantom",
+            phantom,
+            "--cell-mm",
+            "20",
+            "--quiet",
+            "--measured",
+        ])
+        .arg(&map)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("fit.json")).unwrap()).unwrap();
+    let a = v["calibration"]["relative_amplitude"].as_f64().unwrap();
+    let ph = v["calibration"]["relative_phase_deg"].as_f64().unwrap();
+    assert!((a / 1.08 - 1.0).abs() < 0.02, "amplitude {a}");
+    assert!((ph + 5.0).abs() < 2.0, "phase {ph}");
+    assert!(out.join("twin.toml").exists() && out.join("fit.png").exists());
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn missing_map_is_an_error_with_no_output() {
+    let d = std::env::temp_dir().join(format!("rftwin-twin-bad-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let out = d.join("fit");
+    let o = bin()
+        .args([
+            "twin",
+            "fit",
+            "--coil",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/coils/body_1p5t_hp16.toml"),
+            "--phantom",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/phantoms/astm_f2182.toml"),
+            "--measured",
+        ])
+        .arg(d.join("nope.nii.gz"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nope.nii.gz"));
+    assert!(!out.exists());
+}
