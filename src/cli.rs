@@ -608,15 +608,7 @@ fn fdtd_run(
                     p.spectrum(ci, fi)
                         .mapv(|c| num_complex::Complex32::new(c.re as f32, c.im as f32))
                 };
-                // Yee position of this component: half a cell along its own axis for E, along the other two for H.
-                let mut o = [0.0; 3];
-                for a in 0..3 {
-                    let half = match req.kind {
-                        FieldKind::E => a == ci,
-                        FieldKind::H => a != ci,
-                    };
-                    o[a] = origin[a] + d[a] * (req.region[a].start as f64 + if half { 0.5 } else { 0.0 });
-                }
+                let o = p.component_origin(ci, origin, d);
                 arrays.push((
                     format!(
                         "{}/{}{}_f{}",

@@ -8,36 +8,22 @@ use rftwin::dosimetry::sar::{self, SarInput};
 use rftwin::dosimetry::summary::{AveragedSummary, DosimetrySummary};
 use rftwin::dosimetry::{validation, VoxelGrid};
 
-fn run_case(name: &str) {
-    let case = validation::cases()
-        .into_iter()
-        .find(|c| c.name == name)
-        .expect("case exists");
-    let r = rftwin::validate::run_case(&case);
-    println!(
-        "{}: measured {} ref {} error {:.3e} (tol {:.1e}) {} in {:.2} s",
-        r.case, r.measured, r.reference, r.error, r.tolerance, r.description, r.seconds
-    );
-    assert!(
-        r.pass,
-        "{} failed: error {} > tolerance {} ({})",
-        r.case, r.error, r.tolerance, r.description
-    );
-}
+mod common;
+use common::check;
 
 #[test]
 fn case_sar_avg_vs_bruteforce() {
-    run_case("sar_avg_vs_bruteforce");
+    check("sar_avg_vs_bruteforce");
 }
 
 #[test]
 fn case_sar_uniform_block() {
-    run_case("sar_uniform_block");
+    check("sar_uniform_block");
 }
 
 #[test]
 fn case_sar_half_air_block() {
-    run_case("sar_half_air_block");
+    check("sar_half_air_block");
 }
 
 #[test]

@@ -1,19 +1,7 @@
 //! Each FDTD validation case (defined once in `rftwin::fdtd::validation`) must pass.
 
-use rftwin::validate::{all_cases, run_case};
-
-fn check(name: &str) {
-    let case = all_cases()
-        .into_iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no case {name}"));
-    let r = run_case(&case);
-    assert!(
-        r.pass,
-        "{name}: measured {} vs reference {} ({}), error {} > tolerance {}: {}",
-        r.measured, r.reference, r.unit, r.error, r.tolerance, r.description
-    );
-}
+mod common;
+use common::check;
 
 #[test]
 fn pec_cavity_te101() {

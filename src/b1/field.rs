@@ -90,15 +90,11 @@ impl YeeVector {
             ));
         }
         let comps = [0, 1, 2].map(|c| {
-            let mut o = [0.0; 3];
-            for a in 0..3 {
-                let half = match probe.kind {
-                    FieldKind::E => a == c,
-                    FieldKind::H => a != c,
-                };
-                o[a] = node_origin_m[a] + spacing_m[a] * (probe.region[a].start as f64 + if half { 0.5 } else { 0.0 });
-            }
-            RegularField::new(probe.phasor(c, fi), o, spacing_m)
+            RegularField::new(
+                probe.phasor(c, fi),
+                probe.component_origin(c, node_origin_m, spacing_m),
+                spacing_m,
+            )
         });
         let [x, y, z] = comps;
         Self::new(probe.kind, [x?, y?, z?])

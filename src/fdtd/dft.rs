@@ -117,6 +117,19 @@ impl DftProbe {
     pub fn dims(&self) -> [usize; 3] {
         self.dims
     }
+
+    /// Position (m) of element [0,0,0] of component `comp` (0 = x, 1 = y, 2 = z) on a uniform grid
+    /// with node (0,0,0) at `node_origin_m`: the Yee position is half a cell along the component's
+    /// own axis for E, along the other two axes for H.
+    pub fn component_origin(&self, comp: usize, node_origin_m: [f64; 3], spacing_m: [f64; 3]) -> [f64; 3] {
+        std::array::from_fn(|a| {
+            let half = match self.kind {
+                FieldKind::E => a == comp,
+                FieldKind::H => a != comp,
+            };
+            node_origin_m[a] + spacing_m[a] * (self.region[a].start as f64 + if half { 0.5 } else { 0.0 })
+        })
+    }
     pub fn samples(&self) -> usize {
         self.samples
     }
