@@ -16,6 +16,7 @@ pub mod operator;
 pub mod pmc;
 pub mod sim;
 pub mod source;
+pub mod tfsf;
 pub mod validation;
 
 pub use dft::{DftProbe, FieldKind, TimeProbe};
@@ -25,3 +26,4 @@ pub use lumped::{Lumped, LumpedSpec};
 pub use operator::{Boundary, CpmlParams, Operator, OperatorSpec};
 pub use sim::{Progress, ProgressFn, RunStats, Simulation, SimulationSpec, SteadyState};
 pub use source::{SourceSpec, Waveform};
+pub use tfsf::{IncidentField, PlaneWave, Tfsf, TfsfSpec};

@@ -12,6 +12,7 @@ use super::lumped::{Lumped, LumpedSpec};
 use super::operator::{Boundary, Operator, OperatorSpec};
 use super::pmc::PmcFaces;
 use super::source::{SourceSpec, Sources};
+use super::tfsf::{Tfsf, TfsfSpec};
 use crate::error::{Error, Result};
 use crate::grid::{VoxelModel, EPS0, MU0};
 
@@ -28,6 +29,8 @@ pub struct SimulationSpec {
     /// Frequencies at which lumped-element voltages and currents are Fourier transformed.
     pub port_freqs_hz: Vec<f64>,
     pub sources: Vec<SourceSpec>,
+    /// Total-field/scattered-field box with its incident field (CW).
+    pub tfsf: Option<TfsfSpec>,
 }
 
 impl SimulationSpec {
@@ -41,6 +44,7 @@ impl SimulationSpec {
             lumped: vec![],
             port_freqs_hz: vec![],
             sources: vec![],
+            tfsf: None,
         }
     }
     /// The same boundary on all six faces.
@@ -105,6 +109,7 @@ pub struct Simulation {
     cpml: Option<Cpml>,
     pub lumped: Lumped,
     sources: Sources,
+    tfsf: Option<Tfsf>,
     n: usize,
     plane_energy: Vec<f64>,
     progress: Option<ProgressFn>,
@@ -125,6 +130,7 @@ impl Simulation {
         let cpml = Cpml::new(&op);
         let lumped = Lumped::new(&op, &spec.lumped, &spec.port_freqs_hz)?;
         let sources = Sources::new(&op, &spec.sources)?;
+        let tfsf = spec.tfsf.as_ref().map(|t| Tfsf::new(&op, t)).transpose()?;
         let plane_energy = vec![0.0; op.layout.n[0] + 1];
         Ok(Self {
             op,
@@ -133,6 +139,7 @@ impl Simulation {
             cpml,
             lumped,
             sources,
+            tfsf,
             n: 0,
             plane_energy,
             progress: None,
@@ -169,6 +176,12 @@ impl Simulation {
             + self.cpml.as_ref().map_or(0, |c| c.bytes())
             + self.pmc.as_ref().map_or(0, |p| p.bytes())
             + self.sources.bytes()
+            + self.tfsf.as_ref().map_or(0, |t| t.bytes())
+    }
+
+    /// The TF/SF extension, when the spec has one.
+    pub fn tfsf(&self) -> Option<&Tfsf> {
+        self.tfsf.as_ref()
     }
 
     /// One time step with the given probes: step extensions before, the fused E/H sweep with the
@@ -196,6 +209,9 @@ impl Simulation {
         engine::step_fused(&self.op, f, &hook_buf[..nh]);
         self.lumped.post_step(f, &ctx);
         self.sources.post_step(f, &ctx);
+        if let Some(t) = &mut self.tfsf {
+            t.post_step(f, &ctx);
+        }
         for p in probes.iter_mut() {
             p.post_step(f, &ctx);
         }
@@ -277,7 +293,7 @@ impl Simulation {
     ) -> Result<RunStats> {
         let t0 = std::time::Instant::now();
         let t_end = match (self.sources.end_time(), self.lumped.end_time()) {
-            (Some(a), Some(b)) => a.max(b),
+            (Some(a), Some(b)) if self.tfsf.is_none() => a.max(b),
             _ => {
                 return Err(Error::input(
                     "simulation",
@@ -356,7 +372,11 @@ impl Simulation {
         })?;
         let freq = 1.0 / (m as f64 * self.op.dt);
         let monitors = self.monitor_edges(256);
-        let ramp = self.sources.ramp_end().max(self.lumped.ramp_end());
+        let ramp = self
+            .sources
+            .ramp_end()
+            .max(self.lumped.ramp_end())
+            .max(self.tfsf.as_ref().map_or(0.0, |t| t.ramp_end()));
         let mut prev: Vec<Complex64> = vec![Complex64::default(); monitors.len() + self.lumped.len()];
         let mut cur = prev.clone();
         let mut below = 0;

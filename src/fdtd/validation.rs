@@ -63,6 +63,38 @@ pub fn cases() -> Vec<ValidationCase> {
             name: "determinism_1_vs_2_threads",
             run: case_determinism,
         },
+        ValidationCase {
+            name: "tfsf_vacuum_interior",
+            run: || case_tfsf_interior(TfsfCase::Vacuum),
+        },
+        ValidationCase {
+            name: "tfsf_vacuum_leakage",
+            run: || case_tfsf_leakage(TfsfCase::Vacuum),
+        },
+        ValidationCase {
+            name: "tfsf_gel_64mhz_interior",
+            run: || case_tfsf_interior(TfsfCase::Gel),
+        },
+        ValidationCase {
+            name: "tfsf_gel_64mhz_leakage",
+            run: || case_tfsf_leakage(TfsfCase::Gel),
+        },
+        ValidationCase {
+            name: "tfsf_oblique_interior",
+            run: || case_tfsf_interior(TfsfCase::Oblique),
+        },
+        ValidationCase {
+            name: "tfsf_oblique_leakage",
+            run: || case_tfsf_leakage(TfsfCase::Oblique),
+        },
+        ValidationCase {
+            name: "tfsf_pec_sphere_scatters",
+            run: case_tfsf_sphere,
+        },
+        ValidationCase {
+            name: "tfsf_determinism_1_vs_2_threads",
+            run: case_tfsf_determinism,
+        },
     ]
 }
 
@@ -576,6 +608,245 @@ fn case_determinism() -> Result<CaseResult> {
             "{} E/H/port phasors of a lossy box with CPML and a port, 1 vs 2 threads ({nonzero} non-zero)",
             a.len()
         ),
+        "bit-identical results required",
+        0.0,
+        differ as f64,
+        "values differing",
+        differ as f64,
+        "count",
+        0.0,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Total-field / scattered-field box
+
+/// The TF/SF test set-ups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TfsfCase {
+    /// Vacuum, 1 GHz, 1 cm cells (30 cells per wavelength), wave along +x polarised along z.
+    Vacuum,
+    /// ASTM gel (eps_r 80, 0.47 S/m), 64 MHz, 5 mm cells (105 cells per wavelength in the gel), wave along +y.
+    Gel,
+    /// Vacuum, 1 GHz, oblique incidence: a phase gradient along all three axes.
+    Oblique,
+}
+
+/// What a TF/SF run measured.
+#[derive(Clone, Debug)]
+pub struct TfsfOutcome {
+    /// sqrt(sum |E - E_inc|^2 / sum |E_inc|^2) over the E samples inside the total-field box.
+    pub interior_nrmse: f64,
+    /// Largest |E| over the scattered-field samples outside the box and the CPML, relative to
+    /// the largest incident |E| on the box surface (dB).
+    pub outside_db: f64,
+    /// All E phasors of the run (for determinism checks).
+    pub phasors: Vec<Complex64>,
+    pub stats: super::sim::RunStats,
+}
+
+/// Runs a TF/SF plane-wave case to steady state; with `sphere_radius_m` a PEC sphere sits at the box centre.
+/// `matched` selects the Yee-dispersion-matched wavenumber instead of the analytic one.
+pub fn tfsf_run(case: TfsfCase, matched: bool, sphere_radius_m: Option<f64>) -> Result<TfsfOutcome> {
+    use super::tfsf::{yee_time_step, IncidentField, PlaneWave, TfsfSpec};
+    use std::sync::Arc;
+    let (freq, d, n, cpml, medium, dir, e0) = match case {
+        TfsfCase::Vacuum => (1e9, 0.01, 36, 8, Material::vacuum(), [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]),
+        TfsfCase::Gel => (
+            64e6,
+            0.005,
+            32,
+            8,
+            Material::astm_gel(),
+            [0.0, 1.0, 0.0],
+            [1.0, 0.0, 0.0],
+        ),
+        TfsfCase::Oblique => (
+            1e9,
+            0.01,
+            36,
+            8,
+            Material::vacuum(),
+            [1.0, 0.6, -0.35],
+            [0.2, -0.5, 1.0],
+        ),
+    };
+    let grid = Grid::uniform([0.0; 3], [d; 3], [n; 3])?;
+    let centre = [0.5 * n as f64 * d; 3];
+    let mut model = VoxelModel::new(grid, medium.clone())?;
+    if let Some(r) = sphere_radius_m {
+        let pec = model.add_material(Material::pec("sphere"))?;
+        model.fill(
+            &crate::grid::Shape::new(
+                "sphere",
+                crate::grid::ShapeKind::Sphere {
+                    centre_m: centre,
+                    radius_m: r,
+                },
+            ),
+            pec,
+        )?;
+    }
+    let courant = 0.98;
+    let e0 = e0.map(|v| Complex64::new(v, 0.0));
+    let mut pw = PlaneWave::new(freq, medium.eps_r, medium.sigma_s_per_m, dir, e0, centre)?;
+    if matched {
+        pw = pw.yee_matched([d; 3], yee_time_step([d; 3], courant, Some(freq)))?;
+    }
+    let pw = Arc::new(pw);
+    let (lo, hi) = (cpml + 4, n - cpml - 4);
+    let mut spec = SimulationSpec::new(model).all_boundaries(Boundary::cpml(cpml));
+    spec.courant = courant;
+    spec.cw_freq_hz = Some(freq);
+    let mut t = TfsfSpec::new([lo; 3], [hi; 3], pw.clone());
+    t.ramp_periods = 2.0;
+    spec.tfsf = Some(t);
+    let mut sim = Simulation::new(spec)?;
+    let m = sim.op.steps_per_period.expect("cw");
+    let every = if m % 16 == 0 { m / 16 } else { m / 4 };
+    let mut pe = DftProbe::full(&sim.op, "e", FieldKind::E, &[freq], every)?;
+    let stats = sim.run_cw(
+        &SteadyState {
+            tol: 1e-5,
+            min_periods: 4,
+            max_periods: 100,
+        },
+        &mut [&mut pe as &mut dyn Probe],
+    )?;
+    let tf = sim.tfsf().expect("tfsf");
+    let (mut num, mut den, mut out_max, mut inc_max) = (0.0, 0.0, 0.0f64, 0.0f64);
+    let mut phasors = Vec::new();
+    for c in 0..3 {
+        let lim = crate::fdtd::Operator::comp_node_dims([n; 3], c);
+        for i in 0..lim[0] {
+            for j in 0..lim[1] {
+                for k in 0..lim[2] {
+                    let p = [i, j, k];
+                    let v = pe.phasor_at(c, 0, p);
+                    phasors.push(v);
+                    let x: [f64; 3] = std::array::from_fn(|a| d * (p[a] as f64 + if a == c { 0.5 } else { 0.0 }));
+                    if tf.e_is_total(c, p) {
+                        let e_inc = pw.e(x)[c];
+                        let on_surface = (0..3).any(|a| p[a] == lo || p[a] == hi);
+                        if on_surface {
+                            inc_max = inc_max.max(e_inc.norm());
+                        }
+                        num += (v - e_inc).norm_sqr();
+                        den += e_inc.norm_sqr();
+                    } else if !sim.op.in_cpml(p) && !sim.op.on_pec_face(c, p) {
+                        out_max = out_max.max(v.norm());
+                    }
+                }
+            }
+        }
+    }
+    Ok(TfsfOutcome {
+        interior_nrmse: (num / den).sqrt(),
+        outside_db: 20.0 * (out_max / inc_max).log10(),
+        phasors,
+        stats,
+    })
+}
+
+fn tfsf_label(case: TfsfCase) -> &'static str {
+    match case {
+        TfsfCase::Vacuum => "vacuum, 1 GHz, 1 cm cells, wave along +x",
+        TfsfCase::Gel => "ASTM gel (eps_r 80, 0.47 S/m), 64 MHz, 5 mm cells, wave along +y",
+        TfsfCase::Oblique => "vacuum, 1 GHz, 1 cm cells, oblique wave along (1, 0.6, -0.35)",
+    }
+}
+
+fn case_tfsf_interior(case: TfsfCase) -> Result<CaseResult> {
+    let r = tfsf_run(case, true, None)?;
+    let name = match case {
+        TfsfCase::Vacuum => "tfsf_vacuum_interior",
+        TfsfCase::Gel => "tfsf_gel_64mhz_interior",
+        TfsfCase::Oblique => "tfsf_oblique_interior",
+    };
+    Ok(CaseResult::with_error(
+        name,
+        &format!(
+            "TF/SF plane wave in an empty box ({}): steady-state total E inside vs the incident phasor, NRMSE ({} periods)",
+            tfsf_label(case),
+            r.stats.periods
+        ),
+        "analytic plane wave with the Yee-dispersion-matched complex wavenumber",
+        0.0,
+        r.interior_nrmse,
+        "",
+        r.interior_nrmse,
+        "NRMSE",
+        0.02,
+    ))
+}
+
+fn case_tfsf_leakage(case: TfsfCase) -> Result<CaseResult> {
+    let r = tfsf_run(case, true, None)?;
+    let name = match case {
+        TfsfCase::Vacuum => "tfsf_vacuum_leakage",
+        TfsfCase::Gel => "tfsf_gel_64mhz_leakage",
+        TfsfCase::Oblique => "tfsf_oblique_leakage",
+    };
+    Ok(CaseResult::with_error(
+        name,
+        &format!(
+            "TF/SF plane wave in an empty box ({}): largest scattered |E| outside the box relative to the incident |E| on its surface",
+            tfsf_label(case)
+        ),
+        "no scatterer: the scattered field outside must vanish (Taflove & Hagness ch. 5.9); bound -40 dB",
+        -40.0,
+        r.outside_db,
+        "dB",
+        r.outside_db + 40.0,
+        "dB above -40 dB",
+        0.0,
+    ))
+}
+
+fn case_tfsf_sphere() -> Result<CaseResult> {
+    let empty = tfsf_run(TfsfCase::Vacuum, true, None)?;
+    let r = 0.05;
+    let sph = tfsf_run(TfsfCase::Vacuum, true, Some(r))?;
+    // Rayleigh-Mie order of magnitude: a PEC sphere of ka ~ 1 scatters a field of order
+    // (ka)^2 a / distance ~ -20 dB at the box surface; require at least 30 dB above the empty-box leakage.
+    let margin = sph.outside_db - empty.outside_db;
+    Ok(CaseResult::with_error(
+        "tfsf_pec_sphere_scatters",
+        &format!(
+            "PEC sphere (radius {} cm, ka = {:.2}) in the TF/SF box at 1 GHz: scattered field outside {:.1} dB vs {:.1} dB for the empty box",
+            r * 100.0,
+            2.0 * std::f64::consts::PI * 1e9 / C0 * r,
+            sph.outside_db,
+            empty.outside_db
+        ),
+        "sanity: a scatterer must produce a scattered field outside, the empty box none",
+        30.0,
+        margin,
+        "dB",
+        (30.0 - margin).max(0.0),
+        "dB below the 30 dB margin",
+        0.0,
+    ))
+}
+
+fn case_tfsf_determinism() -> Result<CaseResult> {
+    let pool = |t: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .map_err(|e| Error::Other(e.to_string()))
+    };
+    let a = pool(1)?.install(|| tfsf_run(TfsfCase::Oblique, true, None))?.phasors;
+    let b = pool(2)?.install(|| tfsf_run(TfsfCase::Oblique, true, None))?.phasors;
+    let differ = a
+        .iter()
+        .zip(&b)
+        .filter(|(x, y)| x.re.to_bits() != y.re.to_bits() || x.im.to_bits() != y.im.to_bits())
+        .count()
+        + a.len().abs_diff(b.len());
+    Ok(CaseResult::with_error(
+        "tfsf_determinism_1_vs_2_threads",
+        &format!("{} E phasors of the oblique TF/SF run, 1 vs 2 threads", a.len()),
         "bit-identical results required",
         0.0,
         differ as f64,

@@ -1,0 +1,123 @@
+//! Total-field/scattered-field box: the validation cases (defined once in
+//! `rftwin::fdtd::validation`) and checks of the plane-wave helper.
+
+mod common;
+use common::check;
+
+use num_complex::Complex64;
+use rftwin::fdtd::tfsf::{yee_time_step, IncidentField, PlaneWave};
+use rftwin::fdtd::validation::{tfsf_run, TfsfCase};
+use rftwin::fdtd::{Operator, OperatorSpec};
+use rftwin::grid::{Grid, Material, VoxelModel, C0};
+
+#[test]
+fn tfsf_vacuum_interior() {
+    check("tfsf_vacuum_interior");
+}
+#[test]
+fn tfsf_vacuum_leakage() {
+    check("tfsf_vacuum_leakage");
+}
+#[test]
+fn tfsf_gel_64mhz_interior() {
+    check("tfsf_gel_64mhz_interior");
+}
+#[test]
+fn tfsf_gel_64mhz_leakage() {
+    check("tfsf_gel_64mhz_leakage");
+}
+#[test]
+fn tfsf_oblique_interior() {
+    check("tfsf_oblique_interior");
+}
+#[test]
+fn tfsf_oblique_leakage() {
+    check("tfsf_oblique_leakage");
+}
+#[test]
+fn tfsf_pec_sphere_scatters() {
+    check("tfsf_pec_sphere_scatters");
+}
+#[test]
+fn tfsf_determinism_1_vs_2_threads() {
+    check("tfsf_determinism_1_vs_2_threads");
+}
+
+/// The analytic wavenumber (no dispersion matching) also stays below -40 dB at 30 cells per
+/// wavelength, but leaks more than the matched one (the matched wave solves the discrete equations).
+#[test]
+fn analytic_wavenumber_leaks_more_than_matched() {
+    let a = tfsf_run(TfsfCase::Vacuum, false, None).unwrap();
+    let m = tfsf_run(TfsfCase::Vacuum, true, None).unwrap();
+    println!(
+        "analytic k: leakage {:.1} dB, NRMSE {:.2e}; matched k: leakage {:.1} dB, NRMSE {:.2e}",
+        a.outside_db, a.interior_nrmse, m.outside_db, m.interior_nrmse
+    );
+    assert!(a.outside_db < -40.0 && a.interior_nrmse < 0.02);
+    assert!(m.outside_db < a.outside_db - 6.0, "matched k should leak clearly less");
+}
+
+/// `yee_time_step` follows the operator's rule exactly.
+#[test]
+fn yee_time_step_matches_operator() {
+    for (d, f) in [
+        ([0.01, 0.01, 0.01], Some(1e9)),
+        ([0.001, 0.002, 0.0015], Some(64e6)),
+        ([0.005; 3], None),
+    ] {
+        let grid = Grid::uniform([0.0; 3], d, [6, 6, 6]).unwrap();
+        let model = VoxelModel::new(grid, Material::vacuum()).unwrap();
+        let op = Operator::new(
+            model,
+            &OperatorSpec {
+                courant: 0.98,
+                boundaries: std::array::from_fn(|_| [rftwin::fdtd::Boundary::Pec, rftwin::fdtd::Boundary::Pec]),
+                cw_freq_hz: f,
+            },
+        )
+        .unwrap();
+        assert_eq!(op.dt, yee_time_step(d, 0.98, f));
+    }
+}
+
+/// Plane-wave phasors: Maxwell's relations hold (|E|/|H| = eta in vacuum, E perpendicular to the
+/// direction, decay length 1/|Im k| in the gel equals the skin-depth formula).
+#[test]
+fn plane_wave_relations() {
+    let e0 = [
+        Complex64::new(0.0, 0.0),
+        Complex64::new(1.0, 0.0),
+        Complex64::new(0.0, 0.0),
+    ];
+    let pw = PlaneWave::new(1e9, 1.0, 0.0, [1.0, 0.0, 0.0], e0, [0.0; 3]).unwrap();
+    let eta = pw.e([0.1, 0.0, 0.0])[1].norm() / pw.h([0.1, 0.0, 0.0])[2].norm();
+    assert!((eta - 376.730_313_668).abs() < 1e-6, "eta = {eta}");
+    // Phase lag of one wavelength in vacuum.
+    let lambda = C0 / 1e9;
+    let e = pw.e([lambda / 4.0, 0.0, 0.0])[1];
+    assert!((e - Complex64::new(0.0, -1.0)).norm() < 1e-9, "e(lambda/4) = {e}");
+    // Gel: alpha = w sqrt(mu eps/2 (sqrt(1 + (sigma/(w eps))^2) - 1)).
+    let g = Material::astm_gel();
+    let pw = PlaneWave::new(64e6, g.eps_r, g.sigma_s_per_m, [0.0, 0.0, 1.0], e0, [0.0; 3]).unwrap();
+    let w = 2.0 * std::f64::consts::PI * 64e6;
+    let eps = 8.854_187_812_8e-12 * g.eps_r;
+    let mu = 1.256_637_062_12e-6;
+    let x = g.sigma_s_per_m / (w * eps);
+    let alpha = w * (mu * eps / 2.0 * ((1.0 + x * x).sqrt() - 1.0)).sqrt();
+    assert!(
+        (-pw.k.im - alpha).abs() / alpha < 1e-9,
+        "alpha {} vs {}",
+        -pw.k.im,
+        alpha
+    );
+    let m = pw
+        .clone()
+        .yee_matched([0.001; 3], yee_time_step([0.001; 3], 0.98, Some(64e6)))
+        .unwrap();
+    assert!(
+        (m.k - pw.k).norm() / pw.k.norm() < 1e-4,
+        "matched k {} vs {}",
+        m.k,
+        pw.k
+    );
+}
