@@ -203,6 +203,13 @@ enum TwinCommand {
         force: bool,
         #[arg(long)]
         quiet: bool,
+        /// Do not read or write the basis cache (basis runs are cached in HDF5 files keyed by a hash
+        /// of coil, phantom, offset, cell size, frequency, solver options and version).
+        #[arg(long)]
+        no_cache: bool,
+        /// Basis cache directory (default: $RFTWIN_CACHE, else ~/.cache/rftwin).
+        #[arg(long)]
+        cache_dir: Option<std::path::PathBuf>,
     },
     /// Make a synthetic measured |B1+| map (µT) of the phantom from the model, with a known port
     /// imbalance, phase error and noise (for tests and examples). Output .nii.gz or .h5.
@@ -1051,6 +1058,8 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
             cell_mm,
             force,
             quiet,
+            no_cache,
+            cache_dir,
         } => {
             use crate::plot::{panel, Colormap, Panel, SliceMap};
             let c = crate::coil::CoilConfig::load(&coil)?;
@@ -1062,7 +1071,23 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
                 bar.set_message(format!("basis run {} of 2", b + 1));
                 bar.tick();
             };
-            let basis = compute_basis(&c, Some(&p), &opts(cell_mm)?, Some(&mut tick))?;
+            let sim_opts = opts(cell_mm)?;
+            let req = crate::twin::BasisRequest {
+                coil: &c,
+                phantom: Some(&p),
+                opt: &sim_opts,
+                offset_m: [0.0; 3],
+            };
+            let cache = if no_cache {
+                None
+            } else {
+                Some(
+                    cache_dir
+                        .clone()
+                        .unwrap_or_else(|| crate::twin::default_cache_dir(&out)),
+                )
+            };
+            let (basis, cache_outcome) = crate::twin::cached_basis(&req, cache.as_deref(), Some(&mut tick))?;
             bar.finish_and_clear();
             let cal = calibrate(&basis, &map, &Placement::default())?;
             let twin_toml = format!(
@@ -1085,7 +1110,12 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
                 cal.relative_phase_deg + 1.96 * cal.relative_phase_se_deg,
             );
             std::fs::write(dir.path("twin.toml"), twin_toml)?;
+            let tw = crate::twin::TwinFields::from_basis(&basis, &[cal.fit.weight(0), cal.fit.weight(1)])?;
+            let fields_dir = dir.path("");
+            tw.save(&fields_dir)?;
+            tw.write_xdmf(&fields_dir)?;
             let report = serde_json::json!({
+                "basis_cache": format!("{cache_outcome:?}"),
                 "coil": coil.display().to_string(), "phantom": phantom.display().to_string(), "measured": measured.display().to_string(),
                 "fitted": "drive weights of the two linear homogeneous modes (overall scale, port-2 amplitude and phase); phantom offset and conductivity are not fitted yet",
                 "calibration": &cal,

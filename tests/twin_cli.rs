@@ -53,11 +53,20 @@ fn synth_then_fit_recovers_the_perturbation() {
             "--measured",
         ])
         .arg(&map)
+        .arg("--cache-dir")
+        .arg(d.join("cache"))
         .arg("--out")
         .arg(&out)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    // The basis went into the cache; the twin's fields load and give the fitted B1+ (µT map:
+    // |B1+| near the isocentre about the synthetic map's 2 µT).
+    assert_eq!(std::fs::read_dir(d.join("cache")).unwrap().count(), 1);
+    let tw = rftwin::twin::TwinFields::load(&out).unwrap();
+    let b = tw.b1_plus_at([0.0, 0.0, 0.0]).norm() * 1e6;
+    assert!((b / 2.0 - 1.0).abs() < 0.05, "twin |B1+| at the isocentre {b} uT");
+    assert!(tw.input_power_w > 0.0 && out.join("twin_fields.xmf").exists());
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("fit.json")).unwrap()).unwrap();
     let a = v["calibration"]["relative_amplitude"].as_f64().unwrap();
     let ph = v["calibration"]["relative_phase_deg"].as_f64().unwrap();

@@ -62,6 +62,13 @@ pub struct CoilFields {
     pub cell_m: f64,
     pub dt_s: f64,
     pub setup_s: f64,
+    /// The raw Yee components of E (V/m) and H (A/m) over the probe box (coil interior), each on its
+    /// own staggered grid (for superposition of basis runs and the twin's fields).
+    pub e_yee: YeeVector,
+    pub h_yee: YeeVector,
+    /// Voltage and current phasors (V, A) of every lumped element (ideal-drive current sources),
+    /// so that the input power of a superposition of runs can be formed: P = sum 0.5 Re(V I*).
+    pub lumped_vi: Vec<(Complex64, Complex64)>,
 }
 
 impl CoilFields {
@@ -208,12 +215,8 @@ fn run_spec(
     )?;
     let setup_s = t0.elapsed().as_secs_f64();
     let stats = sim.run_cw(steady, &mut [&mut pe as &mut dyn Probe, &mut ph])?;
-    let input_power_w: f64 = (0..sim.lumped.len())
-        .map(|e| {
-            let (v, i) = sim.lumped.phasors(e)[0];
-            0.5 * (v * i.conj()).re
-        })
-        .sum();
+    let lumped_vi: Vec<(Complex64, Complex64)> = (0..sim.lumped.len()).map(|e| sim.lumped.phasors(e)[0]).collect();
+    let input_power_w: f64 = lumped_vi.iter().map(|(v, i)| 0.5 * (v * i.conj()).re).sum();
     let g = &sim.op.model.grid;
     let origin = g.node_pos(0, 0, 0);
     let d = sim.op.d;
@@ -261,5 +264,8 @@ fn run_spec(
         cell_m: d[0],
         dt_s: sim.dt(),
         setup_s,
+        e_yee: e,
+        h_yee: h,
+        lumped_vi,
     })
 }

@@ -7,56 +7,30 @@ use ndarray::Array3;
 use num_complex::{Complex32, Complex64};
 use serde::Serialize;
 
+use super::basis::{compute_basis_request, Basis, BasisRequest};
 use super::fit::{fit_weights_magnitude, WeightFit};
-use crate::b1::coil_maps::{run_mesh, SimulateOptions};
-use crate::b1::{resample, B1Map, Placement, RegularField};
-use crate::coil::fdtd_model::{self, ModelKind};
+use crate::b1::coil_maps::SimulateOptions;
+use crate::b1::{resample, B1Map, Placement};
 use crate::coil::{CoilConfig, PhantomConfig};
 use crate::error::{Error, Result};
-use crate::fdtd::ProgressFn;
 
-/// B1+ (T) of each basis drive pattern, for 1 A peak rung current.
-pub struct Basis {
-    pub names: Vec<String>,
-    pub fields: Vec<RegularField<Complex32>>,
-    pub freq_hz: f64,
-    /// Input power of each basis run (W).
-    pub input_power_w: Vec<f64>,
-}
-
-/// Runs the two linear homogeneous-mode patterns of the ideal drive.
+/// Runs the two linear homogeneous-mode patterns of the ideal drive (no cache; phantom at its file
+/// position, sub-cell averaged). See [`super::basis`].
 pub fn compute_basis(
     coil: &CoilConfig,
     phantom: Option<&PhantomConfig>,
     opt: &SimulateOptions,
-    mut progress: Option<&mut dyn FnMut(usize)>,
+    progress: Option<&mut dyn FnMut(usize)>,
 ) -> Result<Basis> {
-    let mesh = fdtd_model::mesh(coil, phantom, ModelKind::Ideal, &opt.mesh)?;
-    let freq = opt.freq_hz.unwrap_or(coil.freq_hz);
-    let mut fields = Vec::new();
-    let mut power = Vec::new();
-    let names = vec!["cos".to_string(), "sin".to_string()];
-    for (b, name) in names.iter().enumerate() {
-        if let Some(p) = progress.as_mut() {
-            p(b);
-        }
-        let w: Vec<Complex64> = mesh
-            .rung_angles_rad
-            .iter()
-            .map(|&phi| Complex64::new(if b == 0 { phi.cos() } else { phi.sin() }, 0.0))
-            .collect();
-        let no_progress: Option<ProgressFn> = None;
-        let f = run_mesh(&mesh, freq, &w, &opt.steady, no_progress, std::time::Instant::now())
-            .map_err(|e| Error::Other(format!("basis run '{name}': {e}")))?;
-        power.push(f.input_power_w);
-        fields.push(f.b1_plus);
-    }
-    Ok(Basis {
-        names,
-        fields,
-        freq_hz: freq,
-        input_power_w: power,
-    })
+    compute_basis_request(
+        &BasisRequest {
+            coil,
+            phantom,
+            opt,
+            offset_m: [0.0; 3],
+        },
+        progress,
+    )
 }
 
 /// A calibrated twin.
