@@ -1,0 +1,1 @@
+//! Lead transfer function (placeholder, filled in below).
