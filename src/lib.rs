@@ -15,6 +15,7 @@ pub mod coil;
 pub mod b1;
 pub mod twin;
 pub mod dosimetry;
+pub mod implant;
 pub mod io;
 pub mod plot;
 pub mod validate;

@@ -1,0 +1,18 @@
+//! Implants: parametric implant models, their placement in a phantom, rasterisation onto a fine
+//! local grid, the lead transfer function (ISO/TS 10974 Tier 3 style) and the worst-case search.
+//!
+//! - [`model`]: implant files (`phantoms/implants/*.toml`) and the metal table;
+//! - [`placement`]: position and orientation in the phantom, the wall-distance check, the world-space
+//!   geometry ([`placement::PlacedImplant`]) and the local fine-grid voxel model;
+//! - [`raster`]: the one function that puts an implant onto an FDTD grid ([`raster::add_implant`]);
+//! - [`tf`]: the transfer function S(l) by reciprocity, the tip estimate ∫ S E_tan dl and its
+//!   calibration;
+//! - [`search`]: the worst-case sweep over positions, orientations and path variants.
+
+pub mod model;
+pub mod placement;
+pub mod raster;
+pub mod search;
+pub mod tf;
+
+pub use model::{metal, metal_table, Implant, ImplantKind, Insulation, Metal};

@@ -1,0 +1,260 @@
+//! Rasterisation of a placed implant onto an FDTD grid — the single place where implant geometry
+//! becomes grid data, so that the wire model can be swapped (for the sub-cell thin-wire model of
+//! `fdtd::thinwire` once it lands) in this one function.
+//!
+//! Current model:
+//! - wires and leads: zero-thickness PEC edges staircased along the centre line between the nodes
+//!   nearest its vertices (the existing `VoxelModel` thin-PEC edges; effective radius about
+//!   0.14 cell whatever the real radius);
+//! - insulation: the (up to four) cells around every insulated wire edge get the insulation's
+//!   permittivity (σ = 0). This is one cell thick, much thicker than a real 0.1–0.3 mm jacket, so it
+//!   shows the right trend (an insulated wire resonates longer than a bare one) but not the right
+//!   amount; the thin-wire model with `Insulation { outer_radius_m, eps_r }` replaces it;
+//! - rods and plates: every cell whose centre lies inside the solid is PEC metal, plus a thin PEC
+//!   centre line (rod) so a rod thinner than a cell still conducts.
+
+use super::model::{norm, ImplantKind};
+use super::placement::PlacedImplant;
+use crate::error::{Error, Result};
+use crate::fdtd::SimulationSpec;
+use crate::grid::{Comp, Material};
+
+/// One PEC edge of a rasterised wire.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct WireEdge {
+    /// Component (0 = x, 1 = y, 2 = z) and start node.
+    pub comp: usize,
+    pub node: [usize; 3],
+    /// Arc length (m from the tip) of the edge centre, projected on the centre line.
+    pub s_m: f64,
+    /// +1 when the edge's positive direction points along the path (away from the tip), else -1.
+    pub sign: f64,
+}
+
+/// What [`add_implant`] did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ImplantRaster {
+    /// Wire edges in path order (empty for solid kinds).
+    pub edges: Vec<WireEdge>,
+    /// Node nearest the tip.
+    pub tip_node: [usize; 3],
+    /// The edge continuing the wire one cell beyond the tip, into the medium (the tip gap of the
+    /// reciprocity excitation): component, start node, and +1 when its positive direction points
+    /// away from the wire.
+    pub tip_gap: Option<(usize, [usize; 3], f64)>,
+    pub metal_cells: usize,
+    pub insulation_cells: usize,
+}
+
+fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+
+/// Adds `implant` to `spec.model` (materials, PEC cells and edges) and returns the wire edges.
+/// Every point of the implant must lie inside the grid.
+pub fn add_implant(spec: &mut SimulationSpec, implant: &PlacedImplant) -> Result<ImplantRaster> {
+    let model = &mut spec.model;
+    let grid = model.grid.clone();
+    let name = &implant.implant.name;
+    for p in &implant.path_m {
+        for a in 0..3 {
+            let ax = &grid.axes[a];
+            if p[a] < ax.start() || p[a] > ax.end() {
+                return Err(Error::input(
+                    &implant.implant.source_name,
+                    "path",
+                    format!("point {p:?} of implant {name} lies outside the grid"),
+                    "enlarge the local grid (pad_m)",
+                ));
+            }
+        }
+    }
+    let metal = model.add_material(Material::pec(&format!("{name}_{}", implant.implant.metal.name)))?;
+    let mut raster = ImplantRaster {
+        edges: vec![],
+        tip_node: [0; 3],
+        tip_gap: None,
+        metal_cells: 0,
+        insulation_cells: 0,
+    };
+    let nearest = |p: [f64; 3]| [0, 1, 2].map(|a| grid.axes[a].nearest_node(p[a]));
+    raster.tip_node = nearest(implant.path_m[0]);
+    let dims = grid.dims();
+    let d = grid.uniform_spacing().unwrap_or([1e-3; 3]);
+    // Cells whose centre lies inside the solid (rod: within the radius of the centre line; plate:
+    // inside the rotated box, at least one cell thick).
+    if implant.implant.is_solid() {
+        let r = implant.implant.radius_m;
+        let hw = 0.5 * implant.implant.width_m;
+        let ext = r + hw + d.iter().cloned().fold(0.0, f64::max);
+        let mut lo = [usize::MAX; 3];
+        let mut hi = [0usize; 3];
+        for p in &implant.path_m {
+            for a in 0..3 {
+                let l = grid.axes[a].cell_of(p[a] - ext).unwrap_or(0);
+                let h = grid.axes[a].cell_of(p[a] + ext).unwrap_or(dims[a] - 1);
+                lo[a] = lo[a].min(l);
+                hi[a] = hi[a].max(h);
+            }
+        }
+        let a0 = implant.path_m[0];
+        let a1 = *implant.path_m.last().unwrap();
+        let len = norm(sub(a1, a0));
+        let t = [0, 1, 2].map(|a| (a1[a] - a0[a]) / len);
+        let wa = implant.width_axis;
+        let na = [
+            t[1] * wa[2] - t[2] * wa[1],
+            t[2] * wa[0] - t[0] * wa[2],
+            t[0] * wa[1] - t[1] * wa[0],
+        ];
+        let half_t = r.max(0.5 * d[0].min(d[1]).min(d[2]));
+        for i in lo[0]..=hi[0] {
+            for j in lo[1]..=hi[1] {
+                for k in lo[2]..=hi[2] {
+                    let c = grid.cell_centre(i, j, k);
+                    let q = sub(c, a0);
+                    let along = q[0] * t[0] + q[1] * t[1] + q[2] * t[2];
+                    if !(-1e-12..=len + 1e-12).contains(&along) {
+                        continue;
+                    }
+                    let inside = match implant.implant.kind {
+                        ImplantKind::Plate => {
+                            let x = q[0] * wa[0] + q[1] * wa[1] + q[2] * wa[2];
+                            let y = q[0] * na[0] + q[1] * na[1] + q[2] * na[2];
+                            x.abs() <= hw && y.abs() <= half_t
+                        }
+                        _ => {
+                            let perp = [0, 1, 2].map(|a| q[a] - along * t[a]);
+                            norm(perp) <= r
+                        }
+                    };
+                    if inside {
+                        model.set_cell(i, j, k, metal);
+                        raster.metal_cells += 1;
+                    }
+                }
+            }
+        }
+        if implant.implant.kind == ImplantKind::Rod {
+            model.pec_wire(a0, a1)?;
+        }
+        return Ok(raster);
+    }
+    // Wires: walk the staircase node to node along each polyline segment.
+    let ins_mat = match &implant.implant.insulation {
+        // Polymer jacket: density of a typical medical polymer (PTFE/PU/silicone, 1100-2200 kg/m^3).
+        Some(ins) => Some(model.add_material(Material::dielectric(
+            &format!("{name}_insulation"),
+            ins.eps_r,
+            0.0,
+            1500.0,
+        ))?),
+        None => None,
+    };
+    let mut cum = 0.0;
+    let mut cur = raster.tip_node;
+    for w in implant.path_m.windows(2) {
+        let seg = sub(w[1], w[0]);
+        let seg_len = norm(seg);
+        let target = nearest(w[1]);
+        let total: [i64; 3] = [0, 1, 2].map(|a| target[a] as i64 - cur[a] as i64);
+        let steps: i64 = total.iter().map(|v| v.abs()).sum();
+        let mut done = [0i64; 3];
+        for s in 0..steps {
+            let frac = (s + 1) as f64 / steps as f64;
+            let mut best = 0;
+            let mut best_lag = f64::NEG_INFINITY;
+            for ax in 0..3 {
+                if done[ax].abs() < total[ax].abs() {
+                    let lag = (total[ax] as f64 * frac - done[ax] as f64).abs();
+                    if lag > best_lag {
+                        best_lag = lag;
+                        best = ax;
+                    }
+                }
+            }
+            let dir = total[best].signum();
+            let mut start = cur;
+            if dir < 0 {
+                start[best] -= 1;
+            }
+            model.set_pec_edge(Comp::from_index(best), start[0], start[1], start[2])?;
+            let mut centre = grid.node_pos(start[0], start[1], start[2]);
+            centre[best] += 0.5 * grid.axes[best].cell_size(start[best]);
+            let u = if seg_len > 0.0 {
+                (sub(centre, w[0])
+                    .iter()
+                    .zip(seg.iter())
+                    .map(|(a, b)| a * b)
+                    .sum::<f64>()
+                    / seg_len)
+                    .clamp(0.0, seg_len)
+            } else {
+                0.0
+            };
+            raster.edges.push(WireEdge {
+                comp: best,
+                node: start,
+                s_m: cum + u,
+                sign: dir as f64,
+            });
+            if dir > 0 {
+                cur[best] += 1;
+            } else {
+                cur[best] -= 1;
+            }
+            done[best] += dir;
+        }
+        cum += seg_len;
+    }
+    if raster.edges.is_empty() {
+        return Err(Error::input(
+            &implant.implant.source_name,
+            "length_m",
+            format!("implant {name} is shorter than one grid cell"),
+            "use a finer grid or a longer implant",
+        ));
+    }
+    // Insulation around insulated edges.
+    if let Some(mat) = ins_mat {
+        let metal_or_ins = |m: u8| m == metal || m == mat;
+        for e in &raster.edges {
+            if implant.implant.is_bare(e.s_m) {
+                continue;
+            }
+            let a = e.comp;
+            let (b, c) = ((a + 1) % 3, (a + 2) % 3);
+            for db in 0..2i64 {
+                for dc in 0..2i64 {
+                    let mut q = [e.node[0] as i64, e.node[1] as i64, e.node[2] as i64];
+                    q[b] += db - 1;
+                    q[c] += dc - 1;
+                    if (0..3).any(|x| q[x] < 0 || q[x] >= dims[x] as i64) {
+                        continue;
+                    }
+                    let (i, j, k) = (q[0] as usize, q[1] as usize, q[2] as usize);
+                    if !metal_or_ins(model.cell_material(i, j, k)) {
+                        model.set_cell(i, j, k, mat);
+                        raster.insulation_cells += 1;
+                    }
+                }
+            }
+        }
+    }
+    // Tip gap: the edge from the tip node one step outward along the first wire edge's axis.
+    let first = &raster.edges[0];
+    let a = first.comp;
+    let tip = raster.tip_node;
+    let outward = -first.sign;
+    let gap = if outward > 0.0 {
+        (tip[a] < dims[a]).then_some((a, tip, 1.0))
+    } else {
+        (tip[a] > 0).then(|| {
+            let mut s = tip;
+            s[a] -= 1;
+            (a, s, -1.0)
+        })
+    };
+    raster.tip_gap = gap;
+    Ok(raster)
+}

@@ -1,0 +1,118 @@
+//! Transfer function by reciprocity vs the transmission-line reference for a bare wire in gel, the
+//! resonant length, and the insulated wire's longer wavelength. Run at 300 MHz in ASTM-like gel
+//! (εr 80, 0.47 S/m) with 2 mm cells so that a half-wave wire (5.5 cm) is ~27 cells and each FDTD
+//! run takes a few seconds; the code is frequency-agnostic (64 MHz runs use `rftwin implant tf`).
+
+use num_complex::Complex64;
+use rftwin::implant::model::Implant;
+use rftwin::implant::tf::{
+    analytic_bare_wire, compute_tf, fit_standing_wave, medium_wavenumber, shape_error, TfOptions,
+};
+
+fn bare_wire(len: f64) -> Implant {
+    Implant::from_toml_str(
+        &format!("kind = \"bare_wire\"\nmaterial = \"ti6al4v\"\nlength_m = {len}\nradius_m = 0.0005\n"),
+        "test_wire",
+    )
+    .unwrap()
+}
+
+fn opts() -> TfOptions {
+    TfOptions {
+        freq_hz: 300e6,
+        cell_m: 2e-3,
+        pad_m: 0.012,
+        cpml_layers: 6,
+        tol: 2e-3,
+        ..TfOptions::default()
+    }
+}
+
+#[test]
+fn bare_wire_transfer_function_shape_resonance_and_insulation() {
+    let opt = opts();
+    let k = medium_wavenumber(opt.freq_hz, opt.eps_r, opt.sigma_s_per_m);
+    // lambda_eff / 2 = pi / Re k, k = w sqrt(mu0 (eps0 eps_r - i sigma / w)).
+    let half_wave = std::f64::consts::PI / k.re;
+    // Transmission-line peak of |tan(kL/2)/k|^2 over L (fine scan).
+    let tl_peak = (1..4000)
+        .map(|i| i as f64 * 2.0 * half_wave / 4000.0)
+        .max_by(|a, b| {
+            let f = |l: f64| ((k * l * 0.5).tan() / k).norm();
+            f(*a).partial_cmp(&f(*b)).unwrap()
+        })
+        .unwrap();
+    let lengths = [0.040, 0.048, 0.056];
+    let mut g = Vec::new();
+    let mut shape_tf = None;
+    for &len in &lengths {
+        let tf = compute_tf(&bare_wire(len), &opt).unwrap();
+        assert!(tf.converged, "L = {len}: not converged after {} periods", tf.periods);
+        g.push(tf.integral().norm_sqr());
+        if len == 0.048 {
+            shape_tf = Some(tf);
+        }
+    }
+    // Resonant length: parabola through the three samples of |∫ S dl|^2 (peak must be bracketed).
+    assert!(
+        g[1] > g[0] && g[1] > g[2],
+        "|∫S dl|^2 = {g:?} does not peak inside {lengths:?}"
+    );
+    let h = lengths[1] - lengths[0];
+    let peak = lengths[1] + 0.5 * h * (g[0] - g[2]) / (g[0] - 2.0 * g[1] + g[2]);
+    let rel = peak / half_wave - 1.0;
+    let rel_tl = peak / tl_peak - 1.0;
+    println!(
+        "k = {k:.3} rad/m, lambda_eff/2 = {half_wave:.4} m, TL peak {tl_peak:.4} m, FDTD peak {peak:.4} m ({:+.1} % / {:+.1} %)",
+        100.0 * rel,
+        100.0 * rel_tl
+    );
+    assert!(
+        rel.abs() < 0.15,
+        "resonant length {peak:.4} m vs lambda_eff/2 {half_wave:.4} m"
+    );
+    assert!(
+        rel_tl.abs() < 0.15,
+        "resonant length {peak:.4} m vs TL peak {tl_peak:.4} m"
+    );
+
+    // Shape: a standing wave; its phase constant is that of the gel.
+    let tf = shape_tf.unwrap();
+    let s: Vec<Complex64> = (0..tf.l_m.len()).map(|i| tf.s(i)).collect();
+    let r: Vec<Complex64> = tf.l_m.iter().map(|l| analytic_bare_wire(k, tf.length_m, *l)).collect();
+    let err_medium = shape_error(&s, &r);
+    let fit = fit_standing_wave(&tf, k);
+    println!(
+        "L = 0.048: shape error vs sin(k(L-l)) with the gel k: {err_medium:.3}; fitted k_w = {:.2}{:+.2}i rad/m, L_e = {:.4} m, residual {:.3}",
+        fit.k_re, fit.k_im, fit.length_m, fit.residual
+    );
+    assert!(fit.residual < 0.05, "not a standing wave: residual {}", fit.residual);
+    assert!(
+        (fit.k_re / k.re - 1.0).abs() < 0.05,
+        "Re k_w {} vs Re k {}",
+        fit.k_re,
+        k.re
+    );
+    assert!(fit.length_m > tf.length_m && fit.length_m < tf.length_m + 3.0 * opt.cell_m);
+    assert!(err_medium < 0.25, "shape error with the gel wavenumber {err_medium}");
+
+    // Insulated wire (one-cell jacket of eps_r 2.1, 4 mm bare ends): a smaller phase constant, so it
+    // resonates longer.
+    let ins = Implant::from_toml_str(
+        "kind = \"insulated_wire\"\nmaterial = \"ti6al4v\"\nlength_m = 0.048\nradius_m = 0.0005\n[insulation]\nthickness_m = 0.00025\neps_r = 2.1\nbare_ends_m = [0.004, 0.004]\n",
+        "test_insulated",
+    )
+    .unwrap();
+    let tfi = compute_tf(&ins, &opt).unwrap();
+    let fi = fit_standing_wave(&tfi, k);
+    println!(
+        "insulated: fitted k_w = {:.2}{:+.2}i rad/m (bare {:.2}), residual {:.3}",
+        fi.k_re, fi.k_im, fit.k_re, fi.residual
+    );
+    assert!(
+        fi.k_re < 0.9 * fit.k_re,
+        "insulated Re k_w {} not below bare {}",
+        fi.k_re,
+        fit.k_re
+    );
+}
