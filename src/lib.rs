@@ -15,6 +15,7 @@ pub mod coil;
 pub mod b1;
 pub mod twin;
 pub mod dosimetry;
+pub mod report;
 pub mod io;
 pub mod plot;
 pub mod validate;
