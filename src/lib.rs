@@ -16,6 +16,7 @@ pub mod b1;
 pub mod twin;
 pub mod dosimetry;
 pub mod implant;
+pub mod report;
 pub mod io;
 pub mod plot;
 pub mod validate;

@@ -1,0 +1,1 @@
+//! Assessment recipes (`reports/*.toml`).
