@@ -9,6 +9,7 @@
 //!   calibration;
 //! - [`search`]: the worst-case sweep over positions, orientations and path variants.
 
+pub mod local;
 pub mod model;
 pub mod placement;
 pub mod raster;

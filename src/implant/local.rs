@@ -1,0 +1,435 @@
+//! Local fine-grid fields at a placed implant, driven by the coil's incident field.
+//!
+//! The coil twin is solved on a coarse grid (about 10 mm); an implant needs about 1 mm. A small FDTD
+//! box around the implant (the implant's bounding box plus `pad_m`) is solved on its own fine grid.
+//! The coil's field enters through a total-field/scattered-field surface (`fdtd::tfsf`) a few cells
+//! inside the box, with CPML outside it, so the box holds
+//!
+//! ```text
+//! | CPML | scattered field (gap) | total field: gel + implant + pad | gap | CPML |
+//! ```
+//!
+//! Inside the surface the run holds the total field (incident + the implant's scattered field), and
+//! only that part is returned: E at the cell centres, with the per-cell materials for SAR, the
+//! thermal properties (the metal of the implant included) and the incident field at the same centres
+//! (the background, implant removed, without a second FDTD run).
+//!
+//! The incident field is any [`IncidentField`]; [`TwinIncident`] interpolates the twin's coarse-grid
+//! phasors (trilinear, each Yee component from its own lattice). Where the coarse field is not a
+//! solution of the fine grid's equations (interpolation error, a staircased phantom surface of the
+//! coarse model) the mismatch leaks out of the box as a small scattered field, absorbed by the CPML;
+//! keep the box inside the gel (the placement check already keeps the implant `min_wall_distance_m`
+//! from any wall).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use ndarray::Array3;
+use num_complex::{Complex32, Complex64};
+
+use super::placement::{local_model, LocalGridOptions, PlacedImplant};
+use super::raster::ImplantRaster;
+use crate::b1::{GridPlacement, YeeVector};
+use crate::coil::PhantomConfig;
+use crate::dosimetry::sar::SarInput;
+use crate::dosimetry::thermal::{Boundaries, Boundary, ThermalMaterial, ThermalModel};
+use crate::dosimetry::VoxelGrid;
+use crate::error::{Error, Result};
+use crate::fdtd::{Boundary as FdtdBoundary, DftProbe, FieldKind, IncidentField, Probe, RunStats, Simulation};
+use crate::fdtd::{SimulationSpec, SteadyState, TfsfSpec};
+use crate::grid::{Material, VoxelModel};
+use crate::twin::TwinFields;
+
+/// The coil twin's fields as the incident field of a local run (coil frame, complex peak phasors).
+/// Points outside the twin's field box give zero (the local box must lie inside it; the caller checks
+/// with [`TwinIncident::covers`]).
+pub struct TwinIncident {
+    pub fields: TwinFields,
+}
+
+fn finite_or_zero(v: [Complex64; 3]) -> [Complex64; 3] {
+    v.map(|z| {
+        if z.re.is_finite() && z.im.is_finite() {
+            z
+        } else {
+            Complex64::default()
+        }
+    })
+}
+
+impl TwinIncident {
+    pub fn new(fields: TwinFields) -> Self {
+        Self { fields }
+    }
+    /// True when every corner of the box `lo..hi` (m) lies where the twin's E and H can be interpolated.
+    pub fn covers(&self, lo: [f64; 3], hi: [f64; 3]) -> bool {
+        (0..8).all(|c| {
+            let p = [0, 1, 2].map(|a| if c >> a & 1 == 1 { hi[a] } else { lo[a] });
+            self.fields
+                .e_at(p)
+                .iter()
+                .chain(self.fields.h_at(p).iter())
+                .all(|z| z.re.is_finite())
+        })
+    }
+}
+
+impl IncidentField for TwinIncident {
+    fn freq_hz(&self) -> f64 {
+        self.fields.freq_hz
+    }
+    fn e(&self, p_m: [f64; 3]) -> [Complex64; 3] {
+        finite_or_zero(self.fields.e_at(p_m))
+    }
+    fn h(&self, p_m: [f64; 3]) -> [Complex64; 3] {
+        finite_or_zero(self.fields.h_at(p_m))
+    }
+}
+
+/// Settings of a local run.
+#[derive(Clone, Debug)]
+pub struct LocalOptions {
+    /// Fine cell size (m).
+    pub cell_m: f64,
+    /// Gel margin around the implant inside the total-field box (m).
+    pub pad_m: f64,
+    /// Cells of scattered-field region between the TF/SF surface and the CPML.
+    pub gap_cells: usize,
+    pub cpml_layers: usize,
+    pub courant: f64,
+    pub steady: SteadyState,
+    /// Ramp of the incident field (periods).
+    pub ramp_periods: f64,
+    /// Include the implant (false: the same box with the gel only, to check that the incident field
+    /// is reproduced).
+    pub with_implant: bool,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        Self {
+            cell_m: 1e-3,
+            pad_m: 0.015,
+            gap_cells: 3,
+            cpml_layers: 8,
+            courant: 0.98,
+            steady: SteadyState {
+                tol: 2e-3,
+                min_periods: 3,
+                max_periods: 80,
+            },
+            ramp_periods: 1.0,
+            with_implant: true,
+        }
+    }
+}
+
+/// One material of the local model, with what dosimetry needs.
+#[derive(Clone, Debug)]
+pub struct LocalMaterial {
+    pub name: String,
+    pub sigma_s_per_m: f64,
+    pub eps_r: f64,
+    /// Density used for SAR (0 for air and metal: SAR is asked in the gel only).
+    pub sar_density_kg_per_m3: f64,
+    /// Thermal properties (`None`: outside the thermal domain, e.g. air).
+    pub thermal: Option<ThermalMaterial>,
+}
+
+/// Fields and materials of the total-field region of a local run, at the fine cell centres.
+pub struct LocalFields {
+    pub cells: GridPlacement,
+    /// Total E (V/m, complex peak phasors) at the cell centres.
+    pub e: [Array3<Complex32>; 3],
+    /// Incident E at the same centres (the field with the implant removed).
+    pub e_incident: [Array3<Complex32>; 3],
+    /// Material label per cell (index into `materials`) for SAR.
+    pub labels: Array3<u8>,
+    /// Label per cell for the thermal model (the wire's cells are metal here even when the electrical
+    /// model treats the wire as a sub-cell line).
+    pub thermal_labels: Array3<u8>,
+    pub materials: Vec<LocalMaterial>,
+    pub raster: ImplantRaster,
+    pub stats: RunStats,
+    pub dt_s: f64,
+    /// Cells of the whole FDTD box (CPML included).
+    pub fdtd_cells: usize,
+    pub setup_s: f64,
+}
+
+fn gel_thermal(phantom: &PhantomConfig) -> ThermalMaterial {
+    ThermalMaterial {
+        name: phantom.material.name.clone(),
+        density_kg_per_m3: phantom.material.density_kg_per_m3,
+        heat_capacity_j_per_kg_k: phantom.material.c_j_per_kg_k,
+        conductivity_w_per_m_k: phantom.material.k_w_per_m_k,
+        perfusion_per_s: 0.0,
+        metabolic_heat_w_per_m3: 0.0,
+    }
+}
+
+/// Polymer insulation (thermal): a generic medical-grade polymer (silicone/polyurethane class), density
+/// 1150 kg/m³, 1500 J/(kg K), 0.25 W/(m K).
+fn insulation_thermal() -> ThermalMaterial {
+    ThermalMaterial {
+        name: "insulation".into(),
+        density_kg_per_m3: 1150.0,
+        heat_capacity_j_per_kg_k: 1500.0,
+        conductivity_w_per_m_k: 0.25,
+        perfusion_per_s: 0.0,
+        metabolic_heat_w_per_m3: 0.0,
+    }
+}
+
+/// Runs the fine-grid FDTD box around `placed` in `phantom`, driven by `incident` through a TF/SF
+/// surface, to steady state at the incident field's frequency.
+pub fn run_local(
+    placed: &PlacedImplant,
+    phantom: &PhantomConfig,
+    incident: Arc<dyn IncidentField>,
+    opt: &LocalOptions,
+) -> Result<LocalFields> {
+    let t0 = Instant::now();
+    let d = opt.cell_m;
+    let outer = (opt.gap_cells + opt.cpml_layers) as f64 * d;
+    let (mut spec, raster) = local_model(
+        placed,
+        phantom,
+        &LocalGridOptions {
+            cell_m: d,
+            pad_m: opt.pad_m + outer,
+        },
+    )?;
+    let n = spec.model.grid.dims();
+    let m = opt.gap_cells + opt.cpml_layers;
+    if n.iter().any(|&k| k <= 2 * m + 2) {
+        return Err(Error::input(
+            "local grid",
+            "pad_m",
+            format!("local grid {n:?} cells is too small for {m} CPML + gap cells per side"),
+            "increase pad_m or use smaller cells",
+        ));
+    }
+    if !opt.with_implant {
+        let mut model = VoxelModel::new(spec.model.grid.clone(), Material::vacuum())?;
+        phantom.rasterise(&mut model)?;
+        spec = SimulationSpec::new(model);
+    }
+    let lo = [m; 3];
+    let hi = [n[0] - m, n[1] - m, n[2] - m];
+    spec = spec.all_boundaries(FdtdBoundary::cpml(opt.cpml_layers));
+    spec.courant = opt.courant;
+    spec.cw_freq_hz = Some(incident.freq_hz());
+    let mut t = TfsfSpec::new(lo, hi, incident.clone());
+    t.ramp_periods = opt.ramp_periods;
+    spec.tfsf = Some(t);
+    let node0 = spec.model.grid.node_pos(0, 0, 0);
+    let materials_em: Vec<crate::grid::Material> = spec.model.materials().to_vec();
+    // Labels of the total-field cells (lo..hi per axis).
+    let tf_cells = [hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]];
+    let mut labels = Array3::<u8>::zeros(tf_cells);
+    for ((i, j, k), l) in labels.indexed_iter_mut() {
+        *l = spec.model.cell_material(i + lo[0], j + lo[1], k + lo[2]);
+    }
+    let mut sim = Simulation::new(spec)?;
+    let freq = incident.freq_hz();
+    let steps = sim.op.steps_per_period.unwrap_or(1);
+    let every = [16, 8, 4, 2, 1]
+        .into_iter()
+        .find(|e| steps % e == 0 && steps / e >= 8)
+        .unwrap_or(1);
+    let region = [lo[0]..hi[0] + 1, lo[1]..hi[1] + 1, lo[2]..hi[2] + 1];
+    let mut probe = DftProbe::new(
+        &sim.op,
+        "local_e",
+        FieldKind::E,
+        &[0, 1, 2],
+        region,
+        &[freq],
+        steps / every,
+    )?;
+    let setup_s = t0.elapsed().as_secs_f64();
+    let stats = sim.run_cw(&opt.steady, &mut [&mut probe as &mut dyn Probe])?;
+    if !stats.converged {
+        return Err(Error::Other(format!(
+            "local implant run did not reach steady state in {} periods (last change {:.2e}, tolerance {:.1e}); \
+             raise steady.max_periods or check the incident field",
+            stats.periods, stats.final_change, opt.steady.tol
+        )));
+    }
+    let yee = YeeVector::from_probe(&probe, 0, node0, [d; 3])?;
+    let (g, e) = yee.at_centres()?;
+    // The centres the Yee vector gives are those of the total-field cells.
+    if g.dims != tf_cells {
+        return Err(Error::Other(format!(
+            "local run: centre grid {:?} differs from the total-field cells {:?}",
+            g.dims, tf_cells
+        )));
+    }
+    let mut e_incident = [0, 1, 2].map(|_| Array3::<Complex32>::zeros(tf_cells));
+    for i in 0..tf_cells[0] {
+        for j in 0..tf_cells[1] {
+            for k in 0..tf_cells[2] {
+                let v = incident.e(g.position(i, j, k));
+                for c in 0..3 {
+                    e_incident[c][[i, j, k]] = Complex32::new(v[c].re as f32, v[c].im as f32);
+                }
+            }
+        }
+    }
+    // Materials: the local model's table plus a thermal metal label for the wire's cells.
+    let gel = gel_thermal(phantom);
+    let mut materials: Vec<LocalMaterial> = materials_em
+        .iter()
+        .map(|m| {
+            let is_gel = m.name == phantom.em_material().name;
+            let thermal = if m.pec {
+                Some(metal_thermal(placed))
+            } else if is_gel {
+                Some(gel.clone())
+            } else if m.density_kg_per_m3 > 0.0 {
+                Some(gel.clone())
+            } else if m.eps_r > 1.0 + 1e-9 {
+                Some(insulation_thermal())
+            } else {
+                None
+            };
+            LocalMaterial {
+                name: m.name.clone(),
+                sigma_s_per_m: if m.pec { 0.0 } else { m.sigma_s_per_m },
+                eps_r: m.eps_r,
+                sar_density_kg_per_m3: if m.pec { 0.0 } else { m.density_kg_per_m3 },
+                thermal,
+            }
+        })
+        .collect();
+    let mut thermal_labels = labels.clone();
+    if opt.with_implant && !placed.implant.is_solid() {
+        let metal_label = materials.len() as u8;
+        materials.push(LocalMaterial {
+            name: format!("{} (wire, thermal)", placed.implant.metal.name),
+            sigma_s_per_m: 0.0,
+            eps_r: 1.0,
+            sar_density_kg_per_m3: 0.0,
+            thermal: Some(metal_thermal(placed)),
+        });
+        mark_wire_cells(&mut thermal_labels, &g, placed, metal_label);
+    }
+    Ok(LocalFields {
+        cells: g,
+        e,
+        e_incident,
+        labels,
+        thermal_labels,
+        materials,
+        raster,
+        stats,
+        dt_s: sim.dt(),
+        fdtd_cells: n.iter().product(),
+        setup_s,
+    })
+}
+
+fn metal_thermal(placed: &PlacedImplant) -> ThermalMaterial {
+    let m = &placed.implant.metal;
+    ThermalMaterial {
+        name: m.name.clone(),
+        density_kg_per_m3: m.density_kg_per_m3,
+        heat_capacity_j_per_kg_k: m.c_j_per_kg_k,
+        conductivity_w_per_m_k: m.k_w_per_m_k,
+        perfusion_per_s: 0.0,
+        metabolic_heat_w_per_m3: 0.0,
+    }
+}
+
+/// Marks the cells whose centre lies within half a cell (or the conductor radius, if larger) of the
+/// wire's centre line: the thermal path along a sub-cell wire.
+fn mark_wire_cells(labels: &mut Array3<u8>, g: &GridPlacement, placed: &PlacedImplant, label: u8) {
+    let d = g.spacing_m[0];
+    let r = (0.5 * d).max(placed.implant.radius_m);
+    let len = placed.length_m();
+    let n = ((len / (0.25 * d)).ceil() as usize).max(1);
+    for s in 0..=n {
+        let (p, _) = super::model::point_at(&placed.path_m, len * s as f64 / n as f64);
+        let idx = [0, 1, 2].map(|a| ((p[a] - g.origin_m[a]) / g.spacing_m[a]).round() as i64);
+        for di in -1..=1i64 {
+            for dj in -1..=1i64 {
+                for dk in -1..=1i64 {
+                    let q = [idx[0] + di, idx[1] + dj, idx[2] + dk];
+                    if (0..3).any(|a| q[a] < 0 || q[a] >= g.dims[a] as i64) {
+                        continue;
+                    }
+                    let c = g.position(q[0] as usize, q[1] as usize, q[2] as usize);
+                    let dist2: f64 = (0..3).map(|a| (c[a] - p[a]).powi(2)).sum();
+                    if dist2 <= r * r + 1e-15 {
+                        labels[[q[0] as usize, q[1] as usize, q[2] as usize]] = label;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl LocalFields {
+    /// Voxel grid of the total-field cells (dosimetry convention: origin at the low corner).
+    pub fn voxel_grid(&self) -> Result<VoxelGrid> {
+        let h = self.cells.spacing_m;
+        Ok(VoxelGrid::new(h)?.with_origin([0, 1, 2].map(|a| self.cells.origin_m[a] - 0.5 * h[a])))
+    }
+
+    /// SAR input of the total field (`with_implant`) or of the incident field (implant removed: the
+    /// implant's cells are given the gel's properties).
+    pub fn sar_input(&self, with_implant: bool) -> Result<SarInput> {
+        let gel = self
+            .materials
+            .iter()
+            .position(|m| m.sar_density_kg_per_m3 > 0.0 && m.sigma_s_per_m > 0.0)
+            .unwrap_or(0);
+        let pick = |l: u8| {
+            let m = &self.materials[l as usize];
+            if with_implant || m.sar_density_kg_per_m3 > 0.0 || m.thermal.is_none() {
+                m
+            } else {
+                &self.materials[gel]
+            }
+        };
+        let sigma = self.labels.mapv(|l| pick(l).sigma_s_per_m as f32);
+        let rho = self.labels.mapv(|l| pick(l).sar_density_kg_per_m3 as f32);
+        let e = if with_implant { &self.e } else { &self.e_incident };
+        let name = if with_implant {
+            "local fields (with implant)"
+        } else {
+            "local fields (implant removed)"
+        };
+        SarInput::from_phasors(name, [&e[0], &e[1], &e[2]], &sigma, rho, self.voxel_grid()?)
+    }
+
+    /// Thermal model of the total-field region: insulating faces (the surrounding gel heats alike, so
+    /// little heat crosses them in 15 minutes); `with_implant = false` gives every implant cell the
+    /// gel's properties.
+    pub fn thermal_model(&self, with_implant: bool) -> Result<ThermalModel> {
+        let gel = self
+            .materials
+            .iter()
+            .find(|m| m.sar_density_kg_per_m3 > 0.0 && m.sigma_s_per_m > 0.0)
+            .and_then(|m| m.thermal.clone());
+        let table: Vec<Option<ThermalMaterial>> = self
+            .materials
+            .iter()
+            .map(|m| {
+                if with_implant || m.sar_density_kg_per_m3 > 0.0 || m.thermal.is_none() {
+                    m.thermal.clone()
+                } else {
+                    gel.clone()
+                }
+            })
+            .collect();
+        ThermalModel::from_labels(
+            "local implant model",
+            &self.thermal_labels,
+            &table,
+            self.voxel_grid()?,
+            Boundaries::uniform(Boundary::Insulating),
+        )
+    }
+}
