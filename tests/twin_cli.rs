@@ -68,11 +68,37 @@ fn synth_then_fit_recovers_the_perturbation() {
     assert!((b / 2.0 - 1.0).abs() < 0.05, "twin |B1+| at the isocentre {b} uT");
     assert!(tw.input_power_w > 0.0 && out.join("twin_fields.xmf").exists());
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("fit.json")).unwrap()).unwrap();
+    assert_eq!(v["converged"], serde_json::json!(true));
     let a = v["calibration"]["relative_amplitude"].as_f64().unwrap();
     let ph = v["calibration"]["relative_phase_deg"].as_f64().unwrap();
     assert!((a / 1.08 - 1.0).abs() < 0.02, "amplitude {a}");
     assert!((ph + 5.0).abs() < 2.0, "phase {ph}");
     assert!(out.join("twin.toml").exists() && out.join("fit.png").exists());
+    // A fit stopped before convergence (one LM iteration with the offset free) says so, with the
+    // best NRMSE, and exits 1.
+    let o = bin()
+        .args([
+            "twin",
+            "fit",
+            "--coil",
+            coil,
+            "--phantom",
+            phantom,
+            "--cell-mm",
+            "20",
+            "--quiet",
+        ])
+        .args(["--fit-offset", "--no-resimulate", "--max-iterations", "1", "--measured"])
+        .arg(&map)
+        .arg("--cache-dir")
+        .arg(d.join("cache"))
+        .arg("--out")
+        .arg(d.join("fit1"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("did not converge") && err.contains("best NRMSE"), "{err}");
     let _ = std::fs::remove_dir_all(&d);
 }
 

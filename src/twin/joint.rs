@@ -72,6 +72,8 @@ pub struct JointOptions {
     /// Residual-bootstrap refits for percentile intervals (0 = off).
     pub bootstrap: usize,
     pub seed: u64,
+    /// Levenberg–Marquardt iteration limit (0: 300).
+    pub max_iterations: usize,
 }
 
 /// A parameter estimate with its standard error and 95 % interval.
@@ -461,7 +463,17 @@ pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: [f6
     if n < 2 * np + 2 {
         return Err(Error::Other(format!("twin fit: {n} samples for {np} parameters")));
     }
-    let out = lm(model, s, start, &act, 300)?;
+    let out = lm(
+        model,
+        s,
+        start,
+        &act,
+        if opt.max_iterations == 0 {
+            300
+        } else {
+            opt.max_iterations
+        },
+    )?;
     let mut full = out.full;
     if full[0] < 0.0 {
         full[0] = -full[0];
