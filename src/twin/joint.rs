@@ -268,7 +268,44 @@ impl JointModel {
 
     /// Residuals and Jacobian (rows of the active parameters) at the full parameter vector.
     fn eval(&self, s: &Samples, full: &[f64; 8], act: &[usize]) -> Option<(Vec<f64>, Vec<f64>)> {
+        self.eval_pre(s, full, act, None)
+    }
+
+    /// The pattern values at every sample for fixed offset and gel parameters (weights-only fits).
+    fn precompute(&self, s: &Samples, full: &[f64; 8]) -> Option<Vec<[Complex64; 2]>> {
+        s.pts
+            .iter()
+            .map(|&x| Some([self.pattern_at(0, x, full)?.0, self.pattern_at(1, x, full)?.0]))
+            .collect()
+    }
+
+    fn eval_pre(
+        &self,
+        s: &Samples,
+        full: &[f64; 8],
+        act: &[usize],
+        pre: Option<&[[Complex64; 2]]>,
+    ) -> Option<(Vec<f64>, Vec<f64>)> {
         let w = [Complex64::new(full[0], 0.0), Complex64::new(full[1], full[2])];
+        if let Some(pre) = pre {
+            let np = act.len();
+            let mut r = Vec::with_capacity(pre.len());
+            let mut jac = Vec::with_capacity(pre.len() * np);
+            for (i, [b0, b1]) in pre.iter().enumerate() {
+                let b = w[0] * b0 + w[1] * b1;
+                let a = b.norm().max(1e-300);
+                let dabs = |db: Complex64| (b.conj() * db).re / a;
+                for &p in act {
+                    jac.push(match p {
+                        0 => dabs(*b0),
+                        1 => dabs(*b1),
+                        _ => dabs(Complex64::i() * b1),
+                    });
+                }
+                r.push(a - s.m[i]);
+            }
+            return Some((r, jac));
+        }
         let np = act.len();
         let n = s.pts.len();
         let rows: Vec<Option<(f64, Vec<f64>)>> = {
@@ -381,7 +418,14 @@ struct LmOut {
 fn lm(model: &JointModel, s: &Samples, start: [f64; 8], act: &[usize], max_it: usize) -> Result<LmOut> {
     let np = act.len();
     let mut full = start;
-    let Some((mut r, mut jac)) = model.eval(s, &full, act) else {
+    // Weights only: the pattern values do not change; evaluate them once.
+    let pre = if act.iter().all(|&p| p < 3) {
+        model.precompute(s, &full)
+    } else {
+        None
+    };
+    let eval = |f: &[f64; 8]| model.eval_pre(s, f, act, pre.as_deref());
+    let Some((mut r, mut jac)) = eval(&full) else {
         return Err(Error::Other(
             "twin fit: the model is undefined at the start point".into(),
         ));
@@ -414,7 +458,7 @@ fn lm(model: &JointModel, s: &Samples, start: [f64; 8], act: &[usize], max_it: u
             trial[p] = (full[p] + step).clamp(lo, hi);
             scaled_step += (trial[p] - full[p]).powi(2) * a[q * np + q];
         }
-        let ok = model.eval(s, &trial, act);
+        let ok = eval(&trial);
         match ok {
             Some((r2, j2)) if rss(&r2) < cost => {
                 let c2 = rss(&r2);
