@@ -1,11 +1,12 @@
-//! Joint calibration on small real FDTD bases (body coil, ASTM phantom, 20 mm cells): phantom offset
-//! and gel conductivity recovered from synthetic maps made by direct FDTD runs with the phantom
-//! shifted / the gel changed, plus a port imbalance and phase error and 2 % Rician-like noise.
+//! Joint calibration on small real FDTD bases (body coil, ASTM phantom, 20 mm cells): the twin
+//! validation cases (weights; phantom offset and gel conductivity recovered from synthetic maps made
+//! by direct FDTD runs with the phantom shifted / the gel changed, plus a port imbalance and phase
+//! error and 2 % Rician-like noise), and the coverage of the 95 % intervals.
 
 use rftwin::b1::coil_maps::SimulateOptions;
 use rftwin::b1::{Affine, B1Map, B1Unit, Frame, Placement};
 use rftwin::coil::{CoilConfig, PhantomConfig};
-use rftwin::twin::{calibrate_full, compute_basis_request, synthesize, BasisRequest, FullOptions, JointOptions};
+use rftwin::twin::{compute_basis_request, synthesize, BasisRequest, JointOptions};
 
 fn inputs(cell: f64) -> (CoilConfig, PhantomConfig, SimulateOptions) {
     let coil = CoilConfig::from_toml_str(include_str!("../coils/body_1p5t_hp16.toml"), "body_1p5t_hp16.toml").unwrap();
@@ -15,94 +16,23 @@ fn inputs(cell: f64) -> (CoilConfig, PhantomConfig, SimulateOptions) {
     (coil, ph, opt)
 }
 
-/// A synthetic map (µT, 10 mm voxels, 15 mm inside the walls of the phantom at `offset`).
-fn synth_map(coil: &CoilConfig, ph: &PhantomConfig, opt: &SimulateOptions, offset: [f64; 3], seed: u64) -> B1Map {
-    let basis = compute_basis_request(
-        &BasisRequest {
-            coil,
-            phantom: Some(ph),
-            opt,
-            offset_m: offset,
-        },
-        None,
-    )
-    .unwrap();
-    let lo = [-0.195 + offset[0], -0.03 + offset[1], -0.31 + offset[2]];
-    let hi = [0.195 + offset[0], 0.03 + offset[1], 0.31 + offset[2]];
-    let (map, origin) = synthesize(&basis, 1.05, 3.0, 0.02, seed, lo, hi, 0.01, 2.0).unwrap();
-    B1Map::new(
-        map,
-        Affine::from_origin_spacing(origin, [0.01; 3]),
-        Frame::Simulation,
-        B1Unit::MicroTesla,
-        "synthetic",
-    )
-    .unwrap()
+mod common;
+
+/// The `rftwin validate` cases (defined in `rftwin::twin::validation`): weights, offset (4, -3, 2) mm
+/// within 2 mm, conductivity 1.1 x nominal within 5 %.
+#[test]
+fn validation_twin_weight_recovery() {
+    common::check("twin_weight_recovery");
 }
 
 #[test]
-fn recovers_phantom_offset() {
-    let (coil, ph, opt) = inputs(0.02);
-    let truth = [0.004, -0.003, 0.002];
-    let map = synth_map(&coil, &ph, &opt, truth, 5);
-    let fo = FullOptions {
-        joint: JointOptions {
-            fit_offset: true,
-            ..Default::default()
-        },
-        // At 20 mm cells the automatic rule (re-simulate above a quarter cell, 5 mm) would not fire.
-        resimulate: Some(true),
-        ..Default::default()
-    };
-    let (cal, _) = calibrate_full(&coil, &ph, &map, &Placement::default(), &opt, &fo, None, &mut |s| {
-        println!("{s}")
-    })
-    .unwrap();
-    let o = cal.fit.offset_m.as_ref().unwrap();
-    let err: Vec<f64> = (0..3).map(|a| (o[a].value - truth[a]) * 1e3).collect();
-    println!(
-        "offset {:?} mm (se {:?} mm), error {err:?} mm, amplitude {}, phase {}, NRMSE {}, runs {}, steps {:#?}",
-        o.iter().map(|e| e.value * 1e3).collect::<Vec<_>>(),
-        o.iter().map(|e| e.se * 1e3).collect::<Vec<_>>(),
-        cal.fit.relative_amplitude.value,
-        cal.fit.relative_phase_deg.value,
-        cal.fit.nrmse,
-        cal.fdtd_runs,
-        cal.steps
-    );
-    for a in 0..3 {
-        assert!(err[a].abs() < 2.0, "offset axis {a}: error {} mm", err[a]);
-    }
-    assert!((cal.fit.relative_amplitude.value / 1.05 - 1.0).abs() < 0.02);
-    assert!((cal.fit.relative_phase_deg.value - 3.0).abs() < 2.0);
+fn validation_twin_offset_recovery() {
+    common::check("twin_offset_recovery");
 }
 
 #[test]
-fn recovers_gel_conductivity() {
-    let (coil, ph, opt) = inputs(0.02);
-    let mut ph_true = ph.clone();
-    ph_true.material.sigma_s_per_m *= 1.1;
-    let map = synth_map(&coil, &ph_true, &opt, [0.0; 3], 7);
-    let fo = FullOptions {
-        joint: JointOptions {
-            fit_gel: true,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let (cal, _) = calibrate_full(&coil, &ph, &map, &Placement::default(), &opt, &fo, None, &mut |s| {
-        println!("{s}")
-    })
-    .unwrap();
-    let s = cal.fit.sigma_s_per_m.as_ref().unwrap();
-    let e = cal.fit.eps_r.as_ref().unwrap();
-    let truth = ph_true.material.sigma_s_per_m;
-    println!(
-        "sigma {} (se {}, ci {:?}) vs {truth}; eps {} (se {}, ci {:?}) vs 80; corr {:?}; unidentifiable {:?}; NRMSE {}; runs {}",
-        s.value, s.se, s.ci95, e.value, e.se, e.ci95, cal.fit.sigma_eps_correlation, cal.fit.unidentifiable, cal.fit.nrmse, cal.fdtd_runs
-    );
-    assert!((s.value / truth - 1.0).abs() < 0.05, "sigma {} vs {truth}", s.value);
-    assert!(cal.fdtd_runs <= 10, "{} phantom runs", cal.fdtd_runs);
+fn validation_twin_conductivity_recovery() {
+    common::check("twin_conductivity_recovery");
 }
 
 /// Residual-bootstrap (and Jacobian) 95 % intervals of the port-2 amplitude and phase cover the truth

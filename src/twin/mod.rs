@@ -8,6 +8,7 @@ pub mod fields;
 pub mod fit;
 pub mod full;
 pub mod joint;
+pub mod validation;
 
 pub use basis::{
     cached_basis, compute_basis_request, default_cache_dir, Basis, BasisRequest, CacheOutcome, CellMaterials,
