@@ -100,6 +100,7 @@ pub fn calibrate_full(
     log: &mut dyn FnMut(&str),
 ) -> Result<(FullCalibration, Basis)> {
     let t0 = std::time::Instant::now();
+    check_overlap(map, placement, phantom)?;
     let mut runs = 0usize;
     let mut cached = 0usize;
     let mut get = |ph: Option<&PhantomConfig>, offset_m: [f64; 3], what: &str, log: &mut dyn FnMut(&str)| {
@@ -289,4 +290,28 @@ fn shifted_gel(p: &PhantomConfig, sigma: f64, eps: f64) -> PhantomConfig {
     q.material.sigma_s_per_m = sigma;
     q.material.eps_r = eps.max(1.0);
     q
+}
+
+/// Fails fast (before any FDTD run) when no usable voxel of the map lies inside the phantom.
+pub fn check_overlap(map: &B1Map, placement: &Placement, phantom: &PhantomConfig) -> Result<()> {
+    let to_sim = placement.world_to_sim.compose(&map.affine);
+    let shape = phantom.shape();
+    let inside = map
+        .valid()
+        .indexed_iter()
+        .filter(|(_, v)| **v)
+        .any(|((i, j, k), _)| shape.contains(to_sim.apply([i as f64, j as f64, k as f64])));
+    if !inside {
+        let c = to_sim.apply([0.0; 3]);
+        return Err(Error::input(
+            &map.source,
+            "affine/mask",
+            format!(
+                "no valid voxel of the map (or its mask) lies inside the phantom {} (voxel (0,0,0) is at ({:.3}, {:.3}, {:.3}) m in the coil frame)",
+                phantom.source_name, c[0], c[1], c[2]
+            ),
+            "check the map's affine and frame, the mask, and the phantom's position",
+        ));
+    }
+    Ok(())
 }
