@@ -185,7 +185,10 @@ enum CoilCommand {
 #[derive(Subcommand)]
 enum TwinCommand {
     /// Fit the ideal-drive coil's two linear-mode weights (port amplitude imbalance and phase error,
-    /// overall scale) to a measured |B1+| map; writes twin.toml, fit.json and fit.png into --out.
+    /// overall scale), optionally the phantom offset (--fit-offset) and gel conductivity/permittivity
+    /// (--fit-gel), to a measured |B1+| map; writes twin.toml (parameters, 95 % intervals),
+    /// twin_fields.h5 (+ .xmf: E, H, materials of the fitted twin), fit.json and fit.png into --out.
+    /// Exit 1 when the fit does not converge.
     Fit {
         #[arg(long)]
         coil: std::path::PathBuf,
@@ -210,6 +213,30 @@ enum TwinCommand {
         /// Basis cache directory (default: $RFTWIN_CACHE, else ~/.cache/rftwin).
         #[arg(long)]
         cache_dir: Option<std::path::PathBuf>,
+        /// Also fit the phantom's rigid translation (x, y, z) with the weights; the basis is
+        /// re-simulated with the phantom at the fitted offset when it exceeds a quarter cell (2 more
+        /// FDTD runs for the empty coil, 2 per outer iteration).
+        #[arg(long)]
+        fit_offset: bool,
+        /// Also fit the gel conductivity and permittivity (FDTD design runs at sigma +-15 % and
+        /// eps +15 %, interpolation, one re-simulation at the fit: 10 phantom runs at most).
+        #[arg(long)]
+        fit_gel: bool,
+        /// Residual-bootstrap refits for percentile 95 % intervals (0 = Jacobian intervals only).
+        #[arg(long, default_value_t = 0)]
+        bootstrap: usize,
+        /// Seed of the bootstrap.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Never re-simulate the basis at the fitted offset/gel values (first-order model only).
+        #[arg(long)]
+        no_resimulate: bool,
+        /// Outer iterations (re-simulation + refit) at most (default 1 with --fit-gel, else 2).
+        #[arg(long)]
+        max_outer: Option<usize>,
+        /// Levenberg–Marquardt iteration limit; a fit that stops there without converging exits 1.
+        #[arg(long, default_value_t = 300)]
+        max_iterations: usize,
     },
     /// Make a synthetic measured |B1+| map (µT) of the phantom from the model, with a known port
     /// imbalance, phase error and noise (for tests and examples). Output .nii.gz or .h5.
@@ -239,6 +266,15 @@ enum TwinCommand {
         /// |B1+| at the isocentre (µT).
         #[arg(long, default_value_t = 2.0)]
         centre_ut: f64,
+        /// Phantom translation from its file position, "x,y,z" in mm (the map covers the moved phantom).
+        #[arg(long, default_value = "0,0,0", allow_hyphen_values = true)]
+        offset_mm: String,
+        /// Gel conductivity as a multiple of the phantom file's value.
+        #[arg(long, default_value_t = 1.0)]
+        sigma_scale: f64,
+        /// Gel permittivity as a multiple of the phantom file's value.
+        #[arg(long, default_value_t = 1.0)]
+        eps_scale: f64,
     },
 }
 
@@ -419,7 +455,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Twin { what } => {
             let v = twin_command(what)?;
             println!("{}", serde_json::to_string_pretty(&v)?);
-            Ok(0)
+            Ok(v.get("exit_code").and_then(|c| c.as_i64()).unwrap_or(0) as i32)
         }
         Command::Bench {
             what:
@@ -932,7 +968,7 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
     use crate::b1::coil_maps::SimulateOptions;
     use crate::b1::{Affine, B1Map, B1Unit, Frame, Placement};
     use crate::grid::ShapeKind;
-    use crate::twin::{calibrate, compute_basis, synthesize};
+    use crate::twin::synthesize;
 
     let opts = |cell_mm: f64| -> anyhow::Result<SimulateOptions> {
         if !(cell_mm > 0.0) {
@@ -956,9 +992,45 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
             noise,
             seed,
             centre_ut,
+            offset_mm,
+            sigma_scale,
+            eps_scale,
         } => {
             let c = crate::coil::CoilConfig::load(&coil)?;
-            let p = crate::coil::PhantomConfig::load(&phantom)?;
+            let mut p = crate::coil::PhantomConfig::load(&phantom)?;
+            let bad_offset = || {
+                crate::error::Error::input(
+                    "command line",
+                    "--offset-mm",
+                    format!("'{offset_mm}' is not three finite numbers"),
+                    "write e.g. --offset-mm 4,-3,2",
+                )
+            };
+            let off: Vec<f64> = offset_mm
+                .split(',')
+                .map(|v| {
+                    v.trim()
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|x| x.is_finite())
+                        .ok_or_else(bad_offset)
+                })
+                .collect::<Result<_, _>>()?;
+            if off.len() != 3 {
+                return Err(bad_offset().into());
+            }
+            let offset_m = [off[0] * 1e-3, off[1] * 1e-3, off[2] * 1e-3];
+            if !(sigma_scale > 0.0) || !(eps_scale > 0.0) || !(p.material.eps_r * eps_scale >= 1.0) {
+                return Err(crate::error::Error::input(
+                    "command line",
+                    "--sigma-scale/--eps-scale",
+                    "must be > 0 (and leave eps_r >= 1)",
+                    "e.g. --sigma-scale 1.1",
+                )
+                .into());
+            }
+            p.material.sigma_s_per_m *= sigma_scale;
+            p.material.eps_r *= eps_scale;
             if !(voxel_mm > 0.0) || !(imbalance > 0.0) || !(noise >= 0.0) || !(centre_ut > 0.0) {
                 return Err(crate::error::Error::input(
                     "command line",
@@ -968,9 +1040,18 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
                 )
                 .into());
             }
-            let basis = compute_basis(&c, Some(&p), &opts(cell_mm)?, None)?;
-            // The phantom's bounding box, 1 cm inside its walls.
-            let (lo, hi) = match p.shape().kind {
+            let sim_opts = opts(cell_mm)?;
+            let basis = crate::twin::compute_basis_request(
+                &crate::twin::BasisRequest {
+                    coil: &c,
+                    phantom: Some(&p),
+                    opt: &sim_opts,
+                    offset_m,
+                },
+                None,
+            )?;
+            // The moved phantom's bounding box, 1 cm inside its walls.
+            let (lo, hi) = match crate::twin::basis::shifted_phantom(&p, offset_m).shape().kind {
                 ShapeKind::Box { min_m, max_m } => (min_m.map(|v| v + 0.01), max_m.map(|v| v - 0.01)),
                 ShapeKind::Cylinder {
                     centre_m,
@@ -1047,6 +1128,7 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
                 "map": name, "coil": coil.display().to_string(), "phantom": phantom.display().to_string(),
                 "cell_mm": cell_mm, "voxel_mm": voxel_mm, "dims": map.dims(), "origin_m": origin,
                 "imbalance": imbalance, "phase_deg": phase_deg, "noise": noise, "seed": seed, "centre_ut": centre_ut,
+                "offset_mm": off, "sigma_s_per_m": p.material.sigma_s_per_m, "eps_r": p.material.eps_r,
                 "unit": "uT", "frame": "simulation (coil frame, isocentre at 0, z along the bore)",
             }))
         }
@@ -1060,6 +1142,13 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
             quiet,
             no_cache,
             cache_dir,
+            fit_offset,
+            fit_gel,
+            bootstrap,
+            seed,
+            no_resimulate,
+            max_outer,
+            max_iterations,
         } => {
             use crate::plot::{panel, Colormap, Panel, SliceMap};
             let c = crate::coil::CoilConfig::load(&coil)?;
@@ -1067,17 +1156,7 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
             let map = crate::b1::read_map(&measured, None)?;
             let dir = crate::io::AtomicDir::new(&out, force)?;
             let bar = spinner(quiet);
-            let mut tick = |b: usize| {
-                bar.set_message(format!("basis run {} of 2", b + 1));
-                bar.tick();
-            };
             let sim_opts = opts(cell_mm)?;
-            let req = crate::twin::BasisRequest {
-                coil: &c,
-                phantom: Some(&p),
-                opt: &sim_opts,
-                offset_m: [0.0; 3],
-            };
             let cache = if no_cache {
                 None
             } else {
@@ -1087,38 +1166,103 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
                         .unwrap_or_else(|| crate::twin::default_cache_dir(&out)),
                 )
             };
-            let (basis, cache_outcome) = crate::twin::cached_basis(&req, cache.as_deref(), Some(&mut tick))?;
+            let fo = crate::twin::FullOptions {
+                joint: crate::twin::JointOptions {
+                    fit_offset,
+                    fit_gel,
+                    bootstrap,
+                    seed,
+                    max_iterations,
+                },
+                resimulate: if no_resimulate { Some(false) } else { None },
+                max_outer,
+                ..Default::default()
+            };
+            let mut log = |m: &str| {
+                bar.set_message(m.to_string());
+                bar.tick();
+            };
+            let (full, basis) = crate::twin::calibrate_full(
+                &c,
+                &p,
+                &map,
+                &Placement::default(),
+                &sim_opts,
+                &fo,
+                cache.as_deref(),
+                &mut log,
+            )?;
             bar.finish_and_clear();
-            let cal = calibrate(&basis, &map, &Placement::default())?;
-            let twin_toml = format!(
-                "# rftwin twin: {} calibrated to {}\n# B1+ = w_cos * B1+(cos pattern) + w_sin * B1+(sin pattern), 1 A peak rung current per unit weight\ncoil = \"{}\"\nphantom = \"{}\"\nfreq_hz = {}\ncell_m = {}\nw_cos = [{}, {}]\nw_sin = [{}, {}]\nport2_relative_amplitude = {}\nport2_relative_amplitude_ci95 = [{}, {}]\nport2_phase_error_deg = {}\nport2_phase_error_ci95_deg = [{}, {}]\n",
+            let f = &full.fit;
+            let ci = |e: &crate::twin::joint::Estimate| format!("[{}, {}]", e.ci95[0], e.ci95[1]);
+            let mut twin_toml = format!(
+                "# rftwin twin: {} calibrated to {}\n# B1+ = w_cos * B1+(cos pattern) + w_sin * B1+(sin pattern), 1 A peak rung current per unit weight\n# (weights in A when the map is in uT); 95 % intervals: {}\ncoil = \"{}\"\nphantom = \"{}\"\nmeasured = \"{}\"\nfreq_hz = {}\ncell_m = {}\nfitted = [{}]\nconverged = {}\nnrmse = {}\nw_cos = [{}, {}]\nw_sin = [{}, {}]\nport2_relative_amplitude = {}\nport2_relative_amplitude_ci95 = {}\nport2_phase_error_deg = {}\nport2_phase_error_ci95_deg = {}\n",
                 c.name,
                 measured.display(),
+                f.relative_amplitude.ci95_method,
                 coil.display(),
                 phantom.display(),
+                measured.display(),
                 basis.freq_hz,
                 cell_mm * 1e-3,
-                cal.fit.weights[0][0],
-                cal.fit.weights[0][1],
-                cal.fit.weights[1][0],
-                cal.fit.weights[1][1],
-                cal.relative_amplitude,
-                cal.relative_amplitude - 1.96 * cal.relative_amplitude_se,
-                cal.relative_amplitude + 1.96 * cal.relative_amplitude_se,
-                cal.relative_phase_deg,
-                cal.relative_phase_deg - 1.96 * cal.relative_phase_se_deg,
-                cal.relative_phase_deg + 1.96 * cal.relative_phase_se_deg,
+                ["\"weights\"", if fit_offset { ", \"offset\"" } else { "" }, if fit_gel { ", \"gel\"" } else { "" }].concat(),
+                f.converged,
+                f.nrmse,
+                f.weights[0][0],
+                f.weights[0][1],
+                f.weights[1][0],
+                f.weights[1][1],
+                f.relative_amplitude.value,
+                ci(&f.relative_amplitude),
+                f.relative_phase_deg.value,
+                ci(&f.relative_phase_deg),
+            );
+            if let Some(o) = &f.offset_m {
+                twin_toml += &format!(
+                    "phantom_offset_m = [{}, {}, {}]\nphantom_offset_x_ci95_m = {}\nphantom_offset_y_ci95_m = {}\nphantom_offset_z_ci95_m = {}\n",
+                    o[0].value, o[1].value, o[2].value, ci(&o[0]), ci(&o[1]), ci(&o[2])
+                );
+            }
+            if let (Some(sg), Some(ep)) = (&f.sigma_s_per_m, &f.eps_r) {
+                twin_toml += &format!(
+                    "gel_sigma_s_per_m = {}\ngel_sigma_ci95_s_per_m = {}\ngel_eps_r = {}\ngel_eps_r_ci95 = {}\ngel_eps_r_identifiable = {}\n",
+                    sg.value, ci(sg), ep.value, ci(ep), !f.unidentifiable.iter().any(|u| u == "eps_r")
+                );
+            }
+            twin_toml += &format!(
+                "# the twin's fields below were computed with the phantom at this offset and gel:\nfields_phantom_offset_m = [{}, {}, {}]\nfields_sigma_s_per_m = {}\nfields_eps_r = {}\n",
+                full.final_offset_m[0], full.final_offset_m[1], full.final_offset_m[2], full.final_sigma_s_per_m, full.final_eps_r
             );
             std::fs::write(dir.path("twin.toml"), twin_toml)?;
-            let tw = crate::twin::TwinFields::from_basis(&basis, &[cal.fit.weight(0), cal.fit.weight(1)])?;
+            let tw = crate::twin::TwinFields::from_basis(
+                &basis,
+                &[
+                    num_complex::Complex64::new(f.weights[0][0], f.weights[0][1]),
+                    num_complex::Complex64::new(f.weights[1][0], f.weights[1][1]),
+                ],
+            )?;
             let fields_dir = dir.path("");
             tw.save(&fields_dir)?;
             tw.write_xdmf(&fields_dir)?;
+            let fitted_what = match (fit_offset, fit_gel) {
+                (false, false) => "drive weights (overall scale, port-2 amplitude and phase)",
+                (true, false) => "drive weights and phantom offset",
+                (false, true) => "drive weights and gel conductivity/permittivity",
+                (true, true) => "drive weights, phantom offset and gel conductivity/permittivity",
+            };
             let report = serde_json::json!({
-                "basis_cache": format!("{cache_outcome:?}"),
                 "coil": coil.display().to_string(), "phantom": phantom.display().to_string(), "measured": measured.display().to_string(),
-                "fitted": "drive weights of the two linear homogeneous modes (overall scale, port-2 amplitude and phase); phantom offset and conductivity are not fitted yet",
-                "calibration": &cal,
+                "fitted": fitted_what,
+                "converged": f.converged,
+                "calibration": {
+                    "relative_amplitude": f.relative_amplitude.value,
+                    "relative_phase_deg": f.relative_phase_deg.value,
+                    "relative_amplitude_se": f.relative_amplitude.se,
+                    "relative_phase_se_deg": f.relative_phase_deg.se,
+                    "samples": f.samples,
+                    "fit": { "nrmse": f.nrmse, "correlation": f.correlation, "max_abs_residual": f.max_abs_residual, "p95_abs_residual": f.p95_abs_residual, "iterations": f.iterations, "unidentifiable": &f.unidentifiable },
+                },
+                "full": &full,
             });
             crate::io::write_json(&dir.path("fit.json"), &report)?;
             // Panels through the map's middle coronal (xz) slice: the long extent of a gel box.
@@ -1126,19 +1270,19 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
             let aff = map.affine.m;
             let origin = [aff[0][3], aff[1][3], aff[2][3]];
             let sp = [aff[0][0].abs(), aff[1][1].abs(), aff[2][2].abs()];
-            let resid = &cal.simulated - &cal.measured;
-            let hi = cal
+            let resid = &full.simulated - &full.measured;
+            let hi = full
                 .measured
                 .iter()
                 .cloned()
                 .filter(|v| v.is_finite())
                 .fold(0.0f32, f32::max) as f64;
             let maps = vec![
-                SliceMap::from_volume(cal.measured.view(), 1, k, origin, sp)?
+                SliceMap::from_volume(full.measured.view(), 1, k, origin, sp)?
                     .title("measured")
                     .unit(format!("|B1+| ({})", map.unit.as_str()))
                     .range(0.0, hi),
-                SliceMap::from_volume(cal.simulated.view(), 1, k, origin, sp)?
+                SliceMap::from_volume(full.simulated.view(), 1, k, origin, sp)?
                     .title("twin")
                     .unit(format!("|B1+| ({})", map.unit.as_str()))
                     .range(0.0, hi),
@@ -1151,12 +1295,23 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
                 &dir.path("fit.png"),
                 &Panel::new(maps).title(format!(
                     "B1+ map matching: port-2 amplitude {:.3}, phase {:+.2}°, NRMSE {:.2} %",
-                    cal.relative_amplitude,
-                    cal.relative_phase_deg,
-                    100.0 * cal.fit.nrmse
+                    f.relative_amplitude.value,
+                    f.relative_phase_deg.value,
+                    100.0 * f.nrmse
                 )),
             )?;
             dir.commit()?;
+            if !f.converged {
+                eprintln!(
+                    "error: the twin fit did not converge in {} iterations (best NRMSE {:.4}); outputs written to {} for inspection",
+                    f.iterations,
+                    f.nrmse,
+                    out.display()
+                );
+                let mut r = report;
+                r["exit_code"] = serde_json::json!(1);
+                return Ok(r);
+            }
             Ok(report)
         }
     }

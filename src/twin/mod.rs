@@ -6,6 +6,9 @@ pub mod basis;
 pub mod calibrate;
 pub mod fields;
 pub mod fit;
+pub mod full;
+pub mod joint;
+pub mod validation;
 
 pub use basis::{
     cached_basis, compute_basis_request, default_cache_dir, Basis, BasisRequest, CacheOutcome, CellMaterials,
@@ -13,3 +16,5 @@ pub use basis::{
 pub use calibrate::{calibrate, compute_basis, synthesize, Calibration};
 pub use fields::TwinFields;
 pub use fit::{fit_weights_magnitude, WeightFit};
+pub use full::{calibrate_full, FullCalibration, FullOptions};
+pub use joint::{JointFit, JointOptions};

@@ -1,0 +1,317 @@
+//! The full calibration: basis runs (cached), weights-only start, joint fit of weights, phantom offset
+//! and gel properties (`joint`), and outer iterations that re-simulate the basis with the phantom at
+//! the fitted offset and gel values and refit.
+//!
+//! FDTD runs (each basis = 2 runs: forward and backward quadrature patterns): nominal 2; with an offset
+//! fit the empty coil 2 more (the incident field, independent of the phantom); with a gel fit the
+//! design points (sigma_0 +- d_sigma, eps_0 + d_eps) 6 more; each outer iteration 2. With a gel fit
+//! the default is one outer iteration, so the phantom runs stay at 10. Cached runs cost no FDTD time.
+
+use std::path::Path;
+
+use num_complex::{Complex32, Complex64};
+use serde::Serialize;
+
+use super::basis::{cached_basis, Basis, BasisRequest, CacheOutcome};
+use super::fit::fit_weights_magnitude;
+use super::joint::{fit_joint, to_volume, CoefField, JointFit, JointModel, JointOptions, PatternModel, Samples};
+use crate::b1::coil_maps::SimulateOptions;
+use crate::b1::{B1Map, Placement, RegularField};
+use crate::coil::{CoilConfig, PhantomConfig};
+use crate::error::{Error, Result};
+
+/// Options of the full calibration.
+#[derive(Clone, Debug)]
+pub struct FullOptions {
+    pub joint: JointOptions,
+    /// Re-simulate at the fitted point: None = automatic (with a gel fit, or an offset above a
+    /// quarter cell from the basis' offset).
+    pub resimulate: Option<bool>,
+    /// Outer iterations at most (None: 1 with a gel fit, else 2).
+    pub max_outer: Option<usize>,
+    /// Design steps relative to the nominal sigma and eps.
+    pub gel_step: [f64; 2],
+}
+
+impl Default for FullOptions {
+    fn default() -> Self {
+        Self {
+            joint: JointOptions::default(),
+            resimulate: None,
+            max_outer: None,
+            gel_step: [0.15, 0.15],
+        }
+    }
+}
+
+/// One fit of the sequence (first fit, then one per outer iteration).
+#[derive(Clone, Debug, Serialize)]
+pub struct OuterStep {
+    pub basis_offset_m: [f64; 3],
+    pub basis_sigma_s_per_m: f64,
+    pub basis_eps_r: f64,
+    pub offset_m: [f64; 3],
+    pub sigma_s_per_m: f64,
+    pub eps_r: f64,
+    pub nrmse: f64,
+}
+
+/// The result of the full calibration.
+#[derive(Serialize)]
+pub struct FullCalibration {
+    pub fit: JointFit,
+    pub steps: Vec<OuterStep>,
+    /// FDTD runs made (cache misses) and basis files loaded from the cache.
+    pub fdtd_runs: usize,
+    pub cached_bases: usize,
+    pub seconds: f64,
+    /// Where the final basis (and so the twin's fields) was computed.
+    pub final_offset_m: [f64; 3],
+    pub final_sigma_s_per_m: f64,
+    pub final_eps_r: f64,
+    #[serde(skip)]
+    pub measured: ndarray::Array3<f32>,
+    #[serde(skip)]
+    pub simulated: ndarray::Array3<f32>,
+}
+
+fn diff(a: &RegularField<Complex32>, b: &RegularField<Complex32>, ca: f32, cb: f32) -> Result<RegularField<Complex32>> {
+    if a.data.dim() != b.data.dim() || a.origin_m != b.origin_m {
+        return Err(Error::Other("twin fit: basis fields on different grids".into()));
+    }
+    let mut data = a.data.clone();
+    ndarray::Zip::from(&mut data)
+        .and(&b.data)
+        .for_each(|x, &y| *x = *x * ca + y * cb);
+    RegularField::new(data, a.origin_m, a.spacing_m)
+}
+
+/// Calibrates the coil model to `map` (see the module documentation). Returns the calibration and the
+/// final basis (for the twin's fields with the fitted weights).
+#[allow(clippy::too_many_arguments)]
+pub fn calibrate_full(
+    coil: &CoilConfig,
+    phantom: &PhantomConfig,
+    map: &B1Map,
+    placement: &Placement,
+    sim: &SimulateOptions,
+    opt: &FullOptions,
+    cache: Option<&Path>,
+    log: &mut dyn FnMut(&str),
+) -> Result<(FullCalibration, Basis)> {
+    let t0 = std::time::Instant::now();
+    check_overlap(map, placement, phantom)?;
+    let mut runs = 0usize;
+    let mut cached = 0usize;
+    let mut get = |ph: Option<&PhantomConfig>, offset_m: [f64; 3], what: &str, log: &mut dyn FnMut(&str)| {
+        log(&format!("basis: {what}"));
+        let req = BasisRequest {
+            coil,
+            phantom: ph,
+            opt: sim,
+            offset_m,
+        };
+        let (b, o) = cached_basis(&req, cache, None)?;
+        match o {
+            CacheOutcome::Hit(_) => cached += 1,
+            _ => runs += 2,
+        }
+        Ok::<Basis, Error>(b)
+    };
+    let (s0, e0) = (phantom.material.sigma_s_per_m, phantom.material.eps_r);
+    let (ds, de) = (opt.gel_step[0] * s0, opt.gel_step[1] * e0);
+    let with_gel = |s: f64, e: f64| {
+        let mut p = phantom.clone();
+        p.material.sigma_s_per_m = s0 + ds * s;
+        p.material.eps_r = e0 + de * e;
+        p
+    };
+    let nominal = get(Some(phantom), [0.0; 3], "nominal phantom", log)?;
+    let incident = if opt.joint.fit_offset {
+        Some(get(None, [0.0; 3], "empty coil (incident field)", log)?)
+    } else {
+        None
+    };
+    let q0_of = |b: &Basis, k: usize| -> Result<RegularField<Complex32>> {
+        match &incident {
+            Some(inc) => diff(&b.fields[k], &inc.fields[k], 1.0, -1.0),
+            None => Ok(b.fields[k].clone()),
+        }
+    };
+    // Gel design coefficients (at offset 0).
+    let gel = if opt.joint.fit_gel {
+        let bp = get(Some(&with_gel(1.0, 0.0)), [0.0; 3], "gel design sigma+", log)?;
+        let bm = get(Some(&with_gel(-1.0, 0.0)), [0.0; 3], "gel design sigma-", log)?;
+        let be = get(Some(&with_gel(0.0, 1.0)), [0.0; 3], "gel design eps+", log)?;
+        let mut per = Vec::new();
+        for k in 0..2 {
+            let a1 = diff(&bp.fields[k], &bm.fields[k], 0.5, -0.5)?;
+            let sum = diff(&bp.fields[k], &bm.fields[k], 0.5, 0.5)?;
+            let a2 = diff(&sum, &nominal.fields[k], 1.0, -1.0)?;
+            let c1 = diff(&be.fields[k], &nominal.fields[k], 1.0, -1.0)?;
+            per.push((a1, a2, c1));
+        }
+        Some(per)
+    } else {
+        None
+    };
+    let build = |b: &Basis, base_t: [f64; 3], base_se: [f64; 2]| -> Result<JointModel> {
+        let mut patterns = Vec::new();
+        for k in 0..2 {
+            let g = match &gel {
+                Some(per) => {
+                    let (a1, a2, c1) = &per[k];
+                    // Re-centre the quadratic at s_b: a1 + 2 a2 s_b.
+                    let a1c = diff(a1, a2, 1.0, 2.0 * base_se[0] as f32)?;
+                    let cf = |f: RegularField<Complex32>| CoefField {
+                        field: f,
+                        base_offset_m: [0.0; 3],
+                    };
+                    Some([cf(a1c), cf(a2.clone()), cf(c1.clone())])
+                }
+                None => None,
+            };
+            patterns.push(PatternModel {
+                incident: incident.as_ref().map(|i| i.fields[k].clone()),
+                q0: CoefField {
+                    field: q0_of(b, k)?,
+                    base_offset_m: base_t,
+                },
+                gel: g,
+            });
+        }
+        Ok(JointModel {
+            patterns,
+            base_se,
+            gel_design: [s0, ds, e0, de],
+            cell_m: sim.mesh.cell_m,
+        })
+    };
+
+    let mut model = build(&nominal, [0.0; 3], [0.0; 2])?;
+    let samples = Samples::from_map(map, placement, &model)?;
+    // Start: weights-only fit (phase retrieval + LM) at the nominal point.
+    let bs: Vec<Vec<Complex64>> = (0..2)
+        .map(|k| {
+            samples
+                .pts
+                .iter()
+                .map(|&p| {
+                    let z = nominal.fields[k].sample(p);
+                    Complex64::new(z.re as f64, z.im as f64) * 1e6
+                })
+                .collect()
+        })
+        .collect();
+    let wf = fit_weights_magnitude(&bs, &samples.m)?;
+    let mut start = [0.0; 8];
+    start[0] = wf.weights[0][0];
+    start[1] = wf.weights[1][0];
+    start[2] = wf.weights[1][1];
+    let last_boot = opt.joint.bootstrap;
+    let mut jopt = opt.joint.clone();
+    let max_outer = opt.max_outer.unwrap_or(if opt.joint.fit_gel { 1 } else { 2 });
+    let mut steps = Vec::new();
+    let mut basis = nominal;
+    let mut base = ([0.0; 3], [0.0; 2]);
+    let mut outer = 0;
+    let fit = loop {
+        let more_possible = (opt.joint.fit_offset || opt.joint.fit_gel) && outer < max_outer;
+        jopt.bootstrap = if more_possible { 0 } else { last_boot };
+        let f = fit_joint(&model, &samples, &jopt, start)?;
+        let p = &f.params;
+        let t = [p[3], p[4], p[5]];
+        steps.push(OuterStep {
+            basis_offset_m: base.0,
+            basis_sigma_s_per_m: s0 + ds * base.1[0],
+            basis_eps_r: e0 + de * base.1[1],
+            offset_m: t,
+            sigma_s_per_m: s0 + ds * p[6],
+            eps_r: e0 + de * p[7],
+            nrmse: f.nrmse,
+        });
+        log(&format!(
+            "fit {}: offset ({:.2}, {:.2}, {:.2}) mm, sigma {:.4} S/m, eps {:.2}, NRMSE {:.4}",
+            outer,
+            t[0] * 1e3,
+            t[1] * 1e3,
+            t[2] * 1e3,
+            s0 + ds * p[6],
+            e0 + de * p[7],
+            f.nrmse
+        ));
+        let shift = (0..3).map(|a| (t[a] - base.0[a]).powi(2)).sum::<f64>().sqrt();
+        let want = match opt.resimulate {
+            Some(r) => r && (opt.joint.fit_offset || opt.joint.fit_gel),
+            None => opt.joint.fit_gel || (opt.joint.fit_offset && shift > 0.25 * sim.mesh.cell_m),
+        };
+        if !want || outer >= max_outer {
+            if jopt.bootstrap != last_boot && last_boot > 0 {
+                // The last fit ran without the bootstrap (more iterations were possible): redo it.
+                jopt.bootstrap = last_boot;
+                break fit_joint(&model, &samples, &jopt, start)?;
+            }
+            break f;
+        }
+        outer += 1;
+        let se = [p[6], p[7]];
+        let ph = shifted_gel(phantom, s0 + ds * se[0], e0 + de * se[1]);
+        basis = get(
+            Some(&ph),
+            t,
+            &format!("outer iteration {outer}: phantom at the fitted point"),
+            log,
+        )?;
+        base = (t, se);
+        model = build(&basis, t, se)?;
+        start = [p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]];
+    };
+    let measured = to_volume(&samples, &samples.m);
+    let simulated = to_volume(&samples, &fit.fitted);
+    Ok((
+        FullCalibration {
+            fit,
+            steps,
+            fdtd_runs: runs,
+            cached_bases: cached,
+            seconds: t0.elapsed().as_secs_f64(),
+            final_offset_m: base.0,
+            final_sigma_s_per_m: s0 + ds * base.1[0],
+            final_eps_r: e0 + de * base.1[1],
+            measured,
+            simulated,
+        },
+        basis,
+    ))
+}
+
+fn shifted_gel(p: &PhantomConfig, sigma: f64, eps: f64) -> PhantomConfig {
+    let mut q = p.clone();
+    q.material.sigma_s_per_m = sigma;
+    q.material.eps_r = eps.max(1.0);
+    q
+}
+
+/// Fails fast (before any FDTD run) when no usable voxel of the map lies inside the phantom.
+pub fn check_overlap(map: &B1Map, placement: &Placement, phantom: &PhantomConfig) -> Result<()> {
+    let to_sim = placement.world_to_sim.compose(&map.affine);
+    let shape = phantom.shape();
+    let inside = map
+        .valid()
+        .indexed_iter()
+        .filter(|(_, v)| **v)
+        .any(|((i, j, k), _)| shape.contains(to_sim.apply([i as f64, j as f64, k as f64])));
+    if !inside {
+        let c = to_sim.apply([0.0; 3]);
+        return Err(Error::input(
+            &map.source,
+            "affine/mask",
+            format!(
+                "no valid voxel of the map (or its mask) lies inside the phantom {} (voxel (0,0,0) is at ({:.3}, {:.3}, {:.3}) m in the coil frame)",
+                phantom.source_name, c[0], c[1], c[2]
+            ),
+            "check the map's affine and frame, the mask, and the phantom's position",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,696 @@
+//! Joint fit of the drive weights, the rigid phantom offset and the gel conductivity and permittivity
+//! to a measured |B1+| map.
+//!
+//! Model at a measured voxel `x` (simulation frame), with drive weights `w_k`, phantom translation `t`
+//! and gel parameters `s = (sigma - sigma_0)/d_sigma`, `e = (eps - eps_0)/d_eps`:
+//!
+//! `B(x) = sum_k w_k [ b_inc,k(x) + q_k(x - (t - t_b); s, e) ]`
+//!
+//! - `b_inc,k` is the B1+ of pattern `k` in the empty coil (does not move with the phantom), and
+//!   `q_k` the phantom's contribution (full field minus incident): to first order in a small shift the
+//!   phantom carries its own contribution along while the coil's field stays put. The derivative in
+//!   `t` is `-grad q_k`, from the exact gradient of the trilinear interpolant (as in
+//!   `b1::resample_with_jacobian`). Without an offset fit, `b_inc = 0` and `q` is the full field.
+//! - `q_k(.; s, e)` is interpolated between FDTD runs at design points in (sigma, eps): a quadratic
+//!   in `s` from the runs at `s = 0, +1, -1` and linear in `e` from `e = 0, +1` (4 points, 8 runs):
+//!   `q = q_0 + a_1 s + a_2 s^2 + c_1 e`.
+//! - `t_b` (and `s_b`, `e_b`) is where the nominal field `q_0` was computed: after a first fit the basis
+//!   is re-simulated with the phantom at the fitted offset and gel values and the fit repeated
+//!   (outer iterations), so the final answer does not rest on the first-order shift model; the
+//!   interpolation coefficients are re-centred at the new point (`a_1 <- a_1 + 2 a_2 s_b`).
+//!
+//! Parameters `(Re w_0, Re w_1, Im w_1, t_x, t_y, t_z, s, e)` (active ones only; global phase fixed by
+//! `Im w_0 = 0`) are fitted by Levenberg–Marquardt on the residuals `|B(x_i)| - m_i` with box bounds
+//! (projected steps): `|t - t_b| <= 1.5 cells`, `s, e` within `[-2, 2]`. Standard errors from
+//! `s^2 (J^T J)^-1` at the optimum (s^2 = RSS/(N - p)); derived quantities (port-2 amplitude and
+//! phase, sigma, eps) by the delta method with numeric gradients. Optional residual bootstrap:
+//! `N` refits to `fitted + resampled residuals` (deterministic seed, same bases), percentile 95 %
+//! intervals.
+
+use ndarray::Array3;
+use num_complex::{Complex32, Complex64};
+use serde::Serialize;
+
+use super::basis::Basis;
+use crate::b1::{B1Map, Placement, RegularField};
+use crate::error::{Error, Result};
+
+/// One coefficient field (per pattern), with the phantom offset at which it was computed.
+#[derive(Clone, Debug)]
+pub struct CoefField {
+    pub field: RegularField<Complex32>,
+    pub base_offset_m: [f64; 3],
+}
+
+/// The interpolation model of each pattern `k` (fields in T).
+#[derive(Clone, Debug)]
+pub struct PatternModel {
+    /// Empty-coil B1+ (with an offset fit), else None.
+    pub incident: Option<RegularField<Complex32>>,
+    /// Phantom contribution (or the full field without `incident`) at the base point.
+    pub q0: CoefField,
+    /// Gel-design coefficients (with a gel fit): `a1`, `a2` (per unit s, s^2), `c1` (per unit e).
+    pub gel: Option<[CoefField; 3]>,
+}
+
+/// Everything the fit needs besides the measured samples.
+#[derive(Clone, Debug)]
+pub struct JointModel {
+    pub patterns: Vec<PatternModel>,
+    /// Base point of `q0` in (s, e).
+    pub base_se: [f64; 2],
+    /// Nominal gel values and design steps: (sigma_0, d_sigma, eps_0, d_eps).
+    pub gel_design: [f64; 4],
+    pub cell_m: f64,
+}
+
+/// What to fit.
+#[derive(Clone, Debug, Default)]
+pub struct JointOptions {
+    pub fit_offset: bool,
+    pub fit_gel: bool,
+    /// Residual-bootstrap refits for percentile intervals (0 = off).
+    pub bootstrap: usize,
+    pub seed: u64,
+    /// Levenberg–Marquardt iteration limit (0: 300).
+    pub max_iterations: usize,
+}
+
+/// A parameter estimate with its standard error and 95 % interval.
+#[derive(Clone, Debug, Serialize)]
+pub struct Estimate {
+    pub value: f64,
+    pub se: f64,
+    /// value -+ 1.96 se (Jacobian), or the bootstrap percentile interval when bootstrapped.
+    pub ci95: [f64; 2],
+    pub ci95_method: String,
+}
+
+impl Estimate {
+    fn jac(value: f64, se: f64) -> Self {
+        Self {
+            value,
+            se,
+            ci95: [value - 1.96 * se, value + 1.96 * se],
+            ci95_method: "jacobian".into(),
+        }
+    }
+}
+
+/// The result of a joint fit.
+#[derive(Clone, Debug, Serialize)]
+pub struct JointFit {
+    pub weights: Vec<[f64; 2]>,
+    /// Port-2 amplitude relative to port 1 and its phase error (deg).
+    pub relative_amplitude: Estimate,
+    pub relative_phase_deg: Estimate,
+    /// Total phantom offset (m), when fitted.
+    pub offset_m: Option<[Estimate; 3]>,
+    pub sigma_s_per_m: Option<Estimate>,
+    pub eps_r: Option<Estimate>,
+    /// Correlation of the sigma and eps estimates.
+    pub sigma_eps_correlation: Option<f64>,
+    /// Names of parameters the data do not determine (wide interval, strong correlation or at a bound).
+    pub unidentifiable: Vec<String>,
+    pub nrmse: f64,
+    pub correlation: f64,
+    pub max_abs_residual: f64,
+    pub p95_abs_residual: f64,
+    pub iterations: usize,
+    pub converged: bool,
+    pub samples: usize,
+    pub bootstrap: usize,
+    #[serde(skip)]
+    pub params: Vec<f64>,
+    #[serde(skip)]
+    pub fitted: Vec<f64>,
+}
+
+/// Measured samples: positions (simulation frame), voxel indices and values.
+pub struct Samples {
+    pub pts: Vec<[f64; 3]>,
+    pub idx: Vec<(usize, usize, usize)>,
+    pub m: Vec<f64>,
+    pub dims: [usize; 3],
+}
+
+impl Samples {
+    /// The valid voxels of `map` whose positions lie inside every model field (NaN-free at the base).
+    pub fn from_map(map: &B1Map, placement: &Placement, model: &JointModel) -> Result<Samples> {
+        let to_sim = placement.world_to_sim.compose(&map.affine);
+        let valid = map.valid();
+        let mut s = Samples {
+            pts: vec![],
+            idx: vec![],
+            m: vec![],
+            dims: map.dims(),
+        };
+        for ((i, j, k), v) in valid.indexed_iter() {
+            if !*v {
+                continue;
+            }
+            let p = to_sim.apply([i as f64, j as f64, k as f64]);
+            let ok = model.patterns.iter().all(|pm| {
+                pm.q0.field.sample(p).re.is_finite() && pm.incident.as_ref().is_none_or(|f| f.sample(p).re.is_finite())
+            });
+            if ok {
+                s.pts.push(p);
+                s.idx.push((i, j, k));
+                s.m.push(map.magnitude[[i, j, k]] as f64);
+            }
+        }
+        if s.pts.len() < 20 {
+            return Err(Error::input(
+                &map.source,
+                "mask",
+                format!(
+                    "only {} voxels of the measured map lie inside the simulated region",
+                    s.pts.len()
+                ),
+                "check the map's affine/frame and the phantom placement (and the mask)",
+            ));
+        }
+        Ok(s)
+    }
+}
+
+fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+fn c64(z: Complex32) -> Complex64 {
+    Complex64::new(z.re as f64, z.im as f64)
+}
+
+/// Indices of the active parameters in the full vector (Re w0, Re w1, Im w1, tx, ty, tz, s, e).
+fn active(opt: &JointOptions) -> Vec<usize> {
+    let mut a = vec![0, 1, 2];
+    if opt.fit_offset {
+        a.extend([3, 4, 5]);
+    }
+    if opt.fit_gel {
+        a.extend([6, 7]);
+    }
+    a
+}
+
+/// µT per T (measured maps in µT give weights in A).
+const SCALE: f64 = 1e6;
+
+impl JointModel {
+    /// A model without offset or gel terms from one basis.
+    pub fn weights_only(basis: &Basis, offset_m: [f64; 3]) -> JointModel {
+        JointModel {
+            patterns: basis
+                .fields
+                .iter()
+                .map(|f| PatternModel {
+                    incident: None,
+                    q0: CoefField {
+                        field: f.clone(),
+                        base_offset_m: offset_m,
+                    },
+                    gel: None,
+                })
+                .collect(),
+            base_se: [0.0; 2],
+            gel_design: [0.0; 4],
+            cell_m: basis.cell_m,
+        }
+    }
+
+    /// B1+ (µT) of each pattern at `x` and its derivatives d/dt (3), d/ds, d/de; None where undefined.
+    #[allow(clippy::type_complexity)]
+    fn pattern_at(&self, k: usize, x: [f64; 3], full: &[f64; 8]) -> Option<(Complex64, [Complex64; 5])> {
+        let pm = &self.patterns[k];
+        let t = [full[3], full[4], full[5]];
+        let mut v = Complex64::default();
+        let mut d = [Complex64::default(); 5];
+        if let Some(inc) = &pm.incident {
+            let z = inc.sample(x);
+            if !z.re.is_finite() {
+                return None;
+            }
+            v += c64(z);
+        }
+        let at = |c: &CoefField| {
+            let u = sub(x, sub(t, c.base_offset_m));
+            let (z, g) = c.field.sample_with_gradient(u);
+            (c64(z), g.map(c64))
+        };
+        let (z0, g0) = at(&pm.q0);
+        if !z0.re.is_finite() {
+            return None;
+        }
+        v += z0;
+        let mut gt = g0;
+        if let Some([a1, a2, c1]) = &pm.gel {
+            let s = full[6] - self.base_se[0];
+            let e = full[7] - self.base_se[1];
+            let (va1, ga1) = at(a1);
+            let (va2, ga2) = at(a2);
+            let (vc1, gc1) = at(c1);
+            if !(va1.re.is_finite() && va2.re.is_finite() && vc1.re.is_finite()) {
+                return None;
+            }
+            v += va1 * s + va2 * s * s + vc1 * e;
+            for a in 0..3 {
+                gt[a] += ga1[a] * s + ga2[a] * s * s + gc1[a] * e;
+            }
+            d[3] = va1 + va2 * (2.0 * s);
+            d[4] = vc1;
+        }
+        // d/dt = -grad (the field is evaluated at x - t).
+        for a in 0..3 {
+            d[a] = -gt[a];
+        }
+        Some((v * SCALE, d.map(|z| z * SCALE)))
+    }
+
+    /// Residuals and Jacobian (rows of the active parameters) at the full parameter vector.
+    fn eval(&self, s: &Samples, full: &[f64; 8], act: &[usize]) -> Option<(Vec<f64>, Vec<f64>)> {
+        self.eval_pre(s, full, act, None)
+    }
+
+    /// The pattern values at every sample for fixed offset and gel parameters (weights-only fits).
+    fn precompute(&self, s: &Samples, full: &[f64; 8]) -> Option<Vec<[Complex64; 2]>> {
+        s.pts
+            .iter()
+            .map(|&x| Some([self.pattern_at(0, x, full)?.0, self.pattern_at(1, x, full)?.0]))
+            .collect()
+    }
+
+    fn eval_pre(
+        &self,
+        s: &Samples,
+        full: &[f64; 8],
+        act: &[usize],
+        pre: Option<&[[Complex64; 2]]>,
+    ) -> Option<(Vec<f64>, Vec<f64>)> {
+        let w = [Complex64::new(full[0], 0.0), Complex64::new(full[1], full[2])];
+        if let Some(pre) = pre {
+            let np = act.len();
+            let mut r = Vec::with_capacity(pre.len());
+            let mut jac = Vec::with_capacity(pre.len() * np);
+            for (i, [b0, b1]) in pre.iter().enumerate() {
+                let b = w[0] * b0 + w[1] * b1;
+                let a = b.norm().max(1e-300);
+                let dabs = |db: Complex64| (b.conj() * db).re / a;
+                for &p in act {
+                    jac.push(match p {
+                        0 => dabs(*b0),
+                        1 => dabs(*b1),
+                        _ => dabs(Complex64::i() * b1),
+                    });
+                }
+                r.push(a - s.m[i]);
+            }
+            return Some((r, jac));
+        }
+        let np = act.len();
+        let n = s.pts.len();
+        let rows: Vec<Option<(f64, Vec<f64>)>> = {
+            use rayon::prelude::*;
+            (0..n)
+                .into_par_iter()
+                .map(|i| {
+                    let (b0, d0) = self.pattern_at(0, s.pts[i], full)?;
+                    let (b1, d1) = self.pattern_at(1, s.pts[i], full)?;
+                    let b = w[0] * b0 + w[1] * b1;
+                    let a = b.norm().max(1e-300);
+                    let dabs = |db: Complex64| (b.conj() * db).re / a;
+                    let mut row = vec![0.0; np];
+                    for (q, &p) in act.iter().enumerate() {
+                        row[q] = match p {
+                            0 => dabs(b0),
+                            1 => dabs(b1),
+                            2 => dabs(Complex64::i() * b1),
+                            3..=5 => dabs(w[0] * d0[p - 3] + w[1] * d1[p - 3]),
+                            6 => dabs(w[0] * d0[3] + w[1] * d1[3]),
+                            _ => dabs(w[0] * d0[4] + w[1] * d1[4]),
+                        };
+                    }
+                    Some((a - s.m[i], row))
+                })
+                .collect()
+        };
+        let mut r = Vec::with_capacity(n);
+        let mut jac = Vec::with_capacity(n * np);
+        for row in rows {
+            let (ri, ji) = row?;
+            r.push(ri);
+            jac.extend(ji);
+        }
+        Some((r, jac))
+    }
+
+    fn bounds(&self, p: usize) -> (f64, f64) {
+        let base_t = self.patterns[0].q0.base_offset_m;
+        match p {
+            3..=5 => (base_t[p - 3] - 1.5 * self.cell_m, base_t[p - 3] + 1.5 * self.cell_m),
+            6 | 7 => (-2.0, 2.0),
+            _ => (f64::NEG_INFINITY, f64::INFINITY),
+        }
+    }
+}
+
+fn cholesky_inverse(a: &[f64], n: usize) -> Option<Vec<f64>> {
+    // Gauss-Jordan with partial pivoting (n <= 8).
+    let mut m = a.to_vec();
+    let mut inv = vec![0.0; n * n];
+    for i in 0..n {
+        inv[i * n + i] = 1.0;
+    }
+    let dmax = (0..n).map(|i| a[i * n + i].abs()).fold(0.0, f64::max);
+    for c in 0..n {
+        let piv = (c..n).max_by(|&x, &y| m[x * n + c].abs().total_cmp(&m[y * n + c].abs()))?;
+        if !(m[piv * n + c].abs() > 1e-14 * dmax) {
+            return None;
+        }
+        for q in 0..n {
+            m.swap(c * n + q, piv * n + q);
+            inv.swap(c * n + q, piv * n + q);
+        }
+        let d = m[c * n + c];
+        for q in 0..n {
+            m[c * n + q] /= d;
+            inv[c * n + q] /= d;
+        }
+        for r in 0..n {
+            if r != c {
+                let f = m[r * n + c];
+                if f != 0.0 {
+                    for q in 0..n {
+                        m[r * n + q] -= f * m[c * n + q];
+                        inv[r * n + q] -= f * inv[c * n + q];
+                    }
+                }
+            }
+        }
+    }
+    Some(inv)
+}
+
+fn normal(jac: &[f64], r: &[f64], np: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut a = vec![0.0; np * np];
+    let mut g = vec![0.0; np];
+    for (i, ri) in r.iter().enumerate() {
+        let row = &jac[i * np..(i + 1) * np];
+        for q in 0..np {
+            g[q] += row[q] * ri;
+            for s in 0..np {
+                a[q * np + s] += row[q] * row[s];
+            }
+        }
+    }
+    (a, g)
+}
+
+struct LmOut {
+    full: [f64; 8],
+    r: Vec<f64>,
+    jac: Vec<f64>,
+    iterations: usize,
+    converged: bool,
+}
+
+/// Bounded Levenberg–Marquardt from `start` (projected steps). Converged when the relative cost
+/// decrease of an accepted step is below 1e-10 or the scaled step below 1e-8.
+fn lm(model: &JointModel, s: &Samples, start: [f64; 8], act: &[usize], max_it: usize) -> Result<LmOut> {
+    let np = act.len();
+    let mut full = start;
+    // Weights only: the pattern values do not change; evaluate them once.
+    let pre = if act.iter().all(|&p| p < 3) {
+        model.precompute(s, &full)
+    } else {
+        None
+    };
+    let eval = |f: &[f64; 8]| model.eval_pre(s, f, act, pre.as_deref());
+    let Some((mut r, mut jac)) = eval(&full) else {
+        return Err(Error::Other(
+            "twin fit: the model is undefined at the start point".into(),
+        ));
+    };
+    let rss = |r: &[f64]| r.iter().map(|x| x * x).sum::<f64>();
+    let mut cost = rss(&r);
+    let mut lambda = 1e-3;
+    let mut converged = false;
+    let mut it = 0;
+    while it < max_it {
+        it += 1;
+        let (a, g) = normal(&jac, &r, np);
+        let mut damped = a.clone();
+        for q in 0..np {
+            damped[q * np + q] += lambda * a[q * np + q].max(1e-300);
+        }
+        let Some(inv) = cholesky_inverse(&damped, np) else {
+            lambda *= 10.0;
+            if lambda > 1e14 {
+                break;
+            }
+            continue;
+        };
+        let mut trial = full;
+        let mut scaled_step = 0.0;
+        for q in 0..np {
+            let step: f64 = -(0..np).map(|c| inv[q * np + c] * g[c]).sum::<f64>();
+            let p = act[q];
+            let (lo, hi) = model.bounds(p);
+            trial[p] = (full[p] + step).clamp(lo, hi);
+            scaled_step += (trial[p] - full[p]).powi(2) * a[q * np + q];
+        }
+        let ok = eval(&trial);
+        match ok {
+            Some((r2, j2)) if rss(&r2) < cost => {
+                let c2 = rss(&r2);
+                let rel = (cost - c2) / cost.max(1e-300);
+                full = trial;
+                r = r2;
+                jac = j2;
+                cost = c2;
+                lambda = (lambda / 10.0).max(1e-12);
+                if rel < 1e-10 || scaled_step < 1e-8 * cost.max(1e-300) {
+                    converged = true;
+                    break;
+                }
+            }
+            _ => {
+                lambda *= 10.0;
+                if lambda > 1e14 {
+                    // No decrease possible at any damping: at a (bounded) minimum.
+                    converged = true;
+                    break;
+                }
+            }
+        }
+    }
+    Ok(LmOut {
+        full,
+        r,
+        jac,
+        iterations: it,
+        converged,
+    })
+}
+
+fn derived(full: &[f64; 8], model: &JointModel) -> [f64; 4] {
+    // Quadrature: w_sin = -i a e^{i d} w_cos  =>  a e^{i d} = i w_sin / w_cos.
+    let rel = Complex64::i() * Complex64::new(full[1], full[2]) / Complex64::new(full[0], 0.0);
+    let [s0, ds, e0, de] = model.gel_design;
+    [rel.norm(), rel.arg().to_degrees(), s0 + ds * full[6], e0 + de * full[7]]
+}
+
+/// Fits the active parameters to the samples, from the weights of a weights-only fit.
+pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: [f64; 8]) -> Result<JointFit> {
+    let act = active(opt);
+    let np = act.len();
+    let n = s.m.len();
+    if n < 2 * np + 2 {
+        return Err(Error::Other(format!("twin fit: {n} samples for {np} parameters")));
+    }
+    let out = lm(
+        model,
+        s,
+        start,
+        &act,
+        if opt.max_iterations == 0 {
+            300
+        } else {
+            opt.max_iterations
+        },
+    )?;
+    let mut full = out.full;
+    if full[0] < 0.0 {
+        full[0] = -full[0];
+        full[1] = -full[1];
+        full[2] = -full[2];
+    }
+    let (r, jac) = model.eval(s, &full, &act).unwrap_or((out.r.clone(), out.jac.clone()));
+    let rss: f64 = r.iter().map(|x| x * x).sum();
+    let s2 = rss / (n - np) as f64;
+    let (a, _) = normal(&jac, &r, np);
+    let cov = cholesky_inverse(&a, np).map(|inv| inv.iter().map(|v| v * s2).collect::<Vec<_>>());
+    let var = |q: usize| cov.as_ref().map_or(f64::NAN, |c| c[q * np + q]);
+    // Delta method for derived quantities with numeric gradients.
+    let d0 = derived(&full, model);
+    let mut grads = vec![[0.0; 4]; np];
+    for (q, &p) in act.iter().enumerate() {
+        let h = 1e-6 * full[p].abs().max(if p >= 3 && p <= 5 { 1e-3 } else { 1.0 });
+        let mut f2 = full;
+        f2[p] += h;
+        let d1 = derived(&f2, model);
+        for j in 0..4 {
+            grads[q][j] = (d1[j] - d0[j]) / h;
+        }
+    }
+    let dvar = |j: usize| -> f64 {
+        let Some(c) = &cov else { return f64::NAN };
+        let mut v = 0.0;
+        for q in 0..np {
+            for u in 0..np {
+                v += grads[q][j] * c[q * np + u] * grads[u][j];
+            }
+        }
+        v
+    };
+    let mut relative_amplitude = Estimate::jac(d0[0], dvar(0).sqrt());
+    let mut relative_phase_deg = Estimate::jac(d0[1], dvar(1).sqrt());
+    let qi = |p: usize| act.iter().position(|&x| x == p);
+    let mut offset_m = opt
+        .fit_offset
+        .then(|| [3, 4, 5].map(|p| Estimate::jac(full[p], var(qi(p).unwrap()).sqrt())));
+    let mut sigma = opt.fit_gel.then(|| Estimate::jac(d0[2], dvar(2).sqrt()));
+    let mut eps = opt.fit_gel.then(|| Estimate::jac(d0[3], dvar(3).sqrt()));
+    let sigma_eps_correlation = if opt.fit_gel {
+        let (a, b) = (qi(6).unwrap(), qi(7).unwrap());
+        cov.as_ref()
+            .map(|c| c[a * np + b] / (c[a * np + a] * c[b * np + b]).sqrt())
+    } else {
+        None
+    };
+    let mut unidentifiable = Vec::new();
+    if let (Some(e), Some(_)) = (&eps, &sigma) {
+        let at_bound = full[7].abs() >= 2.0 - 1e-9;
+        if !(1.96 * e.se < 0.25 * model.gel_design[2])
+            || at_bound
+            || sigma_eps_correlation.is_some_and(|c| c.abs() > 0.95)
+        {
+            unidentifiable.push("eps_r".to_string());
+        }
+        if full[6].abs() >= 2.0 - 1e-9 || !(1.96 * sigma.as_ref().unwrap().se < 0.25 * model.gel_design[0]) {
+            unidentifiable.push("sigma_s_per_m".to_string());
+        }
+    }
+    if let Some(o) = &offset_m {
+        for (a, e) in o.iter().enumerate() {
+            if !(1.96 * e.se < model.cell_m) {
+                unidentifiable.push(["offset_x", "offset_y", "offset_z"][a].to_string());
+            }
+        }
+    }
+    let fitted: Vec<f64> = s.m.iter().zip(&r).map(|(m, r)| m + r).collect();
+
+    // Residual bootstrap: refit fitted + resampled residuals (same model, same start).
+    if opt.bootstrap > 0 {
+        let mut state = opt.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        };
+        let mut draws: Vec<Vec<f64>> = vec![Vec::new(); 4 + 3];
+        let mut sb = Samples {
+            pts: s.pts.clone(),
+            idx: vec![],
+            m: vec![0.0; n],
+            dims: s.dims,
+        };
+        for _ in 0..opt.bootstrap {
+            for i in 0..n {
+                sb.m[i] = fitted[i] + r[next() % n];
+            }
+            let Ok(o) = lm(model, &sb, full, &act, 100) else {
+                continue;
+            };
+            let mut f = o.full;
+            if f[0] < 0.0 {
+                f[0] = -f[0];
+                f[1] = -f[1];
+                f[2] = -f[2];
+            }
+            let d = derived(&f, model);
+            for j in 0..4 {
+                draws[j].push(d[j]);
+            }
+            for a in 0..3 {
+                draws[4 + a].push(f[3 + a]);
+            }
+        }
+        let pct = |v: &mut Vec<f64>| -> Option<[f64; 2]> {
+            if v.len() < 10 {
+                return None;
+            }
+            v.sort_by(|a, b| a.total_cmp(b));
+            let q = |p: f64| v[((p * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)];
+            Some([q(0.025), q(0.975)])
+        };
+        let set = |e: &mut Estimate, v: &mut Vec<f64>| {
+            if let Some(ci) = pct(v) {
+                let mean = v.iter().sum::<f64>() / v.len() as f64;
+                e.se = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt();
+                e.ci95 = ci;
+                e.ci95_method = format!("residual bootstrap, {} refits, percentile", v.len());
+            }
+        };
+        set(&mut relative_amplitude, &mut draws[0]);
+        set(&mut relative_phase_deg, &mut draws[1]);
+        if let Some(e) = sigma.as_mut() {
+            set(e, &mut draws[2]);
+        }
+        if let Some(e) = eps.as_mut() {
+            set(e, &mut draws[3]);
+        }
+        if let Some(o) = offset_m.as_mut() {
+            for a in 0..3 {
+                set(&mut o[a], &mut draws[4 + a]);
+            }
+        }
+    }
+
+    let mean_m = s.m.iter().sum::<f64>() / n as f64;
+    let mean_f = fitted.iter().sum::<f64>() / n as f64;
+    let cv: f64 = s.m.iter().zip(&fitted).map(|(a, b)| (a - mean_m) * (b - mean_f)).sum();
+    let vm: f64 = s.m.iter().map(|a| (a - mean_m).powi(2)).sum();
+    let vf: f64 = fitted.iter().map(|b| (b - mean_f).powi(2)).sum();
+    let mut absr: Vec<f64> = r.iter().map(|x| x.abs()).collect();
+    absr.sort_by(|a, b| a.total_cmp(b));
+    Ok(JointFit {
+        weights: vec![[full[0], 0.0], [full[1], full[2]]],
+        relative_amplitude,
+        relative_phase_deg,
+        offset_m,
+        sigma_s_per_m: sigma,
+        eps_r: eps,
+        sigma_eps_correlation,
+        unidentifiable,
+        nrmse: (rss / n as f64).sqrt() / mean_m,
+        correlation: cv / (vm * vf).sqrt(),
+        max_abs_residual: *absr.last().unwrap_or(&0.0),
+        p95_abs_residual: absr[((0.95 * n as f64) as usize).min(n - 1)],
+        iterations: out.iterations,
+        converged: out.converged,
+        samples: n,
+        bootstrap: opt.bootstrap,
+        params: full.to_vec(),
+        fitted,
+    })
+}
+
+/// Maps fitted values back onto the measured grid (NaN elsewhere).
+pub fn to_volume(s: &Samples, v: &[f64]) -> Array3<f32> {
+    let mut out = Array3::<f32>::from_elem(s.dims, f32::NAN);
+    for (q, &p) in s.idx.iter().enumerate() {
+        out[p] = v[q] as f32;
+    }
+    out
+}
