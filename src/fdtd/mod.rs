@@ -17,6 +17,7 @@ pub mod pmc;
 pub mod sim;
 pub mod source;
 pub mod tfsf;
+pub mod thinwire;
 pub mod validation;
 
 pub use dft::{DftProbe, FieldKind, TimeProbe};
@@ -27,3 +28,4 @@ pub use operator::{Boundary, CpmlParams, Operator, OperatorSpec};
 pub use sim::{Progress, ProgressFn, RunStats, Simulation, SimulationSpec, SteadyState};
 pub use source::{SourceSpec, Waveform};
 pub use tfsf::{IncidentField, PlaneWave, Tfsf, TfsfSpec};
+pub use thinwire::{Insulation, Staircase, ThinWire, WireCurrentProbe, WireEdge};

@@ -13,6 +13,7 @@ use super::operator::{Boundary, Operator, OperatorSpec};
 use super::pmc::PmcFaces;
 use super::source::{SourceSpec, Sources};
 use super::tfsf::{Tfsf, TfsfSpec};
+use super::thinwire::{self, ThinWire, ThinWires, WireCurrentProbe};
 use crate::error::{Error, Result};
 use crate::grid::{VoxelModel, EPS0, MU0};
 
@@ -31,6 +32,8 @@ pub struct SimulationSpec {
     pub sources: Vec<SourceSpec>,
     /// Total-field/scattered-field box with its incident field (CW).
     pub tfsf: Option<TfsfSpec>,
+    /// Sub-cell thin wires (a lumped element or edge source on a wire edge makes a gap there).
+    pub thin_wires: Vec<ThinWire>,
 }
 
 impl SimulationSpec {
@@ -45,6 +48,7 @@ impl SimulationSpec {
             port_freqs_hz: vec![],
             sources: vec![],
             tfsf: None,
+            thin_wires: vec![],
         }
     }
     /// The same boundary on all six faces.
@@ -110,6 +114,7 @@ pub struct Simulation {
     pub lumped: Lumped,
     sources: Sources,
     tfsf: Option<Tfsf>,
+    thin: ThinWires,
     n: usize,
     plane_energy: Vec<f64>,
     progress: Option<ProgressFn>,
@@ -117,8 +122,21 @@ pub struct Simulation {
 
 impl Simulation {
     pub fn new(spec: SimulationSpec) -> Result<Self> {
+        let mut model = spec.model;
+        let mut gaps: Vec<(usize, [usize; 3])> = spec.lumped.iter().map(|l| (l.comp, l.node)).collect();
+        for s in &spec.sources {
+            if let SourceSpec::EdgeCurrent { comp, node, .. } = s {
+                gaps.push((*comp, *node));
+            }
+        }
+        let stairs = thinwire::apply_to_model(
+            &mut model,
+            &spec.thin_wires,
+            &gaps,
+            spec.cw_freq_hz.or(spec.port_freqs_hz.first().copied()),
+        )?;
         let op = Operator::new(
-            spec.model,
+            model,
             &OperatorSpec {
                 courant: spec.courant,
                 boundaries: spec.boundaries,
@@ -131,6 +149,7 @@ impl Simulation {
         let lumped = Lumped::new(&op, &spec.lumped, &spec.port_freqs_hz)?;
         let sources = Sources::new(&op, &spec.sources)?;
         let tfsf = spec.tfsf.as_ref().map(|t| Tfsf::new(&op, t)).transpose()?;
+        let thin = ThinWires::new(&op, stairs, &spec.thin_wires)?;
         let plane_energy = vec![0.0; op.layout.n[0] + 1];
         Ok(Self {
             op,
@@ -140,6 +159,7 @@ impl Simulation {
             lumped,
             sources,
             tfsf,
+            thin,
             n: 0,
             plane_energy,
             progress: None,
@@ -177,6 +197,25 @@ impl Simulation {
             + self.pmc.as_ref().map_or(0, |p| p.bytes())
             + self.sources.bytes()
             + self.tfsf.as_ref().map_or(0, |t| t.bytes())
+            + self.thin.bytes()
+    }
+
+    /// The thin wires (their staircases), in spec order.
+    pub fn thin_wires(&self) -> &ThinWires {
+        &self.thin
+    }
+
+    /// A probe of the current along thin wire `wire` (index in the spec) at `freqs`.
+    pub fn wire_current_probe(&self, wire: usize, freqs: &[f64]) -> Result<WireCurrentProbe> {
+        let st = self.thin.wires.get(wire).ok_or_else(|| {
+            Error::input(
+                "probes",
+                "wire_current",
+                format!("no thin wire {wire} (the spec has {})", self.thin.wires.len()),
+                "use an index into SimulationSpec::thin_wires",
+            )
+        })?;
+        WireCurrentProbe::new(&self.op, st, freqs)
     }
 
     /// The TF/SF extension, when the spec has one.
@@ -211,6 +250,9 @@ impl Simulation {
         self.sources.post_step(f, &ctx);
         if let Some(t) = &mut self.tfsf {
             t.post_step(f, &ctx);
+        }
+        if !self.thin.is_empty() {
+            self.thin.post_step(f, &ctx);
         }
         for p in probes.iter_mut() {
             p.post_step(f, &ctx);

@@ -95,6 +95,14 @@ pub fn cases() -> Vec<ValidationCase> {
             name: "tfsf_determinism_1_vs_2_threads",
             run: case_tfsf_determinism,
         },
+        ValidationCase {
+            name: "thin_wire_insulated_gel_king",
+            run: || case_wire_gel(true),
+        },
+        ValidationCase {
+            name: "thin_wire_bare_gel_wavenumber",
+            run: || case_wire_gel(false),
+        },
     ]
 }
 
@@ -855,4 +863,289 @@ fn case_tfsf_determinism() -> Result<CaseResult> {
         "count",
         0.0,
     ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Thin wires
+
+/// Input impedance (Ohm) of a centre-fed straight thin dipole of total length `length_m` and radius
+/// `radius_m` in free space at `freq_hz`, by an independent moment method: Hallén's integral
+/// equation with the reduced kernel `e^{-ikR}/(4 pi R)`, `R = sqrt((z-z')^2 + a^2)`, delta-gap feed
+/// (`sum_n I_n int L_n K = -(i/eta)(C cos kz + V/2 sin k|z|)`, time factor e^{+i w t}), triangle basis
+/// functions on `segments` (even) equal segments and point matching at the interior nodes and one
+/// end (Balanis, *Antenna Theory*, 3rd ed., §8.3 and §8.4).
+pub fn hallen_dipole_impedance(freq_hz: f64, length_m: f64, radius_m: f64, segments: usize) -> Complex64 {
+    let k = 2.0 * std::f64::consts::PI * freq_hz / C0;
+    let h = 0.5 * length_m;
+    let n = segments;
+    let dz = length_m / n as f64;
+    let z = |i: usize| -h + i as f64 * dz;
+    let i_unit = Complex64::new(0.0, 1.0);
+    let kernel = |r: f64| (-i_unit * k * r).exp() / (4.0 * std::f64::consts::PI * r);
+    // 8-point Gauss-Legendre on [-1, 1].
+    const GX: [f64; 8] = [
+        -0.960_289_856_497_536_2,
+        -0.796_666_477_413_626_7,
+        -0.525_532_409_916_329,
+        -0.183_434_642_495_649_8,
+        0.183_434_642_495_649_8,
+        0.525_532_409_916_329,
+        0.796_666_477_413_626_7,
+        0.960_289_856_497_536_2,
+    ];
+    const GW: [f64; 8] = [
+        0.101_228_536_290_376_3,
+        0.222_381_034_453_374_5,
+        0.313_706_645_877_887_3,
+        0.362_683_783_378_362,
+        0.362_683_783_378_362,
+        0.313_706_645_877_887_3,
+        0.222_381_034_453_374_5,
+        0.101_228_536_290_376_3,
+    ];
+    // int over [lo, hi] of g(z') K(zm - z'), panels fine near the match point.
+    let integrate = |lo: f64, hi: f64, zm: f64, g: &dyn Fn(f64) -> f64| -> Complex64 {
+        let near = (zm - lo.max(zm.min(hi))).abs() < 2.0 * dz;
+        let panels = if near {
+            ((hi - lo) / (0.25 * radius_m)).ceil().clamp(1.0, 4000.0) as usize
+        } else {
+            2
+        };
+        let w = (hi - lo) / panels as f64;
+        let mut s = Complex64::default();
+        for p in 0..panels {
+            let a = lo + p as f64 * w;
+            for q in 0..8 {
+                let zp = a + 0.5 * w * (GX[q] + 1.0);
+                let r = ((zm - zp).powi(2) + radius_m * radius_m).sqrt();
+                s += kernel(r) * (g(zp) * GW[q] * 0.5 * w);
+            }
+        }
+        s
+    };
+    // Unknowns: I_1..I_{n-1} (node currents), then C. Equations at z_1..z_{n-1} and z_n.
+    let m = n;
+    let mut a = vec![Complex64::default(); m * m];
+    let mut b = vec![Complex64::default(); m];
+    let v = 1.0;
+    for (row, mi) in (1..=n).enumerate() {
+        let zm = z(mi);
+        for ni in 1..n {
+            let zn = z(ni);
+            let up = |zp: f64| (zp - (zn - dz)) / dz;
+            let down = |zp: f64| ((zn + dz) - zp) / dz;
+            a[row * m + (ni - 1)] = integrate(zn - dz, zn, zm, &up) + integrate(zn, zn + dz, zm, &down);
+        }
+        a[row * m + (m - 1)] = i_unit / ETA0 * (k * zm).cos();
+        b[row] = -i_unit / ETA0 * (0.5 * v) * (k * zm.abs()).sin();
+    }
+    let x = solve_complex(a, b, m);
+    v / x[n / 2 - 1]
+}
+
+/// Gaussian elimination with partial pivoting.
+fn solve_complex(mut a: Vec<Complex64>, mut b: Vec<Complex64>, m: usize) -> Vec<Complex64> {
+    for c in 0..m {
+        let p = (c..m)
+            .max_by(|&i, &j| a[i * m + c].norm().total_cmp(&a[j * m + c].norm()))
+            .unwrap();
+        if p != c {
+            for j in 0..m {
+                a.swap(c * m + j, p * m + j);
+            }
+            b.swap(c, p);
+        }
+        let piv = a[c * m + c];
+        for r in c + 1..m {
+            let f = a[r * m + c] / piv;
+            if f.norm() == 0.0 {
+                continue;
+            }
+            for j in c..m {
+                let t = a[c * m + j];
+                a[r * m + j] -= f * t;
+            }
+            let t = b[c];
+            b[r] -= f * t;
+        }
+    }
+    let mut x = vec![Complex64::default(); m];
+    for r in (0..m).rev() {
+        let mut s = b[r];
+        for j in r + 1..m {
+            s -= a[r * m + j] * x[j];
+        }
+        x[r] = s / a[r * m + r];
+    }
+    x
+}
+
+/// What a thin-wire dipole run measured.
+#[derive(Clone, Debug)]
+pub struct DipoleOutcome {
+    /// Input impedance at the feed gap (Ohm).
+    pub z_in: Complex64,
+    /// Current phasors along the wire (arc length from the wire start in m, A).
+    pub current: Vec<(f64, Complex64)>,
+    /// Total length of the wire including the gap (m).
+    pub length_m: f64,
+    /// Frequency the grid actually runs (m whole steps per period) (Hz).
+    pub freq_hz: f64,
+    pub stats: super::sim::RunStats,
+}
+
+/// A straight thin wire along z of `edges` cells of size `d` (m), radius `radius_m`, fed by a 1 V /
+/// 50 Ohm CW port in the gap edge `gap` (0-based from the bottom), in a box of `medium` with
+/// `clearance` cells to the 8-layer CPML; optional insulation. Runs to steady state at `freq_hz`.
+#[allow(clippy::too_many_arguments)]
+pub fn thin_wire_run(
+    medium: Material,
+    freq_hz: f64,
+    d: f64,
+    edges: usize,
+    gap: usize,
+    radius_m: f64,
+    insulation: Option<super::thinwire::Insulation>,
+    clearance: usize,
+) -> Result<DipoleOutcome> {
+    use super::thinwire::ThinWire;
+    let cpml = 8;
+    let nxy = 2 * (clearance + cpml);
+    let nz = edges + 2 * (clearance + cpml);
+    let grid = Grid::uniform([0.0; 3], [d; 3], [nxy, nxy, nz])?;
+    let model = VoxelModel::new(grid, medium)?;
+    let c = (nxy / 2) as f64 * d;
+    let z0 = (clearance + cpml) as f64 * d;
+    let mut wire = ThinWire::straight([c, c, z0], [c, c, z0 + edges as f64 * d], radius_m);
+    wire.insulation = insulation;
+    let mut spec = SimulationSpec::new(model).all_boundaries(Boundary::cpml(cpml));
+    spec.cw_freq_hz = Some(freq_hz);
+    spec.port_freqs_hz = vec![freq_hz];
+    let feed = [nxy / 2, nxy / 2, clearance + cpml + gap];
+    spec.lumped
+        .push(LumpedSpec::port("feed", 2, feed, 50.0, 1.0, Waveform::cw(freq_hz)));
+    spec.thin_wires.push(wire);
+    let mut sim = Simulation::new(spec)?;
+    let f_grid = 1.0 / (sim.op.steps_per_period.expect("cw") as f64 * sim.dt());
+    let mut probe = sim.wire_current_probe(0, &[freq_hz])?;
+    let stats = sim.run_cw(
+        &SteadyState {
+            tol: 1e-4,
+            min_periods: 4,
+            max_periods: 200,
+        },
+        &mut [&mut probe as &mut dyn Probe],
+    )?;
+    Ok(DipoleOutcome {
+        z_in: sim.lumped.impedance(0)[0],
+        current: probe.wire_current(0),
+        length_m: edges as f64 * d,
+        freq_hz: f_grid,
+        stats,
+    })
+}
+
+/// Free-space dipole: 41 cells of 1 cm (0.41 m, gap in the middle) at 340 MHz (0.46 wavelength).
+pub fn dipole_case(radius_over_d: f64) -> Result<(DipoleOutcome, Complex64)> {
+    let d = 0.01;
+    let r = dipole_run(d, 41, 20, radius_over_d * d)?;
+    let z_ref = hallen_dipole_impedance(r.freq_hz, r.length_m, radius_over_d * d, 82);
+    Ok((r, z_ref))
+}
+
+fn dipole_run(d: f64, edges: usize, gap: usize, radius_m: f64) -> Result<DipoleOutcome> {
+    thin_wire_run(Material::vacuum(), 340e6, d, edges, gap, radius_m, None, 16)
+}
+
+/// Effective wavenumber of the current along a wire from its standing-wave pattern: for any sum of
+/// `e^{+-ikz}`, `I(z-s) + I(z+s) = 2 cos(k s) I(z)`, solved for k in the least-squares sense over
+/// the samples `lo..hi` (edge indices, spacing `d`) with the lag `lag` edges. Independent of the end
+/// conditions; the feed and the tips must be left out of `lo..hi`.
+pub fn wire_wavenumber(current: &[(f64, Complex64)], lo: usize, hi: usize, lag: usize, d: f64) -> Complex64 {
+    let (mut num, mut den) = (Complex64::default(), 0.0);
+    for j in lo + lag..hi.saturating_sub(lag) {
+        let ij = current[j].1;
+        num += ij.conj() * (current[j - lag].1 + current[j + lag].1);
+        den += ij.norm_sqr();
+    }
+    let c = num / (2.0 * den);
+    let k = c.acos() / (lag as f64 * d);
+    if k.re < 0.0 {
+        -k
+    } else {
+        k
+    }
+}
+
+/// King's wavenumber of an insulated wire (conductor radius a, insulation radius b, permittivity
+/// eps_i) in a medium of complex wavenumber `k4` (time factor e^{+i w t}, Im k4 < 0):
+/// `k_L = k_i sqrt(1 + H0(k4 b) / (k4 b ln(b/a) H1(k4 b)))` (King, Smith, Owens & Wu, *Antennas in
+/// Matter*, 1981, ch. 2, with the small-argument Hankel forms, `|k4 b| << 1`:
+/// `H0/(z H1) ~ ln(2i / (1.781 z))`), evaluated in King's e^{-i w t} convention and conjugated back.
+pub fn king_insulated_wavenumber(freq_hz: f64, a: f64, b: f64, eps_i: f64, k4: Complex64) -> Complex64 {
+    let w = 2.0 * std::f64::consts::PI * freq_hz;
+    let ki = w * (MU0 * EPS0 * eps_i).sqrt();
+    let kk = k4.conj();
+    let t = (Complex64::new(0.0, 2.0) / (1.781_072 * kk * b)).ln();
+    (ki * (1.0 + t / (b / a).ln()).sqrt()).conj()
+}
+
+/// Wire in ASTM gel at 64 MHz (1 cm cells, 31 cm centre-fed wire of radius 1 mm): the effective
+/// wavenumber of its current, bare and insulated (outer radius 2 mm, eps_r 3).
+pub fn wire_gel_run(insulated: bool) -> Result<(Complex64, Complex64, DipoleOutcome)> {
+    use super::thinwire::Insulation;
+    let g = Material::astm_gel();
+    let f = 64e6;
+    let w = 2.0 * std::f64::consts::PI * f;
+    let k4 = w * (MU0 * Complex64::new(EPS0 * g.eps_r, -g.sigma_s_per_m / w)).sqrt();
+    let (d, a, b, ei) = (0.01, 0.001, 0.002, 3.0);
+    let ins = insulated.then_some(Insulation {
+        outer_radius_m: b,
+        eps_r: ei,
+    });
+    let o = thin_wire_run(g, f, d, 31, 15, a, ins, 8)?;
+    // Both arms, leaving out the feed edge and one edge at each tip; lag 3 cells.
+    let k1 = wire_wavenumber(&o.current[..15], 1, 14, 3, d);
+    let k2 = wire_wavenumber(&o.current[16..], 1, 14, 3, d);
+    let k = 0.5 * (k1 + k2);
+    let reference = if insulated {
+        king_insulated_wavenumber(f, a, b, ei, k4)
+    } else {
+        k4
+    };
+    Ok((k, reference, o))
+}
+
+fn case_wire_gel(insulated: bool) -> Result<CaseResult> {
+    let (k, r, o) = wire_gel_run(insulated)?;
+    if insulated {
+        let err = (k - r).norm() / r.norm();
+        Ok(CaseResult::with_error(
+            "thin_wire_insulated_gel_king",
+            &format!(
+                "insulated wire (a = 1 mm, b = 2 mm, eps_r 3) in ASTM gel at 64 MHz, 1 cm cells: current wavenumber {:.2} {:+.2}i /m (half-wave length {:.0} cm) vs King {:.2} {:+.2}i /m (Z_in {:.1} {:+.1}i Ohm)",
+                k.re, k.im, 100.0 * std::f64::consts::PI / k.re, r.re, r.im, o.z_in.re, o.z_in.im
+            ),
+            "King, Smith, Owens & Wu, Antennas in Matter (1981) ch. 2, small-argument form",
+            r.norm(),
+            k.norm(),
+            "1/m",
+            err,
+            "|k - k_King| / |k_King|",
+            0.10,
+        ))
+    } else {
+        Ok(CaseResult::relative(
+            "thin_wire_bare_gel_wavenumber",
+            &format!(
+                "bare wire (a = 1 mm) in ASTM gel at 64 MHz, 1 cm cells: Re of the current wavenumber ({:.2} {:+.2}i /m; half-wave length {:.1} cm) vs the gel's Re k ({:.2} {:+.2}i /m)",
+                k.re, k.im, 100.0 * std::f64::consts::PI / k.re, r.re, r.im
+            ),
+            "a bare wire in a conducting medium carries a current wave with k_L ~ k of the medium (King et al. 1981)",
+            r.re,
+            k.re,
+            "1/m",
+            0.05,
+        ))
+    }
 }

