@@ -12,6 +12,7 @@
 pub mod model;
 pub mod placement;
 pub mod raster;
+pub mod run;
 pub mod search;
 pub mod tf;
 
