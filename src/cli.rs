@@ -94,6 +94,110 @@ enum Command {
         #[command(subcommand)]
         what: BenchCommand,
     },
+    /// Implants: placement in the phantom, lead transfer function, worst-case search.
+    Implant {
+        #[command(subcommand)]
+        what: ImplantCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImplantCommand {
+    /// Check a placement (in the gel, at least --min-wall-m from the walls) and write geometry.json,
+    /// placement.png and local_model.h5 (the fine local voxel model).
+    Place {
+        /// Implant definition (TOML), e.g. phantoms/implants/insulated_wire_200mm.toml.
+        implant: std::path::PathBuf,
+        #[arg(long)]
+        phantom: std::path::PathBuf,
+        /// Placement TOML (position_m, direction or euler_deg, roll_deg, min_wall_distance_m).
+        #[arg(long)]
+        placement: Option<std::path::PathBuf>,
+        /// Implant origin in the phantom frame (m), X,Y,Z (instead of --placement).
+        #[arg(long, allow_hyphen_values = true)]
+        position: Option<String>,
+        /// Direction of the implant's length, DX,DY,DZ (default 0,0,1).
+        #[arg(long, allow_hyphen_values = true)]
+        direction: Option<String>,
+        /// Roll about the direction (degrees).
+        #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+        roll_deg: f64,
+        /// Minimum distance to walls and the gel surface (m); default 0.02 or the file's value.
+        #[arg(long)]
+        min_wall_m: Option<f64>,
+        /// Local grid cell size (mm).
+        #[arg(long, default_value_t = 1.0)]
+        cell_mm: f64,
+        /// Margin of the local grid around the implant (mm).
+        #[arg(long, default_value_t = 20.0)]
+        pad_mm: f64,
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Transfer function S(l) by reciprocity (fine-grid FDTD of the lead in the medium): tf.h5,
+    /// tf.json, tf_magnitude.png, tf_phase.png.
+    Tf {
+        implant: std::path::PathBuf,
+        /// Take the medium (eps_r, sigma) from this phantom.
+        #[arg(long)]
+        phantom: Option<std::path::PathBuf>,
+        /// Frequency (Hz); default 63.87 MHz (1.5 T).
+        #[arg(long, default_value_t = 63.87e6)]
+        freq_hz: f64,
+        #[arg(long, default_value_t = 2.0)]
+        cell_mm: f64,
+        /// Medium permittivity and conductivity when no phantom is given (ASTM gel by default).
+        #[arg(long, default_value_t = 80.0)]
+        eps_r: f64,
+        #[arg(long, default_value_t = 0.47)]
+        sigma_s_per_m: f64,
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Worst-case search: ideal-drive coil fields + transfer function -> ranking.json and map.png.
+    Search {
+        #[arg(long)]
+        coil: std::path::PathBuf,
+        #[arg(long)]
+        phantom: std::path::PathBuf,
+        #[arg(long)]
+        implant: std::path::PathBuf,
+        /// Cached transfer function (directory of `implant tf`, or its tf.json).
+        #[arg(long)]
+        tf: Option<std::path::PathBuf>,
+        /// Coil FDTD cell size (mm).
+        #[arg(long, default_value_t = 10.0)]
+        cell_mm: f64,
+        /// Transfer-function cell size (mm) when it is computed here.
+        #[arg(long, default_value_t = 2.0)]
+        tf_cell_mm: f64,
+        /// Position grid step (mm).
+        #[arg(long, default_value_t = 20.0)]
+        step_mm: f64,
+        /// Number of directions: 6, 14 or 26.
+        #[arg(long, default_value_t = 14)]
+        directions: usize,
+        /// Roll angles (degrees) about the lead axis, comma separated (path variants).
+        #[arg(long, default_value = "0")]
+        roll_deg: String,
+        #[arg(long, default_value_t = 0.02)]
+        min_wall_m: f64,
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        /// b1-ut (incident E per µT of B1+ at the isocentre) or per-watt.
+        #[arg(long, default_value = "b1-ut")]
+        normalise: String,
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        quiet: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -450,6 +554,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             } else {
                 print!("{}", crate::coil::circuit::format_tuning(&t));
             }
+            Ok(0)
+        }
+        Command::Implant { what } => {
+            let v = implant_command(what)?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
             Ok(0)
         }
         Command::Twin { what } => {
@@ -1313,6 +1422,150 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
                 return Ok(r);
             }
             Ok(report)
+        }
+    }
+}
+
+/// `rftwin implant place | tf | search` (the work is in `implant::run`).
+fn implant_command(what: ImplantCommand) -> anyhow::Result<serde_json::Value> {
+    use crate::implant::run::{parse_vec3, place_command, search_command, tf_command, PlacementInput, SearchInputs};
+    let cli_err = |key: &str, what: String, fix: &str| crate::error::Error::input("command line", key, what, fix);
+    match what {
+        ImplantCommand::Place {
+            implant,
+            phantom,
+            placement,
+            position,
+            direction,
+            roll_deg,
+            min_wall_m,
+            cell_mm,
+            pad_mm,
+            out,
+            force,
+        } => {
+            let input = match (&placement, &position) {
+                (Some(p), None) => {
+                    if direction.is_some() {
+                        return Err(cli_err(
+                            "--direction",
+                            "given with --placement".into(),
+                            "put the direction in the placement file",
+                        )
+                        .into());
+                    }
+                    PlacementInput::File(p)
+                }
+                (None, Some(pos)) => PlacementInput::Values {
+                    position_m: parse_vec3(pos, "--position")?,
+                    direction: match &direction {
+                        Some(d) => parse_vec3(d, "--direction")?,
+                        None => [0.0, 0.0, 1.0],
+                    },
+                    roll_deg,
+                },
+                _ => {
+                    return Err(cli_err(
+                        "--placement / --position",
+                        "give exactly one of them".into(),
+                        "e.g. --position 0.1,0,0 --direction 0,0,1",
+                    )
+                    .into())
+                }
+            };
+            if !(cell_mm > 0.0) || !(pad_mm >= 0.0) {
+                return Err(cli_err(
+                    "--cell-mm / --pad-mm",
+                    format!("{cell_mm} / {pad_mm}"),
+                    "give a cell > 0 and a pad >= 0",
+                )
+                .into());
+            }
+            let grid = crate::implant::placement::LocalGridOptions {
+                cell_m: cell_mm * 1e-3,
+                pad_m: pad_mm * 1e-3,
+            };
+            Ok(place_command(
+                &implant, &phantom, input, min_wall_m, &grid, &out, force,
+            )?)
+        }
+        ImplantCommand::Tf {
+            implant,
+            phantom,
+            freq_hz,
+            cell_mm,
+            eps_r,
+            sigma_s_per_m,
+            out,
+            force,
+        } => {
+            let (eps_r, sigma_s_per_m) = match &phantom {
+                Some(p) => {
+                    let ph = crate::coil::PhantomConfig::load(p)?;
+                    (ph.material.eps_r, ph.material.sigma_s_per_m)
+                }
+                None => (eps_r, sigma_s_per_m),
+            };
+            let opt = crate::implant::tf::TfOptions {
+                freq_hz,
+                cell_m: cell_mm * 1e-3,
+                eps_r,
+                sigma_s_per_m,
+                ..Default::default()
+            };
+            Ok(tf_command(&implant, &opt, &out, force)?)
+        }
+        ImplantCommand::Search {
+            coil,
+            phantom,
+            implant,
+            tf,
+            cell_mm,
+            tf_cell_mm,
+            step_mm,
+            directions,
+            roll_deg,
+            min_wall_m,
+            top,
+            normalise,
+            out,
+            force,
+            quiet,
+        } => {
+            let rolls = roll_deg
+                .split(',')
+                .map(|x| x.trim().parse::<f64>())
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|_| {
+                    cli_err(
+                        "--roll-deg",
+                        format!("'{roll_deg}' is not a list of numbers"),
+                        "e.g. --roll-deg 0,90,180,270",
+                    )
+                })?;
+            if !(step_mm > 0.0) {
+                return Err(cli_err("--step-mm", format!("{step_mm}"), "give a step > 0").into());
+            }
+            let opt = crate::implant::search::SearchOptions {
+                step_m: [step_mm * 1e-3; 3],
+                directions,
+                roll_deg: rolls,
+                min_wall_distance_m: min_wall_m,
+                top,
+            };
+            let inp = SearchInputs {
+                coil: &coil,
+                phantom: &phantom,
+                implant: &implant,
+                tf: tf.as_deref(),
+                coil_cell_m: cell_mm * 1e-3,
+                tf_cell_m: tf_cell_mm * 1e-3,
+                normalise: &normalise,
+            };
+            let bar = spinner(quiet);
+            let v = search_command(&inp, &opt, &out, force, Some(progress_fn(&bar)))?;
+            bar.finish_and_clear();
+            Ok(v)
         }
     }
 }

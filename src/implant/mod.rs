@@ -13,6 +13,7 @@ pub mod local;
 pub mod model;
 pub mod placement;
 pub mod raster;
+pub mod run;
 pub mod search;
 pub mod tf;
 

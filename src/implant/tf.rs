@@ -278,9 +278,9 @@ impl TransferFunction {
     }
 }
 
-/// Computes the transfer function of `implant` by reciprocity (see the module docs): one CW FDTD
-/// run of the unrolled lead in a homogeneous medium box with CPML.
-pub fn compute_tf(implant: &Implant, opt: &TfOptions) -> Result<TransferFunction> {
+/// The homogeneous box with the unrolled lead (tip at node (pad, pad, pad), along +z) and CPML,
+/// before any source: the common set-up of [`compute_tf`] and [`tip_field_direct`].
+fn tf_setup(implant: &Implant, opt: &TfOptions) -> Result<(SimulationSpec, super::raster::ImplantRaster)> {
     if implant.is_solid() {
         return Err(Error::input(
             &implant.source_name,
@@ -322,7 +322,6 @@ pub fn compute_tf(implant: &Implant, opt: &TfOptions) -> Result<TransferFunction
     let model = VoxelModel::new(grid, medium)?;
     let mut spec = SimulationSpec::new(model).all_boundaries(Boundary::cpml(opt.cpml_layers));
     spec.cw_freq_hz = Some(opt.freq_hz);
-    // The unrolled lead: straight along +z from the tip at node (pad, pad, pad).
     let x0 = pad as f64 * d;
     let mut straight = implant.clone();
     straight.path_m = vec![[0.0, 0.0, 0.0], [0.0, 0.0, len]];
@@ -340,9 +339,91 @@ pub fn compute_tf(implant: &Implant, opt: &TfOptions) -> Result<TransferFunction
         wall_distance_m: f64::INFINITY,
     };
     let raster = add_implant(&mut spec, &placed)?;
-    let (gc, gnode, _) = raster
-        .tip_gap
-        .ok_or_else(|| Error::input(&implant.source_name, "path", "no room for the tip gap", "enlarge pad_m"))?;
+    if raster.tip_gap.is_none() {
+        return Err(Error::input(
+            &implant.source_name,
+            "path",
+            "no room for the tip gap",
+            "enlarge pad_m",
+        ));
+    }
+    Ok((spec, raster))
+}
+
+/// Direct check of the reciprocity (the piecewise-excitation method): a 1 V delta-gap voltage
+/// source replaces the wire edge nearest `l_m` (m from the tip), and the field across the open tip
+/// gap is recorded. By reciprocity it equals `S(l) · 1 V` up to the sign convention of the two
+/// ports. Returns the E phasor (V/m) on the tip-gap edge along the grid axis.
+pub fn tip_field_direct(implant: &Implant, opt: &TfOptions, l_m: f64) -> Result<Complex64> {
+    let (spec, raster) = tf_setup(implant, opt)?;
+    let (gc, gnode, _) = raster.tip_gap.expect("checked in tf_setup");
+    let (skip, _) = raster
+        .edges
+        .iter()
+        .enumerate()
+        .min_by(|a, b| (a.1.s_m - l_m).abs().total_cmp(&(b.1.s_m - l_m).abs()))
+        .expect("a wire has edges");
+    // The same model without the PEC edge at the source.
+    let src = &spec.model;
+    let mut m = VoxelModel::new(src.grid.clone(), src.materials()[0].clone())?;
+    for mat in &src.materials()[1..] {
+        m.add_material(mat.clone())?;
+    }
+    let [nx, ny, nz] = src.grid.dims();
+    for i in 0..nx {
+        for j in 0..ny {
+            for k in 0..nz {
+                m.set_cell(i, j, k, src.cell_material(i, j, k));
+            }
+        }
+    }
+    for (q, e) in raster.edges.iter().enumerate() {
+        if q != skip {
+            m.set_pec_edge(crate::grid::Comp::from_index(e.comp), e.node[0], e.node[1], e.node[2])?;
+        }
+    }
+    let e = &raster.edges[skip];
+    let mut spec2 = SimulationSpec::new(m);
+    spec2.boundaries = spec.boundaries.clone();
+    spec2.cw_freq_hz = spec.cw_freq_hz;
+    // 1 V along the path direction; 10 mOhm internal resistance (a short next to the wire's impedance).
+    spec2.lumped.push(LumpedSpec::port(
+        "pwe",
+        e.comp,
+        e.node,
+        0.01,
+        e.sign,
+        Waveform::cw(opt.freq_hz),
+    ));
+    let mut sim = Simulation::new(spec2)?;
+    let mut probe = DftProbe::new(
+        &sim.op,
+        "gap",
+        FieldKind::E,
+        &[gc],
+        [gnode[0]..gnode[0] + 1, gnode[1]..gnode[1] + 1, gnode[2]..gnode[2] + 1],
+        &[opt.freq_hz],
+        1,
+    )?;
+    let ss = SteadyState {
+        tol: opt.tol,
+        min_periods: 4,
+        max_periods: opt.max_periods,
+    };
+    {
+        let mut probes: [&mut dyn Probe; 1] = [&mut probe];
+        sim.run_cw(&ss, &mut probes)?;
+    }
+    Ok(probe.phasor_at(0, 0, gnode))
+}
+
+/// Computes the transfer function of `implant` by reciprocity (see the module docs): one CW FDTD
+/// run of the unrolled lead in a homogeneous medium box with CPML.
+pub fn compute_tf(implant: &Implant, opt: &TfOptions) -> Result<TransferFunction> {
+    let d = opt.cell_m;
+    let len = implant.length_m();
+    let (mut spec, raster) = tf_setup(implant, opt)?;
+    let (gc, gnode, _) = raster.tip_gap.expect("checked in tf_setup");
     spec.lumped.push(LumpedSpec::current_source(
         "tip_gap",
         gc,

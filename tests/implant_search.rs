@@ -1,0 +1,167 @@
+//! Tip estimate along placed paths and the worst-case search: analytic integrals, ranking,
+//! determinism, and the speed target (1000 placements <= 10 s on 2 cores).
+
+use num_complex::Complex64;
+use rftwin::coil::phantom::PhantomConfig;
+use rftwin::implant::model::Implant;
+use rftwin::implant::placement::{place, Placement};
+use rftwin::implant::search::{directions, search, SearchOptions};
+use rftwin::implant::tf::{medium_wavenumber, TransferFunction};
+use std::path::Path;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A manufactured transfer function: the transmission-line bare-wire current sampled at `n`
+/// midpoints, S = sin(k(L-l)) / sin(kL) / g.
+fn manufactured_tf(len: f64, n: usize) -> TransferFunction {
+    let k = medium_wavenumber(63.87e6, 80.0, 0.47);
+    let d = len / n as f64;
+    let l_m: Vec<f64> = (0..n).map(|i| (i as f64 + 0.5) * d).collect();
+    let s: Vec<Complex64> = l_m
+        .iter()
+        .map(|l| (k * (len - l)).sin() / (k * len).sin() / d)
+        .collect();
+    TransferFunction {
+        implant: "manufactured".into(),
+        freq_hz: 63.87e6,
+        eps_r: 80.0,
+        sigma_s_per_m: 0.47,
+        cell_m: d,
+        length_m: len,
+        gap_m: d,
+        l_m,
+        dl_m: vec![d; n],
+        s_re: s.iter().map(|x| x.re).collect(),
+        s_im: s.iter().map(|x| x.im).collect(),
+        calibration: None,
+        steps: 0,
+        periods: 0,
+        converged: true,
+        seconds: 0.0,
+    }
+}
+
+#[test]
+fn tip_estimate_matches_quadrature_for_linear_phase_field() {
+    let ph = PhantomConfig::load(&root().join("phantoms/astm_f2182.toml")).unwrap();
+    let wire = Implant::load(&root().join("phantoms/implants/bare_ti_wire_200mm.toml")).unwrap();
+    let tf = manufactured_tf(0.2, 400);
+    let k = medium_wavenumber(63.87e6, 80.0, 0.47);
+    // Linear phase along z (a travelling wave), plus a y component that a z-wire does not see.
+    let beta = 12.0;
+    let field = move |p: [f64; 3]| {
+        let ph = Complex64::from_polar(1.0, -beta * p[2]);
+        [Complex64::new(0.0, 0.0), ph * 50.0, ph * 100.0]
+    };
+    // Wire along +z centred at z = 0.05 (phantom frame = coil frame here): tip at z = -0.05.
+    let pl = Placement::new("t", [0.0, 0.0, 0.05], [0.0, 0.0, 1.0], 0.0).unwrap();
+    let placed = place(&wire, &ph, &pl).unwrap();
+    let est = tf.tip_estimate(&placed.path_m, &field).unwrap();
+    // Independent reference: Simpson's rule with 20 000 intervals of the continuous integrand.
+    let n = 20_000;
+    let h = 0.2 / n as f64;
+    let mut acc = Complex64::default();
+    for i in 0..=n {
+        let l = i as f64 * h;
+        let w = if i == 0 || i == n {
+            1.0
+        } else if i % 2 == 1 {
+            4.0
+        } else {
+            2.0
+        };
+        let s = (k * (0.2 - l)).sin() / (k * 0.2).sin() / (0.2 / 400.0);
+        let e = 100.0 * Complex64::from_polar(1.0, -beta * (-0.05 + l));
+        acc += s * e * w;
+    }
+    let reference = acc * h / 3.0;
+    let rel = (est - reference).norm() / reference.norm();
+    println!("estimate {est:.4}, quadrature {reference:.4}, relative difference {rel:.2e}");
+    // Midpoint rule with 400 samples: error O((k dl)^2) ~ 1e-5.
+    assert!(rel < 1e-4, "{rel}");
+    // Reversing the wire (tip at +z) flips the tangent: a different, not merely negated, value.
+    let pl = Placement::new("t", [0.0, 0.0, 0.05], [0.0, 0.0, -1.0], 0.0).unwrap();
+    let rev = tf
+        .tip_estimate(&place(&wire, &ph, &pl).unwrap().path_m, &field)
+        .unwrap();
+    assert!((rev + est).norm() > 1e-3 * est.norm());
+    // A wire across the field (along x) sees nothing.
+    let pl = Placement::new("t", [0.0, 0.0, 0.05], [1.0, 0.0, 0.0], 0.0).unwrap();
+    let across = tf
+        .tip_estimate(&place(&wire, &ph, &pl).unwrap().path_m, &field)
+        .unwrap();
+    assert!(across.norm() < 1e-9 * est.norm());
+    // A path of another length is refused.
+    let short = Implant::load(&root().join("phantoms/implants/insulated_wire_100mm.toml")).unwrap();
+    let p = place(
+        &short,
+        &ph,
+        &Placement::new("t", [0.0; 3], [0.0, 0.0, 1.0], 0.0).unwrap(),
+    )
+    .unwrap();
+    assert!(tf.tip_estimate(&p.path_m, &field).is_err());
+}
+
+#[test]
+fn search_ranks_deterministically_and_fast() {
+    let ph = PhantomConfig::load(&root().join("phantoms/astm_f2182.toml")).unwrap();
+    let wire = Implant::load(&root().join("phantoms/implants/bare_ti_wire_200mm.toml")).unwrap();
+    let mut tf = manufactured_tf(0.2, 100);
+    // A coil-like field: E_z growing with x (the tangential field of a birdcage's linear mode),
+    // plus a weaker E_x.
+    let field = |p: [f64; 3]| {
+        [
+            Complex64::new(20.0 * p[2], 0.0),
+            Complex64::new(0.0, 0.0),
+            Complex64::new(100.0 * p[0], 30.0 * p[0]),
+        ]
+    };
+    assert_eq!(directions(26).unwrap().len(), 26);
+    let opt = SearchOptions {
+        step_m: [0.02, 0.02, 0.02],
+        directions: 14,
+        min_wall_distance_m: 0.02,
+        ..SearchOptions::default()
+    };
+    let t0 = std::time::Instant::now();
+    let r = search(&wire, &ph, &tf, &field, &opt).unwrap();
+    let secs = t0.elapsed().as_secs_f64();
+    println!(
+        "tried {} evaluated {} rejected {} in {secs:.3} s ({:.0} placements/s)",
+        r.tried,
+        r.evaluated,
+        r.rejected,
+        r.tried as f64 / secs
+    );
+    // Speed: per 1000 placements evaluated (those inside the gel; rejections are cheaper).
+    assert!(r.evaluated >= 1000, "{}", r.evaluated);
+    let per_1000 = secs * 1000.0 / r.evaluated as f64;
+    assert!(per_1000 <= 10.0, "1000 placements took {per_1000} s");
+    // The worst case: along ±z, as far out in x as the margin allows (|x| + 0 = 0.19 - ...).
+    let best = &r.ranking[0];
+    assert!(best.direction[2].abs() > 0.99, "{best:?}");
+    assert!(best.position_m[0].abs() >= 0.16, "{best:?}");
+    // Ranking is sorted and reproducible on one thread.
+    for w in r.ranking.windows(2) {
+        assert!(w[0].e_tip_v_per_m >= w[1].e_tip_v_per_m);
+    }
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let r1 = pool.install(|| search(&wire, &ph, &tf, &field, &opt).unwrap());
+    let a: Vec<usize> = r.ranking.iter().map(|c| c.index).collect();
+    let b: Vec<usize> = r1.ranking.iter().map(|c| c.index).collect();
+    assert_eq!(a, b);
+    // Calibrated: the estimate is A |E_tip|^2 with A from a "direct" value at the best placement.
+    let pl = Placement::new("t", best.position_m, best.direction, 0.0).unwrap();
+    let path = place(&wire, &ph, &pl).unwrap().path_m;
+    let a = tf.calibrate("delta_t_k", 4.0, &path, &field, "test").unwrap();
+    assert!((a * best.e_tip_v_per_m.powi(2) - 4.0).abs() < 1e-9);
+    let r2 = search(&wire, &ph, &tf, &field, &opt).unwrap();
+    assert!((r2.ranking[0].estimate.unwrap() - 4.0).abs() < 1e-9);
+    let dir = std::env::temp_dir().join(format!("rftwin_search_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    rftwin::implant::search::write_map_png(&r2, &dir.join("map.png")).unwrap();
+    assert!(std::fs::metadata(dir.join("map.png")).unwrap().len() > 1000);
+    let _ = std::fs::remove_dir_all(&dir);
+}
