@@ -159,3 +159,44 @@ fn criterion_just_below_fails_with_exit_1_just_above_passes_with_exit_0() {
     assert_eq!((below, below.exit_code()), (Verdict::Fail, 1));
     assert_eq!((above, above.exit_code()), (Verdict::Pass, 0));
 }
+
+#[test]
+fn report_started_from_a_recipe_hashes_inputs_and_shows_the_setup() {
+    use rftwin::report::{assessment, sha256_bytes, Quantity};
+    let dir = std::env::temp_dir().join(format!("rftwin-recipe-start-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for sub in ["reports", "coils", "phantoms/implants"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    for (f, text) in [
+        ("coils/c.toml", "coil"),
+        ("phantoms/p.toml", "phantom"),
+        ("phantoms/implants/w.toml", "wire"),
+    ] {
+        std::fs::write(dir.join(f), text).unwrap();
+    }
+    let path = dir.join("reports/test.toml");
+    std::fs::write(&path, GOOD).unwrap();
+    let recipe = Recipe::load(&path).unwrap();
+    recipe.check_files().unwrap();
+    let mut r = assessment::start(&recipe).unwrap();
+    let roles: Vec<&str> = r.inputs.iter().map(|i| i.role.as_str()).collect();
+    assert_eq!(roles, ["recipe", "coil", "phantom", "implant w"]);
+    assert_eq!(r.inputs[1].sha256, sha256_bytes(b"coil"));
+    assert_eq!(r.inputs[0].sha256, sha256_bytes(GOOD.as_bytes()));
+    assert_eq!(r.get("setup.b1_plus_rms").unwrap().value, 2.0);
+    assert_eq!(r.get("setup.exposure_time").unwrap().value, 15.0);
+    assert!((r.get("setup.implant0.position_x").unwrap().value - 100.0).abs() < 1e-9);
+    assert_eq!(r.get("setup.implant0.direction_z").unwrap().value, 1.0);
+    r.sections.push(assessment::methods_section());
+    r.add_quantity(Quantity::new(KEY_TEMPERATURE_RISE, 1.2, "K", "ΔT"));
+    r.add_quantity(Quantity::new(KEY_SAR_10G, 4.0, "W/kg", "10 g SAR"));
+    // 1.2 K × 1.5 = 1.8 K ≤ 2 K; 4 W/kg ≤ 10 W/kg.
+    assert_eq!(assessment::finish(&mut r, &recipe.criteria).unwrap(), Verdict::Pass);
+    let out = dir.join("out");
+    rftwin::report::write_report(&r, &out, false).unwrap();
+    let s = rftwin::report::summary::Summary::load(&out.join("summary.json")).unwrap();
+    assert_eq!(s.verdict, Verdict::Pass);
+    assert_eq!(s.inputs.len(), 4);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

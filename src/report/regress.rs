@@ -155,7 +155,7 @@ pub fn compare_dirs(golden: &Path, new: &Path, tol: &Tolerances) -> Result<Compa
         if ns.is_file() {
             compare_summaries(&g, &Summary::load(&ns)?, tol, &mut checks);
         } else {
-            checks.push(missing(format!("{SUMMARY_NAME}"), "missing in the new result"));
+            checks.push(missing(SUMMARY_NAME.to_string(), "missing in the new result"));
         }
     }
     let mut h5: Vec<PathBuf> = std::fs::read_dir(golden)
