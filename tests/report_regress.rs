@@ -113,6 +113,21 @@ fn unchanged_passes_and_five_percent_fails_with_named_change() {
     };
     let c = compare_dirs(&golden, &sar, &loose).unwrap();
     assert!(c.pass(), "{}", c.text());
+    // The same tolerances stated in the golden directory's tolerances.toml.
+    std::fs::write(
+        golden.join("tolerances.toml"),
+        "[classes]\n\"sar.\" = 0.06\n\"fields.h5:/sar/\" = 0.06\n",
+    )
+    .unwrap();
+    let stated = Tolerances::for_golden_dir(&golden).unwrap();
+    assert!(compare_dirs(&golden, &sar, &stated).unwrap().pass());
+    std::fs::write(golden.join("tolerances.toml"), "field_nrmse = -1\nfeld_peak = 2\n").unwrap();
+    let e = Tolerances::for_golden_dir(&golden).unwrap_err().to_string();
+    assert!(e.contains("tolerances.toml") && e.contains("feld_peak"), "{e}");
+    std::fs::write(golden.join("tolerances.toml"), "field_nrmse = -1\n").unwrap();
+    let e = Tolerances::for_golden_dir(&golden).unwrap_err().to_string();
+    assert!(e.contains("field_nrmse"), "{e}");
+    std::fs::remove_file(golden.join("tolerances.toml")).unwrap();
 
     // ΔT up by 70 %: the quantity moves and the criterion verdict flips (1.234 → 2.098 K > 2 K).
     let hot = root.join("hot");

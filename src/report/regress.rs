@@ -54,7 +54,79 @@ impl Default for Tolerances {
     }
 }
 
+/// `tolerances.toml` in a golden directory (all keys optional; defaults as [`Tolerances::default`]).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TolerancesToml {
+    default_rel: Option<f64>,
+    abs_floor: Option<f64>,
+    field_nrmse: Option<f64>,
+    field_peak_rel: Option<f64>,
+    mask_fraction: Option<f64>,
+    #[serde(default)]
+    classes: std::collections::BTreeMap<String, f64>,
+}
+
+/// Name of the optional tolerance file in a golden directory.
+pub const TOLERANCES_NAME: &str = "tolerances.toml";
+
 impl Tolerances {
+    /// The tolerances a golden directory states in `tolerances.toml`, or the defaults without one:
+    /// ```toml
+    /// default_rel = 0.01        # summary quantities without a class
+    /// field_nrmse = 0.01
+    /// field_peak_rel = 0.01
+    /// mask_fraction = 1e-3
+    /// [classes]                 # key prefix = relative tolerance
+    /// "sar." = 0.02
+    /// "fields.h5:/sar/" = 0.02
+    /// ```
+    pub fn for_golden_dir(dir: &Path) -> Result<Self> {
+        let path = dir.join(TOLERANCES_NAME);
+        if !path.is_file() {
+            return Ok(Self::default());
+        }
+        let src = path.display().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::Io {
+            path: src.clone(),
+            err: e,
+        })?;
+        let raw: TolerancesToml = toml::from_str(&text).map_err(|e| {
+            crate::coil::config::toml_error(
+                &src,
+                e,
+                "default_rel, abs_floor, field_nrmse, field_peak_rel, mask_fraction, [classes]",
+            )
+        })?;
+        let d = Self::default();
+        let mut p = crate::coil::config::Problems::new(&src);
+        let mut get = |key: &str, v: Option<f64>, def: f64| {
+            let x = v.unwrap_or(def);
+            if !(x >= 0.0) || !x.is_finite() {
+                p.add(
+                    key,
+                    format!("{x} is not a finite number ≥ 0"),
+                    "give a relative tolerance, e.g. 0.01",
+                );
+            }
+            x
+        };
+        let t = Self {
+            default_rel: get("default_rel", raw.default_rel, d.default_rel),
+            abs_floor: get("abs_floor", raw.abs_floor, d.abs_floor),
+            field_nrmse: get("field_nrmse", raw.field_nrmse, d.field_nrmse),
+            field_peak_rel: get("field_peak_rel", raw.field_peak_rel, d.field_peak_rel),
+            mask_fraction: get("mask_fraction", raw.mask_fraction, d.mask_fraction),
+            classes: raw
+                .classes
+                .iter()
+                .map(|(k, v)| (k.clone(), get(&format!("classes.\"{k}\""), Some(*v), 0.0)))
+                .collect(),
+        };
+        p.finish()?;
+        Ok(t)
+    }
+
     /// The tolerance for `key`, or `fallback` when no class prefix matches.
     pub fn for_key(&self, key: &str, fallback: f64) -> f64 {
         self.classes
