@@ -167,6 +167,7 @@ fn pdf_numbers_equal_summary_json() {
         );
     }
     assert_eq!(s.inputs[0].sha256.len(), 64);
+    schema_check(&out.join("summary.json"));
 
     if !tool("pdftotext") {
         eprintln!("SKIP text checks: pdftotext not installed (apt-get install poppler-utils)");
@@ -245,6 +246,31 @@ fn pdf_numbers_equal_summary_json() {
     if std::env::var_os("RFTWIN_KEEP_TEST_OUTPUT").is_none() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
+}
+
+/// Validates summary.json against reports/summary.schema.json when Python's `jsonschema` is present.
+fn schema_check(summary: &Path) {
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/summary.schema.json");
+    let script = "import json,sys,jsonschema\n\
+        s=json.load(open(sys.argv[1]))\n\
+        jsonschema.Draft202012Validator.check_schema(s)\n\
+        jsonschema.validate(json.load(open(sys.argv[2])), s)\n";
+    let has = Command::new("python3").args(["-c", "import jsonschema"]).output();
+    if !has.is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIP schema check: python3 with jsonschema not available");
+        return;
+    }
+    let o = Command::new("python3")
+        .args(["-c", script])
+        .arg(&schema)
+        .arg(summary)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "summary.json does not match the schema: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]

@@ -11,6 +11,7 @@
 //! [`write_report`] writes `report.pdf`, `summary.json` and every figure's PNG into one output
 //! directory atomically (temporary directory, then rename; see [`crate::io::AtomicDir`]).
 
+pub mod assessment;
 pub mod criteria;
 pub mod pdf;
 pub mod recipe;

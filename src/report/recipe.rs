@@ -1,1 +1,549 @@
-//! Assessment recipes (`reports/*.toml`).
+//! Assessment recipes (`reports/*.toml`): which coil twin, which implants where, how the fields are
+//! normalised, how long the exposure is, and the pass/fail criteria with their uncertainty factors.
+//!
+//! Parsing is strict: unknown keys are rejected, every value is checked in one pass and all problems
+//! are reported together as `file: key: what: fix`. Paths are relative to the recipe file. Whether
+//! the files exist is checked separately ([`Recipe::check_files`]) so that a recipe can be validated
+//! before its inputs are made. The schema is documented in `reports/README.md`; example:
+//!
+//! ```toml
+//! title = "Insulated wire in the ASTM phantom, 1.5 T body coil"
+//!
+//! [twin]                       # either dir = "twin-dir" (from `rftwin twin fit`) or coil + phantom
+//! coil = "../coils/body_1p5t_hp16.toml"
+//! phantom = "../phantoms/astm_f2182.toml"
+//! measured = "../phantoms/measured/astm_1p5t_b1plus.nii.gz"   # optional: calibrate to this map
+//!
+//! [[implants]]
+//! file = "../phantoms/implants/insulated_wire_200mm.toml"
+//! position_m = [0.10, 0.0, 0.0]   # phantom frame
+//! direction = [0.0, 0.0, 1.0]
+//!
+//! [normalisation]              # exactly one key
+//! whole_phantom_sar_w_per_kg = 2.0
+//!
+//! [exposure]
+//! duration_s = 900.0
+//!
+//! [criteria]
+//! temperature_rise = { limit_k = 2.0, uncertainty_factor = 1.0 }
+//! sar_10g = { limit_w_per_kg = 10.0, uncertainty_factor = 1.0 }
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::criteria::{self, Criterion};
+use super::InputFile;
+use crate::coil::config::{toml_error, Problems};
+use crate::dosimetry::normalise::OperatingMode;
+use crate::dosimetry::run::NormaliseSpec;
+use crate::error::{Error, Result};
+
+const RECIPE_KEYS: &str = "title, description, [twin] (dir, coil, phantom, measured, cell_m), [[implants]] (file, name, position_m, direction, roll_deg, euler_deg, min_wall_distance_m), [normalisation] (whole_phantom_sar_w_per_kg | b1_plus_rms_ut | input_power_w | operating_mode), [exposure] (duration_s, baseline_temperature_c), [criteria] (temperature_rise, sar_1g, sar_10g, cem43)";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecipeToml {
+    title: String,
+    description: Option<String>,
+    twin: TwinToml,
+    #[serde(default)]
+    implants: Vec<ImplantToml>,
+    normalisation: NormalisationToml,
+    exposure: ExposureToml,
+    criteria: CriteriaToml,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TwinToml {
+    dir: Option<String>,
+    coil: Option<String>,
+    phantom: Option<String>,
+    measured: Option<String>,
+    cell_m: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImplantToml {
+    file: String,
+    name: Option<String>,
+    position_m: [f64; 3],
+    direction: Option<[f64; 3]>,
+    roll_deg: Option<f64>,
+    euler_deg: Option<[f64; 3]>,
+    min_wall_distance_m: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NormalisationToml {
+    whole_phantom_sar_w_per_kg: Option<f64>,
+    b1_plus_rms_ut: Option<f64>,
+    input_power_w: Option<f64>,
+    operating_mode: Option<OperatingMode>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExposureToml {
+    duration_s: f64,
+    baseline_temperature_c: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CriteriaToml {
+    temperature_rise: Option<LimitK>,
+    sar_1g: Option<LimitSar>,
+    sar_10g: Option<LimitSar>,
+    cem43: Option<LimitMin>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitK {
+    limit_k: f64,
+    #[serde(default = "one")]
+    uncertainty_factor: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitSar {
+    limit_w_per_kg: f64,
+    #[serde(default = "one")]
+    uncertainty_factor: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitMin {
+    limit_min: f64,
+    #[serde(default = "one")]
+    uncertainty_factor: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// Where the coil fields come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TwinSource {
+    /// A calibrated twin directory written by `rftwin twin fit`.
+    Dir(PathBuf),
+    /// A coil and phantom, optionally calibrated to a measured B1+ map.
+    Model {
+        coil: PathBuf,
+        phantom: PathBuf,
+        measured: Option<PathBuf>,
+        /// Coarse grid cell (m), when given.
+        cell_m: Option<f64>,
+    },
+}
+
+/// Orientation of an implant: its +z axis onto `direction` then turned by `roll_deg`, or z-y-z Euler
+/// angles (the same conventions as `implant::placement`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Orientation {
+    Direction { direction: [f64; 3], roll_deg: f64 },
+    EulerZyzDeg([f64; 3]),
+}
+
+/// One implant and where it goes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImplantPlacement {
+    pub file: PathBuf,
+    /// Label in the report (defaults to the file stem).
+    pub name: String,
+    /// Position of the implant frame's origin in the phantom frame (m).
+    pub position_m: [f64; 3],
+    pub orientation: Orientation,
+    pub min_wall_distance_m: Option<f64>,
+}
+
+/// A validated recipe with paths resolved against the recipe's directory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recipe {
+    /// The recipe file itself.
+    pub path: PathBuf,
+    pub title: String,
+    pub description: String,
+    pub twin: TwinSource,
+    pub implants: Vec<ImplantPlacement>,
+    pub normalisation: NormaliseSpec,
+    pub exposure_s: f64,
+    pub baseline_temperature_c: Option<f64>,
+    /// Criteria in a fixed order: temperature rise, 1 g SAR, 10 g SAR, CEM43.
+    pub criteria: Vec<Criterion>,
+}
+
+fn finite_pos(p: &mut Problems, key: &str, v: f64, fix: &str) {
+    if !(v > 0.0) || !v.is_finite() {
+        p.add(key, format!("{v} is not a positive finite number"), fix);
+    }
+}
+
+impl Recipe {
+    /// Reads and validates a recipe file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            err: e,
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::from_toml_str(&text, path, &base)
+    }
+
+    /// Parses recipe text; `path` names it in errors and `base` is the directory relative paths start from.
+    pub fn from_toml_str(text: &str, path: &Path, base: &Path) -> Result<Self> {
+        let src = path.display().to_string();
+        let raw: RecipeToml = toml::from_str(text).map_err(|e| toml_error(&src, e, RECIPE_KEYS))?;
+        let mut p = Problems::new(&src);
+        let resolve = |s: &str| -> PathBuf {
+            let q = Path::new(s);
+            if q.is_absolute() {
+                q.to_path_buf()
+            } else {
+                base.join(q)
+            }
+        };
+        let nonempty = |p: &mut Problems, key: &str, s: &str| {
+            if s.trim().is_empty() {
+                p.add(key, "empty path", "give a file path relative to the recipe");
+            }
+        };
+
+        if raw.title.trim().is_empty() {
+            p.add("title", "empty title", "give the report a title");
+        }
+
+        // Twin: a directory, or a coil and a phantom.
+        let t = &raw.twin;
+        let twin = match (&t.dir, &t.coil, &t.phantom) {
+            (Some(d), None, None) => {
+                nonempty(&mut p, "twin.dir", d);
+                if t.measured.is_some() || t.cell_m.is_some() {
+                    p.add(
+                        "twin.measured",
+                        "measured and cell_m belong to a coil + phantom twin, not to a twin dir",
+                        "remove them (the twin dir is already calibrated) or use coil + phantom",
+                    );
+                }
+                TwinSource::Dir(resolve(d))
+            }
+            (None, Some(c), Some(ph)) => {
+                nonempty(&mut p, "twin.coil", c);
+                nonempty(&mut p, "twin.phantom", ph);
+                if let Some(m) = &t.measured {
+                    nonempty(&mut p, "twin.measured", m);
+                }
+                if let Some(h) = t.cell_m {
+                    if !(h > 0.0 && h <= 0.05) {
+                        p.add(
+                            "twin.cell_m",
+                            format!("{h} m is not in (0, 0.05]"),
+                            "use e.g. 0.01 (10 mm)",
+                        );
+                    }
+                }
+                TwinSource::Model {
+                    coil: resolve(c),
+                    phantom: resolve(ph),
+                    measured: t.measured.as_deref().map(resolve),
+                    cell_m: t.cell_m,
+                }
+            }
+            _ => {
+                p.add(
+                    "twin",
+                    "give either `dir` or both `coil` and `phantom`",
+                    "e.g. dir = \"twins/body_1p5t\" or coil = \"../coils/X.toml\", phantom = \"../phantoms/Y.toml\"",
+                );
+                TwinSource::Dir(PathBuf::new())
+            }
+        };
+
+        let mut implants = Vec::new();
+        for (i, im) in raw.implants.iter().enumerate() {
+            let k = |s: &str| format!("implants[{i}].{s}");
+            nonempty(&mut p, &k("file"), &im.file);
+            if im.position_m.iter().any(|x| !x.is_finite()) {
+                p.add(
+                    &k("position_m"),
+                    "non-finite coordinate",
+                    "give three numbers in metres",
+                );
+            }
+            let orientation = match (im.direction, im.euler_deg) {
+                (Some(d), None) => {
+                    let n = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
+                    if !(n > 1e-12) || !n.is_finite() {
+                        p.add(
+                            &k("direction"),
+                            "zero or non-finite vector",
+                            "give the axis, e.g. [0, 0, 1]",
+                        );
+                    }
+                    let roll = im.roll_deg.unwrap_or(0.0);
+                    if !roll.is_finite() {
+                        p.add(&k("roll_deg"), "non-finite", "give degrees");
+                    }
+                    let n = if n > 1e-12 && n.is_finite() { n } else { 1.0 };
+                    Orientation::Direction {
+                        direction: [d[0] / n, d[1] / n, d[2] / n],
+                        roll_deg: roll,
+                    }
+                }
+                (None, Some(e)) => {
+                    if e.iter().any(|x| !x.is_finite()) {
+                        p.add(&k("euler_deg"), "non-finite angle", "give three angles in degrees");
+                    }
+                    if im.roll_deg.is_some() {
+                        p.add(
+                            &k("roll_deg"),
+                            "roll_deg goes with direction, not euler_deg",
+                            "remove roll_deg",
+                        );
+                    }
+                    Orientation::EulerZyzDeg(e)
+                }
+                _ => {
+                    p.add(
+                        &k("direction"),
+                        "give exactly one of direction or euler_deg",
+                        "e.g. direction = [0, 0, 1]",
+                    );
+                    Orientation::EulerZyzDeg([0.0; 3])
+                }
+            };
+            if let Some(w) = im.min_wall_distance_m {
+                if !(w >= 0.0) || !w.is_finite() {
+                    p.add(
+                        &k("min_wall_distance_m"),
+                        format!("{w} is negative or not finite"),
+                        "give metres ≥ 0",
+                    );
+                }
+            }
+            let file = resolve(&im.file);
+            let name = im.name.clone().unwrap_or_else(|| {
+                file.file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default()
+            });
+            implants.push(ImplantPlacement {
+                file,
+                name,
+                position_m: im.position_m,
+                orientation,
+                min_wall_distance_m: im.min_wall_distance_m,
+            });
+        }
+
+        let n = &raw.normalisation;
+        let given = [
+            n.whole_phantom_sar_w_per_kg.is_some(),
+            n.b1_plus_rms_ut.is_some(),
+            n.input_power_w.is_some(),
+            n.operating_mode.is_some(),
+        ]
+        .iter()
+        .filter(|&&b| b)
+        .count();
+        if given != 1 {
+            p.add(
+                "normalisation",
+                format!("{given} targets given, exactly one is needed"),
+                "keep one of whole_phantom_sar_w_per_kg, b1_plus_rms_ut, input_power_w, operating_mode",
+            );
+        }
+        let normalisation = if let Some(v) = n.whole_phantom_sar_w_per_kg {
+            finite_pos(
+                &mut p,
+                "normalisation.whole_phantom_sar_w_per_kg",
+                v,
+                "e.g. 2.0 (normal mode)",
+            );
+            NormaliseSpec::WholePhantom(v)
+        } else if let Some(v) = n.b1_plus_rms_ut {
+            finite_pos(&mut p, "normalisation.b1_plus_rms_ut", v, "e.g. 2.0 µT");
+            NormaliseSpec::B1RmsUt(v)
+        } else if let Some(v) = n.input_power_w {
+            finite_pos(&mut p, "normalisation.input_power_w", v, "give watts");
+            NormaliseSpec::PowerW(v)
+        } else {
+            NormaliseSpec::Mode(n.operating_mode.unwrap_or(OperatingMode::Normal))
+        };
+
+        let e = &raw.exposure;
+        finite_pos(&mut p, "exposure.duration_s", e.duration_s, "e.g. 900 for 15 minutes");
+        if let Some(t) = e.baseline_temperature_c {
+            if !(t > -50.0 && t < 60.0) {
+                p.add(
+                    "exposure.baseline_temperature_c",
+                    format!("{t} °C is implausible"),
+                    "e.g. 37 or 22",
+                );
+            }
+        }
+
+        let mut crit = Vec::new();
+        let c = &raw.criteria;
+        let mut add = |p: &mut Problems, id: &str, label: &str, key: &str, unit: &str, limit: f64, f: f64, lk: &str| {
+            finite_pos(p, &format!("criteria.{id}.{lk}"), limit, "give a positive limit");
+            if !(f >= 1.0) || !f.is_finite() {
+                p.add(
+                    &format!("criteria.{id}.uncertainty_factor"),
+                    format!("{f} is not a finite number ≥ 1"),
+                    "use 1 for no margin, e.g. 1.5 for 50 % model uncertainty",
+                );
+            }
+            crit.push(Criterion {
+                id: id.into(),
+                label: label.into(),
+                value_key: key.into(),
+                unit: unit.into(),
+                limit,
+                uncertainty_factor: f,
+            });
+        };
+        if let Some(x) = &c.temperature_rise {
+            let l = "Maximum temperature rise ΔT at the implant";
+            add(
+                &mut p,
+                "temperature_rise",
+                l,
+                criteria::KEY_TEMPERATURE_RISE,
+                "K",
+                x.limit_k,
+                x.uncertainty_factor,
+                "limit_k",
+            );
+        }
+        if let Some(x) = &c.sar_1g {
+            let l = "Peak 1 g averaged SAR";
+            add(
+                &mut p,
+                "sar_1g",
+                l,
+                criteria::KEY_SAR_1G,
+                "W/kg",
+                x.limit_w_per_kg,
+                x.uncertainty_factor,
+                "limit_w_per_kg",
+            );
+        }
+        if let Some(x) = &c.sar_10g {
+            let l = "Peak 10 g averaged SAR";
+            add(
+                &mut p,
+                "sar_10g",
+                l,
+                criteria::KEY_SAR_10G,
+                "W/kg",
+                x.limit_w_per_kg,
+                x.uncertainty_factor,
+                "limit_w_per_kg",
+            );
+        }
+        if let Some(x) = &c.cem43 {
+            let l = "Thermal dose CEM43 at the implant";
+            add(
+                &mut p,
+                "cem43",
+                l,
+                criteria::KEY_CEM43,
+                "min",
+                x.limit_min,
+                x.uncertainty_factor,
+                "limit_min",
+            );
+        }
+        if crit.is_empty() {
+            p.add(
+                "criteria",
+                "no criterion given",
+                "add at least one of temperature_rise, sar_1g, sar_10g, cem43",
+            );
+        }
+        p.finish()?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            title: raw.title,
+            description: raw.description.unwrap_or_default(),
+            twin,
+            implants,
+            normalisation,
+            exposure_s: e.duration_s,
+            baseline_temperature_c: e.baseline_temperature_c,
+            criteria: crit,
+        })
+    }
+
+    /// The input files with their roles, the recipe first.
+    pub fn input_files(&self) -> Vec<(String, PathBuf)> {
+        let mut v = vec![("recipe".to_string(), self.path.clone())];
+        match &self.twin {
+            TwinSource::Dir(d) => v.push(("twin directory".into(), d.clone())),
+            TwinSource::Model {
+                coil,
+                phantom,
+                measured,
+                ..
+            } => {
+                v.push(("coil".into(), coil.clone()));
+                v.push(("phantom".into(), phantom.clone()));
+                if let Some(m) = measured {
+                    v.push(("measured B1+ map".into(), m.clone()));
+                }
+            }
+        }
+        for im in &self.implants {
+            v.push((format!("implant {}", im.name), im.file.clone()));
+        }
+        v
+    }
+
+    /// Fails, listing every missing input, if a file (or the twin directory) does not exist.
+    pub fn check_files(&self) -> Result<()> {
+        let mut p = Problems::new(&self.path.display().to_string());
+        for (role, f) in self.input_files() {
+            let ok = if role == "twin directory" {
+                f.is_dir()
+            } else {
+                f.is_file()
+            };
+            if !ok {
+                p.add(
+                    &role,
+                    format!("{} does not exist", f.display()),
+                    "correct the path (relative to the recipe file) or create the file",
+                );
+            }
+        }
+        p.finish()
+    }
+
+    /// SHA-256 of every input file (for a twin directory, of its files `twin.toml` and `fit.json` when present).
+    pub fn hash_inputs(&self) -> Result<Vec<InputFile>> {
+        let mut out = Vec::new();
+        for (role, f) in self.input_files() {
+            if f.is_dir() {
+                for name in ["twin.toml", "fit.json"] {
+                    let g = f.join(name);
+                    if g.is_file() {
+                        out.push(InputFile::hash(&format!("{role} {name}"), &g)?);
+                    }
+                }
+            } else {
+                out.push(InputFile::hash(&role, &f)?);
+            }
+        }
+        Ok(out)
+    }
+}
