@@ -27,6 +27,59 @@ enum Command {
         #[arg(long)]
         only: Option<String>,
     },
+    /// The main job on built-in defaults: the 1.5 T body coil twin calibrated to the shipped example
+    /// B1+ map, the ASTM F2182 phantom, a 20 cm insulated wire with 1 cm bare ends, 10 g SAR and
+    /// 15-minute heating; report.pdf, PNGs, summary.json and fields.h5 in --out.
+    Demo {
+        /// Output directory (replaced if it exists).
+        #[arg(long, default_value = "reports/demo")]
+        out: std::path::PathBuf,
+        /// Fine cell of the implant's local grid (mm).
+        #[arg(long, default_value_t = 2.0)]
+        fine_cell_mm: f64,
+        /// Do not cache the coil basis fields (default: $RFTWIN_CACHE or ~/.cache/rftwin).
+        #[arg(long)]
+        no_cache: bool,
+        /// No progress output (CI).
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Safety assessment from a recipe (reports/*.toml): coil twin, implant local fields, SAR, heating,
+    /// criteria; report.pdf, PNGs, summary.json, fields.h5. Exit 0: all criteria pass, 1: any fails, 2: error.
+    Assess {
+        /// Recipe TOML (schema: reports/README.md).
+        recipe: std::path::PathBuf,
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Replace --out if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Fine cell of the implants' local grids (mm).
+        #[arg(long, default_value_t = 1.0)]
+        fine_cell_mm: f64,
+        /// Also fit the phantom offset when calibrating to a measured map.
+        #[arg(long)]
+        fit_offset: bool,
+        #[arg(long)]
+        no_cache: bool,
+        /// Basis cache directory (default: $RFTWIN_CACHE or ~/.cache/rftwin).
+        #[arg(long)]
+        cache_dir: Option<std::path::PathBuf>,
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Coil-model regression: re-run GOLDEN_DIR/recipe.toml and compare B1+, SAR, temperature and every
+    /// summary number with the committed golden result (tolerances: GOLDEN_DIR/tolerances.toml). Exit 1 on regression.
+    Regress {
+        golden: std::path::PathBuf,
+        /// Keep the new result here (default: a temporary directory, removed afterwards).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        #[arg(long)]
+        no_cache: bool,
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Run a simulation described in TOML (see README: "fdtd run").
     Fdtd {
         #[command(subcommand)]
@@ -556,6 +609,36 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Command::Demo {
+            out,
+            fine_cell_mm,
+            no_cache,
+            quiet,
+        } => demo_command(&out, fine_cell_mm, no_cache, quiet),
+        Command::Assess {
+            recipe,
+            out,
+            force,
+            fine_cell_mm,
+            fit_offset,
+            no_cache,
+            cache_dir,
+            quiet,
+        } => {
+            let r = crate::report::recipe::Recipe::load(&recipe)?;
+            let mut o = crate::assess::AssessOptions::new(&out);
+            o.overwrite = force;
+            o.fine_cell_m = positive_mm("--fine-cell-mm", fine_cell_mm)?;
+            o.fit_offset = fit_offset;
+            o.cache_dir = cache_choice(no_cache, cache_dir, &out);
+            run_assess(&r, &o, quiet)
+        }
+        Command::Regress {
+            golden,
+            out,
+            no_cache,
+            quiet,
+        } => regress_command(&golden, out.as_deref(), no_cache, quiet),
         Command::Implant { what } => {
             let v = implant_command(what)?;
             println!("{}", serde_json::to_string_pretty(&v)?);
@@ -1568,4 +1651,140 @@ fn implant_command(what: ImplantCommand) -> anyhow::Result<serde_json::Value> {
             Ok(v)
         }
     }
+}
+
+fn positive_mm(key: &str, v: f64) -> anyhow::Result<f64> {
+    if !(v > 0.0) || !v.is_finite() {
+        return Err(crate::error::Error::input(
+            "command line",
+            key,
+            format!("{v} is not > 0"),
+            "give a cell size in mm, e.g. 1",
+        )
+        .into());
+    }
+    Ok(v * 1e-3)
+}
+
+fn cache_choice(no_cache: bool, dir: Option<std::path::PathBuf>, out: &std::path::Path) -> Option<std::path::PathBuf> {
+    if no_cache {
+        None
+    } else {
+        Some(dir.unwrap_or_else(|| crate::twin::default_cache_dir(out)))
+    }
+}
+
+/// Runs an assessment with a spinner and prints the verdict; exit code from the verdict.
+fn run_assess(
+    recipe: &crate::report::recipe::Recipe,
+    opt: &crate::assess::AssessOptions,
+    quiet: bool,
+) -> anyhow::Result<i32> {
+    let bar = spinner(quiet);
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let mut log = |m: &str| bar.set_message(m.to_string());
+    let outcome = crate::assess::assess(recipe, opt, &mut log)?;
+    bar.finish_and_clear();
+    let r = &outcome.report;
+    println!("{}: {}", recipe.title, outcome.verdict.as_str());
+    for c in &r.criteria {
+        let v = r.get(&c.value_key).map(|q| q.text()).unwrap_or_default();
+        let lim = r.get(&c.limit_key()).map(|q| q.text()).unwrap_or_default();
+        println!("  {:<10} {}: {} (limit {})", c.verdict.as_str(), c.label, v, lim);
+    }
+    println!(
+        "report: {} ({:.0} s)",
+        outcome.out.join(crate::report::PDF_NAME).display(),
+        outcome.seconds
+    );
+    Ok(outcome.verdict.exit_code())
+}
+
+/// The built-in demo inputs, embedded so that `rftwin demo` runs from anywhere.
+const DEMO_FILES: &[(&str, &[u8])] = &[
+    (
+        "coils/body_1p5t_hp16.toml",
+        include_bytes!("../coils/body_1p5t_hp16.toml"),
+    ),
+    (
+        "phantoms/astm_f2182.toml",
+        include_bytes!("../phantoms/astm_f2182.toml"),
+    ),
+    (
+        "phantoms/implants/insulated_wire_200mm.toml",
+        include_bytes!("../phantoms/implants/insulated_wire_200mm.toml"),
+    ),
+    (
+        "phantoms/measured/astm_1p5t_b1plus.nii.gz",
+        include_bytes!("../phantoms/measured/astm_1p5t_b1plus.nii.gz"),
+    ),
+    (
+        "phantoms/measured/astm_1p5t_b1plus.json",
+        include_bytes!("../phantoms/measured/astm_1p5t_b1plus.json"),
+    ),
+    ("reports/demo.toml", include_bytes!("../reports/demo.toml")),
+];
+
+fn demo_command(out: &std::path::Path, fine_cell_mm: f64, no_cache: bool, quiet: bool) -> anyhow::Result<i32> {
+    // Materialise the embedded inputs under the cache (content-addressed by the crate version) so the
+    // report's input paths and SHA-256 sums refer to real files.
+    let base = crate::twin::default_cache_dir(out).join(format!("demo-inputs-{}", env!("CARGO_PKG_VERSION")));
+    for (name, bytes) in DEMO_FILES {
+        let p = base.join(name);
+        if std::fs::read(&p).ok().as_deref() != Some(*bytes) {
+            std::fs::create_dir_all(p.parent().expect("parent"))?;
+            let tmp = p.with_extension(format!("tmp-{}", std::process::id()));
+            std::fs::write(&tmp, bytes)?;
+            std::fs::rename(&tmp, &p)?;
+        }
+    }
+    let recipe = crate::report::recipe::Recipe::load(&base.join("reports/demo.toml"))?;
+    let mut o = crate::assess::AssessOptions::new(out);
+    o.overwrite = true;
+    o.fine_cell_m = positive_mm("--fine-cell-mm", fine_cell_mm)?;
+    o.cache_dir = cache_choice(no_cache, None, out);
+    run_assess(&recipe, &o, quiet)
+}
+
+fn regress_command(
+    golden: &std::path::Path,
+    out: Option<&std::path::Path>,
+    no_cache: bool,
+    quiet: bool,
+) -> anyhow::Result<i32> {
+    let recipe_path = golden.join("recipe.toml");
+    let recipe = crate::report::recipe::Recipe::load(&recipe_path)?;
+    let tol = crate::report::regress::Tolerances::for_golden_dir(golden)?;
+    let tmp;
+    let new_dir = match out {
+        Some(p) => p.to_path_buf(),
+        None => {
+            tmp = std::env::temp_dir().join(format!("rftwin-regress-{}", std::process::id()));
+            tmp.clone()
+        }
+    };
+    let mut o = crate::assess::AssessOptions::new(&new_dir);
+    o.overwrite = true;
+    o.cache_dir = cache_choice(no_cache, None, &new_dir);
+    let fine = golden_fine_cell(golden)?;
+    if let Some(f) = fine {
+        o.fine_cell_m = f;
+    }
+    let bar = spinner(quiet);
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let mut log = |m: &str| bar.set_message(m.to_string());
+    let outcome = crate::assess::assess(&recipe, &o, &mut log)?;
+    bar.finish_and_clear();
+    let cmp = crate::report::regress::compare_dirs(golden, &outcome.out, &tol)?;
+    println!("{}", cmp.text());
+    if out.is_none() {
+        let _ = std::fs::remove_dir_all(&new_dir);
+    }
+    Ok(cmp.exit_code())
+}
+
+/// The fine cell the golden result was made with (its summary's `implant1.fine_cell`, mm).
+fn golden_fine_cell(golden: &std::path::Path) -> anyhow::Result<Option<f64>> {
+    let s = crate::report::summary::Summary::load(&golden.join(crate::report::SUMMARY_NAME))?;
+    Ok(s.get("implant1.fine_cell").map(|q| q.value * 1e-3))
 }

@@ -17,6 +17,7 @@ pub mod twin;
 pub mod dosimetry;
 pub mod implant;
 pub mod report;
+pub mod assess;
 pub mod io;
 pub mod plot;
 pub mod validate;
