@@ -277,14 +277,14 @@ fn twin_stage(
                     );
                     let k_runs = q(
                         report,
-                        "twin.fdtd_runs",
+                        "timing.twin_fdtd_runs",
                         full.fdtd_runs as f64,
                         "",
                         "FDTD basis runs made (not from the cache)",
                     );
                     let k_time = q(
                         report,
-                        "twin.calibration_time",
+                        "timing.twin_calibration",
                         t0.elapsed().as_secs_f64(),
                         "s",
                         "wall time of the calibration",
@@ -630,7 +630,7 @@ fn implant_stage(
         "RF periods to steady state",
     );
     let k_fdtd_s = r.quantity(
-        &format!("{id}.fdtd_time"),
+        &format!("timing.{id}_fdtd"),
         fdtd_s,
         "s",
         "wall time of the local FDTD run",
@@ -946,7 +946,7 @@ pub fn assess(recipe: &Recipe, opt: &AssessOptions, log: &mut dyn FnMut(&str)) -
         let _ = wb;
     }
     report.quantity(
-        "run.time",
+        "timing.run",
         t0.elapsed().as_secs_f64(),
         "s",
         "wall time of the assessment",
