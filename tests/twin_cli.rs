@@ -174,7 +174,15 @@ fn bad_maps_exit_2_naming_the_file() {
     inf[[1, 1, 1]] = f32::INFINITY;
     let mut nan = good();
     nan.fill(f32::NAN);
-    let cases: Vec<(&str, ndarray::ArrayD<f32>, [f64; 3], [f64; 3], Option<&str>, &str)> = vec![
+    type Case<'a> = (
+        &'a str,
+        ndarray::ArrayD<f32>,
+        [f64; 3],
+        [f64; 3],
+        Option<&'a str>,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         ("inf.h5", inf, o, s, Some("uT"), "Inf"),
         ("nan.h5", nan, o, s, Some("uT"), "NaN"),
         (

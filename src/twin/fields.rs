@@ -74,6 +74,9 @@ fn superpose(vs: &[&YeeVector], w: &[Complex64]) -> YeeVector {
 
 const FILE: &str = "twin_fields.h5";
 
+/// A material array with its origin and spacing, as read.
+type MaterialArray = (Array3<f32>, [f64; 3], [f64; 3]);
+
 impl TwinFields {
     /// The fields of the drive `sum_k w_k pattern_k` of a basis (exact superposition).
     pub fn from_basis(basis: &Basis, w: &[Complex64]) -> Result<TwinFields> {
@@ -282,7 +285,7 @@ impl TwinFields {
         let file = fields.get("file").and_then(|v| v.as_str()).unwrap_or(FILE);
         let path = dir.join(file);
         let pname = path.display().to_string();
-        let r = (|| -> hdf5::Result<(Vec<RegularField<Complex32>>, Vec<(Array3<f32>, [f64; 3], [f64; 3])>)> {
+        let r = (|| -> hdf5::Result<(Vec<RegularField<Complex32>>, Vec<MaterialArray>)> {
             let f = hdf5::File::open(&path)?;
             let mut comps = Vec::new();
             for g in ["e", "h"] {

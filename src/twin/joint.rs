@@ -534,7 +534,7 @@ pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: [f6
     let d0 = derived(&full, model);
     let mut grads = vec![[0.0; 4]; np];
     for (q, &p) in act.iter().enumerate() {
-        let h = 1e-6 * full[p].abs().max(if p >= 3 && p <= 5 { 1e-3 } else { 1.0 });
+        let h = 1e-6 * full[p].abs().max(if (3..=5).contains(&p) { 1e-3 } else { 1.0 });
         let mut f2 = full;
         f2[p] += h;
         let d1 = derived(&f2, model);

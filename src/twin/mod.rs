@@ -1,6 +1,15 @@
 //! The twin: calibration of the coil model to measured B1+ maps (Long et al., IEEE TIM 71, 2022).
-//! So far: the drive-weight fit by superposition of basis fields (`fit`) and the calibration of the
-//! ideal-drive model's two linear-mode weights to a measured |B1+| map (`calibrate`).
+//!
+//! - `basis`: the basis runs (forward/backward quadrature patterns of the ideal drive, combined into
+//!   the cos/sin linear modes), kept with E, H, B1+ and source phasors, cached on disk in HDF5 keyed by
+//!   a hash of all inputs; sub-cell (volume-fraction) rasterisation of the phantom.
+//! - `fit`: the drive-weight fit of |B1+| by superposition (phase-retrieval start, LM, Jacobian SEs).
+//! - `calibrate`: the weights-only calibration and the synthetic map generator.
+//! - `joint`: the joint fit of weights, rigid phantom offset and gel sigma/eps (bounded LM,
+//!   delta-method SEs, identifiability flags, residual bootstrap); `full`: the driver with cached
+//!   basis runs, gel design runs and outer re-simulations at the fitted point.
+//! - `fields`: [`TwinFields`], the fitted twin's E/H phasors and materials as later stages load them.
+//! - `validation`: the `rftwin validate` cases of the twin.
 
 pub mod basis;
 pub mod calibrate;
