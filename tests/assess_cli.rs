@@ -54,6 +54,25 @@ fn quantity(summary: &Path, key: &str) -> f64 {
         .unwrap()
 }
 
+/// Every quantity's text in summary.json appears in the PDF's text (when pdftotext is installed).
+fn pdf_numbers_equal_summary(out: &Path) {
+    let Ok(o) = Command::new("pdftotext")
+        .args([out.join("report.pdf").to_str().unwrap(), "-"])
+        .output()
+    else {
+        eprintln!("pdftotext not installed: PDF text check skipped");
+        return;
+    };
+    let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let pdf = squash(&String::from_utf8_lossy(&o.stdout));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    for q in v["quantities"].as_array().unwrap() {
+        let t = squash(q["text"].as_str().unwrap());
+        assert!(pdf.contains(&t), "quantity {} ({t}) not in the PDF text", q["key"]);
+    }
+}
+
 #[test]
 fn criterion_just_below_fails_just_above_passes() {
     let d = tmp("criteria");
@@ -77,6 +96,7 @@ fn criterion_just_below_fails_just_above_passes() {
         assert!(out.join("report.pdf").exists() && out.join("summary.json").exists());
         let verdict = if expect == 0 { "PASS" } else { "FAIL" };
         assert!(text.contains(verdict), "{text}");
+        pdf_numbers_equal_summary(&out);
     }
     let _ = std::fs::remove_dir_all(&d);
 }
