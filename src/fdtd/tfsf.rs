@@ -169,7 +169,7 @@ impl Tfsf {
             }
         }
         let f = spec.incident.freq_hz();
-        if !(f > 0.0 && f.is_finite()) || !(spec.ramp_periods >= 0.0 && spec.ramp_periods.is_finite()) {
+        if !(f > 0.0 && f.is_finite() && spec.ramp_periods >= 0.0 && spec.ramp_periods.is_finite()) {
             return Err(Error::input(
                 "simulation",
                 "tfsf.incident",
@@ -374,11 +374,15 @@ impl PlaneWave {
         origin_m: [f64; 3],
     ) -> Result<Self> {
         let norm = direction.iter().map(|v| v * v).sum::<f64>().sqrt();
-        if !(freq_hz > 0.0 && freq_hz.is_finite())
-            || !(eps_r >= 1.0 && eps_r.is_finite())
-            || !(sigma_s_per_m >= 0.0 && sigma_s_per_m.is_finite())
-            || !(norm > 0.0 && norm.is_finite())
-        {
+        let valid = freq_hz > 0.0
+            && freq_hz.is_finite()
+            && eps_r >= 1.0
+            && eps_r.is_finite()
+            && sigma_s_per_m >= 0.0
+            && sigma_s_per_m.is_finite()
+            && norm > 0.0
+            && norm.is_finite();
+        if !valid {
             return Err(Error::input(
                 "incident field",
                 "plane_wave",

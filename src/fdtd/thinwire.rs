@@ -102,7 +102,7 @@ impl ThinWire {
             ));
         }
         if let Some(ins) = &self.insulation {
-            if !(ins.outer_radius_m > self.radius_m) || !(ins.eps_r >= 1.0 && ins.eps_r.is_finite()) {
+            if !(ins.outer_radius_m > self.radius_m && ins.eps_r >= 1.0 && ins.eps_r.is_finite()) {
                 return Err(Error::input(
                     "thin_wires",
                     &format!("{item}.insulation"),
