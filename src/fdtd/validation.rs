@@ -1158,7 +1158,7 @@ fn case_wire_gel(insulated: bool) -> Result<CaseResult> {
 pub struct ImplantBoxOutcome {
     /// Current phasors along the wire (arc length m, A).
     pub wire_current: Vec<(f64, Complex64)>,
-    /// Current of the load resistor in the wire's centre gap (A), along +z.
+    /// Current of the load resistor in the wire's centre gap (A), along +x.
     pub load_current: Complex64,
     /// Voltage phasor across the load (V, potential of the end node minus the start node).
     pub load_voltage: Complex64,
@@ -1172,10 +1172,10 @@ pub struct ImplantBoxOutcome {
     pub stats: super::sim::RunStats,
 }
 
-/// A gel box of `size_m` at cells `d` (plus 8 CPML layers in gel), a 64 MHz plane wave (along x,
-/// E along z, 1 V/m at the centre) injected by a TF/SF box 2 cells inside the CPML, and an
+/// A gel box of `size_m` at cells `d` (plus 8 CPML layers in gel), a 64 MHz plane wave (along z,
+/// E along x, 1 V/m at the centre) injected by a TF/SF box 2 cells inside the CPML, and an
 /// insulated wire (radius 0.2 d, insulation 0.35 d, eps_r 3, bare ends of 10 % of the length) of
-/// `wire_m` along z through the centre with a 50 Ohm load in its centre gap. Runs to steady state.
+/// `wire_m` along x through the centre with a 50 Ohm load in its centre gap. Runs to steady state.
 pub fn implant_box_run(size_m: [f64; 3], d: f64, wire_m: f64) -> Result<ImplantBoxOutcome> {
     let (mut sim, gap_edge, cells) = implant_box_sim(size_m, d, wire_m)?;
     let f = 64e6;
@@ -1217,8 +1217,8 @@ pub fn implant_box_sim(size_m: [f64; 3], d: f64, wire_m: f64) -> Result<(Simulat
     let model = VoxelModel::new(grid, gel.clone())?;
     let c: [f64; 3] = std::array::from_fn(|a| (n[a] / 2) as f64 * d);
     let courant = 0.98;
-    let e0 = [Complex64::default(), Complex64::default(), Complex64::new(1.0, 0.0)];
-    let pw = PlaneWave::new(f, gel.eps_r, gel.sigma_s_per_m, [1.0, 0.0, 0.0], e0, c)?
+    let e0 = [Complex64::new(1.0, 0.0), Complex64::default(), Complex64::default()];
+    let pw = PlaneWave::new(f, gel.eps_r, gel.sigma_s_per_m, [0.0, 0.0, 1.0], e0, c)?
         .yee_matched([d; 3], yee_time_step([d; 3], courant, Some(f)))?;
     let mut spec = SimulationSpec::new(model).all_boundaries(Boundary::cpml(cpml));
     spec.courant = courant;
@@ -1228,7 +1228,7 @@ pub fn implant_box_sim(size_m: [f64; 3], d: f64, wire_m: f64) -> Result<(Simulat
     t.ramp_periods = 1.0;
     spec.tfsf = Some(t);
     let half = (wire_m / d / 2.0).round() * d;
-    let mut wire = ThinWire::straight([c[0], c[1], c[2] - half], [c[0], c[1], c[2] + half + d], 0.2 * d);
+    let mut wire = ThinWire::straight([c[0] - half, c[1], c[2]], [c[0] + half + d, c[1], c[2]], 0.2 * d);
     wire.insulation = Some(Insulation {
         outer_radius_m: 0.35 * d,
         eps_r: 3.0,
