@@ -121,3 +121,29 @@ fn plane_wave_relations() {
         pw.k
     );
 }
+
+/// Bad input: a TF/SF box reaching into the CPML, and a thin wire crossing the TF/SF surface, are
+/// clear errors naming the key.
+#[test]
+fn tfsf_bad_input() {
+    use rftwin::fdtd::{Boundary, Simulation, SimulationSpec, TfsfSpec, ThinWire};
+    use std::sync::Arc;
+    let d = 0.01;
+    let grid = Grid::uniform([0.0; 3], [d; 3], [24, 24, 24]).unwrap();
+    let model = VoxelModel::new(grid, Material::vacuum()).unwrap();
+    let e0 = [
+        Complex64::new(0.0, 0.0),
+        Complex64::new(0.0, 0.0),
+        Complex64::new(1.0, 0.0),
+    ];
+    let pw = Arc::new(PlaneWave::new(1e9, 1.0, 0.0, [1.0, 0.0, 0.0], e0, [0.0; 3]).unwrap());
+    let mut spec = SimulationSpec::new(model).all_boundaries(Boundary::cpml(6));
+    spec.tfsf = Some(TfsfSpec::new([5, 8, 8], [16, 16, 16], pw.clone()));
+    let e = Simulation::new(spec.clone()).err().unwrap().to_string();
+    assert!(e.contains("tfsf.lo/hi[x]") && e.contains("CPML"), "{e}");
+    spec.tfsf = Some(TfsfSpec::new([8, 8, 8], [16, 16, 16], pw));
+    spec.thin_wires
+        .push(ThinWire::straight([0.12, 0.12, 0.10], [0.12, 0.12, 0.20], 0.001));
+    let e = Simulation::new(spec).err().unwrap().to_string();
+    assert!(e.contains("thin_wires[0]") && e.contains("TF/SF"), "{e}");
+}

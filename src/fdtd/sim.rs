@@ -150,6 +150,25 @@ impl Simulation {
         let sources = Sources::new(&op, &spec.sources)?;
         let tfsf = spec.tfsf.as_ref().map(|t| Tfsf::new(&op, t)).transpose()?;
         let thin = ThinWires::new(&op, stairs, &spec.thin_wires)?;
+        if let Some(t) = &tfsf {
+            // The thin-wire H corrections read E within one cell of the wire; keep them clear of
+            // the TF/SF corrections.
+            let (lo, hi) = t.bounds();
+            for (wi, st) in thin.wires.iter().enumerate() {
+                if st
+                    .nodes()
+                    .iter()
+                    .any(|(p, _)| (0..3).any(|a| p[a] < lo[a] + 2 || p[a] + 2 > hi[a]))
+                {
+                    return Err(Error::input(
+                        "simulation",
+                        &format!("thin_wires[{wi}]"),
+                        "the wire reaches within 2 cells of the TF/SF surface (or lies outside the box)",
+                        "keep thin wires at least 2 cells inside the TF/SF box",
+                    ));
+                }
+            }
+        }
         let plane_energy = vec![0.0; op.layout.n[0] + 1];
         Ok(Self {
             op,

@@ -12,7 +12,7 @@
 //!
 //! Timing with the fused step: after the step, E is at `(n+1) dt` but was advanced with uncorrected
 //! H at `(n+1/2) dt`, so the E corrections use the incident H at `(n+1/2) dt`; their change is carried
-//! into H with [`Operator::patch_h`]; then H (at `(n+3/2) dt`) gets its corrections with the incident
+//! into H as [`Operator::patch_h`] would do (precombined per H sample); then H (at `(n+3/2) dt`) gets its corrections with the incident
 //! E at `(n+1) dt`. This is exactly the corrected split update, because the update is linear.
 //!
 //! The incident time signal is `Re(P e^{i w t})` times a smooth raised-cosine ramp, built from two
@@ -92,8 +92,11 @@ struct Term {
 pub struct Tfsf {
     lo: [usize; 3],
     hi: [usize; 3],
-    /// E corrections (driven by incident H), then H corrections (driven by incident E).
+    /// E corrections (driven by incident H), the H changes they cause (same time signal; what
+    /// [`Operator::patch_h`] would do, precombined per H sample), then the H corrections (driven by
+    /// incident E).
     e_terms: Vec<Term>,
+    eh_terms: Vec<Term>,
     h_terms: Vec<Term>,
     w0: Waveform,
     w90: Waveform,
@@ -166,7 +169,7 @@ impl Tfsf {
             }
         }
         let f = spec.incident.freq_hz();
-        if !(f > 0.0 && f.is_finite()) || !(spec.ramp_periods >= 0.0 && spec.ramp_periods.is_finite()) {
+        if !(f > 0.0 && f.is_finite() && spec.ramp_periods >= 0.0 && spec.ramp_periods.is_finite()) {
             return Err(Error::input(
                 "simulation",
                 "tfsf.incident",
@@ -224,6 +227,16 @@ impl Tfsf {
                 }
             }
         }
+        // H changes caused by the E corrections: E_c enters (curl E)_{c+1} as +dE_c/d(c+2) and
+        // (curl E)_{c+2} as -dE_c/d(c+1); H -= ch curl E (as in `Operator::patch_h`).
+        let mut eh_acc: BTreeMap<(usize, usize), Complex64> = BTreeMap::new();
+        for (&(c, idx), &v) in &e_acc {
+            for (q, a, sign) in [((c + 1) % 3, (c + 2) % 3, 1.0), ((c + 2) % 3, (c + 1) % 3, -1.0)] {
+                let w = sign * op.ch / d[a] * v;
+                *eh_acc.entry((q, idx)).or_default() += w;
+                *eh_acc.entry((q, idx - l.stride(a))).or_default() -= w;
+            }
+        }
         let terms = |m: BTreeMap<(usize, usize), Complex64>| -> Vec<Term> {
             m.into_iter()
                 .filter(|(_, v)| v.norm() > 0.0)
@@ -245,6 +258,7 @@ impl Tfsf {
             lo,
             hi,
             e_terms: terms(e_acc),
+            eh_terms: terms(eh_acc),
             h_terms: terms(h_acc),
             w0: w(0.0),
             w90: w(0.5 * PI),
@@ -257,7 +271,7 @@ impl Tfsf {
     }
     /// Number of corrected (E, H) samples.
     pub fn terms(&self) -> (usize, usize) {
-        (self.e_terms.len(), self.h_terms.len())
+        (self.e_terms.len(), self.eh_terms.len() + self.h_terms.len())
     }
     pub fn ramp_end(&self) -> f64 {
         self.w0.ramp_end()
@@ -277,16 +291,16 @@ impl Extension for Tfsf {
         "tfsf"
     }
     fn post_step(&mut self, f: &mut Fields, ctx: &StepCtx) {
-        let op = ctx.op;
-        // E^{n+1} was advanced with H^{n+1/2}: correct with the incident H at (n+1/2) dt.
+        // E^{n+1} was advanced with H^{n+1/2}: correct with the incident H at (n+1/2) dt, and carry
+        // the change into H^{n+3/2} (advanced with the uncorrected E).
         let t = ctx.t_j();
         let (c0, c90) = (self.w0.at(t), self.w90.at(t));
         if c0 != 0.0 || c90 != 0.0 {
             for term in &self.e_terms {
-                let delta = term.a * c0 + term.b * c90;
-                let (c, idx) = (term.comp as usize, term.idx as usize);
-                f.e[c][idx] += delta as f32;
-                op.patch_h(&mut f.h, c, idx, delta);
+                f.e[term.comp as usize][term.idx as usize] += (term.a * c0 + term.b * c90) as f32;
+            }
+            for term in &self.eh_terms {
+                f.h[term.comp as usize][term.idx as usize] += (term.a * c0 + term.b * c90) as f32;
             }
         }
         // H^{n+3/2} was advanced with E^{n+1}: correct with the incident E at (n+1) dt.
@@ -300,7 +314,7 @@ impl Extension for Tfsf {
         }
     }
     fn bytes(&self) -> usize {
-        (self.e_terms.capacity() + self.h_terms.capacity()) * std::mem::size_of::<Term>()
+        (self.e_terms.capacity() + self.eh_terms.capacity() + self.h_terms.capacity()) * std::mem::size_of::<Term>()
     }
 }
 
@@ -360,11 +374,15 @@ impl PlaneWave {
         origin_m: [f64; 3],
     ) -> Result<Self> {
         let norm = direction.iter().map(|v| v * v).sum::<f64>().sqrt();
-        if !(freq_hz > 0.0 && freq_hz.is_finite())
-            || !(eps_r >= 1.0 && eps_r.is_finite())
-            || !(sigma_s_per_m >= 0.0 && sigma_s_per_m.is_finite())
-            || !(norm > 0.0 && norm.is_finite())
-        {
+        let valid = freq_hz > 0.0
+            && freq_hz.is_finite()
+            && eps_r >= 1.0
+            && eps_r.is_finite()
+            && sigma_s_per_m >= 0.0
+            && sigma_s_per_m.is_finite()
+            && norm > 0.0
+            && norm.is_finite();
+        if !valid {
             return Err(Error::input(
                 "incident field",
                 "plane_wave",

@@ -1149,3 +1149,98 @@ fn case_wire_gel(insulated: bool) -> Result<CaseResult> {
         ))
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Composition: CPML + TF/SF plane wave + insulated thin wire + lumped load
+
+/// What an implant-box run measured.
+#[derive(Clone, Debug)]
+pub struct ImplantBoxOutcome {
+    /// Current phasors along the wire (arc length m, A).
+    pub wire_current: Vec<(f64, Complex64)>,
+    /// Current of the load resistor in the wire's centre gap (A), along +x.
+    pub load_current: Complex64,
+    /// Voltage phasor across the load (V, potential of the end node minus the start node).
+    pub load_voltage: Complex64,
+    /// Loop-integral current expected at the gap edge from the load current: the load current plus
+    /// the conduction and displacement current of the gel on the gap edge, `I_R (1 + R (sigma + i w
+    /// eps) A / dl)`.
+    pub gap_current_expected: Complex64,
+    /// Index of the gap edge in `wire_current`.
+    pub gap_edge: usize,
+    pub cells: usize,
+    pub stats: super::sim::RunStats,
+}
+
+/// A gel box of `size_m` at cells `d` (plus 8 CPML layers in gel), a 64 MHz plane wave (along z,
+/// E along x, 1 V/m at the centre) injected by a TF/SF box 2 cells inside the CPML, and an
+/// insulated wire (radius 0.2 d, insulation 0.35 d, eps_r 3, bare ends of 10 % of the length) of
+/// `wire_m` along x through the centre with a 50 Ohm load in its centre gap. Runs to steady state.
+pub fn implant_box_run(size_m: [f64; 3], d: f64, wire_m: f64) -> Result<ImplantBoxOutcome> {
+    let (mut sim, gap_edge, cells) = implant_box_sim(size_m, d, wire_m)?;
+    let f = 64e6;
+    let gel = Material::astm_gel();
+    let r_load = 50.0;
+    let mut probe = sim.wire_current_probe(0, &[f])?;
+    let stats = sim.run_cw(
+        &SteadyState {
+            tol: 1e-3,
+            min_periods: 3,
+            max_periods: 100,
+        },
+        &mut [&mut probe as &mut dyn Probe],
+    )?;
+    let (v, i) = sim.lumped.phasors(0)[0];
+    let w = 2.0 * std::f64::consts::PI * f;
+    let y_gel = Complex64::new(gel.sigma_s_per_m, w * EPS0 * gel.eps_r) * d; // (sigma + i w eps) A / dl
+    Ok(ImplantBoxOutcome {
+        wire_current: probe.wire_current(0),
+        load_current: i,
+        load_voltage: v,
+        gap_current_expected: i * (1.0 + r_load * y_gel),
+        gap_edge,
+        cells,
+        stats,
+    })
+}
+
+/// The simulation of [`implant_box_run`], built but not run: (simulation, gap edge index, cells).
+pub fn implant_box_sim(size_m: [f64; 3], d: f64, wire_m: f64) -> Result<(Simulation, usize, usize)> {
+    use super::tfsf::{yee_time_step, PlaneWave, TfsfSpec};
+    use super::thinwire::{Insulation, ThinWire};
+    use std::sync::Arc;
+    let f = 64e6;
+    let cpml = 8;
+    let n: [usize; 3] = std::array::from_fn(|a| (size_m[a] / d).round() as usize + 2 * cpml);
+    let grid = Grid::uniform([0.0; 3], [d; 3], n)?;
+    let gel = Material::astm_gel();
+    let model = VoxelModel::new(grid, gel.clone())?;
+    let c: [f64; 3] = std::array::from_fn(|a| (n[a] / 2) as f64 * d);
+    let courant = 0.98;
+    let e0 = [Complex64::new(1.0, 0.0), Complex64::default(), Complex64::default()];
+    let pw = PlaneWave::new(f, gel.eps_r, gel.sigma_s_per_m, [0.0, 0.0, 1.0], e0, c)?
+        .yee_matched([d; 3], yee_time_step([d; 3], courant, Some(f)))?;
+    let mut spec = SimulationSpec::new(model).all_boundaries(Boundary::cpml(cpml));
+    spec.courant = courant;
+    spec.cw_freq_hz = Some(f);
+    spec.port_freqs_hz = vec![f];
+    let mut t = TfsfSpec::new([cpml + 2; 3], std::array::from_fn(|a| n[a] - cpml - 2), Arc::new(pw));
+    t.ramp_periods = 1.0;
+    spec.tfsf = Some(t);
+    let half = (wire_m / d / 2.0).round() * d;
+    let mut wire = ThinWire::straight([c[0] - half, c[1], c[2]], [c[0] + half + d, c[1], c[2]], 0.2 * d);
+    wire.insulation = Some(Insulation {
+        outer_radius_m: 0.35 * d,
+        eps_r: 3.0,
+    });
+    wire.bare_start_m = 0.1 * wire_m;
+    wire.bare_end_m = 0.1 * wire_m;
+    let st = wire.staircase(&spec.model.grid, "thin_wires[0]")?;
+    let gap_edge = st.edges.len() / 2;
+    let ge = st.edges[gap_edge];
+    let r_load = 50.0;
+    spec.lumped.push(LumpedSpec::resistor("load", ge.comp, ge.node, r_load));
+    spec.thin_wires.push(wire);
+    let sim = Simulation::new(spec)?;
+    Ok((sim, gap_edge, n.iter().product()))
+}
