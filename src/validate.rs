@@ -100,6 +100,7 @@ pub fn all_cases() -> Vec<ValidationCase> {
     v.extend(crate::b1::validation::cases());
     // FDTD_CASES
     v.extend(crate::dosimetry::validation::cases());
+    v.extend(crate::implant::validation::cases());
     v
 }
 
