@@ -473,6 +473,12 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Worst-case implant search: placements of a 200 mm wire in the ASTM gel ranked by the
+    /// transfer-function estimate (target: 1000 placements in <= 10 s).
+    Implant {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -680,6 +686,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             crate::dosimetry::bench::bench_thermal_exposure(cube_side(voxels)?, dt_s)?,
             json,
         ),
+        Command::Bench {
+            what: BenchCommand::Implant { json },
+        } => bench_print(crate::implant::search::bench_search()?, json),
         Command::Sar {
             fields,
             field,

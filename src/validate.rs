@@ -101,6 +101,7 @@ pub fn all_cases() -> Vec<ValidationCase> {
     // FDTD_CASES
     v.extend(crate::dosimetry::validation::cases());
     v.extend(crate::twin::validation::cases());
+    v.extend(crate::implant::validation::cases());
     v
 }
 

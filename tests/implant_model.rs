@@ -187,3 +187,37 @@ fn local_model_rasterises_wire_insulation_and_rod() {
     // (offsets +-0.25, +-0.75 in each axis: 4 + 8 = 12), 200 cells along.
     assert_eq!(r.metal_cells, 12 * 200);
 }
+
+#[test]
+fn plate_rasterises_as_a_rotated_metal_box() {
+    let ph = astm();
+    let plate = Implant::from_toml_str(
+        "kind = \"plate\"\nmaterial = \"ss316l\"\nlength_m = 0.02\nwidth_m = 0.01\nthickness_m = 0.002\nradius_m = 0.001\n",
+        "plate.toml",
+    )
+    .unwrap();
+    let opt = LocalGridOptions {
+        cell_m: 1e-3,
+        pad_m: 0.003,
+    };
+    // Flat in the xz plane: 10 (x) x 2 (y) x 20 (z) cell centres inside.
+    let pl = Placement::new("cli", [0.0, 0.0, 0.0], [0.0, 0.0, 1.0], 0.0).unwrap();
+    let (_, r) = local_model(&place(&plate, &ph, &pl).unwrap(), &ph, &opt).unwrap();
+    assert_eq!(r.metal_cells, 400);
+    // Rolled by 90 degrees about its length: the width now runs along y, the thickness along x.
+    let pl = Placement::new("cli", [0.0, 0.0, 0.0], [0.0, 0.0, 1.0], 90.0).unwrap();
+    let placed = place(&plate, &ph, &pl).unwrap();
+    assert!((placed.width_axis[1] - 1.0).abs() < 1e-12);
+    let (spec, r) = local_model(&placed, &ph, &opt).unwrap();
+    assert_eq!(r.metal_cells, 400);
+    // The metal is PEC and the box around it is gel.
+    let m = spec.model.materials();
+    assert!(m.iter().any(|x| x.pec && x.name.contains("ss316l")));
+    assert!(m.iter().any(|x| x.name == "astm_gel"));
+    // A plate's radius must be half its thickness.
+    let bad = Implant::from_toml_str(
+        "kind = \"plate\"\nmaterial = \"ss316l\"\nlength_m = 0.02\nwidth_m = 0.01\nthickness_m = 0.002\nradius_m = 0.003\n",
+        "plate.toml",
+    );
+    assert!(bad.unwrap_err().to_string().contains("radius_m"));
+}

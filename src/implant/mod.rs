@@ -16,5 +16,6 @@ pub mod raster;
 pub mod run;
 pub mod search;
 pub mod tf;
+pub mod validation;
 
 pub use model::{metal, metal_table, Implant, ImplantKind, Insulation, Metal};

@@ -373,18 +373,17 @@ impl Implant {
         let mut width = 0.0;
         let mut insulation = None;
         let mut bare: Vec<[f64; 2]> = Vec::new();
-        let path_m: Vec<[f64; 3]>;
-        match kind {
+        let path_m: Vec<[f64; 3]> = match kind {
             ImplantKind::BareWire | ImplantKind::InsulatedWire | ImplantKind::Rod | ImplantKind::Plate => {
                 forbid(&mut p, "path", raw.path.is_some());
                 forbid(&mut p, "helix", raw.helix.is_some());
                 forbid(&mut p, "tip_electrode_length_m", raw.tip_electrode_length_m.is_some());
                 let l = positive(&mut p, "length_m", raw.length_m, "0.1");
-                path_m = vec![[0.0, 0.0, -0.5 * l], [0.0, 0.0, 0.5 * l]];
+                vec![[0.0, 0.0, -0.5 * l], [0.0, 0.0, 0.5 * l]]
             }
             ImplantKind::Lead => {
                 forbid(&mut p, "length_m", raw.length_m.is_some());
-                path_m = match (&raw.path, &raw.helix) {
+                match (&raw.path, &raw.helix) {
                     (Some(pt), None) => {
                         if pt.points_m.len() < 2 {
                             p.add(
@@ -450,9 +449,9 @@ impl Implant {
                         p.add("path", "a lead needs a path", "add [path] points_m = [...] or [helix]");
                         vec![[0.0; 3], [0.0, 0.0, 1.0]]
                     }
-                };
+                }
             }
-        }
+        };
         let total = path_length(&path_m);
         if path_m.len() >= 2 && !(total > 0.0) && kind == ImplantKind::Lead {
             p.add("path", "the path has zero length", "give distinct points");

@@ -566,3 +566,33 @@ pub fn fit_standing_wave(tf: &TransferFunction, k_guess: Complex64) -> StandingW
         residual: best.0,
     }
 }
+
+impl TransferFunction {
+    /// The transmission-line transfer function of a bare wire of `length_m` in a medium, sampled at
+    /// `n` midpoints: S(l) = sin(k(L−l)) / sin(kL) / g with g = L/n (a reference and a stand-in when
+    /// no FDTD run is wanted, e.g. for benchmarks).
+    pub fn analytic_bare_wire(length_m: f64, n: usize, freq_hz: f64, eps_r: f64, sigma_s_per_m: f64) -> Self {
+        let k = medium_wavenumber(freq_hz, eps_r, sigma_s_per_m);
+        let d = length_m / n as f64;
+        let l_m: Vec<f64> = (0..n).map(|i| (i as f64 + 0.5) * d).collect();
+        let s: Vec<Complex64> = l_m.iter().map(|l| analytic_bare_wire(k, length_m, *l) / d).collect();
+        Self {
+            implant: "analytic bare wire".into(),
+            freq_hz,
+            eps_r,
+            sigma_s_per_m,
+            cell_m: d,
+            length_m,
+            gap_m: d,
+            l_m,
+            dl_m: vec![d; n],
+            s_re: s.iter().map(|x| x.re).collect(),
+            s_im: s.iter().map(|x| x.im).collect(),
+            calibration: None,
+            steps: 0,
+            periods: 0,
+            converged: true,
+            seconds: 0.0,
+        }
+    }
+}
