@@ -148,6 +148,16 @@ fn pdf_numbers_equal_summary_json() {
     assert!(leftovers.is_empty());
     // A second write without overwrite is refused.
     assert!(write_report(&r, &out, false).is_err());
+    // The same report gives the same bytes (reproducible PDFs for golden results).
+    let again = dir.join("again");
+    write_report(&r, &again, false).unwrap();
+    for f in ["report.pdf", "summary.json"] {
+        assert!(
+            std::fs::read(out.join(f)).unwrap() == std::fs::read(again.join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+    std::fs::remove_dir_all(&again).unwrap();
 
     let s = Summary::load(&out.join("summary.json")).unwrap();
     assert_eq!(s.quantities.len(), r.quantities.len());
