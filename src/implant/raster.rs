@@ -2,22 +2,20 @@
 //! becomes grid data, so that the wire model can be swapped (for the sub-cell thin-wire model of
 //! `fdtd::thinwire` once it lands) in this one function.
 //!
-//! Current model:
-//! - wires and leads: zero-thickness PEC edges staircased along the centre line between the nodes
-//!   nearest its vertices (the existing `VoxelModel` thin-PEC edges; effective radius about
-//!   0.14 cell whatever the real radius);
-//! - insulation: the (up to four) cells around every insulated wire edge get the insulation's
-//!   permittivity (σ = 0). This is one cell thick, much thicker than a real 0.1–0.3 mm jacket, so it
-//!   shows the right trend (an insulated wire resonates longer than a bare one) but not the right
-//!   amount; the thin-wire model with `Insulation { outer_radius_m, eps_r }` replaces it;
+//! Model:
+//! - wires and leads: the sub-cell thin-wire model of `fdtd::thinwire` (Umashankar–Taflove corrected
+//!   H around the staircased wire edges with the conductor's radius — at most 0.45 cell, reported in
+//!   [`ImplantRaster::wire_model_radius_m`]; the insulation as the effective permittivity of the
+//!   radial edges; bare ends uninsulated);
 //! - rods and plates: every cell whose centre lies inside the solid is PEC metal, plus a thin PEC
 //!   centre line (rod) so a rod thinner than a cell still conducts.
 
 use super::model::{norm, ImplantKind};
 use super::placement::PlacedImplant;
 use crate::error::{Error, Result};
+use crate::fdtd::thinwire::{Insulation as ThinInsulation, ThinWire};
 use crate::fdtd::SimulationSpec;
-use crate::grid::{Comp, Material};
+use crate::grid::Material;
 
 /// One PEC edge of a rasterised wire.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -44,6 +42,11 @@ pub struct ImplantRaster {
     pub tip_gap: Option<(usize, [usize; 3], f64)>,
     pub metal_cells: usize,
     pub insulation_cells: usize,
+    /// Radius the thin-wire model uses (m): the conductor's, or 0.45 cell when the conductor is thicker
+    /// than the model allows (None for solid implants).
+    pub wire_model_radius_m: Option<f64>,
+    /// Staircase minus polyline length of the wire (m).
+    pub staircase_length_error_m: Option<f64>,
 }
 
 fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
@@ -76,6 +79,8 @@ pub fn add_implant(spec: &mut SimulationSpec, implant: &PlacedImplant) -> Result
         tip_gap: None,
         metal_cells: 0,
         insulation_cells: 0,
+        wire_model_radius_m: None,
+        staircase_length_error_m: None,
     };
     let nearest = |p: [f64; 3]| [0, 1, 2].map(|a| grid.axes[a].nearest_node(p[a]));
     raster.tip_node = nearest(implant.path_m[0]);
@@ -140,73 +145,59 @@ pub fn add_implant(spec: &mut SimulationSpec, implant: &PlacedImplant) -> Result
         }
         return Ok(raster);
     }
-    // Wires: walk the staircase node to node along each polyline segment.
-    let ins_mat = match &implant.implant.insulation {
-        // Polymer jacket: density of a typical medical polymer (PTFE/PU/silicone, 1100-2200 kg/m^3).
-        Some(ins) => Some(model.add_material(Material::dielectric(
-            &format!("{name}_insulation"),
-            ins.eps_r,
-            0.0,
-            1500.0,
-        ))?),
-        None => None,
-    };
-    let mut cum = 0.0;
-    let mut cur = raster.tip_node;
-    for w in implant.path_m.windows(2) {
-        let seg = sub(w[1], w[0]);
-        let seg_len = norm(seg);
-        let target = nearest(w[1]);
-        let total: [i64; 3] = [0, 1, 2].map(|a| target[a] as i64 - cur[a] as i64);
-        let steps: i64 = total.iter().map(|v| v.abs()).sum();
-        let mut done = [0i64; 3];
-        for s in 0..steps {
-            let frac = (s + 1) as f64 / steps as f64;
-            let mut best = 0;
-            let mut best_lag = f64::NEG_INFINITY;
-            for ax in 0..3 {
-                if done[ax].abs() < total[ax].abs() {
-                    let lag = (total[ax] as f64 * frac - done[ax] as f64).abs();
-                    if lag > best_lag {
-                        best_lag = lag;
-                        best = ax;
-                    }
-                }
-            }
-            let dir = total[best].signum();
-            let mut start = cur;
-            if dir < 0 {
-                start[best] -= 1;
-            }
-            model.set_pec_edge(Comp::from_index(best), start[0], start[1], start[2])?;
-            let mut centre = grid.node_pos(start[0], start[1], start[2]);
-            centre[best] += 0.5 * grid.axes[best].cell_size(start[best]);
-            let u = if seg_len > 0.0 {
-                (sub(centre, w[0])
-                    .iter()
-                    .zip(seg.iter())
-                    .map(|(a, b)| a * b)
-                    .sum::<f64>()
-                    / seg_len)
-                    .clamp(0.0, seg_len)
-            } else {
-                0.0
-            };
-            raster.edges.push(WireEdge {
-                comp: best,
-                node: start,
-                s_m: cum + u,
-                sign: dir as f64,
-            });
-            if dir > 0 {
-                cur[best] += 1;
-            } else {
-                cur[best] -= 1;
-            }
-            done[best] += dir;
+    // Wires: the sub-cell thin-wire model of `fdtd::thinwire` (corrected H around the staircased
+    // wire edges, insulation as an effective permittivity of the radial edges, bare ends). The model
+    // needs radius < half a cell (and the jacket inside the cell): thicker wires are modelled with the
+    // largest radius the model allows, which `ImplantRaster::wire_model_radius_m` reports.
+    let dmin = d.iter().cloned().fold(f64::INFINITY, f64::min);
+    let r_true = implant.implant.radius_m;
+    let r_model = r_true.min(0.45 * dmin);
+    let len = implant.length_m();
+    let bare_start = implant
+        .implant
+        .bare_m
+        .iter()
+        .find(|b| b[0] <= 1e-12)
+        .map_or(0.0, |b| b[1]);
+    let bare_end = implant
+        .implant
+        .bare_m
+        .iter()
+        .find(|b| b[1] >= len - 1e-9 && b[0] > 1e-12)
+        .map_or(0.0, |b| len - b[0]);
+    let insulation = implant.implant.insulation.as_ref().map(|ins| {
+        let b = (r_true + ins.thickness_m).min(0.95 * dmin).max(1.05 * r_model);
+        ThinInsulation {
+            outer_radius_m: b,
+            eps_r: ins.eps_r,
         }
-        cum += seg_len;
+    });
+    let tw = ThinWire {
+        nodes_m: implant.path_m.clone(),
+        radius_m: r_model,
+        insulation,
+        bare_start_m: if implant.implant.insulation.is_some() { bare_start } else { 0.0 },
+        bare_end_m: if implant.implant.insulation.is_some() { bare_end } else { 0.0 },
+    };
+    let st = tw.staircase(&grid, &format!("implant {name}"))?;
+    for e in &st.edges {
+        raster.edges.push(WireEdge {
+            comp: e.comp,
+            node: e.node,
+            s_m: e.arc_m,
+            sign: e.dir as f64,
+        });
     }
+    raster.wire_model_radius_m = Some(r_model);
+    raster.staircase_length_error_m = Some(st.length_error_m());
+    if let Some(first) = st.edges.first() {
+        let mut t = first.node;
+        if first.dir < 0 {
+            t[first.comp] += 1;
+        }
+        raster.tip_node = t;
+    }
+    spec.thin_wires.push(tw);
     if raster.edges.is_empty() {
         return Err(Error::input(
             &implant.implant.source_name,
@@ -214,32 +205,6 @@ pub fn add_implant(spec: &mut SimulationSpec, implant: &PlacedImplant) -> Result
             format!("implant {name} is shorter than one grid cell"),
             "use a finer grid or a longer implant",
         ));
-    }
-    // Insulation around insulated edges.
-    if let Some(mat) = ins_mat {
-        let metal_or_ins = |m: u8| m == metal || m == mat;
-        for e in &raster.edges {
-            if implant.implant.is_bare(e.s_m) {
-                continue;
-            }
-            let a = e.comp;
-            let (b, c) = ((a + 1) % 3, (a + 2) % 3);
-            for db in 0..2i64 {
-                for dc in 0..2i64 {
-                    let mut q = [e.node[0] as i64, e.node[1] as i64, e.node[2] as i64];
-                    q[b] += db - 1;
-                    q[c] += dc - 1;
-                    if (0..3).any(|x| q[x] < 0 || q[x] >= dims[x] as i64) {
-                        continue;
-                    }
-                    let (i, j, k) = (q[0] as usize, q[1] as usize, q[2] as usize);
-                    if !metal_or_ins(model.cell_material(i, j, k)) {
-                        model.set_cell(i, j, k, mat);
-                        raster.insulation_cells += 1;
-                    }
-                }
-            }
-        }
     }
     // Tip gap: the edge from the tip node one step outward along the first wire edge's axis.
     let first = &raster.edges[0];
