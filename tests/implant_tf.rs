@@ -169,7 +169,8 @@ fn estimate_matches_direct_runs_for_three_tangential_fields() {
     let mut tf = compute_tf(&imp, &opt).unwrap();
     let len = tf.length_m;
     let path = [[0.0, 0.0, 0.0], [0.0, 0.0, len]];
-    let patterns: [(&str, Box<dyn Fn(f64) -> Complex64 + Sync>); 3] = [
+    type Pattern = Box<dyn Fn(f64) -> Complex64 + Sync>;
+    let patterns: [(&str, Pattern); 3] = [
         ("uniform", Box::new(|_l: f64| Complex64::new(100.0, 0.0))),
         (
             "linear phase",
