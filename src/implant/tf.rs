@@ -356,13 +356,45 @@ fn tf_setup(implant: &Implant, opt: &TfOptions) -> Result<(SimulationSpec, super
 /// ports. Returns the E phasor (V/m) on the tip-gap edge along the grid axis.
 pub fn tip_field_direct(implant: &Implant, opt: &TfOptions, l_m: f64) -> Result<Complex64> {
     let (spec, raster) = tf_setup(implant, opt)?;
-    let (gc, gnode, _) = raster.tip_gap.expect("checked in tf_setup");
     let (skip, _) = raster
         .edges
         .iter()
         .enumerate()
         .min_by(|a, b| (a.1.s_m - l_m).abs().total_cmp(&(b.1.s_m - l_m).abs()))
         .expect("a wire has edges");
+    direct_run(spec, &raster, opt, &[(skip, Complex64::new(1.0, 0.0))])
+}
+
+/// Direct run with a distributed tangential excitation along the lead: every wire edge becomes a
+/// delta-gap voltage source `E_tan(l) dl` (complex phasor, along the path), and the field across the
+/// open tip gap is returned. By superposition and reciprocity it equals the estimate
+/// `∫ S(l) E_tan(l) dl` of the transfer function (only the tangential field along the lead is
+/// impressed: the background field in the medium, which the transfer-function model ignores, is
+/// absent).
+pub fn tip_field_direct_distributed(
+    implant: &Implant,
+    opt: &TfOptions,
+    e_tan: &dyn Fn(f64) -> Complex64,
+) -> Result<Complex64> {
+    let (spec, raster) = tf_setup(implant, opt)?;
+    let volts: Vec<(usize, Complex64)> = raster
+        .edges
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (i, e_tan(e.s_m) * opt.cell_m))
+        .collect();
+    direct_run(spec, &raster, opt, &volts)
+}
+
+/// Runs the lead set-up with the wire edges listed in `sources` replaced by voltage sources
+/// (10 mOhm, phasor volts along the path) and returns the tip-gap E phasor.
+fn direct_run(
+    spec: SimulationSpec,
+    raster: &super::raster::ImplantRaster,
+    opt: &TfOptions,
+    sources: &[(usize, Complex64)],
+) -> Result<Complex64> {
+    let (gc, gnode, _) = raster.tip_gap.expect("checked in tf_setup");
     // The same model without the PEC edge at the source.
     let src = &spec.model;
     let mut m = VoxelModel::new(src.grid.clone(), src.materials()[0].clone())?;
@@ -378,23 +410,32 @@ pub fn tip_field_direct(implant: &Implant, opt: &TfOptions, l_m: f64) -> Result<
         }
     }
     for (q, e) in raster.edges.iter().enumerate() {
-        if q != skip {
+        if !sources.iter().any(|(s, _)| *s == q) {
             m.set_pec_edge(crate::grid::Comp::from_index(e.comp), e.node[0], e.node[1], e.node[2])?;
         }
     }
-    let e = &raster.edges[skip];
     let mut spec2 = SimulationSpec::new(m);
     spec2.boundaries = spec.boundaries.clone();
     spec2.cw_freq_hz = spec.cw_freq_hz;
-    // 1 V along the path direction; 10 mOhm internal resistance (a short next to the wire's impedance).
-    spec2.lumped.push(LumpedSpec::port(
-        "pwe",
-        e.comp,
-        e.node,
-        0.01,
-        e.sign,
-        Waveform::cw(opt.freq_hz),
-    ));
+    // Volts along the path direction; 10 mOhm internal resistance (a short next to the wire's
+    // impedance).
+    for (n, (q, v)) in sources.iter().enumerate() {
+        let e = &raster.edges[*q];
+        let w = Waveform::Cw {
+            freq_hz: opt.freq_hz,
+            amplitude: 1.0,
+            phase_rad: v.arg(),
+            ramp_periods: 3.0,
+        };
+        spec2.lumped.push(LumpedSpec::port(
+            &format!("pwe{n}"),
+            e.comp,
+            e.node,
+            0.01,
+            e.sign * v.norm(),
+            w,
+        ));
+    }
     let mut sim = Simulation::new(spec2)?;
     let mut probe = DftProbe::new(
         &sim.op,
