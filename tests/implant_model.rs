@@ -164,13 +164,16 @@ fn local_model_rasterises_wire_insulation_and_rod() {
     assert_eq!(r.edges.len(), 50);
     assert!(r.edges.iter().all(|e| e.comp == 2 && e.sign == 1.0));
     assert!((r.edges[0].s_m - 0.001).abs() < 1e-9 && (r.edges[49].s_m - 0.099).abs() < 1e-9);
-    for e in &r.edges {
-        assert!(spec
-            .model
-            .is_thin_pec(rftwin::grid::Comp::Z, e.node[0], e.node[1], e.node[2]));
-    }
-    // Insulated over 80 mm of 100: 40 edges x 4 cells, shared cells counted once: 4 x 40.
-    assert_eq!(r.insulation_cells, 160);
+    // The wire is one sub-cell thin wire with the conductor radius and the jacket over the middle
+    // 80 mm (1 cm bare at each end).
+    assert_eq!(spec.thin_wires.len(), 1);
+    let tw = &spec.thin_wires[0];
+    assert!((tw.radius_m - 0.0005).abs() < 1e-12, "{}", tw.radius_m);
+    let ins = tw.insulation.as_ref().expect("insulated");
+    assert!((ins.outer_radius_m - 0.00075).abs() < 1e-12 && (ins.eps_r - 2.1).abs() < 1e-12);
+    assert!((tw.bare_start_m - 0.01).abs() < 1e-12 && (tw.bare_end_m - 0.01).abs() < 1e-12);
+    assert_eq!(r.wire_model_radius_m, Some(0.0005));
+    assert!(r.staircase_length_error_m.unwrap().abs() < 1e-9);
     // The tip gap continues the wire below the tip.
     let (c, n, s) = r.tip_gap.unwrap();
     assert_eq!((c, s), (2, -1.0));
