@@ -15,7 +15,7 @@ use super::placement::PlacedImplant;
 use crate::error::{Error, Result};
 use crate::fdtd::thinwire::{Insulation as ThinInsulation, ThinWire};
 use crate::fdtd::SimulationSpec;
-use crate::grid::Material;
+use crate::grid::{Comp, Material};
 
 /// One PEC edge of a rasterised wire.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -53,9 +53,29 @@ fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
 }
 
-/// Adds `implant` to `spec.model` (materials, PEC cells and edges) and returns the wire edges.
-/// Every point of the implant must lie inside the grid.
+/// How wires and leads are put on the grid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WireModel {
+    /// Sub-cell thin wire (`fdtd::thinwire`): the conductor's radius and jacket (the default).
+    ThinWire,
+    /// Zero-thickness PEC edges (effective radius about 0.135 cell) with a one-cell jacket of the
+    /// insulation's permittivity: the model the transfer-function runs were validated with (their
+    /// direct-excitation checks put sources on wire edges, which the thin-wire model reserves).
+    PecEdges,
+}
+
+/// Adds `implant` to `spec` with the thin-wire model (see [`add_implant_with`]).
 pub fn add_implant(spec: &mut SimulationSpec, implant: &PlacedImplant) -> Result<ImplantRaster> {
+    add_implant_with(spec, implant, WireModel::ThinWire)
+}
+
+/// Adds `implant` to `spec` (materials, PEC cells and edges or thin wires) and returns the wire edges.
+/// Every point of the implant must lie inside the grid.
+pub fn add_implant_with(
+    spec: &mut SimulationSpec,
+    implant: &PlacedImplant,
+    wire_model: WireModel,
+) -> Result<ImplantRaster> {
     let model = &mut spec.model;
     let grid = model.grid.clone();
     let name = &implant.implant.name;
@@ -145,66 +165,178 @@ pub fn add_implant(spec: &mut SimulationSpec, implant: &PlacedImplant) -> Result
         }
         return Ok(raster);
     }
-    // Wires: the sub-cell thin-wire model of `fdtd::thinwire` (corrected H around the staircased
-    // wire edges, insulation as an effective permittivity of the radial edges, bare ends). The model
-    // needs radius < half a cell (and the jacket inside the cell): thicker wires are modelled with the
-    // largest radius the model allows, which `ImplantRaster::wire_model_radius_m` reports.
-    let dmin = d.iter().cloned().fold(f64::INFINITY, f64::min);
-    let r_true = implant.implant.radius_m;
-    let r_model = r_true.min(0.45 * dmin);
-    let len = implant.length_m();
-    let bare_start = implant
-        .implant
-        .bare_m
-        .iter()
-        .find(|b| b[0] <= 1e-12)
-        .map_or(0.0, |b| b[1]);
-    let bare_end = implant
-        .implant
-        .bare_m
-        .iter()
-        .find(|b| b[1] >= len - 1e-9 && b[0] > 1e-12)
-        .map_or(0.0, |b| len - b[0]);
-    let insulation = implant.implant.insulation.as_ref().map(|ins| {
-        let b = (r_true + ins.thickness_m).min(0.95 * dmin).max(1.05 * r_model);
-        ThinInsulation {
-            outer_radius_m: b,
-            eps_r: ins.eps_r,
-        }
-    });
-    let tw = ThinWire {
-        nodes_m: implant.path_m.clone(),
-        radius_m: r_model,
-        insulation,
-        bare_start_m: if implant.implant.insulation.is_some() { bare_start } else { 0.0 },
-        bare_end_m: if implant.implant.insulation.is_some() { bare_end } else { 0.0 },
-    };
-    let st = tw.staircase(&grid, &format!("implant {name}"))?;
-    for e in &st.edges {
-        raster.edges.push(WireEdge {
-            comp: e.comp,
-            node: e.node,
-            s_m: e.arc_m,
-            sign: e.dir as f64,
+    if wire_model == WireModel::ThinWire {
+        // Wires: the sub-cell thin-wire model of `fdtd::thinwire` (corrected H around the staircased
+        // wire edges, insulation as an effective permittivity of the radial edges, bare ends). The model
+        // needs radius < half a cell (and the jacket inside the cell): thicker wires are modelled with the
+        // largest radius the model allows, which `ImplantRaster::wire_model_radius_m` reports.
+        let dmin = d.iter().cloned().fold(f64::INFINITY, f64::min);
+        let r_true = implant.implant.radius_m;
+        let r_model = r_true.min(0.45 * dmin);
+        let len = implant.length_m();
+        let bare_start = implant
+            .implant
+            .bare_m
+            .iter()
+            .find(|b| b[0] <= 1e-12)
+            .map_or(0.0, |b| b[1]);
+        let bare_end = implant
+            .implant
+            .bare_m
+            .iter()
+            .find(|b| b[1] >= len - 1e-9 && b[0] > 1e-12)
+            .map_or(0.0, |b| len - b[0]);
+        let insulation = implant.implant.insulation.as_ref().map(|ins| {
+            let b = (r_true + ins.thickness_m).min(0.95 * dmin).max(1.05 * r_model);
+            ThinInsulation {
+                outer_radius_m: b,
+                eps_r: ins.eps_r,
+            }
         });
-    }
-    raster.wire_model_radius_m = Some(r_model);
-    raster.staircase_length_error_m = Some(st.length_error_m());
-    if let Some(first) = st.edges.first() {
-        let mut t = first.node;
-        if first.dir < 0 {
-            t[first.comp] += 1;
+        let tw = ThinWire {
+            nodes_m: implant.path_m.clone(),
+            radius_m: r_model,
+            insulation,
+            bare_start_m: if implant.implant.insulation.is_some() {
+                bare_start
+            } else {
+                0.0
+            },
+            bare_end_m: if implant.implant.insulation.is_some() {
+                bare_end
+            } else {
+                0.0
+            },
+        };
+        let st = tw.staircase(&grid, &format!("implant {name}"))?;
+        for e in &st.edges {
+            raster.edges.push(WireEdge {
+                comp: e.comp,
+                node: e.node,
+                s_m: e.arc_m,
+                sign: e.dir as f64,
+            });
         }
-        raster.tip_node = t;
-    }
-    spec.thin_wires.push(tw);
-    if raster.edges.is_empty() {
-        return Err(Error::input(
-            &implant.implant.source_name,
-            "length_m",
-            format!("implant {name} is shorter than one grid cell"),
-            "use a finer grid or a longer implant",
-        ));
+        raster.wire_model_radius_m = Some(r_model);
+        raster.staircase_length_error_m = Some(st.length_error_m());
+        if let Some(first) = st.edges.first() {
+            let mut t = first.node;
+            if first.dir < 0 {
+                t[first.comp] += 1;
+            }
+            raster.tip_node = t;
+        }
+        spec.thin_wires.push(tw);
+        if raster.edges.is_empty() {
+            return Err(Error::input(
+                &implant.implant.source_name,
+                "length_m",
+                format!("implant {name} is shorter than one grid cell"),
+                "use a finer grid or a longer implant",
+            ));
+        }
+    } else {
+        // Wires: walk the staircase node to node along each polyline segment.
+        let ins_mat = match &implant.implant.insulation {
+            // Polymer jacket: density of a typical medical polymer (PTFE/PU/silicone, 1100-2200 kg/m^3).
+            Some(ins) => Some(model.add_material(Material::dielectric(
+                &format!("{name}_insulation"),
+                ins.eps_r,
+                0.0,
+                1500.0,
+            ))?),
+            None => None,
+        };
+        let mut cum = 0.0;
+        let mut cur = raster.tip_node;
+        for w in implant.path_m.windows(2) {
+            let seg = sub(w[1], w[0]);
+            let seg_len = norm(seg);
+            let target = nearest(w[1]);
+            let total: [i64; 3] = [0, 1, 2].map(|a| target[a] as i64 - cur[a] as i64);
+            let steps: i64 = total.iter().map(|v| v.abs()).sum();
+            let mut done = [0i64; 3];
+            for s in 0..steps {
+                let frac = (s + 1) as f64 / steps as f64;
+                let mut best = 0;
+                let mut best_lag = f64::NEG_INFINITY;
+                for ax in 0..3 {
+                    if done[ax].abs() < total[ax].abs() {
+                        let lag = (total[ax] as f64 * frac - done[ax] as f64).abs();
+                        if lag > best_lag {
+                            best_lag = lag;
+                            best = ax;
+                        }
+                    }
+                }
+                let dir = total[best].signum();
+                let mut start = cur;
+                if dir < 0 {
+                    start[best] -= 1;
+                }
+                model.set_pec_edge(Comp::from_index(best), start[0], start[1], start[2])?;
+                let mut centre = grid.node_pos(start[0], start[1], start[2]);
+                centre[best] += 0.5 * grid.axes[best].cell_size(start[best]);
+                let u = if seg_len > 0.0 {
+                    (sub(centre, w[0])
+                        .iter()
+                        .zip(seg.iter())
+                        .map(|(a, b)| a * b)
+                        .sum::<f64>()
+                        / seg_len)
+                        .clamp(0.0, seg_len)
+                } else {
+                    0.0
+                };
+                raster.edges.push(WireEdge {
+                    comp: best,
+                    node: start,
+                    s_m: cum + u,
+                    sign: dir as f64,
+                });
+                if dir > 0 {
+                    cur[best] += 1;
+                } else {
+                    cur[best] -= 1;
+                }
+                done[best] += dir;
+            }
+            cum += seg_len;
+        }
+        if raster.edges.is_empty() {
+            return Err(Error::input(
+                &implant.implant.source_name,
+                "length_m",
+                format!("implant {name} is shorter than one grid cell"),
+                "use a finer grid or a longer implant",
+            ));
+        }
+        // Insulation around insulated edges.
+        if let Some(mat) = ins_mat {
+            let metal_or_ins = |m: u8| m == metal || m == mat;
+            for e in &raster.edges {
+                if implant.implant.is_bare(e.s_m) {
+                    continue;
+                }
+                let a = e.comp;
+                let (b, c) = ((a + 1) % 3, (a + 2) % 3);
+                for db in 0..2i64 {
+                    for dc in 0..2i64 {
+                        let mut q = [e.node[0] as i64, e.node[1] as i64, e.node[2] as i64];
+                        q[b] += db - 1;
+                        q[c] += dc - 1;
+                        if (0..3).any(|x| q[x] < 0 || q[x] >= dims[x] as i64) {
+                            continue;
+                        }
+                        let (i, j, k) = (q[0] as usize, q[1] as usize, q[2] as usize);
+                        if !metal_or_ins(model.cell_material(i, j, k)) {
+                            model.set_cell(i, j, k, mat);
+                            raster.insulation_cells += 1;
+                        }
+                    }
+                }
+            }
+        }
     }
     // Tip gap: the edge from the tip node one step outward along the first wire edge's axis.
     let first = &raster.edges[0];

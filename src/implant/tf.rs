@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{point_at, Implant};
 use super::placement::{rotation_from_direction, PlacedImplant, Placement};
-use super::raster::add_implant;
+use super::raster::{add_implant_with, WireModel};
 use crate::error::{Error, Result};
 use crate::fdtd::{
     Boundary, DftProbe, FieldKind, LumpedSpec, Probe, Simulation, SimulationSpec, SteadyState, Waveform,
@@ -338,7 +338,7 @@ fn tf_setup(implant: &Implant, opt: &TfOptions) -> Result<(SimulationSpec, super
         width_axis: [1.0, 0.0, 0.0],
         wall_distance_m: f64::INFINITY,
     };
-    let raster = add_implant(&mut spec, &placed)?;
+    let raster = add_implant_with(&mut spec, &placed, WireModel::PecEdges)?;
     if raster.tip_gap.is_none() {
         return Err(Error::input(
             &implant.source_name,
