@@ -100,13 +100,15 @@ impl Tolerances {
         })?;
         let d = Self::default();
         let mut p = crate::coil::config::Problems::new(&src);
+        // `inf` is allowed for a class: its quantities are reported but never fail (wall times).
         let mut get = |key: &str, v: Option<f64>, def: f64| {
             let x = v.unwrap_or(def);
-            if !(x >= 0.0) || !x.is_finite() {
+            let inf_ok = key.starts_with("classes.") && x == f64::INFINITY;
+            if !(x >= 0.0) || !(x.is_finite() || inf_ok) {
                 p.add(
                     key,
                     format!("{x} is not a finite number ≥ 0"),
-                    "give a relative tolerance, e.g. 0.01",
+                    "give a relative tolerance, e.g. 0.01 (a [classes] entry may be inf: never fails)",
                 );
             }
             x
