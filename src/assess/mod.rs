@@ -720,6 +720,8 @@ fn implant_stage(
     let pkpos = lf.cells.position(pk_idx[0], pk_idx[1], pk_idx[2]);
 
     // Figures.
+    let place_png = dir.path(&format!("{id}_placement.png"));
+    crate::implant::run::placement_png(&placed, &twin.phantom, &place_png)?;
     let g = &lf.cells;
     let corner = g.origin_m;
     let (axis, idx) = implant_slice(&lf, &placed);
@@ -811,6 +813,11 @@ fn implant_stage(
             spec.position_m[1] * 1e3,
             spec.position_m[2] * 1e3,
         ))
+        .figure(
+            &place_png,
+            &format!("{id}_placement.png"),
+            "Implant geometry and placement: the phantom (gel) in the plane of the implant, the implant and its tip.",
+        )
         .table(Table {
             caption: "SAR with the implant and with it removed".into(),
             header: vec!["Quantity".into(), "With implant".into(), "Implant removed".into()],

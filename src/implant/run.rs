@@ -8,7 +8,7 @@ use ndarray::{Array2, Array3};
 use serde_json::json;
 
 use super::model::Implant;
-use super::placement::{local_model, place, wall_distance, LocalGridOptions, Placement};
+use super::placement::{local_model, place, wall_distance, LocalGridOptions, PlacedImplant, Placement};
 use super::search::{search, write_map_png, CoilFieldSampler, SearchOptions};
 use super::tf::{compute_tf, TfOptions, TransferFunction};
 use crate::coil::phantom::PhantomConfig;
@@ -121,48 +121,7 @@ pub fn place_command(
                 .map_err(h5)?;
         }
     }
-    // Picture: xz plane at the implant's mean height, 1 mm pixels over the phantom (+1 cm).
-    let ymean = placed.path_m.iter().map(|p| p[1]).sum::<f64>() / placed.path_m.len() as f64;
-    let c = phantom.centre_m();
-    let h = phantom.size_m.map(|s| 0.5 * s + 0.01);
-    let px = 1e-3f64.max(2.0 * h[0].max(h[2]) / 600.0);
-    let (mx, mz) = ((2.0 * h[0] / px) as usize, (2.0 * h[2] / px) as usize);
-    let mut img = Array2::<f32>::zeros((mx, mz));
-    let vis = implant.outer_radius_m().max(1.5 * px) + 0.5 * implant.width_m;
-    for i in 0..mx {
-        for k in 0..mz {
-            let p = [
-                c[0] - h[0] + (i as f64 + 0.5) * px,
-                ymean,
-                c[2] - h[2] + (k as f64 + 0.5) * px,
-            ];
-            let mut v = if wall_distance(&phantom, p) > 0.0 { 1.0 } else { 0.0 };
-            let q = [p[0], p[1], p[2]];
-            let near = placed.path_m.windows(2).any(|w| {
-                let mut a = w[0];
-                let mut b = w[1];
-                a[1] = ymean;
-                b[1] = ymean;
-                super::model::segment_distance(a, b, q, q) <= vis
-            });
-            if near {
-                v = 2.0;
-            }
-            img[[i, k]] = v;
-        }
-    }
-    let t = placed.path_m[0];
-    let map = crate::plot::SliceMap::new(img.view(), [c[0] - h[0] + 0.5 * px, c[2] - h[2] + 0.5 * px], [px, px])
-        .axis_names("x", "z")
-        .title(format!(
-            "{} in {} (y = {:.0} mm): 0 air, 1 gel, 2 implant",
-            implant.name,
-            phantom.name,
-            ymean * 1e3
-        ))
-        .unit("label")
-        .marker([t[0], t[2]], "tip");
-    crate::plot::slice_map(&dir.path("placement.png"), &map)?;
+    placement_png(&placed, &phantom, &dir.path("placement.png"))?;
     let summary = json!({
         "implant": implant.name,
         "implant_file": implant_path.display().to_string(),
@@ -345,4 +304,51 @@ pub fn search_command(
     crate::io::write_json(&dir.path("ranking.json"), &summary)?;
     dir.commit()?;
     Ok(summary)
+}
+
+/// Picture of a placed implant in its phantom: the xz plane at the implant's mean height, about 1 mm
+/// pixels over the phantom (+1 cm), labels 0 air, 1 gel, 2 implant, the tip marked.
+pub fn placement_png(placed: &PlacedImplant, phantom: &PhantomConfig, png: &Path) -> Result<()> {
+    // Picture: xz plane at the implant's mean height, 1 mm pixels over the phantom (+1 cm).
+    let ymean = placed.path_m.iter().map(|p| p[1]).sum::<f64>() / placed.path_m.len() as f64;
+    let c = phantom.centre_m();
+    let h = phantom.size_m.map(|s| 0.5 * s + 0.01);
+    let px = 1e-3f64.max(2.0 * h[0].max(h[2]) / 600.0);
+    let (mx, mz) = ((2.0 * h[0] / px) as usize, (2.0 * h[2] / px) as usize);
+    let mut img = Array2::<f32>::zeros((mx, mz));
+    let vis = placed.implant.outer_radius_m().max(1.5 * px) + 0.5 * placed.implant.width_m;
+    for i in 0..mx {
+        for k in 0..mz {
+            let p = [
+                c[0] - h[0] + (i as f64 + 0.5) * px,
+                ymean,
+                c[2] - h[2] + (k as f64 + 0.5) * px,
+            ];
+            let mut v = if wall_distance(phantom, p) > 0.0 { 1.0 } else { 0.0 };
+            let q = [p[0], p[1], p[2]];
+            let near = placed.path_m.windows(2).any(|w| {
+                let mut a = w[0];
+                let mut b = w[1];
+                a[1] = ymean;
+                b[1] = ymean;
+                super::model::segment_distance(a, b, q, q) <= vis
+            });
+            if near {
+                v = 2.0;
+            }
+            img[[i, k]] = v;
+        }
+    }
+    let t = placed.path_m[0];
+    let map = crate::plot::SliceMap::new(img.view(), [c[0] - h[0] + 0.5 * px, c[2] - h[2] + 0.5 * px], [px, px])
+        .axis_names("x", "z")
+        .title(format!(
+            "{} in {} (y = {:.0} mm): 0 air, 1 gel, 2 implant",
+            placed.implant.name,
+            phantom.name,
+            ymean * 1e3
+        ))
+        .unit("label")
+        .marker([t[0], t[2]], "tip");
+    crate::plot::slice_map(png, &map)
 }

@@ -106,6 +106,49 @@ fn complex_lls(basis: &[Vec<Complex64>], t: &[Complex64]) -> Option<Vec<Complex6
     Some((0..k).map(|j| Complex64::new(x[2 * j], x[2 * j + 1])).collect())
 }
 
+/// Fits complex weights to a complex measured B1+ map (when the map has phase, e.g. a phase-sensitive
+/// B1+ method with the transceive phase removed): linear least squares `sum_k w_k basis[k] ≈
+/// measured` (NaN samples skipped), then the global phase is removed (`w_0` real and >= 0) so the
+/// weights compare directly with [`fit_weights_magnitude`]. Returns the weights and the NRMSE of the
+/// complex residual over the mean measured magnitude.
+pub fn fit_weights_complex(basis: &[Vec<Complex64>], measured: &[Complex64]) -> Result<(Vec<Complex64>, f64)> {
+    if basis.is_empty() || basis.iter().any(|b| b.len() != measured.len()) {
+        return Err(Error::Other(
+            "complex weight fit: every basis pattern needs one value per measured sample".into(),
+        ));
+    }
+    let keep: Vec<usize> = (0..measured.len())
+        .filter(|&i| measured[i].re.is_finite() && measured[i].im.is_finite())
+        .collect();
+    if keep.len() < 2 * basis.len() {
+        return Err(Error::Other(format!(
+            "complex weight fit: {} valid samples for {} complex weights",
+            keep.len(),
+            basis.len()
+        )));
+    }
+    let b: Vec<Vec<Complex64>> = basis.iter().map(|v| keep.iter().map(|&i| v[i]).collect()).collect();
+    let t: Vec<Complex64> = keep.iter().map(|&i| measured[i]).collect();
+    let w = complex_lls(&b, &t).ok_or_else(|| {
+        Error::Other("complex weight fit: the basis patterns are linearly dependent on the samples".into())
+    })?;
+    let rot = if w[0].norm() > 0.0 {
+        w[0].conj() / w[0].norm()
+    } else {
+        Complex64::new(1.0, 0.0)
+    };
+    let mut rss = 0.0;
+    let mut mean = 0.0;
+    for (i, ti) in t.iter().enumerate() {
+        let m: Complex64 = w.iter().zip(&b).map(|(wk, bk)| wk * bk[i]).sum();
+        rss += (m - ti).norm_sqr();
+        mean += ti.norm();
+    }
+    let n = t.len() as f64;
+    let nrmse = (rss / n).sqrt() / (mean / n);
+    Ok((w.iter().map(|z| z * rot).collect(), nrmse))
+}
+
 /// Fits complex weights so that `|sum_k w_k basis[k]|` matches `measured` (same sample order; NaN
 /// samples are skipped). `basis[k][i]` is the B1+ of source k at sample i for unit weight.
 pub fn fit_weights_magnitude(basis: &[Vec<Complex64>], measured: &[f64]) -> Result<WeightFit> {

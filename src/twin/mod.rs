@@ -24,6 +24,6 @@ pub use basis::{
 };
 pub use calibrate::{calibrate, compute_basis, synthesize, Calibration};
 pub use fields::TwinFields;
-pub use fit::{fit_weights_magnitude, WeightFit};
+pub use fit::{fit_weights_complex, fit_weights_magnitude, WeightFit};
 pub use full::{calibrate_full, FullCalibration, FullOptions};
 pub use joint::{JointFit, JointOptions};
