@@ -166,6 +166,8 @@ fn twin_stage(
             phantom,
             measured,
             cell_m,
+            fit_offset,
+            fit_gel,
         } => {
             let c = CoilConfig::load(coil)?;
             let p = PhantomConfig::load(phantom)?;
@@ -179,7 +181,8 @@ fn twin_stage(
                     let map = crate::b1::read_map(mpath, None)?;
                     let fo = crate::twin::FullOptions {
                         joint: crate::twin::JointOptions {
-                            fit_offset: opt.fit_offset,
+                            fit_offset: opt.fit_offset || *fit_offset,
+                            fit_gel: *fit_gel,
                             ..Default::default()
                         },
                         ..Default::default()
@@ -304,6 +307,51 @@ fn twin_stage(
                         ],
                     ];
                     let mut fitted = "drive weights (overall scale, second-channel amplitude and phase)".to_string();
+                    if let (Some(sg), Some(ep)) = (&f.sigma_s_per_m, &f.eps_r) {
+                        fitted += ", gel conductivity and permittivity";
+                        let kv = q(report, "twin.gel_sigma", sg.value, "S/m", "fitted gel conductivity");
+                        let kl = q(
+                            report,
+                            "twin.gel_sigma_ci95_low",
+                            sg.ci95[0],
+                            "S/m",
+                            "95 % interval, low",
+                        );
+                        let kh = q(
+                            report,
+                            "twin.gel_sigma_ci95_high",
+                            sg.ci95[1],
+                            "S/m",
+                            "95 % interval, high",
+                        );
+                        rows.push(vec![
+                            Cell::text("Gel conductivity"),
+                            Cell::q(&kv),
+                            Cell::q(&kl),
+                            Cell::q(&kh),
+                        ]);
+                        let kv = q(
+                            report,
+                            "twin.gel_eps_r",
+                            ep.value,
+                            "",
+                            "fitted gel relative permittivity",
+                        );
+                        let kl = q(report, "twin.gel_eps_r_ci95_low", ep.ci95[0], "", "95 % interval, low");
+                        let kh = q(
+                            report,
+                            "twin.gel_eps_r_ci95_high",
+                            ep.ci95[1],
+                            "",
+                            "95 % interval, high",
+                        );
+                        rows.push(vec![
+                            Cell::text("Gel permittivity"),
+                            Cell::q(&kv),
+                            Cell::q(&kl),
+                            Cell::q(&kh),
+                        ]);
+                    }
                     if let Some(o) = &f.offset_m {
                         fitted += ", phantom offset";
                         for (a, name) in ["x", "y", "z"].iter().enumerate() {
