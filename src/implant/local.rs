@@ -285,9 +285,8 @@ pub fn run_local(
             let is_gel = m.name == phantom.em_material().name;
             let thermal = if m.pec {
                 Some(metal_thermal(placed))
-            } else if is_gel {
-                Some(gel.clone())
-            } else if m.density_kg_per_m3 > 0.0 {
+            } else if is_gel || m.density_kg_per_m3 > 0.0 {
+                // The gel, and (a simplification) any other dense medium in the box, e.g. a phantom wall.
                 Some(gel.clone())
             } else if m.eps_r > 1.0 + 1e-9 {
                 Some(insulation_thermal())
