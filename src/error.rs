@@ -39,3 +39,12 @@ impl Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Reads a text file; a failure is an [`Error::Io`] naming the path (the one reader every TOML and
+/// sidecar loader shares).
+pub fn read_text(path: &std::path::Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|err| Error::Io {
+        path: path.display().to_string(),
+        err,
+    })
+}

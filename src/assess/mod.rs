@@ -111,10 +111,7 @@ fn twin_stage(
             log("loading the twin");
             let fields = TwinFields::load(d)?;
             let toml_path = d.join("twin.toml");
-            let text = std::fs::read_to_string(&toml_path).map_err(|e| Error::Io {
-                path: toml_path.display().to_string(),
-                err: e,
-            })?;
+            let text = crate::error::read_text(&toml_path)?;
             let v: toml::Table = toml::from_str(&text).map_err(|e| {
                 Error::input(
                     &toml_path.display().to_string(),

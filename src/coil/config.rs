@@ -319,10 +319,7 @@ pub(crate) fn angle_diff_deg(a: f64, b: f64) -> f64 {
 impl CoilConfig {
     /// Reads and validates a coil TOML file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|err| Error::Io {
-            path: path.display().to_string(),
-            err,
-        })?;
+        let text = crate::error::read_text(path)?;
         Self::from_toml_str(&text, &path.display().to_string())
     }
 

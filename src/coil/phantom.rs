@@ -108,10 +108,7 @@ const PHANTOM_KEYS: &str = "name, description, shape, width_m, depth_m, length_m
 
 impl PhantomConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|err| Error::Io {
-            path: path.display().to_string(),
-            err,
-        })?;
+        let text = crate::error::read_text(path)?;
         Self::from_toml_str(&text, &path.display().to_string())
     }
 

@@ -30,7 +30,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::coil::config::{toml_error, Problems};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Electrical and thermal properties of an implant metal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -247,10 +247,7 @@ pub fn point_at(path: &[[f64; 3]], s: f64) -> ([f64; 3], [f64; 3]) {
 
 impl Implant {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|err| Error::Io {
-            path: path.display().to_string(),
-            err,
-        })?;
+        let text = crate::error::read_text(path)?;
         Self::from_toml_str(&text, &path.display().to_string())
     }
 

@@ -253,10 +253,7 @@ impl TransferFunction {
         } else {
             path.to_path_buf()
         };
-        let text = std::fs::read_to_string(&file).map_err(|err| Error::Io {
-            path: file.display().to_string(),
-            err,
-        })?;
+        let text = crate::error::read_text(&file)?;
         let tf: Self = serde_json::from_str(&text).map_err(|e| {
             Error::input(
                 &file.display().to_string(),

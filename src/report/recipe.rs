@@ -39,7 +39,7 @@ use super::InputFile;
 use crate::coil::config::{toml_error, Problems};
 use crate::dosimetry::normalise::OperatingMode;
 use crate::dosimetry::run::NormaliseSpec;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 const RECIPE_KEYS: &str = "title, description, [twin] (dir, coil, phantom, measured, cell_m, fit_offset, fit_gel), [[implants]] (file, name, position_m, direction, roll_deg, euler_deg, min_wall_distance_m), [normalisation] (whole_phantom_sar_w_per_kg | b1_plus_rms_ut | input_power_w | operating_mode), [exposure] (duration_s, baseline_temperature_c), [criteria] (temperature_rise, sar_1g, sar_10g, cem43)";
 
@@ -196,10 +196,7 @@ fn finite_pos(p: &mut Problems, key: &str, v: f64, fix: &str) {
 impl Recipe {
     /// Reads and validates a recipe file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-            path: path.display().to_string(),
-            err: e,
-        })?;
+        let text = crate::error::read_text(path)?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::from_toml_str(&text, path, &base)
     }
