@@ -211,12 +211,17 @@ enum ImplantCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Worst-case search: ideal-drive coil fields + transfer function -> ranking.json and map.png.
+    /// Worst-case search: coil field (ideal drive or a calibrated twin) + transfer function ->
+    /// ranking.json and map.png; the best candidates confirmed by full fine-grid runs + heating.
     Search {
+        /// Coil TOML (ideal quadrature drive); with --phantom. Not with --twin.
         #[arg(long)]
-        coil: std::path::PathBuf,
+        coil: Option<std::path::PathBuf>,
         #[arg(long)]
-        phantom: std::path::PathBuf,
+        phantom: Option<std::path::PathBuf>,
+        /// A calibrated twin directory (`rftwin twin fit`), instead of --coil/--phantom.
+        #[arg(long)]
+        twin: Option<std::path::PathBuf>,
         #[arg(long)]
         implant: std::path::PathBuf,
         /// Cached transfer function (directory of `implant tf`, or its tf.json).
@@ -244,6 +249,21 @@ enum ImplantCommand {
         /// b1-ut (incident E per µT of B1+ at the isocentre) or per-watt.
         #[arg(long, default_value = "b1-ut")]
         normalise: String,
+        /// Confirm the best N candidates by full fine-grid runs and a Pennes exposure (0: none).
+        #[arg(long, default_value_t = 3)]
+        confirm: usize,
+        /// Fine cell of the confirmation runs (mm).
+        #[arg(long, default_value_t = 2.0)]
+        fine_cell_mm: f64,
+        /// Exposure of the confirmation heating (s).
+        #[arg(long, default_value_t = 900.0)]
+        exposure_s: f64,
+        /// Do not cache the coil's basis runs.
+        #[arg(long)]
+        no_cache: bool,
+        /// Cache directory of the basis runs (default $RFTWIN_CACHE or ~/.cache/rftwin).
+        #[arg(long)]
+        cache_dir: Option<std::path::PathBuf>,
         #[arg(long)]
         out: std::path::PathBuf,
         #[arg(long)]
@@ -1610,6 +1630,7 @@ fn implant_command(what: ImplantCommand) -> anyhow::Result<serde_json::Value> {
         ImplantCommand::Search {
             coil,
             phantom,
+            twin,
             implant,
             tf,
             cell_mm,
@@ -1620,6 +1641,11 @@ fn implant_command(what: ImplantCommand) -> anyhow::Result<serde_json::Value> {
             min_wall_m,
             top,
             normalise,
+            confirm,
+            fine_cell_mm,
+            exposure_s,
+            no_cache,
+            cache_dir,
             out,
             force,
             quiet,
@@ -1638,24 +1664,47 @@ fn implant_command(what: ImplantCommand) -> anyhow::Result<serde_json::Value> {
             if !(step_mm > 0.0) {
                 return Err(cli_err("--step-mm", format!("{step_mm}"), "give a step > 0").into());
             }
+            if !(exposure_s > 0.0) || !exposure_s.is_finite() {
+                return Err(cli_err(
+                    "--exposure-s",
+                    format!("{exposure_s}"),
+                    "give an exposure > 0 s, e.g. 900",
+                )
+                .into());
+            }
             let opt = crate::implant::search::SearchOptions {
                 step_m: [step_mm * 1e-3; 3],
                 directions,
                 roll_deg: rolls,
                 min_wall_distance_m: min_wall_m,
-                top,
+                top: top.max(confirm),
             };
+            let confirm = (confirm > 0)
+                .then(|| -> anyhow::Result<_> {
+                    Ok(crate::implant::search::ConfirmOptions {
+                        count: confirm,
+                        cell_m: positive_mm("--fine-cell-mm", fine_cell_mm)?,
+                        exposure_s,
+                        ..Default::default()
+                    })
+                })
+                .transpose()?;
             let inp = SearchInputs {
-                coil: &coil,
-                phantom: &phantom,
+                coil: coil.as_deref(),
+                phantom: phantom.as_deref(),
+                twin: twin.as_deref(),
                 implant: &implant,
                 tf: tf.as_deref(),
                 coil_cell_m: cell_mm * 1e-3,
                 tf_cell_m: tf_cell_mm * 1e-3,
                 normalise: &normalise,
+                cache_dir: cache_choice(no_cache, cache_dir, &out),
+                confirm,
             };
             let bar = spinner(quiet);
-            let v = search_command(&inp, &opt, &out, force, Some(progress_fn(&bar)))?;
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            let mut log = |m: &str| bar.set_message(m.to_string());
+            let v = search_command(&inp, &opt, &out, force, &mut log)?;
             bar.finish_and_clear();
             Ok(v)
         }

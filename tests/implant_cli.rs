@@ -152,6 +152,7 @@ fn tf_then_search_with_the_cached_tf() {
         assert!(tf.join(f).is_file(), "{f} missing");
     }
     let out = tmp("search");
+    let cache = tmp("search-cache");
     let coil = root("coils/body_1p5t_hp16.toml");
     let phantom = root("phantoms/astm_f2182.toml");
     let o = run(&[
@@ -171,12 +172,21 @@ fn tf_then_search_with_the_cached_tf() {
         "30",
         "--directions",
         "6",
+        "--confirm",
+        "2",
+        "--fine-cell-mm",
+        "5",
+        "--exposure-s",
+        "60",
+        "--cache-dir",
+        cache.to_str().unwrap(),
         "--quiet",
         "--out",
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(out.join("map.png").is_file());
+    assert!(out.join("confirm.png").is_file());
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("ranking.json")).unwrap()).unwrap();
     let ranking = r["search"]["ranking"].as_array().unwrap();
@@ -185,6 +195,15 @@ fn tf_then_search_with_the_cached_tf() {
     let best = &ranking[0];
     assert!(best["direction"][2].as_f64().unwrap().abs() > 0.99, "{best}");
     assert!(best["position_m"][0].as_f64().unwrap().abs() > 0.1, "{best}");
+    // The two best candidates were confirmed by full fine-grid runs and heating, in estimate order.
+    let conf = r["confirmation"]["confirmations"].as_array().unwrap();
+    assert_eq!(conf.len(), 2);
+    for (i, c) in conf.iter().enumerate() {
+        assert_eq!(c["estimate_rank"].as_u64(), Some(i as u64 + 1));
+        assert_eq!(c["candidate"]["index"], ranking[i]["index"]);
+        assert!(c["tip_delta_t_k"].as_f64().unwrap() > 0.0, "{c}");
+        assert!(c["tip_sar_1g_w_per_kg"].as_f64().unwrap() > 0.0, "{c}");
+    }
     // The cached TF of another implant (length) is refused.
     let other = root("phantoms/implants/insulated_wire_200mm.toml");
     let o = run(&[
@@ -207,6 +226,36 @@ fn tf_then_search_with_the_cached_tf() {
     assert_eq!(o.status.code(), Some(2));
     let e = stderr(&o);
     assert!(e.contains("tf") && e.contains("length_m"), "{e}");
+    // A coil without a phantom, and a twin together with a coil: exit 2, the flags named.
+    let o = run(&[
+        "implant",
+        "search",
+        "--coil",
+        &coil,
+        "--implant",
+        &wire,
+        "--quiet",
+        "--out",
+        tmp("search3").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--phantom"), "{}", stderr(&o));
+    let o = run(&[
+        "implant",
+        "search",
+        "--twin",
+        "nowhere",
+        "--coil",
+        &coil,
+        "--implant",
+        &wire,
+        "--quiet",
+        "--out",
+        tmp("search4").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--twin"), "{}", stderr(&o));
     let _ = std::fs::remove_dir_all(&tf);
     let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_dir_all(&cache);
 }

@@ -109,41 +109,7 @@ fn twin_stage(
     match &recipe.twin {
         TwinSource::Dir(d) => {
             log("loading the twin");
-            let fields = TwinFields::load(d)?;
-            let toml_path = d.join("twin.toml");
-            let text = crate::error::read_text(&toml_path)?;
-            let v: toml::Table = toml::from_str(&text).map_err(|e| {
-                Error::input(
-                    &toml_path.display().to_string(),
-                    "",
-                    e.to_string(),
-                    "give a twin directory written by `rftwin twin fit`",
-                )
-            })?;
-            let ph = v.get("phantom").and_then(|x| x.as_str()).ok_or_else(|| {
-                Error::input(
-                    &toml_path.display().to_string(),
-                    "phantom",
-                    "missing",
-                    "give a twin directory written by `rftwin twin fit`",
-                )
-            })?;
-            let mut phantom = PhantomConfig::load(Path::new(ph))?;
-            let off = v
-                .get("fields_phantom_offset_m")
-                .and_then(|x| x.as_array())
-                .map(|a| a.iter().filter_map(|x| x.as_float()).collect::<Vec<_>>())
-                .unwrap_or_default();
-            if off.len() == 3 {
-                phantom = crate::twin::basis::shifted_phantom(&phantom, [off[0], off[1], off[2]]);
-            }
-            if let Some(s) = v.get("fields_sigma_s_per_m").and_then(|x| x.as_float()) {
-                phantom.material.sigma_s_per_m = s;
-            }
-            if let Some(e) = v.get("fields_eps_r").and_then(|x| x.as_float()) {
-                phantom.material.eps_r = e;
-            }
-            let nrmse = v.get("nrmse").and_then(|x| x.as_float());
+            let crate::twin::LoadedTwin { fields, phantom, nrmse } = crate::twin::load_twin_dir(d)?;
             let mut section = Section::new("Coil twin").paragraph(format!(
                 "The coil twin was loaded from {} (calibrated earlier by rftwin twin fit).",
                 d.display()

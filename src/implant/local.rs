@@ -74,6 +74,14 @@ impl TwinIncident {
     }
 }
 
+/// The twin's E as the incident field of a transfer-function estimate (NaN outside the field box, so
+/// a path leaving it has no estimate).
+impl super::tf::IncidentE for TwinIncident {
+    fn e(&self, p_m: [f64; 3]) -> [Complex64; 3] {
+        self.fields.e_at(p_m)
+    }
+}
+
 impl IncidentField for TwinIncident {
     fn freq_hz(&self) -> f64 {
         self.fields.freq_hz

@@ -7,9 +7,10 @@ use std::path::Path;
 use ndarray::{Array2, Array3};
 use serde_json::json;
 
+use super::local::TwinIncident;
 use super::model::Implant;
 use super::placement::{local_model, place, wall_distance, LocalGridOptions, PlacedImplant, Placement};
-use super::search::{search, write_map_png, CoilFieldSampler, SearchOptions};
+use super::search::{confirm_top, search, write_confirm_png, write_map_png, ConfirmOptions, SearchOptions};
 use super::tf::{compute_tf, TfOptions, TransferFunction};
 use crate::coil::phantom::PhantomConfig;
 use crate::error::{Error, Result};
@@ -186,8 +187,11 @@ pub fn tf_command(implant_path: &Path, opt: &TfOptions, out: &Path, force: bool)
 
 /// Inputs of `rftwin implant search`.
 pub struct SearchInputs<'a> {
-    pub coil: &'a Path,
-    pub phantom: &'a Path,
+    /// Coil and phantom (the ideal quadrature drive), or `twin`.
+    pub coil: Option<&'a Path>,
+    pub phantom: Option<&'a Path>,
+    /// A calibrated twin directory (`rftwin twin fit`); it names its phantom.
+    pub twin: Option<&'a Path>,
     pub implant: &'a Path,
     /// A cached transfer function (directory or tf.json); computed when absent.
     pub tf: Option<&'a Path>,
@@ -195,21 +199,27 @@ pub struct SearchInputs<'a> {
     pub tf_cell_m: f64,
     /// `b1-ut` (fields per µT of B1+ at the isocentre) or `per-watt`.
     pub normalise: &'a str,
+    /// Where the coil's basis runs are cached (`None`: no cache).
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// Confirm the best candidates with full fine-grid runs and a thermal solve.
+    pub confirm: Option<ConfirmOptions>,
 }
 
-/// `rftwin implant search`: the coil's ideal-drive fields, the transfer function (cached or
-/// computed in the phantom's medium at the coil frequency), the sweep; writes `ranking.json`
-/// (the [`super::search::SearchResult`] without the map), `map.png`, and `tf/` when computed.
+/// `rftwin implant search`: the coil field (a calibrated twin, or the coil's ideal quadrature drive
+/// from cached basis runs), the transfer function (cached or computed in the phantom's medium at the
+/// coil frequency), the sweep, and optionally the confirmation of the best candidates by full
+/// fine-grid runs; writes `ranking.json` (the [`super::search::SearchResult`] without the map, and
+/// the [`super::search::ConfirmResult`]), `map.png`, `confirm.png` when confirmed, and `tf/` when
+/// computed.
 pub fn search_command(
     inp: &SearchInputs,
     opt: &SearchOptions,
     out: &Path,
     force: bool,
-    progress: Option<crate::fdtd::ProgressFn>,
+    log: &mut dyn FnMut(&str),
 ) -> Result<serde_json::Value> {
-    use crate::b1::coil_maps::{simulate_ideal, SimulateOptions};
-    let coil = crate::coil::CoilConfig::load(inp.coil)?;
-    let phantom = PhantomConfig::load(inp.phantom)?;
+    use crate::b1::coil_maps::SimulateOptions;
+    use num_complex::Complex64;
     let implant = Implant::load(inp.implant)?;
     if !(inp.coil_cell_m > 0.0) || !(inp.tf_cell_m > 0.0) {
         return Err(Error::input(
@@ -219,17 +229,56 @@ pub fn search_command(
             "e.g. --cell-mm 10 --tf-cell-mm 2",
         ));
     }
+    let normalise = inp.normalise;
+    if normalise != "b1-ut" && normalise != "per-watt" {
+        return Err(Error::input(
+            "command line",
+            "--normalise",
+            format!("unknown normalisation '{normalise}'"),
+            "use b1-ut (per µT of B1+ at the isocentre) or per-watt",
+        ));
+    }
+    // The coil field: a calibrated twin, or the coil's ideal drive (basis runs made below, after the
+    // cheap input checks).
+    enum Source {
+        Twin(crate::twin::LoadedTwin, String),
+        Coil(crate::coil::CoilConfig, PhantomConfig),
+    }
+    let src = match (inp.twin, inp.coil, inp.phantom) {
+        (Some(t), None, None) => Source::Twin(crate::twin::load_twin_dir(t)?, t.display().to_string()),
+        (Some(_), _, _) => {
+            return Err(Error::input(
+                "command line",
+                "--twin",
+                "--twin was given with --coil or --phantom",
+                "give either --twin DIR (it names its phantom) or --coil and --phantom",
+            ))
+        }
+        (None, Some(c), Some(p)) => Source::Coil(crate::coil::CoilConfig::load(c)?, PhantomConfig::load(p)?),
+        _ => {
+            return Err(Error::input(
+                "command line",
+                "--coil / --phantom",
+                "the coil field needs --coil and --phantom (or --twin)",
+                "give --coil C.toml --phantom P.toml, or --twin DIR",
+            ))
+        }
+    };
+    let freq_hz = match &src {
+        Source::Twin(t, _) => t.fields.freq_hz,
+        Source::Coil(c, _) => c.freq_hz,
+    };
     let cached = match inp.tf {
         Some(p) => {
             let tf = TransferFunction::load(p)?;
-            if (tf.freq_hz / coil.freq_hz - 1.0).abs() > 1e-3 {
+            if (tf.freq_hz / freq_hz - 1.0).abs() > 1e-3 {
                 return Err(Error::input(
                     &p.display().to_string(),
                     "freq_hz",
                     format!(
                         "the transfer function is for {:.4} MHz but the coil runs at {:.4} MHz",
                         tf.freq_hz / 1e6,
-                        coil.freq_hz / 1e6
+                        freq_hz / 1e6
                     ),
                     "compute it at the coil frequency (rftwin implant tf --freq-hz)",
                 ));
@@ -250,29 +299,41 @@ pub fn search_command(
         }
         None => None,
     };
-    let normalise = inp.normalise;
-    if normalise != "b1-ut" && normalise != "per-watt" {
-        return Err(Error::input(
-            "command line",
-            "--normalise",
-            format!("unknown normalisation '{normalise}'"),
-            "use b1-ut (per µT of B1+ at the isocentre) or per-watt",
-        ));
-    }
     let dir = AtomicDir::new(out, force)?;
-    let mut so = SimulateOptions::default();
-    so.mesh.cell_m = inp.coil_cell_m;
-    let fields = simulate_ideal(&coil, Some(&phantom), &so, progress)?;
+    let (fields, phantom, coil_name, source) = match src {
+        Source::Twin(lt, name) => (lt.fields, lt.phantom, format!("twin {name}"), "calibrated twin"),
+        Source::Coil(coil, phantom) => {
+            let mut so = SimulateOptions::default();
+            so.mesh.cell_m = inp.coil_cell_m;
+            let req = crate::twin::BasisRequest {
+                coil: &coil,
+                phantom: Some(&phantom),
+                opt: &so,
+                offset_m: [0.0; 3],
+            };
+            log("coil field: basis runs (ideal quadrature drive)");
+            let (basis, _) = crate::twin::cached_basis(&req, inp.cache_dir.as_deref(), None)?;
+            let f = crate::twin::TwinFields::from_basis(&basis, &[Complex64::new(1.0, 0.0), Complex64::new(0.0, 0.0)])?;
+            (f, phantom, coil.name.clone(), "ideal quadrature drive")
+        }
+    };
     let scale = if normalise == "b1-ut" {
-        fields.per_microtesla()
+        let b = fields.b1_plus_at([0.0; 3]).norm();
+        if !(b > 0.0) {
+            return Err(Error::Other(
+                "the coil field has no B1+ at the isocentre to normalise to".into(),
+            ));
+        }
+        1e-6 / b
     } else {
-        fields.per_watt()
+        1.0 / fields.input_power_w.sqrt()
     };
     let tf = match cached {
         Some(tf) => tf,
         None => {
+            log("transfer function");
             let to = TfOptions {
-                freq_hz: coil.freq_hz,
+                freq_hz,
                 cell_m: inp.tf_cell_m,
                 eps_r: phantom.material.eps_r,
                 sigma_s_per_m: phantom.material.sigma_s_per_m,
@@ -288,18 +349,36 @@ pub fn search_command(
             tf
         }
     };
-    let sampler = CoilFieldSampler::new(&fields, scale)?;
-    let result = search(&implant, &phantom, &tf, &sampler, opt)?;
+    let incident = std::sync::Arc::new(TwinIncident::new(fields.scaled(scale)));
+    log("sweep");
+    let result = search(&implant, &phantom, &tf, &*incident, opt)?;
     write_map_png(&result, &dir.path("map.png"))?;
+    let confirmation = match &inp.confirm {
+        Some(c) if c.count > 0 => {
+            let r = confirm_top(&implant, &phantom, incident.clone(), &result.ranking, c, log)?;
+            write_confirm_png(&r, &dir.path("confirm.png"))?;
+            Some(r)
+        }
+        _ => None,
+    };
+    let note = if confirmation.is_some() {
+        "ranked by the transfer-function estimate |E_tip|² = |∫ S E_tan dl|² (or A |E_tip|² when the TF is calibrated); \
+         the best candidates were confirmed by full fine-grid runs (TF/SF box driven by the coil field) and a Pennes exposure"
+    } else {
+        "ranked by the transfer-function estimate |E_tip|² = |∫ S E_tan dl|² (or A |E_tip|² when the TF is calibrated); \
+         not confirmed by full runs (use --confirm N)"
+    };
     let summary = json!({
         "implant": implant.name,
-        "coil": coil.name,
+        "coil": coil_name,
+        "coil_field": source,
         "phantom": phantom.name,
-        "freq_hz": coil.freq_hz,
+        "freq_hz": freq_hz,
         "normalisation": if normalise == "b1-ut" { "incident E per µT of B1+ at the isocentre" } else { "incident E per W of input power" },
         "options": opt,
         "search": result,
-        "note": "ranked by the transfer-function estimate |E_tip|² = |∫ S E_tan dl|² (or A |E_tip|² when the TF is calibrated); confirmation of the top candidates by full fine-grid runs awaits the TF/SF box",
+        "confirmation": confirmation,
+        "note": note,
     });
     crate::io::write_json(&dir.path("ranking.json"), &summary)?;
     dir.commit()?;

@@ -5,49 +5,20 @@
 //! Placements are evaluated in parallel (rayon) and ranked by value, ties by index, so the result
 //! does not depend on the thread count.
 //!
-//! Confirming the top candidates with full fine-grid runs and a thermal solve needs the TF/SF box
-//! of `fdtd::tfsf`; [`confirm_top`] is its place (not implemented yet).
+//! [`confirm_top`] then confirms the best candidates with full fine-grid runs (a TF/SF box driven by
+//! the coil's E and H, `implant::local`) and a Pennes exposure, and says how well the estimate's
+//! ranking held (Spearman correlation, spread of the implied calibration constant).
 
 use ndarray::Array2;
-use num_complex::{Complex32, Complex64};
+use num_complex::Complex64;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use super::model::Implant;
 use super::placement::{place, Placement};
 use super::tf::{IncidentE, TransferFunction};
-use crate::b1::coil_maps::CoilFields;
-use crate::b1::RegularField;
 use crate::coil::phantom::PhantomConfig;
 use crate::error::{Error, Result};
-
-/// The coil's E field (cell-centre phasors of [`CoilFields`]) as an incident field: trilinear
-/// interpolation of each component, times `scale` (e.g. [`CoilFields::per_watt`] or
-/// `per_microtesla`). NaN outside the sampled box.
-pub struct CoilFieldSampler {
-    comps: [RegularField<Complex32>; 3],
-    scale: f64,
-}
-
-impl CoilFieldSampler {
-    pub fn new(fields: &CoilFields, scale: f64) -> Result<Self> {
-        let g = &fields.e_grid;
-        let mk = |c: usize| RegularField::new(fields.e[c].clone(), g.origin_m, g.spacing_m);
-        Ok(Self {
-            comps: [mk(0)?, mk(1)?, mk(2)?],
-            scale,
-        })
-    }
-}
-
-impl IncidentE for CoilFieldSampler {
-    fn e(&self, p_m: [f64; 3]) -> [Complex64; 3] {
-        [0, 1, 2].map(|c| {
-            let v = self.comps[c].sample(p_m);
-            Complex64::new(v.re as f64, v.im as f64) * self.scale
-        })
-    }
-}
 
 /// Unit directions: 6 (±axes), 14 (+ the 8 body diagonals) or 26 (+ the 12 face diagonals).
 pub fn directions(n: usize) -> Result<Vec<[f64; 3]>> {
@@ -288,18 +259,265 @@ pub fn write_map_png(result: &SearchResult, path: &std::path::Path) -> Result<()
     crate::plot::slice_map(path, &map)
 }
 
-/// Confirms the top candidates with full fine-grid runs (TF/SF box driven by the coil field) and a
-/// Pennes thermal solve, returning the direct tip ΔT (K) per candidate. Needs `fdtd::tfsf`, which
-/// is not in the tree yet: returns an error saying so.
+/// Settings of the confirmation runs (full fine-grid FDTD + Pennes heating per candidate).
+#[derive(Clone, Debug, Serialize)]
+pub struct ConfirmOptions {
+    /// How many of the best-ranked candidates to confirm.
+    pub count: usize,
+    /// Fine FDTD cell (m).
+    pub cell_m: f64,
+    /// Gel margin around the implant inside the total-field box (m).
+    pub pad_m: f64,
+    /// Exposure (s); ASTM F2182: 900 s.
+    pub exposure_s: f64,
+    /// Thermal time step (s).
+    pub thermal_dt_s: f64,
+    pub initial_temperature_c: f64,
+    /// The tip 1 g SAR is the largest 1 g average over the voxels within this distance of the tip (m).
+    pub tip_radius_m: f64,
+}
+
+impl Default for ConfirmOptions {
+    fn default() -> Self {
+        Self {
+            count: 3,
+            cell_m: 0.002,
+            pad_m: 0.02,
+            exposure_s: 900.0,
+            thermal_dt_s: 5.0,
+            initial_temperature_c: 22.0,
+            tip_radius_m: 0.01,
+        }
+    }
+}
+
+/// A candidate confirmed by a full fine-grid run and a thermal solve.
+#[derive(Clone, Debug, Serialize)]
+pub struct Confirmation {
+    pub candidate: Candidate,
+    /// Rank by the transfer-function estimate (1 = worst case), and by the direct tip rise.
+    pub estimate_rank: usize,
+    pub direct_rank: usize,
+    /// The value the search ranked by (|E_tip|², or the calibrated estimate).
+    pub estimate_value: f64,
+    /// Largest 1 g SAR within `tip_radius_m` of the tip, and anywhere in the box (W/kg).
+    pub tip_sar_1g_w_per_kg: f64,
+    pub peak_sar_1g_w_per_kg: f64,
+    pub peak_sar_10g_w_per_kg: f64,
+    pub peak_point_sar_w_per_kg: f64,
+    /// Temperature rise at the tip after the exposure (K), with the implant and with it removed.
+    pub tip_delta_t_k: f64,
+    pub tip_delta_t_background_k: f64,
+    /// Largest rise anywhere in the box (K).
+    pub max_delta_t_k: f64,
+    /// `tip_delta_t_k / |E_tip|²` (K m²/V²): the calibration constant A this run implies.
+    pub implied_a_k_m2_per_v2: f64,
+    pub fdtd_periods: usize,
+    pub fdtd_seconds: f64,
+    pub thermal_seconds: f64,
+}
+
+/// The confirmations and how well the transfer-function ranking held.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConfirmResult {
+    pub options: ConfirmOptions,
+    /// In estimate order (as ranked by the search).
+    pub confirmations: Vec<Confirmation>,
+    /// Spearman rank correlation between the estimate and the direct tip rise (`None` below 3
+    /// candidates).
+    pub spearman: Option<f64>,
+    /// Index (into `confirmations`) of the direct worst case (largest tip rise).
+    pub worst: usize,
+    /// Largest / smallest implied A over the candidates: 1 when the transfer function predicts the
+    /// direct rise up to one constant.
+    pub implied_a_spread: f64,
+    pub seconds: f64,
+}
+
+/// Ranks of `v` (1 = largest), ties by order.
+fn ranks_desc(v: &[f64]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| v[b].total_cmp(&v[a]).then(a.cmp(&b)));
+    let mut r = vec![0; v.len()];
+    for (k, &i) in idx.iter().enumerate() {
+        r[i] = k + 1;
+    }
+    r
+}
+
+/// Spearman rank correlation of two equally long series (no ties assumed beyond order).
+pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
+    let n = a.len();
+    if n < 3 || b.len() != n {
+        return None;
+    }
+    let (ra, rb) = (ranks_desc(a), ranks_desc(b));
+    let d2: f64 = ra.iter().zip(&rb).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum();
+    let nf = n as f64;
+    Some(1.0 - 6.0 * d2 / (nf * (nf * nf - 1.0)))
+}
+
+/// Confirms the best `opt.count` candidates of a search: for each, the implant is placed, a fine-grid
+/// FDTD box around it is driven by `incident` (the coil field, E and H, through a TF/SF surface;
+/// [`super::local::run_local`]), point, 1 g and 10 g SAR are formed with and without the implant, and
+/// a Pennes exposure gives the tip temperature rise. Runs one candidate after the other (each run is
+/// parallel inside), so the result does not depend on the thread count. `log` gets one line per stage.
 pub fn confirm_top(
-    _implant: &Implant,
-    _phantom: &PhantomConfig,
-    _field: &dyn IncidentE,
-    _candidates: &[Candidate],
-) -> Result<Vec<f64>> {
-    Err(Error::Other(
-        "confirming candidates needs the TF/SF fine-grid box (fdtd::tfsf), not available yet".into(),
-    ))
+    implant: &Implant,
+    phantom: &PhantomConfig,
+    incident: std::sync::Arc<dyn crate::fdtd::IncidentField>,
+    candidates: &[Candidate],
+    opt: &ConfirmOptions,
+    log: &mut dyn FnMut(&str),
+) -> Result<ConfirmResult> {
+    use super::local::{run_local, LocalOptions};
+    use crate::dosimetry::sar::{mass_averaged_sar, point_sar};
+    use crate::dosimetry::thermal::{Probe as ThermalProbe, ThermalSettings};
+    let t0 = std::time::Instant::now();
+    if candidates.is_empty() || opt.count == 0 {
+        return Err(Error::input(
+            "search",
+            "confirm",
+            "nothing to confirm",
+            "run the search first and confirm at least one candidate",
+        ));
+    }
+    if !(opt.cell_m > 0.0) || !(opt.exposure_s > 0.0) || !(opt.thermal_dt_s > 0.0) || !(opt.tip_radius_m >= 0.0) {
+        return Err(Error::input(
+            "search",
+            "confirm",
+            format!(
+                "cell {} m, exposure {} s, thermal step {} s, tip radius {} m",
+                opt.cell_m, opt.exposure_s, opt.thermal_dt_s, opt.tip_radius_m
+            ),
+            "give a cell, exposure and time step > 0 and a tip radius >= 0",
+        ));
+    }
+    let lopt = LocalOptions {
+        cell_m: opt.cell_m,
+        pad_m: opt.pad_m,
+        ..LocalOptions::default()
+    };
+    let settings = ThermalSettings {
+        duration_s: opt.exposure_s,
+        dt_s: opt.thermal_dt_s.min(opt.exposure_s / 4.0),
+        initial_temperature_c: opt.initial_temperature_c,
+        cem43_map: false,
+    };
+    let n = opt.count.min(candidates.len());
+    let mut out = Vec::with_capacity(n);
+    for (r, c) in candidates[..n].iter().enumerate() {
+        let mut pl = Placement::new("search candidate", c.position_m, c.direction, c.roll_deg)?;
+        pl.min_wall_distance_m = 0.0;
+        let placed = place(implant, phantom, &pl)?;
+        log(&format!(
+            "confirming candidate {}/{n}: fine-grid run ({} mm cells)",
+            r + 1,
+            opt.cell_m * 1e3
+        ));
+        let t1 = std::time::Instant::now();
+        let lf = run_local(&placed, phantom, incident.clone(), &lopt)?;
+        let fdtd_seconds = t1.elapsed().as_secs_f64();
+        let with = lf.sar_input(true)?;
+        let without = lf.sar_input(false)?;
+        let psar = point_sar(&with);
+        let a1 = mass_averaged_sar(&with, 1e-3)?;
+        let a10 = mass_averaged_sar(&with, 10e-3)?;
+        let tip = placed.path_m[0];
+        let g = &lf.cells;
+        let mut tip_1g = 0.0f64;
+        for ((i, j, k), v) in a1.sar_w_per_kg.indexed_iter() {
+            let p = g.position(i, j, k);
+            let d2: f64 = (0..3).map(|a| (p[a] - tip[a]).powi(2)).sum();
+            if d2 <= opt.tip_radius_m * opt.tip_radius_m + 1e-18 {
+                tip_1g = tip_1g.max(*v as f64);
+            }
+        }
+        log(&format!(
+            "confirming candidate {}/{n}: heating ({} s)",
+            r + 1,
+            opt.exposure_s
+        ));
+        let t2 = std::time::Instant::now();
+        let probes = [ThermalProbe::point("tip", tip)];
+        let th = lf
+            .thermal_model(true)?
+            .run(with.power_density_w_per_m3(), &probes, &settings)?;
+        let th_bg = lf
+            .thermal_model(false)?
+            .run(without.power_density_w_per_m3(), &probes, &settings)?;
+        let thermal_seconds = t2.elapsed().as_secs_f64();
+        let tip_dt = th.probes[0].final_rise_k;
+        let e2 = c.e_tip_v_per_m * c.e_tip_v_per_m;
+        out.push(Confirmation {
+            candidate: c.clone(),
+            estimate_rank: r + 1,
+            direct_rank: 0,
+            estimate_value: c.estimate.unwrap_or(e2),
+            tip_sar_1g_w_per_kg: tip_1g,
+            peak_sar_1g_w_per_kg: a1.peak.sar_w_per_kg,
+            peak_sar_10g_w_per_kg: a10.peak.sar_w_per_kg,
+            peak_point_sar_w_per_kg: psar.iter().cloned().fold(0.0f32, f32::max) as f64,
+            tip_delta_t_k: tip_dt,
+            tip_delta_t_background_k: th_bg.probes[0].final_rise_k,
+            max_delta_t_k: th.peak_rise_k,
+            implied_a_k_m2_per_v2: if e2 > 0.0 { tip_dt / e2 } else { f64::NAN },
+            fdtd_periods: lf.stats.periods,
+            fdtd_seconds,
+            thermal_seconds,
+        });
+    }
+    let direct: Vec<f64> = out.iter().map(|c| c.tip_delta_t_k).collect();
+    let est: Vec<f64> = out.iter().map(|c| c.estimate_value).collect();
+    for (c, r) in out.iter_mut().zip(ranks_desc(&direct)) {
+        c.direct_rank = r;
+    }
+    let worst = out.iter().position(|c| c.direct_rank == 1).unwrap_or(0);
+    let a: Vec<f64> = out
+        .iter()
+        .map(|c| c.implied_a_k_m2_per_v2)
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .collect();
+    let spread = if a.is_empty() {
+        f64::NAN
+    } else {
+        a.iter().cloned().fold(0.0, f64::max) / a.iter().cloned().fold(f64::INFINITY, f64::min)
+    };
+    Ok(ConfirmResult {
+        options: opt.clone(),
+        spearman: spearman(&est, &direct),
+        confirmations: out,
+        worst,
+        implied_a_spread: spread,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// The confirmation as a figure: per candidate (in estimate order), the estimate and the direct tip
+/// rise, each relative to its largest value.
+pub fn write_confirm_png(result: &ConfirmResult, path: &std::path::Path) -> Result<()> {
+    let x: Vec<f64> = (1..=result.confirmations.len()).map(|r| r as f64).collect();
+    let norm = |v: Vec<f64>| {
+        let m = v.iter().cloned().fold(0.0, f64::max);
+        v.into_iter()
+            .map(|x| if m > 0.0 { x / m } else { 0.0 })
+            .collect::<Vec<f64>>()
+    };
+    let est = norm(result.confirmations.iter().map(|c| c.estimate_value).collect());
+    let dt = norm(result.confirmations.iter().map(|c| c.tip_delta_t_k).collect());
+    let sar = norm(result.confirmations.iter().map(|c| c.tip_sar_1g_w_per_kg).collect());
+    crate::plot::line_plot(
+        path,
+        &crate::plot::LinePlot::new(
+            "Worst-case search: transfer-function estimate vs full fine-grid runs",
+            "candidate (rank by the estimate)",
+            "relative to the largest",
+        )
+        .series("TF estimate", &x, &est)
+        .series("direct tip ΔT", &x, &dt)
+        .series("direct tip 1 g SAR", &x, &sar)
+        .y_range(0.0, 1.05),
+    )
 }
 
 /// Benchmark of the sweep: a 200 mm bare wire (analytic TF, 100 samples) in the ASTM F2182 gel box,

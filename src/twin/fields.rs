@@ -379,3 +379,53 @@ impl TwinFields {
         crate::io::write_xdmf(&dir.join("twin_fields.xmf"), FILE, &sets)
     }
 }
+
+/// A twin directory written by `rftwin twin fit`, as later stages use it: the fields, the phantom the
+/// fields were computed with (the file named in `twin.toml`, shifted by the fitted offset and with the
+/// fitted gel properties) and the fit's NRMSE.
+pub struct LoadedTwin {
+    pub fields: TwinFields,
+    pub phantom: crate::coil::PhantomConfig,
+    pub nrmse: Option<f64>,
+}
+
+/// Loads `dir` (see [`LoadedTwin`]).
+pub fn load_twin_dir(dir: &Path) -> Result<LoadedTwin> {
+    let fields = TwinFields::load(dir)?;
+    let toml_path = dir.join("twin.toml");
+    let name = toml_path.display().to_string();
+    let text = crate::error::read_text(&toml_path)?;
+    let v: toml::Table = toml::from_str(&text).map_err(|e| {
+        Error::input(
+            &name,
+            "",
+            e.to_string(),
+            "give a twin directory written by `rftwin twin fit`",
+        )
+    })?;
+    let ph = v.get("phantom").and_then(|x| x.as_str()).ok_or_else(|| {
+        Error::input(
+            &name,
+            "phantom",
+            "missing",
+            "give a twin directory written by `rftwin twin fit`",
+        )
+    })?;
+    let mut phantom = crate::coil::PhantomConfig::load(Path::new(ph))?;
+    let off = v
+        .get("fields_phantom_offset_m")
+        .and_then(|x| x.as_array())
+        .map(|a| a.iter().filter_map(|x| x.as_float()).collect::<Vec<_>>())
+        .unwrap_or_default();
+    if off.len() == 3 {
+        phantom = super::basis::shifted_phantom(&phantom, [off[0], off[1], off[2]]);
+    }
+    if let Some(s) = v.get("fields_sigma_s_per_m").and_then(|x| x.as_float()) {
+        phantom.material.sigma_s_per_m = s;
+    }
+    if let Some(e) = v.get("fields_eps_r").and_then(|x| x.as_float()) {
+        phantom.material.eps_r = e;
+    }
+    let nrmse = v.get("nrmse").and_then(|x| x.as_float());
+    Ok(LoadedTwin { fields, phantom, nrmse })
+}
