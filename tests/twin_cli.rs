@@ -77,6 +77,46 @@ fn synth_then_fit_recovers_the_perturbation() {
     assert!((a / 1.08 - 1.0).abs() < 0.02, "amplitude {a}");
     assert!((ph + 5.0).abs() < 2.0, "phase {ph}");
     assert!(out.join("twin.toml").exists() && out.join("fit.png").exists());
+    // Later stages load the twin from its directory: the worst-case implant search in the twin's
+    // field, its best candidate confirmed by a fine-grid run and heating.
+    let wire = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/phantoms/implants/insulated_wire_100mm.toml"
+    );
+    let s = d.join("search");
+    let o = bin()
+        .args(["implant", "search", "--twin"])
+        .arg(&out)
+        .args([
+            "--implant",
+            wire,
+            "--tf-cell-mm",
+            "5",
+            "--step-mm",
+            "40",
+            "--directions",
+            "6",
+            "--confirm",
+            "1",
+            "--fine-cell-mm",
+            "5",
+            "--exposure-s",
+            "60",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&s)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(s.join("ranking.json")).unwrap()).unwrap();
+    assert_eq!(r["coil_field"], serde_json::json!("calibrated twin"));
+    let c = &r["confirmation"]["confirmations"][0];
+    assert_eq!(c["candidate"]["index"], r["search"]["ranking"][0]["index"]);
+    assert!(
+        c["tip_delta_t_k"].as_f64().unwrap() > c["tip_delta_t_background_k"].as_f64().unwrap(),
+        "{c}"
+    );
     // A fit stopped before convergence (one LM iteration with the offset free) says so, with the
     // best NRMSE, and exits 1.
     let o = bin()
