@@ -241,11 +241,11 @@ pub fn search_command(
     // The coil field: a calibrated twin, or the coil's ideal drive (basis runs made below, after the
     // cheap input checks).
     enum Source {
-        Twin(crate::twin::LoadedTwin, String),
-        Coil(crate::coil::CoilConfig, PhantomConfig),
+        Twin(Box<crate::twin::LoadedTwin>, String),
+        Coil(Box<(crate::coil::CoilConfig, PhantomConfig)>),
     }
     let src = match (inp.twin, inp.coil, inp.phantom) {
-        (Some(t), None, None) => Source::Twin(crate::twin::load_twin_dir(t)?, t.display().to_string()),
+        (Some(t), None, None) => Source::Twin(Box::new(crate::twin::load_twin_dir(t)?), t.display().to_string()),
         (Some(_), _, _) => {
             return Err(Error::input(
                 "command line",
@@ -254,7 +254,9 @@ pub fn search_command(
                 "give either --twin DIR (it names its phantom) or --coil and --phantom",
             ))
         }
-        (None, Some(c), Some(p)) => Source::Coil(crate::coil::CoilConfig::load(c)?, PhantomConfig::load(p)?),
+        (None, Some(c), Some(p)) => {
+            Source::Coil(Box::new((crate::coil::CoilConfig::load(c)?, PhantomConfig::load(p)?)))
+        }
         _ => {
             return Err(Error::input(
                 "command line",
@@ -266,7 +268,7 @@ pub fn search_command(
     };
     let freq_hz = match &src {
         Source::Twin(t, _) => t.fields.freq_hz,
-        Source::Coil(c, _) => c.freq_hz,
+        Source::Coil(cp) => cp.0.freq_hz,
     };
     let cached = match inp.tf {
         Some(p) => {
@@ -301,8 +303,12 @@ pub fn search_command(
     };
     let dir = AtomicDir::new(out, force)?;
     let (fields, phantom, coil_name, source) = match src {
-        Source::Twin(lt, name) => (lt.fields, lt.phantom, format!("twin {name}"), "calibrated twin"),
-        Source::Coil(coil, phantom) => {
+        Source::Twin(lt, name) => {
+            let lt = *lt;
+            (lt.fields, lt.phantom, format!("twin {name}"), "calibrated twin")
+        }
+        Source::Coil(cp) => {
+            let (coil, phantom) = *cp;
             let mut so = SimulateOptions::default();
             so.mesh.cell_m = inp.coil_cell_m;
             let req = crate::twin::BasisRequest {
