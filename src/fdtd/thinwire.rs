@@ -1,38 +1,42 @@
 //! Sub-cell thin wires (radius below the cell size), bare or insulated.
 //!
-//! Method (Umashankar, Taflove & Beker, IEEE Trans. AP 35, 1987; Taflove & Hagness ch. 10.3): a wire
-//! runs along Yee E edges (a polyline is staircased onto edges, and the staircase length error is
-//! reported). E on the wire edges is zero (they are thin PEC edges). Near the wire, the circulating H
-//! and the radial E vary as 1/r; integrating Faraday's law over the cell face between the wire
-//! surface (r = a) and the next E edge (r = d) gives, for each H component circulating a wire edge,
-//! the usual update with the term of the far, parallel E edge multiplied by `2 / ln(d / a)` instead
-//! of 1 (the radial-E terms keep their coefficients because flux and line integral share the
-//! same `ln(d/a)` factor). With a = 0.135 d the factor is 1: the plain PEC edge is this model's
-//! wire of radius 0.135 d. The correction is applied after the fused step as an extra H increment,
-//! linear in the new E, so the hot loop is untouched. In a gap of the wire (a lumped element on a
-//! wire edge) both parallel E terms get the factor.
+//! A wire runs along Yee E edges (a polyline is staircased onto edges, and the staircase length
+//! error is reported); E on the wire edges is zero (thin PEC edges), except in a gap that carries a
+//! lumped element (feed or load).
 //!
-//! Insulation (coating of outer radius b and permittivity eps_i): the wire's capacitance per unit
-//! length becomes `2 pi / (ln(b/a)/eps_i + ln(d/b)/eps_m)` (two coaxial layers in series), while the
-//! inductance keeps `ln(d/a)`. It is modelled by giving the radial E edges that touch the insulated
-//! part of the wire the effective complex permittivity `eps_eff = ln(d/a) / (ln(b/a)/eps_i +
-//! ln(d/b)/eps_m)`, with `eps_m = eps_r - i sigma/(w eps0)` of the surrounding medium at the CW
-//! frequency, split back into `eps_r = Re eps_eff` and `sigma = -w eps0 Im eps_eff` (the
-//! effective-permittivity form of the insulated-wire correction; cf. Edelvik, IEEE Trans. AP 51,
-//! 2003). Bare lengths at the start and the end of the path keep the medium.
+//! Method: first-ring correction of the lattice's per-unit-length capacitance and inductance. An
+//! unmodified lattice wire behaves like a wire of radius `r0 = 0.1985 d` (the 2-D lattice Green's
+//! function grows as `(ln r + gamma + 1.5 ln 2) / (2 pi)`, so a line source on a node looks like one
+//! of radius `e^-gamma / 2^1.5` cells; cf. the 0.199 cells found for a PEC edge by Asada et al., IEEE
+//! Trans. EMC 57, 2015). By symmetry the four nearest nodes of a wire node are at one potential, so
+//! the four E edges joining them to the wire are in series with the rest of the lattice: scaling
+//! their permittivity (and conductivity) by `s = 1 / (1 + (2/pi) ln(r0/a))` adds exactly the missing
+//! `ln(r0/a) / (2 pi eps)` of a wire of radius `a` (static 2-D limit). The four H samples circulating
+//! each wire edge form the dual first ring and get `mu / s` the same way (the correction runs after
+//! the fused step as an extra H increment, linear in the new E, so the hot loop is untouched). The
+//! static L and C per length are then those of radius `a`, with `L C = mu eps`. The coating of an
+//! insulated part adds its layer in series: `1/eps_edge = 1/eps_m + (2/pi) [ln(b/a)/eps_i +
+//! ln(r0/b)/eps_m]` with the complex `eps_m = eps_r - i sigma/(w eps0)` of the medium at the CW
+//! frequency (the outer radius `b` capped at half a cell); bare lengths at either end keep the bare
+//! factor. Ends: an end node carries half a cell of wire, so all its lattice edges, the axial edge
+//! beyond the end included, get half the first-ring factor ([`END_FACTOR`]); without this the wire
+//! acts ~0.7 cell per end longer.
+//!
+//! Stability: where the permittivity or permeability is lowered the local wave speed rises, so the
+//! simulation scales its Courant number by `sqrt` of the smallest ratio (returned by
+//! `apply_to_model`): e.g. 0.66 for a = 0.025 d, 0.77 for a = 0.25 d (its end edges).
 //!
 //! The current along the wire is read from the loop integral of H around each wire edge
 //! (`I = (curl H) . A` on the edge's dual face), Fourier transformed on the fly
 //! ([`WireCurrentProbe`]).
 //!
-//! Accuracy (tests/fdtd_thinwire.rs): current wavenumbers of bare and insulated wires in ASTM gel
-//! agree with the gel's k and King's insulated-wire formula within 5 %. Input impedances do not
-//! reach 5 %: a centre-fed dipole in free space (1 cm cells, a = 0.1-0.025 cells) has R within
-//! ~11 % of a Hallen moment-method reference but X 23-36 Ohm more inductive, as if the wire were
-//! about 0.6 cell longer at each end, and X moves with the radius by about a third of the
-//! reference's change; halving the cell changes Z by ~20 %. Tried and dropped: also scaling the
-//! radial-edge permittivity by the same log factor (capacitance correction): right at a = 0.1 d,
-//! far too strong radius dependence below.
+//! Accuracy (tests/fdtd_thinwire.rs, rftwin validate): a centre-fed 0.465-wavelength dipole in free
+//! space (1 cm cells) matches a Hallen moment-method reference within 4 % in Z_in for radii 0.025 to
+//! 0.4 cells, and its reactance follows the reference's radius dependence (-10.4 to -36.3 Ohm vs
+//! -7.7 to -36.5 Ohm from 0.2 to 0.025 cells); current wavenumbers in ASTM gel match the gel's k (bare)
+//! and King's insulated-wire formula within 5 %; the tip 1 g SAR of a bare wire in gel changes by
+//! 2.5 % from 1 mm to 0.5 mm cells. History: an Umashankar-Taflove model (H only, `2/ln(d/a)` on the
+//! far E term) left X 23-36 Ohm too inductive and the tip SAR drifting ~15 % per halving of the cell.
 
 use std::collections::BTreeMap;
 
@@ -315,34 +319,72 @@ fn circulating_h(c: usize, p: [usize; 3]) -> [(usize, [usize; 3]); 4] {
     [(b, p), (b, pa), (a, p), (a, pb)]
 }
 
+/// Equivalent radius of a line charge (or current) on one node (edge) of the square Yee lattice, in
+/// cells: the 2-D lattice Green's function grows as `(ln r + gamma + 1.5 ln 2) / (2 pi)`, so the
+/// unmodified lattice wire is a wire of radius `e^-gamma / 2^1.5 = 0.1985` cells (cf. the 0.199
+/// cells found for a PEC edge by Asada et al., IEEE Trans. EMC 57, 2015).
+pub const LATTICE_RADIUS_CELLS: f64 = 0.198_506_4;
+
+/// The first-ring factor `s = 1 / (1 + (2/pi) ln(r0 / a))` of a bare wire of radius `a` on cells of
+/// size `d` (`r0 = 0.1985 d`): the four radial E edges at each wire node carry `s eps`, `s sigma`,
+/// and the four H samples circulating each wire edge `mu / s`, which makes the lattice's static
+/// capacitance and inductance per unit length those of a wire of radius `a` (see the module doc).
+pub fn first_ring_factor(radius_m: f64, d: f64) -> f64 {
+    1.0 / (1.0 + std::f64::consts::FRAC_2_PI * (LATTICE_RADIUS_CELLS * d / radius_m).ln())
+}
+
+/// The complex permittivity of a first-ring radial edge of a wire of radius `a` on cells of `d`,
+/// in a medium `eps_m` (complex relative), optionally coated (outer radius `b`, `eps_i`):
+/// `1/eps_edge = 1/eps_m + (2/pi) [ln(b/a)/eps_i + ln(r0/b)/eps_m]` (bare: `b = a`).
+fn first_ring_eps(eps_m: Complex64, a: f64, d: f64, coat: Option<(f64, f64)>) -> Complex64 {
+    let r0 = LATTICE_RADIUS_CELLS * d;
+    let k = std::f64::consts::FRAC_2_PI;
+    let inv = match coat {
+        None => (1.0 + k * (r0 / a).ln()) / eps_m,
+        Some((b, eps_i)) => 1.0 / eps_m + k * ((b / a).ln() / eps_i + (r0 / b).ln() / eps_m),
+    };
+    1.0 / inv
+}
+
+/// The end nodes of a wire carry half a cell of wire: the first-ring factor of their edges (radial,
+/// and the axial edge beyond the end) is halved (see the module doc).
+pub const END_FACTOR: f64 = 0.5;
+
 /// Applies the wires to a voxel model before the operator is built: thin PEC on every wire edge
-/// except the `gaps` (edges carrying lumped elements), and effective permittivity on the radial
-/// edges of insulated parts. Returns the staircases.
+/// except the `gaps` (edges carrying lumped elements), and the first-ring permittivity on the edges
+/// that join each wire node to the lattice (bare or insulated; halved at the ends). Returns the
+/// staircases and the stability factor: the smallest ratio of a modified to the original
+/// permittivity (E edges) or permeability (circulating H), capped at 1; the Courant number must be
+/// scaled by its square root.
 pub(crate) fn apply_to_model(
     model: &mut VoxelModel,
     wires: &[ThinWire],
     gaps: &[(usize, [usize; 3])],
     freq_hz: Option<f64>,
-) -> Result<Vec<Staircase>> {
+) -> Result<(Vec<Staircase>, f64)> {
+    let mut stability: f64 = 1.0;
     let mut out = Vec::new();
     for (wi, w) in wires.iter().enumerate() {
         let item = format!("thin_wires[{wi}]");
         let st = w.staircase(&model.grid, &item)?;
-        // Radial edges of insulated parts first (they read the medium around the wire before
-        // the PEC edges are set).
+        // Radial edges first (they read the medium around the wire before the PEC edges are set).
         let total = st.length_m;
         let (s0, s1) = (w.bare_start_m, total - w.bare_end_m);
         let nodes = st.nodes();
+        let last = nodes.len() - 1;
         let mut dirs: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
         for (ei, e) in st.edges.iter().enumerate() {
             dirs[ei].push(e.comp);
             dirs[ei + 1].push(e.comp);
         }
+        // (axis, edge start node) -> (eps_r, sigma)
         let mut set = BTreeMap::new();
         for (ni, (p, s)) in nodes.iter().enumerate() {
             let insulated = w.insulation.as_ref().filter(|_| *s >= s0 - 1e-12 && *s <= s1 + 1e-12);
+            let is_end = ni == 0 || ni == last;
             for a in 0..3 {
-                if dirs[ni].contains(&a) {
+                let along = dirs[ni].contains(&a);
+                if along && !is_end {
                     continue;
                 }
                 for back in [false, true] {
@@ -353,38 +395,52 @@ pub(crate) fn apply_to_model(
                         }
                         q[a] -= 1;
                     }
+                    if along && st.edges.iter().any(|e| e.comp == a && e.node == q) {
+                        // The wire's own edge at an end (PEC); the one beyond the end is a
+                        // first-ring edge.
+                        continue;
+                    }
                     let Some((eps_m, sig_m)) = model.edge_material(Comp::from_index(a), q[0], q[1], q[2]) else {
                         continue;
                     };
-                    let dd = st.d[a];
-                    let a_r = w.radius_m;
-                    let v = match insulated {
-                        None => continue,
-                        Some(ins) => {
-                            let b = ins.outer_radius_m.min(dd);
-                            let eps_c = if sig_m > 0.0 {
-                                let f = freq_hz.ok_or_else(|| {
-                                    Error::input(
-                                        "thin_wires",
-                                        &format!("{item}.insulation"),
-                                        "an insulated wire in a conducting medium needs the CW frequency",
-                                        "set cw_freq_hz (or port_freqs_hz) in the simulation spec",
-                                    )
-                                })?;
-                                Complex64::new(eps_m, -sig_m / (2.0 * std::f64::consts::PI * f * EPS0))
-                            } else {
-                                Complex64::new(eps_m, 0.0)
-                            };
-                            // Two coaxial layers in series, mapped onto the edge's own ln(d/a0).
-                            let eff = (dd / a_r).ln() / ((b / a_r).ln() / ins.eps_r + (dd / b).ln() / eps_c);
-                            let sigma = match freq_hz {
-                                Some(f) => (-eff.im * 2.0 * std::f64::consts::PI * f * EPS0).max(0.0),
-                                None => 0.0,
-                            };
-                            (eff.re, sigma)
-                        }
+                    // Transverse cell size of the wire at this node (cubic cells in practice).
+                    let wa = dirs[ni][0];
+                    let dd = (st.d[(wa + 1) % 3] * st.d[(wa + 2) % 3]).sqrt();
+                    let omega = freq_hz.map(|f| 2.0 * std::f64::consts::PI * f);
+                    let eps_c = if sig_m > 0.0 {
+                        let w0 = omega.ok_or_else(|| {
+                            Error::input(
+                                "thin_wires",
+                                &item,
+                                "a thin wire in a conducting medium needs the CW frequency",
+                                "set cw_freq_hz (or port_freqs_hz) in the simulation spec",
+                            )
+                        })?;
+                        Complex64::new(eps_m, -sig_m / (w0 * EPS0))
+                    } else {
+                        Complex64::new(eps_m, 0.0)
                     };
-                    set.insert((a, q), v);
+                    let coat = insulated.map(|ins| (ins.outer_radius_m.min(0.5 * dd), ins.eps_r));
+                    let mut eff = first_ring_eps(eps_c, w.radius_m, dd, coat);
+                    if is_end {
+                        eff *= END_FACTOR;
+                    }
+                    stability = stability
+                        .min(eff.re / eps_m)
+                        .min(first_ring_factor(w.radius_m, dd).recip());
+                    if !(eff.re > 0.0) || !eff.re.is_finite() {
+                        return Err(Error::input(
+                            "thin_wires",
+                            &format!("{item}.insulation"),
+                            format!("the coating gives a non-positive edge permittivity {eff}"),
+                            "use a coating thinner than half a cell or a finer grid",
+                        ));
+                    }
+                    let sigma = match omega {
+                        Some(w0) => (-eff.im * w0 * EPS0).max(0.0),
+                        None => 0.0,
+                    };
+                    set.insert((a, q), (eff.re, sigma));
                 }
             }
         }
@@ -398,7 +454,7 @@ pub(crate) fn apply_to_model(
         }
         out.push(st);
     }
-    Ok(out)
+    Ok((out, stability))
 }
 
 /// One H correction: `h[hc][hidx] += coef * e[ec][eidx]`.
@@ -411,7 +467,7 @@ struct HTerm {
     coef: f32,
 }
 
-/// The built thin-wire extension: corrected H updates around every wire edge (Umashankar-Taflove).
+/// The built thin-wire extension: the first-ring H samples around every wire edge updated with `mu / s`.
 pub struct ThinWires {
     pub wires: Vec<Staircase>,
     terms: Vec<HTerm>,
@@ -421,26 +477,28 @@ impl ThinWires {
     pub(crate) fn new(op: &Operator, wires: Vec<Staircase>, specs: &[ThinWire]) -> Result<Self> {
         let d = op.d;
         let n = op.layout.n;
-        let mut map: BTreeMap<(usize, usize, usize, usize), f64> = BTreeMap::new();
+        // First-ring H samples, each with its factor: the whole H update is scaled (mu -> mu / f).
+        let mut ring: BTreeMap<(usize, [usize; 3]), f64> = BTreeMap::new();
         for (st, w) in wires.iter().zip(specs) {
             for e in &st.edges {
                 let c = e.comp;
+                let (b_ax, c_ax) = ((c + 1) % 3, (c + 2) % 3);
+                let f = first_ring_factor(w.radius_m, (d[b_ax] * d[c_ax]).sqrt());
                 for (q, ph) in circulating_h(c, e.node) {
                     let ok = (0..3).all(|x| if x == q { ph[x] <= n[x] } else { ph[x] < n[x] });
-                    if !ok {
-                        continue;
-                    }
-                    for (ec, pe, wgt, axis) in h_neighbours(q, ph, d) {
-                        if ec != c {
-                            continue;
-                        }
-                        let f = 2.0 / (d[axis] / w.radius_m).ln();
-                        let coef = -op.ch * wgt * (f - 1.0);
-                        let hidx = op.layout.idx(ph[0], ph[1], ph[2]);
-                        let eidx = op.layout.idx(pe[0], pe[1], pe[2]);
-                        map.insert((q, hidx, ec, eidx), coef);
+                    if ok {
+                        ring.entry((q, ph)).or_insert(f);
                     }
                 }
+            }
+        }
+        let mut map: BTreeMap<(usize, usize, usize, usize), f64> = BTreeMap::new();
+        for ((q, ph), f) in ring {
+            for (ec, pe, wgt, _axis) in h_neighbours(q, ph, d) {
+                let coef = -op.ch * wgt * (f - 1.0);
+                let hidx = op.layout.idx(ph[0], ph[1], ph[2]);
+                let eidx = op.layout.idx(pe[0], pe[1], pe[2]);
+                map.insert((q, hidx, ec, eidx), coef);
             }
         }
         let terms = map
