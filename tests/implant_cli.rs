@@ -187,6 +187,11 @@ fn tf_then_search_with_the_cached_tf() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(out.join("map.png").is_file());
     assert!(out.join("confirm.png").is_file());
+    let h = hdf5::File::open(out.join("search.h5")).unwrap();
+    let m: ndarray::Array2<f32> = h.dataset("map_xz").unwrap().read_2d().unwrap();
+    assert!(m.iter().any(|v| v.is_finite() && *v > 0.0));
+    let dt: Vec<f64> = h.dataset("confirmation/tip_delta_t_k").unwrap().read_raw().unwrap();
+    assert_eq!(dt.len(), 2);
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("ranking.json")).unwrap()).unwrap();
     let ranking = r["search"]["ranking"].as_array().unwrap();

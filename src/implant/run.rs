@@ -10,7 +10,9 @@ use serde_json::json;
 use super::local::TwinIncident;
 use super::model::Implant;
 use super::placement::{local_model, place, wall_distance, LocalGridOptions, PlacedImplant, Placement};
-use super::search::{confirm_top, search, write_confirm_png, write_map_png, ConfirmOptions, SearchOptions};
+use super::search::{
+    confirm_top, search, write_confirm_png, write_map_png, write_search_h5, ConfirmOptions, SearchOptions,
+};
 use super::tf::{compute_tf, TfOptions, TransferFunction};
 use crate::coil::phantom::PhantomConfig;
 use crate::error::{Error, Result};
@@ -367,6 +369,7 @@ pub fn search_command(
         }
         _ => None,
     };
+    write_search_h5(&result, confirmation.as_ref(), &dir.path("search.h5"))?;
     let note = if confirmation.is_some() {
         "ranked by the transfer-function estimate |E_tip|² = |∫ S E_tan dl|² (or A |E_tip|² when the TF is calibrated); \
          the best candidates were confirmed by full fine-grid runs (TF/SF box driven by the coil field) and a Pennes exposure"

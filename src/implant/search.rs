@@ -237,6 +237,80 @@ pub fn search(
     })
 }
 
+/// Writes `search.h5`: dataset `map_xz` (the heating map of [`write_map_png`], `[ix][iz]`, NaN where
+/// nothing fitted, attributes `origin_m` and `spacing_m` of its x and z axes), and the ranking as
+/// `ranking/position_m` (n x 3), `ranking/direction` (n x 3), `ranking/roll_deg`,
+/// `ranking/e_tip_v_per_m`, `ranking/e_tip_phase_rad`, and with a confirmation
+/// `confirmation/tip_delta_t_k`, `confirmation/tip_sar_1g_w_per_kg` (in estimate order).
+pub fn write_search_h5(result: &SearchResult, confirm: Option<&ConfirmResult>, path: &std::path::Path) -> Result<()> {
+    use ndarray::{Array1, Array2};
+    let h5 = |e: hdf5::Error| Error::Other(format!("HDF5 error writing {}: {e}", path.display()));
+    let file = hdf5::File::create(path).map_err(h5)?;
+    let ds = file
+        .new_dataset_builder()
+        .with_data(&result.map_xz)
+        .create("map_xz")
+        .map_err(h5)?;
+    for (name, v) in [
+        ("origin_m", [result.grid_origin_m[0], result.grid_origin_m[2]]),
+        ("spacing_m", [result.grid_step_m[0], result.grid_step_m[2]]),
+    ] {
+        ds.new_attr::<f64>()
+            .shape([2])
+            .create(name)
+            .and_then(|a| a.write(&Array1::from(v.to_vec())))
+            .map_err(h5)?;
+    }
+    let r = &result.ranking;
+    let g = file.create_group("ranking").map_err(h5)?;
+    let n = r.len();
+    let mut pos = Array2::<f64>::zeros((n, 3));
+    let mut dir = Array2::<f64>::zeros((n, 3));
+    for (i, c) in r.iter().enumerate() {
+        for a in 0..3 {
+            pos[[i, a]] = c.position_m[a];
+            dir[[i, a]] = c.direction[a];
+        }
+    }
+    g.new_dataset_builder()
+        .with_data(&pos)
+        .create("position_m")
+        .map_err(h5)?;
+    g.new_dataset_builder()
+        .with_data(&dir)
+        .create("direction")
+        .map_err(h5)?;
+    for (name, v) in [
+        ("roll_deg", r.iter().map(|c| c.roll_deg).collect::<Vec<_>>()),
+        ("e_tip_v_per_m", r.iter().map(|c| c.e_tip_v_per_m).collect()),
+        ("e_tip_phase_rad", r.iter().map(|c| c.e_tip_phase_rad).collect()),
+    ] {
+        g.new_dataset_builder()
+            .with_data(&Array1::from(v))
+            .create(name)
+            .map_err(h5)?;
+    }
+    if let Some(c) = confirm {
+        let g = file.create_group("confirmation").map_err(h5)?;
+        for (name, v) in [
+            (
+                "tip_delta_t_k",
+                c.confirmations.iter().map(|x| x.tip_delta_t_k).collect::<Vec<_>>(),
+            ),
+            (
+                "tip_sar_1g_w_per_kg",
+                c.confirmations.iter().map(|x| x.tip_sar_1g_w_per_kg).collect(),
+            ),
+        ] {
+            g.new_dataset_builder()
+                .with_data(&Array1::from(v))
+                .create(name)
+                .map_err(h5)?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes the heating map (max over y, orientations and variants per (x, z) position) as a PNG.
 pub fn write_map_png(result: &SearchResult, path: &std::path::Path) -> Result<()> {
     let unit = match &result.estimate_quantity {
