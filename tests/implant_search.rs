@@ -310,14 +310,7 @@ fn estimate_predicts_direct_tip_sar_for_uniform_linear_phase_and_twin_fields() {
     );
     let mut so = SimulateOptions::default();
     so.mesh.cell_m = 0.02;
-    let req = rftwin::twin::BasisRequest {
-        coil: &coil,
-        phantom: Some(&ph),
-        opt: &so,
-        offset_m: [0.0; 3],
-    };
-    let (basis, _) = rftwin::twin::cached_basis(&req, None, None).unwrap();
-    let tw = rftwin::twin::TwinFields::from_basis(&basis, &[Complex64::new(1.0, 0.0), Complex64::default()]).unwrap();
+    let tw = rftwin::twin::ideal_drive_fields(&coil, &ph, &so, None).unwrap();
     let per_ut = 1e-6 / tw.b1_plus_at([0.0; 3]).norm();
     let twin: Arc<dyn IncidentField> = Arc::new(TwinIncident::new(tw.scaled(per_ut)));
     let opt = ConfirmOptions {

@@ -373,15 +373,8 @@ fn twin_stage(
                     })
                 }
                 None => {
-                    let req = crate::twin::BasisRequest {
-                        coil: &c,
-                        phantom: Some(&p),
-                        opt: &sim,
-                        offset_m: [0.0; 3],
-                    };
                     log("twin: basis runs (ideal quadrature drive)");
-                    let (basis, _) = crate::twin::cached_basis(&req, opt.cache_dir.as_deref(), None)?;
-                    let fields = TwinFields::from_basis(&basis, &[Complex64::new(1.0, 0.0), Complex64::new(0.0, 0.0)])?;
+                    let fields = crate::twin::ideal_drive_fields(&c, &p, &sim, opt.cache_dir.as_deref())?;
                     let section = Section::new("Coil twin").paragraph(format!(
                         "Coil {} at {{{freq_key}}}, phantom {}, coarse cell {{{cell_key}}}: ideal quadrature drive \
                          (no measured map given, so no calibration).",

@@ -221,7 +221,6 @@ pub fn search_command(
     log: &mut dyn FnMut(&str),
 ) -> Result<serde_json::Value> {
     use crate::b1::coil_maps::SimulateOptions;
-    use num_complex::Complex64;
     let implant = Implant::load(inp.implant)?;
     if !(inp.coil_cell_m > 0.0) || !(inp.tf_cell_m > 0.0) {
         return Err(Error::input(
@@ -313,15 +312,8 @@ pub fn search_command(
             let (coil, phantom) = *cp;
             let mut so = SimulateOptions::default();
             so.mesh.cell_m = inp.coil_cell_m;
-            let req = crate::twin::BasisRequest {
-                coil: &coil,
-                phantom: Some(&phantom),
-                opt: &so,
-                offset_m: [0.0; 3],
-            };
             log("coil field: basis runs (ideal quadrature drive)");
-            let (basis, _) = crate::twin::cached_basis(&req, inp.cache_dir.as_deref(), None)?;
-            let f = crate::twin::TwinFields::from_basis(&basis, &[Complex64::new(1.0, 0.0), Complex64::new(0.0, 0.0)])?;
+            let f = crate::twin::ideal_drive_fields(&coil, &phantom, &so, inp.cache_dir.as_deref())?;
             (f, phantom, coil.name.clone(), "ideal quadrature drive")
         }
     };

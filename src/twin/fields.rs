@@ -429,3 +429,22 @@ pub fn load_twin_dir(dir: &Path) -> Result<LoadedTwin> {
     let nrmse = v.get("nrmse").and_then(|x| x.as_float());
     Ok(LoadedTwin { fields, phantom, nrmse })
 }
+
+/// The coil's fields with the ideal quadrature drive (the first basis field alone, weights `[1, 0]`)
+/// from the basis runs, cached in `cache` when given: what `assess` and `implant search` use when no
+/// calibration is asked for.
+pub fn ideal_drive_fields(
+    coil: &crate::coil::CoilConfig,
+    phantom: &crate::coil::PhantomConfig,
+    opt: &crate::b1::coil_maps::SimulateOptions,
+    cache: Option<&Path>,
+) -> Result<TwinFields> {
+    let req = super::basis::BasisRequest {
+        coil,
+        phantom: Some(phantom),
+        opt,
+        offset_m: [0.0; 3],
+    };
+    let (basis, _) = super::basis::cached_basis(&req, cache, None)?;
+    TwinFields::from_basis(&basis, &[Complex64::new(1.0, 0.0), Complex64::new(0.0, 0.0)])
+}

@@ -23,7 +23,7 @@ pub use basis::{
     cached_basis, compute_basis_request, default_cache_dir, Basis, BasisRequest, CacheOutcome, CellMaterials,
 };
 pub use calibrate::{calibrate, compute_basis, synthesize, Calibration};
-pub use fields::{load_twin_dir, LoadedTwin, TwinFields};
+pub use fields::{ideal_drive_fields, load_twin_dir, LoadedTwin, TwinFields};
 pub use fit::{fit_weights_complex, fit_weights_magnitude, WeightFit};
 pub use full::{calibrate_full, FullCalibration, FullOptions};
 pub use joint::{JointFit, JointOptions};
