@@ -311,7 +311,7 @@ fn estimate_predicts_direct_tip_sar_for_uniform_linear_phase_and_twin_fields() {
     let mut so = SimulateOptions::default();
     so.mesh.cell_m = 0.02;
     let tw = rftwin::twin::ideal_drive_fields(&coil, &ph, &so, None).unwrap();
-    let per_ut = 1e-6 / tw.b1_plus_at([0.0; 3]).norm();
+    let per_ut = tw.per_microtesla();
     let twin: Arc<dyn IncidentField> = Arc::new(TwinIncident::new(tw.scaled(per_ut)));
     let opt = ConfirmOptions {
         count: 1,

@@ -339,13 +339,14 @@ pub fn first_ring_factor(radius_m: f64, d: f64) -> f64 {
 /// in a medium `eps_m` (complex relative), optionally coated (outer radius `b`, `eps_i`):
 /// `1/eps_edge = 1/eps_m + (2/pi) [ln(b/a)/eps_i + ln(r0/b)/eps_m]` (bare: `b = a`).
 fn first_ring_eps(eps_m: Complex64, a: f64, d: f64, coat: Option<(f64, f64)>) -> Complex64 {
-    let r0 = LATTICE_RADIUS_CELLS * d;
-    let k = std::f64::consts::FRAC_2_PI;
-    let inv = match coat {
-        None => (1.0 + k * (r0 / a).ln()) / eps_m,
-        Some((b, eps_i)) => 1.0 / eps_m + k * ((b / a).ln() / eps_i + (r0 / b).ln() / eps_m),
-    };
-    1.0 / inv
+    match coat {
+        None => eps_m * first_ring_factor(a, d),
+        Some((b, eps_i)) => {
+            let r0 = LATTICE_RADIUS_CELLS * d;
+            let k = std::f64::consts::FRAC_2_PI;
+            1.0 / (1.0 / eps_m + k * ((b / a).ln() / eps_i + (r0 / b).ln() / eps_m))
+        }
+    }
 }
 
 /// The end nodes of a wire carry half a cell of wire: the first-ring factor of their edges (radial,
@@ -366,6 +367,7 @@ pub(crate) fn apply_to_model(
     freq_hz: Option<f64>,
 ) -> Result<(Vec<Staircase>, f64)> {
     let (mut eps_min, mut mu_min): (f64, f64) = (1.0, 1.0);
+    let omega = freq_hz.map(|f| 2.0 * std::f64::consts::PI * f);
     let mut out = Vec::new();
     for (wi, w) in wires.iter().enumerate() {
         let item = format!("thin_wires[{wi}]");
@@ -385,6 +387,11 @@ pub(crate) fn apply_to_model(
         for (ni, (p, s)) in nodes.iter().enumerate() {
             let insulated = w.insulation.as_ref().filter(|_| *s >= s0 - 1e-12 && *s <= s1 + 1e-12);
             let is_end = ni == 0 || ni == last;
+            // Transverse cell size of the wire at this node (cubic cells in practice); the circulating
+            // H of its edges get mu / s (ThinWires::new).
+            let wa = dirs[ni][0];
+            let dd = (st.d[(wa + 1) % 3] * st.d[(wa + 2) % 3]).sqrt();
+            mu_min = mu_min.min(first_ring_factor(w.radius_m, dd).recip());
             for a in 0..3 {
                 let along = dirs[ni].contains(&a);
                 if along && !is_end {
@@ -406,10 +413,6 @@ pub(crate) fn apply_to_model(
                     let Some((eps_m, sig_m)) = model.edge_material(Comp::from_index(a), q[0], q[1], q[2]) else {
                         continue;
                     };
-                    // Transverse cell size of the wire at this node (cubic cells in practice).
-                    let wa = dirs[ni][0];
-                    let dd = (st.d[(wa + 1) % 3] * st.d[(wa + 2) % 3]).sqrt();
-                    let omega = freq_hz.map(|f| 2.0 * std::f64::consts::PI * f);
                     let eps_c = if sig_m > 0.0 {
                         let w0 = omega.ok_or_else(|| {
                             Error::input(
@@ -429,7 +432,6 @@ pub(crate) fn apply_to_model(
                         eff *= END_FACTOR;
                     }
                     eps_min = eps_min.min(eff.re);
-                    mu_min = mu_min.min(first_ring_factor(w.radius_m, dd).recip());
                     if !(eff.re > 0.0) || !eff.re.is_finite() {
                         return Err(Error::input(
                             "thin_wires",

@@ -318,16 +318,16 @@ pub fn search_command(
         }
     };
     let scale = if normalise == "b1-ut" {
-        let b = fields.b1_plus_at([0.0; 3]).norm();
-        if !(b > 0.0) {
-            return Err(Error::Other(
-                "the coil field has no B1+ at the isocentre to normalise to".into(),
-            ));
-        }
-        1e-6 / b
+        fields.per_microtesla()
     } else {
-        1.0 / fields.input_power_w.sqrt()
+        fields.per_watt()
     };
+    if !scale.is_finite() {
+        return Err(Error::Other(format!(
+            "the coil field cannot be normalised {}: no B1+ at the isocentre or no input power",
+            if normalise == "b1-ut" { "per µT" } else { "per W" }
+        )));
+    }
     let tf = match cached {
         Some(tf) => tf,
         None => {

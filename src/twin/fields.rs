@@ -137,6 +137,15 @@ impl TwinFields {
             self.density_kg_per_m3[idx] as f64,
         ))
     }
+    /// Factor that scales these fields to 1 W of input power (as `CoilFields::per_watt`).
+    pub fn per_watt(&self) -> f64 {
+        1.0 / self.input_power_w.sqrt()
+    }
+    /// Factor that scales these fields to |B1+| = 1 µT at the isocentre (as
+    /// `CoilFields::per_microtesla`).
+    pub fn per_microtesla(&self) -> f64 {
+        1e-6 / self.b1_plus_at([0.0; 3]).norm()
+    }
     /// The fields multiplied by `factor` (input power by `factor²`), e.g. `1/sqrt(P)` for 1 W.
     pub fn scaled(&self, factor: f64) -> TwinFields {
         let f = factor as f32;
