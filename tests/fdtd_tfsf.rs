@@ -71,6 +71,8 @@ fn yee_time_step_matches_operator() {
             model,
             &OperatorSpec {
                 courant: 0.98,
+                reference: Default::default(),
+                mu_r_min: 1.0,
                 boundaries: std::array::from_fn(|_| [rftwin::fdtd::Boundary::Pec, rftwin::fdtd::Boundary::Pec]),
                 cw_freq_hz: f,
             },

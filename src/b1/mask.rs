@@ -123,7 +123,7 @@ pub fn eroded(shape: &Shape, border_m: f64) -> Result<Shape> {
             }
         }
     };
-    Ok(Shape::new(&shape.name, kind))
+    Ok(Shape::new(&shape.name, kind).rotated(shape.rotation.clone()))
 }
 
 /// Mask of the voxels of a grid (`dims`, voxel affine `voxel_to_world`) whose centres lie inside the

@@ -22,6 +22,7 @@
 //! [position]
 //! landmark_in_phantom_m = [0.0, 0.0, 0.0]
 //! landmark_from_isocentre_m = [0.0, 0.0, 0.0]
+//! rotation_deg = [0.0, 0.0, 0.0]  # about the phantom's centre (rotation vector, degrees)
 //! ```
 
 use std::path::Path;
@@ -30,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{toml_error, CoilConfig, Problems};
 use crate::error::{Error, Result};
-use crate::grid::{Material, Shape, ShapeKind, VoxelModel};
+use crate::grid::{Material, Shape, ShapeKind, ShapeRotation, VoxelModel};
 
 /// The phantom's solid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +61,7 @@ pub struct MaterialToml {
 pub struct PositionToml {
     pub landmark_in_phantom_m: Option<[f64; 3]>,
     pub landmark_from_isocentre_m: Option<[f64; 3]>,
+    pub rotation_deg: Option<[f64; 3]>,
 }
 
 /// A phantom file as written.
@@ -102,9 +104,12 @@ pub struct PhantomConfig {
     pub material: PhantomMaterial,
     pub landmark_in_phantom_m: [f64; 3],
     pub landmark_from_isocentre_m: [f64; 3],
+    /// Rotation of the phantom about its centre, as a rotation vector in degrees (axis times angle;
+    /// for small angles the rotations about x, y and z): a phantom never sits exactly square.
+    pub rotation_deg: [f64; 3],
 }
 
-const PHANTOM_KEYS: &str = "name, description, shape, width_m, depth_m, length_m, radius_m, [material] (name, eps_r, sigma_s_per_m, density_kg_per_m3, k_w_per_m_k, c_j_per_kg_k), [position] (landmark_in_phantom_m, landmark_from_isocentre_m)";
+const PHANTOM_KEYS: &str = "name, description, shape, width_m, depth_m, length_m, radius_m, [material] (name, eps_r, sigma_s_per_m, density_kg_per_m3, k_w_per_m_k, c_j_per_kg_k), [position] (landmark_in_phantom_m, landmark_from_isocentre_m, rotation_deg)";
 
 impl PhantomConfig {
     pub fn load(path: &Path) -> Result<Self> {
@@ -194,9 +199,11 @@ impl PhantomConfig {
         let pos = raw.position.unwrap_or_default();
         let landmark_in_phantom_m = pos.landmark_in_phantom_m.unwrap_or([0.0; 3]);
         let landmark_from_isocentre_m = pos.landmark_from_isocentre_m.unwrap_or([0.0; 3]);
+        let rotation_deg = pos.rotation_deg.unwrap_or([0.0; 3]);
         for (key, v) in [
             ("position.landmark_in_phantom_m", landmark_in_phantom_m),
             ("position.landmark_from_isocentre_m", landmark_from_isocentre_m),
+            ("position.rotation_deg", rotation_deg),
         ] {
             if v.iter().any(|x| !x.is_finite()) {
                 p.add(
@@ -205,6 +212,14 @@ impl PhantomConfig {
                     "give three coordinates in metres, e.g. [0.0, 0.0, 0.0]",
                 );
             }
+        }
+        let angle = rotation_deg.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if angle > 45.0 {
+            p.add(
+                "position.rotation_deg",
+                format!("rotation of {angle:.1} degrees: the phantom's axes are meant to follow the coil's"),
+                "give the small misalignment only (at most 45 degrees); describe a phantom turned further with its width/depth/length",
+            );
         }
         if p.is_empty() {
             for a in 0..3 {
@@ -244,7 +259,38 @@ impl PhantomConfig {
             },
             landmark_in_phantom_m,
             landmark_from_isocentre_m,
+            rotation_deg,
         })
+    }
+
+    /// The phantom's rotation about its centre (None when square to the coil).
+    pub fn rotation(&self) -> Option<ShapeRotation> {
+        if self.rotation_deg.iter().all(|&v| v == 0.0) {
+            return None;
+        }
+        Some(ShapeRotation::from_vector(
+            self.centre_m(),
+            self.rotation_deg.map(|v| v.to_radians()),
+        ))
+    }
+
+    /// A coil-frame point in the phantom's own axes, relative to its centre (m).
+    pub fn to_phantom_frame(&self, p: [f64; 3]) -> [f64; 3] {
+        let c = self.centre_m();
+        let q = match self.rotation() {
+            Some(r) => r.inverse_apply(p),
+            None => p,
+        };
+        [0, 1, 2].map(|a| q[a] - c[a])
+    }
+
+    /// Half-extents of the phantom's axis-aligned bounding box in the coil frame (m).
+    pub fn bounding_half_m(&self) -> [f64; 3] {
+        let h = self.size_m.map(|s| 0.5 * s);
+        match self.rotation() {
+            None => h,
+            Some(r) => [0, 1, 2].map(|a| (0..3).map(|b| r.matrix[a][b].abs() * h[b]).sum()),
+        }
     }
 
     /// Centre of the phantom's bounding box in the coil frame (m).
@@ -273,6 +319,7 @@ impl PhantomConfig {
                 },
             ),
         }
+        .rotated(self.rotation())
     }
 
     /// The electromagnetic material for the voxel model.
@@ -291,15 +338,24 @@ impl PhantomConfig {
         let h = self.size_m.map(|s| 0.5 * s);
         match self.shape {
             PhantomShape::Box => {
+                let rot = self.rotation();
                 let mut r: f64 = 0.0;
                 for sx in [-1.0, 1.0] {
                     for sy in [-1.0, 1.0] {
-                        r = r.max((c[0] + sx * h[0]).hypot(c[1] + sy * h[1]));
+                        for sz in [-1.0, 1.0] {
+                            let q = [c[0] + sx * h[0], c[1] + sy * h[1], c[2] + sz * h[2]];
+                            let q = rot.as_ref().map_or(q, |r| r.apply(q));
+                            r = r.max(q[0].hypot(q[1]));
+                        }
                     }
                 }
                 r
             }
-            PhantomShape::Cylinder => c[0].hypot(c[1]) + h[0],
+            // A tilted cylinder reaches at most its radius plus the tilt of its half-length.
+            PhantomShape::Cylinder => {
+                let b = self.bounding_half_m();
+                c[0].hypot(c[1]) + h[0] + (b[0].max(b[1]) - h[0]).max(0.0)
+            }
         }
     }
 
@@ -308,7 +364,8 @@ impl PhantomConfig {
     /// file and the position key.
     pub fn check_fits(&self, coil: &CoilConfig) -> Result<()> {
         let c = self.centre_m();
-        let (z0, z1) = (c[2] - 0.5 * self.size_m[2], c[2] + 0.5 * self.size_m[2]);
+        let hz = self.bounding_half_m()[2];
+        let (z0, z1) = (c[2] - hz, c[2] + hz);
         let coil_half = 0.5 * (coil.rung_length_m + coil.ring_width_m);
         let r = self.max_radius_m();
         let inner = coil.rung_radius_m;

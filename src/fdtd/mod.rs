@@ -24,7 +24,7 @@ pub use dft::{DftProbe, FieldKind, TimeProbe};
 pub use extension::{Extension, Probe, StepCtx};
 pub use fields::{Fields, Layout};
 pub use lumped::{Lumped, LumpedSpec};
-pub use operator::{Boundary, CpmlParams, Operator, OperatorSpec};
+pub use operator::{Boundary, CourantReference, CpmlParams, Operator, OperatorSpec};
 pub use sim::{Progress, ProgressFn, RunStats, Simulation, SimulationSpec, SteadyState};
 pub use source::{SourceSpec, Waveform};
 pub use tfsf::{IncidentField, PlaneWave, Tfsf, TfsfSpec};

@@ -9,7 +9,7 @@ use super::engine::{self, PlaneHook};
 use super::extension::{Extension, Probe, StepCtx};
 use super::fields::{Fields, Window};
 use super::lumped::{Lumped, LumpedSpec};
-use super::operator::{Boundary, Operator, OperatorSpec};
+use super::operator::{Boundary, CourantReference, Operator, OperatorSpec};
 use super::pmc::PmcFaces;
 use super::source::{SourceSpec, Sources};
 use super::tfsf::{Tfsf, TfsfSpec};
@@ -24,6 +24,8 @@ pub struct SimulationSpec {
     /// `[axis][low, high]`.
     pub boundaries: [[Boundary; 2]; 3],
     pub courant: f64,
+    /// The wave speed the Courant number refers to (`FastestMedium`: longer steps in a box of gel).
+    pub courant_reference: CourantReference,
     /// Makes one period of this frequency a whole number of steps (for steady-state runs).
     pub cw_freq_hz: Option<f64>,
     pub lumped: Vec<LumpedSpec>,
@@ -43,6 +45,7 @@ impl SimulationSpec {
             model,
             boundaries: std::array::from_fn(|_| [Boundary::Pec, Boundary::Pec]),
             courant: 0.98,
+            courant_reference: CourantReference::Vacuum,
             cw_freq_hz: None,
             lumped: vec![],
             port_freqs_hz: vec![],
@@ -105,6 +108,27 @@ pub struct Progress {
 /// A progress callback.
 pub type ProgressFn = Box<dyn FnMut(Progress) + Send>;
 
+/// The thin-wire H corrections read E within one cell of the wire; keep them clear of the TF/SF
+/// corrections.
+fn check_wires_inside(t: &Tfsf, thin: &ThinWires) -> Result<()> {
+    let (lo, hi) = t.bounds();
+    for (wi, st) in thin.wires.iter().enumerate() {
+        if st
+            .nodes()
+            .iter()
+            .any(|(p, _)| (0..3).any(|a| p[a] < lo[a] + 2 || p[a] + 2 > hi[a]))
+        {
+            return Err(Error::input(
+                "simulation",
+                &format!("thin_wires[{wi}]"),
+                "the wire reaches within 2 cells of the TF/SF surface (or lies outside the box)",
+                "keep thin wires at least 2 cells inside the TF/SF box",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A built simulation.
 pub struct Simulation {
     pub op: Operator,
@@ -129,7 +153,7 @@ impl Simulation {
                 gaps.push((*comp, *node));
             }
         }
-        let (stairs, stability) = thinwire::apply_to_model(
+        let (stairs, mu_r_min) = thinwire::apply_to_model(
             &mut model,
             &spec.thin_wires,
             &gaps,
@@ -138,9 +162,11 @@ impl Simulation {
         let op = Operator::new(
             model,
             &OperatorSpec {
-                // The thin wires' first-ring permittivity and permeability speed up the local
-                // update where they are lowered: scale the step (thinwire::apply_to_model).
-                courant: spec.courant * stability.sqrt(),
+                // The thin wires' first-ring permittivity (in the model) and permeability speed up
+                // the local update where they are lowered: the operator scales the step.
+                courant: spec.courant,
+                reference: spec.courant_reference,
+                mu_r_min,
                 boundaries: spec.boundaries,
                 cw_freq_hz: spec.cw_freq_hz,
             },
@@ -153,23 +179,7 @@ impl Simulation {
         let tfsf = spec.tfsf.as_ref().map(|t| Tfsf::new(&op, t)).transpose()?;
         let thin = ThinWires::new(&op, stairs, &spec.thin_wires)?;
         if let Some(t) = &tfsf {
-            // The thin-wire H corrections read E within one cell of the wire; keep them clear of
-            // the TF/SF corrections.
-            let (lo, hi) = t.bounds();
-            for (wi, st) in thin.wires.iter().enumerate() {
-                if st
-                    .nodes()
-                    .iter()
-                    .any(|(p, _)| (0..3).any(|a| p[a] < lo[a] + 2 || p[a] + 2 > hi[a]))
-                {
-                    return Err(Error::input(
-                        "simulation",
-                        &format!("thin_wires[{wi}]"),
-                        "the wire reaches within 2 cells of the TF/SF surface (or lies outside the box)",
-                        "keep thin wires at least 2 cells inside the TF/SF box",
-                    ));
-                }
-            }
+            check_wires_inside(t, &thin)?;
         }
         let plane_energy = vec![0.0; op.layout.n[0] + 1];
         Ok(Self {
@@ -185,6 +195,18 @@ impl Simulation {
             plane_energy,
             progress: None,
         })
+    }
+
+    /// Replaces the TF/SF box (before the run), e.g. with an incident plane wave matched to the Yee
+    /// dispersion at the time step the operator chose (`op.dt`).
+    pub fn replace_tfsf(&mut self, spec: &TfsfSpec) -> Result<()> {
+        if self.n > 0 {
+            return Err(Error::Other("replace_tfsf: the run has started".into()));
+        }
+        let t = Tfsf::new(&self.op, spec)?;
+        check_wires_inside(&t, &self.thin)?;
+        self.tfsf = Some(t);
+        Ok(())
     }
 
     /// Sets a callback called once per period (CW) or energy check (broadband).

@@ -356,17 +356,16 @@ pub const END_FACTOR: f64 = 0.5;
 /// Applies the wires to a voxel model before the operator is built: thin PEC on every wire edge
 /// except the `gaps` (edges carrying lumped elements), and the first-ring permittivity on the edges
 /// that join each wire node to the lattice (bare or insulated; halved at the ends). Returns the
-/// staircases and the stability factor `min(1, eps_r min) x min(1, mu_r min)` over the modified E
-/// edges and circulating H samples (relative to vacuum, for which the Courant number is set): the
-/// local wave speed is at most `c0 / sqrt(factor)`, so the Courant number must be scaled by its
-/// square root.
+/// staircases and the smallest relative permeability of the circulating H samples (`mu / s`). The
+/// lowered first-ring permittivity is in the model's edge materials; the operator sets the time
+/// step from both (`OperatorSpec::mu_r_min`): the local wave speed there can exceed the medium's.
 pub(crate) fn apply_to_model(
     model: &mut VoxelModel,
     wires: &[ThinWire],
     gaps: &[(usize, [usize; 3])],
     freq_hz: Option<f64>,
 ) -> Result<(Vec<Staircase>, f64)> {
-    let (mut eps_min, mut mu_min): (f64, f64) = (1.0, 1.0);
+    let mut mu_min: f64 = 1.0;
     let omega = freq_hz.map(|f| 2.0 * std::f64::consts::PI * f);
     let mut out = Vec::new();
     for (wi, w) in wires.iter().enumerate() {
@@ -431,7 +430,6 @@ pub(crate) fn apply_to_model(
                     if is_end {
                         eff *= END_FACTOR;
                     }
-                    eps_min = eps_min.min(eff.re);
                     if !(eff.re > 0.0) || !eff.re.is_finite() {
                         return Err(Error::input(
                             "thin_wires",
@@ -458,7 +456,7 @@ pub(crate) fn apply_to_model(
         }
         out.push(st);
     }
-    Ok((out, eps_min * mu_min))
+    Ok((out, mu_min))
 }
 
 /// One H correction: `h[hc][hidx] += coef * e[ec][eidx]`.

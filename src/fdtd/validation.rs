@@ -80,6 +80,14 @@ pub fn cases() -> Vec<ValidationCase> {
             run: || case_tfsf_leakage(TfsfCase::Gel),
         },
         ValidationCase {
+            name: "tfsf_gel_long_step_interior",
+            run: || case_tfsf_interior(TfsfCase::GelLongStep),
+        },
+        ValidationCase {
+            name: "tfsf_gel_long_step_leakage",
+            run: || case_tfsf_leakage(TfsfCase::GelLongStep),
+        },
+        ValidationCase {
             name: "tfsf_oblique_interior",
             run: || case_tfsf_interior(TfsfCase::Oblique),
         },
@@ -636,6 +644,9 @@ pub enum TfsfCase {
     Vacuum,
     /// ASTM gel (eps_r 80, 0.47 S/m), 64 MHz, 5 mm cells (105 cells per wavelength in the gel), wave along +y.
     Gel,
+    /// As `Gel`, with the Courant number referred to the gel's wave speed
+    /// (`CourantReference::FastestMedium`: a ~9x longer step).
+    GelLongStep,
     /// Vacuum, 1 GHz, oblique incidence: a phase gradient along all three axes.
     Oblique,
 }
@@ -656,11 +667,11 @@ pub struct TfsfOutcome {
 /// Runs a TF/SF plane-wave case to steady state; with `sphere_radius_m` a PEC sphere sits at the box centre.
 /// `matched` selects the Yee-dispersion-matched wavenumber instead of the analytic one.
 pub fn tfsf_run(case: TfsfCase, matched: bool, sphere_radius_m: Option<f64>) -> Result<TfsfOutcome> {
-    use super::tfsf::{yee_time_step, IncidentField, PlaneWave, TfsfSpec};
+    use super::tfsf::{IncidentField, PlaneWave, TfsfSpec};
     use std::sync::Arc;
     let (freq, d, n, cpml, medium, dir, e0) = match case {
         TfsfCase::Vacuum => (1e9, 0.01, 36, 8, Material::vacuum(), [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]),
-        TfsfCase::Gel => (
+        TfsfCase::Gel | TfsfCase::GelLongStep => (
             64e6,
             0.005,
             32,
@@ -698,18 +709,24 @@ pub fn tfsf_run(case: TfsfCase, matched: bool, sphere_radius_m: Option<f64>) -> 
     let courant = 0.98;
     let e0 = e0.map(|v| Complex64::new(v, 0.0));
     let mut pw = PlaneWave::new(freq, medium.eps_r, medium.sigma_s_per_m, dir, e0, centre)?;
-    if matched {
-        pw = pw.yee_matched([d; 3], yee_time_step([d; 3], courant, Some(freq)))?;
-    }
-    let pw = Arc::new(pw);
     let (lo, hi) = (cpml + 4, n - cpml - 4);
     let mut spec = SimulationSpec::new(model).all_boundaries(Boundary::cpml(cpml));
     spec.courant = courant;
+    if case == TfsfCase::GelLongStep {
+        spec.courant_reference = super::operator::CourantReference::FastestMedium;
+    }
     spec.cw_freq_hz = Some(freq);
-    let mut t = TfsfSpec::new([lo; 3], [hi; 3], pw.clone());
+    let mut t = TfsfSpec::new([lo; 3], [hi; 3], Arc::new(pw.clone()));
     t.ramp_periods = 2.0;
-    spec.tfsf = Some(t);
+    spec.tfsf = Some(t.clone());
     let mut sim = Simulation::new(spec)?;
+    if matched {
+        // Matched to the step the operator chose.
+        pw = pw.yee_matched([d; 3], sim.op.dt)?;
+        t.incident = Arc::new(pw.clone());
+        sim.replace_tfsf(&t)?;
+    }
+    let pw = Arc::new(pw);
     let m = sim.op.steps_per_period.expect("cw");
     let every = if m % 16 == 0 { m / 16 } else { m / 4 };
     let mut pe = DftProbe::full(&sim.op, "e", FieldKind::E, &[freq], every)?;
@@ -760,6 +777,9 @@ fn tfsf_label(case: TfsfCase) -> &'static str {
     match case {
         TfsfCase::Vacuum => "vacuum, 1 GHz, 1 cm cells, wave along +x",
         TfsfCase::Gel => "ASTM gel (eps_r 80, 0.47 S/m), 64 MHz, 5 mm cells, wave along +y",
+        TfsfCase::GelLongStep => {
+            "ASTM gel, 64 MHz, 5 mm cells, wave along +y, Courant 0.98 of the gel's wave speed (step ~9x the vacuum one)"
+        }
         TfsfCase::Oblique => "vacuum, 1 GHz, 1 cm cells, oblique wave along (1, 0.6, -0.35)",
     }
 }
@@ -769,6 +789,7 @@ fn case_tfsf_interior(case: TfsfCase) -> Result<CaseResult> {
     let name = match case {
         TfsfCase::Vacuum => "tfsf_vacuum_interior",
         TfsfCase::Gel => "tfsf_gel_64mhz_interior",
+        TfsfCase::GelLongStep => "tfsf_gel_long_step_interior",
         TfsfCase::Oblique => "tfsf_oblique_interior",
     };
     Ok(CaseResult::with_error(
@@ -793,6 +814,7 @@ fn case_tfsf_leakage(case: TfsfCase) -> Result<CaseResult> {
     let name = match case {
         TfsfCase::Vacuum => "tfsf_vacuum_leakage",
         TfsfCase::Gel => "tfsf_gel_64mhz_leakage",
+        TfsfCase::GelLongStep => "tfsf_gel_long_step_leakage",
         TfsfCase::Oblique => "tfsf_oblique_leakage",
     };
     Ok(CaseResult::with_error(
@@ -1206,7 +1228,18 @@ pub fn implant_box_run(size_m: [f64; 3], d: f64, wire_m: f64) -> Result<ImplantB
 
 /// The simulation of [`implant_box_run`], built but not run: (simulation, gap edge index, cells).
 pub fn implant_box_sim(size_m: [f64; 3], d: f64, wire_m: f64) -> Result<(Simulation, usize, usize)> {
-    use super::tfsf::{yee_time_step, PlaneWave, TfsfSpec};
+    implant_box_sim_with(size_m, d, wire_m, super::operator::CourantReference::FastestMedium)
+}
+
+/// [`implant_box_sim`] with the Courant reference given (`Vacuum`: the step of a box with air in it,
+/// for the benchmark's comparison).
+pub fn implant_box_sim_with(
+    size_m: [f64; 3],
+    d: f64,
+    wire_m: f64,
+    reference: super::operator::CourantReference,
+) -> Result<(Simulation, usize, usize)> {
+    use super::tfsf::{PlaneWave, TfsfSpec};
     use super::thinwire::{Insulation, ThinWire};
     use std::sync::Arc;
     let f = 64e6;
@@ -1216,17 +1249,21 @@ pub fn implant_box_sim(size_m: [f64; 3], d: f64, wire_m: f64) -> Result<(Simulat
     let gel = Material::astm_gel();
     let model = VoxelModel::new(grid, gel.clone())?;
     let c: [f64; 3] = std::array::from_fn(|a| (n[a] / 2) as f64 * d);
-    let courant = 0.98;
     let e0 = [Complex64::new(1.0, 0.0), Complex64::default(), Complex64::default()];
-    let pw = PlaneWave::new(f, gel.eps_r, gel.sigma_s_per_m, [0.0, 0.0, 1.0], e0, c)?
-        .yee_matched([d; 3], yee_time_step([d; 3], courant, Some(f)))?;
+    let pw = PlaneWave::new(f, gel.eps_r, gel.sigma_s_per_m, [0.0, 0.0, 1.0], e0, c)?;
     let mut spec = SimulationSpec::new(model).all_boundaries(Boundary::cpml(cpml));
-    spec.courant = courant;
+    spec.courant = 0.98;
+    // The box holds gel only (and the wire): by default the step follows the fastest wave on the grid.
+    spec.courant_reference = reference;
     spec.cw_freq_hz = Some(f);
     spec.port_freqs_hz = vec![f];
-    let mut t = TfsfSpec::new([cpml + 2; 3], std::array::from_fn(|a| n[a] - cpml - 2), Arc::new(pw));
+    let mut t = TfsfSpec::new(
+        [cpml + 2; 3],
+        std::array::from_fn(|a| n[a] - cpml - 2),
+        Arc::new(pw.clone()),
+    );
     t.ramp_periods = 1.0;
-    spec.tfsf = Some(t);
+    spec.tfsf = Some(t.clone());
     let half = (wire_m / d / 2.0).round() * d;
     let mut wire = ThinWire::straight([c[0] - half, c[1], c[2]], [c[0] + half + d, c[1], c[2]], 0.2 * d);
     wire.insulation = Some(Insulation {
@@ -1241,6 +1278,9 @@ pub fn implant_box_sim(size_m: [f64; 3], d: f64, wire_m: f64) -> Result<(Simulat
     let r_load = 50.0;
     spec.lumped.push(LumpedSpec::resistor("load", ge.comp, ge.node, r_load));
     spec.thin_wires.push(wire);
-    let sim = Simulation::new(spec)?;
+    let mut sim = Simulation::new(spec)?;
+    // The plane wave matched to the Yee dispersion at the step the operator chose.
+    t.incident = Arc::new(pw.yee_matched([d; 3], sim.op.dt)?);
+    sim.replace_tfsf(&t)?;
     Ok((sim, gap_edge, n.iter().product()))
 }

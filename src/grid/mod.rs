@@ -9,7 +9,7 @@
 
 mod shapes;
 
-pub use shapes::{Shape, ShapeKind};
+pub use shapes::{rotation_matrix, Shape, ShapeKind, ShapeRotation};
 
 use crate::error::{Error, Result};
 

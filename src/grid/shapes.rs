@@ -17,11 +17,62 @@ pub enum ShapeKind {
     Sphere { centre_m: [f64; 3], radius_m: f64 },
 }
 
-/// A named solid.
+/// A rigid rotation of a solid about a point: the solid's point `q` moves to
+/// `centre_m + matrix (q - centre_m)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShapeRotation {
+    pub centre_m: [f64; 3],
+    /// Orthonormal, row-major.
+    pub matrix: [[f64; 3]; 3],
+}
+
+impl ShapeRotation {
+    /// From a rotation vector (axis times angle, radians; for small angles the rotations about x,
+    /// y and z) by Rodrigues' formula.
+    pub fn from_vector(centre_m: [f64; 3], r: [f64; 3]) -> Self {
+        Self {
+            centre_m,
+            matrix: rotation_matrix(r),
+        }
+    }
+    /// The solid's own point that lands at `p`.
+    pub fn inverse_apply(&self, p: [f64; 3]) -> [f64; 3] {
+        let v = [0, 1, 2].map(|a| p[a] - self.centre_m[a]);
+        let m = &self.matrix;
+        [0, 1, 2].map(|a| self.centre_m[a] + m[0][a] * v[0] + m[1][a] * v[1] + m[2][a] * v[2])
+    }
+    /// Where the solid's point `q` lands.
+    pub fn apply(&self, q: [f64; 3]) -> [f64; 3] {
+        let v = [0, 1, 2].map(|a| q[a] - self.centre_m[a]);
+        let m = &self.matrix;
+        [0, 1, 2].map(|a| self.centre_m[a] + m[a][0] * v[0] + m[a][1] * v[1] + m[a][2] * v[2])
+    }
+}
+
+/// The rotation matrix of a rotation vector `r` (radians), Rodrigues' formula.
+pub fn rotation_matrix(r: [f64; 3]) -> [[f64; 3]; 3] {
+    let th = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt();
+    let mut m = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+    if th == 0.0 {
+        return m;
+    }
+    let k = r.map(|v| v / th);
+    let (s, c) = th.sin_cos();
+    let kx = [[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]];
+    for i in 0..3 {
+        for j in 0..3 {
+            m[i][j] = c * m[i][j] + s * kx[i][j] + (1.0 - c) * k[i] * k[j];
+        }
+    }
+    m
+}
+
+/// A named solid, optionally rotated.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Shape {
     pub name: String,
     pub kind: ShapeKind,
+    pub rotation: Option<ShapeRotation>,
 }
 
 impl Shape {
@@ -29,13 +80,23 @@ impl Shape {
         Self {
             name: name.into(),
             kind,
+            rotation: None,
         }
+    }
+    /// The same solid rotated (replaces any rotation it had).
+    pub fn rotated(mut self, rotation: Option<ShapeRotation>) -> Self {
+        self.rotation = rotation;
+        self
     }
     pub fn boxed(name: &str, min_m: [f64; 3], max_m: [f64; 3]) -> Self {
         Self::new(name, ShapeKind::Box { min_m, max_m })
     }
     /// Whether point `p` lies inside (boundary included).
     pub fn contains(&self, p: [f64; 3]) -> bool {
+        let p = match &self.rotation {
+            Some(r) => r.inverse_apply(p),
+            None => p,
+        };
         match &self.kind {
             ShapeKind::Box { min_m, max_m } => (0..3).all(|a| p[a] >= min_m[a] && p[a] <= max_m[a]),
             ShapeKind::Cylinder {

@@ -36,7 +36,7 @@ use crate::dosimetry::thermal::{Boundaries, Boundary, ThermalMaterial, ThermalMo
 use crate::dosimetry::VoxelGrid;
 use crate::error::{Error, Result};
 use crate::fdtd::{Boundary as FdtdBoundary, DftProbe, FieldKind, IncidentField, Probe, RunStats, Simulation};
-use crate::fdtd::{SimulationSpec, SteadyState, TfsfSpec};
+use crate::fdtd::{CourantReference, SimulationSpec, SteadyState, TfsfSpec};
 use crate::grid::{Material, VoxelModel};
 use crate::twin::TwinFields;
 
@@ -105,6 +105,9 @@ pub struct LocalOptions {
     pub gap_cells: usize,
     pub cpml_layers: usize,
     pub courant: f64,
+    /// The wave speed the Courant number refers to: by default the fastest on the local grid, so a
+    /// box of gel steps ~9x longer than one with air in it (thin wires' insulation lowers the gain).
+    pub courant_reference: CourantReference,
     pub steady: SteadyState,
     /// Ramp of the incident field (periods).
     pub ramp_periods: f64,
@@ -121,6 +124,7 @@ impl Default for LocalOptions {
             gap_cells: 3,
             cpml_layers: 8,
             courant: 0.98,
+            courant_reference: CourantReference::FastestMedium,
             steady: SteadyState {
                 tol: 2e-3,
                 min_periods: 3,
@@ -227,6 +231,7 @@ pub fn run_local(
     let hi = [n[0] - m, n[1] - m, n[2] - m];
     spec = spec.all_boundaries(FdtdBoundary::cpml(opt.cpml_layers));
     spec.courant = opt.courant;
+    spec.courant_reference = opt.courant_reference;
     spec.cw_freq_hz = Some(incident.freq_hz());
     let mut t = TfsfSpec::new(lo, hi, incident.clone());
     t.ramp_periods = opt.ramp_periods;

@@ -201,9 +201,8 @@ impl Placement {
 
 /// Signed distance (m) from `p` (coil frame) to the phantom's surface: positive inside.
 pub fn wall_distance(phantom: &PhantomConfig, p: [f64; 3]) -> f64 {
-    let c = phantom.centre_m();
     let h = phantom.size_m.map(|s| 0.5 * s);
-    let q = [p[0] - c[0], p[1] - c[1], p[2] - c[2]];
+    let q = phantom.to_phantom_frame(p);
     match phantom.shape {
         PhantomShape::Box => (0..3).map(|a| h[a] - q[a].abs()).fold(f64::INFINITY, f64::min),
         PhantomShape::Cylinder => (h[0] - q[0].hypot(q[1])).min(h[2] - q[2].abs()),

@@ -32,7 +32,8 @@ use super::placement::{rotation_from_direction, PlacedImplant, Placement};
 use super::raster::{add_implant_with, WireModel};
 use crate::error::{Error, Result};
 use crate::fdtd::{
-    Boundary, DftProbe, FieldKind, LumpedSpec, Probe, Simulation, SimulationSpec, SteadyState, Waveform,
+    Boundary, CourantReference, DftProbe, FieldKind, LumpedSpec, Probe, Simulation, SimulationSpec, SteadyState,
+    Waveform,
 };
 use crate::grid::{Grid, Material, VoxelModel, EPS0, MU0};
 
@@ -319,6 +320,8 @@ fn tf_setup(implant: &Implant, opt: &TfOptions) -> Result<(SimulationSpec, super
     let model = VoxelModel::new(grid, medium)?;
     let mut spec = SimulationSpec::new(model).all_boundaries(Boundary::cpml(opt.cpml_layers));
     spec.cw_freq_hz = Some(opt.freq_hz);
+    // A box of the medium only: the step follows the fastest wave on the grid.
+    spec.courant_reference = CourantReference::FastestMedium;
     let x0 = pad as f64 * d;
     let mut straight = implant.clone();
     straight.path_m = vec![[0.0, 0.0, 0.0], [0.0, 0.0, len]];
@@ -414,6 +417,7 @@ fn direct_run(
     let mut spec2 = SimulationSpec::new(m);
     spec2.boundaries = spec.boundaries.clone();
     spec2.cw_freq_hz = spec.cw_freq_hz;
+    spec2.courant_reference = spec.courant_reference;
     // Volts along the path direction; 10 mOhm internal resistance (a short next to the wire's
     // impedance).
     for (n, (q, v)) in sources.iter().enumerate() {

@@ -180,7 +180,7 @@ pub fn subcell_phantom(mesh: &mut BirdcageMesh, phantom: &PhantomConfig) -> Resu
         .uniform_spacing()
         .ok_or_else(|| Error::Other("sub-cell phantom: non-uniform grid".into()))?;
     let c = phantom.centre_m();
-    let half = phantom.size_m.map(|s| 0.5 * s);
+    let half = phantom.bounding_half_m();
     let n = g.dims();
     let range = |a: usize| {
         let lo = g.axes[a].cell_of(c[a] - half[a] - d[a]).unwrap_or(0);
