@@ -149,3 +149,69 @@ fn tfsf_bad_input() {
     let e = Simulation::new(spec).err().unwrap().to_string();
     assert!(e.contains("thin_wires[0]") && e.contains("TF/SF"), "{e}");
 }
+
+#[test]
+fn tfsf_gel_long_step_interior() {
+    check("tfsf_gel_long_step_interior");
+}
+#[test]
+fn tfsf_gel_long_step_leakage() {
+    check("tfsf_gel_long_step_leakage");
+}
+
+/// `CourantReference::FastestMedium`: in a box of gel the step is sqrt(eps_r) times the vacuum one;
+/// a block of air brings back the vacuum step; a lower permeability from an extension shortens it.
+#[test]
+fn fastest_medium_step() {
+    use rftwin::fdtd::CourantReference;
+    let d = [0.002; 3];
+    let build = |air: bool, reference: CourantReference, mu_r_min: f64| {
+        let grid = Grid::uniform([0.0; 3], d, [8, 8, 8]).unwrap();
+        let mut model = VoxelModel::new(grid, Material::astm_gel()).unwrap();
+        if air {
+            let a = model.add_material(Material::vacuum()).unwrap();
+            // Edges average their four cells: an edge with air all round needs a 2x2 block.
+            for (i, j, k) in [
+                (3, 3, 3),
+                (3, 4, 3),
+                (4, 3, 3),
+                (4, 4, 3),
+                (3, 3, 4),
+                (3, 4, 4),
+                (4, 3, 4),
+                (4, 4, 4),
+            ] {
+                model.set_cell(i, j, k, a);
+            }
+        }
+        Operator::new(
+            model,
+            &OperatorSpec {
+                courant: 0.9,
+                reference,
+                mu_r_min,
+                boundaries: std::array::from_fn(|_| [rftwin::fdtd::Boundary::Pec, rftwin::fdtd::Boundary::Pec]),
+                cw_freq_hz: None,
+            },
+        )
+        .unwrap()
+    };
+    let vac = build(false, CourantReference::Vacuum, 1.0);
+    assert_eq!(vac.dt, yee_time_step(d, 0.9, None));
+    let gel = build(false, CourantReference::FastestMedium, 1.0);
+    let eps = Material::astm_gel().eps_r;
+    assert!(
+        (gel.dt / vac.dt - eps.sqrt()).abs() < 1e-9 * eps.sqrt(),
+        "{} {}",
+        gel.dt,
+        vac.dt
+    );
+    assert!((gel.max_speed_rel - 1.0 / eps.sqrt()).abs() < 1e-12);
+    let with_air = build(true, CourantReference::FastestMedium, 1.0);
+    assert!((with_air.dt / vac.dt - 1.0).abs() < 1e-12);
+    let low_mu = build(false, CourantReference::FastestMedium, 0.25);
+    assert!((low_mu.dt / gel.dt - 0.5).abs() < 1e-12);
+    // The vacuum reference still honours a permeability below 1.
+    let vac_low_mu = build(false, CourantReference::Vacuum, 0.25);
+    assert!((vac_low_mu.dt / vac.dt - 0.5).abs() < 1e-12);
+}
