@@ -82,7 +82,7 @@ fn weight_fit(b: &Basis, m: &B1Map) -> f64 {
         &model,
         &s,
         &JointOptions::default(),
-        [1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        [1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
     )
     .unwrap();
     assert!(f.converged && (f.relative_amplitude.value / 1.05 - 1.0).abs() < 0.01);

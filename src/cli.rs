@@ -395,6 +395,10 @@ enum TwinCommand {
         /// FDTD runs for the empty coil, 2 per outer iteration).
         #[arg(long)]
         fit_offset: bool,
+        /// Also fit a small rotation of the phantom about its centre (a rotation vector: angles
+        /// about x, y and z), usually with --fit-offset; re-simulated like the offset.
+        #[arg(long)]
+        fit_rotation: bool,
         /// Also fit the gel conductivity and permittivity (FDTD design runs at sigma +-15 % and
         /// eps +15 %, interpolation, one re-simulation at the fit: 10 phantom runs at most).
         #[arg(long)]
@@ -1364,6 +1368,7 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
             no_cache,
             cache_dir,
             fit_offset,
+            fit_rotation,
             fit_gel,
             bootstrap,
             seed,
@@ -1390,6 +1395,7 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
             let fo = crate::twin::FullOptions {
                 joint: crate::twin::JointOptions {
                     fit_offset,
+                    fit_rotation,
                     fit_gel,
                     bootstrap,
                     seed,
@@ -1426,7 +1432,13 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
                 measured.display(),
                 basis.freq_hz,
                 cell_mm * 1e-3,
-                ["\"weights\"", if fit_offset { ", \"offset\"" } else { "" }, if fit_gel { ", \"gel\"" } else { "" }].concat(),
+                [
+                    "\"weights\"",
+                    if fit_offset { ", \"offset\"" } else { "" },
+                    if fit_rotation { ", \"rotation\"" } else { "" },
+                    if fit_gel { ", \"gel\"" } else { "" },
+                ]
+                .concat(),
                 f.converged,
                 f.nrmse,
                 f.weights[0][0],
@@ -1444,6 +1456,12 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
                     o[0].value, o[1].value, o[2].value, ci(&o[0]), ci(&o[1]), ci(&o[2])
                 );
             }
+            if let Some(o) = &f.rotation_deg {
+                twin_toml += &format!(
+                    "# rotation vector (degrees) about the phantom's centre, added to the phantom file's rotation_deg\nphantom_rotation_deg = [{}, {}, {}]\nphantom_rotation_x_ci95_deg = {}\nphantom_rotation_y_ci95_deg = {}\nphantom_rotation_z_ci95_deg = {}\n",
+                    o[0].value, o[1].value, o[2].value, ci(&o[0]), ci(&o[1]), ci(&o[2])
+                );
+            }
             if let (Some(sg), Some(ep)) = (&f.sigma_s_per_m, &f.eps_r) {
                 twin_toml += &format!(
                     "gel_sigma_s_per_m = {}\ngel_sigma_ci95_s_per_m = {}\ngel_eps_r = {}\ngel_eps_r_ci95 = {}\ngel_eps_r_identifiable = {}\n",
@@ -1451,8 +1469,10 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
                 );
             }
             twin_toml += &format!(
-                "# the twin's fields below were computed with the phantom at this offset and gel:\nfields_phantom_offset_m = [{}, {}, {}]\nfields_sigma_s_per_m = {}\nfields_eps_r = {}\n",
-                full.final_offset_m[0], full.final_offset_m[1], full.final_offset_m[2], full.final_sigma_s_per_m, full.final_eps_r
+                "# the twin's fields below were computed with the phantom at this offset, rotation (added to the file's) and gel:\nfields_phantom_offset_m = [{}, {}, {}]\nfields_phantom_rotation_deg = [{}, {}, {}]\nfields_sigma_s_per_m = {}\nfields_eps_r = {}\n",
+                full.final_offset_m[0], full.final_offset_m[1], full.final_offset_m[2],
+                full.final_rotation_deg[0], full.final_rotation_deg[1], full.final_rotation_deg[2],
+                full.final_sigma_s_per_m, full.final_eps_r
             );
             std::fs::write(dir.path("twin.toml"), twin_toml)?;
             let tw = crate::twin::TwinFields::from_basis(
@@ -1465,12 +1485,17 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
             let fields_dir = dir.path("");
             tw.save(&fields_dir)?;
             tw.write_xdmf(&fields_dir)?;
-            let fitted_what = match (fit_offset, fit_gel) {
-                (false, false) => "drive weights (overall scale, port-2 amplitude and phase)",
-                (true, false) => "drive weights and phantom offset",
-                (false, true) => "drive weights and gel conductivity/permittivity",
-                (true, true) => "drive weights, phantom offset and gel conductivity/permittivity",
-            };
+            let mut parts = vec!["drive weights (overall scale, port-2 amplitude and phase)"];
+            if fit_offset {
+                parts.push("phantom offset");
+            }
+            if fit_rotation {
+                parts.push("phantom rotation");
+            }
+            if fit_gel {
+                parts.push("gel conductivity/permittivity");
+            }
+            let fitted_what = parts.join(", ");
             let report = serde_json::json!({
                 "coil": coil.display().to_string(), "phantom": phantom.display().to_string(), "measured": measured.display().to_string(),
                 "fitted": fitted_what,

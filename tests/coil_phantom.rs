@@ -67,3 +67,42 @@ fn a_phantom_outside_the_grid_is_an_error() {
     let e = p.rasterise(&mut m).unwrap_err().to_string();
     assert!(e.contains("covers no cell"), "{e}");
 }
+
+/// A rotated phantom: the TOML key, the rotated solid (rasterised volume kept, corners moved as the
+/// rotation says), wall distances in the phantom's own axes, and a too-large rotation refused.
+#[test]
+fn rotated_phantom() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/phantoms/astm_f2182.toml")).unwrap();
+    let square = PhantomConfig::from_toml_str(&text, "astm.toml").unwrap();
+    let turned_text = if text.contains("[position]") {
+        text.replace("[position]", "[position]\nrotation_deg = [0.0, 10.0, 0.0]")
+    } else {
+        format!("{text}\n[position]\nrotation_deg = [0.0, 10.0, 0.0]\n")
+    };
+    let turned = PhantomConfig::from_toml_str(&turned_text, "astm.toml").unwrap();
+    assert_eq!(turned.rotation_deg, [0.0, 10.0, 0.0]);
+    let c = turned.centre_m();
+    let h = turned.size_m.map(|s| 0.5 * s);
+    // The +x, +z corner region of the square box: a point just inside it along the long axis,
+    // turned by +10 degrees about y (x' = x cos + z sin, z' = -x sin + z cos).
+    let q = [h[0] - 0.01, 0.0, h[2] - 0.01];
+    let (s, co) = 10f64.to_radians().sin_cos();
+    let p = [c[0] + q[0] * co + q[2] * s, c[1], c[2] - q[0] * s + q[2] * co];
+    assert!(turned.shape().contains(p) && !square.shape().contains(p));
+    let w = rftwin::implant::placement::wall_distance(&turned, p);
+    assert!((w - 0.01).abs() < 1e-9, "wall distance {w}");
+    // Same volume when rasterised (cell-centre staircase, 5 mm cells): within 2 %.
+    let b = turned.bounding_half_m();
+    assert!(b[0] > h[0] && b[2] > h[2] && (b[1] - h[1]).abs() < 1e-12);
+    let mut m1 = model([0.45, 0.1, 0.45], 0.005);
+    let mut m2 = model([0.45, 0.1, 0.45], 0.005);
+    let (_, n1) = square.rasterise(&mut m1).unwrap();
+    let (_, n2) = turned.rasterise(&mut m2).unwrap();
+    assert!((n1 as f64 / n2 as f64 - 1.0).abs() < 0.02, "{n1} vs {n2} cells");
+    let bad = PhantomConfig::from_toml_str(&turned_text.replace("10.0, 0.0]", "60.0, 0.0]"), "astm.toml").unwrap_err();
+    let msg = bad.to_string();
+    assert!(
+        msg.contains("astm.toml") && msg.contains("position.rotation_deg"),
+        "{msg}"
+    );
+}

@@ -131,7 +131,14 @@ fn synth_then_fit_recovers_the_perturbation() {
             "20",
             "--quiet",
         ])
-        .args(["--fit-offset", "--no-resimulate", "--max-iterations", "1", "--measured"])
+        .args([
+            "--fit-offset",
+            "--fit-rotation",
+            "--no-resimulate",
+            "--max-iterations",
+            "1",
+            "--measured",
+        ])
         .arg(&map)
         .arg("--cache-dir")
         .arg(d.join("cache"))
@@ -142,6 +149,16 @@ fn synth_then_fit_recovers_the_perturbation() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("did not converge") && err.contains("best NRMSE"), "{err}");
+    // The outputs are kept for inspection, with the rotation fitted (and its intervals).
+    let twin = std::fs::read_to_string(d.join("fit1").join("twin.toml")).unwrap();
+    for key in [
+        "phantom_rotation_deg",
+        "phantom_rotation_y_ci95_deg",
+        "fields_phantom_rotation_deg",
+        "\"rotation\"",
+    ] {
+        assert!(twin.contains(key), "{key} missing in twin.toml:\n{twin}");
+    }
     let _ = std::fs::remove_dir_all(&d);
 }
 

@@ -215,7 +215,7 @@ impl Operator {
             eps_r: 1.0,
             sigma: 0.0,
         }];
-        let mut lookup: HashMap<(u64, u64), u8> = HashMap::new();
+        let mut lookup: HashMap<(i64, i64), u8> = HashMap::new();
         let mut mat = [vec![0u8; layout.len], vec![0u8; layout.len], vec![0u8; layout.len]];
         for c in Comp::ALL {
             let ci = c.index();
@@ -227,7 +227,9 @@ impl Operator {
                         mat[ci][idx] = match model.edge_material(c, i, j, k) {
                             None => 0,
                             Some((eps_r, sigma)) => {
-                                let key = (eps_r.to_bits(), sigma.to_bits());
+                                // Equal to 1e-9 (averages of the same cells in another order
+                                // differ in the last bits).
+                                let key = ((eps_r * 1e9).round() as i64, (sigma * 1e9).round() as i64);
                                 if let Some(&m) = lookup.get(&key) {
                                     m
                                 } else {

@@ -188,7 +188,11 @@ pub fn subcell_phantom(mesh: &mut BirdcageMesh, phantom: &PhantomConfig) -> Resu
         lo..=hi
     };
     const S: usize = 6;
-    const LEVELS: f64 = 200.0;
+    // Fraction levels. An edge averages its four cells, and the mixtures are linear in the
+    // fraction, so an edge's material is the mixture at the mean: 4 LEVELS + 1 values at most. A
+    // square phantom has few distinct fractions; a rotated one has all of them, and the operator's
+    // table holds 255 edge materials: 48 levels then (fraction steps of 1/48).
+    let levels: f64 = if phantom.rotation().is_some() { 48.0 } else { 200.0 };
     let mut mixed: std::collections::HashMap<u32, u8> = std::collections::HashMap::new();
     for i in range(0) {
         for j in range(1) {
@@ -213,16 +217,16 @@ pub fn subcell_phantom(mesh: &mut BirdcageMesh, phantom: &PhantomConfig) -> Resu
                         }
                     }
                 }
-                let level = ((inside as f64 / (S * S * S) as f64) * LEVELS).round() as u32;
+                let level = ((inside as f64 / (S * S * S) as f64) * levels).round() as u32;
                 let mat = if level == 0 {
                     0
-                } else if level as f64 >= LEVELS {
+                } else if level as f64 >= levels {
                     pm
                 } else {
                     match mixed.get(&level) {
                         Some(&m) => m,
                         None => {
-                            let f = level as f64 / LEVELS;
+                            let f = level as f64 / levels;
                             let mix = Material::dielectric(
                                 &format!("{}_fraction_{level:03}", gel.name),
                                 bg.eps_r + f * (gel.eps_r - bg.eps_r),

@@ -429,6 +429,16 @@ pub fn load_twin_dir(dir: &Path) -> Result<LoadedTwin> {
     if off.len() == 3 {
         phantom = super::basis::shifted_phantom(&phantom, [off[0], off[1], off[2]]);
     }
+    let rot = v
+        .get("fields_phantom_rotation_deg")
+        .and_then(|x| x.as_array())
+        .map(|a| a.iter().filter_map(|x| x.as_float()).collect::<Vec<_>>())
+        .unwrap_or_default();
+    if rot.len() == 3 {
+        for a in 0..3 {
+            phantom.rotation_deg[a] += rot[a];
+        }
+    }
     if let Some(s) = v.get("fields_sigma_s_per_m").and_then(|x| x.as_float()) {
         phantom.material.sigma_s_per_m = s;
     }

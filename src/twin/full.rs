@@ -1,6 +1,6 @@
 //! The full calibration: basis runs (cached), weights-only start, joint fit of weights, phantom offset
-//! and gel properties (`joint`), and outer iterations that re-simulate the basis with the phantom at
-//! the fitted offset and gel values and refit.
+//! and rotation and gel properties (`joint`), and outer iterations that re-simulate the basis with
+//! the phantom at the fitted offset, rotation and gel values and refit.
 //!
 //! FDTD runs (each basis = 2 runs: forward and backward quadrature patterns): nominal 2; with an offset
 //! fit the empty coil 2 more (the incident field, independent of the phantom); with a gel fit the
@@ -14,7 +14,9 @@ use serde::Serialize;
 
 use super::basis::{cached_basis, Basis, BasisRequest, CacheOutcome};
 use super::fit::fit_weights_magnitude;
-use super::joint::{fit_joint, to_volume, CoefField, JointFit, JointModel, JointOptions, PatternModel, Samples};
+use super::joint::{
+    fit_joint, to_volume, CoefField, JointFit, JointModel, JointOptions, Params, PatternModel, Samples,
+};
 use crate::b1::coil_maps::SimulateOptions;
 use crate::b1::{B1Map, Placement, RegularField};
 use crate::coil::{CoilConfig, PhantomConfig};
@@ -48,9 +50,12 @@ impl Default for FullOptions {
 #[derive(Clone, Debug, Serialize)]
 pub struct OuterStep {
     pub basis_offset_m: [f64; 3],
+    /// Rotation (degrees, relative to the phantom file) of the basis.
+    pub basis_rotation_deg: [f64; 3],
     pub basis_sigma_s_per_m: f64,
     pub basis_eps_r: f64,
     pub offset_m: [f64; 3],
+    pub rotation_deg: [f64; 3],
     pub sigma_s_per_m: f64,
     pub eps_r: f64,
     pub nrmse: f64,
@@ -67,6 +72,8 @@ pub struct FullCalibration {
     pub seconds: f64,
     /// Where the final basis (and so the twin's fields) was computed.
     pub final_offset_m: [f64; 3],
+    /// Rotation (degrees) added to the phantom file's for the final basis.
+    pub final_rotation_deg: [f64; 3],
     pub final_sigma_s_per_m: f64,
     pub final_eps_r: f64,
     #[serde(skip)]
@@ -155,7 +162,9 @@ pub fn calibrate_full(
     } else {
         None
     };
-    let build = |b: &Basis, base_t: [f64; 3], base_se: [f64; 2]| -> Result<JointModel> {
+    let half = phantom.size_m.map(|v| 0.5 * v);
+    let reach_m = (half[0] * half[0] + half[1] * half[1] + half[2] * half[2]).sqrt();
+    let build = |b: &Basis, base_t: [f64; 3], base_r: [f64; 3], base_se: [f64; 2]| -> Result<JointModel> {
         let mut patterns = Vec::new();
         for k in 0..2 {
             let g = match &gel {
@@ -166,6 +175,7 @@ pub fn calibrate_full(
                     let cf = |f: RegularField<Complex32>| CoefField {
                         field: f,
                         base_offset_m: [0.0; 3],
+                        base_rotation: [0.0; 3],
                     };
                     Some([cf(a1c), cf(a2.clone()), cf(c1.clone())])
                 }
@@ -176,6 +186,7 @@ pub fn calibrate_full(
                 q0: CoefField {
                     field: q0_of(b, k)?,
                     base_offset_m: base_t,
+                    base_rotation: base_r,
                 },
                 gel: g,
             });
@@ -185,10 +196,12 @@ pub fn calibrate_full(
             base_se,
             gel_design: [s0, ds, e0, de],
             cell_m: sim.mesh.cell_m,
+            centre_m: phantom.centre_m(),
+            reach_m,
         })
     };
 
-    let mut model = build(&nominal, [0.0; 3], [0.0; 2])?;
+    let mut model = build(&nominal, [0.0; 3], [0.0; 3], [0.0; 2])?;
     let samples = Samples::from_map(map, placement, &model)?;
     // Start: weights-only fit (phase retrieval + LM) at the nominal point.
     let bs: Vec<Vec<Complex64>> = (0..2)
@@ -204,7 +217,7 @@ pub fn calibrate_full(
         })
         .collect();
     let wf = fit_weights_magnitude(&bs, &samples.m)?;
-    let mut start = [0.0; 8];
+    let mut start: Params = [0.0; 11];
     start[0] = wf.weights[0][0];
     start[1] = wf.weights[1][0];
     start[2] = wf.weights[1][1];
@@ -213,37 +226,48 @@ pub fn calibrate_full(
     let max_outer = opt.max_outer.unwrap_or(if opt.joint.fit_gel { 1 } else { 2 });
     let mut steps = Vec::new();
     let mut basis = nominal;
-    let mut base = ([0.0; 3], [0.0; 2]);
+    let mut base = ([0.0; 3], [0.0; 2], [0.0; 3]);
     let mut outer = 0;
+    let moves = opt.joint.fit_offset || opt.joint.fit_gel || opt.joint.fit_rotation;
     let fit = loop {
-        let more_possible = (opt.joint.fit_offset || opt.joint.fit_gel) && outer < max_outer;
+        let more_possible = moves && outer < max_outer;
         jopt.bootstrap = if more_possible { 0 } else { last_boot };
         let f = fit_joint(&model, &samples, &jopt, start)?;
         let p = &f.params;
         let t = [p[3], p[4], p[5]];
+        let r = [p[8], p[9], p[10]];
         steps.push(OuterStep {
             basis_offset_m: base.0,
+            basis_rotation_deg: base.2.map(f64::to_degrees),
             basis_sigma_s_per_m: s0 + ds * base.1[0],
             basis_eps_r: e0 + de * base.1[1],
             offset_m: t,
+            rotation_deg: r.map(f64::to_degrees),
             sigma_s_per_m: s0 + ds * p[6],
             eps_r: e0 + de * p[7],
             nrmse: f.nrmse,
         });
         log(&format!(
-            "fit {}: offset ({:.2}, {:.2}, {:.2}) mm, sigma {:.4} S/m, eps {:.2}, NRMSE {:.4}",
+            "fit {}: offset ({:.2}, {:.2}, {:.2}) mm, rotation ({:.2}, {:.2}, {:.2}) deg, sigma {:.4} S/m, eps {:.2}, NRMSE {:.4}",
             outer,
             t[0] * 1e3,
             t[1] * 1e3,
             t[2] * 1e3,
+            r[0].to_degrees(),
+            r[1].to_degrees(),
+            r[2].to_degrees(),
             s0 + ds * p[6],
             e0 + de * p[7],
             f.nrmse
         ));
-        let shift = (0..3).map(|a| (t[a] - base.0[a]).powi(2)).sum::<f64>().sqrt();
+        let turn = (0..3).map(|a| (r[a] - base.2[a]).powi(2)).sum::<f64>().sqrt() * reach_m;
+        let shift = (0..3).map(|a| (t[a] - base.0[a]).powi(2)).sum::<f64>().sqrt() + turn;
         let want = match opt.resimulate {
-            Some(r) => r && (opt.joint.fit_offset || opt.joint.fit_gel),
-            None => opt.joint.fit_gel || (opt.joint.fit_offset && shift > 0.25 * sim.mesh.cell_m),
+            Some(x) => x && moves,
+            None => {
+                opt.joint.fit_gel
+                    || ((opt.joint.fit_offset || opt.joint.fit_rotation) && shift > 0.25 * sim.mesh.cell_m)
+            }
         };
         if !want || outer >= max_outer {
             if jopt.bootstrap != last_boot && last_boot > 0 {
@@ -255,17 +279,22 @@ pub fn calibrate_full(
         }
         outer += 1;
         let se = [p[6], p[7]];
-        let ph = shifted_gel(phantom, s0 + ds * se[0], e0 + de * se[1]);
+        let mut ph = shifted_gel(phantom, s0 + ds * se[0], e0 + de * se[1]);
+        for a in 0..3 {
+            ph.rotation_deg[a] += r[a].to_degrees();
+        }
         basis = get(
             Some(&ph),
             t,
             &format!("outer iteration {outer}: phantom at the fitted point"),
             log,
         )?;
-        base = (t, se);
-        model = build(&basis, t, se)?;
-        start = [p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]];
+        base = (t, se, r);
+        model = build(&basis, t, r, se)?;
+        start.copy_from_slice(&p[..11]);
     };
+    let mut fit = fit;
+    flag_drift(&mut fit, &steps);
     let measured = to_volume(&samples, &samples.m);
     let simulated = to_volume(&samples, &fit.fitted);
     Ok((
@@ -276,6 +305,7 @@ pub fn calibrate_full(
             cached_bases: cached,
             seconds: t0.elapsed().as_secs_f64(),
             final_offset_m: base.0,
+            final_rotation_deg: base.2.map(f64::to_degrees),
             final_sigma_s_per_m: s0 + ds * base.1[0],
             final_eps_r: e0 + de * base.1[1],
             measured,
@@ -283,6 +313,34 @@ pub fn calibrate_full(
         },
         basis,
     ))
+}
+
+/// The intervals come from the linearised model at the last basis; when the last outer iteration
+/// (a re-simulation at the fitted point) moved a placement parameter by more than half its 95 %
+/// interval, the model's own bias exceeds the interval, and the parameter is flagged as not
+/// determined by the data (e.g. a rotation that trades against an offset).
+fn flag_drift(fit: &mut JointFit, steps: &[OuterStep]) {
+    let n = steps.len();
+    if n < 2 {
+        return;
+    }
+    let (a, b) = (&steps[n - 2], &steps[n - 1]);
+    let mut add = |name: &str, e: &super::joint::Estimate, moved: f64| {
+        let half = 0.5 * (e.ci95[1] - e.ci95[0]);
+        if moved.abs() > half && !fit.unidentifiable.iter().any(|u| u == name) {
+            fit.unidentifiable.push(name.to_string());
+        }
+    };
+    if let Some(o) = fit.offset_m.clone() {
+        for (k, name) in ["offset_x", "offset_y", "offset_z"].iter().enumerate() {
+            add(name, &o[k], b.offset_m[k] - a.offset_m[k]);
+        }
+    }
+    if let Some(o) = fit.rotation_deg.clone() {
+        for (k, name) in ["rotation_x", "rotation_y", "rotation_z"].iter().enumerate() {
+            add(name, &o[k], b.rotation_deg[k] - a.rotation_deg[k]);
+        }
+    }
 }
 
 fn shifted_gel(p: &PhantomConfig, sigma: f64, eps: f64) -> PhantomConfig {

@@ -34,12 +34,20 @@ use serde::Serialize;
 use super::basis::Basis;
 use crate::b1::{B1Map, Placement, RegularField};
 use crate::error::{Error, Result};
+use crate::grid::rotation_matrix;
 
-/// One coefficient field (per pattern), with the phantom offset at which it was computed.
+/// The full parameter vector: `(Re w0, Re w1, Im w1, tx, ty, tz, s, e, rx, ry, rz)` (rotation
+/// vector in radians, relative to the phantom file's own rotation).
+pub type Params = [f64; 11];
+
+/// One coefficient field (per pattern), with the phantom offset and rotation at which it was
+/// computed.
 #[derive(Clone, Debug)]
 pub struct CoefField {
     pub field: RegularField<Complex32>,
     pub base_offset_m: [f64; 3],
+    /// Rotation vector (radians) relative to the phantom file's rotation.
+    pub base_rotation: [f64; 3],
 }
 
 /// The interpolation model of each pattern `k` (fields in T).
@@ -62,12 +70,18 @@ pub struct JointModel {
     /// Nominal gel values and design steps: (sigma_0, d_sigma, eps_0, d_eps).
     pub gel_design: [f64; 4],
     pub cell_m: f64,
+    /// The phantom's centre (simulation frame) at zero offset: the rotation centre.
+    pub centre_m: [f64; 3],
+    /// Largest distance of a phantom point from its centre (m), to scale rotation bounds.
+    pub reach_m: f64,
 }
 
 /// What to fit.
 #[derive(Clone, Debug, Default)]
 pub struct JointOptions {
     pub fit_offset: bool,
+    /// Fit a small rotation of the phantom about its centre (3 angles).
+    pub fit_rotation: bool,
     pub fit_gel: bool,
     /// Residual-bootstrap refits for percentile intervals (0 = off).
     pub bootstrap: usize,
@@ -106,6 +120,8 @@ pub struct JointFit {
     pub relative_phase_deg: Estimate,
     /// Total phantom offset (m), when fitted.
     pub offset_m: Option<[Estimate; 3]>,
+    /// Phantom rotation vector (degrees, about its centre, relative to the phantom file), when fitted.
+    pub rotation_deg: Option<[Estimate; 3]>,
     pub sigma_s_per_m: Option<Estimate>,
     pub eps_r: Option<Estimate>,
     /// Correlation of the sigma and eps estimates.
@@ -190,6 +206,9 @@ fn active(opt: &JointOptions) -> Vec<usize> {
     if opt.fit_gel {
         a.extend([6, 7]);
     }
+    if opt.fit_rotation {
+        a.extend([8, 9, 10]);
+    }
     a
 }
 
@@ -208,6 +227,7 @@ impl JointModel {
                     q0: CoefField {
                         field: f.clone(),
                         base_offset_m: offset_m,
+                        base_rotation: [0.0; 3],
                     },
                     gel: None,
                 })
@@ -215,16 +235,27 @@ impl JointModel {
             base_se: [0.0; 2],
             gel_design: [0.0; 4],
             cell_m: basis.cell_m,
+            centre_m: [0.0; 3],
+            reach_m: 0.0,
         }
     }
 
-    /// B1+ (µT) of each pattern at `x` and its derivatives d/dt (3), d/ds, d/de; None where undefined.
+    /// B1+ (µT) of each pattern at `x` and its derivatives d/dt (3), d/ds, d/de, d/dr (3, with
+    /// `rot`); None where undefined.
+    ///
+    /// A coefficient field computed with the phantom at `(t_f, r_f)` is sampled where the phantom's
+    /// point now at `x` was then: `u = c_f + R(r - r_f)^T (x - c_f - (t - t_f))`, `c_f` the phantom's
+    /// centre at `t_f` (rotation vectors compose by addition: right to first order in the small
+    /// angles; the outer iterations re-simulate at the fitted point). The B1+ value is carried along
+    /// as a scalar: exact for a roll about the bore axis in a circularly polarised field, first order
+    /// otherwise.
     #[allow(clippy::type_complexity)]
-    fn pattern_at(&self, k: usize, x: [f64; 3], full: &[f64; 8]) -> Option<(Complex64, [Complex64; 5])> {
+    fn pattern_at(&self, k: usize, x: [f64; 3], full: &Params, rot: bool) -> Option<(Complex64, [Complex64; 8])> {
         let pm = &self.patterns[k];
         let t = [full[3], full[4], full[5]];
+        let r = [full[8], full[9], full[10]];
         let mut v = Complex64::default();
-        let mut d = [Complex64::default(); 5];
+        let mut d = [Complex64::default(); 8];
         if let Some(inc) = &pm.incident {
             let z = inc.sample(x);
             if !z.re.is_finite() {
@@ -232,57 +263,89 @@ impl JointModel {
             }
             v += c64(z);
         }
-        let at = |c: &CoefField| {
-            let u = sub(x, sub(t, c.base_offset_m));
+        // (value, d/dt, d/dr) of one coefficient field.
+        let at = |c: &CoefField| -> (Complex64, [Complex64; 3], [Complex64; 3]) {
+            let dr = sub(r, c.base_rotation);
+            let cf = [0, 1, 2].map(|a| self.centre_m[a] + c.base_offset_m[a]);
+            let w = sub(sub(x, cf), sub(t, c.base_offset_m));
+            if dr == [0.0; 3] && !rot {
+                let (z, g) = c.field.sample_with_gradient(sub(x, sub(t, c.base_offset_m)));
+                let g = g.map(c64);
+                return (c64(z), g.map(|q| -q), [Complex64::default(); 3]);
+            }
+            let back = |dr: [f64; 3]| {
+                let m = rotation_matrix(dr);
+                [0, 1, 2].map(|a| cf[a] + m[0][a] * w[0] + m[1][a] * w[1] + m[2][a] * w[2])
+            };
+            let m = rotation_matrix(dr);
+            let u = back(dr);
             let (z, g) = c.field.sample_with_gradient(u);
-            (c64(z), g.map(c64))
+            let g = g.map(c64);
+            // du/dt = -R^T: d/dt_j = -sum_i g_i R_ji.
+            let dt = [0, 1, 2].map(|j| -(g[0] * m[j][0] + g[1] * m[j][1] + g[2] * m[j][2]));
+            let mut drv = [Complex64::default(); 3];
+            if rot {
+                let h = 1e-6;
+                for a in 0..3 {
+                    let (mut p, mut q) = (dr, dr);
+                    p[a] += h;
+                    q[a] -= h;
+                    let (up, uq) = (back(p), back(q));
+                    drv[a] = (0..3).map(|i| g[i] * ((up[i] - uq[i]) / (2.0 * h))).sum();
+                }
+            }
+            (c64(z), dt, drv)
         };
-        let (z0, g0) = at(&pm.q0);
+        let (z0, t0, r0) = at(&pm.q0);
         if !z0.re.is_finite() {
             return None;
         }
         v += z0;
-        let mut gt = g0;
+        let (mut gt, mut gr) = (t0, r0);
         if let Some([a1, a2, c1]) = &pm.gel {
             let s = full[6] - self.base_se[0];
             let e = full[7] - self.base_se[1];
-            let (va1, ga1) = at(a1);
-            let (va2, ga2) = at(a2);
-            let (vc1, gc1) = at(c1);
+            let (va1, ta1, ra1) = at(a1);
+            let (va2, ta2, ra2) = at(a2);
+            let (vc1, tc1, rc1) = at(c1);
             if !(va1.re.is_finite() && va2.re.is_finite() && vc1.re.is_finite()) {
                 return None;
             }
             v += va1 * s + va2 * s * s + vc1 * e;
             for a in 0..3 {
-                gt[a] += ga1[a] * s + ga2[a] * s * s + gc1[a] * e;
+                gt[a] += ta1[a] * s + ta2[a] * s * s + tc1[a] * e;
+                gr[a] += ra1[a] * s + ra2[a] * s * s + rc1[a] * e;
             }
             d[3] = va1 + va2 * (2.0 * s);
             d[4] = vc1;
         }
-        // d/dt = -grad (the field is evaluated at x - t).
-        for a in 0..3 {
-            d[a] = -gt[a];
-        }
+        d[..3].copy_from_slice(&gt);
+        d[5..].copy_from_slice(&gr);
         Some((v * SCALE, d.map(|z| z * SCALE)))
     }
 
     /// Residuals and Jacobian (rows of the active parameters) at the full parameter vector.
-    fn eval(&self, s: &Samples, full: &[f64; 8], act: &[usize]) -> Option<(Vec<f64>, Vec<f64>)> {
+    fn eval(&self, s: &Samples, full: &Params, act: &[usize]) -> Option<(Vec<f64>, Vec<f64>)> {
         self.eval_pre(s, full, act, None)
     }
 
     /// The pattern values at every sample for fixed offset and gel parameters (weights-only fits).
-    fn precompute(&self, s: &Samples, full: &[f64; 8]) -> Option<Vec<[Complex64; 2]>> {
+    fn precompute(&self, s: &Samples, full: &Params) -> Option<Vec<[Complex64; 2]>> {
         s.pts
             .iter()
-            .map(|&x| Some([self.pattern_at(0, x, full)?.0, self.pattern_at(1, x, full)?.0]))
+            .map(|&x| {
+                Some([
+                    self.pattern_at(0, x, full, false)?.0,
+                    self.pattern_at(1, x, full, false)?.0,
+                ])
+            })
             .collect()
     }
 
     fn eval_pre(
         &self,
         s: &Samples,
-        full: &[f64; 8],
+        full: &Params,
         act: &[usize],
         pre: Option<&[[Complex64; 2]]>,
     ) -> Option<(Vec<f64>, Vec<f64>)> {
@@ -308,13 +371,14 @@ impl JointModel {
         }
         let np = act.len();
         let n = s.pts.len();
+        let rot = act.iter().any(|&p| p >= 8);
         let rows: Vec<Option<(f64, Vec<f64>)>> = {
             use rayon::prelude::*;
             (0..n)
                 .into_par_iter()
                 .map(|i| {
-                    let (b0, d0) = self.pattern_at(0, s.pts[i], full)?;
-                    let (b1, d1) = self.pattern_at(1, s.pts[i], full)?;
+                    let (b0, d0) = self.pattern_at(0, s.pts[i], full, rot)?;
+                    let (b1, d1) = self.pattern_at(1, s.pts[i], full, rot)?;
                     let b = w[0] * b0 + w[1] * b1;
                     let a = b.norm().max(1e-300);
                     let dabs = |db: Complex64| (b.conj() * db).re / a;
@@ -326,7 +390,8 @@ impl JointModel {
                             2 => dabs(Complex64::i() * b1),
                             3..=5 => dabs(w[0] * d0[p - 3] + w[1] * d1[p - 3]),
                             6 => dabs(w[0] * d0[3] + w[1] * d1[3]),
-                            _ => dabs(w[0] * d0[4] + w[1] * d1[4]),
+                            7 => dabs(w[0] * d0[4] + w[1] * d1[4]),
+                            _ => dabs(w[0] * d0[p - 3] + w[1] * d1[p - 3]),
                         };
                     }
                     Some((a - s.m[i], row))
@@ -345,9 +410,13 @@ impl JointModel {
 
     fn bounds(&self, p: usize) -> (f64, f64) {
         let base_t = self.patterns[0].q0.base_offset_m;
+        let base_r = self.patterns[0].q0.base_rotation;
+        // A rotation step may move the phantom's farthest point by 1.5 cells (and 5 degrees at most).
+        let dr = (1.5 * self.cell_m / self.reach_m.max(1e-9)).min(5f64.to_radians());
         match p {
             3..=5 => (base_t[p - 3] - 1.5 * self.cell_m, base_t[p - 3] + 1.5 * self.cell_m),
             6 | 7 => (-2.0, 2.0),
+            8..=10 => (base_r[p - 8] - dr, base_r[p - 8] + dr),
             _ => (f64::NEG_INFINITY, f64::INFINITY),
         }
     }
@@ -406,7 +475,7 @@ fn normal(jac: &[f64], r: &[f64], np: usize) -> (Vec<f64>, Vec<f64>) {
 }
 
 struct LmOut {
-    full: [f64; 8],
+    full: Params,
     r: Vec<f64>,
     jac: Vec<f64>,
     iterations: usize,
@@ -415,7 +484,7 @@ struct LmOut {
 
 /// Bounded Levenberg–Marquardt from `start` (projected steps). Converged when the relative cost
 /// decrease of an accepted step is below 1e-10 or the scaled step below 1e-8.
-fn lm(model: &JointModel, s: &Samples, start: [f64; 8], act: &[usize], max_it: usize) -> Result<LmOut> {
+fn lm(model: &JointModel, s: &Samples, start: Params, act: &[usize], max_it: usize) -> Result<LmOut> {
     let np = act.len();
     let mut full = start;
     // Weights only: the pattern values do not change; evaluate them once.
@@ -424,7 +493,7 @@ fn lm(model: &JointModel, s: &Samples, start: [f64; 8], act: &[usize], max_it: u
     } else {
         None
     };
-    let eval = |f: &[f64; 8]| model.eval_pre(s, f, act, pre.as_deref());
+    let eval = |f: &Params| model.eval_pre(s, f, act, pre.as_deref());
     let Some((mut r, mut jac)) = eval(&full) else {
         return Err(Error::Other(
             "twin fit: the model is undefined at the start point".into(),
@@ -492,7 +561,7 @@ fn lm(model: &JointModel, s: &Samples, start: [f64; 8], act: &[usize], max_it: u
     })
 }
 
-fn derived(full: &[f64; 8], model: &JointModel) -> [f64; 4] {
+fn derived(full: &Params, model: &JointModel) -> [f64; 4] {
     // Quadrature: w_sin = -i a e^{i d} w_cos  =>  a e^{i d} = i w_sin / w_cos.
     let rel = Complex64::i() * Complex64::new(full[1], full[2]) / Complex64::new(full[0], 0.0);
     let [s0, ds, e0, de] = model.gel_design;
@@ -500,7 +569,7 @@ fn derived(full: &[f64; 8], model: &JointModel) -> [f64; 4] {
 }
 
 /// Fits the active parameters to the samples, from the weights of a weights-only fit.
-pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: [f64; 8]) -> Result<JointFit> {
+pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: Params) -> Result<JointFit> {
     let act = active(opt);
     let np = act.len();
     let n = s.m.len();
@@ -534,7 +603,10 @@ pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: [f6
     let d0 = derived(&full, model);
     let mut grads = vec![[0.0; 4]; np];
     for (q, &p) in act.iter().enumerate() {
-        let h = 1e-6 * full[p].abs().max(if (3..=5).contains(&p) { 1e-3 } else { 1.0 });
+        let h = 1e-6
+            * full[p]
+                .abs()
+                .max(if (3..=5).contains(&p) || p >= 8 { 1e-3 } else { 1.0 });
         let mut f2 = full;
         f2[p] += h;
         let d1 = derived(&f2, model);
@@ -558,6 +630,9 @@ pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: [f6
     let mut offset_m = opt
         .fit_offset
         .then(|| [3, 4, 5].map(|p| Estimate::jac(full[p], var(qi(p).unwrap()).sqrt())));
+    let mut rotation_deg = opt
+        .fit_rotation
+        .then(|| [8, 9, 10].map(|p| Estimate::jac(full[p].to_degrees(), var(qi(p).unwrap()).sqrt().to_degrees())));
     let mut sigma = opt.fit_gel.then(|| Estimate::jac(d0[2], dvar(2).sqrt()));
     let mut eps = opt.fit_gel.then(|| Estimate::jac(d0[3], dvar(3).sqrt()));
     let sigma_eps_correlation = if opt.fit_gel {
@@ -587,6 +662,15 @@ pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: [f6
             }
         }
     }
+    if let Some(o) = &rotation_deg {
+        // Not determined when the 95 % interval moves the phantom's farthest point by a cell or more.
+        let one_cell_deg = (model.cell_m / model.reach_m.max(1e-9)).to_degrees();
+        for (a, e) in o.iter().enumerate() {
+            if !(1.96 * e.se < one_cell_deg) {
+                unidentifiable.push(["rotation_x", "rotation_y", "rotation_z"][a].to_string());
+            }
+        }
+    }
     let fitted: Vec<f64> = s.m.iter().zip(&r).map(|(m, r)| m + r).collect();
 
     // Residual bootstrap: refit fitted + resampled residuals (same model, same start).
@@ -598,7 +682,7 @@ pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: [f6
                 .wrapping_add(1442695040888963407);
             (state >> 33) as usize
         };
-        let mut draws: Vec<Vec<f64>> = vec![Vec::new(); 4 + 3];
+        let mut draws: Vec<Vec<f64>> = vec![Vec::new(); 4 + 3 + 3];
         let mut sb = Samples {
             pts: s.pts.clone(),
             idx: vec![],
@@ -624,6 +708,7 @@ pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: [f6
             }
             for a in 0..3 {
                 draws[4 + a].push(f[3 + a]);
+                draws[7 + a].push(f[8 + a].to_degrees());
             }
         }
         let pct = |v: &mut Vec<f64>| -> Option<[f64; 2]> {
@@ -655,6 +740,11 @@ pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: [f6
                 set(&mut o[a], &mut draws[4 + a]);
             }
         }
+        if let Some(o) = rotation_deg.as_mut() {
+            for a in 0..3 {
+                set(&mut o[a], &mut draws[7 + a]);
+            }
+        }
     }
 
     let mean_m = s.m.iter().sum::<f64>() / n as f64;
@@ -669,6 +759,7 @@ pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: [f6
         relative_amplitude,
         relative_phase_deg,
         offset_m,
+        rotation_deg,
         sigma_s_per_m: sigma,
         eps_r: eps,
         sigma_eps_correlation,

@@ -29,6 +29,10 @@ pub fn cases() -> Vec<ValidationCase> {
             run: case_offset,
         },
         ValidationCase {
+            name: "twin_rotation_recovery",
+            run: case_rotation,
+        },
+        ValidationCase {
             name: "twin_conductivity_recovery",
             run: case_gel,
         },
@@ -48,6 +52,18 @@ const D_TRUE: f64 = 3.0;
 
 /// A synthetic map from a direct FDTD run of `ph` moved by `offset`.
 fn synth(coil: &CoilConfig, ph: &PhantomConfig, opt: &SimulateOptions, offset: [f64; 3], seed: u64) -> Result<B1Map> {
+    synth_inside(coil, ph, opt, offset, seed, 0.015)
+}
+
+/// [`synth`] with the voxels `margin` inside the phantom's (axis-aligned) walls.
+fn synth_inside(
+    coil: &CoilConfig,
+    ph: &PhantomConfig,
+    opt: &SimulateOptions,
+    offset: [f64; 3],
+    seed: u64,
+    margin: f64,
+) -> Result<B1Map> {
     let basis = compute_basis_request(
         &BasisRequest {
             coil,
@@ -57,7 +73,7 @@ fn synth(coil: &CoilConfig, ph: &PhantomConfig, opt: &SimulateOptions, offset: [
         },
         None,
     )?;
-    let h = ph.size_m.map(|s| 0.5 * s - 0.015);
+    let h = ph.size_m.map(|s| 0.5 * s - margin);
     let c = ph.centre_m();
     let lo = [0, 1, 2].map(|a| c[a] - h[a] + offset[a]);
     let hi = [0, 1, 2].map(|a| c[a] + h[a] + offset[a]);
@@ -130,6 +146,61 @@ fn case_offset() -> Result<CaseResult> {
         worst,
         "absolute",
         2.0,
+    ))
+}
+
+/// Rotation truth (degrees, rotation vector about the phantom's centre) and offset.
+const ROT_TRUE: [f64; 3] = [1.0, -2.0, 1.5];
+
+fn case_rotation() -> Result<CaseResult> {
+    let (coil, ph, opt) = inputs()?;
+    let mut truth = ph.clone();
+    truth.rotation_deg = ROT_TRUE;
+    // 25 mm inside the walls: the corners of the voxel box stay inside the turned phantom.
+    let map = synth_inside(&coil, &truth, &opt, [0.0; 3], 13, 0.025)?;
+    let joint = JointOptions {
+        fit_offset: true,
+        fit_rotation: true,
+        ..Default::default()
+    };
+    let cal = run(&ph, &map, joint, Some(true))?;
+    let r = cal.fit.rotation_deg.as_ref().expect("rotation fitted");
+    let o = cal.fit.offset_m.as_ref().expect("offset fitted");
+    // Rotations about x (pitch) and z (roll about the bore) are determined by |B1+|; the one about
+    // the vertical y axis (yaw of the flat box) trades against the z offset at 2 % noise and is
+    // reported, not scored (the fit flags it when its outer iterations drift).
+    let worst = [0, 2]
+        .iter()
+        .fold(0.0f64, |m, &a| m.max((r[a].value - ROT_TRUE[a]).abs()));
+    Ok(CaseResult::with_error(
+        "twin_rotation_recovery",
+        &format!(
+            "phantom rotation ({}, {}, {}) deg fitted as ({:.2}, {:.2}, {:.2}) deg (95 % CI x [{:.2}, {:.2}], y [{:.2}, {:.2}], z [{:.2}, {:.2}]) with the offset ({:.2}, {:.2}, {:.2}) mm (truth 0) and the weights ({} FDTD runs; flagged: {:?}); error = worst of the x and z axes (y, the yaw, is not determined: see the note in the source)",
+            ROT_TRUE[0],
+            ROT_TRUE[1],
+            ROT_TRUE[2],
+            r[0].value,
+            r[1].value,
+            r[2].value,
+            r[0].ci95[0],
+            r[0].ci95[1],
+            r[1].ci95[0],
+            r[1].ci95[1],
+            r[2].ci95[0],
+            r[2].ci95[1],
+            o[0].value * 1e3,
+            o[1].value * 1e3,
+            o[2].value * 1e3,
+            cal.fdtd_runs,
+            cal.fit.unidentifiable
+        ),
+        "known rotation of the phantom in the synthetic map's FDTD run (sub-cell volume fractions at 20 mm cells); tolerance 1 degree (the issue states none)",
+        0.0,
+        worst,
+        "deg",
+        worst,
+        "absolute",
+        1.0,
     ))
 }
 
