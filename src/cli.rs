@@ -399,6 +399,11 @@ enum TwinCommand {
         /// about x, y and z), usually with --fit-offset; re-simulated like the offset.
         #[arg(long)]
         fit_rotation: bool,
+        /// Placement sensitivities from design runs (the phantom moved by a quarter cell per fitted
+        /// offset/rotation parameter: 2 FDTD runs each) instead of carrying the phantom's
+        /// contribution along; on by default with --fit-rotation.
+        #[arg(long)]
+        placement_runs: bool,
         /// Also fit the gel conductivity and permittivity (FDTD design runs at sigma +-15 % and
         /// eps +15 %, interpolation, one re-simulation at the fit: 10 phantom runs at most).
         #[arg(long)]
@@ -450,6 +455,10 @@ enum TwinCommand {
         /// Phantom translation from its file position, "x,y,z" in mm (the map covers the moved phantom).
         #[arg(long, default_value = "0,0,0", allow_hyphen_values = true)]
         offset_mm: String,
+        /// Phantom rotation about its centre, "x,y,z" rotation vector in degrees, added to the file's
+        /// (the map keeps the voxels 1 cm inside the turned phantom's walls).
+        #[arg(long, default_value = "0,0,0", allow_hyphen_values = true)]
+        rotation_deg: String,
         /// Gel conductivity as a multiple of the phantom file's value.
         #[arg(long, default_value_t = 1.0)]
         sigma_scale: f64,
@@ -1218,6 +1227,7 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
             seed,
             centre_ut,
             offset_mm,
+            rotation_deg,
             sigma_scale,
             eps_scale,
         } => {
@@ -1245,6 +1255,30 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
                 return Err(bad_offset().into());
             }
             let offset_m = [off[0] * 1e-3, off[1] * 1e-3, off[2] * 1e-3];
+            let bad_rot = || {
+                crate::error::Error::input(
+                    "command line",
+                    "--rotation-deg",
+                    format!("'{rotation_deg}' is not three finite numbers"),
+                    "write e.g. --rotation-deg 1,-2,1.5",
+                )
+            };
+            let rot: Vec<f64> = rotation_deg
+                .split(',')
+                .map(|v| {
+                    v.trim()
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|x| x.is_finite())
+                        .ok_or_else(bad_rot)
+                })
+                .collect::<Result<_, _>>()?;
+            if rot.len() != 3 {
+                return Err(bad_rot().into());
+            }
+            for a in 0..3 {
+                p.rotation_deg[a] += rot[a];
+            }
             if !(sigma_scale > 0.0) || !(eps_scale > 0.0) || !(p.material.eps_r * eps_scale >= 1.0) {
                 return Err(crate::error::Error::input(
                     "command line",
@@ -1276,7 +1310,8 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
                 None,
             )?;
             // The moved phantom's bounding box, 1 cm inside its walls.
-            let (lo, hi) = match crate::twin::basis::shifted_phantom(&p, offset_m).shape().kind {
+            let moved = crate::twin::basis::shifted_phantom(&p, offset_m);
+            let (lo, hi) = match moved.shape().kind {
                 ShapeKind::Box { min_m, max_m } => (min_m.map(|v| v + 0.01), max_m.map(|v| v - 0.01)),
                 ShapeKind::Cylinder {
                     centre_m,
@@ -1302,7 +1337,17 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
                 ),
             };
             let v = voxel_mm * 1e-3;
-            let (map, origin) = synthesize(&basis, imbalance, phase_deg, noise, seed, lo, hi, v, centre_ut)?;
+            let (mut map, origin) = synthesize(&basis, imbalance, phase_deg, noise, seed, lo, hi, v, centre_ut)?;
+            if moved.rotation().is_some() {
+                // The box above is that of the square phantom: keep the voxels inside the turned one.
+                let inner = crate::b1::mask::eroded(&moved.shape(), 0.01)?;
+                for ((i, j, k), x) in map.indexed_iter_mut() {
+                    let q = [i, j, k].map(|n| n as f64 * v);
+                    if !inner.contains([origin[0] + q[0], origin[1] + q[1], origin[2] + q[2]]) {
+                        *x = f32::NAN;
+                    }
+                }
+            }
             let map = B1Map::new(
                 map,
                 Affine::from_origin_spacing(origin, [v; 3]),
@@ -1369,6 +1414,7 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
             cache_dir,
             fit_offset,
             fit_rotation,
+            placement_runs,
             fit_gel,
             bootstrap,
             seed,
@@ -1402,6 +1448,7 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
                     max_iterations,
                 },
                 resimulate: if no_resimulate { Some(false) } else { None },
+                placement_runs: placement_runs.then_some(true),
                 max_outer,
                 ..Default::default()
             };

@@ -30,7 +30,7 @@ fn validation_twin_offset_recovery() {
     common::check("twin_offset_recovery");
 }
 
-/// Rotation (1, -2, 1.5) deg with the offset free: x and z within 1 degree (y reported).
+/// Rotation (1, -2, 1.5) deg with the offset free (placement design runs): each axis within 1 degree.
 #[test]
 fn validation_twin_rotation_recovery() {
     common::check("twin_rotation_recovery");

@@ -33,6 +33,11 @@ pub struct FullOptions {
     pub max_outer: Option<usize>,
     /// Design steps relative to the nominal sigma and eps.
     pub gel_step: [f64; 2],
+    /// Placement (offset, rotation) sensitivities from design runs, one per fitted placement
+    /// parameter with the phantom moved by a quarter cell (`joint::PatternModel::placement`),
+    /// instead of carrying the phantom's contribution along. None: automatic (on with a rotation
+    /// fit).
+    pub placement_runs: Option<bool>,
 }
 
 impl Default for FullOptions {
@@ -42,6 +47,7 @@ impl Default for FullOptions {
             resimulate: None,
             max_outer: None,
             gel_step: [0.15, 0.15],
+            placement_runs: None,
         }
     }
 }
@@ -134,7 +140,51 @@ pub fn calibrate_full(
         p
     };
     let nominal = get(Some(phantom), [0.0; 3], "nominal phantom", log)?;
-    let incident = if opt.joint.fit_offset {
+    let design_runs =
+        opt.placement_runs.unwrap_or(opt.joint.fit_rotation) && (opt.joint.fit_offset || opt.joint.fit_rotation);
+    let half = phantom.size_m.map(|v| 0.5 * v);
+    let reach_m = (half[0] * half[0] + half[1] * half[1] + half[2] * half[2]).sqrt();
+    // Placement design runs: each fitted offset / rotation parameter moved by a quarter cell (the
+    // rotation so that the phantom's farthest point moves a quarter cell).
+    let mut placement_design: Vec<(usize, Vec<RegularField<Complex32>>)> = Vec::new();
+    if design_runs {
+        let step_t = 0.25 * sim.mesh.cell_m;
+        let step_r = step_t / reach_m.max(1e-9);
+        let mut params: Vec<usize> = Vec::new();
+        if opt.joint.fit_offset {
+            params.extend([3, 4, 5]);
+        }
+        if opt.joint.fit_rotation {
+            params.extend([8, 9, 10]);
+        }
+        for p in params {
+            let mut ph = phantom.clone();
+            let mut t = [0.0; 3];
+            let h = if p <= 5 {
+                t[p - 3] = step_t;
+                step_t
+            } else {
+                ph.rotation_deg[p - 8] += step_r.to_degrees();
+                step_r
+            };
+            let name = [
+                "offset x",
+                "offset y",
+                "offset z",
+                "",
+                "",
+                "rotation x",
+                "rotation y",
+                "rotation z",
+            ][p - 3];
+            let b = get(Some(&ph), t, &format!("placement design: {name}"), log)?;
+            let per: Vec<RegularField<Complex32>> = (0..2)
+                .map(|k| diff(&b.fields[k], &nominal.fields[k], (1.0 / h) as f32, (-1.0 / h) as f32))
+                .collect::<Result<_>>()?;
+            placement_design.push((p, per));
+        }
+    }
+    let incident = if opt.joint.fit_offset && !design_runs {
         Some(get(None, [0.0; 3], "empty coil (incident field)", log)?)
     } else {
         None
@@ -162,8 +212,6 @@ pub fn calibrate_full(
     } else {
         None
     };
-    let half = phantom.size_m.map(|v| 0.5 * v);
-    let reach_m = (half[0] * half[0] + half[1] * half[1] + half[2] * half[2]).sqrt();
     let build = |b: &Basis, base_t: [f64; 3], base_r: [f64; 3], base_se: [f64; 2]| -> Result<JointModel> {
         let mut patterns = Vec::new();
         for k in 0..2 {
@@ -189,6 +237,7 @@ pub fn calibrate_full(
                     base_rotation: base_r,
                 },
                 gel: g,
+                placement: design_runs.then(|| placement_design.iter().map(|(p, per)| (*p, per[k].clone())).collect()),
             });
         }
         Ok(JointModel {

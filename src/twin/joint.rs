@@ -59,6 +59,12 @@ pub struct PatternModel {
     pub q0: CoefField,
     /// Gel-design coefficients (with a gel fit): `a1`, `a2` (per unit s, s^2), `c1` (per unit e).
     pub gel: Option<[CoefField; 3]>,
+    /// Placement sensitivities from design runs: `(parameter index, dB/dp)` for the offsets (3..=5,
+    /// per m) and rotations (8..=10, per rad), each the difference of a run with the phantom moved
+    /// by a small step and the base run. When given, the model is linear in the placement
+    /// (`q0(x) + sum_j D_j(x) (p_j - p_bj)`, every field sampled at `x`) instead of carrying the
+    /// phantom's contribution along; `incident` is then unused.
+    pub placement: Option<Vec<(usize, RegularField<Complex32>)>>,
 }
 
 /// Everything the fit needs besides the measured samples.
@@ -230,6 +236,7 @@ impl JointModel {
                         base_rotation: [0.0; 3],
                     },
                     gel: None,
+                    placement: None,
                 })
                 .collect(),
             base_se: [0.0; 2],
@@ -256,6 +263,9 @@ impl JointModel {
         let r = [full[8], full[9], full[10]];
         let mut v = Complex64::default();
         let mut d = [Complex64::default(); 8];
+        if let Some(design) = &pm.placement {
+            return self.pattern_linear(pm, design, x, full);
+        }
         if let Some(inc) = &pm.incident {
             let z = inc.sample(x);
             if !z.re.is_finite() {
@@ -321,6 +331,50 @@ impl JointModel {
         }
         d[..3].copy_from_slice(&gt);
         d[5..].copy_from_slice(&gr);
+        Some((v * SCALE, d.map(|z| z * SCALE)))
+    }
+
+    /// [`Self::pattern_at`] with placement sensitivities from design runs (linear in the placement).
+    #[allow(clippy::type_complexity)]
+    fn pattern_linear(
+        &self,
+        pm: &PatternModel,
+        design: &[(usize, RegularField<Complex32>)],
+        x: [f64; 3],
+        full: &Params,
+    ) -> Option<(Complex64, [Complex64; 8])> {
+        let mut d = [Complex64::default(); 8];
+        let mut v = c64(pm.q0.field.sample(x));
+        if !v.re.is_finite() {
+            return None;
+        }
+        let base = |p: usize| match p {
+            3..=5 => pm.q0.base_offset_m[p - 3],
+            _ => pm.q0.base_rotation[p - 8],
+        };
+        for (p, f) in design {
+            let z = c64(f.sample(x));
+            if !z.re.is_finite() {
+                return None;
+            }
+            v += z * (full[*p] - base(*p));
+            d[*p - 3] = z;
+        }
+        if let Some([a1, a2, c1]) = &pm.gel {
+            let s = full[6] - self.base_se[0];
+            let e = full[7] - self.base_se[1];
+            let (va1, va2, vc1) = (
+                c64(a1.field.sample(x)),
+                c64(a2.field.sample(x)),
+                c64(c1.field.sample(x)),
+            );
+            if !(va1.re.is_finite() && va2.re.is_finite() && vc1.re.is_finite()) {
+                return None;
+            }
+            v += va1 * s + va2 * s * s + vc1 * e;
+            d[3] = va1 + va2 * (2.0 * s);
+            d[4] = vc1;
+        }
         Some((v * SCALE, d.map(|z| z * SCALE)))
     }
 

@@ -175,7 +175,7 @@ fn case_rotation() -> Result<CaseResult> {
     Ok(CaseResult::with_error(
         "twin_rotation_recovery",
         &format!(
-            "phantom rotation ({}, {}, {}) deg fitted as ({:.2}, {:.2}, {:.2}) deg (95 % CI x [{:.2}, {:.2}], y [{:.2}, {:.2}], z [{:.2}, {:.2}]) with the offset ({:.2}, {:.2}, {:.2}) mm (truth 0) and the weights ({} FDTD runs; flagged: {:?}); error = worst of the x and z axes (y, the yaw, is not determined: see the note in the source)",
+            "phantom rotation ({}, {}, {}) deg fitted as ({:.2}, {:.2}, {:.2}) deg (95 % CI x [{:.2}, {:.2}], y [{:.2}, {:.2}], z [{:.2}, {:.2}]) with the offset ({:.2}, {:.2}, {:.2}) mm (truth 0) and the weights ({} FDTD runs; flagged: {:?}); error = worst axis",
             ROT_TRUE[0],
             ROT_TRUE[1],
             ROT_TRUE[2],
@@ -194,7 +194,7 @@ fn case_rotation() -> Result<CaseResult> {
             cal.fdtd_runs,
             cal.fit.unidentifiable
         ),
-        "known rotation of the phantom in the synthetic map's FDTD run (sub-cell volume fractions at 20 mm cells); tolerance 1 degree (the issue states none)",
+        "known rotation of the phantom in the synthetic map's FDTD run (sub-cell volume fractions at 20 mm cells); placement sensitivities from design runs; tolerance 1 degree per axis (the issue states none)",
         0.0,
         worst,
         "deg",
