@@ -5,7 +5,10 @@
 //! FDTD runs (each basis = 2 runs: forward and backward quadrature patterns): nominal 2; with an offset
 //! fit the empty coil 2 more (the incident field, independent of the phantom); with a gel fit the
 //! design points (sigma_0 +- d_sigma, eps_0 + d_eps) 6 more; each outer iteration 2. With a gel fit
-//! the default is one outer iteration, so the phantom runs stay at 10. Cached runs cost no FDTD time.
+//! the default is one outer iteration, so the phantom runs stay at 10. With placement design runs
+//! (default with a rotation fit) each fitted offset/rotation parameter costs 2 runs instead of the
+//! empty coil's 2, and the default is three outer iterations: 26 runs for offset + rotation + gel.
+//! Cached runs cost no FDTD time.
 
 use std::path::Path;
 
@@ -272,7 +275,15 @@ pub fn calibrate_full(
     start[2] = wf.weights[1][1];
     let last_boot = opt.joint.bootstrap;
     let mut jopt = opt.joint.clone();
-    let max_outer = opt.max_outer.unwrap_or(if opt.joint.fit_gel { 1 } else { 2 });
+    // A rotation moves the phantom's ends by several quarter cells, beyond the linear model's
+    // reach from the nominal point: three re-simulations (the fits oscillate towards the truth).
+    let max_outer = opt.max_outer.unwrap_or(if opt.joint.fit_rotation {
+        3
+    } else if opt.joint.fit_gel {
+        1
+    } else {
+        2
+    });
     let mut steps = Vec::new();
     let mut basis = nominal;
     let mut base = ([0.0; 3], [0.0; 2], [0.0; 3]);
