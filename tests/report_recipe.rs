@@ -201,16 +201,19 @@ fn report_started_from_a_recipe_hashes_inputs_and_shows_the_setup() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// `fit_offset` / `fit_gel` are read, and refused without a measured map to fit to.
+/// `fit_offset` / `fit_rotation` / `fit_gel` are read, and refused without a measured map to fit to.
 #[test]
 fn fit_switches_need_a_measured_map() {
     let base = std::path::Path::new("/tmp");
-    let ok = "title = \"t\"\n[twin]\ncoil = \"c.toml\"\nphantom = \"p.toml\"\nmeasured = \"m.nii.gz\"\nfit_offset = true\n[normalisation]\nwhole_phantom_sar_w_per_kg = 2.0\n[exposure]\nduration_s = 60.0\n[criteria]\nsar_10g = { limit_w_per_kg = 10.0 }\n";
+    let ok = "title = \"t\"\n[twin]\ncoil = \"c.toml\"\nphantom = \"p.toml\"\nmeasured = \"m.nii.gz\"\nfit_offset = true\nfit_rotation = true\n[normalisation]\nwhole_phantom_sar_w_per_kg = 2.0\n[exposure]\nduration_s = 60.0\n[criteria]\nsar_10g = { limit_w_per_kg = 10.0 }\n";
     let r = Recipe::from_toml_str(ok, std::path::Path::new("fit.toml"), base).unwrap();
     match r.twin {
         TwinSource::Model {
-            fit_offset, fit_gel, ..
-        } => assert!(fit_offset && !fit_gel),
+            fit_offset,
+            fit_rotation,
+            fit_gel,
+            ..
+        } => assert!(fit_offset && fit_rotation && !fit_gel),
         other => panic!("{other:?}"),
     }
     let bad = ok.replace("measured = \"m.nii.gz\"\n", "");
@@ -218,4 +221,9 @@ fn fit_switches_need_a_measured_map() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("fit.toml") && e.contains("twin.fit_offset"), "{e}");
+    let bad = bad.replace("fit_offset = true\n", "");
+    let e = Recipe::from_toml_str(&bad, std::path::Path::new("fit.toml"), base)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("fit_rotation"), "{e}");
 }

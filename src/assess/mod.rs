@@ -130,6 +130,7 @@ fn twin_stage(
             measured,
             cell_m,
             fit_offset,
+            fit_rotation,
             fit_gel,
         } => {
             let c = CoilConfig::load(coil)?;
@@ -145,6 +146,7 @@ fn twin_stage(
                     let fo = crate::twin::FullOptions {
                         joint: crate::twin::JointOptions {
                             fit_offset: opt.fit_offset || *fit_offset,
+                            fit_rotation: *fit_rotation,
                             fit_gel: *fit_gel,
                             ..Default::default()
                         },
@@ -341,6 +343,38 @@ fn twin_stage(
                             );
                             rows.push(vec![
                                 Cell::text(format!("Phantom offset {name}")),
+                                Cell::q(&kv),
+                                Cell::q(&kl),
+                                Cell::q(&kh),
+                            ]);
+                        }
+                    }
+                    if let Some(o) = &f.rotation_deg {
+                        fitted += ", phantom rotation";
+                        for (a, name) in ["x", "y", "z"].iter().enumerate() {
+                            let kv = q(
+                                report,
+                                &format!("twin.phantom_rotation_{name}"),
+                                o[a].value,
+                                "deg",
+                                "fitted phantom rotation (rotation vector about its centre)",
+                            );
+                            let kl = q(
+                                report,
+                                &format!("twin.phantom_rotation_{name}_ci95_low"),
+                                o[a].ci95[0],
+                                "deg",
+                                "95 % interval, low",
+                            );
+                            let kh = q(
+                                report,
+                                &format!("twin.phantom_rotation_{name}_ci95_high"),
+                                o[a].ci95[1],
+                                "deg",
+                                "95 % interval, high",
+                            );
+                            rows.push(vec![
+                                Cell::text(format!("Phantom rotation about {name}")),
                                 Cell::q(&kv),
                                 Cell::q(&kl),
                                 Cell::q(&kh),

@@ -41,7 +41,7 @@ use crate::dosimetry::normalise::OperatingMode;
 use crate::dosimetry::run::NormaliseSpec;
 use crate::error::Result;
 
-const RECIPE_KEYS: &str = "title, description, [twin] (dir, coil, phantom, measured, cell_m, fit_offset, fit_gel), [[implants]] (file, name, position_m, direction, roll_deg, euler_deg, min_wall_distance_m), [normalisation] (whole_phantom_sar_w_per_kg | b1_plus_rms_ut | input_power_w | operating_mode), [exposure] (duration_s, baseline_temperature_c), [criteria] (temperature_rise, sar_1g, sar_10g, cem43)";
+const RECIPE_KEYS: &str = "title, description, [twin] (dir, coil, phantom, measured, cell_m, fit_offset, fit_rotation, fit_gel), [[implants]] (file, name, position_m, direction, roll_deg, euler_deg, min_wall_distance_m), [normalisation] (whole_phantom_sar_w_per_kg | b1_plus_rms_ut | input_power_w | operating_mode), [exposure] (duration_s, baseline_temperature_c), [criteria] (temperature_rise, sar_1g, sar_10g, cem43)";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,6 +65,7 @@ struct TwinToml {
     measured: Option<String>,
     cell_m: Option<f64>,
     fit_offset: Option<bool>,
+    fit_rotation: Option<bool>,
     fit_gel: Option<bool>,
 }
 
@@ -145,8 +146,10 @@ pub enum TwinSource {
         measured: Option<PathBuf>,
         /// Coarse grid cell (m), when given.
         cell_m: Option<f64>,
-        /// Also fit the phantom offset / the gel conductivity and permittivity (with a measured map).
+        /// Also fit the phantom offset / its small rotation / the gel conductivity and permittivity
+        /// (with a measured map).
         fit_offset: bool,
+        fit_rotation: bool,
         fit_gel: bool,
     },
 }
@@ -229,10 +232,15 @@ impl Recipe {
         let twin = match (&t.dir, &t.coil, &t.phantom) {
             (Some(d), None, None) => {
                 nonempty(&mut p, "twin.dir", d);
-                if t.measured.is_some() || t.cell_m.is_some() || t.fit_offset.is_some() || t.fit_gel.is_some() {
+                if t.measured.is_some()
+                    || t.cell_m.is_some()
+                    || t.fit_offset.is_some()
+                    || t.fit_rotation.is_some()
+                    || t.fit_gel.is_some()
+                {
                     p.add(
                         "twin.measured",
-                        "measured, cell_m, fit_offset and fit_gel belong to a coil + phantom twin, not to a twin dir",
+                        "measured, cell_m, fit_offset, fit_rotation and fit_gel belong to a coil + phantom twin, not to a twin dir",
                         "remove them (the twin dir is already calibrated) or use coil + phantom",
                     );
                 }
@@ -244,11 +252,13 @@ impl Recipe {
                 if let Some(m) = &t.measured {
                     nonempty(&mut p, "twin.measured", m);
                 }
-                if t.measured.is_none() && (t.fit_offset == Some(true) || t.fit_gel == Some(true)) {
+                if t.measured.is_none()
+                    && (t.fit_offset == Some(true) || t.fit_rotation == Some(true) || t.fit_gel == Some(true))
+                {
                     p.add(
                         "twin.fit_offset",
-                        "fit_offset / fit_gel need a measured map to fit to",
-                        "add twin.measured or remove fit_offset / fit_gel",
+                        "fit_offset / fit_rotation / fit_gel need a measured map to fit to",
+                        "add twin.measured or remove fit_offset / fit_rotation / fit_gel",
                     );
                 }
                 if let Some(h) = t.cell_m {
@@ -266,6 +276,7 @@ impl Recipe {
                     measured: t.measured.as_deref().map(resolve),
                     cell_m: t.cell_m,
                     fit_offset: t.fit_offset.unwrap_or(false),
+                    fit_rotation: t.fit_rotation.unwrap_or(false),
                     fit_gel: t.fit_gel.unwrap_or(false),
                 }
             }
