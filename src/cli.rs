@@ -1233,49 +1233,9 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
         } => {
             let c = crate::coil::CoilConfig::load(&coil)?;
             let mut p = crate::coil::PhantomConfig::load(&phantom)?;
-            let bad_offset = || {
-                crate::error::Error::input(
-                    "command line",
-                    "--offset-mm",
-                    format!("'{offset_mm}' is not three finite numbers"),
-                    "write e.g. --offset-mm 4,-3,2",
-                )
-            };
-            let off: Vec<f64> = offset_mm
-                .split(',')
-                .map(|v| {
-                    v.trim()
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|x| x.is_finite())
-                        .ok_or_else(bad_offset)
-                })
-                .collect::<Result<_, _>>()?;
-            if off.len() != 3 {
-                return Err(bad_offset().into());
-            }
-            let offset_m = [off[0] * 1e-3, off[1] * 1e-3, off[2] * 1e-3];
-            let bad_rot = || {
-                crate::error::Error::input(
-                    "command line",
-                    "--rotation-deg",
-                    format!("'{rotation_deg}' is not three finite numbers"),
-                    "write e.g. --rotation-deg 1,-2,1.5",
-                )
-            };
-            let rot: Vec<f64> = rotation_deg
-                .split(',')
-                .map(|v| {
-                    v.trim()
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|x| x.is_finite())
-                        .ok_or_else(bad_rot)
-                })
-                .collect::<Result<_, _>>()?;
-            if rot.len() != 3 {
-                return Err(bad_rot().into());
-            }
+            let off = three_numbers("--offset-mm", &offset_mm, "4,-3,2")?;
+            let offset_m = off.map(|v| v * 1e-3);
+            let rot = three_numbers("--rotation-deg", &rotation_deg, "1,-2,1.5")?;
             for a in 0..3 {
                 p.rotation_deg[a] += rot[a];
             }
@@ -1917,4 +1877,21 @@ fn regress_command(
 fn golden_fine_cell(golden: &std::path::Path) -> anyhow::Result<Option<f64>> {
     let s = crate::report::summary::Summary::load(&golden.join(crate::report::SUMMARY_NAME))?;
     Ok(s.get("implant1.fine_cell").map(|q| q.value * 1e-3))
+}
+
+/// Three finite comma-separated numbers of a command-line option (`example` shows the form).
+fn three_numbers(flag: &str, text: &str, example: &str) -> Result<[f64; 3], crate::error::Error> {
+    let bad = || {
+        crate::error::Error::input(
+            "command line",
+            flag,
+            format!("'{text}' is not three finite numbers"),
+            format!("write e.g. {flag} {example}"),
+        )
+    };
+    let v: Vec<f64> = text
+        .split(',')
+        .map(|v| v.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(bad))
+        .collect::<Result<_, _>>()?;
+    v.try_into().map_err(|_| bad())
 }

@@ -306,3 +306,34 @@ fn bad_maps_exit_2_naming_the_file() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// `twin synth` refuses a placement that is not three numbers, naming the option (exit 2, no FDTD).
+#[test]
+fn synth_refuses_bad_placement_options() {
+    for (flag, value) in [
+        ("--rotation-deg", "1,2"),
+        ("--offset-mm", "1,a,2"),
+        ("--rotation-deg", "1,nan,0"),
+    ] {
+        let out = std::env::temp_dir().join(format!("rftwin-synth-bad-{}.nii.gz", std::process::id()));
+        let o = bin()
+            .args([
+                "twin",
+                "synth",
+                "--coil",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/coils/body_1p5t_hp16.toml"),
+                "--phantom",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/phantoms/astm_f2182.toml"),
+                flag,
+                value,
+                "--out",
+            ])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(err.contains(flag) && err.contains("three finite numbers"), "{err}");
+        assert!(!out.exists());
+    }
+}

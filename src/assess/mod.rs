@@ -317,64 +317,48 @@ fn twin_stage(
                             Cell::q(&kh),
                         ]);
                     }
-                    if let Some(o) = &f.offset_m {
-                        fitted += ", phantom offset";
+                    // Placement estimates: (estimates, what, key, label, scale, unit, description).
+                    let placement = [
+                        (
+                            &f.offset_m,
+                            "phantom offset",
+                            "phantom_offset",
+                            "Phantom offset",
+                            1e3,
+                            "mm",
+                            "fitted phantom offset",
+                        ),
+                        (
+                            &f.rotation_deg,
+                            "phantom rotation",
+                            "phantom_rotation",
+                            "Phantom rotation about",
+                            1.0,
+                            "deg",
+                            "fitted phantom rotation (rotation vector about its centre)",
+                        ),
+                    ];
+                    for (est, what, key, label, scale, unit, desc) in placement {
+                        let Some(o) = est else { continue };
+                        fitted += &format!(", {what}");
                         for (a, name) in ["x", "y", "z"].iter().enumerate() {
-                            let kv = q(
-                                report,
-                                &format!("twin.phantom_offset_{name}"),
-                                o[a].value * 1e3,
-                                "mm",
-                                "fitted phantom offset",
-                            );
+                            let kv = q(report, &format!("twin.{key}_{name}"), o[a].value * scale, unit, desc);
                             let kl = q(
                                 report,
-                                &format!("twin.phantom_offset_{name}_ci95_low"),
-                                o[a].ci95[0] * 1e3,
-                                "mm",
+                                &format!("twin.{key}_{name}_ci95_low"),
+                                o[a].ci95[0] * scale,
+                                unit,
                                 "95 % interval, low",
                             );
                             let kh = q(
                                 report,
-                                &format!("twin.phantom_offset_{name}_ci95_high"),
-                                o[a].ci95[1] * 1e3,
-                                "mm",
+                                &format!("twin.{key}_{name}_ci95_high"),
+                                o[a].ci95[1] * scale,
+                                unit,
                                 "95 % interval, high",
                             );
                             rows.push(vec![
-                                Cell::text(format!("Phantom offset {name}")),
-                                Cell::q(&kv),
-                                Cell::q(&kl),
-                                Cell::q(&kh),
-                            ]);
-                        }
-                    }
-                    if let Some(o) = &f.rotation_deg {
-                        fitted += ", phantom rotation";
-                        for (a, name) in ["x", "y", "z"].iter().enumerate() {
-                            let kv = q(
-                                report,
-                                &format!("twin.phantom_rotation_{name}"),
-                                o[a].value,
-                                "deg",
-                                "fitted phantom rotation (rotation vector about its centre)",
-                            );
-                            let kl = q(
-                                report,
-                                &format!("twin.phantom_rotation_{name}_ci95_low"),
-                                o[a].ci95[0],
-                                "deg",
-                                "95 % interval, low",
-                            );
-                            let kh = q(
-                                report,
-                                &format!("twin.phantom_rotation_{name}_ci95_high"),
-                                o[a].ci95[1],
-                                "deg",
-                                "95 % interval, high",
-                            );
-                            rows.push(vec![
-                                Cell::text(format!("Phantom rotation about {name}")),
+                                Cell::text(format!("{label} {name}")),
                                 Cell::q(&kv),
                                 Cell::q(&kl),
                                 Cell::q(&kh),

@@ -421,20 +421,14 @@ pub fn load_twin_dir(dir: &Path) -> Result<LoadedTwin> {
         )
     })?;
     let mut phantom = crate::coil::PhantomConfig::load(Path::new(ph))?;
-    let off = v
-        .get("fields_phantom_offset_m")
-        .and_then(|x| x.as_array())
-        .map(|a| a.iter().filter_map(|x| x.as_float()).collect::<Vec<_>>())
-        .unwrap_or_default();
-    if off.len() == 3 {
-        phantom = super::basis::shifted_phantom(&phantom, [off[0], off[1], off[2]]);
+    let triple = |key: &str| -> Option<[f64; 3]> {
+        let a: Vec<f64> = v.get(key)?.as_array()?.iter().filter_map(|x| x.as_float()).collect();
+        a.try_into().ok()
+    };
+    if let Some(off) = triple("fields_phantom_offset_m") {
+        phantom = super::basis::shifted_phantom(&phantom, off);
     }
-    let rot = v
-        .get("fields_phantom_rotation_deg")
-        .and_then(|x| x.as_array())
-        .map(|a| a.iter().filter_map(|x| x.as_float()).collect::<Vec<_>>())
-        .unwrap_or_default();
-    if rot.len() == 3 {
+    if let Some(rot) = triple("fields_phantom_rotation_deg") {
         for a in 0..3 {
             phantom.rotation_deg[a] += rot[a];
         }
