@@ -587,19 +587,7 @@ fn implant_stage(
     let t0 = Instant::now();
     let lf = run_local(&placed, &twin.phantom, incident, &lopt)?;
     let fdtd_s = t0.elapsed().as_secs_f64();
-    log(&format!("{}: SAR", spec.name));
-    let with = lf.sar_input(true)?;
-    let without = lf.sar_input(false)?;
-    let psar = point_sar(&with);
-    let psar_bg = point_sar(&without);
-    let a1 = mass_averaged_sar(&with, 1e-3)?;
-    let a10 = mass_averaged_sar(&with, 10e-3)?;
-    let b10 = mass_averaged_sar(&without, 10e-3)?;
-    let b1g = mass_averaged_sar(&without, 1e-3)?;
-    let (pk, pk_idx) = peak_of(&psar);
-    let (pk_bg, _) = peak_of(&psar_bg);
-
-    log(&format!("{}: heating ({} s)", spec.name, recipe.exposure_s));
+    log(&format!("{}: SAR and heating ({} s)", spec.name, recipe.exposure_s));
     let t_init = recipe.baseline_temperature_c.unwrap_or(22.0);
     let settings = ThermalSettings {
         duration_s: recipe.exposure_s,
@@ -613,10 +601,13 @@ fn implant_stage(
             probes.push(ThermalProbe::point("far end", *last));
         }
     }
-    let q_with = with.power_density_w_per_m3().clone();
-    let q_bg = without.power_density_w_per_m3().clone();
-    let th = lf.thermal_model(true)?.run(&q_with, &probes, &settings)?;
-    let th_bg = lf.thermal_model(false)?.run(&q_bg, &probes, &settings)?;
+    let dose = lf.dosimetry(&probes, &settings)?;
+    let [psar, psar_bg] = &dose.point;
+    let [a1, b1g] = &dose.sar_1g;
+    let [a10, b10] = &dose.sar_10g;
+    let [th, th_bg] = &dose.thermal;
+    let (pk, pk_idx) = peak_of(psar);
+    let (pk_bg, _) = peak_of(psar_bg);
     let cem43 = th.probes.iter().map(|p| p.cem43_min).fold(0.0, f64::max);
 
     // Quantities.
@@ -818,7 +809,7 @@ fn implant_stage(
     let org = g.origin_m;
     let sp = g.spacing_m;
     let h5p = dir.path("fields.h5");
-    crate::dosimetry::io::write_h5_grid(h5, &h5p, &format!("{id}/sar_point"), &psar, org, sp, "W/kg")?;
+    crate::dosimetry::io::write_h5_grid(h5, &h5p, &format!("{id}/sar_point"), psar, org, sp, "W/kg")?;
     crate::dosimetry::io::write_h5_grid(h5, &h5p, &format!("{id}/sar_10g"), &a10.sar_w_per_kg, org, sp, "W/kg")?;
     crate::dosimetry::io::write_h5_grid(h5, &h5p, &format!("{id}/temperature_rise"), &rise, org, sp, "K")?;
     let _ = vg;

@@ -31,8 +31,9 @@ use super::placement::{local_model, LocalGridOptions, PlacedImplant};
 use super::raster::ImplantRaster;
 use crate::b1::{GridPlacement, YeeVector};
 use crate::coil::PhantomConfig;
-use crate::dosimetry::sar::SarInput;
-use crate::dosimetry::thermal::{Boundaries, Boundary, ThermalMaterial, ThermalModel};
+use crate::dosimetry::sar::{mass_averaged_sar, point_sar, AveragedSar, SarInput};
+use crate::dosimetry::thermal::{Boundaries, Boundary, Probe as ThermalProbe, ThermalMaterial, ThermalModel};
+use crate::dosimetry::thermal::{ThermalResult, ThermalSettings};
 use crate::dosimetry::VoxelGrid;
 use crate::error::{Error, Result};
 use crate::fdtd::{Boundary as FdtdBoundary, DftProbe, FieldKind, IncidentField, Probe, RunStats, Simulation};
@@ -444,4 +445,42 @@ impl LocalFields {
             Boundaries::uniform(Boundary::Insulating),
         )
     }
+
+    /// The local dosimetry of a run, with the implant and with it removed (its cells given the
+    /// gel's properties): SAR inputs, point SAR, 1 g and 10 g averages, and a Pennes exposure with
+    /// `probes` (what `assess` and the search's confirmation runs report).
+    pub fn dosimetry(&self, probes: &[ThermalProbe], settings: &ThermalSettings) -> Result<LocalDosimetry> {
+        let with = self.sar_input(true)?;
+        let without = self.sar_input(false)?;
+        let point = [point_sar(&with), point_sar(&without)];
+        let sar_1g = [mass_averaged_sar(&with, 1e-3)?, mass_averaged_sar(&without, 1e-3)?];
+        let sar_10g = [mass_averaged_sar(&with, 10e-3)?, mass_averaged_sar(&without, 10e-3)?];
+        let t0 = Instant::now();
+        let thermal = [
+            self.thermal_model(true)?
+                .run(with.power_density_w_per_m3(), probes, settings)?,
+            self.thermal_model(false)?
+                .run(without.power_density_w_per_m3(), probes, settings)?,
+        ];
+        Ok(LocalDosimetry {
+            sar: [with, without],
+            point,
+            sar_1g,
+            sar_10g,
+            thermal,
+            thermal_seconds: t0.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+/// [`LocalFields::dosimetry`]: each pair is `[with implant, implant removed]`.
+pub struct LocalDosimetry {
+    pub sar: [SarInput; 2],
+    /// Point SAR (W/kg) per voxel.
+    pub point: [Array3<f32>; 2],
+    pub sar_1g: [AveragedSar; 2],
+    pub sar_10g: [AveragedSar; 2],
+    pub thermal: [ThermalResult; 2],
+    /// Wall time of the two Pennes runs (s).
+    pub thermal_seconds: f64,
 }

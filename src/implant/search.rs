@@ -445,7 +445,6 @@ pub fn confirm_top(
     log: &mut dyn FnMut(&str),
 ) -> Result<ConfirmResult> {
     use super::local::{run_local, LocalOptions};
-    use crate::dosimetry::sar::{mass_averaged_sar, point_sar};
     use crate::dosimetry::thermal::{Probe as ThermalProbe, ThermalSettings};
     let t0 = std::time::Instant::now();
     if candidates.is_empty() || opt.count == 0 {
@@ -492,12 +491,14 @@ pub fn confirm_top(
         let t1 = std::time::Instant::now();
         let lf = run_local(&placed, phantom, incident.clone(), &lopt)?;
         let fdtd_seconds = t1.elapsed().as_secs_f64();
-        let with = lf.sar_input(true)?;
-        let without = lf.sar_input(false)?;
-        let psar = point_sar(&with);
-        let a1 = mass_averaged_sar(&with, 1e-3)?;
-        let a10 = mass_averaged_sar(&with, 10e-3)?;
+        log(&format!(
+            "confirming candidate {}/{n}: SAR and heating ({} s)",
+            r + 1,
+            opt.exposure_s
+        ));
         let tip = placed.path_m[0];
+        let dose = lf.dosimetry(&[ThermalProbe::point("tip", tip)], &settings)?;
+        let [a1, _] = &dose.sar_1g;
         let g = &lf.cells;
         let mut tip_1g = 0.0f64;
         for ((i, j, k), v) in a1.sar_w_per_kg.indexed_iter() {
@@ -507,20 +508,7 @@ pub fn confirm_top(
                 tip_1g = tip_1g.max(*v as f64);
             }
         }
-        log(&format!(
-            "confirming candidate {}/{n}: heating ({} s)",
-            r + 1,
-            opt.exposure_s
-        ));
-        let t2 = std::time::Instant::now();
-        let probes = [ThermalProbe::point("tip", tip)];
-        let th = lf
-            .thermal_model(true)?
-            .run(with.power_density_w_per_m3(), &probes, &settings)?;
-        let th_bg = lf
-            .thermal_model(false)?
-            .run(without.power_density_w_per_m3(), &probes, &settings)?;
-        let thermal_seconds = t2.elapsed().as_secs_f64();
+        let [th, th_bg] = &dose.thermal;
         let tip_dt = th.probes[0].final_rise_k;
         let e2 = c.e_tip_v_per_m * c.e_tip_v_per_m;
         out.push(Confirmation {
@@ -530,15 +518,15 @@ pub fn confirm_top(
             estimate_value: c.estimate.unwrap_or(e2),
             tip_sar_1g_w_per_kg: tip_1g,
             peak_sar_1g_w_per_kg: a1.peak.sar_w_per_kg,
-            peak_sar_10g_w_per_kg: a10.peak.sar_w_per_kg,
-            peak_point_sar_w_per_kg: psar.iter().cloned().fold(0.0f32, f32::max) as f64,
+            peak_sar_10g_w_per_kg: dose.sar_10g[0].peak.sar_w_per_kg,
+            peak_point_sar_w_per_kg: dose.point[0].iter().cloned().fold(0.0f32, f32::max) as f64,
             tip_delta_t_k: tip_dt,
             tip_delta_t_background_k: th_bg.probes[0].final_rise_k,
             max_delta_t_k: th.peak_rise_k,
             implied_a_k_m2_per_v2: if e2 > 0.0 { tip_dt / e2 } else { f64::NAN },
             fdtd_periods: lf.stats.periods,
             fdtd_seconds,
-            thermal_seconds,
+            thermal_seconds: dose.thermal_seconds,
         });
     }
     let direct: Vec<f64> = out.iter().map(|c| c.tip_delta_t_k).collect();
