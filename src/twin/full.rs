@@ -276,7 +276,8 @@ pub fn calibrate_full(
     let last_boot = opt.joint.bootstrap;
     let mut jopt = opt.joint.clone();
     // A rotation moves the phantom's ends by several quarter cells, beyond the linear model's
-    // reach from the nominal point: three re-simulations (the fits oscillate towards the truth).
+    // reach from the nominal point: three re-simulations, the last at the Aitken extrapolation of
+    // the first three fits (they oscillate towards the truth).
     let max_outer = opt.max_outer.unwrap_or(if opt.joint.fit_rotation {
         3
     } else if opt.joint.fit_gel {
@@ -288,6 +289,7 @@ pub fn calibrate_full(
     let mut basis = nominal;
     let mut base = ([0.0; 3], [0.0; 2], [0.0; 3]);
     let mut outer = 0;
+    let mut history: Vec<Vec<f64>> = Vec::new();
     let moves = opt.joint.fit_offset || opt.joint.fit_gel || opt.joint.fit_rotation;
     let fit = loop {
         let more_possible = moves && outer < max_outer;
@@ -338,15 +340,29 @@ pub fn calibrate_full(
             break f;
         }
         outer += 1;
-        let se = [p[6], p[7]];
+        history.push(p.clone());
+        // The next point: the fit, or after three fits its Aitken extrapolation (the fits of a
+        // placement oscillate towards the truth: the linear model's sensitivities are those of the
+        // nominal point).
+        let next = aitken(&history).unwrap_or_else(|| p.clone());
+        let (t, r, se) = (
+            [next[3], next[4], next[5]],
+            [next[8], next[9], next[10]],
+            [next[6], next[7]],
+        );
         let mut ph = shifted_gel(phantom, s0 + ds * se[0], e0 + de * se[1]);
         for a in 0..3 {
             ph.rotation_deg[a] += r[a].to_degrees();
         }
+        let what = if history.len() >= 3 && next != *p {
+            "the extrapolated point"
+        } else {
+            "the fitted point"
+        };
         basis = get(
             Some(&ph),
             t,
-            &format!("outer iteration {outer}: phantom at the fitted point"),
+            &format!("outer iteration {outer}: phantom at {what}"),
             log,
         )?;
         base = (t, se, r);
@@ -375,16 +391,37 @@ pub fn calibrate_full(
     ))
 }
 
-/// The intervals come from the linearised model at the last basis; when the last outer iteration
-/// (a re-simulation at the fitted point) moved a placement parameter by more than half its 95 %
-/// interval, the model's own bias exceeds the interval, and the parameter is flagged as not
-/// determined by the data (e.g. a rotation that trades against an offset).
+/// Aitken's delta-squared extrapolation of the last three fits, per moving parameter (offset, gel,
+/// rotation: indices 3..=10), where the sequence converges (|ratio of successive moves| < 0.9); the
+/// last fit elsewhere. None with fewer than three fits.
+fn aitken(history: &[Vec<f64>]) -> Option<Vec<f64>> {
+    let n = history.len();
+    if n < 3 {
+        return None;
+    }
+    let (x0, x1, x2) = (&history[n - 3], &history[n - 2], &history[n - 1]);
+    let mut out = x2.clone();
+    for j in 3..=10 {
+        let (d1, d2) = (x1[j] - x0[j], x2[j] - x1[j]);
+        if d1.abs() > 1e-15 {
+            let ratio = d2 / d1;
+            if ratio.abs() < 0.9 {
+                out[j] = x2[j] + d2 * ratio / (1.0 - ratio);
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The intervals come from the linearised model around the last basis point; when the final fit
+/// lies further from that point than half its 95 % interval, the model's own error there (the
+/// linearisation) is not in the interval, and the parameter is flagged as not determined to within
+/// its interval.
 fn flag_drift(fit: &mut JointFit, steps: &[OuterStep]) {
-    let n = steps.len();
-    if n < 2 {
+    let Some(last) = steps.last() else { return };
+    if steps.len() < 2 {
         return;
     }
-    let (a, b) = (&steps[n - 2], &steps[n - 1]);
     let mut add = |name: &str, e: &super::joint::Estimate, moved: f64| {
         let half = 0.5 * (e.ci95[1] - e.ci95[0]);
         if moved.abs() > half && !fit.unidentifiable.iter().any(|u| u == name) {
@@ -393,12 +430,12 @@ fn flag_drift(fit: &mut JointFit, steps: &[OuterStep]) {
     };
     if let Some(o) = fit.offset_m.clone() {
         for (k, name) in ["offset_x", "offset_y", "offset_z"].iter().enumerate() {
-            add(name, &o[k], b.offset_m[k] - a.offset_m[k]);
+            add(name, &o[k], last.offset_m[k] - last.basis_offset_m[k]);
         }
     }
     if let Some(o) = fit.rotation_deg.clone() {
         for (k, name) in ["rotation_x", "rotation_y", "rotation_z"].iter().enumerate() {
-            add(name, &o[k], b.rotation_deg[k] - a.rotation_deg[k]);
+            add(name, &o[k], last.rotation_deg[k] - last.basis_rotation_deg[k]);
         }
     }
 }
