@@ -1572,7 +1572,7 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
 
 /// `rftwin implant place | tf | search` (the work is in `implant::run`).
 fn implant_command(what: ImplantCommand) -> anyhow::Result<serde_json::Value> {
-    use crate::implant::run::{parse_vec3, place_command, search_command, tf_command, PlacementInput, SearchInputs};
+    use crate::implant::run::{place_command, search_command, tf_command, PlacementInput, SearchInputs};
     let cli_err = |key: &str, what: String, fix: &str| crate::error::Error::input("command line", key, what, fix);
     match what {
         ImplantCommand::Place {
@@ -1601,9 +1601,9 @@ fn implant_command(what: ImplantCommand) -> anyhow::Result<serde_json::Value> {
                     PlacementInput::File(p)
                 }
                 (None, Some(pos)) => PlacementInput::Values {
-                    position_m: parse_vec3(pos, "--position")?,
+                    position_m: three_numbers("--position", pos, "0.1,0,0")?,
                     direction: match &direction {
-                        Some(d) => parse_vec3(d, "--direction")?,
+                        Some(d) => three_numbers("--direction", d, "0,0,1")?,
                         None => [0.0, 0.0, 1.0],
                     },
                     roll_deg,
@@ -1879,7 +1879,8 @@ fn golden_fine_cell(golden: &std::path::Path) -> anyhow::Result<Option<f64>> {
     Ok(s.get("implant1.fine_cell").map(|q| q.value * 1e-3))
 }
 
-/// Three finite comma-separated numbers of a command-line option (`example` shows the form).
+/// Three finite comma-separated numbers of a command-line option such as --position X,Y,Z
+/// (`example` shows the form).
 fn three_numbers(flag: &str, text: &str, example: &str) -> Result<[f64; 3], crate::error::Error> {
     let bad = || {
         crate::error::Error::input(

@@ -113,6 +113,21 @@ pub enum CourantReference {
     FastestMedium,
 }
 
+/// The time step for cells `d` at vacuum-referred Courant number `courant`: with a CW frequency,
+/// lowered so one period is a whole number of steps, a multiple of 4 (returned too).
+pub fn time_step(d: [f64; 3], courant: f64, cw_freq_hz: Option<f64>) -> (f64, Option<usize>) {
+    let inv2: f64 = d.iter().map(|v| 1.0 / (v * v)).sum();
+    let dt = courant / (C0 * inv2.sqrt());
+    match cw_freq_hz {
+        Some(f) if f > 0.0 => {
+            let period = 1.0 / f;
+            let m = ((period / dt).ceil() as usize).div_ceil(4) * 4;
+            (period / m as f64, Some(m))
+        }
+        _ => (dt, None),
+    }
+}
+
 /// What a simulation is built from, besides extensions.
 #[derive(Clone, Debug)]
 pub struct OperatorSpec {
@@ -269,9 +284,6 @@ impl Operator {
             CourantReference::Vacuum => eps_min.min(1.0) * spec.mu_r_min.min(1.0),
             CourantReference::FastestMedium => eps_min * spec.mu_r_min,
         };
-        let inv2: f64 = d.iter().map(|v| 1.0 / (v * v)).sum();
-        let mut dt = spec.courant * speed2.sqrt() / (C0 * inv2.sqrt());
-        let mut steps_per_period = None;
         if let Some(f) = spec.cw_freq_hz {
             if !(f > 0.0) || !f.is_finite() {
                 return Err(Error::input(
@@ -281,11 +293,9 @@ impl Operator {
                     "give a frequency > 0",
                 ));
             }
-            let period = 1.0 / f;
-            let m = ((period / dt).ceil() as usize).div_ceil(4) * 4;
-            dt = period / m as f64;
-            steps_per_period = Some(m);
         }
+        let (dt, steps_per_period) = time_step(d, spec.courant * speed2.sqrt(), spec.cw_freq_hz);
+        let inv2: f64 = d.iter().map(|v| 1.0 / (v * v)).sum();
         let courant = C0 * dt * inv2.sqrt();
         for t in table.iter_mut().skip(1) {
             let eps = EPS0 * t.eps_r;

@@ -33,7 +33,7 @@ use super::fields::Fields;
 use super::operator::Operator;
 use super::source::Waveform;
 use crate::error::{Error, Result};
-use crate::grid::{C0, EPS0, MU0};
+use crate::grid::{EPS0, MU0};
 
 /// An incident field given as complex peak phasors (time factor `e^{+i w t}`).
 pub trait IncidentField: Send + Sync {
@@ -318,20 +318,11 @@ impl Extension for Tfsf {
     }
 }
 
-/// Time step the operator will use for cells `d`, Courant number `courant` and an optional CW
-/// frequency (the same rule as [`Operator::new`]; a test checks they agree). Needed to build a
-/// dispersion-matched [`PlaneWave`] before the simulation exists.
+/// Time step the operator will use for cells `d`, Courant number `courant` (vacuum reference) and an
+/// optional CW frequency ([`super::operator::time_step`]). Needed to build a dispersion-matched
+/// [`PlaneWave`] before the simulation exists; after it, `op.dt` is the step.
 pub fn yee_time_step(d: [f64; 3], courant: f64, cw_freq_hz: Option<f64>) -> f64 {
-    let inv2: f64 = d.iter().map(|v| 1.0 / (v * v)).sum();
-    let dt = courant / (C0 * inv2.sqrt());
-    match cw_freq_hz {
-        Some(f) if f > 0.0 => {
-            let period = 1.0 / f;
-            let m = ((period / dt).ceil() as usize).div_ceil(4) * 4;
-            period / m as f64
-        }
-        _ => dt,
-    }
+    super::operator::time_step(d, courant, cw_freq_hz).0
 }
 
 /// A plane wave `E = E0 exp(-i k u.(x - x0))` in a homogeneous medium (eps_r, sigma), time factor

@@ -18,31 +18,6 @@ use crate::coil::phantom::PhantomConfig;
 use crate::error::{Error, Result};
 use crate::io::AtomicDir;
 
-/// Parses "X,Y,Z" for command-line option `key`.
-pub fn parse_vec3(s: &str, key: &str) -> Result<[f64; 3]> {
-    let v: Vec<f64> = s
-        .split(',')
-        .map(|x| x.trim().parse::<f64>())
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|_| {
-            Error::input(
-                "command line",
-                key,
-                format!("'{s}' is not three numbers"),
-                format!("give {key} X,Y,Z (e.g. {key} 0.1,0,0)"),
-            )
-        })?;
-    if v.len() != 3 || v.iter().any(|x| !x.is_finite()) {
-        return Err(Error::input(
-            "command line",
-            key,
-            format!("'{s}' is not three finite numbers"),
-            format!("give {key} X,Y,Z"),
-        ));
-    }
-    Ok([v[0], v[1], v[2]])
-}
-
 /// Where the placement comes from.
 pub enum PlacementInput<'a> {
     File(&'a Path),

@@ -170,16 +170,8 @@ pub fn calibrate_full(
                 ph.rotation_deg[p - 8] += step_r.to_degrees();
                 step_r
             };
-            let name = [
-                "offset x",
-                "offset y",
-                "offset z",
-                "",
-                "",
-                "rotation x",
-                "rotation y",
-                "rotation z",
-            ][p - 3];
+            let (what, axis) = if p <= 5 { ("offset", p - 3) } else { ("rotation", p - 8) };
+            let name = format!("{what} {}", ["x", "y", "z"][axis]);
             let b = get(Some(&ph), t, &format!("placement design: {name}"), log)?;
             let per: Vec<RegularField<Complex32>> = (0..2)
                 .map(|k| diff(&b.fields[k], &nominal.fields[k], (1.0 / h) as f32, (-1.0 / h) as f32))
@@ -291,7 +283,7 @@ pub fn calibrate_full(
     let mut outer = 0;
     let mut history: Vec<Vec<f64>> = Vec::new();
     let moves = opt.joint.fit_offset || opt.joint.fit_gel || opt.joint.fit_rotation;
-    let fit = loop {
+    let mut fit = loop {
         let more_possible = moves && outer < max_outer;
         jopt.bootstrap = if more_possible { 0 } else { last_boot };
         let f = fit_joint(&model, &samples, &jopt, start)?;
@@ -369,7 +361,6 @@ pub fn calibrate_full(
         model = build(&basis, t, r, se)?;
         start.copy_from_slice(&p[..11]);
     };
-    let mut fit = fit;
     flag_drift(&mut fit, &steps);
     let measured = to_volume(&samples, &samples.m);
     let simulated = to_volume(&samples, &fit.fitted);

@@ -34,7 +34,7 @@ use serde::Serialize;
 use super::basis::Basis;
 use crate::b1::{B1Map, Placement, RegularField};
 use crate::error::{Error, Result};
-use crate::grid::rotation_matrix;
+use crate::grid::ShapeRotation;
 
 /// The full parameter vector: `(Re w0, Re w1, Im w1, tx, ty, tz, s, e, rx, ry, rz)` (rotation
 /// vector in radians, relative to the phantom file's own rotation).
@@ -276,22 +276,20 @@ impl JointModel {
         // (value, d/dt, d/dr) of one coefficient field.
         let at = |c: &CoefField| -> (Complex64, [Complex64; 3], [Complex64; 3]) {
             let dr = sub(r, c.base_rotation);
-            let cf = [0, 1, 2].map(|a| self.centre_m[a] + c.base_offset_m[a]);
-            let w = sub(sub(x, cf), sub(t, c.base_offset_m));
+            // The point translated back to the field's offset, then turned back about the
+            // phantom's centre there.
+            let moved = sub(x, sub(t, c.base_offset_m));
             if dr == [0.0; 3] && !rot {
-                let (z, g) = c.field.sample_with_gradient(sub(x, sub(t, c.base_offset_m)));
-                let g = g.map(c64);
-                return (c64(z), g.map(|q| -q), [Complex64::default(); 3]);
+                let (z, g) = c.field.sample_with_gradient(moved);
+                return (c64(z), g.map(|q| -c64(q)), [Complex64::default(); 3]);
             }
-            let back = |dr: [f64; 3]| {
-                let m = rotation_matrix(dr);
-                [0, 1, 2].map(|a| cf[a] + m[0][a] * w[0] + m[1][a] * w[1] + m[2][a] * w[2])
-            };
-            let m = rotation_matrix(dr);
-            let u = back(dr);
-            let (z, g) = c.field.sample_with_gradient(u);
+            let cf = [0, 1, 2].map(|a| self.centre_m[a] + c.base_offset_m[a]);
+            let back = |dr: [f64; 3]| ShapeRotation::from_vector(cf, dr).inverse_apply(moved);
+            let turn = ShapeRotation::from_vector(cf, dr);
+            let (z, g) = c.field.sample_with_gradient(turn.inverse_apply(moved));
             let g = g.map(c64);
             // du/dt = -R^T: d/dt_j = -sum_i g_i R_ji.
+            let m = &turn.matrix;
             let dt = [0, 1, 2].map(|j| -(g[0] * m[j][0] + g[1] * m[j][1] + g[2] * m[j][2]));
             let mut drv = [Complex64::default(); 3];
             if rot {
