@@ -120,6 +120,21 @@ fn cache_hit_key_change_and_corruption() {
     // And afterwards a clean hit again.
     let (_, o5) = cached_basis(&req, Some(&dir), None).unwrap();
     assert!(matches!(o5, CacheOutcome::Hit(..)), "{o5:?}");
+    // A sound file made for another key (as one made by an older build, whose model stamp differs,
+    // would be) under this request's name: not served, recomputed and replaced.
+    let other = BasisRequest {
+        offset_m: [0.001, 0.0, 0.0],
+        ..req.clone()
+    };
+    let (_, o6) = cached_basis(&other, Some(&dir), None).unwrap();
+    let other_path = match o6 {
+        CacheOutcome::Stored(p) => p,
+        o => panic!("expected Stored, got {o:?}"),
+    };
+    std::fs::copy(&other_path, &path).unwrap();
+    let (b7, o7) = cached_basis(&req, Some(&dir), None).unwrap();
+    assert!(matches!(o7, CacheOutcome::Replaced(..)), "{o7:?}");
+    assert_eq!(b7.fields[0].data, b1.fields[0].data);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -206,4 +221,56 @@ fn superposed_twin_fields_equal_a_direct_run() {
     let r = one_watt.b1_plus_at(p).norm() / back.b1_plus_at(p).norm();
     assert!((r * back.input_power_w.sqrt() - 1.0).abs() < 1e-6);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The cache key carries the model stamp, and the binary's stamp is the hash of the source it was
+/// built from: an edit to any model source (here one byte of the coil circuit model, in a copy of the
+/// tree) changes the stamp, so no basis made by other code is ever served.
+#[test]
+fn cache_key_carries_the_model_stamp_of_the_source() {
+    use rftwin::twin::basis::MODEL_STAMP;
+    use rftwin::twin::stamp::{model_stamp_of, MODEL_SOURCES};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert_eq!(MODEL_STAMP.len(), 16);
+    assert_eq!(model_stamp_of(root), MODEL_STAMP, "binary stamp differs from its source tree");
+    let (coil, ph, opt) = inputs();
+    let req = BasisRequest {
+        coil: &coil,
+        phantom: Some(&ph),
+        opt: &opt,
+        offset_m: [0.0; 3],
+    };
+    assert!(req.key().contains(&format!("model {MODEL_STAMP}")), "{}", req.key());
+
+    fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+        if from.is_dir() {
+            std::fs::create_dir_all(to).unwrap();
+            for e in std::fs::read_dir(from).unwrap() {
+                let e = e.unwrap();
+                copy_tree(&e.path(), &to.join(e.file_name()));
+            }
+        } else {
+            std::fs::copy(from, to).unwrap();
+        }
+    }
+    let copy = tmpdir("stamp-tree");
+    for s in MODEL_SOURCES {
+        let from = root.join(s);
+        if from.exists() {
+            std::fs::create_dir_all(copy.join(s).parent().unwrap()).unwrap();
+            copy_tree(&from, &copy.join(s));
+        }
+    }
+    assert_eq!(model_stamp_of(&copy), MODEL_STAMP, "the copy hashes as the original");
+    let f = copy.join("src/coil/circuit.rs");
+    let mut text = std::fs::read(&f).unwrap();
+    text.push(b' ');
+    std::fs::write(&f, text).unwrap();
+    assert_ne!(model_stamp_of(&copy), MODEL_STAMP, "an edit to the coil model must change the stamp");
+    // Files outside the model sources (report prose, the CLI) do not invalidate the cache.
+    std::fs::create_dir_all(copy.join("src/report")).unwrap();
+    let edited = model_stamp_of(&copy);
+    std::fs::write(copy.join("src/report/mod.rs"), "// changed").unwrap();
+    assert_eq!(model_stamp_of(&copy), edited);
+    let _ = std::fs::remove_dir_all(&copy);
 }

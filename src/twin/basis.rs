@@ -16,7 +16,9 @@
 //!
 //! Cache: the basis is stored in an HDF5 file named by a 64-bit FNV-1a hash of everything that
 //! determines it (the parsed coil and phantom definitions, phantom offset, cell size and mesh options,
-//! frequency, steady-state options, crate version and this module's format version). The file holds
+//! frequency, steady-state options, crate version, this module's format version, and the model stamp:
+//! a hash of the source of every module the basis runs depend on, made by the build script, so a
+//! changed coil model or FDTD engine never gets an old basis, committed or not). The file holds
 //! the full key text (compared on load, so a hash collision cannot return a wrong basis) and a
 //! checksum of every stored number; a file that cannot be read, has another key, or fails the checksum
 //! is recomputed and replaced, never trusted.
@@ -105,6 +107,10 @@ pub enum CacheOutcome {
 
 const FORMAT: &str = "rftwin-twin-basis-v1";
 
+/// Hash of the source of the modules that compute a basis (`grid`, `fdtd`, `coil`, `b1`, `twin`,
+/// `error`) and of `Cargo.lock`, from the build script: part of every cache key.
+pub const MODEL_STAMP: &str = env!("RFTWIN_MODEL_STAMP");
+
 /// 64-bit FNV-1a.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -126,8 +132,9 @@ impl BasisRequest<'_> {
             p
         });
         format!(
-            "{FORMAT}; rftwin {}; coil {}; phantom {}; offset_m {:?}; mesh {:?}; freq_hz {:?}; steady {:?}",
+            "{FORMAT}; rftwin {}; model {}; coil {}; phantom {}; offset_m {:?}; mesh {:?}; freq_hz {:?}; steady {:?}",
             env!("CARGO_PKG_VERSION"),
+            MODEL_STAMP,
             serde_json::to_string(&coil).unwrap_or_default(),
             serde_json::to_string(&phantom).unwrap_or_default(),
             self.offset_m,

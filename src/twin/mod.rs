@@ -17,6 +17,7 @@ pub mod fields;
 pub mod fit;
 pub mod full;
 pub mod joint;
+pub mod stamp;
 pub mod validation;
 
 pub use basis::{
