@@ -122,10 +122,10 @@ enum Command {
         #[arg(long = "probe", value_name = "NAME:X,Y,Z[:R]")]
         probes: Vec<String>,
         /// Exposure length (s); default 900 (ASTM F2182) or [exposure] duration_s.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         duration_s: Option<f64>,
         /// Time step (s; accuracy only, any value is stable); default 5.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         dt_s: Option<f64>,
         /// Uniform starting temperature (°C, -20 to 60); default 22.
         #[arg(long, allow_negative_numbers = true)]

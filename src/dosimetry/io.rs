@@ -642,9 +642,77 @@ pub struct ExposureEntry {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BoundariesEntry {
-    pub all: Option<Boundary>,
-    pub faces: Option<[Boundary; 6]>,
-    pub background: Option<Boundary>,
+    pub all: Option<BoundaryEntry>,
+    pub faces: Option<[BoundaryEntry; 6]>,
+    pub background: Option<BoundaryEntry>,
+}
+
+/// One boundary as written: `{ kind = "insulating" }`, `{ kind = "fixed_temperature", temperature_c = T }`
+/// or `{ kind = "convective", h_w_per_m2_k = H, ambient_c = T }`. Read flat so that a key the kind does
+/// not use (`{ kind = "insulating", ambient_c = 22 }`) is refused instead of ignored.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoundaryEntry {
+    pub kind: String,
+    pub temperature_c: Option<f64>,
+    pub h_w_per_m2_k: Option<f64>,
+    pub ambient_c: Option<f64>,
+}
+
+impl BoundaryEntry {
+    /// The boundary, with every problem of the entry added to `p` under `key`.
+    fn to_boundary(&self, key: &str, p: &mut crate::coil::config::Problems) -> Boundary {
+        let given = [
+            ("temperature_c", self.temperature_c),
+            ("h_w_per_m2_k", self.h_w_per_m2_k),
+            ("ambient_c", self.ambient_c),
+        ];
+        let (b, uses): (Boundary, &[&str]) = match self.kind.as_str() {
+            "insulating" => (Boundary::Insulating, &[]),
+            "fixed_temperature" => (
+                Boundary::FixedTemperature {
+                    temperature_c: self.temperature_c.unwrap_or(f64::NAN),
+                },
+                &["temperature_c"],
+            ),
+            "convective" => (
+                Boundary::Convective {
+                    h_w_per_m2_k: self.h_w_per_m2_k.unwrap_or(f64::NAN),
+                    ambient_c: self.ambient_c.unwrap_or(f64::NAN),
+                },
+                &["h_w_per_m2_k", "ambient_c"],
+            ),
+            other => {
+                p.add(
+                    &format!("{key}.kind"),
+                    format!("unknown boundary kind \"{other}\""),
+                    "use \"insulating\", \"fixed_temperature\" (with temperature_c) or \"convective\" (with h_w_per_m2_k and ambient_c)",
+                );
+                return Boundary::Insulating;
+            }
+        };
+        for (k, v) in given {
+            match (v.is_some(), uses.contains(&k)) {
+                (true, false) => p.add(
+                    &format!("{key}.{k}"),
+                    format!("a \"{}\" boundary has no {k}", self.kind),
+                    format!("remove {k}, or change kind to the boundary that uses it"),
+                ),
+                (true, true) if v.is_some_and(|x| !x.is_finite()) => p.add(
+                    &format!("{key}.{k}"),
+                    format!("{k} = {} is not finite", v.unwrap_or(f64::NAN)),
+                    format!("give {k} as a finite number (SI units: W/(m^2 K), degrees Celsius)"),
+                ),
+                (false, true) => p.add(
+                    &format!("{key}.{k}"),
+                    format!("a \"{}\" boundary needs {k}", self.kind),
+                    format!("add {k} (SI units: W/(m^2 K), degrees Celsius)"),
+                ),
+                _ => {}
+            }
+        }
+        b
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -710,18 +778,28 @@ impl MaterialsFile {
             nonneg(&mut p, format!("probes[{i}].radius_m"), pr.radius_m, true, "m");
         }
         if let Some(b) = &self.boundaries {
-            let mut bc = |key: String, b: &Option<Boundary>| match b {
-                Some(Boundary::FixedTemperature { temperature_c }) if !(temperature_c.is_finite() && *temperature_c > -273.15) => p.add(
+            // A missing value (NaN placeholder) is reported once, by `to_boundary`.
+            let temp_ok = |t: f64| t.is_nan() || (t.is_finite() && t > -273.15);
+            let mut bc = |key: String, b: &Option<BoundaryEntry>| match b.as_ref().map(|e| e.to_boundary(&key, &mut p)) {
+                Some(Boundary::FixedTemperature { temperature_c }) if !temp_ok(temperature_c) => p.add(
                     &format!("{key}.temperature_c"),
                     format!("{temperature_c} °C is not a finite temperature above absolute zero"),
                     "give the held temperature in degrees Celsius, e.g. 22",
                 ),
                 Some(Boundary::Convective { h_w_per_m2_k, ambient_c }) => {
-                    if !(h_w_per_m2_k.is_finite() && *h_w_per_m2_k >= 0.0) {
-                        p.add(&format!("{key}.h_w_per_m2_k"), format!("{h_w_per_m2_k} W/(m^2 K) is negative or not finite"), "give a heat transfer coefficient >= 0, e.g. 10 for still air");
+                    if !(h_w_per_m2_k.is_nan() || (h_w_per_m2_k.is_finite() && h_w_per_m2_k >= 0.0)) {
+                        p.add(
+                            &format!("{key}.h_w_per_m2_k"),
+                            format!("{h_w_per_m2_k} W/(m^2 K) is negative or not finite"),
+                            "give a heat transfer coefficient >= 0, e.g. 10 for still air",
+                        );
                     }
-                    if !(ambient_c.is_finite() && *ambient_c > -273.15) {
-                        p.add(&format!("{key}.ambient_c"), format!("{ambient_c} °C is not a finite temperature above absolute zero"), "give the ambient temperature in degrees Celsius, e.g. 22");
+                    if !temp_ok(ambient_c) {
+                        p.add(
+                            &format!("{key}.ambient_c"),
+                            format!("{ambient_c} °C is not a finite temperature above absolute zero"),
+                            "give the ambient temperature in degrees Celsius, e.g. 22",
+                        );
                     }
                 }
                 _ => {}
@@ -730,7 +808,7 @@ impl MaterialsFile {
             bc("boundaries.background".into(), &b.background);
             if let Some(f) = &b.faces {
                 for (i, face) in f.iter().enumerate() {
-                    bc(format!("boundaries.faces[{i}]"), &Some(*face));
+                    bc(format!("boundaries.faces[{i}]"), &Some(face.clone()));
                 }
             }
         }
@@ -806,10 +884,13 @@ impl MaterialsFile {
     /// Boundaries (default: insulating everywhere).
     pub fn boundaries(&self) -> Boundaries {
         let b = self.boundaries.clone().unwrap_or_default();
-        let all = b.all.unwrap_or(Boundary::Insulating);
+        // Checked by `validate` (run by `load`); problems here only mean a file built in code.
+        let mut p = crate::coil::config::Problems::new(&self.source);
+        let mut conv = |e: &BoundaryEntry| e.to_boundary("boundaries", &mut p);
+        let all = b.all.as_ref().map_or(Boundary::Insulating, &mut conv);
         Boundaries {
-            faces: b.faces.unwrap_or([all; 6]),
-            background: b.background.unwrap_or(all),
+            faces: b.faces.as_ref().map_or([all; 6], |f| std::array::from_fn(|i| conv(&f[i]))),
+            background: b.background.as_ref().map_or(all, &mut conv),
         }
     }
 

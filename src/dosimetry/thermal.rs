@@ -132,7 +132,7 @@ impl Default for Blood {
 
 /// Condition on a domain face (grid face or a face towards a voxel without thermal material).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Boundary {
     /// No heat flux.
     Insulating,
