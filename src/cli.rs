@@ -122,13 +122,13 @@ enum Command {
         #[arg(long = "probe", value_name = "NAME:X,Y,Z[:R]")]
         probes: Vec<String>,
         /// Exposure length (s); default 900 (ASTM F2182) or [exposure] duration_s.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         duration_s: Option<f64>,
         /// Time step (s; accuracy only, any value is stable); default 5.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         dt_s: Option<f64>,
-        /// Uniform starting temperature (°C); default 22.
-        #[arg(long)]
+        /// Uniform starting temperature (°C, -20 to 60); default 22.
+        #[arg(long, allow_negative_numbers = true)]
         initial_temperature_c: Option<f64>,
         #[arg(long)]
         out: std::path::PathBuf,
@@ -194,7 +194,7 @@ enum ImplantCommand {
     Tf {
         implant: std::path::PathBuf,
         /// Take the medium (eps_r, sigma) from this phantom.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["eps_r", "sigma_s_per_m"])]
         phantom: Option<std::path::PathBuf>,
         /// Frequency (Hz); default 63.87 MHz (1.5 T).
         #[arg(long, default_value_t = 63.87e6)]
@@ -242,7 +242,7 @@ enum ImplantCommand {
         /// Roll angles (degrees) about the lead axis, comma separated (path variants).
         #[arg(long, default_value = "0")]
         roll_deg: String,
-        #[arg(long, default_value_t = 0.02)]
+        #[arg(long, default_value_t = 0.02, allow_negative_numbers = true)]
         min_wall_m: f64,
         #[arg(long, default_value_t = 20)]
         top: usize,
@@ -1682,9 +1682,19 @@ fn implant_command(what: ImplantCommand) -> anyhow::Result<serde_json::Value> {
             force,
             quiet,
         } => {
+            if !(min_wall_m >= 0.0) || !min_wall_m.is_finite() {
+                return Err(cli_err(
+                    "--min-wall-m",
+                    format!("{min_wall_m} m is not a finite distance >= 0"),
+                    "give the smallest distance to the walls in metres, e.g. --min-wall-m 0.02",
+                )
+                .into());
+            }
+            positive_mm("--cell-mm", cell_mm)?;
+            positive_mm("--tf-cell-mm", tf_cell_mm)?;
             let rolls = roll_deg
                 .split(',')
-                .map(|x| x.trim().parse::<f64>())
+                .map(|x| x.trim().parse::<f64>().ok().filter(|r| r.is_finite()).ok_or(()))
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|_| {
                     cli_err(
@@ -1693,7 +1703,7 @@ fn implant_command(what: ImplantCommand) -> anyhow::Result<serde_json::Value> {
                         "e.g. --roll-deg 0,90,180,270",
                     )
                 })?;
-            if !(step_mm > 0.0) {
+            if !(step_mm > 0.0) || !step_mm.is_finite() {
                 return Err(cli_err("--step-mm", format!("{step_mm}"), "give a step > 0").into());
             }
             if !(exposure_s > 0.0) || !exposure_s.is_finite() {

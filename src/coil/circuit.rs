@@ -513,6 +513,22 @@ pub fn tune_with(coil: &CoilConfig, options: CircuitOptions) -> Result<Tuning> {
         }
         _ => {}
     }
+    if let Some(c) = capacitance_f {
+        if !(c >= MIN_SOLVED_CAPACITANCE_F) || !c.is_finite() {
+            return Err(Error::input(
+                src,
+                if solved == "rung" { "rung_capacitance_f" } else { "ring_capacitance_f" },
+                format!(
+                    "the capacitance that tunes the coil to {:.4} MHz is {} F ({}), below the {} pF of a real capacitor (stray capacitances dominate): the frequency is beyond the circuit model for this geometry",
+                    coil.freq_hz / 1e6,
+                    c,
+                    format_farads(c),
+                    MIN_SOLVED_CAPACITANCE_F * 1e12
+                ),
+                "check freq_hz (or field_t/nucleus) and the coil size: the Larmor frequency of a coil this size needs a larger capacitance",
+            ));
+        }
+    }
     let modes = model.spectrum(rung_c, ring_c)?;
     let homogeneous_mode_hz = modes
         .iter()
@@ -535,11 +551,30 @@ pub fn tune_with(coil: &CoilConfig, options: CircuitOptions) -> Result<Tuning> {
     })
 }
 
+/// Smallest capacitance a tuning may solve (F): below 0.1 pF the stray capacitances of the strips
+/// and the capacitor pads dominate and the lumped model is meaningless.
+pub const MIN_SOLVED_CAPACITANCE_F: f64 = 0.1e-12;
+
+/// A capacitance with an SI prefix and 4 significant digits (`8.110 pF`, `1.234 nF`, `2.5e-17 F`).
+pub fn format_farads(c: f64) -> String {
+    if !c.is_finite() || c == 0.0 {
+        return format!("{c} F");
+    }
+    for (scale, unit) in [(1e-3, "mF"), (1e-6, "µF"), (1e-9, "nF"), (1e-12, "pF"), (1e-15, "fF")] {
+        if c.abs() >= scale {
+            let v = c / scale;
+            let decimals = 3usize.saturating_sub(v.abs().log10().floor().max(0.0) as usize);
+            return format!("{v:.decimals$} {unit}");
+        }
+    }
+    format!("{c:.3e} F")
+}
+
 /// A human-readable report of a tuning: the capacitance and the mode spectrum.
 pub fn format_tuning(t: &Tuning) -> String {
     use std::fmt::Write;
     let mut o = String::new();
-    let pf = |c: Option<f64>| c.map_or("-".to_string(), |c| format!("{:.4} pF", c * 1e12));
+    let pf = |c: Option<f64>| c.map_or("-".to_string(), format_farads);
     let _ = writeln!(
         o,
         "coil {} ({:?}, {} rungs), homogeneous mode tuned to {:.4} MHz",
@@ -552,9 +587,9 @@ pub fn format_tuning(t: &Tuning) -> String {
         Some(c) => {
             let _ = writeln!(
                 o,
-                "capacitance_f = {:.6e}  ({:.4} pF, solved in each {})",
+                "capacitance_f = {:.6e}  ({}, solved in each {})",
                 c,
-                c * 1e12,
+                format_farads(c),
                 if t.solved == "rung" {
                     "rung"
                 } else {

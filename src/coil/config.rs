@@ -265,6 +265,13 @@ impl Problems {
 }
 
 /// Turns a TOML parse error into an input error naming the offending key where the parser does.
+/// Smallest coil dimension the models accept (m).
+pub const MIN_COIL_SIZE_M: f64 = 1e-3;
+/// Largest rung radius (and strip width) the models accept (m).
+pub const MAX_COIL_RADIUS_M: f64 = 2.0;
+/// Largest rung length the models accept (m).
+pub const MAX_COIL_LENGTH_M: f64 = 5.0;
+
 pub(crate) fn toml_error(source: &str, e: toml::de::Error, valid_keys: &str) -> Error {
     let msg = e.message().to_string();
     let key = msg.split('`').nth(1).unwrap_or("(file)").to_string();
@@ -277,7 +284,14 @@ pub(crate) fn toml_error(source: &str, e: toml::de::Error, valid_keys: &str) -> 
     } else {
         "correct the TOML syntax".to_string()
     };
-    let span = e.span().map(|s| format!(" (at byte {})", s.start)).unwrap_or_default();
+    // The parser's own text starts "TOML parse error at line L, column C" when it knows where.
+    let full = e.to_string();
+    let span = full
+        .lines()
+        .next()
+        .and_then(|l| l.split_once(" at line "))
+        .map(|(_, at)| format!(" (at line {at})"))
+        .unwrap_or_default();
     Error::input(source, &key, format!("{msg}{span}"), fix)
 }
 
@@ -372,6 +386,23 @@ impl CoilConfig {
         let rung_length_m = p.positive("rung_length_m", raw.rung_length_m, "0.45");
         let rung_width_m = p.positive("rung_width_m", raw.rung_width_m, "0.02");
         let ring_width_m = p.positive("ring_width_m", raw.ring_width_m, "0.02");
+        // The circuit and FDTD models are for MRI coils: sizes from a millimetre (small-animal coils) to
+        // a few metres; beyond, the inductance formulas lose all precision (a 1e30 m radius gave
+        // "rung capacitors of NaN F").
+        for (key, v, hi) in [
+            ("rung_radius_m", rung_radius_m, MAX_COIL_RADIUS_M),
+            ("rung_length_m", rung_length_m, MAX_COIL_LENGTH_M),
+            ("rung_width_m", rung_width_m, MAX_COIL_RADIUS_M),
+            ("ring_width_m", ring_width_m, MAX_COIL_RADIUS_M),
+        ] {
+            if v.is_finite() && !(MIN_COIL_SIZE_M..=hi).contains(&v) {
+                p.add(
+                    key,
+                    format!("{v} m is outside the range of an MRI birdcage coil ({MIN_COIL_SIZE_M} to {hi} m)"),
+                    format!("give the size in metres between {MIN_COIL_SIZE_M} and {hi}, e.g. `{key} = 0.33` for a body coil's radius"),
+                );
+            }
+        }
         let rung_angle_offset_deg = raw.rung_angle_offset_deg.unwrap_or(0.0);
         if !rung_angle_offset_deg.is_finite() {
             p.add(
@@ -494,6 +525,25 @@ impl CoilConfig {
                 f64::NAN
             }
         };
+
+        // The lumped circuit model needs electrically short conductors: a rung longer than half the
+        // free-space wavelength resonates by itself (a 1 THz "coil" gave 0.0000 pF).
+        if freq_hz.is_finite() && rung_length_m.is_finite() {
+            let half_wave = 0.5 * crate::grid::C0 / freq_hz;
+            if rung_length_m > half_wave {
+                p.add(
+                    "freq_hz",
+                    format!(
+                        "{:.4} MHz is beyond the circuit model: the {rung_length_m} m rungs are longer than half the free-space wavelength ({half_wave:.4} m), so they are not lumped conductors",
+                        freq_hz / 1e6
+                    ),
+                    format!(
+                        "give the coil's Larmor frequency (below {:.1} MHz for {rung_length_m} m rungs; 63.87e6 at 1.5 T, 127.7e6 at 3 T), or shorter rungs",
+                        0.5 * crate::grid::C0 / rung_length_m / 1e6
+                    ),
+                );
+            }
+        }
 
         // Capacitors.
         let (rung_capacitor, ring_capacitor) = match coil_type {

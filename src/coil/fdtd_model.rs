@@ -170,6 +170,40 @@ pub fn mesh(
         -(n[2] as f64) * d / 2.0,
     ];
     let grid = Grid::uniform(origin, [d; 3], n)?;
+    if let Some(p) = phantom {
+        // The simulated box without its absorbing layers: a phantom reaching beyond would be clipped
+        // silently (a 3 m phantom became a 1 m one) and its SAR and loading would be wrong.
+        let inner_xy = if coil.shield.is_some() { 0.0 } else { l as f64 * d };
+        let inner_half = [
+            n[0] as f64 * d / 2.0 - inner_xy,
+            n[1] as f64 * d / 2.0 - inner_xy,
+            n[2] as f64 * d / 2.0 - l as f64 * d,
+        ];
+        let (c, h) = (p.centre_m(), p.bounding_half_m());
+        for a in 0..3 {
+            let (lo, hi) = (c[a] - h[a], c[a] + h[a]);
+            if lo < -inner_half[a] - 1e-9 || hi > inner_half[a] + 1e-9 {
+                let key = match (p.shape, a) {
+                    (_, 2) => "length_m",
+                    (super::phantom::PhantomShape::Cylinder, _) => "radius_m",
+                    (_, 0) => "width_m",
+                    _ => "depth_m",
+                };
+                return Err(Error::input(
+                    &p.source_name,
+                    key,
+                    format!(
+                        "the phantom spans {lo:.4} to {hi:.4} m along {} but the simulated box of {} ({src}) spans {:.4} to {:.4} m there (without its absorbing layers): it would be clipped",
+                        ["x", "y", "z"][a],
+                        coil.name,
+                        -inner_half[a],
+                        inner_half[a]
+                    ),
+                    "give the phantom's true size (metres, not millimetres), make it smaller, or move it towards the isocentre so that it lies inside the coil's simulated box",
+                ));
+            }
+        }
+    }
     let mut model = VoxelModel::new(grid, Material::vacuum())?;
     let phantom_material = match phantom {
         Some(p) => Some(p.rasterise(&mut model)?.0),

@@ -35,7 +35,20 @@ fn h5e(path: &Path, key: &str, e: impl std::fmt::Display, fix: &str) -> Error {
 }
 
 fn h5w(path: &Path, e: hdf5::Error) -> Error {
-    Error::Other(format!("HDF5 error writing {}: {e}", path.display()))
+    write_error(path, e)
+}
+
+/// A failed write of an output file (HDF5, PNG, JSON): names the file, says the likely cause (a full
+/// disk or a directory without write permission) and keeps the library's own text at the end.
+pub fn write_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    let detail = e.to_string();
+    let detail = detail.lines().next().unwrap_or("").trim();
+    Error::input(
+        &path.display().to_string(),
+        "(write)",
+        format!("could not write the file: disk full or not writable? ({detail})"),
+        "free space on that disk, or give --out a directory on a disk with room that you can write to",
+    )
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -339,8 +352,43 @@ fn read_yee(path: &Path, group: &str, kind: FieldKind, fi: usize) -> Result<YeeV
             Ok(f)
         })
         .collect::<Result<_>>()?;
+    check_component_shapes(path, group, letter, fi, &comps)?;
     let [x, y, z]: [RegularField<Complex32>; 3] = comps.try_into().expect("three components");
     YeeVector::new(kind, [x, y, z])
+}
+
+/// The three components of one Yee probe cover the same box: their shapes differ by at most the one
+/// node of the staggering along an axis. A component with another extent would crop the common grid
+/// (and so the whole-phantom SAR) silently.
+fn check_component_shapes(
+    path: &Path,
+    group: &str,
+    letter: &str,
+    fi: usize,
+    comps: &[RegularField<Complex32>],
+) -> Result<()> {
+    let name = |c: usize| format!("{group}/{letter}{}_f{fi}", ["x", "y", "z"][c]);
+    for a in 0..3 {
+        for c in 1..3 {
+            let (d0, dc) = (comps[0].dims(), comps[c].dims());
+            let d = comps[0].spacing_m[a];
+            let (o0, oc) = (comps[0].origin_m[a], comps[c].origin_m[a]);
+            if d0[a].abs_diff(dc[a]) > 1 || (o0 - oc).abs() > 0.5 * d * (1.0 + 1e-6) {
+                return Err(Error::input(
+                    &path.display().to_string(),
+                    &name(c),
+                    format!(
+                        "shape {dc:?} (origin {:?} m) does not cover the box of {} with shape {d0:?} (origin {:?} m): the components differ by more than the Yee staggering along axis {a}",
+                        comps[c].origin_m,
+                        name(0),
+                        comps[0].origin_m
+                    ),
+                    "give the three components of one probe of one `rftwin fdtd run` (re-run it rather than editing the datasets)",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads the E phasors of `probe` (or of the only E probe) at frequency index `fi`, the first H probe if
@@ -594,9 +642,77 @@ pub struct ExposureEntry {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BoundariesEntry {
-    pub all: Option<Boundary>,
-    pub faces: Option<[Boundary; 6]>,
-    pub background: Option<Boundary>,
+    pub all: Option<BoundaryEntry>,
+    pub faces: Option<[BoundaryEntry; 6]>,
+    pub background: Option<BoundaryEntry>,
+}
+
+/// One boundary as written: `{ kind = "insulating" }`, `{ kind = "fixed_temperature", temperature_c = T }`
+/// or `{ kind = "convective", h_w_per_m2_k = H, ambient_c = T }`. Read flat so that a key the kind does
+/// not use (`{ kind = "insulating", ambient_c = 22 }`) is refused instead of ignored.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoundaryEntry {
+    pub kind: String,
+    pub temperature_c: Option<f64>,
+    pub h_w_per_m2_k: Option<f64>,
+    pub ambient_c: Option<f64>,
+}
+
+impl BoundaryEntry {
+    /// The boundary, with every problem of the entry added to `p` under `key`.
+    fn to_boundary(&self, key: &str, p: &mut crate::coil::config::Problems) -> Boundary {
+        let given = [
+            ("temperature_c", self.temperature_c),
+            ("h_w_per_m2_k", self.h_w_per_m2_k),
+            ("ambient_c", self.ambient_c),
+        ];
+        let (b, uses): (Boundary, &[&str]) = match self.kind.as_str() {
+            "insulating" => (Boundary::Insulating, &[]),
+            "fixed_temperature" => (
+                Boundary::FixedTemperature {
+                    temperature_c: self.temperature_c.unwrap_or(f64::NAN),
+                },
+                &["temperature_c"],
+            ),
+            "convective" => (
+                Boundary::Convective {
+                    h_w_per_m2_k: self.h_w_per_m2_k.unwrap_or(f64::NAN),
+                    ambient_c: self.ambient_c.unwrap_or(f64::NAN),
+                },
+                &["h_w_per_m2_k", "ambient_c"],
+            ),
+            other => {
+                p.add(
+                    &format!("{key}.kind"),
+                    format!("unknown boundary kind \"{other}\""),
+                    "use \"insulating\", \"fixed_temperature\" (with temperature_c) or \"convective\" (with h_w_per_m2_k and ambient_c)",
+                );
+                return Boundary::Insulating;
+            }
+        };
+        for (k, v) in given {
+            match (v.is_some(), uses.contains(&k)) {
+                (true, false) => p.add(
+                    &format!("{key}.{k}"),
+                    format!("a \"{}\" boundary has no {k}", self.kind),
+                    format!("remove {k}, or change kind to the boundary that uses it"),
+                ),
+                (true, true) if v.is_some_and(|x| !x.is_finite()) => p.add(
+                    &format!("{key}.{k}"),
+                    format!("{k} = {} is not finite", v.unwrap_or(f64::NAN)),
+                    format!("give {k} as a finite number (SI units: W/(m^2 K), degrees Celsius)"),
+                ),
+                (false, true) => p.add(
+                    &format!("{key}.{k}"),
+                    format!("a \"{}\" boundary needs {k}", self.kind),
+                    format!("add {k} (SI units: W/(m^2 K), degrees Celsius)"),
+                ),
+                _ => {}
+            }
+        }
+        b
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -614,15 +730,89 @@ impl MaterialsFile {
             err: e,
         })?;
         let mut m: MaterialsFile = toml::from_str(&text).map_err(|e| {
-            Error::input(
+            crate::coil::config::toml_error(
                 &name,
-                "toml",
-                e.message().to_string(),
-                "fix the TOML; the keys are documented on rftwin::dosimetry::io::MaterialsFile",
+                e,
+                "[materials.NAME] (sigma_s_per_m, density_kg_per_m3, [thermal]: preset, density_kg_per_m3, heat_capacity_j_per_kg_k, conductivity_w_per_m_k, perfusion_per_s, metabolic_heat_w_per_m3), [implant] (material, replace_with), [[probes]] (name, position_m, radius_m), [exposure] (duration_s, dt_s, initial_temperature_c, cem43_map), [boundaries] (all, faces, background)",
             )
         })?;
         m.source = name;
+        m.validate()?;
         Ok(m)
+    }
+
+    /// Range checks of every number of the file, all problems reported at once against this file (the
+    /// field or SAR file is not to blame for a value written here).
+    pub fn validate(&self) -> Result<()> {
+        let mut p = crate::coil::config::Problems::new(&self.source);
+        let nonneg = |p: &mut crate::coil::config::Problems, key: String, v: Option<f64>, strict: bool, unit: &str| {
+            if let Some(x) = v {
+                let ok = x.is_finite() && if strict { x > 0.0 } else { x >= 0.0 };
+                if !ok {
+                    p.add(
+                        &key,
+                        format!("{x} {unit} is not a {} finite number", if strict { "positive" } else { "non-negative" }),
+                        format!("give a value {} 0 in {unit}", if strict { ">" } else { ">=" }),
+                    );
+                }
+            }
+        };
+        for (n, e) in &self.materials {
+            nonneg(&mut p, format!("materials.{n}.sigma_s_per_m"), e.sigma_s_per_m, false, "S/m");
+            nonneg(&mut p, format!("materials.{n}.density_kg_per_m3"), e.density_kg_per_m3, false, "kg/m^3");
+            if let Some(t) = &e.thermal {
+                let k = |x: &str| format!("materials.{n}.thermal.{x}");
+                nonneg(&mut p, k("density_kg_per_m3"), t.density_kg_per_m3, true, "kg/m^3");
+                nonneg(&mut p, k("heat_capacity_j_per_kg_k"), t.heat_capacity_j_per_kg_k, true, "J/(kg K)");
+                nonneg(&mut p, k("conductivity_w_per_m_k"), t.conductivity_w_per_m_k, true, "W/(m K)");
+                nonneg(&mut p, k("perfusion_per_s"), t.perfusion_per_s, false, "1/s");
+                if let Some(q) = t.metabolic_heat_w_per_m3.filter(|q| !q.is_finite()) {
+                    p.add(&k("metabolic_heat_w_per_m3"), format!("{q} W/m^3 is not finite"), "give a finite metabolic heat in W/m^3 (0 for a gel)");
+                }
+            }
+        }
+        for (i, pr) in self.probes.iter().enumerate() {
+            if pr.position_m.iter().any(|x| !x.is_finite()) {
+                p.add(&format!("probes[{i}].position_m"), format!("probe '{}' position {:?} is not finite", pr.name, pr.position_m), "give three finite coordinates in metres");
+            }
+            nonneg(&mut p, format!("probes[{i}].radius_m"), pr.radius_m, true, "m");
+        }
+        if let Some(b) = &self.boundaries {
+            // A missing value (NaN placeholder) is reported once, by `to_boundary`.
+            let temp_ok = |t: f64| t.is_nan() || (t.is_finite() && t > -273.15);
+            let mut bc = |key: String, b: &Option<BoundaryEntry>| match b.as_ref().map(|e| e.to_boundary(&key, &mut p)) {
+                Some(Boundary::FixedTemperature { temperature_c }) if !temp_ok(temperature_c) => p.add(
+                    &format!("{key}.temperature_c"),
+                    format!("{temperature_c} °C is not a finite temperature above absolute zero"),
+                    "give the held temperature in degrees Celsius, e.g. 22",
+                ),
+                Some(Boundary::Convective { h_w_per_m2_k, ambient_c }) => {
+                    if !(h_w_per_m2_k.is_nan() || (h_w_per_m2_k.is_finite() && h_w_per_m2_k >= 0.0)) {
+                        p.add(
+                            &format!("{key}.h_w_per_m2_k"),
+                            format!("{h_w_per_m2_k} W/(m^2 K) is negative or not finite"),
+                            "give a heat transfer coefficient >= 0, e.g. 10 for still air",
+                        );
+                    }
+                    if !temp_ok(ambient_c) {
+                        p.add(
+                            &format!("{key}.ambient_c"),
+                            format!("{ambient_c} °C is not a finite temperature above absolute zero"),
+                            "give the ambient temperature in degrees Celsius, e.g. 22",
+                        );
+                    }
+                }
+                _ => {}
+            };
+            bc("boundaries.all".into(), &b.all);
+            bc("boundaries.background".into(), &b.background);
+            if let Some(f) = &b.faces {
+                for (i, face) in f.iter().enumerate() {
+                    bc(format!("boundaries.faces[{i}]"), &Some(face.clone()));
+                }
+            }
+        }
+        p.finish()
     }
 
     fn check_names(&self, table: &MaterialTable) -> Result<()> {
@@ -694,10 +884,13 @@ impl MaterialsFile {
     /// Boundaries (default: insulating everywhere).
     pub fn boundaries(&self) -> Boundaries {
         let b = self.boundaries.clone().unwrap_or_default();
-        let all = b.all.unwrap_or(Boundary::Insulating);
+        // Checked by `validate` (run by `load`); problems here only mean a file built in code.
+        let mut p = crate::coil::config::Problems::new(&self.source);
+        let mut conv = |e: &BoundaryEntry| e.to_boundary("boundaries", &mut p);
+        let all = b.all.as_ref().map_or(Boundary::Insulating, &mut conv);
         Boundaries {
-            faces: b.faces.unwrap_or([all; 6]),
-            background: b.background.unwrap_or(all),
+            faces: b.faces.as_ref().map_or([all; 6], |f| std::array::from_fn(|i| conv(&f[i]))),
+            background: b.background.as_ref().map_or(all, &mut conv),
         }
     }
 

@@ -192,7 +192,7 @@ pub fn run_sar(opts: &SarOptions) -> Result<serde_json::Value> {
     let (o, d) = (labels.origin_m, labels.spacing_m);
     {
         let file =
-            hdf5::File::create(&h5).map_err(|e| Error::Other(format!("HDF5 error writing {}: {e}", h5.display())))?;
+            hdf5::File::create(&h5).map_err(|e| dio::write_error(&h5, e))?;
         dio::write_h5_grid(&file, &h5, "point_sar_w_per_kg", &point, o, d, "W/kg")?;
         dio::write_h5_grid(&file, &h5, "sar_1g_w_per_kg", &a1.sar_w_per_kg, o, d, "W/kg")?;
         dio::write_h5_grid(&file, &h5, "sar_10g_w_per_kg", &a10.sar_w_per_kg, o, d, "W/kg")?;
@@ -222,7 +222,7 @@ pub fn run_sar(opts: &SarOptions) -> Result<serde_json::Value> {
         file.new_attr::<hdf5::types::VarLenUnicode>()
             .create("source")
             .and_then(|a| a.write_scalar(&src))
-            .map_err(|e| Error::Other(format!("HDF5 error writing {}: {e}", h5.display())))?;
+            .map_err(|e| dio::write_error(&h5, e))?;
     }
     dio::orthogonal_panel(
         &dir.path("point_sar.png"),
@@ -315,6 +315,14 @@ fn read_loss(opts: &HeatOptions, mats: &MaterialsFile) -> Result<LossGrid> {
             power_factor: pf,
         })
     } else {
+        if opts.field.normalise.is_none() {
+            return Err(Error::input(
+                &opts.input.display().to_string(),
+                "--normalise",
+                "a fields.h5 holds the raw solution (the drive of the FDTD run, not an exposure): heating it as is gives temperatures of an arbitrary power",
+                "add --normalise whole-phantom=W_PER_KG, b1rms-ut=MICROTESLA, power-w=WATTS or mode=normal|first-level, or pass the sar.h5 of `rftwin sar` (already normalised)",
+            ));
+        }
         let mut fo = opts.field.clone();
         fo.fields = opts.input.clone();
         let (input, labels, norm, _) = normalised_input(&fo, mats)?;
@@ -336,6 +344,7 @@ fn read_loss(opts: &HeatOptions, mats: &MaterialsFile) -> Result<LossGrid> {
 /// `probes/name` (strings).
 pub fn run_heat(opts: &HeatOptions) -> Result<serde_json::Value> {
     let mats = load_materials(&opts.materials)?;
+    exposure_settings(opts, &mats)?;
     let loss = read_loss(opts, &mats)?;
     let src = opts.input.display().to_string();
     let grid = *loss.input.grid();
@@ -364,17 +373,7 @@ pub fn run_heat(opts: &HeatOptions) -> Result<serde_json::Value> {
     dio::check_probes_in_grid(&probes, &grid, dims)?;
     let probe_list: Vec<Probe> = probes.iter().map(|(p, _)| p.clone()).collect();
 
-    let ex = mats.exposure.clone().unwrap_or_default();
-    let def = ThermalSettings::default();
-    let settings = ThermalSettings {
-        duration_s: opts.duration_s.or(ex.duration_s).unwrap_or(def.duration_s),
-        dt_s: opts.dt_s.or(ex.dt_s).unwrap_or(def.dt_s),
-        initial_temperature_c: opts
-            .initial_temperature_c
-            .or(ex.initial_temperature_c)
-            .unwrap_or(def.initial_temperature_c),
-        cem43_map: ex.cem43_map.unwrap_or(false),
-    };
+    let settings = exposure_settings(opts, &mats)?;
     let p = loss.input.power_density_w_per_m3();
     let (result, background) = match &mats.implant {
         None => (model.run(p, &probe_list, &settings)?, None),
@@ -410,7 +409,7 @@ pub fn run_heat(opts: &HeatOptions) -> Result<serde_json::Value> {
     let rise = |r: &thermal::ThermalResult| r.final_temperature_c.mapv(|t| (t - t0) as f32);
     let rise_end = rise(&result);
     {
-        let herr = |e: hdf5::Error| Error::Other(format!("HDF5 error writing {}: {e}", h5.display()));
+        let herr = |e: hdf5::Error| dio::write_error(&h5, e);
         let file = hdf5::File::create(&h5).map_err(herr)?;
         let t_end = result.final_temperature_c.mapv(|t| t as f32);
         dio::write_h5_grid(&file, &h5, "temperature_end_c", &t_end, o, d, "degC")?;
@@ -494,6 +493,71 @@ pub fn run_heat(opts: &HeatOptions) -> Result<serde_json::Value> {
     crate::io::write_json(&dir.path("summary.json"), &v)?;
     dir.commit()?;
     Ok(v)
+}
+
+/// Lowest and highest starting temperature `rftwin heat` accepts (°C): a gel phantom or tissue between
+/// a cold room and a fever-free body, with margin.
+pub const INITIAL_TEMPERATURE_RANGE_C: (f64, f64) = (-20.0, 60.0);
+
+/// The exposure settings of `rftwin heat` (command line over `[exposure]` over the defaults), each value
+/// checked and, when wrong, reported against where it came from (the option or the materials TOML key).
+pub fn exposure_settings(opts: &HeatOptions, mats: &MaterialsFile) -> Result<ThermalSettings> {
+    let ex = mats.exposure.clone().unwrap_or_default();
+    let def = ThermalSettings::default();
+    let toml = if mats.source.is_empty() { "materials TOML" } else { mats.source.as_str() };
+    // (value, source, key) of the value that wins.
+    let pick = |cli: Option<f64>, flag: &'static str, file: Option<f64>, key: &'static str, d: f64| match (cli, file) {
+        (Some(v), _) => (v, "command line".to_string(), flag.to_string()),
+        (None, Some(v)) => (v, toml.to_string(), format!("exposure.{key}")),
+        (None, None) => (d, "default".to_string(), key.to_string()),
+    };
+    let (duration_s, src, key) = pick(opts.duration_s, "--duration-s", ex.duration_s, "duration_s", def.duration_s);
+    if !(duration_s > 0.0) || !duration_s.is_finite() {
+        return Err(Error::input(
+            &src,
+            &key,
+            format!("exposure length {duration_s} s is not a positive finite number"),
+            "give the exposure length in seconds, e.g. 900 (ASTM F2182: 15 minutes)",
+        ));
+    }
+    let (dt_s, src, key) = pick(opts.dt_s, "--dt-s", ex.dt_s, "dt_s", def.dt_s);
+    if !(dt_s > 0.0) || !dt_s.is_finite() {
+        return Err(Error::input(
+            &src,
+            &key,
+            format!("time step {dt_s} s is not a positive finite number"),
+            "give a time step in seconds, e.g. 5 (any step is stable; smaller is more accurate)",
+        ));
+    }
+    let (t0, src, key) = pick(
+        opts.initial_temperature_c,
+        "--initial-temperature-c",
+        ex.initial_temperature_c,
+        "initial_temperature_c",
+        def.initial_temperature_c,
+    );
+    let (lo, hi) = INITIAL_TEMPERATURE_RANGE_C;
+    if !(t0 >= lo && t0 <= hi) {
+        let why = if t0 < -273.15 {
+            "is below absolute zero (-273.15 °C)"
+        } else if t0.is_nan() {
+            "is not a number"
+        } else {
+            "is outside the range of a phantom or tissue"
+        };
+        return Err(Error::input(
+            &src,
+            &key,
+            format!("starting temperature {t0} °C {why}"),
+            format!("give the starting temperature in degrees Celsius between {lo} and {hi}, e.g. 22 (room temperature) or 37 (body)"),
+        ));
+    }
+    Ok(ThermalSettings {
+        duration_s,
+        dt_s,
+        initial_temperature_c: t0,
+        cem43_map: ex.cem43_map.unwrap_or(false),
+    })
 }
 
 /// Parses `X,Y,Z` (m).

@@ -272,19 +272,159 @@ pub fn load(path: &Path) -> Result<Parsed> {
         path: file.clone(),
         err: e,
     })?;
-    let cfg: SimFile = toml::from_str(&text).map_err(|e| {
-        Error::input(
-            &file,
-            "(toml)",
-            e.message().to_string(),
-            format!("fix the TOML near {:?}; see README 'fdtd run' for the keys", e.span()),
-        )
-    })?;
+    let cfg: SimFile = toml::from_str(&text).map_err(|e| toml_parse_error(&file, &text, &e))?;
     parse(cfg, &file)
+}
+
+/// `line L, column C` (1-based) of byte offset `at` in `text`.
+pub fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let at = at.min(text.len());
+    let before = &text.as_bytes()[..at];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let start = before.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+    let col = String::from_utf8_lossy(&before[start..]).chars().count() + 1;
+    (line, col)
+}
+
+/// A TOML error of a simulation file: the key the parser names (else "(toml)"), the message, the line
+/// and column where the parser points (omitted when it does not), and the fix.
+fn toml_parse_error(file: &str, text: &str, e: &toml::de::Error) -> Error {
+    let msg = e.message().trim().to_string();
+    let key = msg.split('`').nth(1).map_or_else(|| "(toml)".to_string(), |k| k.to_string());
+    let at = e
+        .span()
+        .map(|s| {
+            let (l, c) = line_col(text, s.start);
+            format!(" at line {l}, column {c}")
+        })
+        .unwrap_or_default();
+    let fix = if msg.contains("unknown field") {
+        "remove or correct the key; see README 'fdtd run' for the keys"
+    } else {
+        "fix the TOML there; see README 'fdtd run' for the keys"
+    };
+    Error::input(file, &key, format!("{msg}{at}"), fix)
+}
+
+/// Range checks of the numbers the solver trusts (all problems at once): finite coordinates,
+/// non-negative material and element values, run settings in their meaningful ranges.
+fn check_numbers(cfg: &SimFile, file: &str) -> Result<()> {
+    let mut p = crate::coil::config::Problems::new(file);
+    let finite3 = |p: &mut crate::coil::config::Problems, key: String, v: &[f64; 3]| {
+        if v.iter().any(|x| !x.is_finite()) {
+            p.add(&key, format!("{v:?} is not three finite numbers"), "give finite coordinates in metres");
+        }
+    };
+    finite3(&mut p, "grid.origin_m".into(), &cfg.grid.origin_m);
+    for (i, m) in cfg.materials.iter().enumerate() {
+        if !(m.eps_r >= 1.0) || !m.eps_r.is_finite() {
+            p.add(
+                &format!("materials[{i}].eps_r"),
+                format!("relative permittivity {} of '{}' is below 1 or not finite", m.eps_r, m.name),
+                "give eps_r >= 1 (1 for air, about 80 for water-based gel)",
+            );
+        }
+        for (k, v, unit) in [("sigma_s_per_m", m.sigma_s_per_m, "S/m"), ("density_kg_per_m3", m.density_kg_per_m3, "kg/m^3")] {
+            if !(v >= 0.0) || !v.is_finite() {
+                p.add(
+                    &format!("materials[{i}].{k}"),
+                    format!("{v} {unit} of '{}' is negative or not finite", m.name),
+                    format!("give a value >= 0 in {unit}"),
+                );
+            }
+        }
+    }
+    for (i, s) in cfg.shapes.iter().enumerate() {
+        if let Some(b) = &s.box_ {
+            finite3(&mut p, format!("shapes[{i}].box.min_m"), &b.min_m);
+            finite3(&mut p, format!("shapes[{i}].box.max_m"), &b.max_m);
+        }
+        if let Some(c) = &s.cylinder {
+            finite3(&mut p, format!("shapes[{i}].cylinder.centre_m"), &c.centre_m);
+            if !(c.start_m.is_finite() && c.end_m.is_finite() && c.end_m > c.start_m) {
+                p.add(
+                    &format!("shapes[{i}].cylinder.end_m"),
+                    format!("start_m {} .. end_m {} is not a finite, increasing range", c.start_m, c.end_m),
+                    "give start_m < end_m in metres along the axis",
+                );
+            }
+        }
+        if let Some(sp) = &s.sphere {
+            finite3(&mut p, format!("shapes[{i}].sphere.centre_m"), &sp.centre_m);
+        }
+    }
+    for (i, w) in cfg.wires.iter().enumerate() {
+        finite3(&mut p, format!("wires[{i}].from_m"), &w.from_m);
+        finite3(&mut p, format!("wires[{i}].to_m"), &w.to_m);
+    }
+    for (i, e) in cfg.elements.iter().enumerate() {
+        finite3(&mut p, format!("elements[{i}].at_m"), &e.at_m);
+        for (k, v, unit) in [("r_ohm", e.r_ohm, "ohm"), ("l_h", e.l_h, "H")] {
+            if !(v >= 0.0) || !v.is_finite() {
+                p.add(
+                    &format!("elements[{i}].{k}"),
+                    format!("{v} {unit} of element '{}' is negative or not finite", e.name),
+                    format!("give a value >= 0 in {unit}"),
+                );
+            }
+        }
+        if let Some(c) = e.c_f.filter(|c| !(*c > 0.0) || !c.is_finite()) {
+            p.add(
+                &format!("elements[{i}].c_f"),
+                format!("{c} F of element '{}' is not a positive capacitance", e.name),
+                "give a capacitance > 0 in farads, or leave c_f out (no capacitor)",
+            );
+        }
+        if !e.amplitude.is_finite() || !e.phase_deg.is_finite() {
+            p.add(
+                &format!("elements[{i}].amplitude"),
+                format!("amplitude {} / phase {} deg of element '{}' is not finite", e.amplitude, e.phase_deg, e.name),
+                "give finite numbers (volts or amperes, degrees)",
+            );
+        }
+    }
+    let r = &cfg.run;
+    if !(r.courant > 0.0 && r.courant <= 1.0) {
+        p.add(
+            "run.courant",
+            format!("{} is outside (0, 1]: above 1 the scheme is unstable", r.courant),
+            "leave it out (0.98) or give a value > 0 and <= 1",
+        );
+    }
+    if !(r.tolerance > 0.0) || !r.tolerance.is_finite() {
+        p.add("run.tolerance", format!("{} is not a positive finite number", r.tolerance), "e.g. tolerance = 1e-3");
+    }
+    if r.max_periods == 0 {
+        p.add("run.max_periods", "0 periods: the run could never reach a steady state", "e.g. max_periods = 400");
+    }
+    if r.max_steps == 0 {
+        p.add("run.max_steps", "0 steps: the pulse could never be run", "e.g. max_steps = 200000");
+    }
+    if !(r.decay_db > 0.0 && r.decay_db <= 300.0) {
+        p.add(
+            "run.decay_db",
+            format!(
+                "{} dB: decay_db is how far the field energy must fall (a positive number of dB); {} stops the run before the pulse has rung down",
+                r.decay_db,
+                if r.decay_db <= 0.0 { "zero or a negative value" } else { "this value" }
+            ),
+            "give a positive decay, e.g. decay_db = 50 (energy down by 50 dB), at most 300",
+        );
+    }
+    for (k, v) in [("run.freq_hz", r.freq_hz), ("run.f0_hz", r.f0_hz), ("run.bandwidth_hz", r.bandwidth_hz)] {
+        if let Some(x) = v.filter(|x| !x.is_finite()) {
+            p.add(k, format!("{x} Hz is not finite"), "give a frequency in Hz, e.g. 63.87e6");
+        }
+    }
+    if r.freqs_hz.iter().any(|f| !f.is_finite()) {
+        p.add("run.freqs_hz", "a frequency is not finite", "give frequencies in Hz, e.g. [50e6, 64e6, 80e6]");
+    }
+    p.finish()
 }
 
 /// Validates a parsed simulation file (`file` names it in errors).
 pub fn parse(cfg: SimFile, file: &str) -> Result<Parsed> {
+    check_numbers(&cfg, file)?;
     let keyed = |e: Error, key: &str| match e {
         Error::Input { what, fix, .. } => Error::input(file, key, what, fix),
         other => other,

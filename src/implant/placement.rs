@@ -164,6 +164,14 @@ impl Placement {
                     rotation_from_direction(d, raw.roll_deg.unwrap_or(0.0).to_radians())
                 }
             }
+            (None, Some(e)) if e.iter().any(|x| !x.is_finite()) => {
+                p.add(
+                    "euler_deg",
+                    format!("{e:?} is not three finite angles"),
+                    "give three angles in degrees, e.g. euler_deg = [0.0, 90.0, 0.0]",
+                );
+                rotation_from_direction([0.0, 0.0, 1.0], 0.0)
+            }
             (None, Some(e)) => {
                 if raw.roll_deg.is_some() {
                     p.add(
@@ -176,11 +184,14 @@ impl Placement {
             }
             (None, None) => rotation_from_direction([0.0, 0.0, 1.0], raw.roll_deg.unwrap_or(0.0).to_radians()),
         };
+        if let Some(r) = raw.roll_deg.filter(|r| !r.is_finite()) {
+            p.add("roll_deg", format!("{r} is not a finite angle"), "give the roll in degrees, e.g. roll_deg = 0.0");
+        }
         let min_wall_distance_m = raw.min_wall_distance_m.unwrap_or(DEFAULT_MIN_WALL_DISTANCE_M);
-        if !(min_wall_distance_m >= 0.0) {
+        if !(min_wall_distance_m >= 0.0) || !min_wall_distance_m.is_finite() {
             p.add(
                 "min_wall_distance_m",
-                format!("{min_wall_distance_m} m is negative"),
+                format!("{min_wall_distance_m} m is negative or not finite"),
                 "give a distance >= 0 (default 0.02)",
             );
         }

@@ -53,12 +53,12 @@ pub fn place_command(
         } => Placement::new("command line (--position/--direction)", position_m, direction, roll_deg)?,
     };
     if let Some(m) = min_wall_m {
-        if !(m >= 0.0) {
+        if !(m >= 0.0) || !m.is_finite() {
             return Err(Error::input(
                 "command line",
                 "--min-wall-m",
-                format!("{m} < 0"),
-                "give a distance >= 0",
+                format!("{m} m is not a finite distance >= 0"),
+                "give the smallest distance to the walls in metres, e.g. 0.02",
             ));
         }
         pl.min_wall_distance_m = m;

@@ -137,8 +137,19 @@ pub fn search(
     opt: &SearchOptions,
 ) -> Result<SearchResult> {
     let t0 = std::time::Instant::now();
-    if opt.step_m.iter().any(|s| !(*s > 0.0)) {
-        return Err(Error::input("search", "step_m", "step must be > 0", "e.g. 0.02"));
+    if opt.step_m.iter().any(|s| !(*s > 0.0) || !s.is_finite()) {
+        return Err(Error::input("search", "step_m", "step must be > 0 and finite", "e.g. 0.02"));
+    }
+    if !(opt.min_wall_distance_m >= 0.0) || !opt.min_wall_distance_m.is_finite() {
+        return Err(Error::input(
+            "search",
+            "min_wall_distance_m",
+            format!("{} m is not a finite distance >= 0", opt.min_wall_distance_m),
+            "give the smallest distance to the walls in metres, e.g. 0.02",
+        ));
+    }
+    if let Some(r) = opt.roll_deg.iter().find(|r| !r.is_finite()) {
+        return Err(Error::input("search", "roll_deg", format!("roll angle {r} is not finite"), "give angles in degrees, e.g. 0,90"));
     }
     let dirs = directions(opt.directions)?;
     let rolls = if opt.roll_deg.is_empty() {

@@ -302,6 +302,22 @@ fn tf_setup(implant: &Implant, opt: &TfOptions) -> Result<(SimulationSpec, super
             ));
         }
     }
+    if !(opt.sigma_s_per_m >= 0.0) || !opt.sigma_s_per_m.is_finite() {
+        return Err(Error::input(
+            "tf options",
+            "sigma_s_per_m",
+            format!("{} S/m is negative or not finite", opt.sigma_s_per_m),
+            "give the medium's conductivity >= 0 S/m (0.47 for the ASTM gel)",
+        ));
+    }
+    if opt.eps_r < 1.0 {
+        return Err(Error::input(
+            "tf options",
+            "eps_r",
+            format!("relative permittivity {} is below 1", opt.eps_r),
+            "give the medium's eps_r >= 1 (80 for the ASTM gel)",
+        ));
+    }
     let d = opt.cell_m;
     let len = implant.length_m();
     let nl = (len / d).round() as usize;

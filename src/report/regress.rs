@@ -125,6 +125,36 @@ impl Tolerances {
                 .map(|(k, v)| (k.clone(), get(&format!("classes.\"{k}\""), Some(*v), 0.0)))
                 .collect(),
         };
+        // A class is a key prefix; one that matches nothing (a typo) would silently leave its
+        // quantities at the default tolerance: every class must match a quantity of the golden summary
+        // or a field dataset of its HDF5 files.
+        if !t.classes.is_empty() {
+            let known = golden_keys(dir);
+            for (c, _) in &t.classes {
+                if !known.iter().any(|k| k.starts_with(c.as_str())) {
+                    let mut prefixes: Vec<String> = known
+                        .iter()
+                        .map(|k| match k.split_once(":/") {
+                            Some((f, d)) => format!("{f}:/{}", d.split('/').next().unwrap_or("")),
+                            None => k.split('.').next().unwrap_or(k).to_string() + ".",
+                        })
+                        .collect();
+                    prefixes.dedup();
+                    prefixes.sort();
+                    prefixes.dedup();
+                    p.add(
+                        &format!("classes.\"{c}\""),
+                        format!(
+                            "the prefix matches no quantity of the golden {SUMMARY_NAME} and no dataset of its .h5 files (a typo would leave those quantities at the default tolerance)"
+                        ),
+                        format!(
+                            "correct or remove it; prefixes that match: {}",
+                            if prefixes.is_empty() { "(none: the golden directory has no results)".to_string() } else { prefixes.join(", ") }
+                        ),
+                    );
+                }
+            }
+        }
         p.finish()?;
         Ok(t)
     }
@@ -138,6 +168,57 @@ impl Tolerances {
             .map(|(_, t)| *t)
             .unwrap_or(fallback)
     }
+}
+
+/// The keys the checks of a comparison against `golden` can have: the summary's quantity keys and
+/// `FILE.h5:/dataset` for every 3-D dataset of its HDF5 files (unreadable parts are skipped: the
+/// comparison itself reports them).
+fn golden_keys(golden: &Path) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Ok(s) = Summary::load(&golden.join(SUMMARY_NAME)) {
+        keys.extend(s.quantities.iter().map(|q| q.key.clone()));
+    }
+    let files = std::fs::read_dir(golden)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "h5") && p.is_file());
+    for f in files {
+        let name = f.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let Ok(h) = hdf5::File::open(&f) else { continue };
+        let mut sets = Vec::new();
+        if datasets(&h, &mut sets).is_ok() {
+            keys.extend(sets.iter().filter(|d| d.ndim() == 3).map(|d| format!("{name}:{}", d.name())));
+        }
+    }
+    keys
+}
+
+/// The two numbers of a change, with as many significant digits (4 at least, 15 at most) as it takes to
+/// tell them apart, so a moved quantity never reads "10.71 -> 10.71".
+pub fn distinct_pair(a: f64, b: f64) -> (String, String) {
+    let fmt = |x: f64, digits: usize| -> String {
+        if !x.is_finite() || x == 0.0 {
+            return format_number(x);
+        }
+        let mag = x.abs().log10().floor() as i32;
+        if (-3..5).contains(&mag) {
+            let decimals = (digits as i32 - 1 - mag).max(0) as usize;
+            format!("{x:.decimals$}")
+        } else {
+            format!("{x:.prec$e}", prec = digits - 1)
+        }
+    };
+    if a == b || !a.is_finite() || !b.is_finite() {
+        return (format_number(a), format_number(b));
+    }
+    for digits in 4..=15 {
+        let (x, y) = (fmt(a, digits), fmt(b, digits));
+        if x != y {
+            return (x, y);
+        }
+    }
+    (format!("{a:e}"), format!("{b:e}"))
 }
 
 /// One check of the comparison.
@@ -191,6 +272,14 @@ impl Comparison {
             self.golden.display()
         ));
         s
+    }
+}
+
+fn with_unit(v: &str, unit: &str) -> String {
+    if unit.is_empty() {
+        v.to_string()
+    } else {
+        format!("{v} {unit}")
     }
 }
 
@@ -301,6 +390,7 @@ pub fn compare_summaries(g: &Summary, n: &Summary, tol: &Tolerances, out: &mut V
             ));
             continue;
         }
+        let (gv, nv) = distinct_pair(gq.value, nq.value);
         let t = tol.for_key(&gq.key, tol.default_rel);
         let denom = gq.value.abs().max(tol.abs_floor);
         let change = if nq.value.is_finite() {
@@ -314,8 +404,8 @@ pub fn compare_summaries(g: &Summary, n: &Summary, tol: &Tolerances, out: &mut V
             tolerance: t,
             message: format!(
                 "{what}: {} -> {} ({}{}, tolerance {})",
-                gq.text,
-                nq.text,
+                with_unit(&gv, &gq.unit),
+                with_unit(&nv, &nq.unit),
                 if nq.value >= gq.value { "+" } else { "-" },
                 pct(change),
                 pct(t)
@@ -455,8 +545,8 @@ fn compare_h5(golden: &Path, new: &Path, name: &str, tol: &Tolerances, out: &mut
             pass: peak <= tp,
             message: format!(
                 "{what}: peak |value| {} -> {} ({}{}, tolerance {})",
-                format_number(gmax),
-                format_number(nmax),
+                distinct_pair(gmax, nmax).0,
+                distinct_pair(gmax, nmax).1,
                 if nmax >= gmax { "+" } else { "-" },
                 pct(peak),
                 pct(tp)
