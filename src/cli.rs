@@ -374,6 +374,10 @@ enum TwinCommand {
         /// Measured map (.nii, .nii.gz with a JSON sidecar for the unit, or .h5).
         #[arg(long)]
         measured: std::path::PathBuf,
+        /// Which volume of a 4-D measured map to fit, 0-based (NIfTI dim[4], the last axis of an
+        /// HDF5 dataset); required when the map holds more than one volume.
+        #[arg(long, value_name = "N")]
+        volume: Option<usize>,
         #[arg(long)]
         out: std::path::PathBuf,
         /// Cell size of the coil model in mm.
@@ -1366,6 +1370,7 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
             coil,
             phantom,
             measured,
+            volume,
             out,
             cell_mm,
             force,
@@ -1385,7 +1390,7 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
             use crate::plot::{panel, Colormap, Panel, SliceMap};
             let c = crate::coil::CoilConfig::load(&coil)?;
             let p = crate::coil::PhantomConfig::load(&phantom)?;
-            let map = crate::b1::read_map(&measured, None)?;
+            let map = crate::b1::read_map_volume(&measured, None, volume)?;
             let dir = crate::io::AtomicDir::new(&out, force)?;
             let bar = spinner(quiet);
             let sim_opts = opts(cell_mm)?;

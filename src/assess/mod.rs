@@ -128,6 +128,7 @@ fn twin_stage(
             coil,
             phantom,
             measured,
+            measured_volume,
             cell_m,
             fit_offset,
             fit_rotation,
@@ -142,7 +143,7 @@ fn twin_stage(
             let freq_key = report.quantity("twin.frequency", c.freq_hz / 1e6, "MHz", "RF frequency (Larmor)");
             match measured {
                 Some(mpath) => {
-                    let map = crate::b1::read_map(mpath, None)?;
+                    let map = crate::b1::read_map_volume(mpath, None, *measured_volume)?;
                     let fo = crate::twin::FullOptions {
                         joint: crate::twin::JointOptions {
                             fit_offset: opt.fit_offset || *fit_offset,

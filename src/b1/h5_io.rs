@@ -12,11 +12,11 @@
 use std::path::Path;
 
 use hdf5::types::{TypeDescriptor, VarLenAscii, VarLenUnicode};
-use ndarray::{Array2, Array3, Ix3};
+use ndarray::{s, Array2, Array3, Ix3};
 use num_complex::Complex32;
 
 use super::affine::Affine;
-use super::map::{B1Map, B1Unit, Frame};
+use super::map::{B1Map, B1Unit, Frame, UnitKeys};
 use super::resample::RegularField;
 use crate::error::{Error, Result};
 
@@ -98,38 +98,87 @@ fn read_affine(path: &Path, ds: &hdf5::Dataset) -> Result<Affine> {
     }
 }
 
-/// Reads a 3-D dataset as f32 (real) or as magnitude + phase (complex).
-fn read_3d(path: &Path, ds: &hdf5::Dataset, key: &str) -> Result<(Array3<f32>, Option<Array3<f32>>)> {
-    if ds.ndim() != 3 {
+/// Reads a 3-D dataset, or volume `volume` (along the last axis) of a 4-D one, as f32 (real) or as
+/// magnitude + phase (complex). The size is checked before anything is allocated.
+fn read_3d(
+    path: &Path,
+    ds: &hdf5::Dataset,
+    key: &str,
+    volume: Option<usize>,
+) -> Result<(Array3<f32>, Option<Array3<f32>>)> {
+    let name = path.display().to_string();
+    let shape = ds.shape();
+    if ds.ndim() != 3 && ds.ndim() != 4 {
         return Err(Error::input(
-            &path.display().to_string(),
+            &name,
             key,
-            format!(
-                "dataset has rank {} (shape {:?}), a B1 map needs 3",
-                ds.ndim(),
-                ds.shape()
-            ),
+            format!("dataset has rank {} (shape {shape:?}), a B1 map needs 3 (or 4 with a volume index)", ds.ndim()),
             "store the map as a 3-D array [i][j][k] (a single slice as [nx][ny][1])",
         ));
     }
+    let n = shape.iter().try_fold(1u64, |acc, d| acc.checked_mul(*d as u64));
+    if !matches!(n, Some(n) if n >= 1 && n <= super::nifti_io::MAX_MAP_VOXELS) {
+        return Err(Error::input(
+            &name,
+            key,
+            format!(
+                "dataset shape {shape:?} holds {} voxels; a B1 map needs between 1 and 2^31",
+                n.map(|n| n.to_string()).unwrap_or_else(|| "more than 2^64".into())
+            ),
+            "store a non-empty map of at most 2^31 voxels (crop or downsample it)",
+        ));
+    }
+    let nt = if ds.ndim() == 4 { shape[3] } else { 1 };
+    let v = match volume {
+        Some(v) if v >= nt => {
+            return Err(Error::input(
+                &name,
+                key,
+                format!("volume {v} requested but the dataset holds {nt} volume(s) (shape {shape:?})"),
+                format!("choose a 0-based volume index below {nt}"),
+            ))
+        }
+        Some(v) => v,
+        None if nt > 1 => {
+            return Err(Error::input(
+                &name,
+                key,
+                format!("the dataset is 4-D with {nt} volumes along its last axis (shape {shape:?}) and no volume was chosen"),
+                format!(
+                    "choose one, 0-based (0 to {}): `--volume N` (rftwin twin fit) or `measured_volume = N` in the \
+                     recipe's [twin] section",
+                    nt - 1
+                ),
+            ))
+        }
+        None => 0,
+    };
     let dt = ds
         .dtype()
         .and_then(|t| t.to_descriptor())
         .map_err(|e| herr(path, key, e, "store float or integer data"))?;
+    let four = ds.ndim() == 4;
     match dt {
         TypeDescriptor::Compound(_) => {
-            let c = ds
-                .read::<Complex32, Ix3>()
-                .map_err(|e| herr(path, key, e, "store complex data as an h5py-style compound (r, i)"))?;
+            let c = if four {
+                ds.read_slice::<Complex32, _, Ix3>(s![.., .., .., v])
+            } else {
+                ds.read::<Complex32, Ix3>()
+            }
+            .map_err(|e| herr(path, key, e, "store complex data as an h5py-style compound (r, i)"))?;
             Ok((c.mapv(|z| z.norm()), Some(c.mapv(|z| z.arg()))))
         }
         TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) | TypeDescriptor::Float(_) => Ok((
-            ds.read::<f32, Ix3>()
-                .map_err(|e| herr(path, key, e, "store float or integer data"))?,
+            if four {
+                ds.read_slice::<f32, _, Ix3>(s![.., .., .., v])
+            } else {
+                ds.read::<f32, Ix3>()
+            }
+            .map_err(|e| herr(path, key, e, "store float or integer data"))?,
             None,
         )),
         other => Err(Error::input(
-            &path.display().to_string(),
+            &name,
             key,
             format!("unsupported data type {other:?}"),
             "store float, integer or complex data",
@@ -146,6 +195,9 @@ pub struct H5MapOptions {
     pub unit: Option<B1Unit>,
     /// World frame; overrides the `frame` attribute.
     pub frame: Option<Frame>,
+    /// 0-based volume index along the last axis of a 4-D dataset (needed when it holds more than
+    /// one volume); the phase and mask datasets, when 4-D, give the same volume.
+    pub volume: Option<usize>,
 }
 
 /// Reads a B1 map (and its phase and mask when present) from HDF5; see the module docs for the layout.
@@ -160,7 +212,7 @@ pub fn read_h5_map(path: &Path, opts: &H5MapOptions) -> Result<B1Map> {
                 .member_names()
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|n| file.dataset(n).map(|d| d.ndim() == 3).unwrap_or(false))
+                .filter(|n| file.dataset(n).map(|d| d.ndim() == 3 || d.ndim() == 4).unwrap_or(false))
                 .filter(|n| !n.ends_with("_phase_rad") && !n.ends_with("_mask"))
                 .collect();
             if cands.len() != 1 {
@@ -185,23 +237,23 @@ pub fn read_h5_map(path: &Path, opts: &H5MapOptions) -> Result<B1Map> {
             "name an existing dataset holding the B1 map",
         )
     })?;
-    let (mag, mut phase) = read_3d(path, &ds, &dname)?;
+    let (mag, mut phase) = read_3d(path, &ds, &dname, opts.volume)?;
     let affine = read_affine(path, &ds)?;
     let unit =
         match (opts.unit, read_str_attr(&ds, "unit")) {
             (Some(u), _) => u,
-            (None, Some(text)) => B1Unit::parse(
+            (None, Some(text)) => B1Unit::parse_keyed(
                 &text,
                 read_f64_attr(&ds, "nominal_flip_deg"),
                 read_f64_attr(&ds, "flip_scale"),
                 &name,
-                &format!("{dname}.unit"),
+                &UnitKeys::h5_attributes(&dname),
             )?,
             (None, None) => return Err(Error::input(
                 &name,
                 &format!("{dname}.unit"),
                 "the units of the B1 map are not given (no `unit` attribute, none declared)",
-                "add attribute unit = uT | deg (with nominal_flip_deg, flip_scale) | percent | fraction, or declare it",
+                format!("add the string attribute unit = uT | percent | fraction | deg to dataset {dname} (deg also needs nominal_flip_deg and flip_scale)"),
             )),
         };
     let frame = match (opts.frame, read_str_attr(&ds, "frame")) {
@@ -214,14 +266,14 @@ pub fn read_h5_map(path: &Path, opts: &H5MapOptions) -> Result<B1Map> {
         let pds = file
             .dataset(&pname)
             .map_err(|e| herr(path, &pname, e, "check the phase dataset"))?;
-        phase = Some(read_3d(path, &pds, &pname)?.0);
+        phase = Some(read_3d(path, &pds, &pname, opts.volume)?.0);
     }
     let mname = format!("{dname}_mask");
     let mask = if file.link_exists(&mname) {
         let mds = file
             .dataset(&mname)
             .map_err(|e| herr(path, &mname, e, "check the mask dataset"))?;
-        Some(read_3d(path, &mds, &mname)?.0.mapv(|v| v != 0.0 && v.is_finite()))
+        Some(read_3d(path, &mds, &mname, opts.volume)?.0.mapv(|v| v != 0.0 && v.is_finite()))
     } else {
         None
     };
@@ -325,6 +377,15 @@ pub fn read_h5_field(path: &Path, dataset: &str) -> Result<RegularField<Complex3
             dataset,
             format!("rank {} dataset, expected 3", ds.ndim()),
             "name a 3-D field dataset",
+        ));
+    }
+    let n = ds.shape().iter().try_fold(1u64, |acc, d| acc.checked_mul(*d as u64));
+    if !matches!(n, Some(n) if n <= super::nifti_io::MAX_MAP_VOXELS) {
+        return Err(Error::input(
+            &path.display().to_string(),
+            dataset,
+            format!("dataset shape {:?} holds more than 2^31 values", ds.shape()),
+            "give a field file written by rftwin (its header may be damaged)",
         ));
     }
     let data = ds

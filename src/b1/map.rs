@@ -33,8 +33,25 @@ pub enum B1Unit {
 
 impl B1Unit {
     /// Parses a unit string: `uT`/`µT`/`microtesla`; `deg` (needs `nominal_deg`; `scale` defaults to 1);
-    /// `percent`/`%`; `fraction`/`relative`. `source` and `key` name the origin for errors.
+    /// `percent`/`%`; `fraction`/`relative`. `source` and `key` name the origin for errors; the
+    /// nominal angle and scale are named as the HDF5 attributes `nominal_flip_deg` and `flip_scale`
+    /// (see [`B1Unit::parse_keyed`] for other sources).
     pub fn parse(text: &str, nominal_deg: Option<f64>, scale: Option<f64>, source: &str, key: &str) -> Result<B1Unit> {
+        let keys = UnitKeys {
+            unit: key.to_string(),
+            ..UnitKeys::h5_attributes("")
+        };
+        Self::parse_keyed(text, nominal_deg, scale, source, &keys)
+    }
+
+    /// [`B1Unit::parse`] with the names of the keys the values came from, for the messages.
+    pub fn parse_keyed(
+        text: &str,
+        nominal_deg: Option<f64>,
+        scale: Option<f64>,
+        source: &str,
+        keys: &UnitKeys,
+    ) -> Result<B1Unit> {
         let t = text.trim().to_ascii_lowercase();
         let u = match t.as_str() {
             "ut" | "µt" | "μt" | "microtesla" | "micro_tesla" => B1Unit::MicroTesla,
@@ -42,10 +59,9 @@ impl B1Unit {
                 let nominal_deg = nominal_deg.ok_or_else(|| {
                     Error::input(
                         source,
-                        "nominal_flip_deg",
-                        "a flip-angle map needs its nominal (prescribed) flip angle",
-                        "give the nominal flip angle in degrees (HDF5 attribute `nominal_flip_deg`, \
-                         sidecar key `B1NominalFlipAngleDeg`, or on the command line)",
+                        &keys.nominal,
+                        format!("a flip-angle map ({} = \"{text}\") needs its nominal (prescribed) flip angle", keys.unit),
+                        keys.fix_flip(),
                     )
                 })?;
                 B1Unit::FlipAngleDeg {
@@ -59,14 +75,19 @@ impl B1Unit {
             "fraction" | "relative" | "ratio" => B1Unit::Relative {
                 fraction_or_percent: RelativeScale::Fraction,
             },
-            _ => return Err(Error::input(
-                source,
-                key,
-                format!("unknown B1 unit '{text}'"),
-                "use one of: uT, deg (with nominal_flip_deg and flip_scale, e.g. 10 for Siemens), percent, fraction",
-            )),
+            _ => {
+                return Err(Error::input(
+                    source,
+                    &keys.unit,
+                    format!("unknown B1 unit '{text}'"),
+                    format!(
+                        "use one of: uT, deg (with {} and {}, e.g. 10 for Siemens), percent, fraction",
+                        keys.nominal, keys.scale
+                    ),
+                ))
+            }
         };
-        u.validate(source)?;
+        u.validate_keyed(source, keys)?;
         Ok(u)
     }
 
@@ -84,23 +105,28 @@ impl B1Unit {
         }
     }
 
-    /// Checks the nominal angle and scale.
+    /// Checks the nominal angle and scale (named as the HDF5 attributes).
     pub fn validate(&self, source: &str) -> Result<()> {
+        self.validate_keyed(source, &UnitKeys::h5_attributes(""))
+    }
+
+    /// Checks the nominal angle and scale, naming them by `keys`.
+    pub fn validate_keyed(&self, source: &str, keys: &UnitKeys) -> Result<()> {
         if let B1Unit::FlipAngleDeg { nominal_deg, scale } = *self {
             if !(nominal_deg > 0.0) || !nominal_deg.is_finite() {
                 return Err(Error::input(
                     source,
-                    "nominal_flip_deg",
-                    format!("nominal flip angle {nominal_deg}° is not positive"),
-                    "give the prescribed flip angle in degrees, e.g. 80",
+                    &keys.nominal,
+                    format!("nominal flip angle {nominal_deg}° is not positive and finite"),
+                    keys.fix_flip(),
                 ));
             }
             if !(scale > 0.0) || !scale.is_finite() {
                 return Err(Error::input(
                     source,
-                    "flip_scale",
-                    format!("flip-angle scale {scale} is not positive"),
-                    "give how many stored units make one degree (1, or 10 for Siemens maps)",
+                    &keys.scale,
+                    format!("flip-angle scale {scale} is not positive and finite"),
+                    keys.fix_flip(),
                 ));
             }
         }
@@ -128,6 +154,62 @@ impl B1Unit {
             B1Unit::MicroTesla => 1.0,
             _ => self.to_relative_factor(None, source)? * positive_nominal(nominal_b1_ut, source)?,
         })
+    }
+}
+
+/// The names under which a file stores a map's unit, nominal flip angle and flip-angle scale, for
+/// messages that name the key to add or fix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnitKeys {
+    pub unit: String,
+    pub nominal: String,
+    pub scale: String,
+    /// True for a JSON sidecar (keys), false for HDF5 attributes.
+    pub json: bool,
+}
+
+impl UnitKeys {
+    /// The keys of a NIfTI map's JSON sidecar (`B1Unit`, `B1NominalFlipAngleDeg`, `B1FlipAngleScale`).
+    pub fn sidecar() -> Self {
+        UnitKeys {
+            unit: "B1Unit".into(),
+            nominal: "B1NominalFlipAngleDeg".into(),
+            scale: "B1FlipAngleScale".into(),
+            json: true,
+        }
+    }
+
+    /// The attributes of an HDF5 map dataset (`unit`, `nominal_flip_deg`, `flip_scale`); `dataset`
+    /// (when not empty) prefixes the names as `dataset.unit`.
+    pub fn h5_attributes(dataset: &str) -> Self {
+        let p = if dataset.is_empty() {
+            String::new()
+        } else {
+            format!("{dataset}.")
+        };
+        UnitKeys {
+            unit: format!("{p}unit"),
+            nominal: format!("{p}nominal_flip_deg"),
+            scale: format!("{p}flip_scale"),
+            json: false,
+        }
+    }
+
+    /// How to give a flip-angle map's nominal angle and scale in this kind of file.
+    pub fn fix_flip(&self) -> String {
+        if self.json {
+            format!(
+                "add \"{}\": 80 (the prescribed flip angle in degrees) and \"{}\": 10 (stored units per degree: \
+                 10 for Siemens tfl_b1map maps, else 1) to the sidecar",
+                self.nominal, self.scale
+            )
+        } else {
+            format!(
+                "add the attributes {} = the prescribed flip angle in degrees (e.g. 80) and {} = stored units per \
+                 degree (10 for Siemens tfl_b1map maps, else 1)",
+                self.nominal, self.scale
+            )
+        }
     }
 }
 

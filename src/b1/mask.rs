@@ -7,7 +7,7 @@ use ndarray::{Array3, Zip};
 use super::affine::Affine;
 use super::h5_io::{read_h5_map, H5MapOptions};
 use super::map::{B1Map, B1Unit, RelativeScale};
-use super::nifti_io::read_nifti_volume;
+use super::nifti_io::read_volume;
 use super::resample::Placement;
 use crate::error::{Error, Result};
 use crate::grid::{Shape, ShapeKind};
@@ -30,11 +30,12 @@ pub fn mask_from_file(path: &Path, dataset: Option<&str>, map: &B1Map) -> Result
                     fraction_or_percent: RelativeScale::Fraction,
                 }),
                 frame: Some(map.frame),
+                volume: None,
             },
         )?;
         (m.magnitude, m.affine)
     } else {
-        let v = read_nifti_volume(path, 0)?;
+        let v = read_volume(path, None)?;
         (v.data, v.affine)
     };
     if data.shape() != map.magnitude.shape() {

@@ -27,23 +27,34 @@ pub mod validation;
 pub use affine::{Affine, RigidTransform};
 pub use field::{b1_minus, b1_plus, e_magnitude, sample_on, GridPlacement, YeeVector};
 pub use h5_io::{read_h5_field, read_h5_map, write_h5_map, H5MapOptions};
-pub use map::{nominal_b1_ut_rect, B1Map, B1Unit, Frame, RelativeScale, GAMMA_BAR_PROTON_HZ_PER_T};
+pub use map::{nominal_b1_ut_rect, B1Map, B1Unit, Frame, RelativeScale, UnitKeys, GAMMA_BAR_PROTON_HZ_PER_T};
 pub use mask::{eroded, mask_from_file, mask_from_shape, mask_from_shape_grid};
 pub use nifti_io::{
-    read_nifti_map, read_nifti_volume, sidecar_path, write_nifti_map, write_nifti_volume, NiftiMapOptions,
-    NiftiVersion, NiftiVolume, XformSource,
+    read_nifti_header, read_nifti_map, read_nifti_volume, sidecar_path, write_nifti_map, write_nifti_volume, NiftiMapOptions,
+    NiftiHeaderInfo, NiftiVersion, NiftiVolume, XformSource, MAX_MAP_VOXELS,
 };
 pub use resample::{resample, resample_with_jacobian, Interp, Placement, RegularField, ResampledWithJacobian};
 
 /// Reads a measured map by file name: `.nii`/`.nii.gz` as NIfTI, `.h5`/`.hdf5` as HDF5 (default dataset),
-/// with an optional declared unit.
+/// with an optional declared unit. A 4-D map is an error here (see [`read_map_volume`]).
 pub fn read_map(path: &std::path::Path, unit: Option<B1Unit>) -> crate::error::Result<B1Map> {
+    read_map_volume(path, unit, None)
+}
+
+/// [`read_map`] with a 0-based volume index for 4-D maps (NIfTI `dim[4]`, the last axis of an HDF5
+/// dataset); `None` accepts only single-volume maps.
+pub fn read_map_volume(
+    path: &std::path::Path,
+    unit: Option<B1Unit>,
+    volume: Option<usize>,
+) -> crate::error::Result<B1Map> {
     let lower = path.to_string_lossy().to_ascii_lowercase();
     if lower.ends_with(".h5") || lower.ends_with(".hdf5") {
         read_h5_map(
             path,
             &H5MapOptions {
                 unit,
+                volume,
                 ..Default::default()
             },
         )
@@ -52,6 +63,7 @@ pub fn read_map(path: &std::path::Path, unit: Option<B1Unit>) -> crate::error::R
             path,
             &NiftiMapOptions {
                 unit,
+                volume,
                 ..Default::default()
             },
         )

@@ -41,7 +41,7 @@ use crate::dosimetry::normalise::OperatingMode;
 use crate::dosimetry::run::NormaliseSpec;
 use crate::error::Result;
 
-const RECIPE_KEYS: &str = "title, description, [twin] (dir, coil, phantom, measured, cell_m, fit_offset, fit_rotation, fit_gel), [[implants]] (file, name, position_m, direction, roll_deg, euler_deg, min_wall_distance_m), [normalisation] (whole_phantom_sar_w_per_kg | b1_plus_rms_ut | input_power_w | operating_mode), [exposure] (duration_s, baseline_temperature_c), [criteria] (temperature_rise, sar_1g, sar_10g, cem43)";
+const RECIPE_KEYS: &str = "title, description, [twin] (dir, coil, phantom, measured, measured_volume, cell_m, fit_offset, fit_rotation, fit_gel), [[implants]] (file, name, position_m, direction, roll_deg, euler_deg, min_wall_distance_m), [normalisation] (whole_phantom_sar_w_per_kg | b1_plus_rms_ut | input_power_w | operating_mode), [exposure] (duration_s, baseline_temperature_c), [criteria] (temperature_rise, sar_1g, sar_10g, cem43)";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,6 +63,7 @@ struct TwinToml {
     coil: Option<String>,
     phantom: Option<String>,
     measured: Option<String>,
+    measured_volume: Option<usize>,
     cell_m: Option<f64>,
     fit_offset: Option<bool>,
     fit_rotation: Option<bool>,
@@ -144,6 +145,8 @@ pub enum TwinSource {
         coil: PathBuf,
         phantom: PathBuf,
         measured: Option<PathBuf>,
+        /// 0-based volume of a 4-D measured map (`measured_volume`).
+        measured_volume: Option<usize>,
         /// Coarse grid cell (m), when given.
         cell_m: Option<f64>,
         /// Also fit the phantom offset / its small rotation / the gel conductivity and permittivity
@@ -233,6 +236,7 @@ impl Recipe {
             (Some(d), None, None) => {
                 nonempty(&mut p, "twin.dir", d);
                 if t.measured.is_some()
+                    || t.measured_volume.is_some()
                     || t.cell_m.is_some()
                     || t.fit_offset.is_some()
                     || t.fit_rotation.is_some()
@@ -240,7 +244,7 @@ impl Recipe {
                 {
                     p.add(
                         "twin.measured",
-                        "measured, cell_m, fit_offset, fit_rotation and fit_gel belong to a coil + phantom twin, not to a twin dir",
+                        "measured, measured_volume, cell_m, fit_offset, fit_rotation and fit_gel belong to a coil + phantom twin, not to a twin dir",
                         "remove them (the twin dir is already calibrated) or use coil + phantom",
                     );
                 }
@@ -251,6 +255,13 @@ impl Recipe {
                 nonempty(&mut p, "twin.phantom", ph);
                 if let Some(m) = &t.measured {
                     nonempty(&mut p, "twin.measured", m);
+                }
+                if t.measured.is_none() && t.measured_volume.is_some() {
+                    p.add(
+                        "twin.measured_volume",
+                        "measured_volume chooses a volume of the measured map, but there is no measured map",
+                        "add twin.measured or remove measured_volume",
+                    );
                 }
                 if t.measured.is_none()
                     && (t.fit_offset == Some(true) || t.fit_rotation == Some(true) || t.fit_gel == Some(true))
@@ -274,6 +285,7 @@ impl Recipe {
                     coil: resolve(c),
                     phantom: resolve(ph),
                     measured: t.measured.as_deref().map(resolve),
+                    measured_volume: t.measured_volume,
                     cell_m: t.cell_m,
                     fit_offset: t.fit_offset.unwrap_or(false),
                     fit_rotation: t.fit_rotation.unwrap_or(false),
