@@ -31,7 +31,7 @@ enum Command {
     /// B1+ map, the ASTM F2182 phantom, a 20 cm insulated wire with 1 cm bare ends, 10 g SAR and
     /// 15-minute heating; report.pdf, PNGs, summary.json and fields.h5 in --out.
     Demo {
-        /// Output directory (replaced if it exists).
+        /// Output directory (replaced if it exists and rftwin wrote it).
         #[arg(long, default_value = "reports/demo")]
         out: std::path::PathBuf,
         /// Fine cell of the implant's local grid (mm).
@@ -72,9 +72,13 @@ enum Command {
     /// summary number with the committed golden result (tolerances: GOLDEN_DIR/tolerances.toml). Exit 1 on regression.
     Regress {
         golden: std::path::PathBuf,
-        /// Keep the new result here (default: a temporary directory, removed afterwards).
+        /// Keep the new result here (default: a temporary directory, removed afterwards); never the
+        /// golden directory, inside it or containing it.
         #[arg(long)]
         out: Option<std::path::PathBuf>,
+        /// Replace --out if it exists (only a directory rftwin wrote).
+        #[arg(long)]
+        force: bool,
         #[arg(long)]
         no_cache: bool,
         #[arg(long)]
@@ -435,8 +439,12 @@ enum TwinCommand {
         coil: std::path::PathBuf,
         #[arg(long)]
         phantom: std::path::PathBuf,
+        /// The map file (.nii.gz, .nii or .h5; a NIfTI map gets a .json sidecar beside it).
         #[arg(long)]
         out: std::path::PathBuf,
+        /// Replace --out if the file exists (never one of the run's inputs).
+        #[arg(long)]
+        force: bool,
         #[arg(long, default_value_t = 10.0)]
         cell_mm: f64,
         /// Voxel size of the map in mm.
@@ -671,6 +679,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let r = crate::report::recipe::Recipe::load(&recipe)?;
             let mut o = crate::assess::AssessOptions::new(&out);
             o.overwrite = force;
+            o.command = "assess".into();
             o.fine_cell_m = positive_mm("--fine-cell-mm", fine_cell_mm)?;
             o.fit_offset = fit_offset;
             o.cache_dir = cache_choice(no_cache, cache_dir, &out);
@@ -679,9 +688,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Regress {
             golden,
             out,
+            force,
             no_cache,
             quiet,
-        } => regress_command(&golden, out.as_deref(), no_cache, quiet),
+        } => regress_command(&golden, out.as_deref(), force, no_cache, quiet),
         Command::Implant { what } => {
             let v = implant_command(what)?;
             println!("{}", serde_json::to_string_pretty(&v)?);
@@ -819,8 +829,8 @@ fn fdtd_run(
 
     let name = file.display().to_string();
     let parsed = config::load(file)?;
+    let dir = crate::io::AtomicDir::new(out, &crate::io::OutputPolicy::new("fdtd run", force).input("FDTD file", file))?;
     let (mut sim, mut probes) = config::build(&parsed, &name)?;
-    let dir = crate::io::AtomicDir::new(out, force)?;
     let bar = spinner(quiet);
     sim.set_progress(Some(progress_fn(&bar)));
     let mut refs: Vec<&mut dyn Probe> = probes.iter_mut().map(|p| p as &mut dyn Probe).collect();
@@ -1019,7 +1029,10 @@ fn coil_simulate(
     let mut opt = SimulateOptions::default();
     opt.mesh.cell_m = cell_mm * 1e-3;
     opt.steady.tol = tolerance;
-    let dir = crate::io::AtomicDir::new(out, force)?;
+    let policy = crate::io::OutputPolicy::new("coil simulate", force)
+        .input("coil", file)
+        .input_opt("--phantom", phantom);
+    let dir = crate::io::AtomicDir::new(out, &policy)?;
     let bar = spinner(quiet);
     let (f, tuning) = match drive {
         "ideal" => (simulate_ideal(&coil, ph.as_ref(), &opt, Some(progress_fn(&bar)))?, None),
@@ -1234,9 +1247,30 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
             rotation_deg,
             sigma_scale,
             eps_scale,
+            force,
         } => {
             let c = crate::coil::CoilConfig::load(&coil)?;
             let mut p = crate::coil::PhantomConfig::load(&phantom)?;
+            let name = out.display().to_string();
+            let lower = name.to_ascii_lowercase();
+            let nifti = lower.ends_with(".nii") || lower.ends_with(".nii.gz");
+            if !nifti && !(lower.ends_with(".h5") || lower.ends_with(".hdf5")) {
+                return Err(crate::error::Error::input(
+                    "command line",
+                    "--out",
+                    format!("unknown map format '{name}'"),
+                    "use .nii.gz, .nii or .h5",
+                )
+                .into());
+            }
+            let policy = crate::io::OutputPolicy::new("twin synth", force)
+                .input("--coil", &coil)
+                .input("--phantom", &phantom);
+            if nifti {
+                // The sidecar is an output too: never over an input.
+                crate::io::AtomicFile::check_extra(&crate::b1::sidecar_path(&out), &policy)?;
+            }
+            let mut file = crate::io::AtomicFile::new(&out, &policy)?;
             let off = three_numbers("--offset-mm", &offset_mm, "4,-3,2")?;
             let offset_m = off.map(|v| v * 1e-3);
             let rot = three_numbers("--rotation-deg", &rotation_deg, "1,-2,1.5")?;
@@ -1319,45 +1353,15 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
                 B1Unit::MicroTesla,
                 &out.display().to_string(),
             )?;
-            let name = out.display().to_string();
-            // Write next to the target, then rename: never a half-written map.
-            let tmp = out.with_file_name(format!(
-                ".{}.tmp-{}",
-                out.file_name()
-                    .map(|s| s.to_string_lossy().to_string())
-                    .unwrap_or_default(),
-                std::process::id()
-            ));
-            let lower = name.to_ascii_lowercase();
-            if lower.ends_with(".h5") || lower.ends_with(".hdf5") {
-                crate::b1::write_h5_map(&tmp, &map, "b1")?;
-                std::fs::rename(&tmp, &out)?;
-            } else if lower.ends_with(".nii") || lower.ends_with(".nii.gz") {
-                let tmp = out.with_file_name(format!(
-                    "tmp{}-{}",
-                    std::process::id(),
-                    out.file_name()
-                        .map(|s| s.to_string_lossy().to_string())
-                        .unwrap_or_default()
-                ));
-                crate::b1::write_nifti_map(&tmp, &map, crate::b1::NiftiVersion::V1)?;
-                std::fs::rename(&tmp, &out)?;
-                let sidecar = |p: &std::path::Path| {
-                    let s = p.to_string_lossy().to_string();
-                    std::path::PathBuf::from(format!("{}.json", s.trim_end_matches(".gz").trim_end_matches(".nii")))
-                };
-                if sidecar(&tmp).exists() {
-                    std::fs::rename(sidecar(&tmp), sidecar(&out))?;
-                }
+            // Written under a temporary name beside the target, then renamed: never a half-written map.
+            if nifti {
+                crate::b1::write_nifti_map(file.path(), &map, crate::b1::NiftiVersion::V1)?;
+                let side = crate::b1::sidecar_path(file.path());
+                file.sidecar(side, crate::b1::sidecar_path(&out));
             } else {
-                return Err(crate::error::Error::input(
-                    "command line",
-                    "--out",
-                    format!("unknown map format '{name}'"),
-                    "use .nii.gz, .nii or .h5",
-                )
-                .into());
+                crate::b1::write_h5_map(file.path(), &map, "b1")?;
             }
+            file.commit()?;
             Ok(serde_json::json!({
                 "map": name, "coil": coil.display().to_string(), "phantom": phantom.display().to_string(),
                 "cell_mm": cell_mm, "voxel_mm": voxel_mm, "dims": map.dims(), "origin_m": origin,
@@ -1391,9 +1395,6 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
             let c = crate::coil::CoilConfig::load(&coil)?;
             let p = crate::coil::PhantomConfig::load(&phantom)?;
             let map = crate::b1::read_map_volume(&measured, None, volume)?;
-            let dir = crate::io::AtomicDir::new(&out, force)?;
-            let bar = spinner(quiet);
-            let sim_opts = opts(cell_mm)?;
             let cache = if no_cache {
                 None
             } else {
@@ -1403,6 +1404,15 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
                         .unwrap_or_else(|| crate::twin::default_cache_dir(&out)),
                 )
             };
+            let policy = crate::io::OutputPolicy::new("twin fit", force)
+                .input("--coil", &coil)
+                .input("--phantom", &phantom)
+                .input("--measured", &measured)
+                .input("--measured sidecar", crate::b1::sidecar_path(&measured))
+                .input_opt("basis cache", cache.as_deref());
+            let dir = crate::io::AtomicDir::new(&out, &policy)?;
+            let bar = spinner(quiet);
+            let sim_opts = opts(cell_mm)?;
             let fo = crate::twin::FullOptions {
                 joint: crate::twin::JointOptions {
                     fit_offset,
@@ -1662,7 +1672,7 @@ fn implant_command(what: ImplantCommand) -> anyhow::Result<serde_json::Value> {
                 sigma_s_per_m,
                 ..Default::default()
             };
-            Ok(tf_command(&implant, &opt, &out, force)?)
+            Ok(tf_command(&implant, phantom.as_deref(), &opt, &out, force)?)
         }
         ImplantCommand::Search {
             coil,
@@ -1845,7 +1855,10 @@ fn demo_command(out: &std::path::Path, fine_cell_mm: f64, no_cache: bool, quiet:
     }
     let recipe = crate::report::recipe::Recipe::load(&base.join("reports/demo.toml"))?;
     let mut o = crate::assess::AssessOptions::new(out);
+    // "Replaced if it exists": only a directory rftwin wrote (the output policy's --force).
     o.overwrite = true;
+    o.command = "demo".into();
+    o.extra_inputs.push(("demo inputs".into(), base.clone()));
     o.fine_cell_m = positive_mm("--fine-cell-mm", fine_cell_mm)?;
     o.cache_dir = cache_choice(no_cache, None, out);
     run_assess(&recipe, &o, quiet)
@@ -1854,22 +1867,28 @@ fn demo_command(out: &std::path::Path, fine_cell_mm: f64, no_cache: bool, quiet:
 fn regress_command(
     golden: &std::path::Path,
     out: Option<&std::path::Path>,
+    force: bool,
     no_cache: bool,
     quiet: bool,
 ) -> anyhow::Result<i32> {
     let recipe_path = golden.join("recipe.toml");
     let recipe = crate::report::recipe::Recipe::load(&recipe_path)?;
     let tol = crate::report::regress::Tolerances::for_golden_dir(golden)?;
-    let tmp;
+    // Without --out: a new scratch directory of this run, removed when the comparison is done (or
+    // fails); it is removed only if it carries rftwin's marker.
+    let scratch;
     let new_dir = match out {
         Some(p) => p.to_path_buf(),
         None => {
-            tmp = std::env::temp_dir().join(format!("rftwin-regress-{}", std::process::id()));
-            tmp.clone()
+            scratch = crate::io::output::ScratchDir::new("rftwin-regress");
+            scratch.0.clone()
         }
     };
     let mut o = crate::assess::AssessOptions::new(&new_dir);
-    o.overwrite = true;
+    o.overwrite = force;
+    o.command = "regress".into();
+    // The golden directory is an input as a whole: --out may not be it, lie inside it or contain it.
+    o.extra_inputs.push(("golden directory".into(), golden.to_path_buf()));
     o.cache_dir = cache_choice(no_cache, None, &new_dir);
     let fine = golden_fine_cell(golden)?;
     if let Some(f) = fine {
@@ -1882,9 +1901,6 @@ fn regress_command(
     bar.finish_and_clear();
     let cmp = crate::report::regress::compare_dirs(golden, &outcome.out, &tol)?;
     println!("{}", cmp.text());
-    if out.is_none() {
-        let _ = std::fs::remove_dir_all(&new_dir);
-    }
     Ok(cmp.exit_code())
 }
 

@@ -1,79 +1,21 @@
-//! Output plumbing shared by the stages: atomic output directories, JSON, and HDF5 field datasets.
+//! Output plumbing shared by the stages: atomic output directories (the output policy:
+//! [`output`]), JSON, and HDF5 field datasets.
 //! No physics here.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ndarray::Array3;
 use num_complex::Complex32;
 
 use crate::error::{Error, Result};
 
+pub mod output;
+pub use output::{AtomicDir, AtomicFile, OutputPolicy};
+
 fn io_err(path: &Path, err: std::io::Error) -> Error {
     Error::Io {
         path: path.display().to_string(),
         err,
-    }
-}
-
-/// An output directory written under a temporary name and renamed into place by [`AtomicDir::commit`].
-/// Dropped without commit (error, panic), the temporary directory is removed: never a half output.
-pub struct AtomicDir {
-    tmp: PathBuf,
-    target: PathBuf,
-    done: bool,
-}
-
-impl AtomicDir {
-    /// Starts writing `target` (which must not exist, unless `overwrite`).
-    pub fn new(target: &Path, overwrite: bool) -> Result<Self> {
-        if target.exists() && !overwrite {
-            return Err(Error::input(
-                &target.display().to_string(),
-                "--out",
-                "output directory already exists",
-                "choose a new directory or pass --force",
-            ));
-        }
-        let parent = target
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
-        let name = target
-            .file_name()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_else(|| "out".into());
-        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(|e| io_err(&tmp, e))?;
-        }
-        std::fs::create_dir(&tmp).map_err(|e| io_err(&tmp, e))?;
-        Ok(Self {
-            tmp,
-            target: target.to_path_buf(),
-            done: false,
-        })
-    }
-    /// Path of a file inside the (temporary) directory.
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.tmp.join(name)
-    }
-    /// Renames the finished directory into place.
-    pub fn commit(mut self) -> Result<PathBuf> {
-        if self.target.exists() {
-            std::fs::remove_dir_all(&self.target).map_err(|e| io_err(&self.target, e))?;
-        }
-        std::fs::rename(&self.tmp, &self.target).map_err(|e| io_err(&self.target, e))?;
-        self.done = true;
-        Ok(self.target.clone())
-    }
-}
-
-impl Drop for AtomicDir {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = std::fs::remove_dir_all(&self.tmp);
-        }
     }
 }
 

@@ -316,7 +316,7 @@ const CHILD_ENV: &str = "RFTWIN_REPORT_KILL_CHILD_DIR";
 fn child_writes_then_hangs() {
     let Ok(dir) = std::env::var(CHILD_ENV) else { return };
     let dir = PathBuf::from(dir);
-    let ad = rftwin::io::AtomicDir::new(&dir.join("out"), false).unwrap();
+    let ad = rftwin::io::AtomicDir::new(&dir.join("out"), &rftwin::io::OutputPolicy::new("test", false)).unwrap();
     std::fs::write(ad.path("summary.json"), "{ \"partial\": ").unwrap();
     std::fs::write(dir.join("ready"), "").unwrap();
     std::thread::sleep(std::time::Duration::from_secs(60));
@@ -347,7 +347,11 @@ fn killed_writer_leaves_no_output() {
     // What remains is only the hidden temporary directory, never under the final name.
     for e in std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()) {
         let n = e.file_name().to_string_lossy().to_string();
-        assert!(n == "ready" || (n.starts_with(".out.tmp-")), "unexpected entry {n}");
+        // (and the run's lock file, which the next run into this parent takes and removes)
+        assert!(
+            n == "ready" || n.starts_with(".out.tmp-") || n == ".out.lock-rftwin",
+            "unexpected entry {n}"
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -48,6 +48,11 @@ use crate::twin::TwinFields;
 pub struct AssessOptions {
     pub out: PathBuf,
     pub overwrite: bool,
+    /// The command, recorded in the output's marker ("assess", "demo", "regress").
+    pub command: String,
+    /// Inputs besides the recipe's files and the cache that the output must not touch (e.g. the
+    /// golden directory of `regress`); see [`crate::io::OutputPolicy`].
+    pub extra_inputs: Vec<(String, PathBuf)>,
     /// Basis cache directory (None: no cache).
     pub cache_dir: Option<PathBuf>,
     /// Coarse twin cell (m) when the recipe gives none.
@@ -67,6 +72,8 @@ impl AssessOptions {
         Self {
             out: out.to_path_buf(),
             overwrite: false,
+            command: "assess".into(),
+            extra_inputs: Vec::new(),
             cache_dir: None,
             coarse_cell_m: 0.01,
             fine_cell_m: 1e-3,
@@ -865,12 +872,27 @@ fn implant_stage(
     })
 }
 
+/// What the assessment's output must not touch: the recipe, every file it names (a twin directory
+/// with the files its `twin.toml` names), the basis cache and `opt.extra_inputs`.
+pub fn output_policy(recipe: &Recipe, opt: &AssessOptions) -> crate::io::OutputPolicy {
+    let mut p = crate::io::OutputPolicy::new(&opt.command, opt.overwrite);
+    for (role, f) in recipe.input_files() {
+        p = if role == "twin directory" {
+            p.inputs(crate::io::output::twin_dir_inputs(&f))
+        } else {
+            p.input(&role, f)
+        };
+    }
+    p.input_opt("basis cache", opt.cache_dir.as_deref())
+        .inputs(opt.extra_inputs.clone())
+}
+
 /// Runs the whole assessment of `recipe` into `opt.out` (atomically).
 pub fn assess(recipe: &Recipe, opt: &AssessOptions, log: &mut dyn FnMut(&str)) -> Result<Outcome> {
     let t0 = Instant::now();
     recipe.check_files()?;
     let mut report = assessment::start(recipe)?;
-    let dir = AtomicDir::new(&opt.out, opt.overwrite)?;
+    let dir = AtomicDir::new(&opt.out, &output_policy(recipe, opt))?;
     let twin = twin_stage(recipe, opt, &mut report, &dir, log)?;
     log("normalisation");
     let (norm, coarse_sar) = normalisation_stage(recipe, &twin.fields, &mut report)?;

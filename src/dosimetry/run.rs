@@ -180,6 +180,10 @@ fn f32_peak(a: &Array3<f32>) -> [usize; 3] {
 /// `rftwin sar`: writes `sar.h5`, `point_sar.png`, `sar_10g.png` and `summary.json` into `opts.out`
 /// (atomically) and returns the summary.
 pub fn run_sar(opts: &SarOptions) -> Result<serde_json::Value> {
+    let policy = crate::io::OutputPolicy::new("sar", opts.force)
+        .input("fields", &opts.field.fields)
+        .input_opt("--materials", opts.materials.as_deref());
+    let dir = crate::io::AtomicDir::new(&opts.out, &policy)?;
     let mats = load_materials(&opts.materials)?;
     let (input, labels, norm, f) = normalised_input(&opts.field, &mats)?;
     let whole = sar::whole_phantom_sar(&input)?;
@@ -187,7 +191,6 @@ pub fn run_sar(opts: &SarOptions) -> Result<serde_json::Value> {
     let a1 = sar::mass_averaged_sar(&input, sar::MASS_1G_KG)?;
     let a10 = sar::mass_averaged_sar(&input, sar::MASS_10G_KG)?;
 
-    let dir = crate::io::AtomicDir::new(&opts.out, opts.force)?;
     let h5 = dir.path("sar.h5");
     let (o, d) = (labels.origin_m, labels.spacing_m);
     {
@@ -343,6 +346,11 @@ fn read_loss(opts: &HeatOptions, mats: &MaterialsFile) -> Result<LossGrid> {
 /// `[implant]`), and `probes/time_s` (f64 `[nt]`), `probes/temperature_c` (f64 `[n_probes, nt]`),
 /// `probes/name` (strings).
 pub fn run_heat(opts: &HeatOptions) -> Result<serde_json::Value> {
+    let policy = crate::io::OutputPolicy::new("heat", opts.force)
+        .input("input", &opts.input)
+        .input("fields", &opts.field.fields)
+        .input_opt("--materials", opts.materials.as_deref());
+    let dir = crate::io::AtomicDir::new(&opts.out, &policy)?;
     let mats = load_materials(&opts.materials)?;
     exposure_settings(opts, &mats)?;
     let loss = read_loss(opts, &mats)?;
@@ -402,7 +410,6 @@ pub fn run_heat(opts: &HeatOptions) -> Result<serde_json::Value> {
         }
     };
 
-    let dir = crate::io::AtomicDir::new(&opts.out, opts.force)?;
     let h5 = dir.path("heat.h5");
     let (o, d) = (loss.labels.origin_m, loss.labels.spacing_m);
     let t0 = settings.initial_temperature_c;

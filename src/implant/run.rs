@@ -16,7 +16,7 @@ use super::search::{
 use super::tf::{compute_tf, TfOptions, TransferFunction};
 use crate::coil::phantom::PhantomConfig;
 use crate::error::{Error, Result};
-use crate::io::AtomicDir;
+use crate::io::{AtomicDir, OutputPolicy};
 
 /// Where the placement comes from.
 pub enum PlacementInput<'a> {
@@ -44,6 +44,10 @@ pub fn place_command(
 ) -> Result<serde_json::Value> {
     let implant = Implant::load(implant_path)?;
     let phantom = PhantomConfig::load(phantom_path)?;
+    let placement_file = match &placement {
+        PlacementInput::File(p) => Some(*p),
+        PlacementInput::Values { .. } => None,
+    };
     let mut pl = match placement {
         PlacementInput::File(p) => Placement::load(p)?,
         PlacementInput::Values {
@@ -63,9 +67,13 @@ pub fn place_command(
         }
         pl.min_wall_distance_m = m;
     }
+    let policy = OutputPolicy::new("implant place", force)
+        .input("implant", implant_path)
+        .input("phantom", phantom_path)
+        .input_opt("placement", placement_file);
+    let dir = AtomicDir::new(out, &policy)?;
     let placed = place(&implant, &phantom, &pl)?;
     let (spec, raster) = local_model(&placed, &phantom, grid)?;
-    let dir = AtomicDir::new(out, force)?;
     // Local voxel model.
     let model = &spec.model;
     let [nx, ny, nz] = model.grid.dims();
@@ -142,9 +150,19 @@ pub fn write_tf_dir(tf: &TransferFunction, dir: &Path) -> Result<()> {
 }
 
 /// `rftwin implant tf`: computes the transfer function and writes `out` (see [`write_tf_dir`]).
-pub fn tf_command(implant_path: &Path, opt: &TfOptions, out: &Path, force: bool) -> Result<serde_json::Value> {
+/// `phantom_path` is the phantom file the medium came from (an input the output must not touch).
+pub fn tf_command(
+    implant_path: &Path,
+    phantom_path: Option<&Path>,
+    opt: &TfOptions,
+    out: &Path,
+    force: bool,
+) -> Result<serde_json::Value> {
     let implant = Implant::load(implant_path)?;
-    let dir = AtomicDir::new(out, force)?;
+    let policy = OutputPolicy::new("implant tf", force)
+        .input("implant", implant_path)
+        .input_opt("phantom", phantom_path);
+    let dir = AtomicDir::new(out, &policy)?;
     let tf = compute_tf(&implant, opt)?;
     write_tf_dir(&tf, &dir.path(""))?;
     dir.commit()?;
@@ -214,6 +232,16 @@ pub fn search_command(
             "use b1-ut (per µT of B1+ at the isocentre) or per-watt",
         ));
     }
+    let mut policy = OutputPolicy::new("implant search", force)
+        .input("implant", inp.implant)
+        .input_opt("coil", inp.coil)
+        .input_opt("phantom", inp.phantom)
+        .input_opt("transfer function", inp.tf)
+        .input_opt("basis cache", inp.cache_dir.as_deref());
+    if let Some(t) = inp.twin {
+        policy = policy.inputs(crate::io::output::twin_dir_inputs(t));
+    }
+    let dir = AtomicDir::new(out, &policy)?;
     // The coil field: a calibrated twin, or the coil's ideal drive (basis runs made below, after the
     // cheap input checks).
     enum Source {
@@ -277,7 +305,6 @@ pub fn search_command(
         }
         None => None,
     };
-    let dir = AtomicDir::new(out, force)?;
     let (fields, phantom, coil_name, source) = match src {
         Source::Twin(lt, name) => {
             let lt = *lt;

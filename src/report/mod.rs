@@ -634,8 +634,13 @@ pub fn write_into(dir: &AtomicDir, report: &Report) -> Result<()> {
 }
 
 /// Writes the report to a new directory `out` atomically (`overwrite` replaces an existing one).
+/// The report's figures are its inputs (the output may not hold or replace them).
 pub fn write_report(report: &Report, out: &Path, overwrite: bool) -> Result<PathBuf> {
-    let dir = AtomicDir::new(out, overwrite)?;
+    let mut policy = crate::io::OutputPolicy::new("report", overwrite);
+    for f in report.figures() {
+        policy = policy.input("figure", &f.png);
+    }
+    let dir = AtomicDir::new(out, &policy)?;
     write_into(&dir, report)?;
     dir.commit()
 }
