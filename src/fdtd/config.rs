@@ -871,3 +871,49 @@ pub fn build(parsed: &Parsed, file: &str) -> Result<(super::sim::Simulation, Vec
     }
     Ok((sim, probes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_of_a_byte_offset() {
+        let t = "a = 1\nbé = 2\n[run]\n";
+        assert_eq!(line_col(t, 0), (1, 1));
+        assert_eq!(line_col(t, 4), (1, 5));
+        assert_eq!(line_col(t, 6), (2, 1));
+        // "é" is two bytes, one column.
+        assert_eq!(line_col(t, 9), (2, 3));
+        assert_eq!(line_col(t, 1000), (4, 1));
+    }
+
+    #[test]
+    fn every_number_problem_is_reported_at_once() {
+        let text = r#"
+[grid]
+cells = [8, 8, 8]
+cell_size_m = [0.01, 0.01, 0.01]
+[[materials]]
+name = "gel"
+eps_r = 0.5
+sigma_s_per_m = -1.0
+[[elements]]
+name = "feed"
+kind = "port"
+axis = "z"
+at_m = [0.02, 0.02, 0.02]
+r_ohm = 50.0
+[run]
+mode = "pulse"
+freqs_hz = [1e8]
+decay_db = -40.0
+courant = 1.5
+"#;
+        let cfg: SimFile = toml::from_str(text).unwrap();
+        let e = parse(cfg, "sim.toml").err().expect("refused");
+        let m = e.to_string();
+        for w in ["4 problems", "materials[0].eps_r", "materials[0].sigma_s_per_m", "run.decay_db", "run.courant"] {
+            assert!(m.contains(w), "lacks {w:?}: {m}");
+        }
+    }
+}
