@@ -608,3 +608,27 @@ fn write_errors_say_disk_full_or_not_writable() {
     }
     assert!(!m.contains("stack..."), "{m}");
 }
+
+/// `--out` on a full disk (a 48 kB tmpfs; needs root, as in CI, else skipped with a note): exit 2 and a
+/// message naming the file and "disk full or not writable?", never a raw HDF5 or OS error alone.
+#[test]
+fn full_disk_says_disk_full() {
+    let mnt = tmpdir("full-disk");
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=48k", "tmpfs"])
+        .arg(&mnt)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("skipped: cannot mount a small tmpfs here (not root)");
+        return;
+    }
+    let out = mnt.join("out");
+    let (code, _, err) = run(&["sar", s(fields()), "--out", s(&out), "--quiet"]);
+    let _ = Command::new("umount").arg(&mnt).status();
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("disk full or not writable?"), "{err}");
+    assert!(err.contains(s(&mnt)), "the file is named: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -222,6 +222,9 @@ pub fn run_sar(opts: &SarOptions) -> Result<serde_json::Value> {
             .create("source")
             .and_then(|a| a.write_scalar(&src))
             .map_err(|e| dio::write_error(&h5, e))?;
+        // HDF5 writes may sit in its cache until the file closes, where a failure (a full disk) would
+        // go unreported: flush here so that it becomes an error.
+        file.flush().map_err(|e| dio::write_error(&h5, e))?;
     }
     dio::orthogonal_panel(
         &dir.path("point_sar.png"),
@@ -446,6 +449,7 @@ pub fn run_heat(opts: &HeatOptions) -> Result<serde_json::Value> {
                 .create("name")
                 .map_err(herr)?;
         }
+        file.flush().map_err(herr)?;
     }
     dio::orthogonal_panel(
         &dir.path("delta_t_end.png"),
