@@ -47,9 +47,7 @@ fn io_hint(err: &std::io::Error) -> &'static str {
         K::StorageFull | K::QuotaExceeded | K::FileTooLarge => {
             ": disk full or not writable? Free space on that disk, or give --out a directory on a disk with room"
         }
-        K::ReadOnlyFilesystem => {
-            ": disk full or not writable? Give --out a directory you can write to"
-        }
+        K::ReadOnlyFilesystem => ": disk full or not writable? Give --out a directory you can write to",
         _ => "",
     }
 }
