@@ -17,7 +17,7 @@ pub enum Error {
     /// A run did not reach its stopping criterion within its limit.
     #[error("{what}")]
     NotConverged { what: String },
-    #[error("I/O error on {path}: {err}")]
+    #[error("I/O error on {path}: {err}{}", io_hint(err))]
     Io { path: String, err: std::io::Error },
     #[error("{0}")]
     Other(String),
@@ -39,6 +39,18 @@ impl Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// The likely cause and fix of an I/O error while writing (a full disk, a read-only place).
+fn io_hint(err: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind as K;
+    match err.kind() {
+        K::StorageFull | K::QuotaExceeded | K::FileTooLarge => {
+            ": disk full or not writable? Free space on that disk, or give --out a directory on a disk with room"
+        }
+        K::ReadOnlyFilesystem => ": disk full or not writable? Give --out a directory you can write to",
+        _ => "",
+    }
+}
 
 /// Reads a text file; a failure is an [`Error::Io`] naming the path (the one reader every TOML and
 /// sidecar loader shares).

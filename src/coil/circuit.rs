@@ -771,6 +771,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn farads_print_with_a_prefix_and_four_digits() {
+        assert_eq!(format_farads(3.205376e-12), "3.205 pF");
+        assert_eq!(format_farads(33e-12), "33.00 pF");
+        assert_eq!(format_farads(269.54e-12), "269.5 pF");
+        assert_eq!(format_farads(1.5e-9), "1.500 nF");
+        assert_eq!(format_farads(5.2e-20), "5.200e-20 F");
+        assert_eq!(format_farads(0.25e-12), "250.0 fF");
+    }
+
+    #[test]
     fn jacobi_and_generalized_eigen_on_a_known_pencil() {
         // S = diag(2, 8), L = diag(1, 2) -> lambda = 2, 4
         let (lam, _) = generalized_eigen(&[2.0, 0.0, 0.0, 8.0], &[1.0, 0.0, 0.0, 2.0], 2).unwrap();

@@ -751,42 +751,81 @@ impl MaterialsFile {
                 if !ok {
                     p.add(
                         &key,
-                        format!("{x} {unit} is not a {} finite number", if strict { "positive" } else { "non-negative" }),
+                        format!(
+                            "{x} {unit} is not a {} finite number",
+                            if strict { "positive" } else { "non-negative" }
+                        ),
                         format!("give a value {} 0 in {unit}", if strict { ">" } else { ">=" }),
                     );
                 }
             }
         };
         for (n, e) in &self.materials {
-            nonneg(&mut p, format!("materials.{n}.sigma_s_per_m"), e.sigma_s_per_m, false, "S/m");
-            nonneg(&mut p, format!("materials.{n}.density_kg_per_m3"), e.density_kg_per_m3, false, "kg/m^3");
+            nonneg(
+                &mut p,
+                format!("materials.{n}.sigma_s_per_m"),
+                e.sigma_s_per_m,
+                false,
+                "S/m",
+            );
+            nonneg(
+                &mut p,
+                format!("materials.{n}.density_kg_per_m3"),
+                e.density_kg_per_m3,
+                false,
+                "kg/m^3",
+            );
             if let Some(t) = &e.thermal {
                 let k = |x: &str| format!("materials.{n}.thermal.{x}");
                 nonneg(&mut p, k("density_kg_per_m3"), t.density_kg_per_m3, true, "kg/m^3");
-                nonneg(&mut p, k("heat_capacity_j_per_kg_k"), t.heat_capacity_j_per_kg_k, true, "J/(kg K)");
-                nonneg(&mut p, k("conductivity_w_per_m_k"), t.conductivity_w_per_m_k, true, "W/(m K)");
+                nonneg(
+                    &mut p,
+                    k("heat_capacity_j_per_kg_k"),
+                    t.heat_capacity_j_per_kg_k,
+                    true,
+                    "J/(kg K)",
+                );
+                nonneg(
+                    &mut p,
+                    k("conductivity_w_per_m_k"),
+                    t.conductivity_w_per_m_k,
+                    true,
+                    "W/(m K)",
+                );
                 nonneg(&mut p, k("perfusion_per_s"), t.perfusion_per_s, false, "1/s");
                 if let Some(q) = t.metabolic_heat_w_per_m3.filter(|q| !q.is_finite()) {
-                    p.add(&k("metabolic_heat_w_per_m3"), format!("{q} W/m^3 is not finite"), "give a finite metabolic heat in W/m^3 (0 for a gel)");
+                    p.add(
+                        &k("metabolic_heat_w_per_m3"),
+                        format!("{q} W/m^3 is not finite"),
+                        "give a finite metabolic heat in W/m^3 (0 for a gel)",
+                    );
                 }
             }
         }
         for (i, pr) in self.probes.iter().enumerate() {
             if pr.position_m.iter().any(|x| !x.is_finite()) {
-                p.add(&format!("probes[{i}].position_m"), format!("probe '{}' position {:?} is not finite", pr.name, pr.position_m), "give three finite coordinates in metres");
+                p.add(
+                    &format!("probes[{i}].position_m"),
+                    format!("probe '{}' position {:?} is not finite", pr.name, pr.position_m),
+                    "give three finite coordinates in metres",
+                );
             }
             nonneg(&mut p, format!("probes[{i}].radius_m"), pr.radius_m, true, "m");
         }
         if let Some(b) = &self.boundaries {
             // A missing value (NaN placeholder) is reported once, by `to_boundary`.
             let temp_ok = |t: f64| t.is_nan() || (t.is_finite() && t > -273.15);
-            let mut bc = |key: String, b: &Option<BoundaryEntry>| match b.as_ref().map(|e| e.to_boundary(&key, &mut p)) {
+            let mut bc = |key: String, b: &Option<BoundaryEntry>| match b.as_ref().map(|e| e.to_boundary(&key, &mut p))
+            {
                 Some(Boundary::FixedTemperature { temperature_c }) if !temp_ok(temperature_c) => p.add(
                     &format!("{key}.temperature_c"),
                     format!("{temperature_c} °C is not a finite temperature above absolute zero"),
                     "give the held temperature in degrees Celsius, e.g. 22",
                 ),
-                Some(Boundary::Convective { h_w_per_m2_k, ambient_c }) => {
+                Some(Boundary::Convective {
+                    h_w_per_m2_k,
+                    ambient_c,
+                }) => {
                     if !(h_w_per_m2_k.is_nan() || (h_w_per_m2_k.is_finite() && h_w_per_m2_k >= 0.0)) {
                         p.add(
                             &format!("{key}.h_w_per_m2_k"),
@@ -889,7 +928,10 @@ impl MaterialsFile {
         let mut conv = |e: &BoundaryEntry| e.to_boundary("boundaries", &mut p);
         let all = b.all.as_ref().map_or(Boundary::Insulating, &mut conv);
         Boundaries {
-            faces: b.faces.as_ref().map_or([all; 6], |f| std::array::from_fn(|i| conv(&f[i]))),
+            faces: b
+                .faces
+                .as_ref()
+                .map_or([all; 6], |f| std::array::from_fn(|i| conv(&f[i]))),
             background: b.background.as_ref().map_or(all, &mut conv),
         }
     }

@@ -194,8 +194,7 @@ pub fn run_sar(opts: &SarOptions) -> Result<serde_json::Value> {
     let h5 = dir.path("sar.h5");
     let (o, d) = (labels.origin_m, labels.spacing_m);
     {
-        let file =
-            hdf5::File::create(&h5).map_err(|e| dio::write_error(&h5, e))?;
+        let file = hdf5::File::create(&h5).map_err(|e| dio::write_error(&h5, e))?;
         dio::write_h5_grid(&file, &h5, "point_sar_w_per_kg", &point, o, d, "W/kg")?;
         dio::write_h5_grid(&file, &h5, "sar_1g_w_per_kg", &a1.sar_w_per_kg, o, d, "W/kg")?;
         dio::write_h5_grid(&file, &h5, "sar_10g_w_per_kg", &a10.sar_w_per_kg, o, d, "W/kg")?;
@@ -226,6 +225,9 @@ pub fn run_sar(opts: &SarOptions) -> Result<serde_json::Value> {
             .create("source")
             .and_then(|a| a.write_scalar(&src))
             .map_err(|e| dio::write_error(&h5, e))?;
+        // HDF5 writes may sit in its cache until the file closes, where a failure (a full disk) would
+        // go unreported: flush here so that it becomes an error.
+        file.flush().map_err(|e| dio::write_error(&h5, e))?;
     }
     dio::orthogonal_panel(
         &dir.path("point_sar.png"),
@@ -454,6 +456,7 @@ pub fn run_heat(opts: &HeatOptions) -> Result<serde_json::Value> {
                 .create("name")
                 .map_err(herr)?;
         }
+        file.flush().map_err(herr)?;
     }
     dio::orthogonal_panel(
         &dir.path("delta_t_end.png"),
@@ -511,14 +514,24 @@ pub const INITIAL_TEMPERATURE_RANGE_C: (f64, f64) = (-20.0, 60.0);
 pub fn exposure_settings(opts: &HeatOptions, mats: &MaterialsFile) -> Result<ThermalSettings> {
     let ex = mats.exposure.clone().unwrap_or_default();
     let def = ThermalSettings::default();
-    let toml = if mats.source.is_empty() { "materials TOML" } else { mats.source.as_str() };
+    let toml = if mats.source.is_empty() {
+        "materials TOML"
+    } else {
+        mats.source.as_str()
+    };
     // (value, source, key) of the value that wins.
     let pick = |cli: Option<f64>, flag: &'static str, file: Option<f64>, key: &'static str, d: f64| match (cli, file) {
         (Some(v), _) => (v, "command line".to_string(), flag.to_string()),
         (None, Some(v)) => (v, toml.to_string(), format!("exposure.{key}")),
         (None, None) => (d, "default".to_string(), key.to_string()),
     };
-    let (duration_s, src, key) = pick(opts.duration_s, "--duration-s", ex.duration_s, "duration_s", def.duration_s);
+    let (duration_s, src, key) = pick(
+        opts.duration_s,
+        "--duration-s",
+        ex.duration_s,
+        "duration_s",
+        def.duration_s,
+    );
     if !(duration_s > 0.0) || !duration_s.is_finite() {
         return Err(Error::input(
             &src,

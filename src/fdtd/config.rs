@@ -290,7 +290,10 @@ pub fn line_col(text: &str, at: usize) -> (usize, usize) {
 /// and column where the parser points (omitted when it does not), and the fix.
 fn toml_parse_error(file: &str, text: &str, e: &toml::de::Error) -> Error {
     let msg = e.message().trim().to_string();
-    let key = msg.split('`').nth(1).map_or_else(|| "(toml)".to_string(), |k| k.to_string());
+    let key = msg
+        .split('`')
+        .nth(1)
+        .map_or_else(|| "(toml)".to_string(), |k| k.to_string());
     let at = e
         .span()
         .map(|s| {
@@ -312,7 +315,11 @@ fn check_numbers(cfg: &SimFile, file: &str) -> Result<()> {
     let mut p = crate::coil::config::Problems::new(file);
     let finite3 = |p: &mut crate::coil::config::Problems, key: String, v: &[f64; 3]| {
         if v.iter().any(|x| !x.is_finite()) {
-            p.add(&key, format!("{v:?} is not three finite numbers"), "give finite coordinates in metres");
+            p.add(
+                &key,
+                format!("{v:?} is not three finite numbers"),
+                "give finite coordinates in metres",
+            );
         }
     };
     finite3(&mut p, "grid.origin_m".into(), &cfg.grid.origin_m);
@@ -320,11 +327,17 @@ fn check_numbers(cfg: &SimFile, file: &str) -> Result<()> {
         if !(m.eps_r >= 1.0) || !m.eps_r.is_finite() {
             p.add(
                 &format!("materials[{i}].eps_r"),
-                format!("relative permittivity {} of '{}' is below 1 or not finite", m.eps_r, m.name),
+                format!(
+                    "relative permittivity {} of '{}' is below 1 or not finite",
+                    m.eps_r, m.name
+                ),
                 "give eps_r >= 1 (1 for air, about 80 for water-based gel)",
             );
         }
-        for (k, v, unit) in [("sigma_s_per_m", m.sigma_s_per_m, "S/m"), ("density_kg_per_m3", m.density_kg_per_m3, "kg/m^3")] {
+        for (k, v, unit) in [
+            ("sigma_s_per_m", m.sigma_s_per_m, "S/m"),
+            ("density_kg_per_m3", m.density_kg_per_m3, "kg/m^3"),
+        ] {
             if !(v >= 0.0) || !v.is_finite() {
                 p.add(
                     &format!("materials[{i}].{k}"),
@@ -344,7 +357,10 @@ fn check_numbers(cfg: &SimFile, file: &str) -> Result<()> {
             if !(c.start_m.is_finite() && c.end_m.is_finite() && c.end_m > c.start_m) {
                 p.add(
                     &format!("shapes[{i}].cylinder.end_m"),
-                    format!("start_m {} .. end_m {} is not a finite, increasing range", c.start_m, c.end_m),
+                    format!(
+                        "start_m {} .. end_m {} is not a finite, increasing range",
+                        c.start_m, c.end_m
+                    ),
                     "give start_m < end_m in metres along the axis",
                 );
             }
@@ -378,7 +394,10 @@ fn check_numbers(cfg: &SimFile, file: &str) -> Result<()> {
         if !e.amplitude.is_finite() || !e.phase_deg.is_finite() {
             p.add(
                 &format!("elements[{i}].amplitude"),
-                format!("amplitude {} / phase {} deg of element '{}' is not finite", e.amplitude, e.phase_deg, e.name),
+                format!(
+                    "amplitude {} / phase {} deg of element '{}' is not finite",
+                    e.amplitude, e.phase_deg, e.name
+                ),
                 "give finite numbers (volts or amperes, degrees)",
             );
         }
@@ -392,13 +411,25 @@ fn check_numbers(cfg: &SimFile, file: &str) -> Result<()> {
         );
     }
     if !(r.tolerance > 0.0) || !r.tolerance.is_finite() {
-        p.add("run.tolerance", format!("{} is not a positive finite number", r.tolerance), "e.g. tolerance = 1e-3");
+        p.add(
+            "run.tolerance",
+            format!("{} is not a positive finite number", r.tolerance),
+            "e.g. tolerance = 1e-3",
+        );
     }
     if r.max_periods == 0 {
-        p.add("run.max_periods", "0 periods: the run could never reach a steady state", "e.g. max_periods = 400");
+        p.add(
+            "run.max_periods",
+            "0 periods: the run could never reach a steady state",
+            "e.g. max_periods = 400",
+        );
     }
     if r.max_steps == 0 {
-        p.add("run.max_steps", "0 steps: the pulse could never be run", "e.g. max_steps = 200000");
+        p.add(
+            "run.max_steps",
+            "0 steps: the pulse could never be run",
+            "e.g. max_steps = 200000",
+        );
     }
     if !(r.decay_db > 0.0 && r.decay_db <= 300.0) {
         p.add(
@@ -411,13 +442,25 @@ fn check_numbers(cfg: &SimFile, file: &str) -> Result<()> {
             "give a positive decay, e.g. decay_db = 50 (energy down by 50 dB), at most 300",
         );
     }
-    for (k, v) in [("run.freq_hz", r.freq_hz), ("run.f0_hz", r.f0_hz), ("run.bandwidth_hz", r.bandwidth_hz)] {
+    for (k, v) in [
+        ("run.freq_hz", r.freq_hz),
+        ("run.f0_hz", r.f0_hz),
+        ("run.bandwidth_hz", r.bandwidth_hz),
+    ] {
         if let Some(x) = v.filter(|x| !x.is_finite()) {
-            p.add(k, format!("{x} Hz is not finite"), "give a frequency in Hz, e.g. 63.87e6");
+            p.add(
+                k,
+                format!("{x} Hz is not finite"),
+                "give a frequency in Hz, e.g. 63.87e6",
+            );
         }
     }
     if r.freqs_hz.iter().any(|f| !f.is_finite()) {
-        p.add("run.freqs_hz", "a frequency is not finite", "give frequencies in Hz, e.g. [50e6, 64e6, 80e6]");
+        p.add(
+            "run.freqs_hz",
+            "a frequency is not finite",
+            "give frequencies in Hz, e.g. [50e6, 64e6, 80e6]",
+        );
     }
     p.finish()
 }
@@ -870,4 +913,56 @@ pub fn build(parsed: &Parsed, file: &str) -> Result<(super::sim::Simulation, Vec
         );
     }
     Ok((sim, probes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_of_a_byte_offset() {
+        let t = "a = 1\nbé = 2\n[run]\n";
+        assert_eq!(line_col(t, 0), (1, 1));
+        assert_eq!(line_col(t, 4), (1, 5));
+        assert_eq!(line_col(t, 6), (2, 1));
+        // "é" is two bytes, one column.
+        assert_eq!(line_col(t, 9), (2, 3));
+        assert_eq!(line_col(t, 1000), (4, 1));
+    }
+
+    #[test]
+    fn every_number_problem_is_reported_at_once() {
+        let text = r#"
+[grid]
+cells = [8, 8, 8]
+cell_size_m = [0.01, 0.01, 0.01]
+[[materials]]
+name = "gel"
+eps_r = 0.5
+sigma_s_per_m = -1.0
+[[elements]]
+name = "feed"
+kind = "port"
+axis = "z"
+at_m = [0.02, 0.02, 0.02]
+r_ohm = 50.0
+[run]
+mode = "pulse"
+freqs_hz = [1e8]
+decay_db = -40.0
+courant = 1.5
+"#;
+        let cfg: SimFile = toml::from_str(text).unwrap();
+        let e = parse(cfg, "sim.toml").err().expect("refused");
+        let m = e.to_string();
+        for w in [
+            "4 problems",
+            "materials[0].eps_r",
+            "materials[0].sigma_s_per_m",
+            "run.decay_db",
+            "run.courant",
+        ] {
+            assert!(m.contains(w), "lacks {w:?}: {m}");
+        }
+    }
 }

@@ -185,7 +185,11 @@ impl Placement {
             (None, None) => rotation_from_direction([0.0, 0.0, 1.0], raw.roll_deg.unwrap_or(0.0).to_radians()),
         };
         if let Some(r) = raw.roll_deg.filter(|r| !r.is_finite()) {
-            p.add("roll_deg", format!("{r} is not a finite angle"), "give the roll in degrees, e.g. roll_deg = 0.0");
+            p.add(
+                "roll_deg",
+                format!("{r} is not a finite angle"),
+                "give the roll in degrees, e.g. roll_deg = 0.0",
+            );
         }
         let min_wall_distance_m = raw.min_wall_distance_m.unwrap_or(DEFAULT_MIN_WALL_DISTANCE_M);
         if !(min_wall_distance_m >= 0.0) || !min_wall_distance_m.is_finite() {

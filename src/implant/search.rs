@@ -138,7 +138,12 @@ pub fn search(
 ) -> Result<SearchResult> {
     let t0 = std::time::Instant::now();
     if opt.step_m.iter().any(|s| !(*s > 0.0) || !s.is_finite()) {
-        return Err(Error::input("search", "step_m", "step must be > 0 and finite", "e.g. 0.02"));
+        return Err(Error::input(
+            "search",
+            "step_m",
+            "step must be > 0 and finite",
+            "e.g. 0.02",
+        ));
     }
     if !(opt.min_wall_distance_m >= 0.0) || !opt.min_wall_distance_m.is_finite() {
         return Err(Error::input(
@@ -149,7 +154,12 @@ pub fn search(
         ));
     }
     if let Some(r) = opt.roll_deg.iter().find(|r| !r.is_finite()) {
-        return Err(Error::input("search", "roll_deg", format!("roll angle {r} is not finite"), "give angles in degrees, e.g. 0,90"));
+        return Err(Error::input(
+            "search",
+            "roll_deg",
+            format!("roll angle {r} is not finite"),
+            "give angles in degrees, e.g. 0,90",
+        ));
     }
     let dirs = directions(opt.directions)?;
     let rolls = if opt.roll_deg.is_empty() {

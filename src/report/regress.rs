@@ -188,7 +188,11 @@ fn golden_keys(golden: &Path) -> Vec<String> {
         let Ok(h) = hdf5::File::open(&f) else { continue };
         let mut sets = Vec::new();
         if datasets(&h, &mut sets).is_ok() {
-            keys.extend(sets.iter().filter(|d| d.ndim() == 3).map(|d| format!("{name}:{}", d.name())));
+            keys.extend(
+                sets.iter()
+                    .filter(|d| d.ndim() == 3)
+                    .map(|d| format!("{name}:{}", d.name())),
+            );
         }
     }
     keys
