@@ -117,7 +117,7 @@ fn read_3d(
         ));
     }
     let n = shape.iter().try_fold(1u64, |acc, d| acc.checked_mul(*d as u64));
-    if !matches!(n, Some(n) if n >= 1 && n <= super::nifti_io::MAX_MAP_VOXELS) {
+    if !matches!(n, Some(n) if (1..=super::nifti_io::MAX_MAP_VOXELS).contains(&n)) {
         return Err(Error::input(
             &name,
             key,
