@@ -19,7 +19,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use ndarray::{Array3, ShapeBuilder};
+use ndarray::Array3;
 
 use super::affine::{det3, Affine};
 use super::map::{B1Map, B1Unit, Frame, UnitKeys};
@@ -537,30 +537,25 @@ fn header(path: &Path) -> Result<(Hdr, NiftiHeaderInfo)> {
     Ok((hdr, info))
 }
 
-/// Decodes `n` voxels of `raw` (file byte order) as f32.
-fn decode(raw: &[u8], datatype: i16, size: usize, le: bool) -> Vec<f32> {
-    let r = Bytes { b: raw, le };
-    (0..raw.len() / size)
-        .map(|i| {
-            let o = i * size;
-            (match datatype {
-                2 => raw[o] as f64,
-                256 => raw[o] as i8 as f64,
-                4 => r.i16(o) as f64,
-                512 => u16::from_le_bytes(r.arr(o)) as f64,
-                8 => r.i32(o) as f64,
-                768 => u32::from_le_bytes(r.arr(o)) as f64,
-                16 => r.f32(o),
-                64 => r.f64(o),
-                1024 => r.i64(o) as f64,
-                _ => u64::from_le_bytes(r.arr(o)) as f64,
-            }) as f32
-        })
-        .collect()
+/// Decodes one voxel of `raw` at byte `o` (file byte order) as f64.
+fn voxel(r: &Bytes, datatype: i16, o: usize) -> f64 {
+    match datatype {
+        2 => r.b[o] as f64,
+        256 => r.b[o] as i8 as f64,
+        4 => r.i16(o) as f64,
+        512 => u16::from_le_bytes(r.arr(o)) as f64,
+        8 => r.i32(o) as f64,
+        768 => u32::from_le_bytes(r.arr(o)) as f64,
+        16 => r.f32(o),
+        64 => r.f64(o),
+        1024 => r.i64(o) as f64,
+        _ => u64::from_le_bytes(r.arr(o)) as f64,
+    }
 }
 
-/// Reads volume `volume` of a checked file: skips to it, reads it, and reads on to the end of the
-/// data the header describes (so a truncated file is an error whichever volume is chosen).
+/// Reads volume `volume` of a checked file in row-major order: skips to it, reads it, and reads on
+/// to the end of the data the header describes (so a truncated file is an error whichever volume is
+/// chosen).
 fn read_volume_data(path: &Path, info: &NiftiHeaderInfo, volume: usize) -> Result<Vec<f32>> {
     let (rd, gz) = open_maybe_gz(path)?;
     let mut rd = Counting { inner: rd, n: 0 };
@@ -572,21 +567,45 @@ fn read_volume_data(path: &Path, info: &NiftiHeaderInfo, volume: usize) -> Resul
     if skipped? < start {
         return Err(fail(rd.n, None));
     }
-    let mut raw = Vec::new();
-    raw.try_reserve_exact(vol_bytes as usize).map_err(|_| {
+    // The volume, decoded in chunks straight into row-major order ([i][j][k], k fastest; the file
+    // is i fastest): the f32 output is the only allocation of the volume's size.
+    let d = &info.dims;
+    let (nx, ny, nz) = (d[0], d[1], if d.len() >= 3 { d[2] } else { 1 });
+    let nvox = nx * ny * nz;
+    let mut out: Vec<f32> = Vec::new();
+    out.try_reserve_exact(nvox).map_err(|_| {
         nkey(
             path,
             "dim",
-            format!("cannot allocate {vol_bytes} bytes for one volume of dims {:?}", info.dims),
+            format!("cannot allocate {} bytes for one volume of dims {:?}", 4 * nvox, info.dims),
             "crop or downsample the map",
         )
     })?;
-    let got = rd.by_ref().take(vol_bytes).read_to_end(&mut raw);
-    if let Err(e) = got {
-        return Err(fail(rd.n, Some(e)));
-    }
-    if (raw.len() as u64) < vol_bytes {
-        return Err(fail(rd.n, None));
+    out.resize(nvox, 0.0);
+    let size = info.bytes_per_voxel;
+    let mut chunk = vec![0u8; size * 16384];
+    let mut done = 0usize; // voxels decoded (file order)
+    while done < nvox {
+        let n = (nvox - done).min(16384);
+        if let Err(e) = rd.read_exact(&mut chunk[..n * size]) {
+            // A plain end of data (std's own UnexpectedEof, no inner error) is a short file; an
+            // inner error (e.g. flate2's "incomplete deflate stream") is reported with its text.
+            return Err(if e.kind() == std::io::ErrorKind::UnexpectedEof && e.get_ref().is_none() {
+                fail(rd.n, None)
+            } else {
+                fail(rd.n, Some(e))
+            });
+        }
+        let r = Bytes {
+            b: &chunk[..n * size],
+            le: info.little_endian,
+        };
+        for q in 0..n {
+            let f = done + q;
+            let (i, j, k) = (f % nx, (f / nx) % ny, f / (nx * ny));
+            out[(i * ny + j) * nz + k] = voxel(&r, info.datatype, q * size) as f32;
+        }
+        done += n;
     }
     let rest = end - rd.n;
     match std::io::copy(&mut rd.by_ref().take(rest), &mut std::io::sink()) {
@@ -594,7 +613,7 @@ fn read_volume_data(path: &Path, info: &NiftiHeaderInfo, volume: usize) -> Resul
         Ok(k) if k < rest => return Err(fail(rd.n, None)),
         Ok(_) => {}
     }
-    Ok(decode(&raw, info.datatype, info.bytes_per_voxel, info.little_endian))
+    Ok(out)
 }
 
 /// Metres per stored spatial unit (`xyzt_units & 7`: 1 m, 2 mm, 3 µm; 0 = unknown, taken as mm).
@@ -707,10 +726,7 @@ pub(super) fn read_volume(path: &Path, volume: Option<usize>) -> Result<NiftiVol
     }
     let d = &info.dims;
     let shape = (d[0], d[1], if d.len() >= 3 { d[2] } else { 1 });
-    let a3 = Array3::from_shape_vec(shape.f(), v)
-        .map_err(|e| nerr(path, format!("data shape: {e}"), "check the file"))?
-        .as_standard_layout()
-        .into_owned();
+    let a3 = Array3::from_shape_vec(shape, v).map_err(|e| nerr(path, format!("data shape: {e}"), "check the file"))?;
     let (affine, xform) = header_affine(path, &hdr)?;
     affine.inverse(&name)?;
     Ok(NiftiVolume {
