@@ -48,7 +48,12 @@ fn corpus_seeds_replay_without_panics() {
     }
     // The seeds are the shipped configs and valid maps: all are read.
     for (t, f, r) in &runs {
-        assert!(r.is_ok(), "{t}: seed {} is refused: {}", f.display(), r.as_ref().unwrap_err());
+        assert!(
+            r.is_ok(),
+            "{t}: seed {} is refused: {}",
+            f.display(),
+            r.as_ref().unwrap_err()
+        );
     }
 }
 

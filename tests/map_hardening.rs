@@ -207,7 +207,11 @@ fn crafted() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
             with(&|v| v.bitpix = 16),
             vec!["bitpix", "16", "float32", "32 bits"],
         ),
-        ("zero_dims.nii", with(&|v| v.dim[2] = 0), vec!["dim[2] = 0", "at least 1"]),
+        (
+            "zero_dims.nii",
+            with(&|v| v.dim[2] = 0),
+            vec!["dim[2] = 0", "at least 1"],
+        ),
         (
             "negative_dims.nii",
             with(&|v| v.dim[3] = -2),
@@ -236,7 +240,13 @@ fn crafted() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
             })
             .into_iter()
             .enumerate()
-            .map(|(i, b)| if (256..260).contains(&i) { f32::NAN.to_le_bytes()[i - 256] } else { b })
+            .map(|(i, b)| {
+                if (256..260).contains(&i) {
+                    f32::NAN.to_le_bytes()[i - 256]
+                } else {
+                    b
+                }
+            })
             .collect(),
             vec!["quatern_b", "NaN"],
         ),
@@ -330,7 +340,10 @@ fn four_d_map_reads_the_chosen_volume() {
     let e = read_map_volume(&p, unit, Some(2)).unwrap_err().to_string();
     assert!(e.contains("volume 2") && e.contains("2 volume"), "{e}");
     let e = read_map(&p, unit).unwrap_err().to_string();
-    assert!(e.contains("four_d.nii") && e.contains("2 volumes") && e.contains("--volume"), "{e}");
+    assert!(
+        e.contains("four_d.nii") && e.contains("2 volumes") && e.contains("--volume"),
+        "{e}"
+    );
     // A single-volume file accepts volume 0 and no index alike.
     let p3 = write(&d, "three_d.nii", &V1::float32([3, 3, 2, 1], false).bytes());
     assert_eq!(
@@ -390,13 +403,30 @@ fn unit_messages_name_keys_that_exist() {
     // A nominal angle that is not a number is named, not silently dropped.
     std::fs::write(&side, r#"{"B1Unit": "deg", "B1NominalFlipAngleDeg": "80"}"#).unwrap();
     let msg = read_map(&p, None).unwrap_err().to_string();
-    assert!(msg.contains("B1NominalFlipAngleDeg") && msg.contains("not a number"), "{msg}");
-    std::fs::write(&side, r#"{"B1Unit": "deg", "B1NominalFlipAngleDeg": 80, "B1FlipAngleScale": -1}"#).unwrap();
+    assert!(
+        msg.contains("B1NominalFlipAngleDeg") && msg.contains("not a number"),
+        "{msg}"
+    );
+    std::fs::write(
+        &side,
+        r#"{"B1Unit": "deg", "B1NominalFlipAngleDeg": 80, "B1FlipAngleScale": -1}"#,
+    )
+    .unwrap();
     let msg = read_map(&p, None).unwrap_err().to_string();
     assert!(msg.contains("B1FlipAngleScale") && !msg.contains("flip_scale"), "{msg}");
-    std::fs::write(&side, r#"{"B1Unit": "deg", "B1NominalFlipAngleDeg": 80, "B1FlipAngleScale": 10}"#).unwrap();
+    std::fs::write(
+        &side,
+        r#"{"B1Unit": "deg", "B1NominalFlipAngleDeg": 80, "B1FlipAngleScale": 10}"#,
+    )
+    .unwrap();
     let m = read_map(&p, None).unwrap();
-    assert_eq!(m.unit, B1Unit::FlipAngleDeg { nominal_deg: 80.0, scale: 10.0 });
+    assert_eq!(
+        m.unit,
+        B1Unit::FlipAngleDeg {
+            nominal_deg: 80.0,
+            scale: 10.0
+        }
+    );
     // No sidecar: says which file to write with which key, and no option that does not exist.
     std::fs::remove_file(&side).unwrap();
     let msg = read_map(&p, None).unwrap_err().to_string();
@@ -496,11 +526,18 @@ fn recipe_measured_volume_needs_a_measured_map() {
         other => panic!("{other:?}"),
     }
     let bad = ok.replace("measured = \"m.nii.gz\"\n", "");
-    let e = Recipe::from_toml_str(&bad, Path::new("vol.toml"), base).unwrap_err().to_string();
+    let e = Recipe::from_toml_str(&bad, Path::new("vol.toml"), base)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("vol.toml") && e.contains("twin.measured_volume"), "{e}");
     let neg = ok.replace("measured_volume = 1", "measured_volume = -1");
-    let e = Recipe::from_toml_str(&neg, Path::new("vol.toml"), base).unwrap_err().to_string();
-    assert!(e.contains("vol.toml") && e.contains("twin.measured_volume") && e.contains("negative"), "{e}");
+    let e = Recipe::from_toml_str(&neg, Path::new("vol.toml"), base)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("vol.toml") && e.contains("twin.measured_volume") && e.contains("negative"),
+        "{e}"
+    );
 }
 
 /// The committed corpus files equal what this file generates (set RFTWIN_WRITE_CORPUS=1 to rewrite

@@ -364,7 +364,11 @@ fn check_header(path: &Path, h: &Hdr, version: u8, le: bool) -> Result<NiftiHead
         return Err(nkey(
             path,
             "dim",
-            format!("dim[{}] = {} (dims {raw:?}): every dimension must be at least 1", a + 1, raw[a]),
+            format!(
+                "dim[{}] = {} (dims {raw:?}): every dimension must be at least 1",
+                a + 1,
+                raw[a]
+            ),
             "check the file (a zero or negative size is not an image)",
         ));
     }
@@ -467,7 +471,10 @@ fn check_xform(path: &Path, h: &Hdr) -> Result<()> {
                 return Err(nkey(
                     path,
                     name,
-                    format!("sform row {name} = {:?} is not finite (sform_code {})", h.srow[r], h.sform_code),
+                    format!(
+                        "sform row {name} = {:?} is not finite (sform_code {})",
+                        h.srow[r], h.sform_code
+                    ),
                     "rewrite the file with a valid sform, or set sform_code = 0 to use the qform",
                 ));
             }
@@ -476,7 +483,11 @@ fn check_xform(path: &Path, h: &Hdr) -> Result<()> {
     }
     let spacing = &h.pixdim[1..4];
     if spacing.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
-        let used = if h.qform_code > 0 { "qform" } else { "pixdim affine (no sform or qform)" };
+        let used = if h.qform_code > 0 {
+            "qform"
+        } else {
+            "pixdim affine (no sform or qform)"
+        };
         return Err(nkey(
             path,
             "pixdim",
@@ -577,7 +588,11 @@ fn read_volume_data(path: &Path, info: &NiftiHeaderInfo, volume: usize) -> Resul
         nkey(
             path,
             "dim",
-            format!("cannot allocate {} bytes for one volume of dims {:?}", 4 * nvox, info.dims),
+            format!(
+                "cannot allocate {} bytes for one volume of dims {:?}",
+                4 * nvox,
+                info.dims
+            ),
             "crop or downsample the map",
         )
     })?;
@@ -590,11 +605,13 @@ fn read_volume_data(path: &Path, info: &NiftiHeaderInfo, volume: usize) -> Resul
         if let Err(e) = rd.read_exact(&mut chunk[..n * size]) {
             // A plain end of data (std's own UnexpectedEof, no inner error) is a short file; an
             // inner error (e.g. flate2's "incomplete deflate stream") is reported with its text.
-            return Err(if e.kind() == std::io::ErrorKind::UnexpectedEof && e.get_ref().is_none() {
-                fail(rd.n, None)
-            } else {
-                fail(rd.n, Some(e))
-            });
+            return Err(
+                if e.kind() == std::io::ErrorKind::UnexpectedEof && e.get_ref().is_none() {
+                    fail(rd.n, None)
+                } else {
+                    fail(rd.n, Some(e))
+                },
+            );
         }
         let r = Bytes {
             b: &chunk[..n * size],
@@ -679,7 +696,6 @@ fn header_affine(path: &Path, h: &Hdr) -> Result<(Affine, XformSource)> {
     Ok((aff, src))
 }
 
-
 /// Reads volume `volume` (0 for a 3-D file) of a NIfTI-1 or NIfTI-2 file (`.nii` or `.nii.gz`).
 pub fn read_nifti_volume(path: &Path, volume: usize) -> Result<NiftiVolume> {
     read_volume(path, Some(volume))
@@ -695,7 +711,10 @@ pub(super) fn read_volume(path: &Path, volume: Option<usize>) -> Result<NiftiVol
             return Err(nkey(
                 path,
                 "volume",
-                format!("volume {v} requested but the file holds {nt} volume(s) (dims {:?})", info.dims),
+                format!(
+                    "volume {v} requested but the file holds {nt} volume(s) (dims {:?})",
+                    info.dims
+                ),
                 format!("choose a 0-based volume index below {nt}"),
             ))
         }
@@ -1003,13 +1022,7 @@ pub fn read_nifti_map(path: &Path, opts: &NiftiMapOptions) -> Result<B1Map> {
                     }),
                 }
             };
-            B1Unit::parse_keyed(
-                text,
-                num(&keys.nominal)?,
-                num(&keys.scale)?,
-                &side_name,
-                &keys,
-            )?
+            B1Unit::parse_keyed(text, num(&keys.nominal)?, num(&keys.scale)?, &side_name, &keys)?
         }
         _ => {
             return Err(Error::input(
