@@ -22,4 +22,5 @@ pub mod io;
 pub mod plot;
 pub mod validate;
 pub mod bench;
+pub mod fuzzing;
 pub mod cli;

@@ -1,9 +1,9 @@
 //! Coil TOML reader: any text must give a config or an input error, never a panic.
+//! The body is `rftwin::fuzzing::coil_toml`, which `tests/fuzz_corpus.rs` also runs on stable over
+//! `fuzz/corpus/coil_toml/` and `fuzz/regressions/coil_toml/`.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = rftwin::coil::config::CoilConfig::from_toml_str(text, "fuzz.toml");
-    }
+    let _ = rftwin::fuzzing::coil_toml(data);
 });

@@ -1,9 +1,9 @@
 //! Phantom TOML reader: any text must give a config or an input error, never a panic.
+//! The body is `rftwin::fuzzing::phantom_toml`, which `tests/fuzz_corpus.rs` also runs on stable over
+//! `fuzz/corpus/phantom_toml/` and `fuzz/regressions/phantom_toml/`.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = rftwin::coil::phantom::PhantomConfig::from_toml_str(text, "fuzz.toml");
-    }
+    let _ = rftwin::fuzzing::phantom_toml(data);
 });

@@ -112,12 +112,15 @@ fn read_3d(
         return Err(Error::input(
             &name,
             key,
-            format!("dataset has rank {} (shape {shape:?}), a B1 map needs 3 (or 4 with a volume index)", ds.ndim()),
+            format!(
+                "dataset has rank {} (shape {shape:?}), a B1 map needs 3 (or 4 with a volume index)",
+                ds.ndim()
+            ),
             "store the map as a 3-D array [i][j][k] (a single slice as [nx][ny][1])",
         ));
     }
     let n = shape.iter().try_fold(1u64, |acc, d| acc.checked_mul(*d as u64));
-    if !matches!(n, Some(n) if n >= 1 && n <= super::nifti_io::MAX_MAP_VOXELS) {
+    if !matches!(n, Some(n) if (1..=super::nifti_io::MAX_MAP_VOXELS).contains(&n)) {
         return Err(Error::input(
             &name,
             key,
@@ -139,18 +142,18 @@ fn read_3d(
             ))
         }
         Some(v) => v,
-        None if nt > 1 => {
-            return Err(Error::input(
-                &name,
-                key,
-                format!("the dataset is 4-D with {nt} volumes along its last axis (shape {shape:?}) and no volume was chosen"),
-                format!(
-                    "choose one, 0-based (0 to {}): `--volume N` (rftwin twin fit) or `measured_volume = N` in the \
+        None if nt > 1 => return Err(Error::input(
+            &name,
+            key,
+            format!(
+                "the dataset is 4-D with {nt} volumes along its last axis (shape {shape:?}) and no volume was chosen"
+            ),
+            format!(
+                "choose one, 0-based (0 to {}): `--volume N` (rftwin twin fit) or `measured_volume = N` in the \
                      recipe's [twin] section",
-                    nt - 1
-                ),
-            ))
-        }
+                nt - 1
+            ),
+        )),
         None => 0,
     };
     let dt = ds
@@ -273,7 +276,11 @@ pub fn read_h5_map(path: &Path, opts: &H5MapOptions) -> Result<B1Map> {
         let mds = file
             .dataset(&mname)
             .map_err(|e| herr(path, &mname, e, "check the mask dataset"))?;
-        Some(read_3d(path, &mds, &mname, opts.volume)?.0.mapv(|v| v != 0.0 && v.is_finite()))
+        Some(
+            read_3d(path, &mds, &mname, opts.volume)?
+                .0
+                .mapv(|v| v != 0.0 && v.is_finite()),
+        )
     } else {
         None
     };

@@ -60,7 +60,10 @@ impl B1Unit {
                     Error::input(
                         source,
                         &keys.nominal,
-                        format!("a flip-angle map ({} = \"{text}\") needs its nominal (prescribed) flip angle", keys.unit),
+                        format!(
+                            "a flip-angle map ({} = \"{text}\") needs its nominal (prescribed) flip angle",
+                            keys.unit
+                        ),
                         keys.fix_flip(),
                     )
                 })?;

@@ -19,7 +19,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use ndarray::{Array3, ShapeBuilder};
+use ndarray::Array3;
 
 use super::affine::{det3, Affine};
 use super::map::{B1Map, B1Unit, Frame, UnitKeys};
@@ -364,7 +364,11 @@ fn check_header(path: &Path, h: &Hdr, version: u8, le: bool) -> Result<NiftiHead
         return Err(nkey(
             path,
             "dim",
-            format!("dim[{}] = {} (dims {raw:?}): every dimension must be at least 1", a + 1, raw[a]),
+            format!(
+                "dim[{}] = {} (dims {raw:?}): every dimension must be at least 1",
+                a + 1,
+                raw[a]
+            ),
             "check the file (a zero or negative size is not an image)",
         ));
     }
@@ -467,7 +471,10 @@ fn check_xform(path: &Path, h: &Hdr) -> Result<()> {
                 return Err(nkey(
                     path,
                     name,
-                    format!("sform row {name} = {:?} is not finite (sform_code {})", h.srow[r], h.sform_code),
+                    format!(
+                        "sform row {name} = {:?} is not finite (sform_code {})",
+                        h.srow[r], h.sform_code
+                    ),
                     "rewrite the file with a valid sform, or set sform_code = 0 to use the qform",
                 ));
             }
@@ -476,7 +483,11 @@ fn check_xform(path: &Path, h: &Hdr) -> Result<()> {
     }
     let spacing = &h.pixdim[1..4];
     if spacing.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
-        let used = if h.qform_code > 0 { "qform" } else { "pixdim affine (no sform or qform)" };
+        let used = if h.qform_code > 0 {
+            "qform"
+        } else {
+            "pixdim affine (no sform or qform)"
+        };
         return Err(nkey(
             path,
             "pixdim",
@@ -537,30 +548,25 @@ fn header(path: &Path) -> Result<(Hdr, NiftiHeaderInfo)> {
     Ok((hdr, info))
 }
 
-/// Decodes `n` voxels of `raw` (file byte order) as f32.
-fn decode(raw: &[u8], datatype: i16, size: usize, le: bool) -> Vec<f32> {
-    let r = Bytes { b: raw, le };
-    (0..raw.len() / size)
-        .map(|i| {
-            let o = i * size;
-            (match datatype {
-                2 => raw[o] as f64,
-                256 => raw[o] as i8 as f64,
-                4 => r.i16(o) as f64,
-                512 => u16::from_le_bytes(r.arr(o)) as f64,
-                8 => r.i32(o) as f64,
-                768 => u32::from_le_bytes(r.arr(o)) as f64,
-                16 => r.f32(o),
-                64 => r.f64(o),
-                1024 => r.i64(o) as f64,
-                _ => u64::from_le_bytes(r.arr(o)) as f64,
-            }) as f32
-        })
-        .collect()
+/// Decodes one voxel of `raw` at byte `o` (file byte order) as f64.
+fn voxel(r: &Bytes, datatype: i16, o: usize) -> f64 {
+    match datatype {
+        2 => r.b[o] as f64,
+        256 => r.b[o] as i8 as f64,
+        4 => r.i16(o) as f64,
+        512 => u16::from_le_bytes(r.arr(o)) as f64,
+        8 => r.i32(o) as f64,
+        768 => u32::from_le_bytes(r.arr(o)) as f64,
+        16 => r.f32(o),
+        64 => r.f64(o),
+        1024 => r.i64(o) as f64,
+        _ => u64::from_le_bytes(r.arr(o)) as f64,
+    }
 }
 
-/// Reads volume `volume` of a checked file: skips to it, reads it, and reads on to the end of the
-/// data the header describes (so a truncated file is an error whichever volume is chosen).
+/// Reads volume `volume` of a checked file in row-major order: skips to it, reads it, and reads on
+/// to the end of the data the header describes (so a truncated file is an error whichever volume is
+/// chosen).
 fn read_volume_data(path: &Path, info: &NiftiHeaderInfo, volume: usize) -> Result<Vec<f32>> {
     let (rd, gz) = open_maybe_gz(path)?;
     let mut rd = Counting { inner: rd, n: 0 };
@@ -572,21 +578,51 @@ fn read_volume_data(path: &Path, info: &NiftiHeaderInfo, volume: usize) -> Resul
     if skipped? < start {
         return Err(fail(rd.n, None));
     }
-    let mut raw = Vec::new();
-    raw.try_reserve_exact(vol_bytes as usize).map_err(|_| {
+    // The volume, decoded in chunks straight into row-major order ([i][j][k], k fastest; the file
+    // is i fastest): the f32 output is the only allocation of the volume's size.
+    let d = &info.dims;
+    let (nx, ny, nz) = (d[0], d[1], if d.len() >= 3 { d[2] } else { 1 });
+    let nvox = nx * ny * nz;
+    let mut out: Vec<f32> = Vec::new();
+    out.try_reserve_exact(nvox).map_err(|_| {
         nkey(
             path,
             "dim",
-            format!("cannot allocate {vol_bytes} bytes for one volume of dims {:?}", info.dims),
+            format!(
+                "cannot allocate {} bytes for one volume of dims {:?}",
+                4 * nvox,
+                info.dims
+            ),
             "crop or downsample the map",
         )
     })?;
-    let got = rd.by_ref().take(vol_bytes).read_to_end(&mut raw);
-    if let Err(e) = got {
-        return Err(fail(rd.n, Some(e)));
-    }
-    if (raw.len() as u64) < vol_bytes {
-        return Err(fail(rd.n, None));
+    out.resize(nvox, 0.0);
+    let size = info.bytes_per_voxel;
+    let mut chunk = vec![0u8; size * 16384];
+    let mut done = 0usize; // voxels decoded (file order)
+    while done < nvox {
+        let n = (nvox - done).min(16384);
+        if let Err(e) = rd.read_exact(&mut chunk[..n * size]) {
+            // A plain end of data (std's own UnexpectedEof, no inner error) is a short file; an
+            // inner error (e.g. flate2's "incomplete deflate stream") is reported with its text.
+            return Err(
+                if e.kind() == std::io::ErrorKind::UnexpectedEof && e.get_ref().is_none() {
+                    fail(rd.n, None)
+                } else {
+                    fail(rd.n, Some(e))
+                },
+            );
+        }
+        let r = Bytes {
+            b: &chunk[..n * size],
+            le: info.little_endian,
+        };
+        for q in 0..n {
+            let f = done + q;
+            let (i, j, k) = (f % nx, (f / nx) % ny, f / (nx * ny));
+            out[(i * ny + j) * nz + k] = voxel(&r, info.datatype, q * size) as f32;
+        }
+        done += n;
     }
     let rest = end - rd.n;
     match std::io::copy(&mut rd.by_ref().take(rest), &mut std::io::sink()) {
@@ -594,7 +630,7 @@ fn read_volume_data(path: &Path, info: &NiftiHeaderInfo, volume: usize) -> Resul
         Ok(k) if k < rest => return Err(fail(rd.n, None)),
         Ok(_) => {}
     }
-    Ok(decode(&raw, info.datatype, info.bytes_per_voxel, info.little_endian))
+    Ok(out)
 }
 
 /// Metres per stored spatial unit (`xyzt_units & 7`: 1 m, 2 mm, 3 µm; 0 = unknown, taken as mm).
@@ -660,7 +696,6 @@ fn header_affine(path: &Path, h: &Hdr) -> Result<(Affine, XformSource)> {
     Ok((aff, src))
 }
 
-
 /// Reads volume `volume` (0 for a 3-D file) of a NIfTI-1 or NIfTI-2 file (`.nii` or `.nii.gz`).
 pub fn read_nifti_volume(path: &Path, volume: usize) -> Result<NiftiVolume> {
     read_volume(path, Some(volume))
@@ -676,7 +711,10 @@ pub(super) fn read_volume(path: &Path, volume: Option<usize>) -> Result<NiftiVol
             return Err(nkey(
                 path,
                 "volume",
-                format!("volume {v} requested but the file holds {nt} volume(s) (dims {:?})", info.dims),
+                format!(
+                    "volume {v} requested but the file holds {nt} volume(s) (dims {:?})",
+                    info.dims
+                ),
                 format!("choose a 0-based volume index below {nt}"),
             ))
         }
@@ -707,10 +745,7 @@ pub(super) fn read_volume(path: &Path, volume: Option<usize>) -> Result<NiftiVol
     }
     let d = &info.dims;
     let shape = (d[0], d[1], if d.len() >= 3 { d[2] } else { 1 });
-    let a3 = Array3::from_shape_vec(shape.f(), v)
-        .map_err(|e| nerr(path, format!("data shape: {e}"), "check the file"))?
-        .as_standard_layout()
-        .into_owned();
+    let a3 = Array3::from_shape_vec(shape, v).map_err(|e| nerr(path, format!("data shape: {e}"), "check the file"))?;
     let (affine, xform) = header_affine(path, &hdr)?;
     affine.inverse(&name)?;
     Ok(NiftiVolume {
@@ -987,13 +1022,7 @@ pub fn read_nifti_map(path: &Path, opts: &NiftiMapOptions) -> Result<B1Map> {
                     }),
                 }
             };
-            B1Unit::parse_keyed(
-                text,
-                num(&keys.nominal)?,
-                num(&keys.scale)?,
-                &side_name,
-                &keys,
-            )?
+            B1Unit::parse_keyed(text, num(&keys.nominal)?, num(&keys.scale)?, &side_name, &keys)?
         }
         _ => {
             return Err(Error::input(

@@ -63,7 +63,7 @@ struct TwinToml {
     coil: Option<String>,
     phantom: Option<String>,
     measured: Option<String>,
-    measured_volume: Option<usize>,
+    measured_volume: Option<i64>,
     cell_m: Option<f64>,
     fit_offset: Option<bool>,
     fit_rotation: Option<bool>,
@@ -256,6 +256,13 @@ impl Recipe {
                 if let Some(m) = &t.measured {
                     nonempty(&mut p, "twin.measured", m);
                 }
+                if let Some(v) = t.measured_volume.filter(|v| *v < 0) {
+                    p.add(
+                        "twin.measured_volume",
+                        format!("{v} is negative"),
+                        "give the 0-based index of the volume of a 4-D measured map (0 is the first)",
+                    );
+                }
                 if t.measured.is_none() && t.measured_volume.is_some() {
                     p.add(
                         "twin.measured_volume",
@@ -285,7 +292,7 @@ impl Recipe {
                     coil: resolve(c),
                     phantom: resolve(ph),
                     measured: t.measured.as_deref().map(resolve),
-                    measured_volume: t.measured_volume,
+                    measured_volume: t.measured_volume.and_then(|v| usize::try_from(v).ok()),
                     cell_m: t.cell_m,
                     fit_offset: t.fit_offset.unwrap_or(false),
                     fit_rotation: t.fit_rotation.unwrap_or(false),
