@@ -1254,7 +1254,8 @@ fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
             let name = out.display().to_string();
             let lower = name.to_ascii_lowercase();
             let nifti = lower.ends_with(".nii") || lower.ends_with(".nii.gz");
-            if !nifti && !(lower.ends_with(".h5") || lower.ends_with(".hdf5")) {
+            let hdf5 = lower.ends_with(".h5") || lower.ends_with(".hdf5");
+            if !nifti && !hdf5 {
                 return Err(crate::error::Error::input(
                     "command line",
                     "--out",

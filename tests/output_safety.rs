@@ -369,6 +369,8 @@ fn leftovers_of_dead_runs_are_removed_live_ones_kept() {
     marked(&live);
     let lock = std::fs::File::create(d.join(".busy.lock-rftwin")).unwrap();
     lock.try_lock().unwrap();
+    // A killed run's lock file (nobody holds it).
+    std::fs::write(d.join(".stale.lock-rftwin"), "{\"pid\": 99996}").unwrap();
     // Not rftwin's: right name, no marker, not empty.
     let foreign = d.join(".x.tmp-rftwin-5");
     std::fs::create_dir_all(&foreign).unwrap();
@@ -382,6 +384,9 @@ fn leftovers_of_dead_runs_are_removed_live_ones_kept() {
     assert_eq!(std::fs::read_to_string(d.join("gone/old.txt")).unwrap(), "the old result");
     assert!(live.join("summary.json").exists(), "a live run's temporary must stay");
     assert!(foreign.join("keep.txt").exists(), "an unmarked directory is not rftwin's");
+    assert!(!d.join(".stale.lock-rftwin").exists(), "a dead run's lock file must go");
+    assert!(d.join(".busy.lock-rftwin").exists(), "a live run's lock file must stay");
+    assert!(!d.join(".out.lock-rftwin").exists(), "the run removes its own lock");
     drop(lock);
     std::fs::remove_dir_all(&d).unwrap();
 }

@@ -336,8 +336,14 @@ fn parse_aux(entry: &str) -> Option<(&str, &'static str)> {
 fn clean_leftovers(parent: &Path, own: &str) {
     let Ok(rd) = std::fs::read_dir(parent) else { return };
     let mut groups: std::collections::BTreeMap<String, Vec<(PathBuf, &'static str)>> = Default::default();
+    let mut locks = Vec::new();
     for e in rd.filter_map(|e| e.ok()) {
         let n = e.file_name().to_string_lossy().to_string();
+        if let Some(name) = n.strip_prefix('.').and_then(|r| r.strip_suffix(LOCK_TAG)) {
+            if !name.is_empty() && name != own && e.file_type().map(|t| t.is_file()).unwrap_or(false) {
+                locks.push(name.to_string());
+            }
+        }
         if let Some((name, tag)) = parse_aux(&n) {
             let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
             if is_dir {
@@ -368,6 +374,11 @@ fn clean_leftovers(parent: &Path, own: &str) {
             }
             let _ = std::fs::remove_dir_all(&p);
         }
+    }
+    // Lock files of dead runs (their owner removes them on exit; a killed one cannot): taking the
+    // lock and releasing it removes the file. A live run's lock cannot be taken and stays.
+    for name in locks {
+        let _ = try_lock_at(&parent.join(aux_name(&name, LOCK_TAG)), None);
     }
 }
 
