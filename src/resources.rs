@@ -208,7 +208,7 @@ pub fn fdtd_bytes(n: [usize; 3], dft_freqs: u64) -> Option<u64> {
 /// Cells per axis from a float count (e.g. a length over a cell size), `None` when not finite or
 /// too large for the checked arithmetic that follows.
 pub fn axis_cells(v: f64) -> Option<usize> {
-    (v.is_finite() && v >= 0.0 && v < 1e15).then(|| v.ceil() as usize)
+    (0.0..1e15).contains(&v).then(|| v.ceil() as usize)
 }
 
 /// Refuses `what` when `bytes` (an estimate; `None` = it overflowed) exceeds the memory available.

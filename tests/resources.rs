@@ -307,3 +307,61 @@ fn implant_tf_terahertz_refused() {
     refused("tf --freq-hz 1e12", &o, &["--freq-hz", "--cell-mm", "cells", "--allow-coarse-grid"], Some(&out));
     assert!(!o.stderr.contains("max_periods"), "{}", o.stderr);
 }
+
+#[test]
+fn sar_of_a_file_claiming_a_huge_grid_refused() {
+    // A fields.h5 whose E dataset header claims 2000^3 voxels (chunked, nothing written: the file
+    // is tiny). The size is checked before anything is read.
+    use hdf5::types::VarLenUnicode;
+    let d = tmpdir("h5huge");
+    let p = d.join("fields.h5");
+    {
+        let f = hdf5::File::create(&p).unwrap();
+        let g = f.create_group("all").unwrap();
+        for c in ["x", "y", "z"] {
+            let ds = g
+                .new_dataset::<num_complex::Complex32>()
+                .chunk([1, 64, 64])
+                .shape([2000, 2000, 2000])
+                .create(format!("E{c}_f0").as_str())
+                .unwrap();
+            let unit: VarLenUnicode = "V/m".parse().unwrap();
+            ds.new_attr::<VarLenUnicode>().create("unit").unwrap().write_scalar(&unit).unwrap();
+        }
+    }
+    assert!(std::fs::metadata(&p).unwrap().len() < 1_000_000);
+    let out = d.join("out");
+    let mut c = bin();
+    c.arg("sar").arg(&p).arg("--out").arg(&out).env("RFTWIN_MAX_MEMORY", "64G");
+    let o = run(c);
+    refused("sar on a 2000^3 header", &o, &["fields.h5", "all/Ex_f0", "needs about", "[2000, 2000, 2000]"], Some(&out));
+    assert!(o.max_rss < 200_000_000, "peak memory {} MB", o.max_rss / 1_000_000);
+}
+
+#[test]
+fn library_simulation_refuses_coarse_grid_unless_allowed() {
+    use rftwin::fdtd::{Simulation, SimulationSpec, SourceSpec, Waveform};
+    use rftwin::grid::{Grid, Material, VoxelModel};
+    let spec = |f0: f64, allow: bool| {
+        let grid = Grid::uniform([0.0; 3], [0.005; 3], [10, 10, 10]).unwrap();
+        let mut s = SimulationSpec::new(VoxelModel::new(grid, Material::vacuum()).unwrap());
+        s.sources.push(SourceSpec::EdgeCurrent {
+            comp: 2,
+            node: [5, 5, 5],
+            current_a: 1e-3,
+            waveform: Waveform::GaussPulse {
+                f0_hz: f0,
+                bandwidth_hz: 4e9,
+            },
+        });
+        s.allow_coarse_grid = allow;
+        s
+    };
+    // Pulse up to 18 + 2 = 20 GHz: 3 cells per wavelength of 15 mm.
+    assert_eq!(spec(18e9, false).max_freq_hz(), 20e9);
+    let e = Simulation::new(spec(18e9, false)).err().expect("refused").to_string();
+    assert!(e.contains("3.0 cells") && e.contains("cell size") && e.contains("--allow-coarse-grid"), "{e}");
+    assert!(Simulation::new(spec(18e9, true)).is_ok());
+    // 1 GHz + 2 GHz: 10 cells per wavelength: warns, runs.
+    assert!(Simulation::new(spec(1e9, false)).is_ok());
+}
