@@ -14,6 +14,10 @@ use crate::validate;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Run FDTD even when the cells resolve the shortest wavelength (densest medium, highest
+    /// frequency) with fewer than 6 cells; below 15 it still warns. Accepted by every command.
+    #[arg(long, global = true)]
+    allow_coarse_grid: bool,
 }
 
 #[derive(Subcommand)]
@@ -536,6 +540,9 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    crate::resources::set_allow_coarse_grid(cli.allow_coarse_grid);
+    // `--quiet` (on any command) also silences the resource notes on stderr: run estimates, warnings.
+    crate::resources::set_quiet(std::env::args_os().any(|a| a == "--quiet"));
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -966,6 +973,7 @@ fn fdtd_run(
         "elements": elements,
         "probes": parsed.probes.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
         "fields_h5": if arrays.is_empty() { None } else { Some("fields.h5") },
+        "warnings": crate::resources::take_warnings(),
     });
     crate::io::write_json(&dir.path("summary.json"), &summary)?;
     dir.commit()?;
@@ -1208,6 +1216,7 @@ fn coil_simulate(
         "input_power_w_for_1ut_iso": f.input_power_w * f.per_microtesla().powi(2),
         "normalisations": {"per_watt": "fields for 1 W input power", "per_microtesla": "fields for |B1+| = 1 µT at the isocentre"},
         "files": ["fields.h5", "fields.xmf", "b1_plus.png", "e_magnitude.png", "sar_point.png"],
+        "warnings": crate::resources::take_warnings(),
     });
     crate::io::write_json(&dir.path("summary.json"), &summary)?;
     dir.commit()?;

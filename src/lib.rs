@@ -2,7 +2,7 @@
 //!
 //! The modules read as the physics pipeline; each depends only on those before it:
 //! `grid` → `fdtd` → `coil` → `b1` → `twin` → `dosimetry` → `implant` → `report` → `cli`.
-//! `error`, `io`, `validate` and `bench` are shared plumbing.
+//! `error`, `io`, `resources`, `validate` and `bench` are shared plumbing.
 
 // `!(x > 0.0)` is used on purpose: it also rejects NaN. Index loops over the three axes read
 // better than iterator chains in the field code.
@@ -19,6 +19,7 @@ pub mod implant;
 pub mod report;
 pub mod assess;
 pub mod io;
+pub mod resources;
 pub mod plot;
 pub mod validate;
 pub mod bench;

@@ -21,6 +21,8 @@ const GOOD: &str = r#"
 [grid]
 cells = [24, 24, 24]
 cell_size_m = [0.005, 0.005, 0.005]
+# 1.5 GHz in the gel is 4.5 cells per wavelength: fast, not accurate.
+allow_coarse_grid = true
 
 [[materials]]
 name = "gel"

@@ -162,8 +162,34 @@ pub fn mesh(
         .as_ref()
         .map_or(coil.rung_length_m, |s| s.length_m.max(coil.rung_length_m));
     let half_z = 0.5 * zlen + opt.margin_m + l as f64 * d;
-    let cells = |h: f64| 2 * (h / d).ceil() as usize;
-    let n = [cells(half_xy), cells(half_xy), cells(half_z)];
+    // Sized in f64 and checked before anything is allocated: a tiny cell is a refusal naming the
+    // cell option with the finest cell that fits, not an abort.
+    let cells = |h: f64| crate::resources::axis_cells(h / d).and_then(|c| c.checked_mul(2));
+    let n = match (cells(half_xy), cells(half_z)) {
+        (Some(a), Some(b)) => Some([a, a, b]),
+        _ => None,
+    };
+    crate::resources::check_bytes(
+        src,
+        "cell_m (--cell-mm, or [twin] cell_m in a recipe)",
+        &format!(
+            "the coil model at {} mm cells ({})",
+            d * 1e3,
+            n.map_or("too many".into(), |n| format!("{} x {} x {} cells", n[0], n[1], n[2]))
+        ),
+        n.and_then(|n| crate::resources::fdtd_bytes(n, 1)),
+        |r| {
+            if r.is_finite() {
+                format!(
+                    "use cells of {} mm or more (--cell-mm), or set RFTWIN_MAX_MEMORY if more memory is free",
+                    crate::resources::fmt_sig(crate::resources::round_up(d * 1e3 * crate::resources::coarsen_factor(r)))
+                )
+            } else {
+                "use a cell of a few mm or more (body coils: 10 mm)".into()
+            }
+        },
+    )?;
+    let n = n.expect("checked above");
     let origin = [
         -(n[0] as f64) * d / 2.0,
         -(n[1] as f64) * d / 2.0,
@@ -444,6 +470,7 @@ impl BirdcageMesh {
         let mean = seg.iter().sum::<Complex64>() / n as f64;
         seg.iter_mut().for_each(|x| *x -= mean);
         let mut spec = SimulationSpec::new(self.model.clone());
+        spec.cell_key = ("coil model".into(), "cell_m (--cell-mm, or [twin] cell_m in a recipe)".into());
         spec.boundaries = self.boundaries.clone();
         spec.courant = self.courant;
         spec.cw_freq_hz = Some(freq_hz);

@@ -83,6 +83,7 @@ pub fn resonant_spec(
         })
         .collect();
     let mut spec = SimulationSpec::new(mesh.model.clone());
+    spec.cell_key = (coil.source_name.clone(), "cell_m (--cell-mm)".into());
     spec.boundaries = mesh.boundaries.clone();
     spec.courant = mesh.courant;
     let mut add = |name: String, edge: Edge, c: f64| {

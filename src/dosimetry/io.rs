@@ -204,11 +204,26 @@ fn read_vec3(path: &Path, ds: &hdf5::Dataset, name: &str, key: &str) -> Result<[
 }
 
 /// Reads a real 3-D grid dataset as f32 with its `origin_m` and `spacing_m`.
+/// The resource guard of a dataset read: its element count (from the file's header, checked
+/// arithmetic) times `bytes_per_element` must fit in the memory available.
+fn check_dataset_size(path: &Path, name: &str, ds: &hdf5::Dataset, bytes_per_element: u64) -> Result<()> {
+    let shape = ds.shape();
+    let count = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d as u64));
+    crate::resources::check_bytes(
+        &path.display().to_string(),
+        name,
+        &format!("reading a dataset of shape {shape:?}"),
+        crate::resources::bytes_of(count, bytes_per_element),
+        |_| "check the file (a damaged header claims a huge size), or use a coarser grid or a smaller field box".into(),
+    )
+}
+
 pub fn read_h5_grid_f32(path: &Path, name: &str) -> Result<(Array3<f32>, [f64; 3], [f64; 3])> {
     let file = hdf5::File::open(path).map_err(|e| h5e(path, "file", e, "give an existing HDF5 file"))?;
     let ds = file
         .dataset(name)
         .map_err(|e| h5e(path, name, e, "give a file written by rftwin sar"))?;
+    check_dataset_size(path, name, &ds, 4)?;
     let data = ds
         .read::<f32, Ix3>()
         .map_err(|e| h5e(path, name, e, "give a 3-D real dataset"))?;
@@ -226,6 +241,7 @@ pub fn read_h5_materials(path: &Path) -> Result<LabelGrid> {
     let ds = file
         .dataset("materials/label")
         .map_err(|e| h5e(path, "materials/label", e, fix))?;
+    check_dataset_size(path, "materials/label", &ds, 1)?;
     let labels = ds.read::<u8, Ix3>().map_err(|e| h5e(path, "materials/label", e, fix))?;
     let origin_m = read_vec3(path, &ds, "origin_m", "materials/label")?;
     let spacing_m = read_vec3(path, &ds, "spacing_m", "materials/label")?;
@@ -336,6 +352,8 @@ fn read_yee(path: &Path, group: &str, kind: FieldKind, fi: usize) -> Result<YeeV
                     "use the fields of a CW run (`[run] mode = \"cw\"`); pulse runs store spectra",
                 ));
             }
+            // The three complex components, |E|^2, sigma and density come next: ~40 B per voxel.
+            check_dataset_size(path, &name, &ds, 40)?;
             let f = crate::b1::read_h5_field(path, &name)?;
             if let Some(((i, j, k), v)) = f
                 .data

@@ -997,6 +997,14 @@ pub fn mass_averaged_sar(input: &SarInput, mass_kg: f64) -> Result<AveragedSar> 
         ));
     }
     let dims = input.dims();
+    // The averaging arrays (SAR, status, cube half-widths, used mass, slabs): ~40 B per voxel.
+    crate::resources::check_bytes(
+        &input.source_name,
+        "grid",
+        &format!("mass-averaged SAR on {} x {} x {} voxels", dims[0], dims[1], dims[2]),
+        crate::resources::bytes_of(crate::resources::cells(dims), 40),
+        |_| "use a coarser grid or a smaller field box".into(),
+    )?;
     let [nx, ny, nz] = dims;
     let d = input.grid.voxel_size_m;
     let svt = Svt::build(input);

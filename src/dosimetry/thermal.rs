@@ -453,6 +453,14 @@ impl ThermalModel {
                 }
             }
         }
+        // The model's per-voxel arrays and the run's state and work buffers: ~120 B per voxel.
+        crate::resources::check_bytes(
+            source_name,
+            "grid",
+            &format!("a Pennes model of {} x {} x {} voxels", dims[0], dims[1], dims[2]),
+            crate::resources::bytes_of(crate::resources::cells(dims), 120),
+            |_| "use a coarser grid or a smaller field box".into(),
+        )?;
         let [nx, ny, nz] = dims;
         let n = nx * ny * nz;
         let v = grid.voxel_volume_m3();

@@ -45,6 +45,10 @@ pub struct GridCfg {
     pub cell_size_m: [f64; 3],
     #[serde(default)]
     pub origin_m: [f64; 3],
+    /// Run even when the cells resolve the shortest wavelength with fewer than 6 cells (the run
+    /// still warns below 15).
+    #[serde(default)]
+    pub allow_coarse_grid: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -482,6 +486,34 @@ pub fn parse(cfg: SimFile, file: &str) -> Result<Parsed> {
             ));
         }
     }
+    // The resource guard, before anything is allocated: fields and operator, plus whole-grid probes.
+    let freqs = match cfg.run.mode.as_str() {
+        "pulse" => cfg.run.freqs_hz.len() as u64,
+        _ => 1,
+    };
+    let full_probes = cfg.probes.iter().filter(|p| p.min_m.is_none() && p.max_m.is_none()).count() as u64;
+    let d_max = cfg.grid.cell_size_m.iter().copied().fold(0.0, f64::max);
+    crate::resources::check_bytes(
+        file,
+        "grid.cells",
+        &format!(
+            "a grid of {} x {} x {} cells",
+            cfg.grid.cells[0], cfg.grid.cells[1], cfg.grid.cells[2]
+        ),
+        crate::resources::fdtd_bytes(cfg.grid.cells, (full_probes * freqs).div_ceil(2)),
+        |r| {
+            let f = crate::resources::coarsen_factor(r);
+            if f.is_finite() {
+                format!(
+                    "use fewer cells (grid.cells about {:?}) with cells of {} m (grid.cell_size_m), or a smaller box; RFTWIN_MAX_MEMORY overrides the available memory",
+                    cfg.grid.cells.map(|c| (c as f64 / f).floor() as usize),
+                    crate::resources::fmt_sig(crate::resources::round_up(d_max * f))
+                )
+            } else {
+                "use far fewer cells (grid.cells) with larger cells (grid.cell_size_m)".into()
+            }
+        },
+    )?;
     let grid = Grid::uniform(cfg.grid.origin_m, cfg.grid.cell_size_m, cfg.grid.cells)
         .map_err(|e| keyed(e, "grid.cell_size_m"))?;
 
@@ -873,6 +905,9 @@ pub fn parse(cfg: SimFile, file: &str) -> Result<Parsed> {
             region,
         });
     }
+    spec.allow_coarse_grid = cfg.grid.allow_coarse_grid;
+    spec.cell_key = (file.to_string(), "grid.cell_size_m".into());
+    spec.check_resolution()?;
     Ok(Parsed {
         spec,
         mode,

@@ -36,6 +36,11 @@ pub struct SimulationSpec {
     pub tfsf: Option<TfsfSpec>,
     /// Sub-cell thin wires (a lumped element or edge source on a wire edge makes a gap there).
     pub thin_wires: Vec<ThinWire>,
+    /// Run even below 6 cells per wavelength (still warns below 15); see [`crate::resources`].
+    pub allow_coarse_grid: bool,
+    /// The input and key that set the cell size, named by the resolution check (default
+    /// "simulation", "cell size").
+    pub cell_key: (String, String),
 }
 
 impl SimulationSpec {
@@ -52,7 +57,63 @@ impl SimulationSpec {
             sources: vec![],
             tfsf: None,
             thin_wires: vec![],
+            allow_coarse_grid: false,
+            cell_key: ("simulation".into(), "cell size".into()),
         }
+    }
+    /// The highest frequency the run carries: the CW and port frequencies, the TF/SF incident
+    /// field, and each source's (a pulse's centre plus half its bandwidth). 0 when none is set.
+    pub fn max_freq_hz(&self) -> f64 {
+        use super::source::Waveform;
+        let wf = |w: &Waveform| match *w {
+            Waveform::GaussPulse { f0_hz, bandwidth_hz } => f0_hz + 0.5 * bandwidth_hz,
+            Waveform::Cw { freq_hz, .. } => freq_hz,
+        };
+        let mut f = self.cw_freq_hz.unwrap_or(0.0);
+        for &p in &self.port_freqs_hz {
+            f = f.max(p);
+        }
+        if let Some(t) = &self.tfsf {
+            f = f.max(t.incident.freq_hz());
+        }
+        for s in &self.sources {
+            f = f.max(wf(s.waveform()));
+        }
+        for l in &self.lumped {
+            for (_, w) in l.source.iter().chain(l.current.iter()) {
+                f = f.max(wf(w));
+            }
+        }
+        if f.is_finite() {
+            f
+        } else {
+            0.0
+        }
+    }
+    /// The resolution check (cells per wavelength in the densest material on the grid at
+    /// [`Self::max_freq_hz`]): warns below 15, refuses below 6 unless `allow_coarse_grid`.
+    pub fn check_resolution(&self) -> Result<Option<f64>> {
+        let f = self.max_freq_hz();
+        if !(f > 0.0) {
+            return Ok(None);
+        }
+        let m = &self.model;
+        let mut used = [false; 256];
+        for &c in m.cells() {
+            used[c as usize] = true;
+        }
+        let eps_max = m
+            .materials()
+            .iter()
+            .enumerate()
+            .filter(|(i, mat)| used[*i] && !mat.pec)
+            .map(|(_, mat)| mat.eps_r)
+            .fold(1.0, f64::max);
+        let g = &m.grid;
+        let d_max = (0..3)
+            .map(|a| (0..g.axes[a].cells()).map(|i| g.axes[a].cell_size(i)).fold(0.0, f64::max))
+            .fold(0.0, f64::max);
+        crate::resources::check_resolution(&self.cell_key.0, &self.cell_key.1, f, eps_max, d_max, self.allow_coarse_grid)
     }
     /// The same boundary on all six faces.
     pub fn all_boundaries(mut self, b: Boundary) -> Self {
@@ -146,6 +207,7 @@ pub struct Simulation {
 
 impl Simulation {
     pub fn new(spec: SimulationSpec) -> Result<Self> {
+        spec.check_resolution()?;
         let mut model = spec.model;
         let mut gaps: Vec<(usize, [usize; 3])> = spec.lumped.iter().map(|l| (l.comp, l.node)).collect();
         for s in &spec.sources {
@@ -348,6 +410,7 @@ impl Simulation {
     /// Runs `steps` steps, checking for NaN/Inf every `check_every` steps.
     pub fn run_steps(&mut self, steps: usize, probes: &mut [&mut dyn Probe]) -> Result<RunStats> {
         let t0 = std::time::Instant::now();
+        crate::resources::announce(self.op.model.grid.num_cells() as u64, steps, steps);
         let check = 200;
         for s in 0..steps {
             self.step(probes);
@@ -388,6 +451,8 @@ impl Simulation {
                 ))
             }
         };
+        let lo = ((t_end / self.op.dt).ceil().min(max_steps as f64)) as usize;
+        crate::resources::announce(self.op.model.grid.num_cells() as u64, lo, max_steps);
         let check = 50;
         let mut peak: f64 = 0.0;
         let mut at_end: Option<f64> = None;
@@ -456,6 +521,12 @@ impl Simulation {
             )
         })?;
         let freq = 1.0 / (m as f64 * self.op.dt);
+        let ramp_periods = (self.sources.ramp_end().max(self.lumped.ramp_end()) * freq).ceil() as usize;
+        crate::resources::announce(
+            self.op.model.grid.num_cells() as u64,
+            m * (ss.min_periods.max(ramp_periods + 2)).min(ss.max_periods),
+            m * ss.max_periods,
+        );
         let monitors = self.monitor_edges(256);
         let ramp = self
             .sources

@@ -139,6 +139,15 @@ pub enum SourceSpec {
     },
 }
 
+impl SourceSpec {
+    /// The source's waveform.
+    pub fn waveform(&self) -> &Waveform {
+        match self {
+            SourceSpec::EdgeCurrent { waveform, .. } | SourceSpec::CurrentSheet { waveform, .. } => waveform,
+        }
+    }
+}
+
 struct Active {
     /// (flat index, J (A/m^2) per unit waveform) per edge.
     edges: Vec<(u32, f32)>,

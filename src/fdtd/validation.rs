@@ -568,6 +568,9 @@ pub fn determinism_run() -> Result<Vec<Complex64>> {
     )?;
     model.pec_wire([0.04, 0.04, 0.02], [0.04, 0.04, 0.045])?;
     let mut spec = SimulationSpec::new(model).all_boundaries(Boundary::cpml(6));
+    // A determinism check, not an accuracy one: the pulse reaches 1.75 GHz, under 6 cells per
+    // wavelength in the gel.
+    spec.allow_coarse_grid = true;
     spec.lumped.push(LumpedSpec::port(
         "p1",
         2,

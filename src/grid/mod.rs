@@ -138,7 +138,10 @@ impl Grid {
         Self { axes: [x, y, z] }
     }
     /// A uniform grid of `n` cells of size `d` per axis, with `origin` at node (0,0,0).
+    /// Refused before anything is allocated when an FDTD run on it could not fit in memory
+    /// ([`crate::resources`]).
     pub fn uniform(origin: [f64; 3], d: [f64; 3], n: [usize; 3]) -> Result<Self> {
+        check_fdtd_memory(n, d.iter().copied().fold(0.0, f64::max))?;
         Ok(Self::new(
             Axis::uniform(origin[0], d[0], n[0])?,
             Axis::uniform(origin[1], d[1], n[1])?,
@@ -178,6 +181,19 @@ impl Grid {
         let [_, ny, nz] = self.dims();
         (i * ny + j) * nz + k
     }
+}
+
+/// The resource guard every FDTD grid passes (in [`Grid::uniform`] and [`VoxelModel::new`]):
+/// refuses `n` cells per axis when an FDTD run on them would not fit in memory. Commands check
+/// earlier with a message naming their own option; this is the net under every path.
+fn check_fdtd_memory(n: [usize; 3], cell_m: f64) -> Result<()> {
+    crate::resources::check_bytes(
+        "grid",
+        "cells",
+        &format!("an FDTD grid of {} x {} x {} cells", n[0], n[1], n[2]),
+        crate::resources::fdtd_bytes(n, 0),
+        |r| crate::resources::coarser_cell_fix("cell size", cell_m * 1e3, "mm", r),
+    )
 }
 
 /// An isotropic, non-magnetic material.
@@ -314,6 +330,10 @@ impl VoxelModel {
     /// A model filled with `background` (material index 0).
     pub fn new(grid: Grid, background: Material) -> Result<Self> {
         background.validate(0)?;
+        let d_max = (0..3)
+            .map(|a| (0..grid.axes[a].cells()).map(|i| grid.axes[a].cell_size(i)).fold(0.0, f64::max))
+            .fold(0.0, f64::max);
+        check_fdtd_memory(grid.dims(), d_max)?;
         let n = grid.num_cells();
         let [nx, ny, nz] = grid.dims();
         let nn = (nx + 1) * (ny + 1) * (nz + 1);

@@ -226,7 +226,9 @@ pub fn run_local(
     if !opt.with_implant {
         let mut model = VoxelModel::new(spec.model.grid.clone(), Material::vacuum())?;
         phantom.rasterise(&mut model)?;
+        let cell_key = spec.cell_key.clone();
         spec = SimulationSpec::new(model);
+        spec.cell_key = cell_key;
     }
     let lo = [m; 3];
     let hi = [n[0] - m, n[1] - m, n[2] - m];

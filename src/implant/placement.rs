@@ -368,20 +368,43 @@ pub fn local_model(
     let d = opt.cell_m;
     let i0 = lo.map(|x| (x / d).floor());
     let i1 = hi.map(|x| (x / d).ceil());
-    let n = [0, 1, 2].map(|a| (i1[a] - i0[a]).max(1.0) as usize);
-    let cells: usize = n.iter().product();
-    if cells > 200_000_000 {
+    let key = "cell_m (--fine-cell-mm, --cell-mm of implant place)";
+    let n = [0, 1, 2].map(|a| crate::resources::axis_cells((i1[a] - i0[a]).max(1.0)));
+    let n = match n {
+        [Some(a), Some(b), Some(c)] => [a, b, c],
+        _ => {
+            return Err(Error::input(
+                "local grid",
+                key,
+                format!("a cell of {d} m makes the local grid too large to count"),
+                "use larger cells (about 1 mm) or a smaller padding",
+            ))
+        }
+    };
+    let cells = crate::resources::cells(n);
+    if cells.is_none_or(|c| c > 200_000_000) {
         return Err(Error::input(
             "local grid",
-            "cell_m",
-            format!("the local grid would have {cells} cells"),
+            key,
+            format!(
+                "the local grid would have {} x {} x {} cells (at most 200 million)",
+                n[0], n[1], n[2]
+            ),
             "use larger cells or a smaller padding",
         ));
     }
+    crate::resources::check_bytes(
+        "local grid",
+        key,
+        &format!("the local grid of {} x {} x {} cells at {} mm", n[0], n[1], n[2], d * 1e3),
+        crate::resources::fdtd_bytes(n, 1),
+        |r| crate::resources::coarser_cell_fix("--fine-cell-mm", d * 1e3, "", r),
+    )?;
     let grid = Grid::uniform([i0[0] * d, i0[1] * d, i0[2] * d], [d; 3], n)?;
     let mut model = VoxelModel::new(grid, Material::vacuum())?;
     phantom.rasterise(&mut model)?;
     let mut spec = SimulationSpec::new(model);
+    spec.cell_key = ("local grid".into(), key.into());
     let raster = add_implant(&mut spec, placed)?;
     Ok((spec, raster))
 }

@@ -274,6 +274,16 @@ pub fn search_command(
         Source::Twin(t, _) => t.fields.freq_hz,
         Source::Coil(cp) => cp.0.freq_hz,
     };
+    // The sweep's size, refused now rather than after the coil and transfer-function runs.
+    let per_pos = super::search::directions(opt.directions)?.len() * opt.roll_deg.len().max(1);
+    super::search::check_candidates(
+        match &src {
+            Source::Twin(t, _) => &t.phantom,
+            Source::Coil(cp) => &cp.1,
+        },
+        opt,
+        per_pos,
+    )?;
     let cached = match inp.tf {
         Some(p) => {
             let tf = TransferFunction::load(p)?;

@@ -127,6 +127,55 @@ pub struct SearchResult {
     pub map_xz: Array2<f32>,
 }
 
+/// The most candidate placements one search evaluates (about a minute of estimates on a few
+/// cores); a finer step is refused before anything is allocated.
+pub const MAX_CANDIDATES: u64 = 20_000_000;
+
+/// The position counts per axis of a search over `phantom` at `opt.step_m`, refused (exit 2, naming
+/// `--step-mm` and a step that fits) when the candidates (`per_pos` orientations per position)
+/// exceed [`MAX_CANDIDATES`] or their list the memory available. Counted in f64: a tiny step is a
+/// refusal, never a huge allocation. Cheap: commands call it before their FDTD runs.
+pub fn check_candidates(phantom: &PhantomConfig, opt: &SearchOptions, per_pos: usize) -> Result<[f64; 3]> {
+    if opt.step_m.iter().any(|s| !(*s > 0.0) || !s.is_finite()) {
+        return Err(Error::input("search", "step_m (--step-mm)", "step must be > 0", "e.g. 20 mm"));
+    }
+    let half = phantom.size_m.map(|s| 0.5 * s - opt.min_wall_distance_m);
+    let mut counts = [1.0f64; 3];
+    for a in 0..3 {
+        if half[a] > 0.0 {
+            counts[a] = (2.0 * half[a] / opt.step_m[a]).floor() + 1.0;
+        }
+    }
+    let total_f = counts.iter().product::<f64>() * per_pos as f64;
+    let per_candidate = 2 * std::mem::size_of::<Option<(Candidate, f64)>>() as u64;
+    let fits = |n: f64| {
+        n <= MAX_CANDIDATES as f64
+            && crate::resources::available()
+                .ok()
+                .flatten()
+                .is_none_or(|a| n * per_candidate as f64 <= a.bytes as f64)
+    };
+    if !fits(total_f) {
+        let varying = counts.iter().filter(|c| **c > 1.0).count().max(1) as i32;
+        let mut cap = MAX_CANDIDATES as f64;
+        if let Ok(Some(a)) = crate::resources::available() {
+            cap = cap.min(a.bytes as f64 / per_candidate as f64);
+        }
+        let grow = (total_f / cap * 1.1).powf(1.0 / varying as f64);
+        let step_mm = crate::resources::fmt_sig(crate::resources::round_up(opt.step_m.iter().copied().fold(0.0, f64::max) * grow * 1e3));
+        return Err(Error::input(
+            "search",
+            "step_m (--step-mm)",
+            format!(
+                "a step of {:?} mm makes {total_f:.3e} candidates ({per_pos} orientations per position), over the limit of {cap:.3e} (at most {MAX_CANDIDATES}, and their list must fit in memory)",
+                opt.step_m.map(|s| s * 1e3)
+            ),
+            format!("use --step-mm {step_mm} or more (or fewer --directions / roll angles)"),
+        ));
+    }
+    Ok(counts)
+}
+
 /// Sweeps the placements of `implant` in `phantom` and ranks them by the tip estimate of `tf`
 /// in `field`.
 pub fn search(
@@ -169,17 +218,16 @@ pub fn search(
     };
     // Position grid over the phantom's bounding box shrunk by the margin, centred.
     let half = phantom.size_m.map(|s| 0.5 * s - opt.min_wall_distance_m);
+    let counts = check_candidates(phantom, opt, dirs.len() * rolls.len())?;
+    let per_pos = dirs.len() * rolls.len();
     let mut dims = [1usize; 3];
     let mut origin = [0.0; 3];
     for a in 0..3 {
-        if half[a] > 0.0 {
-            let n = (2.0 * half[a] / opt.step_m[a]).floor() as usize;
-            dims[a] = n + 1;
-            origin[a] = -0.5 * n as f64 * opt.step_m[a];
-        }
+        let n = counts[a] as usize - 1;
+        dims[a] = n + 1;
+        origin[a] = if half[a] > 0.0 { -0.5 * n as f64 * opt.step_m[a] } else { 0.0 };
     }
     let np = dims[0] * dims[1] * dims[2];
-    let per_pos = dirs.len() * rolls.len();
     let total = np * per_pos;
     let results: Vec<Option<(Candidate, f64)>> = (0..total)
         .into_par_iter()

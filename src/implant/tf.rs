@@ -320,6 +320,24 @@ fn tf_setup(implant: &Implant, opt: &TfOptions) -> Result<(SimulationSpec, super
     }
     let d = opt.cell_m;
     let len = implant.length_m();
+    // Sized in f64 and checked before anything is allocated (a tiny cell is a refusal, not an abort).
+    let pad_f = (opt.pad_m / d).ceil() + opt.cpml_layers as f64;
+    let dims = [2.0 * pad_f, 2.0 * pad_f, (len / d).round() + 2.0 * pad_f].map(crate::resources::axis_cells);
+    let dims = match dims {
+        [Some(a), Some(b), Some(c)] => Some([a, b, c]),
+        _ => None,
+    };
+    crate::resources::check_bytes(
+        &implant.source_name,
+        "cell_m (--cell-mm)",
+        &format!(
+            "the transfer-function run at {} mm cells ({})",
+            d * 1e3,
+            dims.map_or("too many".into(), |n| format!("{} x {} x {} cells", n[0], n[1], n[2]))
+        ),
+        dims.and_then(|n| crate::resources::fdtd_bytes(n, 0)),
+        |r| crate::resources::coarser_cell_fix("--cell-mm", d * 1e3, "", r),
+    )?;
     let nl = (len / d).round() as usize;
     if nl < 4 {
         return Err(Error::input(
@@ -335,6 +353,7 @@ fn tf_setup(implant: &Implant, opt: &TfOptions) -> Result<(SimulationSpec, super
     let medium = Material::dielectric("medium", opt.eps_r, opt.sigma_s_per_m, 1000.0);
     let model = VoxelModel::new(grid, medium)?;
     let mut spec = SimulationSpec::new(model).all_boundaries(Boundary::cpml(opt.cpml_layers));
+    spec.cell_key = (implant.source_name.clone(), "cell_m (--cell-mm), freq_hz (--freq-hz)".into());
     spec.cw_freq_hz = Some(opt.freq_hz);
     // A box of the medium only: the step follows the fastest wave on the grid.
     spec.courant_reference = CourantReference::FastestMedium;
@@ -433,6 +452,8 @@ fn direct_run(
     let mut spec2 = SimulationSpec::new(m);
     spec2.boundaries = spec.boundaries.clone();
     spec2.cw_freq_hz = spec.cw_freq_hz;
+    spec2.cell_key = spec.cell_key.clone();
+    spec2.allow_coarse_grid = spec.allow_coarse_grid;
     spec2.courant_reference = spec.courant_reference;
     // Volts along the path direction; 10 mOhm internal resistance (a short next to the wire's
     // impedance).
