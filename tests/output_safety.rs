@@ -526,9 +526,10 @@ fn single_file_output_never_replaces_an_input() {
 }
 
 /// The assess variant of the kill test asked for by the issue (kill -9 of `assess` of
-/// reports/golden/small replacing an earlier result). Too slow for `cargo test` on 2 cores (one
-/// assess of the golden recipe takes tens of seconds even with a warm cache); run it with
-/// `cargo test --release --test output_safety -- --ignored assess_kill`.
+/// reports/golden/small replacing an earlier result): 7 kills spread over the run, 3 in the commit.
+/// Too slow for `cargo test` on 2 cores (one assess of the golden recipe took 407 s with a cold and
+/// 121 s with a warm basis cache on 2 shared cores; the whole test about 20 min); run it with
+/// `cargo test --release --test output_safety -- --ignored assess_kill --nocapture`.
 #[test]
 #[ignore]
 fn assess_kill_keeps_old_or_new_result() {
@@ -571,11 +572,26 @@ fn assess_kill_keeps_old_or_new_result() {
         assert!(out.join("report.pdf").is_file() && out.join("fields.h5").is_file(), "kill {i}");
     };
     let (mut olds, mut news) = (0, 0);
+    let in_commit = |pre: &[String]| {
+        leftovers(&d).iter().any(|n| {
+            n.starts_with(".out.tmp-rftwin-") && !pre.contains(n) && d.join(n).join("summary.json").exists()
+        })
+    };
     for i in 0..10 {
         std::fs::write(out.join("tag.txt"), format!("{i}")).unwrap();
+        let pre = leftovers(&d);
+        let t0 = Instant::now();
         let mut c = assess(true, true).spawn().unwrap();
-        // Spread over the run plus the 2 s of commit pauses.
-        std::thread::sleep((total + Duration::from_millis(2000)).mul_f64((i as f64 + 0.5) / 10.0));
+        if i < 7 {
+            // Spread over the run.
+            std::thread::sleep(total.mul_f64((i as f64 + 0.5) / 7.0));
+        } else {
+            // The commit (1 s pauses before and after the swap): before it, after it.
+            while !in_commit(&pre) && t0.elapsed() < total * 3 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::thread::sleep(Duration::from_millis([300u64, 1400, 1800][i - 7]));
+        }
         let _ = c.kill();
         c.wait().unwrap();
         complete(i);
