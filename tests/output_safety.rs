@@ -78,6 +78,8 @@ const SIM: &str = r#"
 [grid]
 cells = [24, 24, 24]
 cell_size_m = [0.005, 0.005, 0.005]
+# 1.5 GHz in the gel is 4.5 cells per wavelength: fast, not accurate (these tests check outputs).
+allow_coarse_grid = true
 
 [[materials]]
 name = "gel"

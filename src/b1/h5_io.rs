@@ -132,6 +132,14 @@ fn read_3d(
         ));
     }
     let nt = if ds.ndim() == 4 { shape[3] } else { 1 };
+    // One volume read (complex: 8 bytes) and what a fit keeps of it: ~24 bytes a voxel.
+    crate::resources::check_bytes(
+        &name,
+        key,
+        &format!("the map dataset of shape {shape:?}"),
+        crate::resources::bytes_of(n.map(|n| n / nt.max(1) as u64), 24),
+        |_| "crop or downsample the map to the phantom's region before fitting".into(),
+    )?;
     let v = match volume {
         Some(v) if v >= nt => {
             return Err(Error::input(

@@ -583,6 +583,14 @@ fn read_volume_data(path: &Path, info: &NiftiHeaderInfo, volume: usize) -> Resul
     let d = &info.dims;
     let (nx, ny, nz) = (d[0], d[1], if d.len() >= 3 { d[2] } else { 1 });
     let nvox = nx * ny * nz;
+    // The volume and what a fit keeps of it (mask, resampled and masked copies): ~16 bytes a voxel.
+    crate::resources::check_bytes(
+        &path.display().to_string(),
+        "dim",
+        &format!("the map volume of dims {:?}", info.dims),
+        crate::resources::bytes_of(Some(nvox as u64), 16),
+        |_| "crop or downsample the map to the phantom's region before fitting".into(),
+    )?;
     let mut out: Vec<f32> = Vec::new();
     out.try_reserve_exact(nvox).map_err(|_| {
         nkey(
