@@ -17,51 +17,7 @@ fn tmpdir(name: &str) -> PathBuf {
     d
 }
 
-const GOOD: &str = r#"
-[grid]
-cells = [24, 24, 24]
-cell_size_m = [0.005, 0.005, 0.005]
-# 1.5 GHz in the gel is 4.5 cells per wavelength: fast, not accurate.
-allow_coarse_grid = true
-
-[[materials]]
-name = "gel"
-eps_r = 80.0
-sigma_s_per_m = 0.47
-density_kg_per_m3 = 1000.0
-
-[[shapes]]
-name = "slab"
-material = "gel"
-box = { min_m = [0.07, 0.0, 0.0], max_m = [0.12, 0.12, 0.12] }
-
-[[wires]]
-from_m = [0.05, 0.06, 0.03]
-to_m = [0.05, 0.06, 0.055]
-
-[[wires]]
-from_m = [0.05, 0.06, 0.06]
-to_m = [0.05, 0.06, 0.085]
-
-[[elements]]
-name = "feed"
-kind = "port"
-axis = "z"
-at_m = [0.05, 0.06, 0.055]
-r_ohm = 50.0
-
-[boundaries]
-cpml_layers = 6
-
-[[probes]]
-name = "all"
-field = "E"
-
-[run]
-mode = "cw"
-freq_hz = 1.5e9
-tolerance = 1e-3
-"#;
+const GOOD: &str = include_str!("data/small_gel_dipole.toml");
 
 fn run_with(dir: &Path, toml: &str) -> (i32, String, String, PathBuf) {
     let file = dir.join("sim.toml");

@@ -78,49 +78,11 @@ fn refused(what: &str, o: &Outcome, needles: &[&str], out: Option<&Path>) {
 
 /// A dipole next to a gel slab, 24^3 cells of 5 mm, CW (the run of tests/cli.rs, without the
 /// coarse-grid key: 1.5 GHz in the gel is 4.5 cells per wavelength).
-const SIM: &str = r#"
-[grid]
-cells = [24, 24, 24]
-cell_size_m = [0.005, 0.005, 0.005]
-
-[[materials]]
-name = "gel"
-eps_r = 80.0
-sigma_s_per_m = 0.47
-density_kg_per_m3 = 1000.0
-
-[[shapes]]
-name = "slab"
-material = "gel"
-box = { min_m = [0.07, 0.0, 0.0], max_m = [0.12, 0.12, 0.12] }
-
-[[wires]]
-from_m = [0.05, 0.06, 0.03]
-to_m = [0.05, 0.06, 0.055]
-
-[[wires]]
-from_m = [0.05, 0.06, 0.06]
-to_m = [0.05, 0.06, 0.085]
-
-[[elements]]
-name = "feed"
-kind = "port"
-axis = "z"
-at_m = [0.05, 0.06, 0.055]
-r_ohm = 50.0
-
-[boundaries]
-cpml_layers = 6
-
-[[probes]]
-name = "all"
-field = "E"
-
-[run]
-mode = "cw"
-freq_hz = 1.5e9
-tolerance = 1e-3
-"#;
+static SIM: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let s = include_str!("data/small_gel_dipole.toml").replace("allow_coarse_grid = true\n", "");
+    assert!(!s.lines().any(|l| l.starts_with("allow_coarse_grid")));
+    s
+});
 
 fn fdtd_cmd(dir: &Path, toml: &str, extra: &[&str]) -> (Command, PathBuf) {
     let file = dir.join("sim.toml");
@@ -158,7 +120,7 @@ fn fdtd_20000_cubed_refused_against_real_memory() {
 fn max_memory_env_refuses_a_small_run_with_the_estimate() {
     // 25^3 nodes x (40 B + 48 B for the whole-grid probe) = 1.4 MB > 1 MiB.
     let d = tmpdir("env1m");
-    let (mut c, out) = fdtd_cmd(&d, SIM, &["--allow-coarse-grid"]);
+    let (mut c, out) = fdtd_cmd(&d, &SIM, &["--allow-coarse-grid"]);
     c.env("RFTWIN_MAX_MEMORY", "1M");
     let o = run(c);
     refused("1M", &o, &["grid.cells", "needs about 1.4 MB", "1.0 MB available (RFTWIN_MAX_MEMORY)"], Some(&out));
@@ -167,7 +129,7 @@ fn max_memory_env_refuses_a_small_run_with_the_estimate() {
 #[test]
 fn bad_max_memory_env_is_an_error() {
     let d = tmpdir("envbad");
-    let (mut c, out) = fdtd_cmd(&d, SIM, &["--allow-coarse-grid"]);
+    let (mut c, out) = fdtd_cmd(&d, &SIM, &["--allow-coarse-grid"]);
     c.env("RFTWIN_MAX_MEMORY", "lots");
     let o = run(c);
     refused("RFTWIN_MAX_MEMORY=lots", &o, &["RFTWIN_MAX_MEMORY", "'lots'", "8G"], Some(&out));
@@ -261,7 +223,7 @@ fn under_resolved_cw_refused_then_allowed() {
     );
     // 1.5 GHz in gel on 5 mm cells: 4.5 cells per wavelength, refused as well.
     let d = tmpdir("gel15");
-    let (c, out) = fdtd_cmd(&d, SIM, &[]);
+    let (c, out) = fdtd_cmd(&d, &SIM, &[]);
     let o = run(c);
     refused("1.5 GHz in gel", &o, &["grid.cell_size_m", "4.5 cells", "eps_r 80"], Some(&out));
     // The file key lets it run; the warning is printed and recorded in summary.json.
@@ -276,7 +238,7 @@ fn under_resolved_cw_refused_then_allowed() {
     assert!(w.iter().any(|x| x.as_str().unwrap().contains("4.5 cells per wavelength")), "{w:?}");
     // The command-line override does the same; --quiet silences the warning on stderr.
     let d = tmpdir("gelflag");
-    let (c, out) = fdtd_cmd(&d, SIM, &["--allow-coarse-grid", "--quiet"]);
+    let (c, out) = fdtd_cmd(&d, &SIM, &["--allow-coarse-grid", "--quiet"]);
     let o = run(c);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(!o.stderr.contains("warning:"), "{}", o.stderr);
