@@ -15,6 +15,16 @@ use std::process::Command;
 use rftwin::b1::*;
 use rftwin::error::Error;
 
+/// Held by the tests that write HDF5 files in this process and by those that start `rftwin`: a child
+/// forked while an HDF5 file is open here inherits its descriptor, and with it HDF5's lock on the
+/// file, so reopening that file here would fail with "unable to lock file" (EAGAIN) until the child
+/// exits.
+static FORK_VS_HDF5: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    FORK_VS_HDF5.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn tmp(test: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("rftwin-maphard-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -354,6 +364,7 @@ fn four_d_map_reads_the_chosen_volume() {
 
 #[test]
 fn hdf5_four_d_dataset_needs_a_volume() {
+    let _serial = serial();
     let d = tmp("h5");
     let p = d.join("four_d.h5");
     {
@@ -384,6 +395,7 @@ fn hdf5_four_d_dataset_needs_a_volume() {
 
 #[test]
 fn unit_messages_name_keys_that_exist() {
+    let _serial = serial();
     let d = tmp("units");
     let p = write(&d, "flip.nii", &V1::float32([3, 3, 2, 1], false).bytes());
     let side = sidecar_path(&p);
@@ -487,6 +499,7 @@ fn twin_fit(map: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
 
 #[test]
 fn crafted_files_through_twin_fit_exit_2_without_output() {
+    let _serial = serial();
     let d = tmp("cli");
     for (name, bytes, words) in crafted() {
         let p = write(&d, name, &bytes);
