@@ -52,6 +52,19 @@ fn io_hint(err: &std::io::Error) -> &'static str {
     }
 }
 
+/// A failed write of an output file (HDF5, PNG, JSON): names the file, says the likely cause (a full
+/// disk or a directory without write permission) and keeps the library's own text at the end.
+pub fn write_error(path: &std::path::Path, e: impl std::fmt::Display) -> Error {
+    let detail = e.to_string();
+    let detail = detail.lines().next().unwrap_or("").trim();
+    Error::input(
+        &path.display().to_string(),
+        "(write)",
+        format!("could not write the file: disk full or not writable? ({detail})"),
+        "free space on that disk, or give --out a directory on a disk with room that you can write to",
+    )
+}
+
 /// Reads a text file; a failure is an [`Error::Io`] naming the path (the one reader every TOML and
 /// sidecar loader shares).
 pub fn read_text(path: &std::path::Path) -> Result<String> {

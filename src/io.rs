@@ -40,7 +40,7 @@ pub struct FieldDataset<'a> {
 }
 
 fn h5err(path: &Path, e: hdf5::Error) -> Error {
-    Error::Other(format!("HDF5 error writing {}: {e}", path.display()))
+    crate::error::write_error(path, e)
 }
 
 /// Writes complex datasets to a new HDF5 file, each with `origin_m`, `spacing_m`, `unit`,
@@ -86,7 +86,9 @@ pub fn write_h5_fields(path: &Path, sets: &[FieldDataset]) -> Result<()> {
         write_str_attr(&ds, "unit", s.unit).map_err(|e| h5err(path, e))?;
         write_str_attr(&ds, "quantity", s.quantity).map_err(|e| h5err(path, e))?;
     }
-    Ok(())
+    // HDF5 writes much of the data only when the file is flushed or closed, and a failure on close
+    // is lost: flush here so that a full disk is an error, not a silently truncated file.
+    file.flush().map_err(|e| h5err(path, e))
 }
 
 pub(crate) fn write_str_attr(ds: &hdf5::Dataset, name: &str, value: &str) -> hdf5::Result<()> {
@@ -281,5 +283,5 @@ fn write_xdmf_helpers(h5_path: &Path, sets: &[FieldDataset]) -> Result<()> {
                 .map_err(|e| h5err(h5_path, e))?;
         }
     }
-    Ok(())
+    file.flush().map_err(|e| h5err(h5_path, e))
 }

@@ -306,7 +306,7 @@ pub fn read_h5_map(path: &Path, opts: &H5MapOptions) -> Result<B1Map> {
 }
 
 fn h5w(path: &Path, e: hdf5::Error) -> Error {
-    Error::Other(format!("HDF5 error writing {}: {e}", path.display()))
+    crate::error::write_error(path, e)
 }
 
 fn write_str(ds: &hdf5::Dataset, name: &str, value: &str) -> hdf5::Result<()> {
@@ -371,7 +371,7 @@ pub fn write_h5_map(path: &Path, map: &B1Map, dataset: &str) -> Result<()> {
             .create(format!("{dataset}_mask").as_str())
             .map_err(|e| h5w(path, e))?;
     }
-    Ok(())
+    file.flush().map_err(|e| h5w(path, e))
 }
 
 /// Reads one complex field dataset written by `rftwin fdtd run` (`PROBE/Hx_f0` etc., attributes

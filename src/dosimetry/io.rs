@@ -38,18 +38,7 @@ fn h5w(path: &Path, e: hdf5::Error) -> Error {
     write_error(path, e)
 }
 
-/// A failed write of an output file (HDF5, PNG, JSON): names the file, says the likely cause (a full
-/// disk or a directory without write permission) and keeps the library's own text at the end.
-pub fn write_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    let detail = e.to_string();
-    let detail = detail.lines().next().unwrap_or("").trim();
-    Error::input(
-        &path.display().to_string(),
-        "(write)",
-        format!("could not write the file: disk full or not writable? ({detail})"),
-        "free space on that disk, or give --out a directory on a disk with room that you can write to",
-    )
-}
+pub use crate::error::write_error;
 
 // ---------------------------------------------------------------------------------------------------
 // Material grids.

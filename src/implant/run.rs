@@ -88,7 +88,7 @@ pub fn place_command(
         spacing_m: [d; 3],
     };
     let h5path = dir.path("local_model.h5");
-    let h5 = |e: hdf5::Error| Error::Other(format!("HDF5 error writing {}: {e}", h5path.display()));
+    let h5 = |e: hdf5::Error| crate::error::write_error(&h5path, e);
     {
         let file = hdf5::File::create(&h5path).map_err(h5)?;
         crate::dosimetry::io::write_h5_materials(&file, &h5path, &lg)?;
@@ -106,6 +106,7 @@ pub fn place_command(
                 .create("wire_edges")
                 .map_err(h5)?;
         }
+        file.flush().map_err(h5)?;
     }
     placement_png(&placed, &phantom, &dir.path("placement.png"))?;
     let summary = json!({

@@ -313,7 +313,7 @@ pub fn search(
 /// `confirmation/tip_delta_t_k`, `confirmation/tip_sar_1g_w_per_kg` (in estimate order).
 pub fn write_search_h5(result: &SearchResult, confirm: Option<&ConfirmResult>, path: &std::path::Path) -> Result<()> {
     use ndarray::{Array1, Array2};
-    let h5 = |e: hdf5::Error| Error::Other(format!("HDF5 error writing {}: {e}", path.display()));
+    let h5 = |e: hdf5::Error| crate::error::write_error(path, e);
     let file = hdf5::File::create(path).map_err(h5)?;
     let ds = file
         .new_dataset_builder()
@@ -377,7 +377,7 @@ pub fn write_search_h5(result: &SearchResult, confirm: Option<&ConfirmResult>, p
                 .map_err(h5)?;
         }
     }
-    Ok(())
+    file.flush().map_err(h5)
 }
 
 /// Writes the heating map (max over y, orientations and variants per (x, z) position) as a PNG.

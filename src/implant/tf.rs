@@ -221,7 +221,7 @@ impl TransferFunction {
     pub fn save(&self, dir: &Path) -> Result<()> {
         crate::io::write_json(&dir.join("tf.json"), self)?;
         let path = dir.join("tf.h5");
-        let h5 = |e: hdf5::Error| Error::Other(format!("HDF5 error writing {}: {e}", path.display()));
+        let h5 = |e: hdf5::Error| crate::error::write_error(&path, e);
         let file = hdf5::File::create(&path).map_err(h5)?;
         for (name, v) in [
             ("l_m", &self.l_m),
@@ -244,7 +244,7 @@ impl TransferFunction {
         ] {
             crate::dosimetry::io::write_root_attr(&file, &path, n, v)?;
         }
-        Ok(())
+        file.flush().map_err(h5)
     }
 
     /// Reads `tf.json` from a directory written by [`TransferFunction::save`] (or the file itself).

@@ -170,7 +170,7 @@ impl TwinFields {
     pub fn save(&self, dir: &Path) -> Result<()> {
         let path = dir.join(FILE);
         let tmp = dir.join(format!(".{FILE}.tmp-{}", std::process::id()));
-        let herr = |e: hdf5::Error| Error::Other(format!("HDF5 error writing {}: {e}", path.display()));
+        let herr = |e: hdf5::Error| crate::error::write_error(&path, e);
         let res = (|| -> hdf5::Result<()> {
             let f = hdf5::File::create(&tmp)?;
             for (gname, v) in [("e", &self.e), ("h", &self.h)] {
@@ -210,6 +210,7 @@ impl TwinFields {
                 .create("input_power_w")?
                 .write_scalar(&self.input_power_w)?;
             f.new_attr::<f64>().create("cell_m")?.write_scalar(&self.cell_m)?;
+            f.flush()?;
             Ok(())
         })();
         if let Err(e) = res {
