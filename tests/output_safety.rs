@@ -485,8 +485,9 @@ fn single_file_output_never_replaces_an_input() {
 
 /// The assess variant of the kill test asked for by the issue (kill -9 of `assess` of
 /// reports/golden/small replacing an earlier result): 7 kills spread over the run, 3 in the commit.
-/// Too slow for `cargo test` on 2 cores (one assess of the golden recipe took 407 s with a cold and
-/// 121 s with a warm basis cache on 2 shared cores; the whole test about 20 min); run it with
+/// Too slow for `cargo test` on 2 cores (one assess of the golden recipe: 72 s with a cold and 67 s
+/// with a warm basis cache on a quiet 2-core machine, 407 s and 121 s on shared cores; the whole
+/// test 614 s quiet, about 20 min shared; last run: 7 kills left the old result, 3 the new); run it with
 /// `cargo test --release --test output_safety -- --ignored assess_kill --nocapture`.
 #[test]
 #[ignore]
