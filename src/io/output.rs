@@ -33,6 +33,7 @@ use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::io_err;
 use crate::error::{Error, Result};
 
 /// Name of the marker file in every output directory rftwin writes.
@@ -42,13 +43,6 @@ const OLD_TAG: &str = ".old-rftwin-";
 const LOCK_TAG: &str = ".lock-rftwin";
 /// Test-only: milliseconds to sleep just before and just after the swap of a commit.
 pub const TEST_PAUSE_ENV: &str = "RFTWIN_TEST_COMMIT_PAUSE_MS";
-
-fn io_err(path: &Path, err: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        err,
-    }
-}
 
 /// What a command may do to its output: replace (`force`) and which paths it reads (`inputs`, as
 /// (role, path) pairs; files or directories, existing or not).
