@@ -10,8 +10,8 @@
 use criterion::Criterion;
 use ndarray::Array3;
 use num_complex::Complex64;
-use rftwin::b1::coil_maps::SimulateOptions;
 use rftwin::b1::{Affine, B1Map, B1Unit, Frame, Placement};
+use rftwin::coil::run::SimulateOptions;
 use rftwin::coil::{CoilConfig, PhantomConfig};
 use rftwin::twin::joint::{fit_joint, JointModel, Samples};
 use rftwin::twin::{cached_basis, Basis, BasisRequest, JointOptions};

@@ -1,5 +1,5 @@
 //! Developer check: resonant coil CW convergence trace.
-use rftwin::b1::coil_maps::{simulate_resonant, SimulateOptions};
+use rftwin::coil::run::{simulate_resonant, SimulateOptions};
 use rftwin::coil::{CoilConfig, PhantomConfig};
 use std::path::Path;
 

@@ -236,7 +236,7 @@ enum ImplantCommand {
         #[arg(long)]
         tf: Option<std::path::PathBuf>,
         /// Coil FDTD cell size (mm).
-        #[arg(long, default_value_t = 10.0)]
+        #[arg(long, default_value_t = crate::coil::DEFAULT_COARSE_CELL_M * 1e3)]
         cell_mm: f64,
         /// Transfer-function cell size (mm) when it is computed here.
         #[arg(long, default_value_t = 2.0)]
@@ -339,7 +339,7 @@ enum CoilCommand {
         #[arg(long)]
         out: std::path::PathBuf,
         /// Cell size in mm.
-        #[arg(long, default_value_t = 10.0)]
+        #[arg(long, default_value_t = crate::coil::DEFAULT_COARSE_CELL_M * 1e3)]
         cell_mm: f64,
         /// Steady-state tolerance (relative phasor change per period).
         #[arg(long, default_value_t = 1e-3)]
@@ -389,7 +389,7 @@ enum TwinCommand {
         #[arg(long)]
         out: std::path::PathBuf,
         /// Cell size of the coil model in mm.
-        #[arg(long, default_value_t = 10.0)]
+        #[arg(long, default_value_t = crate::coil::DEFAULT_COARSE_CELL_M * 1e3)]
         cell_mm: f64,
         #[arg(long)]
         force: bool,
@@ -449,7 +449,7 @@ enum TwinCommand {
         /// Replace --out if the file exists (never one of the run's inputs).
         #[arg(long)]
         force: bool,
-        #[arg(long, default_value_t = 10.0)]
+        #[arg(long, default_value_t = crate::coil::DEFAULT_COARSE_CELL_M * 1e3)]
         cell_mm: f64,
         /// Voxel size of the map in mm.
         #[arg(long, default_value_t = 8.0)]
@@ -1018,7 +1018,7 @@ fn coil_simulate(
     force: bool,
     quiet: bool,
 ) -> anyhow::Result<serde_json::Value> {
-    use crate::b1::coil_maps::{simulate_ideal, simulate_resonant, SimulateOptions};
+    use crate::coil::run::{simulate_ideal, simulate_resonant, SimulateOptions};
     use crate::plot::{panel, Panel, PanelScale, SliceMap};
     use ndarray::Array3;
     use num_complex::Complex32;
@@ -1225,8 +1225,8 @@ fn coil_simulate(
 
 /// `rftwin twin fit | synth`.
 fn twin_command(what: TwinCommand) -> anyhow::Result<serde_json::Value> {
-    use crate::b1::coil_maps::SimulateOptions;
     use crate::b1::{Affine, B1Map, B1Unit, Frame, Placement};
+    use crate::coil::run::SimulateOptions;
     use crate::grid::ShapeKind;
     use crate::twin::synthesize;
 

@@ -97,7 +97,7 @@ pub fn all_cases() -> Vec<ValidationCase> {
     let mut v = Vec::new();
     v.extend(crate::fdtd::validation::cases());
     v.extend(crate::coil::validation::cases());
-    v.extend(crate::b1::validation::cases());
+    v.extend(crate::coil::field_validation::cases());
     // FDTD_CASES
     v.extend(crate::dosimetry::validation::cases());
     v.extend(crate::twin::validation::cases());

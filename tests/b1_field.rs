@@ -5,9 +5,9 @@
 
 use ndarray::Array3;
 use num_complex::Complex32;
-use rftwin::b1::*;
-use rftwin::fdtd::FieldKind;
-use rftwin::grid::MU0;
+use rftwin::coil::{b1_minus, b1_plus, e_magnitude};
+use rftwin::fdtd::{FieldKind, YeeVector};
+use rftwin::grid::{RegularField, MU0};
 
 /// Yee components of a field `f(comp, position)` on an `n`-cell grid of spacing `d` whose node (0,0,0)
 /// is at `o`, laid out as `rftwin fdtd run` writes a full probe: `n+1` samples per axis, E half a

@@ -6,6 +6,7 @@
 
 use ndarray::Array3;
 use rftwin::b1::*;
+use rftwin::grid::RegularField;
 
 /// Simulation grid: 41 x 37 x 33 samples, 5 mm, origin at (-0.1, -0.09, -0.08) m.
 fn sim_of(f: impl Fn([f64; 3]) -> f64) -> RegularField<f64> {

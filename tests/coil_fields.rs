@@ -1,4 +1,5 @@
-//! Coil field-map validation cases (defined once in `rftwin::b1::validation`) must pass.
+//! Coil field-map validation cases must pass (defined once in `rftwin::coil::field_validation`;
+//! `coil_fdtd_tuned_resonance` in `rftwin::coil::validation`).
 
 mod common;
 use common::check;

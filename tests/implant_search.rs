@@ -257,7 +257,7 @@ fn confirm_top_agrees_with_the_estimate_ranking() {
 /// 15 %.
 #[test]
 fn estimate_predicts_direct_tip_sar_for_uniform_linear_phase_and_twin_fields() {
-    use rftwin::b1::coil_maps::SimulateOptions;
+    use rftwin::coil::run::SimulateOptions;
     use rftwin::coil::CoilConfig;
     use rftwin::fdtd::{IncidentField, PlaneWave};
     use rftwin::implant::local::TwinIncident;

@@ -3,7 +3,7 @@
 //! point queries at the Yee positions).
 
 use num_complex::Complex64;
-use rftwin::b1::coil_maps::{run_mesh, SimulateOptions};
+use rftwin::coil::run::{run_mesh, SimulateOptions};
 use rftwin::coil::{CoilConfig, PhantomConfig};
 use rftwin::twin::basis::{basis_mesh, cached_basis, BasisRequest, CacheOutcome};
 use rftwin::twin::TwinFields;

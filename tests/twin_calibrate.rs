@@ -1,8 +1,8 @@
 //! Calibration of the ideal-drive body coil to a synthetic measured |B1+| map of the ASTM phantom
 //! (same model, different grid, known port imbalance and phase error, 2 % Rician-like noise).
 
-use rftwin::b1::coil_maps::SimulateOptions;
 use rftwin::b1::{Affine, B1Map, B1Unit, Frame, Placement};
+use rftwin::coil::run::SimulateOptions;
 use rftwin::coil::{CoilConfig, PhantomConfig};
 use rftwin::twin::{calibrate, compute_basis, synthesize};
 

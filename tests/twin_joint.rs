@@ -3,8 +3,8 @@
 //! by direct FDTD runs with the phantom shifted / the gel changed, plus a port imbalance and phase
 //! error and 2 % Rician-like noise), and the coverage of the 95 % intervals.
 
-use rftwin::b1::coil_maps::SimulateOptions;
 use rftwin::b1::{Affine, B1Map, B1Unit, Frame, Placement};
+use rftwin::coil::run::SimulateOptions;
 use rftwin::coil::{CoilConfig, PhantomConfig};
 use rftwin::twin::{compute_basis_request, synthesize, BasisRequest, JointOptions};
 

@@ -24,8 +24,8 @@ use std::time::Instant;
 use ndarray::Array3;
 use num_complex::Complex64;
 
-use crate::b1::{b1_plus, B1Map, Placement as MapPlacement};
-use crate::coil::{CoilConfig, PhantomConfig};
+use crate::b1::{B1Map, Placement as MapPlacement};
+use crate::coil::{b1_plus, CoilConfig, PhantomConfig};
 use crate::dosimetry::normalise::{normalise, Normalisation, NormaliseTarget};
 use crate::dosimetry::run::NormaliseSpec;
 use crate::dosimetry::sar::{mass_averaged_sar, point_sar, whole_phantom_sar, SarInput};
@@ -75,7 +75,7 @@ impl AssessOptions {
             command: "assess".into(),
             extra_inputs: Vec::new(),
             cache_dir: None,
-            coarse_cell_m: 0.01,
+            coarse_cell_m: crate::coil::DEFAULT_COARSE_CELL_M,
             fine_cell_m: 1e-3,
             local_pad_m: 0.025,
             fit_offset: false,
@@ -99,8 +99,8 @@ struct Twin {
     section: Section,
 }
 
-fn sim_options(cell_m: f64) -> crate::b1::coil_maps::SimulateOptions {
-    let mut o = crate::b1::coil_maps::SimulateOptions::default();
+fn sim_options(cell_m: f64) -> crate::coil::run::SimulateOptions {
+    let mut o = crate::coil::run::SimulateOptions::default();
     o.mesh.cell_m = cell_m;
     o
 }

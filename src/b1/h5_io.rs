@@ -17,8 +17,8 @@ use num_complex::Complex32;
 
 use super::affine::Affine;
 use super::map::{B1Map, B1Unit, Frame, UnitKeys};
-use super::resample::RegularField;
 use crate::error::{Error, Result};
+use crate::grid::RegularField;
 
 fn herr(path: &Path, key: &str, e: impl std::fmt::Display, fix: &str) -> Error {
     Error::input(&path.display().to_string(), key, format!("{e}"), fix)

@@ -7,25 +7,21 @@
 //! - Readers and writers: NIfTI-1/2 (`.nii`, `.nii.gz`; sform, else qform, else pixdim; mm → m) and
 //!   HDF5 (dataset with `affine` or `origin_m`/`spacing_m`, `unit`, `frame` attributes).
 //! - Masks from a file on the same grid or from the phantom [`Shape`](crate::grid::Shape) minus a border.
-//! - Resampling of a simulated [`RegularField`] onto a measured grid (trilinear, through the affine),
-//!   with a [`RigidTransform`] of the phantom and analytic derivatives for the fit.
-//! - Field algebra from FDTD phasors: Yee components to cell centres, [`b1_plus`], [`b1_minus`] (sign
-//!   convention in [`field`]), [`e_magnitude`].
+//! - Resampling of a simulated [`RegularField`](crate::grid::RegularField) onto a measured grid
+//!   (trilinear, through the affine), with a [`RigidTransform`] of the phantom and analytic
+//!   derivatives for the fit.
 //!
-//! Depends on `grid`, `fdtd`, `io` and `error` only.
+//! The simulated maps come from the coil run ([`crate::coil::run`]; B1 algebra in
+//! [`crate::coil::field`]). Depends on `grid`, `io`, `resources` and `error` only.
 
 pub mod affine;
-pub mod coil_maps;
-pub mod field;
 pub mod h5_io;
 pub mod map;
 pub mod mask;
 pub mod nifti_io;
 pub mod resample;
-pub mod validation;
 
 pub use affine::{Affine, RigidTransform};
-pub use field::{b1_minus, b1_plus, e_magnitude, sample_on, GridPlacement, YeeVector};
 pub use h5_io::{read_h5_field, read_h5_map, write_h5_map, H5MapOptions};
 pub use map::{nominal_b1_ut_rect, B1Map, B1Unit, Frame, RelativeScale, UnitKeys, GAMMA_BAR_PROTON_HZ_PER_T};
 pub use mask::{eroded, mask_from_file, mask_from_shape, mask_from_shape_grid};
@@ -33,7 +29,7 @@ pub use nifti_io::{
     read_nifti_header, read_nifti_map, read_nifti_volume, sidecar_path, write_nifti_map, write_nifti_volume,
     NiftiHeaderInfo, NiftiMapOptions, NiftiVersion, NiftiVolume, XformSource, MAX_MAP_VOXELS,
 };
-pub use resample::{resample, resample_with_jacobian, Interp, Placement, RegularField, ResampledWithJacobian};
+pub use resample::{resample, resample_with_jacobian, Placement, ResampledWithJacobian};
 
 /// Reads a measured map by file name: `.nii`/`.nii.gz` as NIfTI, `.h5`/`.hdf5` as HDF5 (default dataset),
 /// with an optional declared unit. A 4-D map is an error here (see [`read_map_volume`]).

@@ -27,6 +27,10 @@ use crate::error::{Error, Result};
 use crate::fdtd::{Boundary, LumpedSpec, SimulationSpec, Waveform};
 use crate::grid::{Comp, Grid, Material, VoxelModel};
 
+/// The default cell of the coarse (whole-coil) FDTD model (m): 10 mm, for `rftwin coil simulate`,
+/// `twin fit`/`twin build`, `implant search` and `assess` alike.
+pub const DEFAULT_COARSE_CELL_M: f64 = 0.010;
+
 /// How the coil is put on the grid.
 #[derive(Clone, Debug)]
 pub struct MeshOptions {
@@ -41,7 +45,7 @@ pub struct MeshOptions {
 impl Default for MeshOptions {
     fn default() -> Self {
         Self {
-            cell_m: 0.01,
+            cell_m: DEFAULT_COARSE_CELL_M,
             margin_m: 0.06,
             cpml_layers: 8,
             courant: 0.98,

@@ -26,9 +26,9 @@ use serde::Deserialize;
 use super::sar::SarInput;
 use super::thermal::{Boundaries, Boundary, Probe, ThermalMaterial};
 use super::VoxelGrid;
-use crate::b1::{RegularField, YeeVector};
 use crate::error::{Error, Result};
-use crate::fdtd::FieldKind;
+use crate::fdtd::{FieldKind, YeeVector};
+use crate::grid::RegularField;
 
 fn h5e(path: &Path, key: &str, e: impl std::fmt::Display, fix: &str) -> Error {
     Error::input(&path.display().to_string(), key, format!("{e}"), fix)
@@ -551,7 +551,7 @@ pub fn b1_plus_ut_at(f: &FieldsFile, point_m: [f64; 3]) -> Result<f64> {
         )
     })?;
     let h = read_yee(Path::new(&f.path), g, FieldKind::H, f.freq_index)?;
-    let b = crate::b1::b1_plus(&h)?.sample(point_m).norm() as f64 * 1e6;
+    let b = crate::coil::b1_plus(&h)?.sample(point_m).norm() as f64 * 1e6;
     if !b.is_finite() {
         return Err(Error::input(
             &f.path,

@@ -19,6 +19,7 @@ pub mod source;
 pub mod tfsf;
 pub mod thinwire;
 pub mod validation;
+pub mod yee;
 
 pub use dft::{DftProbe, FieldKind, TimeProbe};
 pub use extension::{Extension, Probe, StepCtx};
@@ -29,3 +30,4 @@ pub use sim::{Progress, ProgressFn, RunStats, Simulation, SimulationSpec, Steady
 pub use source::{SourceSpec, Waveform};
 pub use tfsf::{IncidentField, PlaneWave, Tfsf, TfsfSpec};
 pub use thinwire::{Insulation, Staircase, ThinWire, WireCurrentProbe, WireEdge};
+pub use yee::YeeVector;

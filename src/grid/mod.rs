@@ -1,4 +1,4 @@
-//! Voxel grid, materials, shapes and rasterisation.
+//! Voxel grid, materials, shapes and rasterisation; regular sampled fields ([`field`]).
 //!
 //! The grid is rectilinear: each axis holds its node coordinates, so graded meshes can come later.
 //! The FDTD solver currently asks for uniform spacing per axis (`Grid::uniform_spacing`).
@@ -7,8 +7,10 @@
 //! `Ex(i,j,k)` sits on the edge from node `(i,j,k)` to `(i+1,j,k)`, likewise `Ey`, `Ez`;
 //! `Hx(i,j,k)` sits at the centre of the face `x = x_i`, `y in [y_j, y_j+1]`, `z in [z_k, z_k+1]`.
 
+pub mod field;
 mod shapes;
 
+pub use field::{sample_on, GridPlacement, Interp, RegularField};
 pub use shapes::{rotation_matrix, Shape, ShapeKind, ShapeRotation};
 
 use crate::error::{Error, Result};

@@ -29,7 +29,6 @@ use num_complex::{Complex32, Complex64};
 
 use super::placement::{local_model, LocalGridOptions, PlacedImplant};
 use super::raster::ImplantRaster;
-use crate::b1::{GridPlacement, YeeVector};
 use crate::coil::PhantomConfig;
 use crate::dosimetry::sar::{mass_averaged_sar, point_sar, AveragedSar, SarInput};
 use crate::dosimetry::thermal::{Boundaries, Boundary, Probe as ThermalProbe, ThermalMaterial, ThermalModel};
@@ -37,8 +36,8 @@ use crate::dosimetry::thermal::{ThermalResult, ThermalSettings};
 use crate::dosimetry::VoxelGrid;
 use crate::error::{Error, Result};
 use crate::fdtd::{Boundary as FdtdBoundary, DftProbe, FieldKind, IncidentField, Probe, RunStats, Simulation};
-use crate::fdtd::{CourantReference, SimulationSpec, SteadyState, TfsfSpec};
-use crate::grid::{Material, VoxelModel};
+use crate::fdtd::{CourantReference, SimulationSpec, SteadyState, TfsfSpec, YeeVector};
+use crate::grid::{GridPlacement, Material, VoxelModel};
 use crate::twin::TwinFields;
 
 /// The coil twin's fields as the incident field of a local run (coil frame, complex peak phasors).

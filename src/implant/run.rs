@@ -214,7 +214,7 @@ pub fn search_command(
     force: bool,
     log: &mut dyn FnMut(&str),
 ) -> Result<serde_json::Value> {
-    use crate::b1::coil_maps::SimulateOptions;
+    use crate::coil::run::SimulateOptions;
     let implant = Implant::load(inp.implant)?;
     if !(inp.coil_cell_m > 0.0) || !(inp.tf_cell_m > 0.0) {
         return Err(Error::input(

@@ -28,13 +28,12 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array1, Array2, Array3};
 use num_complex::{Complex32, Complex64};
 
-use crate::b1::coil_maps::{run_mesh, SimulateOptions};
-use crate::b1::{b1_plus, GridPlacement, RegularField, YeeVector};
 use crate::coil::fdtd_model::{self, BirdcageMesh, ModelKind};
-use crate::coil::{CoilConfig, PhantomConfig};
+use crate::coil::run::{run_mesh, SimulateOptions};
+use crate::coil::{b1_plus, CoilConfig, PhantomConfig};
 use crate::error::{Error, Result};
-use crate::fdtd::{FieldKind, ProgressFn};
-use crate::grid::{Material, Shape};
+use crate::fdtd::{FieldKind, ProgressFn, YeeVector};
+use crate::grid::{GridPlacement, Material, RegularField, Shape};
 
 /// Per-cell materials of the coarse FDTD grid (cell centres), over the field box.
 #[derive(Clone, Debug)]

@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::basis::{compute_basis_request, Basis, BasisRequest};
 use super::fit::{fit_weights_magnitude, WeightFit};
-use crate::b1::coil_maps::SimulateOptions;
 use crate::b1::{resample, B1Map, Placement};
+use crate::coil::run::SimulateOptions;
 use crate::coil::{CoilConfig, PhantomConfig};
 use crate::error::{Error, Result};
 

@@ -23,10 +23,9 @@ use ndarray::Array3;
 use num_complex::{Complex32, Complex64};
 
 use super::basis::{Basis, CellMaterials};
-use crate::b1::{GridPlacement, RegularField, YeeVector};
 use crate::error::{Error, Result};
-use crate::fdtd::FieldKind;
-use crate::grid::MU0;
+use crate::fdtd::{FieldKind, YeeVector};
+use crate::grid::{GridPlacement, RegularField, MU0};
 
 /// The fitted twin's fields and materials (see the module documentation).
 #[derive(Clone, Debug)]
@@ -450,7 +449,7 @@ pub fn load_twin_dir(dir: &Path) -> Result<LoadedTwin> {
 pub fn ideal_drive_fields(
     coil: &crate::coil::CoilConfig,
     phantom: &crate::coil::PhantomConfig,
-    opt: &crate::b1::coil_maps::SimulateOptions,
+    opt: &crate::coil::run::SimulateOptions,
     cache: Option<&Path>,
 ) -> Result<TwinFields> {
     let req = super::basis::BasisRequest {

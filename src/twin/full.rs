@@ -20,10 +20,11 @@ use super::fit::fit_weights_magnitude;
 use super::joint::{
     fit_joint, to_volume, CoefField, JointFit, JointModel, JointOptions, Params, PatternModel, Samples,
 };
-use crate::b1::coil_maps::SimulateOptions;
-use crate::b1::{B1Map, Placement, RegularField};
+use crate::b1::{B1Map, Placement};
+use crate::coil::run::SimulateOptions;
 use crate::coil::{CoilConfig, PhantomConfig};
 use crate::error::{Error, Result};
+use crate::grid::RegularField;
 
 /// Options of the full calibration.
 #[derive(Clone, Debug)]

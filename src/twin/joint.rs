@@ -32,9 +32,9 @@ use num_complex::{Complex32, Complex64};
 use serde::Serialize;
 
 use super::basis::Basis;
-use crate::b1::{B1Map, Placement, RegularField};
+use crate::b1::{B1Map, Placement};
 use crate::error::{Error, Result};
-use crate::grid::ShapeRotation;
+use crate::grid::{RegularField, ShapeRotation};
 
 /// The full parameter vector: `(Re w0, Re w1, Im w1, tx, ty, tz, s, e, rx, ry, rz)` (rotation
 /// vector in radians, relative to the phantom file's own rotation).

@@ -4,7 +4,7 @@
 
 use num_complex::Complex64;
 
-use super::coil_maps::{simulate_ideal, SimulateOptions};
+use super::run::{simulate_ideal, SimulateOptions};
 use crate::coil::{CoilConfig, PhantomConfig};
 use crate::error::Result;
 use crate::grid::{EPS0, MU0};
@@ -102,7 +102,7 @@ fn case_b1_minus() -> Result<CaseResult> {
 
 fn case_resonant_quadrature() -> Result<CaseResult> {
     let coil = CoilConfig::from_toml_str(BODY_15T, "coils/body_1p5t_hp16.toml")?;
-    let (f, t) = super::coil_maps::simulate_resonant(&coil, None, &opts(0.02), 12000, 0.005, None)?;
+    let (f, t) = super::run::simulate_resonant(&coil, None, &opts(0.02), 12000, 0.005, None)?;
     let ratio = f.b1_minus.sample([0.0; 3]).norm() as f64 / f.b1_plus.sample([0.0; 3]).norm() as f64;
     Ok(CaseResult::with_error(
         "coil_resonant_quadrature_b1_minus",

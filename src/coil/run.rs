@@ -1,17 +1,18 @@
-//! Coil field maps (B1 of a simulated coil; `b1` comes after `coil` in the pipeline): run a coil model to steady state at its Larmor frequency and return E, B1+ and
-//! B1- at cell centres, the input power and the normalisation factors (per watt of input power and
-//! per µT of B1+ at the isocentre).
+//! The coil FDTD run (B1 of a simulated coil): run a coil model to steady state at its Larmor
+//! frequency and return E, B1+ and B1- at cell centres, the input power and the normalisation factors
+//! (per watt of input power and per µT of B1+ at the isocentre).
 
 use ndarray::Array3;
 use num_complex::{Complex32, Complex64};
 
-use super::{b1_minus, b1_plus, GridPlacement, RegularField, YeeVector};
+use super::field::{b1_minus, b1_plus};
 use crate::coil::config::{CoilConfig, Drive};
 use crate::coil::fdtd_model::{self, BirdcageMesh, Gaps, MeshOptions, ModelKind};
 use crate::coil::phantom::PhantomConfig;
 use crate::coil::resonant::{resonant_spec, tune_fdtd, FdtdTuning};
 use crate::error::{Error, Result};
-use crate::fdtd::{DftProbe, FieldKind, Probe, ProgressFn, RunStats, Simulation, SteadyState};
+use crate::fdtd::{DftProbe, FieldKind, Probe, ProgressFn, RunStats, Simulation, SteadyState, YeeVector};
+use crate::grid::{GridPlacement, RegularField};
 
 /// How to drive and run the coil.
 #[derive(Clone, Debug)]
