@@ -1,8 +1,9 @@
 //! rftwin: digital twin of an MRI birdcage RF body coil and implant RF-heating safety.
 //!
 //! The modules read as the physics pipeline; each depends only on those before it:
-//! `grid` → `fdtd` → `coil` → `b1` → `twin` → `dosimetry` → `implant` → `report` → `cli`.
-//! `error`, `io`, `resources`, `validate` and `bench` are shared plumbing.
+//! `grid` → `fdtd` → `coil` → `b1` → `twin` → `dosimetry` → `implant` → `report` → `assess` → `cli`.
+//! `error`, `spec`, `io`, `resources`, `numerics`, `validate`, `bench`, `plot` and `fuzzing` are
+//! shared plumbing.
 
 // `!(x > 0.0)` is used on purpose: it also rejects NaN. Index loops over the three axes read
 // better than iterator chains in the field code.

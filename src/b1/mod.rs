@@ -19,6 +19,7 @@ pub mod h5_io;
 pub mod map;
 pub mod mask;
 pub mod nifti_io;
+pub mod nifti_write;
 pub mod resample;
 
 pub use affine::{Affine, RigidTransform};
@@ -26,9 +27,10 @@ pub use h5_io::{read_h5_field, read_h5_map, write_h5_map, H5MapOptions};
 pub use map::{nominal_b1_ut_rect, B1Map, B1Unit, Frame, RelativeScale, UnitKeys, GAMMA_BAR_PROTON_HZ_PER_T};
 pub use mask::{eroded, mask_from_file, mask_from_shape, mask_from_shape_grid};
 pub use nifti_io::{
-    read_nifti_header, read_nifti_map, read_nifti_volume, sidecar_path, write_nifti_map, write_nifti_volume,
-    NiftiHeaderInfo, NiftiMapOptions, NiftiVersion, NiftiVolume, XformSource, MAX_MAP_VOXELS,
+    read_nifti_header, read_nifti_map, read_nifti_volume, sidecar_path, NiftiHeaderInfo, NiftiMapOptions,
+    NiftiVolume, XformSource, MAX_MAP_VOXELS,
 };
+pub use nifti_write::{write_nifti_map, write_nifti_volume, NiftiVersion};
 pub use resample::{resample, resample_with_jacobian, Placement, ResampledWithJacobian};
 
 /// Reads a measured map by file name: `.nii`/`.nii.gz` as NIfTI, `.h5`/`.hdf5` as HDF5 (default dataset),

@@ -21,14 +21,14 @@
 
 use num_complex::Complex64;
 
-use super::config::{CoilConfig, CoilType};
+use super::config::{CoilConfig, CoilType, Shield};
 use super::phantom::PhantomConfig;
 use crate::error::{Error, Result};
 use crate::fdtd::{Boundary, LumpedSpec, SimulationSpec, Waveform};
 use crate::grid::{Comp, Grid, Material, VoxelModel};
 
 /// The default cell of the coarse (whole-coil) FDTD model (m): 10 mm, for `rftwin coil simulate`,
-/// `twin fit`/`twin build`, `implant search` and `assess` alike.
+/// `twin fit`, `twin synth`, `implant search` and `assess` alike.
 pub const DEFAULT_COARSE_CELL_M: f64 = 0.010;
 
 /// How the coil is put on the grid.
@@ -129,8 +129,88 @@ pub fn mesh(
     kind: ModelKind,
     opt: &MeshOptions,
 ) -> Result<BirdcageMesh> {
-    let src = coil.source_name.as_str();
     let d = opt.cell_m;
+    check_cell(coil, phantom, d)?;
+    let r = coil.rung_radius_m;
+    let l = opt.cpml_layers;
+    let (n, lateral) = box_cells(coil, opt)?;
+    let origin = [
+        -(n[0] as f64) * d / 2.0,
+        -(n[1] as f64) * d / 2.0,
+        -(n[2] as f64) * d / 2.0,
+    ];
+    let grid = Grid::uniform(origin, [d; 3], n)?;
+    if let Some(p) = phantom {
+        check_phantom_inside(coil, p, n, d, l)?;
+    }
+    let mut model = VoxelModel::new(grid, Material::vacuum())?;
+    let phantom_material = match phantom {
+        Some(p) => Some(p.rasterise(&mut model)?.0),
+        None => None,
+    };
+    let g = model.grid.clone();
+    let iso_node = [n[0] / 2, n[1] / 2, n[2] / 2];
+
+    if let Some(s) = &coil.shield {
+        add_shield(&mut model, s, &g, n, d)?;
+    }
+
+    // End rings: the staircased outline of the rung circle at the two ring planes.
+    let outline = model.disc_outline_edges([0.0, 0.0], r);
+    let ring_k = [
+        g.axes[2].nearest_node(-coil.rung_length_m / 2.0),
+        g.axes[2].nearest_node(coil.rung_length_m / 2.0),
+    ];
+    // Rungs at the loop nodes nearest to their ideal azimuths.
+    let (rung_nodes, rung_angles_rad) = snap_rungs(coil, &g, &outline)?;
+    let mut ring_gaps: [Vec<Edge>; 2] = [Vec::new(), Vec::new()];
+    let mut rung_gaps = Vec::new();
+    let mut rung_paths = Vec::new();
+    let mut ring_paths: [Vec<Vec<(Edge, f64)>>; 2] = [Vec::new(), Vec::new()];
+    match kind {
+        ModelKind::Ideal => {
+            (rung_paths, ring_paths) = ideal_paths(coil, &g, &outline, &rung_nodes, ring_k)?;
+        }
+        ModelKind::Resonant(gaps) => {
+            // Ring gap per segment: the outline edge whose midpoint azimuth is nearest the segment's middle.
+            if gaps.rings() {
+                ring_gaps = ring_gap_edges(coil, &g, &outline, &rung_angles_rad, ring_k, d);
+            }
+            // Rungs along z between the rings, with a gap at the middle when asked.
+            let gap_k = iso_node[2].clamp(ring_k[0] + 1, ring_k[1] - 2);
+            let rung_gap_k = gaps.rungs().then_some(gap_k);
+            rung_gaps = place_conductors(&mut model, &outline, &ring_gaps, &rung_nodes, ring_k, rung_gap_k)?;
+        }
+    }
+    let rn = (r / d).ceil() as usize + 1;
+    let interior = [
+        iso_node[0].saturating_sub(rn)..(iso_node[0] + rn + 1).min(n[0] + 1),
+        iso_node[1].saturating_sub(rn)..(iso_node[1] + rn + 1).min(n[1] + 1),
+        ring_k[0]..ring_k[1] + 1,
+    ];
+    let mut boundaries: [[Boundary; 2]; 3] = std::array::from_fn(|_| [lateral.clone(), lateral.clone()]);
+    boundaries[2] = [Boundary::cpml(l), Boundary::cpml(l)];
+    Ok(BirdcageMesh {
+        model,
+        boundaries,
+        courant: opt.courant,
+        rung_nodes,
+        rung_angles_rad,
+        ring_k,
+        rung_gaps,
+        ring_gaps,
+        rung_paths,
+        ring_paths,
+        iso_node,
+        phantom_material,
+        interior,
+    })
+}
+
+/// Refuses a cell that is not positive or too coarse for the rung spacing, and a phantom that does
+/// not fit the coil.
+fn check_cell(coil: &CoilConfig, phantom: Option<&PhantomConfig>, d: f64) -> Result<()> {
+    let src = coil.source_name.as_str();
     if !(d > 0.0) {
         return Err(Error::input(
             src,
@@ -156,6 +236,15 @@ pub fn mesh(
             "use smaller cells (cell_m) for this coil",
         ));
     }
+    Ok(())
+}
+
+/// Cells of the simulated box (checked against the memory limit before anything is allocated) and
+/// the lateral boundary (PEC at a shield, else CPML).
+fn box_cells(coil: &CoilConfig, opt: &MeshOptions) -> Result<([usize; 3], Boundary)> {
+    let src = coil.source_name.as_str();
+    let d = opt.cell_m;
+    let r = coil.rung_radius_m;
     let l = opt.cpml_layers;
     let (half_xy, lateral) = match &coil.shield {
         Some(s) => (s.radius_m + 2.0 * d, Boundary::Pec),
@@ -193,86 +282,78 @@ pub fn mesh(
             }
         },
     )?;
-    let n = n.expect("checked above");
-    let origin = [
-        -(n[0] as f64) * d / 2.0,
-        -(n[1] as f64) * d / 2.0,
-        -(n[2] as f64) * d / 2.0,
+    Ok((n.expect("checked above"), lateral))
+}
+
+/// Refuses a phantom that reaches beyond the simulated box of `n` cells of `d` without its
+/// absorbing layers (`l` cells).
+fn check_phantom_inside(coil: &CoilConfig, p: &PhantomConfig, n: [usize; 3], d: f64, l: usize) -> Result<()> {
+    let src = coil.source_name.as_str();
+    // The simulated box without its absorbing layers: a phantom reaching beyond would be clipped
+    // silently (a 3 m phantom became a 1 m one) and its SAR and loading would be wrong.
+    let inner_xy = if coil.shield.is_some() { 0.0 } else { l as f64 * d };
+    let inner_half = [
+        n[0] as f64 * d / 2.0 - inner_xy,
+        n[1] as f64 * d / 2.0 - inner_xy,
+        n[2] as f64 * d / 2.0 - l as f64 * d,
     ];
-    let grid = Grid::uniform(origin, [d; 3], n)?;
-    if let Some(p) = phantom {
-        // The simulated box without its absorbing layers: a phantom reaching beyond would be clipped
-        // silently (a 3 m phantom became a 1 m one) and its SAR and loading would be wrong.
-        let inner_xy = if coil.shield.is_some() { 0.0 } else { l as f64 * d };
-        let inner_half = [
-            n[0] as f64 * d / 2.0 - inner_xy,
-            n[1] as f64 * d / 2.0 - inner_xy,
-            n[2] as f64 * d / 2.0 - l as f64 * d,
-        ];
-        let (c, h) = (p.centre_m(), p.bounding_half_m());
-        for a in 0..3 {
-            let (lo, hi) = (c[a] - h[a], c[a] + h[a]);
-            if lo < -inner_half[a] - 1e-9 || hi > inner_half[a] + 1e-9 {
-                let key = match (p.shape, a) {
-                    (_, 2) => "length_m",
-                    (super::phantom::PhantomShape::Cylinder, _) => "radius_m",
-                    (_, 0) => "width_m",
-                    _ => "depth_m",
-                };
-                return Err(Error::input(
-                    &p.source_name,
-                    key,
-                    format!(
-                        "the phantom spans {lo:.4} to {hi:.4} m along {} but the simulated box of {} ({src}) spans {:.4} to {:.4} m there (without its absorbing layers): it would be clipped",
-                        ["x", "y", "z"][a],
-                        coil.name,
-                        -inner_half[a],
-                        inner_half[a]
-                    ),
-                    "give the phantom's true size (metres, not millimetres), make it smaller, or move it towards the isocentre so that it lies inside the coil's simulated box",
-                ));
-            }
+    let (c, h) = (p.centre_m(), p.bounding_half_m());
+    for a in 0..3 {
+        let (lo, hi) = (c[a] - h[a], c[a] + h[a]);
+        if lo < -inner_half[a] - 1e-9 || hi > inner_half[a] + 1e-9 {
+            let key = match (p.shape, a) {
+                (_, 2) => "length_m",
+                (super::phantom::PhantomShape::Cylinder, _) => "radius_m",
+                (_, 0) => "width_m",
+                _ => "depth_m",
+            };
+            return Err(Error::input(
+                &p.source_name,
+                key,
+                format!(
+                    "the phantom spans {lo:.4} to {hi:.4} m along {} but the simulated box of {} ({src}) spans {:.4} to {:.4} m there (without its absorbing layers): it would be clipped",
+                    ["x", "y", "z"][a],
+                    coil.name,
+                    -inner_half[a],
+                    inner_half[a]
+                ),
+                "give the phantom's true size (metres, not millimetres), make it smaller, or move it towards the isocentre so that it lies inside the coil's simulated box",
+            ));
         }
     }
-    let mut model = VoxelModel::new(grid, Material::vacuum())?;
-    let phantom_material = match phantom {
-        Some(p) => Some(p.rasterise(&mut model)?.0),
-        None => None,
-    };
-    let g = model.grid.clone();
-    let iso_node = [n[0] / 2, n[1] / 2, n[2] / 2];
+    Ok(())
+}
 
-    if let Some(s) = &coil.shield {
-        model.pec_cylinder_shell_z([0.0, 0.0], s.radius_m, -s.length_m / 2.0, s.length_m / 2.0)?;
-        // Fill the space between the shield and the lateral PEC walls with metal: left empty it
-        // would be a coaxial line (shield inside, walls outside) resonating near c / (2 L_shield).
-        let fill = model.add_material(Material::pec("shield_outside"))?;
-        let k0 = g.axes[2].cell_of(-s.length_m / 2.0 + 0.5 * d).unwrap_or(0);
-        let k1 = g.axes[2].cell_of(s.length_m / 2.0 - 0.5 * d).unwrap_or(n[2] - 1);
-        for i in 0..n[0] {
-            for j in 0..n[1] {
-                let c = g.cell_centre(i, j, 0);
-                if c[0].hypot(c[1]) > s.radius_m + 0.5 * d {
-                    for k in k0..=k1 {
-                        model.set_cell(i, j, k, fill);
-                    }
+/// The shield: a PEC cylinder shell, with the space between it and the lateral PEC walls filled.
+fn add_shield(model: &mut VoxelModel, s: &Shield, g: &Grid, n: [usize; 3], d: f64) -> Result<()> {
+    model.pec_cylinder_shell_z([0.0, 0.0], s.radius_m, -s.length_m / 2.0, s.length_m / 2.0)?;
+    // Fill the space between the shield and the lateral PEC walls with metal: left empty it
+    // would be a coaxial line (shield inside, walls outside) resonating near c / (2 L_shield).
+    let fill = model.add_material(Material::pec("shield_outside"))?;
+    let k0 = g.axes[2].cell_of(-s.length_m / 2.0 + 0.5 * d).unwrap_or(0);
+    let k1 = g.axes[2].cell_of(s.length_m / 2.0 - 0.5 * d).unwrap_or(n[2] - 1);
+    for i in 0..n[0] {
+        for j in 0..n[1] {
+            let c = g.cell_centre(i, j, 0);
+            if c[0].hypot(c[1]) > s.radius_m + 0.5 * d {
+                for k in k0..=k1 {
+                    model.set_cell(i, j, k, fill);
                 }
             }
         }
     }
+    Ok(())
+}
 
-    // End rings: the staircased outline of the rung circle at the two ring planes.
-    let outline = model.disc_outline_edges([0.0, 0.0], r);
-    let ring_k = [
-        g.axes[2].nearest_node(-coil.rung_length_m / 2.0),
-        g.axes[2].nearest_node(coil.rung_length_m / 2.0),
-    ];
+/// Snaps the rungs to the loop nodes of the ring outline nearest to their ideal azimuths: the node
+/// `(i, j)` and the azimuth (rad) of each rung.
+fn snap_rungs(coil: &CoilConfig, g: &Grid, outline: &[(Comp, usize, usize)]) -> Result<(Vec<[usize; 2]>, Vec<f64>)> {
+    let src = coil.source_name.as_str();
     let mut loop_nodes = std::collections::BTreeSet::new();
-    for &(c, i, j) in &outline {
+    for &(c, i, j) in outline {
         loop_nodes.insert((i, j));
         loop_nodes.insert(if c == Comp::X { (i + 1, j) } else { (i, j + 1) });
     }
-    // Rungs at the loop nodes nearest to their ideal azimuths.
     let mut rung_nodes = Vec::new();
     let mut rung_angles_rad = Vec::new();
     for jr in 0..coil.rungs {
@@ -297,134 +378,140 @@ pub fn mesh(
         rung_nodes.push([best.0, best.1]);
         rung_angles_rad.push(g.axes[1].node(best.1).atan2(g.axes[0].node(best.0)));
     }
-    let mut ring_gaps: [Vec<Edge>; 2] = [Vec::new(), Vec::new()];
-    let mut rung_gaps = Vec::new();
+    Ok((rung_nodes, rung_angles_rad))
+}
+
+/// Ideal drive: the +z edges of each rung and the edges of each ring segment with their signs.
+#[allow(clippy::type_complexity)]
+fn ideal_paths(
+    coil: &CoilConfig,
+    g: &Grid,
+    outline: &[(Comp, usize, usize)],
+    rung_nodes: &[[usize; 2]],
+    ring_k: [usize; 2],
+) -> Result<(Vec<Vec<Edge>>, [Vec<Vec<(Edge, f64)>>; 2])> {
+    let src = coil.source_name.as_str();
     let mut rung_paths = Vec::new();
     let mut ring_paths: [Vec<Vec<(Edge, f64)>>; 2] = [Vec::new(), Vec::new()];
-    match kind {
-        ModelKind::Ideal => {
-            let cycle = ordered_loop(&outline, &g).ok_or_else(|| {
-                Error::input(
-                    src,
-                    "rung_radius_m",
-                    "the staircased ring is not a simple loop on this grid",
-                    "change cell_m slightly",
-                )
-            })?;
-            let pos: Vec<usize> = rung_nodes
+    let cycle = ordered_loop(outline, g).ok_or_else(|| {
+        Error::input(
+            src,
+            "rung_radius_m",
+            "the staircased ring is not a simple loop on this grid",
+            "change cell_m slightly",
+        )
+    })?;
+    let pos: Vec<usize> = rung_nodes
+        .iter()
+        .map(|rn| {
+            cycle
                 .iter()
-                .map(|rn| {
-                    cycle
-                        .iter()
-                        .position(|c| *c == (rn[0], rn[1]))
-                        .expect("rung node on the loop")
-                })
-                .collect();
-            for jr in 0..coil.rungs {
-                rung_paths.push(
-                    (ring_k[0]..ring_k[1])
-                        .map(|k| (2usize, [rung_nodes[jr][0], rung_nodes[jr][1], k]))
-                        .collect(),
-                );
-                let (a, b) = (pos[jr], pos[(jr + 1) % coil.rungs]);
-                let mut path = Vec::new();
-                let mut t = a;
-                while t != b {
-                    let u = (t + 1) % cycle.len();
-                    let (p, q) = (cycle[t], cycle[u]);
-                    let (comp, start, sign) = if q.0 == p.0 + 1 {
-                        (0usize, p, 1.0)
-                    } else if p.0 == q.0 + 1 {
-                        (0, q, -1.0)
-                    } else if q.1 == p.1 + 1 {
-                        (1, p, 1.0)
-                    } else {
-                        (1, q, -1.0)
-                    };
-                    path.push(((comp, [start.0, start.1, 0]), sign));
-                    t = u;
-                }
-                for (ri, &k) in ring_k.iter().enumerate() {
-                    ring_paths[ri].push(path.iter().map(|&((c, [i, j, _]), sg)| ((c, [i, j, k]), sg)).collect());
-                }
-            }
+                .position(|c| *c == (rn[0], rn[1]))
+                .expect("rung node on the loop")
+        })
+        .collect();
+    for jr in 0..coil.rungs {
+        rung_paths.push(
+            (ring_k[0]..ring_k[1])
+                .map(|k| (2usize, [rung_nodes[jr][0], rung_nodes[jr][1], k]))
+                .collect(),
+        );
+        let (a, b) = (pos[jr], pos[(jr + 1) % coil.rungs]);
+        let mut path = Vec::new();
+        let mut t = a;
+        while t != b {
+            let u = (t + 1) % cycle.len();
+            let (p, q) = (cycle[t], cycle[u]);
+            let (comp, start, sign) = if q.0 == p.0 + 1 {
+                (0usize, p, 1.0)
+            } else if p.0 == q.0 + 1 {
+                (0, q, -1.0)
+            } else if q.1 == p.1 + 1 {
+                (1, p, 1.0)
+            } else {
+                (1, q, -1.0)
+            };
+            path.push(((comp, [start.0, start.1, 0]), sign));
+            t = u;
         }
-        ModelKind::Resonant(gaps) => {
-            // Ring gap per segment: the outline edge whose midpoint azimuth is nearest the segment's middle.
-            if gaps.rings() {
-                for jr in 0..coil.rungs {
-                    let a0 = rung_angles_rad[jr];
-                    let mut a1 = rung_angles_rad[(jr + 1) % coil.rungs];
-                    if a1 < a0 {
-                        a1 += 2.0 * std::f64::consts::PI;
-                    }
-                    let mid = 0.5 * (a0 + a1);
-                    let e = outline
-                        .iter()
-                        .min_by(|x, y| {
-                            let ang = |&(c, i, j): &(Comp, usize, usize)| {
-                                let (xm, ym) = if c == Comp::X {
-                                    (g.axes[0].node(i) + d / 2.0, g.axes[1].node(j))
-                                } else {
-                                    (g.axes[0].node(i), g.axes[1].node(j) + d / 2.0)
-                                };
-                                let a = ym.atan2(xm);
-                                let diff = (a - mid).rem_euclid(2.0 * std::f64::consts::PI);
-                                diff.min(2.0 * std::f64::consts::PI - diff)
-                            };
-                            ang(x).total_cmp(&ang(y))
-                        })
-                        .copied()
-                        .expect("outline");
-                    for (ri, &k) in ring_k.iter().enumerate() {
-                        ring_gaps[ri].push((e.0.index(), [e.1, e.2, k]));
-                    }
-                }
-            }
-            for &(c, i, j) in &outline {
-                for (ri, &k) in ring_k.iter().enumerate() {
-                    if ring_gaps[ri].contains(&(c.index(), [i, j, k])) {
-                        continue;
-                    }
-                    model.set_pec_edge(c, i, j, k)?;
-                }
-            }
-            // Rungs along z between the rings, with a gap at the middle when asked.
-            let gap_k = iso_node[2].clamp(ring_k[0] + 1, ring_k[1] - 2);
-            for &[i, j] in &rung_nodes {
-                for k in ring_k[0]..ring_k[1] {
-                    if gaps.rungs() && k == gap_k {
-                        rung_gaps.push((2, [i, j, k]));
-                        continue;
-                    }
-                    model.set_pec_edge(Comp::Z, i, j, k)?;
-                }
-            }
+        for (ri, &k) in ring_k.iter().enumerate() {
+            ring_paths[ri].push(path.iter().map(|&((c, [i, j, _]), sg)| ((c, [i, j, k]), sg)).collect());
         }
     }
-    let rn = (r / d).ceil() as usize + 1;
-    let interior = [
-        iso_node[0].saturating_sub(rn)..(iso_node[0] + rn + 1).min(n[0] + 1),
-        iso_node[1].saturating_sub(rn)..(iso_node[1] + rn + 1).min(n[1] + 1),
-        ring_k[0]..ring_k[1] + 1,
-    ];
-    let mut boundaries: [[Boundary; 2]; 3] = std::array::from_fn(|_| [lateral.clone(), lateral.clone()]);
-    boundaries[2] = [Boundary::cpml(l), Boundary::cpml(l)];
-    Ok(BirdcageMesh {
-        model,
-        boundaries,
-        courant: opt.courant,
-        rung_nodes,
-        rung_angles_rad,
-        ring_k,
-        rung_gaps,
-        ring_gaps,
-        rung_paths,
-        ring_paths,
-        iso_node,
-        phantom_material,
-        interior,
-    })
+    Ok((rung_paths, ring_paths))
+}
+
+/// Resonant model with ring gaps: per ring segment, the outline edge whose midpoint azimuth is
+/// nearest the segment's middle; `[ring][segment]`.
+fn ring_gap_edges(
+    coil: &CoilConfig,
+    g: &Grid,
+    outline: &[(Comp, usize, usize)],
+    rung_angles_rad: &[f64],
+    ring_k: [usize; 2],
+    d: f64,
+) -> [Vec<Edge>; 2] {
+    let mut ring_gaps: [Vec<Edge>; 2] = [Vec::new(), Vec::new()];
+    for jr in 0..coil.rungs {
+        let a0 = rung_angles_rad[jr];
+        let mut a1 = rung_angles_rad[(jr + 1) % coil.rungs];
+        if a1 < a0 {
+            a1 += 2.0 * std::f64::consts::PI;
+        }
+        let mid = 0.5 * (a0 + a1);
+        let e = outline
+            .iter()
+            .min_by(|x, y| {
+                let ang = |&(c, i, j): &(Comp, usize, usize)| {
+                    let (xm, ym) = if c == Comp::X {
+                        (g.axes[0].node(i) + d / 2.0, g.axes[1].node(j))
+                    } else {
+                        (g.axes[0].node(i), g.axes[1].node(j) + d / 2.0)
+                    };
+                    let a = ym.atan2(xm);
+                    let diff = (a - mid).rem_euclid(2.0 * std::f64::consts::PI);
+                    diff.min(2.0 * std::f64::consts::PI - diff)
+                };
+                ang(x).total_cmp(&ang(y))
+            })
+            .copied()
+            .expect("outline");
+        for (ri, &k) in ring_k.iter().enumerate() {
+            ring_gaps[ri].push((e.0.index(), [e.1, e.2, k]));
+        }
+    }
+    ring_gaps
+}
+
+/// Resonant model: PEC rings (but their gaps) and PEC rungs between the rings, with a gap at
+/// `rung_gap_k` when given; returns the rung gap edges.
+fn place_conductors(
+    model: &mut VoxelModel,
+    outline: &[(Comp, usize, usize)],
+    ring_gaps: &[Vec<Edge>; 2],
+    rung_nodes: &[[usize; 2]],
+    ring_k: [usize; 2],
+    rung_gap_k: Option<usize>,
+) -> Result<Vec<Edge>> {
+    let mut rung_gaps = Vec::new();
+    for &(c, i, j) in outline {
+        for (ri, &k) in ring_k.iter().enumerate() {
+            if ring_gaps[ri].contains(&(c.index(), [i, j, k])) {
+                continue;
+            }
+            model.set_pec_edge(c, i, j, k)?;
+        }
+    }
+    for &[i, j] in rung_nodes {
+        for k in ring_k[0]..ring_k[1] {
+            if rung_gap_k == Some(k) {
+                rung_gaps.push((2, [i, j, k]));
+                continue;
+            }
+            model.set_pec_edge(Comp::Z, i, j, k)?;
+        }
+    }
+    Ok(rung_gaps)
 }
 
 /// Rung weights of the homogeneous mode: quadrature `exp(-i phi_j)` (B1+ rotating), or linear
