@@ -13,12 +13,12 @@ fn model(n: usize) -> VoxelModel {
     VoxelModel::new(Grid::uniform([0.0; 3], [0.01; 3], [n; 3]).unwrap(), Material::vacuum()).unwrap()
 }
 
-/// A 24-cell vacuum box with CPML and a PMC face, a port, an edge source, a CW TF/SF box and a
+/// A 28-cell vacuum box with CPML and a PMC face, a port, an edge source, a CW TF/SF box and a
 /// thin wire inside it.
 fn full_spec(with_tfsf: bool) -> (SimulationSpec, TfsfSpec) {
     let d = 0.01;
     let freq = 3e8;
-    let mut spec = SimulationSpec::new(model(24)).all_boundaries(Boundary::cpml(6));
+    let mut spec = SimulationSpec::new(model(28)).all_boundaries(Boundary::cpml(6));
     spec.boundaries[2][1] = Boundary::Pmc;
     spec.cw_freq_hz = Some(freq);
     spec.port_freqs_hz = vec![freq];
@@ -41,7 +41,7 @@ fn full_spec(with_tfsf: bool) -> (SimulationSpec, TfsfSpec) {
         Complex64::new(1.0, 0.0),
     ];
     let pw = PlaneWave::new(freq, 1.0, 0.0, [1.0, 0.0, 0.0], e0, [0.12; 3]).unwrap();
-    let t = TfsfSpec::new([8; 3], [17; 3], Arc::new(pw));
+    let t = TfsfSpec::new([8; 3], [18; 3], Arc::new(pw));
     if with_tfsf {
         spec.tfsf = Some(t.clone());
     }
