@@ -13,9 +13,11 @@
 
 pub mod assessment;
 pub mod criteria;
+pub mod keys;
 pub mod pdf;
 pub mod recipe;
 pub mod regress;
+pub mod sections;
 pub mod summary;
 
 use std::collections::HashMap;
@@ -340,13 +342,13 @@ pub struct CriterionResult {
 
 impl CriterionResult {
     pub fn factor_key(&self) -> String {
-        format!("criteria.{}.uncertainty_factor", self.id)
+        keys::Criterion::UncertaintyFactor.key(&self.id)
     }
     pub fn assessed_key(&self) -> String {
-        format!("criteria.{}.assessed", self.id)
+        keys::Criterion::Assessed.key(&self.id)
     }
     pub fn limit_key(&self) -> String {
-        format!("criteria.{}.limit", self.id)
+        keys::Criterion::Limit.key(&self.id)
     }
 }
 
