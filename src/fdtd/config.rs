@@ -316,8 +316,8 @@ fn toml_parse_error(file: &str, text: &str, e: &toml::de::Error) -> Error {
 /// Range checks of the numbers the solver trusts (all problems at once): finite coordinates,
 /// non-negative material and element values, run settings in their meaningful ranges.
 fn check_numbers(cfg: &SimFile, file: &str) -> Result<()> {
-    let mut p = crate::coil::config::Problems::new(file);
-    let finite3 = |p: &mut crate::coil::config::Problems, key: String, v: &[f64; 3]| {
+    let mut p = crate::spec::Problems::new(file);
+    let finite3 = |p: &mut crate::spec::Problems, key: String, v: &[f64; 3]| {
         if v.iter().any(|x| !x.is_finite()) {
             p.add(
                 &key,

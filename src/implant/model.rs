@@ -29,8 +29,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::coil::config::{toml_error, Problems};
 use crate::error::Result;
+use crate::spec::{self, Problems};
 
 /// Electrical and thermal properties of an implant metal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -247,13 +247,11 @@ pub fn point_at(path: &[[f64; 3]], s: f64) -> ([f64; 3], [f64; 3]) {
 
 impl Implant {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = crate::error::read_text(path)?;
-        Self::from_toml_str(&text, &path.display().to_string())
+        spec::load(path, Self::from_toml_str)
     }
 
     pub fn from_toml_str(text: &str, source_name: &str) -> Result<Self> {
-        let raw: ImplantToml = toml::from_str(text).map_err(|e| toml_error(source_name, e, IMPLANT_KEYS))?;
-        Self::from_raw(raw, source_name)
+        Self::from_raw(spec::parse(text, source_name, IMPLANT_KEYS)?, source_name)
     }
 
     /// Total conductor length along the path (m).
