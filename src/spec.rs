@@ -109,15 +109,17 @@ pub fn key_path_at(text: &str, at: usize) -> Option<String> {
 }
 
 /// A TOML error of a file whose keys are documented elsewhere (`fix_where`, e.g. "see README 'fdtd
-/// run' for the keys"): the key the parser names (an unknown value: the key path that holds it; else
-/// "(toml)"), the message, the line and column where the parser points (omitted when it does not),
+/// run' for the keys"): the key the parser names (an unknown or mistyped keyword value: the key path
+/// that holds it; else "(toml)"), the message, the line and column where the parser points (omitted when it does not),
 /// and the fix.
 pub(crate) fn toml_error_at(source: &str, text: &str, e: &toml::de::Error, fix_where: &str) -> Error {
     let msg = e.message().trim().to_string();
     let unknown_value = msg.starts_with("unknown variant");
+    // A value of a keyword key (an enum) that is not even a string: named by its key path too.
+    let not_keyword = msg.starts_with("wanted string or table");
     let path = e
         .span()
-        .filter(|_| unknown_value)
+        .filter(|_| unknown_value || not_keyword)
         .and_then(|s| key_path_at(text, s.start));
     let key = path.unwrap_or_else(|| {
         msg.split('`')
