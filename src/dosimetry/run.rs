@@ -497,12 +497,8 @@ pub fn exposure_settings(opts: &HeatOptions, mats: &MaterialsFile) -> Result<The
 
 /// Parses `X,Y,Z` (m).
 pub fn parse_point_m(s: &str) -> std::result::Result<[f64; 3], String> {
-    let v: Vec<f64> = s
-        .split(',')
-        .map(|x| x.trim().parse::<f64>().map_err(|_| format!("'{x}' is not a number")))
-        .collect::<std::result::Result<_, _>>()?;
-    if v.len() != 3 || v.iter().any(|x| !x.is_finite()) {
-        return Err("expected three finite numbers X,Y,Z in metres".into());
-    }
-    Ok([v[0], v[1], v[2]])
+    crate::spec::parse_xyz(s).map_err(|e| match e {
+        crate::spec::XyzError::NotANumber(x) => format!("'{x}' is not a number"),
+        crate::spec::XyzError::NotThreeFinite => "expected three finite numbers X,Y,Z in metres".into(),
+    })
 }

@@ -253,7 +253,7 @@ impl TransferFunction {
         } else {
             path.to_path_buf()
         };
-        let text = crate::error::read_text(&file)?;
+        let text = crate::spec::read_text(&file)?;
         let tf: Self = serde_json::from_str(&text).map_err(|e| {
             Error::input(
                 &file.display().to_string(),

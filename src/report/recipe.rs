@@ -36,7 +36,7 @@ use serde::Deserialize;
 
 use super::criteria::{self, Criterion};
 use super::InputFile;
-use crate::coil::config::{toml_error, Problems};
+use crate::spec::{self, Problems};
 use crate::dosimetry::normalise::OperatingMode;
 use crate::dosimetry::run::NormaliseSpec;
 use crate::error::Result;
@@ -503,15 +503,14 @@ fn criteria_list(p: &mut Problems, c: &CriteriaToml) -> Vec<Criterion> {
 impl Recipe {
     /// Reads and validates a recipe file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = crate::error::read_text(path)?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Self::from_toml_str(&text, path, &base)
+        spec::load(path, |text, _| Self::from_toml_str(text, path, &base))
     }
 
     /// Parses recipe text; `path` names it in errors and `base` is the directory relative paths start from.
     pub fn from_toml_str(text: &str, path: &Path, base: &Path) -> Result<Self> {
         let src = path.display().to_string();
-        let raw: RecipeToml = toml::from_str(text).map_err(|e| toml_error(&src, e, RECIPE_KEYS))?;
+        let raw: RecipeToml = spec::parse(text, &src, RECIPE_KEYS)?;
         let mut p = Problems::new(&src);
         if raw.title.trim().is_empty() {
             p.add("title", "empty title", "give the report a title");

@@ -404,7 +404,7 @@ pub fn load_twin_dir(dir: &Path) -> Result<LoadedTwin> {
     let fields = TwinFields::load(dir)?;
     let toml_path = dir.join("twin.toml");
     let name = toml_path.display().to_string();
-    let text = crate::error::read_text(&toml_path)?;
+    let text = crate::spec::read_text(&toml_path)?;
     let v: toml::Table = toml::from_str(&text).map_err(|e| {
         Error::input(
             &name,

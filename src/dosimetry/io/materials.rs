@@ -107,7 +107,7 @@ pub struct BoundaryEntry {
 
 impl BoundaryEntry {
     /// The boundary, with every problem of the entry added to `p` under `key`.
-    pub(super) fn to_boundary(&self, key: &str, p: &mut crate::coil::config::Problems) -> Boundary {
+    pub(super) fn to_boundary(&self, key: &str, p: &mut crate::spec::Problems) -> Boundary {
         let given = [
             ("temperature_c", self.temperature_c),
             ("h_w_per_m2_k", self.h_w_per_m2_k),
@@ -171,17 +171,12 @@ pub struct ImplantEntry {
 impl MaterialsFile {
     pub fn load(path: &Path) -> Result<Self> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-            path: name.clone(),
-            err: e,
-        })?;
-        let mut m: MaterialsFile = toml::from_str(&text).map_err(|e| {
-            crate::coil::config::toml_error(
-                &name,
-                e,
-                "[materials.NAME] (sigma_s_per_m, density_kg_per_m3, [thermal]: preset, density_kg_per_m3, heat_capacity_j_per_kg_k, conductivity_w_per_m_k, perfusion_per_s, metabolic_heat_w_per_m3), [implant] (material, replace_with), [[probes]] (name, position_m, radius_m), [exposure] (duration_s, dt_s, initial_temperature_c, cem43_map), [boundaries] (all, faces, background)",
-            )
-        })?;
+        let text = crate::spec::read_text(path)?;
+        let mut m: MaterialsFile = crate::spec::parse(
+            &text,
+            &name,
+            "[materials.NAME] (sigma_s_per_m, density_kg_per_m3, [thermal]: preset, density_kg_per_m3, heat_capacity_j_per_kg_k, conductivity_w_per_m_k, perfusion_per_s, metabolic_heat_w_per_m3), [implant] (material, replace_with), [[probes]] (name, position_m, radius_m), [exposure] (duration_s, dt_s, initial_temperature_c, cem43_map), [boundaries] (all, faces, background)",
+        )?;
         m.source = name;
         m.validate()?;
         Ok(m)
@@ -190,8 +185,8 @@ impl MaterialsFile {
     /// Range checks of every number of the file, all problems reported at once against this file (the
     /// field or SAR file is not to blame for a value written here).
     pub fn validate(&self) -> Result<()> {
-        let mut p = crate::coil::config::Problems::new(&self.source);
-        let nonneg = |p: &mut crate::coil::config::Problems, key: String, v: Option<f64>, strict: bool, unit: &str| {
+        let mut p = crate::spec::Problems::new(&self.source);
+        let nonneg = |p: &mut crate::spec::Problems, key: String, v: Option<f64>, strict: bool, unit: &str| {
             if let Some(x) = v {
                 let ok = x.is_finite() && if strict { x > 0.0 } else { x >= 0.0 };
                 if !ok {
@@ -370,7 +365,7 @@ impl MaterialsFile {
     pub fn boundaries(&self) -> Boundaries {
         let b = self.boundaries.clone().unwrap_or_default();
         // Checked by `validate` (run by `load`); problems here only mean a file built in code.
-        let mut p = crate::coil::config::Problems::new(&self.source);
+        let mut p = crate::spec::Problems::new(&self.source);
         let mut conv = |e: &BoundaryEntry| e.to_boundary("boundaries", &mut p);
         let all = b.all.as_ref().map_or(Boundary::Insulating, &mut conv);
         Boundaries {
@@ -488,15 +483,10 @@ pub fn parse_probe_arg(s: &str) -> Result<Probe> {
     if parts.len() < 2 || parts.len() > 3 || parts[0].is_empty() {
         return Err(bad("expected NAME:X,Y,Z[:RADIUS]"));
     }
-    let xyz: Vec<f64> = parts[1]
-        .split(',')
-        .map(|v| v.trim().parse::<f64>())
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|_| bad("position is not three numbers"))?;
-    if xyz.len() != 3 || xyz.iter().any(|v| !v.is_finite()) {
-        return Err(bad("position is not three finite numbers"));
-    }
-    let p = [xyz[0], xyz[1], xyz[2]];
+    let p = crate::spec::parse_xyz(parts[1]).map_err(|e| match e {
+        crate::spec::XyzError::NotANumber(_) => bad("position is not three numbers"),
+        crate::spec::XyzError::NotThreeFinite => bad("position is not three finite numbers"),
+    })?;
     match parts.get(2) {
         None => Ok(Probe::point(parts[0], p)),
         Some(r) => {
