@@ -10,6 +10,7 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord, clippy::needless_range_loop)]
 
 pub mod error;
+pub mod spec;
 pub mod grid;
 pub mod fdtd;
 pub mod coil;
