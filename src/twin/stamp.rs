@@ -6,14 +6,17 @@
 use std::path::{Path, PathBuf};
 
 /// Source inputs of the cached coil basis runs, relative to the crate root: the pipeline up to and
-/// including `twin` (each module depends only on those before it), the error type, and the locked
-/// dependency versions.
+/// including `twin` (each module depends only on those before it), the plumbing they use to load
+/// their inputs (`spec`) and to size the grid (`resources::axis_cells`), the error type, and the
+/// locked dependency versions.
 pub const MODEL_SOURCES: &[&str] = &[
     "src/grid",
     "src/fdtd",
     "src/coil",
     "src/b1",
     "src/twin",
+    "src/spec.rs",
+    "src/resources.rs",
     "src/error.rs",
     "Cargo.lock",
 ];
