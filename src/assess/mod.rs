@@ -130,6 +130,7 @@ pub fn assess(recipe: &Recipe, opt: &AssessOptions, log: &mut dyn FnMut(&str)) -
     let norm = normalise::run(recipe, &twin)?;
     sections::normalisation::add_quantities(&mut report, &norm.facts);
     let coarse = normalise::coarse_outputs(&st, &twin, &norm)?;
+    figures::coarse_fields_panel(&coarse, &coarse.markers)?;
     report
         .sections
         .push(sections::normalisation::extend_twin_section(twin_section, &coarse.figure));
