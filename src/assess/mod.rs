@@ -17,6 +17,8 @@
 //!    figures, the criteria and the verdict; `fields.h5` with the B1+, SAR and temperature fields for
 //!    regression; everything written atomically.
 
+pub mod command;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -878,7 +880,7 @@ pub fn output_policy(recipe: &Recipe, opt: &AssessOptions) -> crate::io::OutputP
     let mut p = crate::io::OutputPolicy::new(&opt.command, opt.overwrite);
     for (role, f) in recipe.input_files() {
         p = if role == "twin directory" {
-            p.inputs(crate::io::output::twin_dir_inputs(&f))
+            p.inputs(crate::twin::file::dir_inputs(&f))
         } else {
             p.input(&role, f)
         };
