@@ -296,3 +296,82 @@ pub fn dir_inputs(dir: &Path) -> Vec<(String, PathBuf)> {
     }
     v
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fit_file() -> TwinFile {
+        TwinFile {
+            coil: Some("coils/c.toml".into()),
+            phantom: Some("phantoms/p.toml".into()),
+            measured: Some("m.h5".into()),
+            freq_hz: Some(63866217.75),
+            cell_m: Some(0.02),
+            fitted: Some(vec!["weights".into(), "offset".into()]),
+            converged: Some(true),
+            nrmse: Some(0.0212),
+            w_cos: Some([0.7788, 0.0]),
+            w_sin: Some([0.1, -0.9]),
+            phantom_offset_m: Some([0.004, 0.0, -0.003]),
+            fields_phantom_offset_m: Some([0.0; 3]),
+            fields_eps_r: Some(80.0),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn written_text_reads_back_with_whole_numbers_as_numbers() {
+        let comment = FitComment {
+            coil_name: "c".into(),
+            ci95_method: "jacobian".into(),
+        };
+        let text = fit_file().fit_text(&comment);
+        // The old writer's form: Rust's `{}` of f64 (whole numbers without a point), comments kept.
+        assert!(text.starts_with("# rftwin twin: c calibrated to m.h5\n"), "{text}");
+        assert!(text.contains("\nw_cos = [0.7788, 0]\n") && text.contains("\nfields_eps_r = 80\n"), "{text}");
+        assert!(text.contains("# the twin's fields below were computed"), "{text}");
+        let back = TwinFile::parse(&text).unwrap();
+        assert_eq!(back.fields_eps_r, Some(80.0));
+        assert_eq!(back.phantom_offset_m, Some([0.004, 0.0, -0.003]));
+        assert_eq!(back.fields_phantom_offset_m, Some([0.0; 3]));
+        assert_eq!(back.fitted.as_deref(), Some(&["weights".to_string(), "offset".to_string()][..]));
+        assert!(back.fields.is_none() && back.phantom_rotation_deg.is_none());
+    }
+
+    #[test]
+    fn wrong_types_read_as_absent_and_unknown_keys_are_ignored() {
+        let t = TwinFile::parse(
+            "phantom = 3\nnrmse = \"x\"\nfields_phantom_offset_m = [1, 2]\nextra = 1\n[fields]\nfreq_hz = 64\nfile = 2\n",
+        )
+        .unwrap();
+        assert!(t.phantom.is_none() && t.nrmse.is_none() && t.fields_phantom_offset_m.is_none());
+        let f = t.fields.unwrap();
+        assert_eq!(f.freq_hz, Some(64.0));
+        assert!(f.file.is_none() && f.cell_m.is_none());
+        assert!(TwinFile::parse("coil = ").is_err());
+    }
+
+    #[test]
+    fn fields_table_is_appended_once() {
+        let d = std::env::temp_dir().join(format!("rftwin-twinfile-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let table = FieldsTable {
+            file: Some("twin_fields.h5".into()),
+            freq_hz: Some(64e6),
+            input_power_w: Some(2.5),
+            cell_m: Some(0.01),
+        };
+        append_fields(&d, &table).unwrap();
+        let text = std::fs::read_to_string(d.join(NAME)).unwrap();
+        assert_eq!(
+            text,
+            "# rftwin twin fields\n[fields]\n# E (V/m) and H (A/m) phasors of the fitted drive on the coarse grid, and the cell materials\nfile = \"twin_fields.h5\"\nfreq_hz = 64000000\ninput_power_w = 2.5\ncell_m = 0.01\n"
+        );
+        let back = TwinFile::load(&d).unwrap().fields.unwrap();
+        assert_eq!((back.freq_hz, back.input_power_w), (Some(64e6), Some(2.5)));
+        assert!(append_fields(&d, &table).is_err());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
