@@ -1,7 +1,7 @@
 //! Bad input is a clear error naming the item and the fix, never a panic.
 
 use rftwin::error::Error;
-use rftwin::fdtd::{Boundary, DftProbe, FieldKind, LumpedSpec, Simulation, SimulationSpec, SourceSpec, Waveform};
+use rftwin::fdtd::{Boundary, FieldKind, LumpedSpec, Simulation, SimulationSpec, SourceSpec, Waveform};
 use rftwin::grid::{Axis, Grid, Material, VoxelModel};
 
 fn model(n: usize) -> VoxelModel {
@@ -74,7 +74,7 @@ fn unknown_material() {
 fn probe_outside_domain() {
     let sim = Simulation::new(SimulationSpec::new(model(8))).unwrap();
     let msg = input_error(
-        DftProbe::new(&sim.op, "p_out", FieldKind::E, &[0], [0..4, 0..4, 5..12], &[1e8], 1)
+        sim.dft_probe("p_out", FieldKind::E, &[0], [0..4, 0..4, 5..12], &[1e8], 1)
             .err()
             .unwrap(),
     );
@@ -94,40 +94,4 @@ fn bad_material_values() {
             .unwrap_err(),
     );
     assert!(msg.contains("sigma_s_per_m"), "{msg}");
-}
-
-#[test]
-fn nan_is_reported_as_instability() {
-    let mut sim = Simulation::new(SimulationSpec::new(model(8))).unwrap();
-    sim.fields.e[2][sim.op.layout.idx(4, 4, 4)] = f32::NAN;
-    match sim.run_steps(10, &mut []) {
-        Err(Error::Unstable { what, .. }) => assert!(what.contains("NaN"), "{what}"),
-        other => panic!("expected Unstable, got {other:?}"),
-    }
-}
-
-#[test]
-fn energy_growth_is_reported() {
-    // Tamper with the update coefficients (ca > 1 amplifies E every step) to emulate an unstable
-    // scheme: the CW runner must stop with an instability error, not return garbage.
-    let mut spec = SimulationSpec::new(model(12));
-    spec.cw_freq_hz = Some(1e9);
-    spec.sources.push(SourceSpec::EdgeCurrent {
-        comp: 2,
-        node: [6, 6, 6],
-        current_a: 1.0,
-        waveform: Waveform::cw(1e9),
-    });
-    let mut sim = Simulation::new(spec).unwrap();
-    for segs in sim.op.segments.iter_mut() {
-        for s in segs.segs.iter_mut() {
-            s.ca = 1.2;
-        }
-    }
-    match sim.run_cw(&rftwin::fdtd::SteadyState::default(), &mut []) {
-        Err(Error::Unstable { what, .. }) => {
-            assert!(what.contains("NaN") || what.contains("grew"), "{what}")
-        }
-        other => panic!("expected Unstable, got {other:?}"),
-    }
 }

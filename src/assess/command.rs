@@ -139,5 +139,6 @@ pub fn regress(
 /// The fine cell the golden result was made with (its summary's `implant1.fine_cell`, mm).
 fn golden_fine_cell(golden: &Path) -> Result<Option<f64>> {
     let s = crate::report::summary::Summary::load(&golden.join(crate::report::SUMMARY_NAME))?;
-    Ok(s.get("implant1.fine_cell").map(|q| q.value * 1e-3))
+    let key = crate::report::keys::Implant::FineCell.key(1);
+    Ok(s.get(&key).map(|q| q.value * 1e-3))
 }

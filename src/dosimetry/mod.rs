@@ -21,6 +21,7 @@
 
 pub mod bench;
 pub mod command;
+pub mod files;
 pub mod io;
 pub mod normalise;
 pub mod sar;

@@ -126,8 +126,8 @@ pub fn run(opts: &RunFileOptions, progress: Option<ProgressFn>, materials: Mater
         .filter_map(|e| e.results.first().and_then(|r| r.power_into_structure_w))
         .filter(|p| p.is_finite())
         .fold(None, |acc, p| Some(acc.unwrap_or(0.0) + p));
-    let d = sim.op.d;
-    let origin = sim.op.model.grid.node_pos(0, 0, 0);
+    let d = sim.cell_size_m();
+    let origin = sim.model().grid.node_pos(0, 0, 0);
     let mut arrays = Vec::new();
     for (p, req) in probes.iter().zip(&parsed.probes) {
         for (ci, comp) in ["x", "y", "z"].iter().enumerate() {
@@ -169,15 +169,15 @@ pub fn run(opts: &RunFileOptions, progress: Option<ProgressFn>, materials: Mater
         crate::io::write_h5_fields(&h5, &sets)?;
         // Material grid (cell centres) and the ports' input power, for `rftwin sar` / `rftwin heat`.
         let file = hdf5::File::append(&h5).map_err(|e| Error::Other(format!("{}: {e}", h5.display())))?;
-        materials(&file, &h5, &sim.op.model, d, input_power_w)?;
+        materials(&file, &h5, sim.model(), d, input_power_w)?;
     }
     let summary = RunFileSummary {
         file: name,
         cw,
-        cells: sim.op.layout.n,
+        cells: sim.cells(),
         cell_size_m: d,
         dt_s: sim.dt(),
-        courant: sim.op.courant,
+        courant: sim.courant(),
         run: stats,
         elements,
         probes: parsed.probes.iter().map(|p| p.name.clone()).collect(),
@@ -192,12 +192,12 @@ pub fn run(opts: &RunFileOptions, progress: Option<ProgressFn>, materials: Mater
 /// Element results (ports: impedance and S11 against their internal resistance).
 fn element_results(sim: &super::Simulation, parsed: &config::Parsed, freqs: &[f64], cw: bool) -> Vec<ElementResult> {
     let mut elements = Vec::new();
-    for (e, spec) in sim.lumped.specs().iter().enumerate() {
-        let z = sim.lumped.impedance(e);
+    for (e, spec) in sim.lumped().specs().iter().enumerate() {
+        let z = sim.lumped().impedance(e);
         let vi = if cw {
-            sim.lumped.phasors(e)
+            sim.lumped().phasors(e)
         } else {
-            sim.lumped.spectrum(e)
+            sim.lumped().spectrum(e)
         };
         let r0 = parsed.ports.iter().find(|(n, _)| *n == spec.name).map(|(_, r)| *r);
         let rows = freqs

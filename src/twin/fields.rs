@@ -384,21 +384,13 @@ pub fn load_twin_dir(dir: &Path) -> Result<LoadedTwin> {
             "give a twin directory written by `rftwin twin fit`",
         )
     })?;
-    let mut phantom = crate::coil::PhantomConfig::load(Path::new(ph))?;
-    if let Some(off) = file.fields_phantom_offset_m {
-        phantom = super::basis::shifted_phantom(&phantom, off);
-    }
-    if let Some(rot) = file.fields_phantom_rotation_deg {
-        for a in 0..3 {
-            phantom.rotation_deg[a] += rot[a];
-        }
-    }
-    if let Some(s) = file.fields_sigma_s_per_m {
-        phantom.material.sigma_s_per_m = s;
-    }
-    if let Some(e) = file.fields_eps_r {
-        phantom.material.eps_r = e;
-    }
+    let adjustment = super::basis::PhantomAdjustment {
+        offset_m: file.fields_phantom_offset_m,
+        rotation_deg: file.fields_phantom_rotation_deg,
+        sigma_s_per_m: file.fields_sigma_s_per_m,
+        eps_r: file.fields_eps_r,
+    };
+    let phantom = adjustment.apply(&crate::coil::PhantomConfig::load(Path::new(ph))?);
     let nrmse = file.nrmse;
     Ok(LoadedTwin { fields, phantom, nrmse })
 }
