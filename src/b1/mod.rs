@@ -19,6 +19,7 @@ pub mod coil_maps;
 pub mod field;
 pub mod h5_io;
 pub mod map;
+pub mod map_file;
 pub mod mask;
 pub mod nifti_io;
 pub mod resample;
