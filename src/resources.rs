@@ -305,13 +305,9 @@ pub fn coarser_cell_fix(option: &str, cell: f64, unit: &str, ratio: f64) -> Stri
     }
 }
 
-/// Cells per wavelength in the densest medium at `f_max_hz`: `c0 / (f sqrt(eps_r mu_r)) / cell`.
-pub fn cells_per_wavelength(f_max_hz: f64, eps_r_max: f64, mu_r_max: f64, max_cell_m: f64) -> f64 {
-    crate::grid::C0 / (f_max_hz * (eps_r_max * mu_r_max).sqrt()) / max_cell_m
-}
-
 /// The resolution check of a run at up to `f_max_hz` with cells up to `max_cell_m` and a densest
-/// medium `eps_r_max` (`mu_r` 1). Warns below 15 cells per wavelength, refuses below 6 unless
+/// medium `eps_r_max` (`mu_r` 1), resolved with `cells_per_wavelength` cells
+/// ([`crate::grid::cells_per_wavelength`]; `resources` stays below `grid`). Warns below 15 cells per wavelength, refuses below 6 unless
 /// `allow` (or [`coarse_grid_allowed`]). `source`/`key` name the setting to change.
 pub fn check_resolution(
     source: &str,
@@ -319,12 +315,13 @@ pub fn check_resolution(
     f_max_hz: f64,
     eps_r_max: f64,
     max_cell_m: f64,
+    cells_per_wavelength: f64,
     allow: bool,
 ) -> Result<Option<f64>> {
     if !(f_max_hz > 0.0) || !f_max_hz.is_finite() || !(max_cell_m > 0.0) || !(eps_r_max >= 1.0) {
         return Ok(None);
     }
-    let n = cells_per_wavelength(f_max_hz, eps_r_max, 1.0, max_cell_m);
+    let n = cells_per_wavelength;
     let lambda = n * max_cell_m;
     let finest = |target: f64| fmt_sig(round_down(lambda / target * 1e3));
     if n < MIN_CELLS_PER_WAVELENGTH && !(allow || coarse_grid_allowed()) {
@@ -455,15 +452,16 @@ mod tests {
 
     #[test]
     fn resolution_thresholds() {
+        let cpw = |f, eps, d| crate::grid::cells_per_wavelength(f, eps, 1.0, d);
         // 20 GHz in vacuum: lambda 15 mm; 5 mm cells give 3 cells per wavelength.
-        let n = cells_per_wavelength(20e9, 1.0, 1.0, 5e-3);
+        let n = cpw(20e9, 1.0, 5e-3);
         assert!((n - 2.998).abs() < 1e-3, "{n}");
-        let e = check_resolution("f.toml", "grid.cell_size_m", 20e9, 1.0, 5e-3, false).unwrap_err();
+        let e = check_resolution("f.toml", "grid.cell_size_m", 20e9, 1.0, 5e-3, cpw(20e9, 1.0, 5e-3), false).unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("grid.cell_size_m") && msg.contains("--allow-coarse-grid"), "{msg}");
-        assert!(check_resolution("f.toml", "k", 20e9, 1.0, 5e-3, true).unwrap().unwrap() < 6.0);
+        assert!(check_resolution("f.toml", "k", 20e9, 1.0, 5e-3, cpw(20e9, 1.0, 5e-3), true).unwrap().unwrap() < 6.0);
         // 128 MHz in gel (eps_r 80) at 10 mm: ~26 cells, no warning.
-        let n = check_resolution("c", "k", 128e6, 80.0, 0.01, false).unwrap().unwrap();
+        let n = check_resolution("c", "k", 128e6, 80.0, 0.01, cpw(128e6, 80.0, 0.01), false).unwrap().unwrap();
         assert!(n > 20.0 && n < 30.0, "{n}");
     }
 }

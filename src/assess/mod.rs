@@ -26,6 +26,8 @@ mod implant;
 mod normalise;
 mod twin;
 
+pub mod command;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -107,7 +109,7 @@ pub fn output_policy(recipe: &Recipe, opt: &AssessOptions) -> crate::io::OutputP
     let mut p = crate::io::OutputPolicy::new(&opt.command, opt.overwrite);
     for (role, f) in recipe.input_files() {
         p = if role == "twin directory" {
-            p.inputs(crate::io::output::twin_dir_inputs(&f))
+            p.inputs(crate::twin::file::dir_inputs(&f))
         } else {
             p.input(&role, f)
         };
@@ -130,6 +132,7 @@ pub fn assess(recipe: &Recipe, opt: &AssessOptions, log: &mut dyn FnMut(&str)) -
     let norm = normalise::run(recipe, &twin)?;
     sections::normalisation::add_quantities(&mut report, &norm.facts);
     let coarse = normalise::coarse_outputs(&st, &twin, &norm)?;
+    figures::coarse_fields_panel(&coarse, &coarse.markers)?;
     report
         .sections
         .push(sections::normalisation::extend_twin_section(twin_section, &coarse.figure));

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use ndarray::Array3;
 
-use super::figures::coarse_fields_panel;
 use super::twin::CoilTwin;
 use super::Stage;
 use crate::coil::b1_plus;
@@ -85,10 +84,12 @@ pub(super) struct CoarseFields {
     pub sar_voxel_m: [f64; 3],
     /// `twin_fields.png`.
     pub figure: PathBuf,
+    /// The implant positions in the figure's plane (coronal, through the isocentre): x, z (m).
+    pub markers: Vec<[f64; 2]>,
 }
 
-/// |B1+| and point SAR of the normalised twin, and the figure of both in the coronal plane through
-/// the isocentre with the implant positions marked.
+/// |B1+| and point SAR of the normalised twin, with the implant positions to mark in its figure
+/// ([`super::figures::coarse_fields_panel`]: the coronal plane through the isocentre).
 pub(super) fn coarse_outputs(st: &Stage, twin: &CoilTwin, norm: &Normalised) -> Result<CoarseFields> {
     let tw = twin.fields.scaled(norm.normalisation.field_factor);
     let b1 = b1_plus(&tw.h)?;
@@ -109,8 +110,8 @@ pub(super) fn coarse_outputs(st: &Stage, twin: &CoilTwin, norm: &Normalised) -> 
         b1_abs_ut,
         sar,
         figure: st.dir.path("twin_fields.png"),
+        markers,
     };
-    coarse_fields_panel(&out, &markers)?;
     Ok(out)
 }
 

@@ -17,6 +17,7 @@
 pub mod affine;
 pub mod h5_io;
 pub mod map;
+pub mod map_file;
 pub mod mask;
 pub mod nifti_io;
 pub mod nifti_write;

@@ -13,6 +13,7 @@
 //! ```
 
 pub mod circuit;
+pub mod command;
 pub mod config;
 pub mod fdtd_model;
 pub mod field;

@@ -14,6 +14,7 @@ pub mod fields;
 pub mod lumped;
 pub mod operator;
 pub mod pmc;
+pub mod run_file;
 pub mod sim;
 pub mod source;
 pub mod tfsf;

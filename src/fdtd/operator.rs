@@ -182,96 +182,11 @@ impl Operator {
             )
         })?;
         let n = grid.dims();
-        if !(spec.courant > 0.0 && spec.courant <= 1.0 && spec.courant.is_finite()) {
-            return Err(Error::input(
-                "simulation",
-                "courant",
-                format!(
-                    "Courant number {} is outside (0, 1]: the Yee scheme is unstable above 1",
-                    spec.courant
-                ),
-                "use a Courant number <= 1 (0.98 is the default)",
-            ));
-        }
-        for a in 0..3 {
-            let l = spec.boundaries[a][0].cpml_layers() + spec.boundaries[a][1].cpml_layers();
-            if l + 2 > n[a] {
-                return Err(Error::input(
-                    "simulation",
-                    &format!("boundaries[{}]", ["x", "y", "z"][a]),
-                    format!("{} CPML layers do not fit in {} cells", l, n[a]),
-                    "use fewer CPML layers or a larger grid",
-                ));
-            }
-            for s in 0..2 {
-                if let Boundary::Cpml(p) = &spec.boundaries[a][s] {
-                    if p.layers == 0
-                        || !(p.grading_order >= 1.0)
-                        || !(p.sigma_factor > 0.0)
-                        || !(p.kappa_max >= 1.0)
-                        || !(p.alpha_max_s_per_m >= 0.0)
-                    {
-                        return Err(Error::input(
-                            "simulation",
-                            &format!("boundaries[{}][{}].cpml", ["x", "y", "z"][a], ["low", "high"][s]),
-                            "invalid CPML parameters",
-                            "use layers >= 1, grading_order >= 1, sigma_factor > 0, kappa_max >= 1, alpha_max >= 0",
-                        ));
-                    }
-                }
-            }
-        }
+        check_spec(spec, n)?;
         let layout = Layout::new(n);
         // Edge materials with dedup of (eps, sigma); the update coefficients need dt, which may
         // depend on the smallest permittivity found here.
-        let mut table = vec![EdgeCoef {
-            ca: 0.0,
-            cb: 0.0,
-            eps_r: 1.0,
-            sigma: 0.0,
-        }];
-        let mut lookup: HashMap<(i64, i64), u8> = HashMap::new();
-        let mut mat = [vec![0u8; layout.len], vec![0u8; layout.len], vec![0u8; layout.len]];
-        for c in Comp::ALL {
-            let ci = c.index();
-            let lim = Self::comp_node_dims(n, ci);
-            for i in 0..lim[0] {
-                for j in 0..lim[1] {
-                    for k in 0..lim[2] {
-                        let idx = layout.idx(i, j, k);
-                        mat[ci][idx] = match model.edge_material(c, i, j, k) {
-                            None => 0,
-                            Some((eps_r, sigma)) => {
-                                // Equal to 1e-9 (averages of the same cells in another order
-                                // differ in the last bits).
-                                let key = ((eps_r * 1e9).round() as i64, (sigma * 1e9).round() as i64);
-                                if let Some(&m) = lookup.get(&key) {
-                                    m
-                                } else {
-                                    if table.len() >= 256 {
-                                        return Err(Error::input(
-                                            "materials",
-                                            "edge materials",
-                                            "more than 255 distinct edge materials (averages at material interfaces count separately)",
-                                            "use fewer materials",
-                                        ));
-                                    }
-                                    table.push(EdgeCoef {
-                                        ca: 0.0,
-                                        cb: 0.0,
-                                        eps_r,
-                                        sigma,
-                                    });
-                                    let m = (table.len() - 1) as u8;
-                                    lookup.insert(key, m);
-                                    m
-                                }
-                            }
-                        };
-                    }
-                }
-            }
-        }
+        let (mut table, mat) = edge_materials(&model, &layout, n)?;
         let eps_min = table[1..].iter().map(|t| t.eps_r).fold(f64::INFINITY, f64::min);
         let eps_min = if eps_min.is_finite() { eps_min } else { 1.0 };
         if !(spec.mu_r_min > 0.0) || !(eps_min > 0.0) {
@@ -304,25 +219,7 @@ impl Operator {
             t.cb = ((dt / eps) / (1.0 + x)) as f32;
         }
 
-        let mut face_eps_r = [[1.0; 2]; 3];
-        for a in 0..3 {
-            for s in 0..2 {
-                let ia = if s == 0 { 0 } else { n[a] - 1 };
-                let (b, c) = ((a + 1) % 3, (a + 2) % 3);
-                let mut sum = 0.0;
-                for p in 0..n[b] {
-                    for q in 0..n[c] {
-                        let mut ijk = [0; 3];
-                        ijk[a] = ia;
-                        ijk[b] = p;
-                        ijk[c] = q;
-                        let m = &model.materials()[model.cell_material(ijk[0], ijk[1], ijk[2]) as usize];
-                        sum += if m.pec { 1.0 } else { m.eps_r };
-                    }
-                }
-                face_eps_r[a][s] = sum / (n[b] * n[c]) as f64;
-            }
-        }
+        let face_eps_r = face_eps_r(&model, n);
 
         let mut op = Self {
             layout,
@@ -530,4 +427,128 @@ impl Operator {
             (lo > 0 && p[a] <= lo) || (hi > 0 && p[a] >= n[a] - hi)
         })
     }
+}
+
+/// The spec's Courant number and CPML parameters must be usable on a grid of `n` cells.
+fn check_spec(spec: &OperatorSpec, n: [usize; 3]) -> Result<()> {
+    if !(spec.courant > 0.0 && spec.courant <= 1.0 && spec.courant.is_finite()) {
+        return Err(Error::input(
+            "simulation",
+            "courant",
+            format!(
+                "Courant number {} is outside (0, 1]: the Yee scheme is unstable above 1",
+                spec.courant
+            ),
+            "use a Courant number <= 1 (0.98 is the default)",
+        ));
+    }
+    for a in 0..3 {
+        let l = spec.boundaries[a][0].cpml_layers() + spec.boundaries[a][1].cpml_layers();
+        if l + 2 > n[a] {
+            return Err(Error::input(
+                "simulation",
+                &format!("boundaries[{}]", ["x", "y", "z"][a]),
+                format!("{} CPML layers do not fit in {} cells", l, n[a]),
+                "use fewer CPML layers or a larger grid",
+            ));
+        }
+        for s in 0..2 {
+            if let Boundary::Cpml(p) = &spec.boundaries[a][s] {
+                if p.layers == 0
+                    || !(p.grading_order >= 1.0)
+                    || !(p.sigma_factor > 0.0)
+                    || !(p.kappa_max >= 1.0)
+                    || !(p.alpha_max_s_per_m >= 0.0)
+                {
+                    return Err(Error::input(
+                        "simulation",
+                        &format!("boundaries[{}][{}].cpml", ["x", "y", "z"][a], ["low", "high"][s]),
+                        "invalid CPML parameters",
+                        "use layers >= 1, grading_order >= 1, sigma_factor > 0, kappa_max >= 1, alpha_max >= 0",
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The edge material table (entry 0: PEC; coefficients filled in once dt is known) and each E
+/// edge's index into it, deduplicated on (eps_r, sigma).
+#[allow(clippy::type_complexity)]
+fn edge_materials(model: &VoxelModel, layout: &Layout, n: [usize; 3]) -> Result<(Vec<EdgeCoef>, [Vec<u8>; 3])> {
+    let mut table = vec![EdgeCoef {
+        ca: 0.0,
+        cb: 0.0,
+        eps_r: 1.0,
+        sigma: 0.0,
+    }];
+    let mut lookup: HashMap<(i64, i64), u8> = HashMap::new();
+    let mut mat = [vec![0u8; layout.len], vec![0u8; layout.len], vec![0u8; layout.len]];
+    for c in Comp::ALL {
+        let ci = c.index();
+        let lim = Operator::comp_node_dims(n, ci);
+        for i in 0..lim[0] {
+            for j in 0..lim[1] {
+                for k in 0..lim[2] {
+                    let idx = layout.idx(i, j, k);
+                    mat[ci][idx] = match model.edge_material(c, i, j, k) {
+                        None => 0,
+                        Some((eps_r, sigma)) => {
+                            // Equal to 1e-9 (averages of the same cells in another order
+                            // differ in the last bits).
+                            let key = ((eps_r * 1e9).round() as i64, (sigma * 1e9).round() as i64);
+                            if let Some(&m) = lookup.get(&key) {
+                                m
+                            } else {
+                                if table.len() >= 256 {
+                                    return Err(Error::input(
+                                        "materials",
+                                        "edge materials",
+                                        "more than 255 distinct edge materials (averages at material interfaces count separately)",
+                                        "use fewer materials",
+                                    ));
+                                }
+                                table.push(EdgeCoef {
+                                    ca: 0.0,
+                                    cb: 0.0,
+                                    eps_r,
+                                    sigma,
+                                });
+                                let m = (table.len() - 1) as u8;
+                                lookup.insert(key, m);
+                                m
+                            }
+                        }
+                    };
+                }
+            }
+        }
+    }
+    Ok((table, mat))
+}
+
+/// Mean relative permittivity of the cells on each outer face (`[axis][low, high]`; PEC counts 1).
+fn face_eps_r(model: &VoxelModel, n: [usize; 3]) -> [[f64; 2]; 3] {
+    let mut face_eps_r = [[1.0; 2]; 3];
+    for a in 0..3 {
+        for s in 0..2 {
+            let ia = if s == 0 { 0 } else { n[a] - 1 };
+            let (b, c) = ((a + 1) % 3, (a + 2) % 3);
+            let mut sum = 0.0;
+            for p in 0..n[b] {
+                for q in 0..n[c] {
+                    let mut ijk = [0; 3];
+                    ijk[a] = ia;
+                    ijk[b] = p;
+                    ijk[c] = q;
+                    let m = &model.materials()[model.cell_material(ijk[0], ijk[1], ijk[2]) as usize];
+                    sum += if m.pec { 1.0 } else { m.eps_r };
+                }
+            }
+            face_eps_r[a][s] = sum / (n[b] * n[c]) as f64;
+        }
+    }
+
+    face_eps_r
 }

@@ -130,6 +130,7 @@ impl SimulationSpec {
             f,
             eps_max,
             d_max,
+            crate::grid::cells_per_wavelength(f, eps_max, 1.0, d_max),
             self.allow_coarse_grid,
         )
     }

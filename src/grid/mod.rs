@@ -22,6 +22,11 @@ pub const MU0: f64 = 1.256_637_062_12e-6;
 /// Speed of light in vacuum (m/s).
 pub const C0: f64 = 299_792_458.0;
 
+/// Cells per wavelength in the densest medium at `f_max_hz`: `c0 / (f sqrt(eps_r mu_r)) / cell`.
+pub fn cells_per_wavelength(f_max_hz: f64, eps_r_max: f64, mu_r_max: f64, max_cell_m: f64) -> f64 {
+    C0 / (f_max_hz * (eps_r_max * mu_r_max).sqrt()) / max_cell_m
+}
+
 /// One axis of a rectilinear grid: its node coordinates in metres, strictly increasing.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Axis {

@@ -91,6 +91,28 @@ impl Shape {
     pub fn boxed(name: &str, min_m: [f64; 3], max_m: [f64; 3]) -> Self {
         Self::new(name, ShapeKind::Box { min_m, max_m })
     }
+    /// The axis-aligned bounding box `(low, high)` of the solid without its rotation.
+    pub fn unrotated_bounds(&self) -> ([f64; 3], [f64; 3]) {
+        match &self.kind {
+            ShapeKind::Box { min_m, max_m } => (*min_m, *max_m),
+            ShapeKind::Cylinder {
+                axis,
+                centre_m,
+                radius_m,
+                start_m,
+                end_m,
+            } => {
+                let mut lo = centre_m.map(|c| c - radius_m);
+                let mut hi = centre_m.map(|c| c + radius_m);
+                lo[*axis] = start_m.min(*end_m);
+                hi[*axis] = start_m.max(*end_m);
+                (lo, hi)
+            }
+            ShapeKind::Sphere { centre_m, radius_m } => {
+                (centre_m.map(|c| c - radius_m), centre_m.map(|c| c + radius_m))
+            }
+        }
+    }
     /// Whether point `p` lies inside (boundary included).
     pub fn contains(&self, p: [f64; 3]) -> bool {
         let p = match &self.rotation {

@@ -7,8 +7,10 @@
 //! - [`raster`]: the one function that puts an implant onto an FDTD grid ([`raster::add_implant`]);
 //! - [`tf`]: the transfer function S(l) by reciprocity, the tip estimate ∫ S E_tan dl and its
 //!   calibration;
-//! - [`search`]: the worst-case sweep over positions, orientations and path variants.
+//! - [`search`]: the worst-case sweep over positions, orientations and path variants;
+//! - [`run`] and [`command`]: the `rftwin implant place | tf | search` commands.
 
+pub mod command;
 pub mod local;
 pub mod model;
 pub mod placement;

@@ -91,22 +91,6 @@ impl OutputPolicy {
     }
 }
 
-/// The files a twin directory written by `twin fit` refers to (`coil`, `phantom`, `measured` in
-/// its `twin.toml`), plus the directory itself; unreadable entries are skipped.
-pub fn twin_dir_inputs(dir: &Path) -> Vec<(String, PathBuf)> {
-    let mut v = vec![("twin directory".to_string(), dir.to_path_buf())];
-    if let Ok(text) = std::fs::read_to_string(dir.join("twin.toml")) {
-        if let Ok(t) = toml::from_str::<toml::Table>(&text) {
-            for key in ["coil", "phantom", "measured"] {
-                if let Some(s) = t.get(key).and_then(|x| x.as_str()) {
-                    v.push((format!("twin {key}"), PathBuf::from(s)));
-                }
-            }
-        }
-    }
-    v
-}
-
 /// The absolute path with every existing part resolved (symlinks, `.`, `..`); parts that do not
 /// exist yet are appended lexically.
 pub fn resolve(p: &Path) -> Result<PathBuf> {

@@ -23,6 +23,7 @@ use ndarray::Array3;
 use num_complex::{Complex32, Complex64};
 
 use super::basis::{Basis, CellMaterials};
+use super::file::TwinFile;
 use crate::error::{Error, Result};
 use crate::fdtd::{FieldKind, YeeVector};
 use crate::grid::{GridPlacement, RegularField, MU0};
@@ -165,7 +166,8 @@ impl TwinFields {
     }
 
     /// Writes `dir/twin_fields.h5` (temporary file, then rename) and the `[fields]` table of
-    /// `dir/twin.toml` (appended when the file exists without one, created otherwise).
+    /// `dir/twin.toml` (appended when the file exists without one, created otherwise; see
+    /// [`super::file`]).
     pub fn save(&self, dir: &Path) -> Result<()> {
         let path = dir.join(FILE);
         let tmp = dir.join(format!(".{FILE}.tmp-{}", std::process::id()));
@@ -220,53 +222,26 @@ impl TwinFields {
             path: path.display().to_string(),
             err,
         })?;
-        let toml_path = dir.join("twin.toml");
-        let table = format!(
-            "\n[fields]\n# E (V/m) and H (A/m) phasors of the fitted drive on the coarse grid, and the cell materials\nfile = \"{FILE}\"\nfreq_hz = {}\ninput_power_w = {}\ncell_m = {}\n",
-            self.freq_hz, self.input_power_w, self.cell_m
-        );
-        let text = match std::fs::read_to_string(&toml_path) {
-            Ok(t) => {
-                let parsed: toml::Table = toml::from_str(&t).map_err(|e| {
-                    Error::input(
-                        &toml_path.display().to_string(),
-                        "-",
-                        format!("not TOML: {e}"),
-                        "rewrite the twin",
-                    )
-                })?;
-                if parsed.contains_key("fields") {
-                    return Err(Error::input(
-                        &toml_path.display().to_string(),
-                        "fields",
-                        "already has a [fields] table",
-                        "save into a fresh directory",
-                    ));
-                }
-                t + &table
-            }
-            Err(_) => format!("# rftwin twin fields{table}"),
-        };
-        let tmp = dir.join(format!(".twin.toml.tmp-{}", std::process::id()));
-        std::fs::write(&tmp, text)
-            .and_then(|_| std::fs::rename(&tmp, &toml_path))
-            .map_err(|err| Error::Io {
-                path: toml_path.display().to_string(),
-                err,
-            })
+        super::file::append_fields(
+            dir,
+            &super::file::FieldsTable {
+                file: Some(FILE.to_string()),
+                freq_hz: Some(self.freq_hz),
+                input_power_w: Some(self.input_power_w),
+                cell_m: Some(self.cell_m),
+            },
+        )
     }
 
     /// Reads `dir/twin.toml` (`[fields]` table) and the fields file it names.
     pub fn load(dir: &Path) -> Result<TwinFields> {
-        let toml_path = dir.join("twin.toml");
-        let tname = toml_path.display().to_string();
-        let text = std::fs::read_to_string(&toml_path).map_err(|err| Error::Io {
-            path: tname.clone(),
-            err,
-        })?;
-        let t: toml::Table = toml::from_str(&text)
-            .map_err(|e| Error::input(&tname, "-", format!("not valid TOML: {e}"), "re-run `rftwin twin fit`"))?;
-        let fields = t.get("fields").and_then(|v| v.as_table()).ok_or_else(|| {
+        Self::load_described(dir, &TwinFile::load(dir)?)
+    }
+
+    /// Reads the fields file that `file` (the directory's `twin.toml`) names.
+    fn load_described(dir: &Path, file: &TwinFile) -> Result<TwinFields> {
+        let tname = dir.join(super::file::NAME).display().to_string();
+        let fields = file.fields.as_ref().ok_or_else(|| {
             Error::input(
                 &tname,
                 "fields",
@@ -274,24 +249,21 @@ impl TwinFields {
                 "re-run `rftwin twin fit` (it writes the twin's fields)",
             )
         })?;
-        let num = |k: &str| -> Result<f64> {
-            fields
-                .get(k)
-                .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
-                .filter(|v| v.is_finite())
-                .ok_or_else(|| {
-                    Error::input(
-                        &tname,
-                        &format!("fields.{k}"),
-                        "missing or not a finite number",
-                        "re-run `rftwin twin fit`",
-                    )
-                })
+        let num = |k: &str, v: Option<f64>| -> Result<f64> {
+            v.filter(|v| v.is_finite()).ok_or_else(|| {
+                Error::input(
+                    &tname,
+                    &format!("fields.{k}"),
+                    "missing or not a finite number",
+                    "re-run `rftwin twin fit`",
+                )
+            })
         };
-        let freq_hz = num("freq_hz")?;
-        let input_power_w = num("input_power_w")?;
-        let cell_m = num("cell_m")?;
-        let file = fields.get("file").and_then(|v| v.as_str()).unwrap_or(FILE);
+        let freq_hz = num("freq_hz", fields.freq_hz)?;
+        let input_power_w = num("input_power_w", fields.input_power_w)?;
+        let cell_m = num("cell_m", fields.cell_m)?;
+        let file = fields.file.as_deref().unwrap_or(FILE);
+
         let path = dir.join(file);
         let pname = path.display().to_string();
         let r = (|| -> hdf5::Result<(Vec<RegularField<Complex32>>, Vec<MaterialArray>)> {
@@ -400,19 +372,10 @@ pub struct LoadedTwin {
 
 /// Loads `dir` (see [`LoadedTwin`]).
 pub fn load_twin_dir(dir: &Path) -> Result<LoadedTwin> {
-    let fields = TwinFields::load(dir)?;
-    let toml_path = dir.join("twin.toml");
-    let name = toml_path.display().to_string();
-    let text = crate::spec::read_text(&toml_path)?;
-    let v: toml::Table = toml::from_str(&text).map_err(|e| {
-        Error::input(
-            &name,
-            "",
-            e.to_string(),
-            "give a twin directory written by `rftwin twin fit`",
-        )
-    })?;
-    let ph = v.get("phantom").and_then(|x| x.as_str()).ok_or_else(|| {
+    let file = TwinFile::load(dir)?;
+    let fields = TwinFields::load_described(dir, &file)?;
+    let name = dir.join(super::file::NAME).display().to_string();
+    let ph = file.phantom.as_deref().ok_or_else(|| {
         Error::input(
             &name,
             "phantom",
@@ -420,18 +383,14 @@ pub fn load_twin_dir(dir: &Path) -> Result<LoadedTwin> {
             "give a twin directory written by `rftwin twin fit`",
         )
     })?;
-    let triple = |key: &str| -> Option<[f64; 3]> {
-        let a: Vec<f64> = v.get(key)?.as_array()?.iter().filter_map(|x| x.as_float()).collect();
-        a.try_into().ok()
-    };
     let adjustment = super::basis::PhantomAdjustment {
-        offset_m: triple("fields_phantom_offset_m"),
-        rotation_deg: triple("fields_phantom_rotation_deg"),
-        sigma_s_per_m: v.get("fields_sigma_s_per_m").and_then(|x| x.as_float()),
-        eps_r: v.get("fields_eps_r").and_then(|x| x.as_float()),
+        offset_m: file.fields_phantom_offset_m,
+        rotation_deg: file.fields_phantom_rotation_deg,
+        sigma_s_per_m: file.fields_sigma_s_per_m,
+        eps_r: file.fields_eps_r,
     };
     let phantom = adjustment.apply(&crate::coil::PhantomConfig::load(Path::new(ph))?);
-    let nrmse = v.get("nrmse").and_then(|x| x.as_float());
+    let nrmse = file.nrmse;
     Ok(LoadedTwin { fields, phantom, nrmse })
 }
 

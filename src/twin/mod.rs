@@ -9,11 +9,15 @@
 //!   delta-method SEs, identifiability flags, residual bootstrap); `full`: the driver with cached
 //!   basis runs, gel design runs and outer re-simulations at the fitted point.
 //! - `fields`: [`TwinFields`], the fitted twin's E/H phasors and materials as later stages load them.
+//! - `file`: [`TwinFile`], the twin directory's `twin.toml` (written and read only there).
+//! - `command`: the `rftwin twin synth | fit` commands.
 //! - `validation`: the `rftwin validate` cases of the twin.
 
 pub mod basis;
 pub mod calibrate;
+pub mod command;
 pub mod fields;
+pub mod file;
 pub mod fit;
 pub mod full;
 pub mod joint;
@@ -26,6 +30,7 @@ pub use basis::{
 };
 pub use calibrate::{calibrate, compute_basis, synthesize, Calibration};
 pub use fields::{ideal_drive_fields, load_twin_dir, LoadedTwin, TwinFields};
+pub use file::TwinFile;
 pub use fit::{fit_weights_complex, fit_weights_magnitude, WeightFit};
 pub use full::{calibrate_full, FullCalibration, FullOptions};
 pub use joint::{JointFit, JointOptions};

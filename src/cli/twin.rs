@@ -1,0 +1,224 @@
+//! `rftwin twin fit | synth` (the work: [`crate::twin::command`]).
+
+use crate::twin::command::{self, cache_choice, FitCommand, SynthCommand};
+
+#[derive(clap::Subcommand)]
+pub enum TwinCommand {
+    /// Fit the ideal-drive coil's two linear-mode weights (port amplitude imbalance and phase error,
+    /// overall scale), optionally the phantom offset (--fit-offset) and gel conductivity/permittivity
+    /// (--fit-gel), to a measured |B1+| map; writes twin.toml (parameters, 95 % intervals),
+    /// twin_fields.h5 (+ .xmf: E, H, materials of the fitted twin), fit.json and fit.png into --out.
+    /// Exit 1 when the fit does not converge.
+    Fit {
+        #[arg(long)]
+        coil: std::path::PathBuf,
+        #[arg(long)]
+        phantom: std::path::PathBuf,
+        /// Measured map (.nii, .nii.gz with a JSON sidecar for the unit, or .h5).
+        #[arg(long)]
+        measured: std::path::PathBuf,
+        /// Which volume of a 4-D measured map to fit, 0-based (NIfTI dim[4], the last axis of an
+        /// HDF5 dataset); required when the map holds more than one volume.
+        #[arg(long, value_name = "N")]
+        volume: Option<usize>,
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Cell size of the coil model in mm.
+        #[arg(long, default_value_t = crate::coil::DEFAULT_COARSE_CELL_M * 1e3)]
+        cell_mm: f64,
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        quiet: bool,
+        /// Do not read or write the basis cache (basis runs are cached in HDF5 files keyed by a hash
+        /// of coil, phantom, offset, cell size, frequency, solver options and version).
+        #[arg(long)]
+        no_cache: bool,
+        /// Basis cache directory (default: $RFTWIN_CACHE, else ~/.cache/rftwin).
+        #[arg(long)]
+        cache_dir: Option<std::path::PathBuf>,
+        /// Also fit the phantom's rigid translation (x, y, z) with the weights; the basis is
+        /// re-simulated with the phantom at the fitted offset when it exceeds a quarter cell (2 more
+        /// FDTD runs for the empty coil, 2 per outer iteration).
+        #[arg(long)]
+        fit_offset: bool,
+        /// Also fit a small rotation of the phantom about its centre (a rotation vector: angles
+        /// about x, y and z), usually with --fit-offset; re-simulated like the offset.
+        #[arg(long)]
+        fit_rotation: bool,
+        /// Placement sensitivities from design runs (the phantom moved by a quarter cell per fitted
+        /// offset/rotation parameter: 2 FDTD runs each) instead of carrying the phantom's
+        /// contribution along; on by default with --fit-rotation.
+        #[arg(long)]
+        placement_runs: bool,
+        /// Also fit the gel conductivity and permittivity (FDTD design runs at sigma +-15 % and
+        /// eps +15 %, interpolation, one re-simulation at the fit: 10 phantom runs at most).
+        #[arg(long)]
+        fit_gel: bool,
+        /// Residual-bootstrap refits for percentile 95 % intervals (0 = Jacobian intervals only).
+        #[arg(long, default_value_t = 0)]
+        bootstrap: usize,
+        /// Seed of the bootstrap.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Never re-simulate the basis at the fitted offset/gel values (first-order model only).
+        #[arg(long)]
+        no_resimulate: bool,
+        /// Outer iterations (re-simulation + refit) at most (default 1 with --fit-gel, else 2).
+        #[arg(long)]
+        max_outer: Option<usize>,
+        /// Levenberg–Marquardt iteration limit; a fit that stops there without converging exits 1.
+        #[arg(long, default_value_t = 300)]
+        max_iterations: usize,
+    },
+    /// Make a synthetic measured |B1+| map (µT) of the phantom from the model, with a known port
+    /// imbalance, phase error and noise (for tests and examples). Output .nii.gz or .h5.
+    Synth {
+        #[arg(long)]
+        coil: std::path::PathBuf,
+        #[arg(long)]
+        phantom: std::path::PathBuf,
+        /// The map file (.nii.gz, .nii or .h5; a NIfTI map gets a .json sidecar beside it).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Replace --out if the file exists (never one of the run's inputs).
+        #[arg(long)]
+        force: bool,
+        #[arg(long, default_value_t = crate::coil::DEFAULT_COARSE_CELL_M * 1e3)]
+        cell_mm: f64,
+        /// Voxel size of the map in mm.
+        #[arg(long, default_value_t = 8.0)]
+        voxel_mm: f64,
+        /// Port-2 amplitude relative to port 1.
+        #[arg(long, default_value_t = 1.05)]
+        imbalance: f64,
+        /// Port-2 phase error (deg).
+        #[arg(long, default_value_t = 3.0, allow_negative_numbers = true)]
+        phase_deg: f64,
+        /// Noise standard deviation relative to the mean magnitude.
+        #[arg(long, default_value_t = 0.02)]
+        noise: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// |B1+| at the isocentre (µT).
+        #[arg(long, default_value_t = 2.0)]
+        centre_ut: f64,
+        /// Phantom translation from its file position, "x,y,z" in mm (the map covers the moved phantom).
+        #[arg(long, default_value = "0,0,0", allow_hyphen_values = true)]
+        offset_mm: String,
+        /// Phantom rotation about its centre, "x,y,z" rotation vector in degrees, added to the file's
+        /// (the map keeps the voxels 1 cm inside the turned phantom's walls).
+        #[arg(long, default_value = "0,0,0", allow_hyphen_values = true)]
+        rotation_deg: String,
+        /// Gel conductivity as a multiple of the phantom file's value.
+        #[arg(long, default_value_t = 1.0)]
+        sigma_scale: f64,
+        /// Gel permittivity as a multiple of the phantom file's value.
+        #[arg(long, default_value_t = 1.0)]
+        eps_scale: f64,
+    },
+}
+
+pub fn run(what: TwinCommand) -> anyhow::Result<i32> {
+    match what {
+        TwinCommand::Synth {
+            coil,
+            phantom,
+            out,
+            force,
+            cell_mm,
+            voxel_mm,
+            imbalance,
+            phase_deg,
+            noise,
+            seed,
+            centre_ut,
+            offset_mm,
+            rotation_deg,
+            sigma_scale,
+            eps_scale,
+        } => {
+            let s = command::synth(&SynthCommand {
+                coil,
+                phantom,
+                out,
+                force,
+                cell_mm,
+                voxel_mm,
+                imbalance,
+                phase_deg,
+                noise,
+                seed,
+                centre_ut,
+                offset_mm,
+                rotation_deg,
+                sigma_scale,
+                eps_scale,
+            })?;
+            println!("{}", serde_json::to_string_pretty(&s.to_json())?);
+            Ok(0)
+        }
+        TwinCommand::Fit {
+            coil,
+            phantom,
+            measured,
+            volume,
+            out,
+            cell_mm,
+            force,
+            quiet,
+            no_cache,
+            cache_dir,
+            fit_offset,
+            fit_rotation,
+            placement_runs,
+            fit_gel,
+            bootstrap,
+            seed,
+            no_resimulate,
+            max_outer,
+            max_iterations,
+        } => {
+            let cmd = FitCommand {
+                cache_dir: cache_choice(no_cache, cache_dir, &out),
+                coil,
+                phantom,
+                measured,
+                volume,
+                out,
+                cell_mm,
+                force,
+                fit_offset,
+                fit_rotation,
+                placement_runs,
+                fit_gel,
+                bootstrap,
+                seed,
+                no_resimulate,
+                max_outer,
+                max_iterations,
+            };
+            let bar = super::spinner(quiet);
+            let mut log = |m: &str| {
+                bar.set_message(m.to_string());
+                bar.tick();
+            };
+            let r = command::fit(&cmd, &mut log);
+            bar.finish_and_clear();
+            let r = r?;
+            let mut v = r.to_json();
+            if !r.converged() {
+                let f = &r.full.fit;
+                eprintln!(
+                    "error: the twin fit did not converge in {} iterations (best NRMSE {:.4}); outputs written to {} for inspection",
+                    f.iterations,
+                    f.nrmse,
+                    cmd.out.display()
+                );
+                v["exit_code"] = serde_json::json!(1);
+            }
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            Ok(v.get("exit_code").and_then(|c| c.as_i64()).unwrap_or(0) as i32)
+        }
+    }
+}

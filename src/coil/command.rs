@@ -1,0 +1,291 @@
+//! The coil commands: `rftwin coil tune` (circuit model) and `rftwin coil simulate` (FDTD of the coil
+//! with an optional phantom: `fields.h5` + `fields.xmf`, PNG maps of |B1+|, |E| and local SAR, and
+//! `summary.json`, written into a new output directory).
+
+use std::path::{Path, PathBuf};
+
+use ndarray::Array3;
+use num_complex::Complex32;
+
+use super::resonant::FdtdTuning;
+use super::run::{simulate_ideal, simulate_resonant, CoilFields, SimulateOptions};
+use super::{CoilConfig, PhantomConfig, Tuning};
+use crate::error::{Error, Result};
+use crate::fdtd::{ProgressFn, RunStats};
+
+/// `rftwin coil tune`: the circuit-model tuning of the coil file.
+pub fn tune(file: &Path) -> Result<Tuning> {
+    let coil = CoilConfig::load(file)?;
+    super::tune(&coil)
+}
+
+/// What `coil simulate` is asked to do.
+#[derive(Clone, Debug)]
+pub struct SimulateCommand {
+    pub coil: PathBuf,
+    pub phantom: Option<PathBuf>,
+    pub out: PathBuf,
+    /// Cell size (mm).
+    pub cell_mm: f64,
+    /// Steady-state tolerance (relative phasor change per period).
+    pub tolerance: f64,
+    /// "ideal" or "resonant".
+    pub drive: String,
+    /// Steps per broadband sweep of the resonant model.
+    pub sweep_steps: usize,
+    pub force: bool,
+}
+
+/// `summary.json` of `coil simulate` (also printed).
+#[derive(Clone, Debug)]
+pub struct SimulateSummary {
+    pub coil: String,
+    pub phantom: Option<String>,
+    /// The resonant drive's FDTD tuning (None: ideal drive).
+    pub fdtd_tuning: Option<FdtdTuning>,
+    pub freq_hz: f64,
+    pub cells: [usize; 3],
+    pub cell_m: f64,
+    pub dt_s: f64,
+    pub run: RunStats,
+    pub setup_s: f64,
+    pub input_power_w_per_amp2: f64,
+    pub b1_plus_iso_t_per_sqrt_w: f64,
+    pub b1_minus_over_b1_plus_iso: f64,
+    pub input_power_w_for_1ut_iso: f64,
+    pub warnings: Vec<String>,
+}
+
+impl SimulateSummary {
+    /// The JSON document (keys in alphabetical order, as `serde_json` orders an object).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "coil": self.coil,
+            "phantom": self.phantom,
+            "drive": if self.fdtd_tuning.is_some() { "resonant (FDTD-tuned capacitors, ports driven as in the coil file)" } else { "ideal (impressed rung and ring currents, homogeneous mode)" },
+            "fdtd_tuning": self.fdtd_tuning.as_ref().map(|t| serde_json::json!({
+                "capacitors_f": t.capacitors,
+                "homogeneous_mode_hz": t.homogeneous_hz,
+                "relative_error": t.rel_error,
+                "ordering_matches_circuit_model": t.ordering_matches_circuit,
+                "sweeps": t.sweeps.iter().map(|s| serde_json::json!({"capacitors_f": s.capacitors, "homogeneous_mode_hz": s.homogeneous_hz, "peaks_hz": s.peaks_hz, "steps": s.steps, "seconds": s.seconds})).collect::<Vec<_>>(),
+            })),
+            "freq_hz": self.freq_hz,
+            "cells": self.cells,
+            "cell_m": self.cell_m,
+            "dt_s": self.dt_s,
+            "run": self.run,
+            "setup_s": self.setup_s,
+            "input_power_w_per_amp2": self.input_power_w_per_amp2,
+            "b1_plus_iso_t_per_sqrt_w": self.b1_plus_iso_t_per_sqrt_w,
+            "b1_minus_over_b1_plus_iso": self.b1_minus_over_b1_plus_iso,
+            "input_power_w_for_1ut_iso": self.input_power_w_for_1ut_iso,
+            "normalisations": {"per_watt": "fields for 1 W input power", "per_microtesla": "fields for |B1+| = 1 µT at the isocentre"},
+            "files": ["fields.h5", "fields.xmf", "b1_plus.png", "e_magnitude.png", "sar_point.png"],
+            "warnings": self.warnings,
+        })
+    }
+}
+
+/// `rftwin coil simulate`: the run at the coil's Larmor frequency and its outputs (see the module
+/// documentation). `log` says what is being done; `progress` follows the FDTD runs.
+pub fn simulate(
+    cmd: &SimulateCommand,
+    progress: Option<ProgressFn>,
+    log: &mut dyn FnMut(&str),
+) -> Result<SimulateSummary> {
+    let coil = CoilConfig::load(&cmd.coil)?;
+    let ph = cmd.phantom.as_deref().map(PhantomConfig::load).transpose()?;
+    if !(cmd.cell_mm > 0.0) || !(cmd.tolerance > 0.0) {
+        return Err(Error::input(
+            "command line",
+            "--cell-mm / --tolerance",
+            "must be > 0",
+            "e.g. --cell-mm 10 --tolerance 1e-3",
+        ));
+    }
+    let mut opt = SimulateOptions::default();
+    opt.mesh.cell_m = cmd.cell_mm * 1e-3;
+    opt.steady.tol = cmd.tolerance;
+    let policy = crate::io::OutputPolicy::new("coil simulate", cmd.force)
+        .input("coil", &cmd.coil)
+        .input_opt("--phantom", cmd.phantom.as_deref());
+    let dir = crate::io::AtomicDir::new(&cmd.out, &policy)?;
+    let (f, tuning) = match cmd.drive.as_str() {
+        "ideal" => (simulate_ideal(&coil, ph.as_ref(), &opt, progress)?, None),
+        "resonant" => {
+            log("tuning the capacitors by FDTD sweeps");
+            let (f, t) = simulate_resonant(&coil, ph.as_ref(), &opt, cmd.sweep_steps, 0.005, progress)?;
+            (f, Some(t))
+        }
+        other => {
+            return Err(Error::input(
+                "command line",
+                "--drive",
+                format!("unknown drive '{other}'"),
+                "use --drive ideal or --drive resonant",
+            ))
+        }
+    };
+    write_fields(&dir, &f)?;
+    write_panels(&dir, &f, &coil.name, ph.is_some())?;
+    let iso_minus = f.b1_minus.sample([0.0, 0.0, 0.0]);
+    let summary = SimulateSummary {
+        coil: cmd.coil.display().to_string(),
+        phantom: cmd.phantom.as_ref().map(|p| p.display().to_string()),
+        fdtd_tuning: tuning,
+        freq_hz: f.freq_hz,
+        cells: f.cells,
+        cell_m: f.cell_m,
+        dt_s: f.dt_s,
+        run: f.stats.clone(),
+        setup_s: f.setup_s,
+        input_power_w_per_amp2: f.input_power_w,
+        b1_plus_iso_t_per_sqrt_w: f.b1_plus_iso_t.norm() * f.per_watt(),
+        b1_minus_over_b1_plus_iso: iso_minus.norm() as f64 / f.b1_plus_iso_t.norm(),
+        input_power_w_for_1ut_iso: f.input_power_w * f.per_microtesla().powi(2),
+        warnings: crate::resources::take_warnings(),
+    };
+    crate::io::write_json(&dir.path("summary.json"), &summary.to_json())?;
+    dir.commit()?;
+    Ok(summary)
+}
+
+/// `fields.h5` and `fields.xmf`: the datasets for 1 W input and for 1 µT B1+ at the isocentre.
+fn write_fields(dir: &crate::io::AtomicDir, f: &CoilFields) -> Result<()> {
+    let scale_of = |norm: &str| {
+        if norm == "per_watt" {
+            f.per_watt()
+        } else {
+            f.per_microtesla()
+        }
+    };
+    let mut owned: Vec<(String, Array3<Complex32>, [f64; 3], &str)> = Vec::new();
+    for norm in ["per_watt", "per_microtesla"] {
+        let s = scale_of(norm) as f32;
+        owned.push((
+            format!("{norm}/b1_plus"),
+            f.b1_plus.data.mapv(|v| v * s),
+            f.b1_plus.origin_m,
+            "T",
+        ));
+        owned.push((
+            format!("{norm}/b1_minus"),
+            f.b1_minus.data.mapv(|v| v * s),
+            f.b1_minus.origin_m,
+            "T",
+        ));
+        for (c, name) in ["ex", "ey", "ez"].iter().enumerate() {
+            owned.push((
+                format!("{norm}/{name}"),
+                f.e[c].mapv(|v| v * s),
+                f.e_grid.origin_m,
+                "V/m",
+            ));
+        }
+        let sar = f.point_sar(scale_of(norm)).mapv(|v| Complex32::new(v, 0.0));
+        owned.push((format!("{norm}/sar_point"), sar, f.e_grid.origin_m, "W/kg"));
+    }
+    let d = [f.cell_m; 3];
+    let sets: Vec<crate::io::FieldDataset> = owned
+        .iter()
+        .map(|(n, data, o, unit)| crate::io::FieldDataset {
+            name: n.clone(),
+            data,
+            origin_m: *o,
+            spacing_m: d,
+            unit,
+            freq_hz: f.freq_hz,
+            quantity: "complex peak phasor at cell centres, time factor exp(+i w t) (sar_point: real, W/kg)",
+        })
+        .collect();
+    crate::io::write_h5_fields(&dir.path("fields.h5"), &sets)?;
+    crate::io::write_xdmf(&dir.path("fields.xmf"), "fields.h5", &sets)
+}
+
+/// PNG maps for 1 µT B1+ at the isocentre, through the isocentre (`sar_point.png` with a phantom).
+fn write_panels(dir: &crate::io::AtomicDir, f: &CoilFields, coil_name: &str, phantom: bool) -> Result<()> {
+    let s_ut = f.per_microtesla();
+    let b1 = f.b1_plus.data.mapv(|v| v.norm() * s_ut as f32 * 1e6);
+    let emag = Array3::from_shape_fn(f.sigma.dim(), |(i, j, k)| {
+        (f.e[0][[i, j, k]].norm_sqr() + f.e[1][[i, j, k]].norm_sqr() + f.e[2][[i, j, k]].norm_sqr()).sqrt()
+            * s_ut as f32
+    });
+    let sar = f.point_sar(s_ut);
+    let d = [f.cell_m; 3];
+    let tag = format!("{} at {:.2} MHz, 1 µT B1+ at isocentre", coil_name, f.freq_hz / 1e6);
+    let panel = |name: &str, vol: &Array3<f32>, origin: [f64; 3], title: &str, unit: &str, range: Option<(f64, f64)>| {
+        write_panel(&dir.path(name), vol, origin, d, title, unit, range)
+    };
+    // B1+ on 0..2 µT: the field right next to the rungs would otherwise set the scale.
+    panel(
+        "b1_plus.png",
+        &b1,
+        f.b1_plus.origin_m,
+        &format!("|B1+|, {tag}"),
+        "|B1+| (µT)",
+        Some((0.0, 2.0)),
+    )?;
+    panel(
+        "e_magnitude.png",
+        &emag,
+        f.e_grid.origin_m,
+        &format!("|E| (peak), {tag}"),
+        "|E| (V/m)",
+        None,
+    )?;
+    if phantom {
+        panel(
+            "sar_point.png",
+            &sar,
+            f.e_grid.origin_m,
+            &format!("local SAR, {tag}"),
+            "SAR (W/kg)",
+            None,
+        )?;
+    }
+    Ok(())
+}
+
+/// Axial, coronal and sagittal slices of `vol` through the isocentre (the voxel nearest to 0).
+fn write_panel(
+    path: &Path,
+    vol: &Array3<f32>,
+    origin: [f64; 3],
+    d: [f64; 3],
+    title: &str,
+    unit: &str,
+    range: Option<(f64, f64)>,
+) -> Result<()> {
+    use crate::plot::{panel, Panel, PanelScale, SliceMap};
+    let dims = vol.dim();
+    let n = [dims.0, dims.1, dims.2];
+    let c = [0, 1, 2].map(|a| (((-origin[a]) / d[a]).round().max(0.0) as usize).min(n[a] - 1));
+    fn fix(m: SliceMap<'_>, range: Option<(f64, f64)>) -> SliceMap<'_> {
+        match range {
+            Some((lo, hi)) => m.range(lo, hi),
+            None => m,
+        }
+    }
+    let maps = vec![
+        fix(
+            SliceMap::from_volume(vol.view(), 2, c[2], origin, d)?
+                .title("axial (z = 0)")
+                .unit(unit),
+            range,
+        ),
+        fix(
+            SliceMap::from_volume(vol.view(), 1, c[1], origin, d)?
+                .title("coronal (y = 0)")
+                .unit(unit),
+            range,
+        ),
+        fix(
+            SliceMap::from_volume(vol.view(), 0, c[0], origin, d)?
+                .title("sagittal (x = 0)")
+                .unit(unit),
+            range,
+        ),
+    ];
+    panel(path, &Panel::new(maps).title(title).scale(PanelScale::Shared))
+}
