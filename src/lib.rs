@@ -2,13 +2,14 @@
 //!
 //! The modules read as the physics pipeline; each depends only on those before it:
 //! `grid` → `fdtd` → `coil` → `b1` → `twin` → `dosimetry` → `implant` → `report` → `cli`.
-//! `error`, `io`, `resources`, `validate` and `bench` are shared plumbing.
+//! `error`, `numerics`, `io`, `resources`, `validate` and `bench` are shared plumbing.
 
 // `!(x > 0.0)` is used on purpose: it also rejects NaN. Index loops over the three axes read
 // better than iterator chains in the field code.
 #![allow(clippy::neg_cmp_op_on_partial_ord, clippy::needless_range_loop)]
 
 pub mod error;
+pub mod numerics;
 pub mod grid;
 pub mod fdtd;
 pub mod coil;
