@@ -9,7 +9,8 @@ use serde_json::json;
 
 use super::local::TwinIncident;
 use super::model::Implant;
-use super::placement::{local_model, place, wall_distance, LocalGridOptions, PlacedImplant, Placement};
+use super::placement::{place, wall_distance, LocalGridOptions, PlacedImplant, Placement};
+use super::raster::local_model;
 use super::search::{
     confirm_top, search, write_confirm_png, write_map_png, write_search_h5, ConfirmOptions, SearchOptions,
 };
