@@ -343,15 +343,20 @@ mod tests {
         fn trial(&self, p: &[f64; 2], step: &[f64], _a: &[f64]) -> ([f64; 2], f64) {
             ([p[0] + step[0], p[1] + step[1]], step[0].abs() + step[1].abs())
         }
-        fn converged(&self, step_size: f64, _rel: f64, _cost: f64) -> bool {
-            step_size < 1e-12
+        fn converged(&self, step_size: f64, rel: f64, _cost: f64) -> bool {
+            step_size < 1e-10 || rel < 1e-12
         }
     }
 
     #[test]
     fn levenberg_marquardt_recovers_an_exponential() {
         let xs: Vec<f64> = (0..20).map(|i| i as f64 * 0.1).collect();
-        let ys: Vec<f64> = xs.iter().map(|x| 2.5 * (-0.7 * x).exp()).collect();
+        // 0.1 % deterministic "noise": the minimum has a nonzero cost.
+        let ys: Vec<f64> = xs
+            .iter()
+            .enumerate()
+            .map(|(i, x)| 2.5 * (-0.7 * x).exp() * (1.0 + 1e-3 * (i as f64).sin()))
+            .collect();
         let limits = LmLimits {
             max_iterations: 200,
             singular_lambda_max: None,
@@ -361,7 +366,7 @@ mod tests {
         let out = levenberg_marquardt(&Exp(xs, ys), [1.0, 0.0], 2, &limits).unwrap();
         assert!(out.converged);
         assert!(
-            (out.params[0] - 2.5).abs() < 1e-9 && (out.params[1] + 0.7).abs() < 1e-9,
+            (out.params[0] - 2.5).abs() < 1e-2 && (out.params[1] + 0.7).abs() < 1e-2,
             "{:?}",
             out.params
         );
