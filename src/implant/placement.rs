@@ -1,6 +1,7 @@
 //! Placement of an implant in a phantom: position and orientation (TOML or command line), the check
 //! that the whole implant lies in the gel at least a stated distance from every wall or surface, the
-//! world-space geometry ([`PlacedImplant`]), and the fine local voxel model around it.
+//! world-space geometry ([`PlacedImplant`]), and the options of the fine local grid around it (the
+//! voxel model itself is `raster::local_model`).
 //!
 //! Frames: `position_m` is where the implant frame's origin goes, in the *phantom frame* (origin at
 //! the centre of the phantom's bounding box; see [`crate::coil::phantom`]); world coordinates are the
@@ -318,7 +319,7 @@ pub fn place(implant: &Implant, phantom: &PhantomConfig, placement: &Placement) 
     Ok(placed)
 }
 
-/// The fine local grid around a placed implant.
+/// The fine local grid around a placed implant (`raster::local_model`).
 #[derive(Clone, Debug)]
 pub struct LocalGridOptions {
     /// Cell size (m); 1 mm by default.
