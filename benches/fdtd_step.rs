@@ -8,7 +8,7 @@ fn step(c: &mut Criterion) {
     g.sample_size(20);
     for cells in [262_144usize, 1_000_000] {
         let mut sim = rftwin::bench::fdtd_box(cells, 8).expect("bench box");
-        let n = sim.op.layout.n;
+        let n = sim.cells();
         g.throughput(Throughput::Elements((n[0] * n[1] * n[2]) as u64));
         g.bench_function(format!("{}^3 cells, cpml 8", n[0]), |b| b.iter(|| sim.step(&mut [])));
     }

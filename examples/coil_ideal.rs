@@ -1,6 +1,6 @@
 //! Developer check: ideal-drive body coil, B1+ along x and y through the isocentre.
 use rftwin::coil::{fdtd_model, CoilConfig, PhantomConfig};
-use rftwin::fdtd::{DftProbe, FieldKind, Probe, Simulation, SteadyState};
+use rftwin::fdtd::{FieldKind, Probe, Simulation, SteadyState};
 use std::path::Path;
 
 fn main() {
@@ -20,26 +20,26 @@ fn main() {
     let w = fdtd_model::homogeneous_weights(&mesh, true, 0.0);
     let spec = mesh.ideal_drive(coil.freq_hz, &w).unwrap();
     let mut sim = Simulation::new(spec).unwrap();
-    let n = sim.op.layout.n;
+    let n = sim.cells();
     println!(
         "grid {:?} = {} cells, dt {:.3e}, steps/period {:?}, setup {:.2}s",
         n,
         n[0] * n[1] * n[2],
         sim.dt(),
-        sim.op.steps_per_period,
+        sim.steps_per_period(),
         t0.elapsed().as_secs_f64()
     );
-    let m = sim.op.steps_per_period.unwrap();
-    let mut ph = DftProbe::new(
-        &sim.op,
-        "h",
-        FieldKind::H,
-        &[0, 1, 2],
-        mesh.interior.clone(),
-        &[coil.freq_hz],
-        m / 4,
-    )
-    .unwrap();
+    let m = sim.steps_per_period().unwrap();
+    let mut ph = sim
+        .dft_probe(
+            "h",
+            FieldKind::H,
+            &[0, 1, 2],
+            mesh.interior.clone(),
+            &[coil.freq_hz],
+            m / 4,
+        )
+        .unwrap();
     sim.set_progress(Some(Box::new(|p| {
         eprintln!("period {} step {} change {:.2e}", p.periods, p.steps, p.measure)
     })));
@@ -77,16 +77,16 @@ fn main() {
     };
     let (p0, m0) = b1(c[0], c[1], c[2]);
     println!("centre |B1+| {:.3e} T, |B1-| {:.3e} T, ratio {:.4}", p0, m0, m0 / p0);
-    let p_in: f64 = (0..sim.lumped.len())
+    let p_in: f64 = (0..sim.lumped().len())
         .map(|e| {
-            let (v, i) = sim.lumped.phasors(e)[0];
+            let (v, i) = sim.lumped().phasors(e)[0];
             0.5 * (v * i.conj()).re
         })
         .sum();
     println!(
         "input power {:.4e} W for 1 A rung peak current ({} source edges)",
         p_in,
-        sim.lumped.len()
+        sim.lumped().len()
     );
     let step = (0.05 / cell).round() as i64;
     for di in [-4i64, -3, -2, -1, 0, 1, 2, 3, 4].map(|x| x * step) {

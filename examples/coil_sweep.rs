@@ -74,12 +74,12 @@ fn main() {
     }
     let mut sim = Simulation::new(spec).unwrap();
     if std::env::var("NOELEM").is_ok() {
-        let l = sim.op.layout;
+        let l = rftwin::fdtd::Layout::new(sim.cells());
         let mut st: u64 = 1;
         for c in 0..3 {
-            for x in sim.fields.e[c].iter_mut() {
+            for idx in 0..l.len {
                 st = st.wrapping_mul(6364136223846793005).wrapping_add(1);
-                *x = ((st >> 40) as f32 / 16777216.0) - 0.5;
+                sim.set_e(c, l.ijk(idx), ((st >> 40) as f32 / 16777216.0) - 0.5);
             }
         }
         // zero PEC edges
@@ -87,8 +87,8 @@ fn main() {
             for idx in 0..l.len {
                 let p = l.ijk(idx);
                 let n = l.n;
-                if sim.op.mat[c][idx] == 0 || (0..3).any(|a| p[a] == 0 || p[a] >= n[a]) {
-                    sim.fields.e[c][idx] = 0.0;
+                if sim.is_pec_edge(c, p) || (0..3).any(|a| p[a] == 0 || p[a] >= n[a]) {
+                    sim.set_e(c, p, 0.0);
                 }
             }
         }
@@ -102,7 +102,7 @@ fn main() {
     }
     let st = sim.run_until_decay(40.0, 200_000, &mut []).unwrap();
     println!("{:?}", st);
-    let z = sim.lumped.impedance(0);
+    let z = sim.lumped().impedance(0);
     for (f, z) in freqs.iter().zip(z) {
         println!(
             "{:6.1} MHz |Z| {:10.1} Re {:10.1} Im {:10.1}",

@@ -34,7 +34,7 @@ fn main() {
         _ => panic!(),
     };
     let mut sim = Simulation::new(spec).unwrap();
-    let l = sim.op.layout;
+    let l = rftwin::fdtd::Layout::new(sim.cells());
     let mut st: u64 = 1;
     for cc in 0..3 {
         for idx in 0..l.len {
@@ -48,11 +48,12 @@ fn main() {
                     pp[a] > 0 && pp[a] < l.n[a]
                 }
             });
-            sim.fields.e[cc][idx] = if inside {
+            let v = if inside {
                 ((st >> 40) as f32 / 16777216.0) - 0.5
             } else {
                 0.0
             };
+            sim.set_e(cc, pp, v);
         }
     }
     for c in 0..12 {

@@ -22,7 +22,7 @@ fn main() {
             let build = t0.elapsed().as_secs_f64();
             let st = sim.run_steps(steps as usize, &mut []).expect("run");
             let per = st.seconds / steps;
-            let m = sim.op.steps_per_period.unwrap();
+            let m = sim.steps_per_period().unwrap();
             println!(
             "{reference:?} step: {cells} cells, {} threads: build {build:.1} s; {} steps in {:.1} s = {:.2} ms/step ({:.0} Mcell-steps/s); {m} steps/period -> {:.0} s per period",
             rayon::current_num_threads(),

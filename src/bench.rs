@@ -79,7 +79,7 @@ pub fn fdtd(cells: usize, steps: usize, threads: usize, layers: usize, repeats: 
         .map_err(|e| Error::Other(e.to_string()))?;
     pool.install(|| {
         let mut sim = fdtd_box(cells, layers)?;
-        let n = sim.op.layout.n;
+        let n = sim.cells();
         let total = n[0] * n[1] * n[2];
         sim.run_steps(5, &mut [])?; // warm-up (page faults, caches)
         let mut times = Vec::with_capacity(repeats);

@@ -856,12 +856,12 @@ fn fdtd_run(
 
     // Element results (ports: impedance and S11 against their internal resistance).
     let mut elements = Vec::new();
-    for (e, spec) in sim.lumped.specs().iter().enumerate() {
-        let z = sim.lumped.impedance(e);
+    for (e, spec) in sim.lumped().specs().iter().enumerate() {
+        let z = sim.lumped().impedance(e);
         let vi = if cw {
-            sim.lumped.phasors(e)
+            sim.lumped().phasors(e)
         } else {
-            sim.lumped.spectrum(e)
+            sim.lumped().spectrum(e)
         };
         let r0 = parsed.ports.iter().find(|(n, _)| *n == spec.name).map(|(_, r)| *r);
         let rows: Vec<serde_json::Value> = freqs
@@ -894,8 +894,8 @@ fn fdtd_run(
         .iter()
         .filter_map(|e| e["results"][0]["power_into_structure_w"].as_f64())
         .fold(None, |acc, p| Some(acc.unwrap_or(0.0) + p));
-    let d = sim.op.d;
-    let origin = sim.op.model.grid.node_pos(0, 0, 0);
+    let d = sim.cell_size_m();
+    let origin = sim.model().grid.node_pos(0, 0, 0);
     let mut arrays = Vec::new();
     for (p, req) in probes.iter().zip(&parsed.probes) {
         for (ci, comp) in ["x", "y", "z"].iter().enumerate() {
@@ -948,7 +948,7 @@ fn fdtd_run(
         let h5 = dir.path("fields.h5");
         crate::io::write_h5_fields(&h5, &sets)?;
         // Material grid (cell centres) and the ports' input power, for `rftwin sar` / `rftwin heat`.
-        let model = &sim.op.model;
+        let model = sim.model();
         let labels = ndarray::Array3::from_shape_vec(model.grid.dims(), model.cells().to_vec())?;
         let grid = crate::dosimetry::io::LabelGrid {
             labels,
@@ -965,10 +965,10 @@ fn fdtd_run(
     let summary = serde_json::json!({
         "file": name,
         "mode": if cw { "cw" } else { "pulse" },
-        "cells": sim.op.layout.n,
+        "cells": sim.cells(),
         "cell_size_m": d,
         "dt_s": sim.dt(),
-        "courant": sim.op.courant,
+        "courant": sim.courant(),
         "run": stats,
         "elements": elements,
         "probes": parsed.probes.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
@@ -1917,7 +1917,8 @@ fn regress_command(
 /// The fine cell the golden result was made with (its summary's `implant1.fine_cell`, mm).
 fn golden_fine_cell(golden: &std::path::Path) -> anyhow::Result<Option<f64>> {
     let s = crate::report::summary::Summary::load(&golden.join(crate::report::SUMMARY_NAME))?;
-    Ok(s.get("implant1.fine_cell").map(|q| q.value * 1e-3))
+    let key = crate::report::keys::Implant::FineCell.key(1);
+    Ok(s.get(&key).map(|q| q.value * 1e-3))
 }
 
 /// Three finite comma-separated numbers of a command-line option such as --position X,Y,Z

@@ -64,12 +64,3 @@ pub fn write_error(path: &std::path::Path, e: impl std::fmt::Display) -> Error {
         "free space on that disk, or give --out a directory on a disk with room that you can write to",
     )
 }
-
-/// Reads a text file; a failure is an [`Error::Io`] naming the path (the one reader every TOML and
-/// sidecar loader shares).
-pub fn read_text(path: &std::path::Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|err| Error::Io {
-        path: path.display().to_string(),
-        err,
-    })
-}

@@ -2,7 +2,7 @@
 //!
 //! The modules read as the physics pipeline; each depends only on those before it:
 //! `grid` → `fdtd` → `coil` → `b1` → `twin` → `dosimetry` → `implant` → `report` → `cli`.
-//! `error`, `numerics`, `io`, `resources` and `validation_case` are shared plumbing usable by all;
+//! `error`, `spec`, `numerics`, `io`, `resources` and `validation_case` are shared plumbing usable by all;
 //! `validate` collects every module's validation cases; `bench` holds the benchmark workloads.
 
 // `!(x > 0.0)` is used on purpose: it also rejects NaN. Index loops over the three axes read
@@ -11,6 +11,7 @@
 
 pub mod error;
 pub mod numerics;
+pub mod spec;
 pub mod grid;
 pub mod fdtd;
 pub mod coil;

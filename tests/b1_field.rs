@@ -145,15 +145,17 @@ fn e_magnitude_at_centres() {
 /// from the probe's first node, half a cell along the other two axes for H, along its own for E.
 #[test]
 fn from_probe_placement() {
-    use rftwin::fdtd::{DftProbe, Simulation, SimulationSpec};
+    use rftwin::fdtd::{Simulation, SimulationSpec};
     use rftwin::grid::{Grid, Material, VoxelModel};
     let grid = Grid::uniform([-0.05, -0.04, -0.03], [0.005; 3], [12, 10, 8]).unwrap();
     let model = VoxelModel::new(grid, Material::vacuum()).unwrap();
     let sim = Simulation::new(SimulationSpec::new(model)).unwrap();
-    let d = sim.op.d;
-    let o = sim.op.model.grid.node_pos(0, 0, 0);
+    let d = sim.cell_size_m();
+    let o = sim.model().grid.node_pos(0, 0, 0);
     for kind in [FieldKind::H, FieldKind::E] {
-        let probe = DftProbe::new(&sim.op, "p", kind, &[0, 1, 2], [2..9, 1..8, 3..7], &[64e6], 1).unwrap();
+        let probe = sim
+            .dft_probe("p", kind, &[0, 1, 2], [2..9, 1..8, 3..7], &[64e6], 1)
+            .unwrap();
         let v = YeeVector::from_probe(&probe, 0, o, d).unwrap();
         for c in 0..3 {
             for a in 0..3 {
@@ -178,7 +180,9 @@ fn from_probe_placement() {
             assert!((g.origin_m[a] - (o[a] + d[a] * (start + 0.5))).abs() < 1e-12);
         }
         // A component subset is refused.
-        let part = DftProbe::new(&sim.op, "p", kind, &[0, 1], [2..9, 1..8, 3..7], &[64e6], 1).unwrap();
+        let part = sim
+            .dft_probe("p", kind, &[0, 1], [2..9, 1..8, 3..7], &[64e6], 1)
+            .unwrap();
         assert!(YeeVector::from_probe(&part, 0, o, d).is_err());
     }
 }

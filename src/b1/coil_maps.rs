@@ -11,7 +11,7 @@ use crate::coil::fdtd_model::{self, BirdcageMesh, Gaps, MeshOptions, ModelKind};
 use crate::coil::phantom::PhantomConfig;
 use crate::coil::resonant::{resonant_spec, tune_fdtd, FdtdTuning};
 use crate::error::{Error, Result};
-use crate::fdtd::{DftProbe, FieldKind, Probe, ProgressFn, RunStats, Simulation, SteadyState};
+use crate::fdtd::{FieldKind, Probe, ProgressFn, RunStats, Simulation, SteadyState};
 
 /// How to drive and run the coil.
 #[derive(Clone, Debug)]
@@ -193,40 +193,24 @@ fn run_spec(
 ) -> Result<CoilFields> {
     let mut sim = Simulation::new(spec)?;
     sim.set_progress(progress);
-    let m = sim.op.steps_per_period.expect("CW run");
+    let m = sim.steps_per_period().expect("CW run");
     let every = (m / 4).max(1);
-    let mut pe = DftProbe::new(
-        &sim.op,
-        "e",
-        FieldKind::E,
-        &[0, 1, 2],
-        mesh.interior.clone(),
-        &[freq],
-        every,
-    )?;
-    let mut ph = DftProbe::new(
-        &sim.op,
-        "h",
-        FieldKind::H,
-        &[0, 1, 2],
-        mesh.interior.clone(),
-        &[freq],
-        every,
-    )?;
+    let mut pe = sim.dft_probe("e", FieldKind::E, &[0, 1, 2], mesh.interior.clone(), &[freq], every)?;
+    let mut ph = sim.dft_probe("h", FieldKind::H, &[0, 1, 2], mesh.interior.clone(), &[freq], every)?;
     let setup_s = t0.elapsed().as_secs_f64();
     let stats = sim.run_cw(steady, &mut [&mut pe as &mut dyn Probe, &mut ph])?;
-    let lumped_vi: Vec<(Complex64, Complex64)> = (0..sim.lumped.len()).map(|e| sim.lumped.phasors(e)[0]).collect();
+    let lumped_vi: Vec<(Complex64, Complex64)> = (0..sim.lumped().len()).map(|e| sim.lumped().phasors(e)[0]).collect();
     let input_power_w: f64 = lumped_vi.iter().map(|(v, i)| 0.5 * (v * i.conj()).re).sum();
-    let g = &sim.op.model.grid;
+    let g = &sim.model().grid;
     let origin = g.node_pos(0, 0, 0);
-    let d = sim.op.d;
+    let d = sim.cell_size_m();
     let h = YeeVector::from_probe(&ph, 0, origin, d)?;
     let e = YeeVector::from_probe(&pe, 0, origin, d)?;
     let bp = b1_plus(&h)?;
     let bm = b1_minus(&h)?;
     let (e_grid, e_c) = e.at_centres()?;
     // Materials of the cell containing each E centre.
-    let mats = sim.op.model.materials();
+    let mats = sim.model().materials();
     let dims = e_grid.dims;
     let mut sigma = Array3::<f32>::zeros(dims);
     let mut density = Array3::<f32>::zeros(dims);
@@ -238,7 +222,7 @@ fn run_spec(
             g.axes[2].cell_of(p[2]),
         ];
         if let [Some(a), Some(b), Some(c)] = ci {
-            let m = &mats[sim.op.model.cell_material(a, b, c) as usize];
+            let m = &mats[sim.model().cell_material(a, b, c) as usize];
             if !m.pec {
                 *s = m.sigma_s_per_m as f32;
                 density[[i, j, k]] = m.density_kg_per_m3 as f32;
@@ -260,7 +244,7 @@ fn run_spec(
         input_power_w,
         b1_plus_iso_t: Complex64::new(iso.re as f64, iso.im as f64),
         stats,
-        cells: sim.op.layout.n,
+        cells: sim.cells(),
         cell_m: d[0],
         dt_s: sim.dt(),
         setup_s,

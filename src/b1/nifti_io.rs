@@ -992,7 +992,7 @@ pub fn read_nifti_map(path: &Path, opts: &NiftiMapOptions) -> Result<B1Map> {
     let vol = read_volume(path, opts.volume)?;
     let side = sidecar_path(path);
     let sidecar: Option<serde_json::Value> = if side.exists() {
-        let text = crate::error::read_text(&side)?;
+        let text = crate::spec::read_text(&side)?;
         Some(serde_json::from_str(&text).map_err(|e| {
             Error::input(
                 &side.display().to_string(),

@@ -30,7 +30,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::spec::{self, Problems};
 
 /// Capacitor placement of a birdcage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,101 +200,12 @@ pub fn larmor_hz(nucleus: &str, field_t: f64) -> Option<f64> {
         .map(|(_, g)| (g * field_t).abs())
 }
 
-/// Collects every problem of one file, then reports them all at once.
-pub(crate) struct Problems {
-    source: String,
-    list: Vec<(String, String, String)>,
-}
-
-impl Problems {
-    pub(crate) fn new(source: &str) -> Self {
-        Self {
-            source: source.into(),
-            list: Vec::new(),
-        }
-    }
-    pub(crate) fn add(&mut self, key: &str, what: impl Into<String>, fix: impl Into<String>) {
-        self.list.push((key.into(), what.into(), fix.into()));
-    }
-    pub(crate) fn is_empty(&self) -> bool {
-        self.list.is_empty()
-    }
-    /// Ok when no problem was found; one problem becomes one input error; several are listed in one.
-    pub(crate) fn finish(self) -> Result<()> {
-        match self.list.len() {
-            0 => Ok(()),
-            1 => {
-                let (k, w, f) = &self.list[0];
-                Err(Error::input(&self.source, k, w.clone(), f.clone()))
-            }
-            n => {
-                let keys: Vec<_> = self.list.iter().map(|(k, _, _)| k.as_str()).collect();
-                let what = self
-                    .list
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (k, w, f))| format!("({}) {k}: {w} (fix: {f})", i + 1))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                Err(Error::input(
-                    &self.source,
-                    &keys.join(", "),
-                    format!("{n} problems: {what}"),
-                    "fix each problem listed",
-                ))
-            }
-        }
-    }
-    /// A required positive, finite length.
-    pub(crate) fn positive(&mut self, key: &str, v: Option<f64>, example: &str) -> f64 {
-        match v {
-            None => {
-                self.add(key, "missing", format!("add `{key} = {example}`"));
-                f64::NAN
-            }
-            Some(x) if !(x > 0.0) || !x.is_finite() => {
-                self.add(
-                    key,
-                    format!("{x} is not a positive finite number"),
-                    format!("give a value > 0 in SI units, e.g. `{key} = {example}`"),
-                );
-                f64::NAN
-            }
-            Some(x) => x,
-        }
-    }
-}
-
-/// Turns a TOML parse error into an input error naming the offending key where the parser does.
 /// Smallest coil dimension the models accept (m).
 pub const MIN_COIL_SIZE_M: f64 = 1e-3;
 /// Largest rung radius (and strip width) the models accept (m).
 pub const MAX_COIL_RADIUS_M: f64 = 2.0;
 /// Largest rung length the models accept (m).
 pub const MAX_COIL_LENGTH_M: f64 = 5.0;
-
-pub(crate) fn toml_error(source: &str, e: toml::de::Error, valid_keys: &str) -> Error {
-    let msg = e.message().to_string();
-    let key = msg.split('`').nth(1).unwrap_or("(file)").to_string();
-    let fix = if msg.contains("unknown field") {
-        format!("remove or correct the key; valid keys are: {valid_keys}")
-    } else if msg.contains("unknown variant") {
-        "use one of the listed values".to_string()
-    } else if msg.contains("invalid type") {
-        "give the value in the documented type (numbers in SI units, strings in quotes)".to_string()
-    } else {
-        "correct the TOML syntax".to_string()
-    };
-    // The parser's own text starts "TOML parse error at line L, column C" when it knows where.
-    let full = e.to_string();
-    let span = full
-        .lines()
-        .next()
-        .and_then(|l| l.split_once(" at line "))
-        .map(|(_, at)| format!(" (at line {at})"))
-        .unwrap_or_default();
-    Error::input(source, &key, format!("{msg}{span}"), fix)
-}
 
 const COIL_KEYS: &str = "name, description, type, rungs, rung_radius_m, rung_length_m, rung_width_m, ring_width_m, rung_angle_offset_deg, shield_radius_m, shield_length_m, freq_hz, field_t, nucleus, capacitance_f, rung_capacitance_f, ring_capacitance_f, drive, [[ports]] (angle_deg, element, impedance_ohm, phase_deg)";
 
@@ -333,422 +245,24 @@ pub(crate) fn angle_diff_deg(a: f64, b: f64) -> f64 {
 impl CoilConfig {
     /// Reads and validates a coil TOML file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = crate::error::read_text(path)?;
-        Self::from_toml_str(&text, &path.display().to_string())
+        spec::load(path, Self::from_toml_str)
     }
 
     /// Parses and validates coil TOML text; `source_name` (usually the path) appears in errors.
     pub fn from_toml_str(text: &str, source_name: &str) -> Result<Self> {
-        let raw: CoilToml = toml::from_str(text).map_err(|e| toml_error(source_name, e, COIL_KEYS))?;
-        Self::from_raw(raw, source_name)
+        Self::from_raw(spec::parse(text, source_name, COIL_KEYS)?, source_name)
     }
 
-    /// The validation pass: every problem of the file is reported in one error.
+    /// The validation pass: every problem of the file is reported in one error, section by section.
     pub fn from_raw(raw: CoilToml, source_name: &str) -> Result<Self> {
         let mut p = Problems::new(source_name);
-
-        let coil_type = raw.coil_type.unwrap_or_else(|| {
-            p.add(
-                "type",
-                "missing",
-                "add `type = \"high_pass\"` (or \"low_pass\", \"band_pass\")",
-            );
-            CoilType::HighPass
-        });
-        let rungs = match raw.rungs {
-            None => {
-                p.add("rungs", "missing", "add `rungs = 16` (an even number >= 4)");
-                0
-            }
-            Some(n) if n < 4 => {
-                p.add(
-                    "rungs",
-                    format!("{n} rungs: a birdcage needs at least 4"),
-                    "give an even number of rungs >= 4, e.g. 8, 12 or 16",
-                );
-                0
-            }
-            Some(n) if n % 2 == 1 => {
-                p.add(
-                    "rungs",
-                    format!("{n} rungs is odd: the mode pairs and the quadrature ports need an even number"),
-                    format!("use {} or {}", n - 1, n + 1),
-                );
-                0
-            }
-            Some(n) if n > 256 => {
-                p.add("rungs", format!("{n} rungs is more than 256"), "give at most 256 rungs");
-                0
-            }
-            Some(n) => n as usize,
-        };
-        let rung_radius_m = p.positive("rung_radius_m", raw.rung_radius_m, "0.33");
-        let rung_length_m = p.positive("rung_length_m", raw.rung_length_m, "0.45");
-        let rung_width_m = p.positive("rung_width_m", raw.rung_width_m, "0.02");
-        let ring_width_m = p.positive("ring_width_m", raw.ring_width_m, "0.02");
-        // The circuit and FDTD models are for MRI coils: sizes from a millimetre (small-animal coils) to
-        // a few metres; beyond, the inductance formulas lose all precision (a 1e30 m radius gave
-        // "rung capacitors of NaN F").
-        for (key, v, hi) in [
-            ("rung_radius_m", rung_radius_m, MAX_COIL_RADIUS_M),
-            ("rung_length_m", rung_length_m, MAX_COIL_LENGTH_M),
-            ("rung_width_m", rung_width_m, MAX_COIL_RADIUS_M),
-            ("ring_width_m", ring_width_m, MAX_COIL_RADIUS_M),
-        ] {
-            if v.is_finite() && !(MIN_COIL_SIZE_M..=hi).contains(&v) {
-                p.add(
-                    key,
-                    format!("{v} m is outside the range of an MRI birdcage coil ({MIN_COIL_SIZE_M} to {hi} m)"),
-                    format!("give the size in metres between {MIN_COIL_SIZE_M} and {hi}, e.g. `{key} = 0.33` for a body coil's radius"),
-                );
-            }
-        }
-        let rung_angle_offset_deg = raw.rung_angle_offset_deg.unwrap_or(0.0);
-        if !rung_angle_offset_deg.is_finite() {
-            p.add(
-                "rung_angle_offset_deg",
-                "not a finite number",
-                "give an angle in degrees, e.g. 0",
-            );
-        }
-
-        if rungs >= 4 && rung_radius_m.is_finite() {
-            let spacing = 2.0 * std::f64::consts::PI * rung_radius_m / rungs as f64;
-            if rung_width_m.is_finite() && rung_width_m >= spacing {
-                p.add("rung_width_m", format!("{rung_width_m} m strips are wider than the rung spacing {spacing:.4} m (2 pi r / N): the rungs would touch"), format!("use rung_width_m < {spacing:.4} (typically below a third of it)"));
-            }
-            if ring_width_m.is_finite() && ring_width_m >= spacing {
-                p.add("ring_width_m", format!("{ring_width_m} m is wider than the end-ring segment length {spacing:.4} m; the strip formulas need width << length"), format!("use ring_width_m < {spacing:.4}"));
-            }
-        }
-        if rung_length_m.is_finite() && ring_width_m.is_finite() && ring_width_m >= rung_length_m {
-            p.add(
-                "ring_width_m",
-                format!("{ring_width_m} m end rings would overlap on {rung_length_m} m rungs"),
-                "use ring_width_m well below rung_length_m",
-            );
-        }
-        if rung_length_m.is_finite() && rung_width_m.is_finite() && rung_width_m >= rung_length_m {
-            p.add(
-                "rung_width_m",
-                format!("{rung_width_m} m is not smaller than the rung length {rung_length_m} m"),
-                "use rung_width_m well below rung_length_m",
-            );
-        }
-
-        let shield = match (raw.shield_radius_m, raw.shield_length_m) {
-            (None, None) => None,
-            (Some(_), None) => {
-                p.add(
-                    "shield_length_m",
-                    "shield_radius_m is given but shield_length_m is missing",
-                    "add `shield_length_m = ...` or remove shield_radius_m for an unshielded coil",
-                );
-                None
-            }
-            (None, Some(_)) => {
-                p.add(
-                    "shield_radius_m",
-                    "shield_length_m is given but shield_radius_m is missing",
-                    "add `shield_radius_m = ...` or remove shield_length_m for an unshielded coil",
-                );
-                None
-            }
-            (Some(r), Some(l)) => {
-                let r = p.positive("shield_radius_m", Some(r), "0.37");
-                let l = p.positive("shield_length_m", Some(l), "1.2");
-                if r.is_finite() && rung_radius_m.is_finite() && r <= rung_radius_m {
-                    p.add(
-                        "shield_radius_m",
-                        format!("shield radius {r} m is not larger than the rung radius {rung_radius_m} m"),
-                        format!(
-                            "give shield_radius_m > rung_radius_m (e.g. {:.3}), or remove the shield keys",
-                            rung_radius_m * 1.15
-                        ),
-                    );
-                }
-                let coil_len = rung_length_m + ring_width_m;
-                if l.is_finite() && coil_len.is_finite() && l < coil_len {
-                    p.add("shield_length_m", format!("shield length {l} m is shorter than the coil ({coil_len:.3} m: rung length plus ring width)"), format!("give shield_length_m >= {coil_len:.3}"));
-                }
-                Some(Shield {
-                    radius_m: r,
-                    length_m: l,
-                })
-            }
-        };
-
-        // Frequency: freq_hz, or field_t with nucleus.
-        let freq_hz = match (raw.freq_hz, raw.field_t, raw.nucleus.as_deref()) {
-            (Some(f), None, None) => p.positive("freq_hz", Some(f), "63.87e6"),
-            (Some(_), _, _) => {
-                p.add(
-                    "freq_hz",
-                    "both freq_hz and field_t/nucleus are given (contradictory)",
-                    "give either freq_hz, or field_t and nucleus",
-                );
-                f64::NAN
-            }
-            (None, Some(b), Some(n)) => {
-                let b = p.positive("field_t", Some(b), "1.5");
-                match larmor_hz(n, b) {
-                    Some(f) => f,
-                    None => {
-                        let known: Vec<_> = NUCLEI.iter().map(|(n, _)| *n).collect();
-                        p.add(
-                            "nucleus",
-                            format!("unknown nucleus \"{n}\""),
-                            format!("use one of: {}, or give freq_hz", known.join(", ")),
-                        );
-                        f64::NAN
-                    }
-                }
-            }
-            (None, Some(_), None) => {
-                p.add("nucleus", "field_t is given without nucleus", "add `nucleus = \"1H\"`");
-                f64::NAN
-            }
-            (None, None, Some(_)) => {
-                p.add(
-                    "field_t",
-                    "nucleus is given without field_t",
-                    "add `field_t = 1.5` (tesla)",
-                );
-                f64::NAN
-            }
-            (None, None, None) => {
-                p.add(
-                    "freq_hz",
-                    "no frequency: neither freq_hz nor field_t/nucleus",
-                    "add `freq_hz = 63.87e6`, or `field_t = 1.5` and `nucleus = \"1H\"`",
-                );
-                f64::NAN
-            }
-        };
-
-        // The lumped circuit model needs electrically short conductors: a rung longer than half the
-        // free-space wavelength resonates by itself (a 1 THz "coil" gave 0.0000 pF).
-        if freq_hz.is_finite() && rung_length_m.is_finite() {
-            let half_wave = 0.5 * crate::grid::C0 / freq_hz;
-            if rung_length_m > half_wave {
-                p.add(
-                    "freq_hz",
-                    format!(
-                        "{:.4} MHz is beyond the circuit model: the {rung_length_m} m rungs are longer than half the free-space wavelength ({half_wave:.4} m), so they are not lumped conductors",
-                        freq_hz / 1e6
-                    ),
-                    format!(
-                        "give the coil's Larmor frequency (below {:.1} MHz for {rung_length_m} m rungs; 63.87e6 at 1.5 T, 127.7e6 at 3 T), or shorter rungs",
-                        0.5 * crate::grid::C0 / rung_length_m / 1e6
-                    ),
-                );
-            }
-        }
-
-        // Capacitors.
-        let (rung_capacitor, ring_capacitor) = match coil_type {
-            CoilType::LowPass | CoilType::HighPass => {
-                for (k, v) in [
-                    ("rung_capacitance_f", &raw.rung_capacitance_f),
-                    ("ring_capacitance_f", &raw.ring_capacitance_f),
-                ] {
-                    if v.is_some() {
-                        p.add(
-                            k,
-                            format!(
-                                "{k} is for band_pass coils; a {} coil has one capacitor value",
-                                if coil_type == CoilType::LowPass {
-                                    "low_pass"
-                                } else {
-                                    "high_pass"
-                                }
-                            ),
-                            format!("use `capacitance_f` instead of `{k}`"),
-                        );
-                    }
-                }
-                let c = match &raw.capacitance_f {
-                    None => {
-                        p.add(
-                            "capacitance_f",
-                            "missing",
-                            "add `capacitance_f = \"auto\"` (solved for the Larmor frequency) or a value in farads",
-                        );
-                        CapSetting::Auto
-                    }
-                    Some(v) => cap_value(&mut p, "capacitance_f", v),
-                };
-                if coil_type == CoilType::LowPass {
-                    (c, CapSetting::None)
-                } else {
-                    (CapSetting::None, c)
-                }
-            }
-            CoilType::BandPass => {
-                if raw.capacitance_f.is_some() {
-                    p.add(
-                        "capacitance_f",
-                        "a band_pass coil has rung and ring capacitors",
-                        "use `rung_capacitance_f` and `ring_capacitance_f` (one of them may be \"auto\")",
-                    );
-                }
-                let mut get = |k: &str, v: &Option<CapValue>| match v {
-                    None => {
-                        p.add(
-                            k,
-                            "missing",
-                            format!("add `{k} = ...` in farads, or \"auto\" for the one to solve"),
-                        );
-                        CapSetting::Fixed(f64::NAN)
-                    }
-                    Some(v) => cap_value(&mut p, k, v),
-                };
-                let rc = get("rung_capacitance_f", &raw.rung_capacitance_f);
-                let gc = get("ring_capacitance_f", &raw.ring_capacitance_f);
-                if rc == CapSetting::Auto && gc == CapSetting::Auto {
-                    p.add(
-                        "ring_capacitance_f",
-                        "both band_pass capacitors are \"auto\": one equation cannot fix two values",
-                        "give one of rung_capacitance_f / ring_capacitance_f in farads",
-                    );
-                }
-                (rc, gc)
-            }
-        };
-
-        // Ports and drive.
-        let drive = raw.drive.unwrap_or_else(|| {
-            p.add("drive", "missing", "add `drive = \"quadrature\"` (or \"linear\")");
-            Drive::Quadrature
-        });
-        let mut ports = Vec::new();
-        if raw.ports.is_empty() {
-            p.add(
-                "ports",
-                "no ports",
-                "add `[[ports]]` tables with `angle_deg` (two, 90 deg apart, for quadrature drive)",
-            );
-        }
-        let default_element = if coil_type == CoilType::HighPass {
-            PortElement::Ring
-        } else {
-            PortElement::Rung
-        };
-        for (i, pt) in raw.ports.iter().enumerate() {
-            let key = format!("ports[{i}]");
-            let Some(angle) = pt.angle_deg.filter(|a| a.is_finite()) else {
-                p.add(
-                    &format!("{key}.angle_deg"),
-                    "missing or not finite",
-                    "give the port azimuth in degrees, e.g. `angle_deg = 0.0`",
-                );
-                continue;
-            };
-            let element = pt.element.unwrap_or(default_element);
-            let impedance_ohm = pt.impedance_ohm.unwrap_or(50.0);
-            if !(impedance_ohm > 0.0) || !impedance_ohm.is_finite() {
-                p.add(
-                    &format!("{key}.impedance_ohm"),
-                    format!("{impedance_ohm} ohm is not positive"),
-                    "give a port impedance > 0, e.g. 50",
-                );
-            }
-            if element == PortElement::Ring && coil_type == CoilType::LowPass {
-                p.add(
-                    &format!("{key}.element"),
-                    "a port in an end ring of a low_pass coil has no ring capacitor to sit across",
-                    "use `element = \"rung\"` for low_pass coils",
-                );
-            }
-            if element == PortElement::Rung && coil_type == CoilType::HighPass {
-                p.add(
-                    &format!("{key}.element"),
-                    "a port in a rung of a high_pass coil has no rung capacitor to sit across",
-                    "use `element = \"ring\"` for high_pass coils",
-                );
-            }
-            let mut index = 0;
-            if rungs >= 4 {
-                let step = 360.0 / rungs as f64;
-                let base = rung_angle_offset_deg + if element == PortElement::Ring { 0.5 * step } else { 0.0 };
-                let k = (wrap_deg(angle - base) / step).round() as usize % rungs;
-                let nearest = wrap_deg(base + k as f64 * step);
-                if angle_diff_deg(angle, nearest) > 0.5 {
-                    let below = wrap_deg(base + (wrap_deg(angle - base) / step).floor() * step);
-                    let next = wrap_deg(below + step);
-                    let what = if element == PortElement::Rung {
-                        "rung"
-                    } else {
-                        "ring-segment centre"
-                    };
-                    p.add(
-                        &format!("{key}.angle_deg"),
-                        format!(
-                            "{angle} deg is not at a {what} (they are every {step} deg from {:.3} deg)",
-                            wrap_deg(base)
-                        ),
-                        format!("use e.g. {below:.3} or {next:.3}"),
-                    );
-                }
-                index = k;
-            }
-            ports.push(Port {
-                angle_deg: angle,
-                element,
-                index,
-                impedance_ohm,
-                phase_deg: pt.phase_deg.unwrap_or(f64::NAN),
-            });
-        }
-        match drive {
-            Drive::Quadrature => {
-                if ports.len() == 2 {
-                    let d = angle_diff_deg(ports[0].angle_deg, ports[1].angle_deg);
-                    if (d - 90.0).abs() > 0.5 {
-                        p.add(
-                            "ports",
-                            format!("quadrature ports are {d:.3} deg apart"),
-                            "place the two ports 90 deg apart in azimuth",
-                        );
-                    }
-                } else if !raw.ports.is_empty() {
-                    p.add(
-                        "ports",
-                        format!("quadrature drive needs exactly 2 ports, found {}", raw.ports.len()),
-                        "give two [[ports]] 90 deg apart, or use `drive = \"linear\"`",
-                    );
-                }
-                if rungs >= 4 && rungs % 4 != 0 {
-                    p.add(
-                        "rungs",
-                        format!("{rungs} rungs: quadrature ports 90 deg apart need a multiple of 4 rungs"),
-                        format!(
-                            "use {} or {} rungs, or linear drive",
-                            rungs - rungs % 4,
-                            rungs + 4 - rungs % 4
-                        ),
-                    );
-                }
-                if let Some(a0) = ports.first().map(|q| q.angle_deg) {
-                    // Phase lag equal to the azimuth from the first port: the forward-rotating (B1+) mode,
-                    // as openEMS's MRI_LP_Birdcage tutorial drives rungs at -180 and -90 deg with [1, -1j].
-                    for q in ports.iter_mut() {
-                        if q.phase_deg.is_nan() {
-                            let d = wrap_deg(q.angle_deg - a0);
-                            q.phase_deg = -(if d > 180.0 { d - 360.0 } else { d });
-                        }
-                    }
-                }
-            }
-            Drive::Linear => {
-                for q in ports.iter_mut() {
-                    if q.phase_deg.is_nan() {
-                        q.phase_deg = 0.0;
-                    }
-                }
-            }
-        }
-
+        let coil_type = check_type(&mut p, raw.coil_type);
+        let rungs = check_rungs(&mut p, raw.rungs);
+        let s = check_sizes(&mut p, &raw, rungs);
+        let shield = check_shield(&mut p, &raw, &s);
+        let freq_hz = check_frequency(&mut p, &raw, &s);
+        let (rung_capacitor, ring_capacitor) = check_capacitors(&mut p, &raw, coil_type);
+        let (drive, ports) = check_ports(&mut p, &raw, coil_type, rungs, s.rung_angle_offset_deg);
         p.finish()?;
         Ok(Self {
             source_name: source_name.into(),
@@ -761,11 +275,11 @@ impl CoilConfig {
             description: raw.description.unwrap_or_default(),
             coil_type,
             rungs,
-            rung_radius_m,
-            rung_length_m,
-            rung_width_m,
-            ring_width_m,
-            rung_angle_offset_deg,
+            rung_radius_m: s.rung_radius_m,
+            rung_length_m: s.rung_length_m,
+            rung_width_m: s.rung_width_m,
+            ring_width_m: s.ring_width_m,
+            rung_angle_offset_deg: s.rung_angle_offset_deg,
             shield,
             freq_hz,
             field_t: raw.field_t,
@@ -791,5 +305,486 @@ impl CoilConfig {
     /// Arc length of one end-ring segment between two rung centres (m).
     pub fn ring_segment_arc_m(&self) -> f64 {
         2.0 * std::f64::consts::PI * self.rung_radius_m / self.rungs as f64
+    }
+}
+
+/// `type`: the capacitor placement.
+fn check_type(p: &mut Problems, t: Option<CoilType>) -> CoilType {
+    t.unwrap_or_else(|| {
+        p.add(
+            "type",
+            "missing",
+            "add `type = \"high_pass\"` (or \"low_pass\", \"band_pass\")",
+        );
+        CoilType::HighPass
+    })
+}
+
+/// `rungs`: an even number from 4 to 256 (0 after a problem).
+fn check_rungs(p: &mut Problems, rungs: Option<i64>) -> usize {
+    match rungs {
+        None => {
+            p.add("rungs", "missing", "add `rungs = 16` (an even number >= 4)");
+            0
+        }
+        Some(n) if n < 4 => {
+            p.add(
+                "rungs",
+                format!("{n} rungs: a birdcage needs at least 4"),
+                "give an even number of rungs >= 4, e.g. 8, 12 or 16",
+            );
+            0
+        }
+        Some(n) if n % 2 == 1 => {
+            p.add(
+                "rungs",
+                format!("{n} rungs is odd: the mode pairs and the quadrature ports need an even number"),
+                format!("use {} or {}", n - 1, n + 1),
+            );
+            0
+        }
+        Some(n) if n > 256 => {
+            p.add("rungs", format!("{n} rungs is more than 256"), "give at most 256 rungs");
+            0
+        }
+        Some(n) => n as usize,
+    }
+}
+
+/// The conductor sizes (NaN where a problem was recorded).
+struct Sizes {
+    rung_radius_m: f64,
+    rung_length_m: f64,
+    rung_width_m: f64,
+    ring_width_m: f64,
+    rung_angle_offset_deg: f64,
+}
+
+/// Rung radius, lengths and strip widths: positive, in the range of MRI coils, strips that fit.
+fn check_sizes(p: &mut Problems, raw: &CoilToml, rungs: usize) -> Sizes {
+    let rung_radius_m = p.positive("rung_radius_m", raw.rung_radius_m, "0.33");
+    let rung_length_m = p.positive("rung_length_m", raw.rung_length_m, "0.45");
+    let rung_width_m = p.positive("rung_width_m", raw.rung_width_m, "0.02");
+    let ring_width_m = p.positive("ring_width_m", raw.ring_width_m, "0.02");
+    // The circuit and FDTD models are for MRI coils: sizes from a millimetre (small-animal coils) to
+    // a few metres; beyond, the inductance formulas lose all precision (a 1e30 m radius gave
+    // "rung capacitors of NaN F").
+    for (key, v, hi) in [
+        ("rung_radius_m", rung_radius_m, MAX_COIL_RADIUS_M),
+        ("rung_length_m", rung_length_m, MAX_COIL_LENGTH_M),
+        ("rung_width_m", rung_width_m, MAX_COIL_RADIUS_M),
+        ("ring_width_m", ring_width_m, MAX_COIL_RADIUS_M),
+    ] {
+        if v.is_finite() && !(MIN_COIL_SIZE_M..=hi).contains(&v) {
+            p.add(
+                key,
+                format!("{v} m is outside the range of an MRI birdcage coil ({MIN_COIL_SIZE_M} to {hi} m)"),
+                format!("give the size in metres between {MIN_COIL_SIZE_M} and {hi}, e.g. `{key} = 0.33` for a body coil's radius"),
+            );
+        }
+    }
+    let rung_angle_offset_deg = raw.rung_angle_offset_deg.unwrap_or(0.0);
+    if !rung_angle_offset_deg.is_finite() {
+        p.add(
+            "rung_angle_offset_deg",
+            "not a finite number",
+            "give an angle in degrees, e.g. 0",
+        );
+    }
+
+    if rungs >= 4 && rung_radius_m.is_finite() {
+        let spacing = 2.0 * std::f64::consts::PI * rung_radius_m / rungs as f64;
+        if rung_width_m.is_finite() && rung_width_m >= spacing {
+            p.add("rung_width_m", format!("{rung_width_m} m strips are wider than the rung spacing {spacing:.4} m (2 pi r / N): the rungs would touch"), format!("use rung_width_m < {spacing:.4} (typically below a third of it)"));
+        }
+        if ring_width_m.is_finite() && ring_width_m >= spacing {
+            p.add("ring_width_m", format!("{ring_width_m} m is wider than the end-ring segment length {spacing:.4} m; the strip formulas need width << length"), format!("use ring_width_m < {spacing:.4}"));
+        }
+    }
+    if rung_length_m.is_finite() && ring_width_m.is_finite() && ring_width_m >= rung_length_m {
+        p.add(
+            "ring_width_m",
+            format!("{ring_width_m} m end rings would overlap on {rung_length_m} m rungs"),
+            "use ring_width_m well below rung_length_m",
+        );
+    }
+    if rung_length_m.is_finite() && rung_width_m.is_finite() && rung_width_m >= rung_length_m {
+        p.add(
+            "rung_width_m",
+            format!("{rung_width_m} m is not smaller than the rung length {rung_length_m} m"),
+            "use rung_width_m well below rung_length_m",
+        );
+    }
+    Sizes {
+        rung_radius_m,
+        rung_length_m,
+        rung_width_m,
+        ring_width_m,
+        rung_angle_offset_deg,
+    }
+}
+
+/// The optional shield: both keys or none, outside the rungs, at least as long as the coil.
+fn check_shield(p: &mut Problems, raw: &CoilToml, s: &Sizes) -> Option<Shield> {
+    let Sizes {
+        rung_radius_m,
+        rung_length_m,
+        ring_width_m,
+        ..
+    } = *s;
+    match (raw.shield_radius_m, raw.shield_length_m) {
+        (None, None) => None,
+        (Some(_), None) => {
+            p.add(
+                "shield_length_m",
+                "shield_radius_m is given but shield_length_m is missing",
+                "add `shield_length_m = ...` or remove shield_radius_m for an unshielded coil",
+            );
+            None
+        }
+        (None, Some(_)) => {
+            p.add(
+                "shield_radius_m",
+                "shield_length_m is given but shield_radius_m is missing",
+                "add `shield_radius_m = ...` or remove shield_length_m for an unshielded coil",
+            );
+            None
+        }
+        (Some(r), Some(l)) => {
+            let r = p.positive("shield_radius_m", Some(r), "0.37");
+            let l = p.positive("shield_length_m", Some(l), "1.2");
+            if r.is_finite() && rung_radius_m.is_finite() && r <= rung_radius_m {
+                p.add(
+                    "shield_radius_m",
+                    format!("shield radius {r} m is not larger than the rung radius {rung_radius_m} m"),
+                    format!(
+                        "give shield_radius_m > rung_radius_m (e.g. {:.3}), or remove the shield keys",
+                        rung_radius_m * 1.15
+                    ),
+                );
+            }
+            let coil_len = rung_length_m + ring_width_m;
+            if l.is_finite() && coil_len.is_finite() && l < coil_len {
+                p.add(
+                    "shield_length_m",
+                    format!(
+                        "shield length {l} m is shorter than the coil ({coil_len:.3} m: rung length plus ring width)"
+                    ),
+                    format!("give shield_length_m >= {coil_len:.3}"),
+                );
+            }
+            Some(Shield {
+                radius_m: r,
+                length_m: l,
+            })
+        }
+    }
+}
+
+/// The frequency: `freq_hz`, or `field_t` with `nucleus`; short of the rungs' half wavelength.
+fn check_frequency(p: &mut Problems, raw: &CoilToml, s: &Sizes) -> f64 {
+    let rung_length_m = s.rung_length_m;
+    let freq_hz = match (raw.freq_hz, raw.field_t, raw.nucleus.as_deref()) {
+        (Some(f), None, None) => p.positive("freq_hz", Some(f), "63.87e6"),
+        (Some(_), _, _) => {
+            p.add(
+                "freq_hz",
+                "both freq_hz and field_t/nucleus are given (contradictory)",
+                "give either freq_hz, or field_t and nucleus",
+            );
+            f64::NAN
+        }
+        (None, Some(b), Some(n)) => {
+            let b = p.positive("field_t", Some(b), "1.5");
+            match larmor_hz(n, b) {
+                Some(f) => f,
+                None => {
+                    let known: Vec<_> = NUCLEI.iter().map(|(n, _)| *n).collect();
+                    p.add(
+                        "nucleus",
+                        format!("unknown nucleus \"{n}\""),
+                        format!("use one of: {}, or give freq_hz", known.join(", ")),
+                    );
+                    f64::NAN
+                }
+            }
+        }
+        (None, Some(_), None) => {
+            p.add("nucleus", "field_t is given without nucleus", "add `nucleus = \"1H\"`");
+            f64::NAN
+        }
+        (None, None, Some(_)) => {
+            p.add(
+                "field_t",
+                "nucleus is given without field_t",
+                "add `field_t = 1.5` (tesla)",
+            );
+            f64::NAN
+        }
+        (None, None, None) => {
+            p.add(
+                "freq_hz",
+                "no frequency: neither freq_hz nor field_t/nucleus",
+                "add `freq_hz = 63.87e6`, or `field_t = 1.5` and `nucleus = \"1H\"`",
+            );
+            f64::NAN
+        }
+    };
+
+    // The lumped circuit model needs electrically short conductors: a rung longer than half the
+    // free-space wavelength resonates by itself (a 1 THz "coil" gave 0.0000 pF).
+    if freq_hz.is_finite() && rung_length_m.is_finite() {
+        let half_wave = 0.5 * crate::grid::C0 / freq_hz;
+        if rung_length_m > half_wave {
+            p.add(
+                "freq_hz",
+                format!(
+                    "{:.4} MHz is beyond the circuit model: the {rung_length_m} m rungs are longer than half the free-space wavelength ({half_wave:.4} m), so they are not lumped conductors",
+                    freq_hz / 1e6
+                ),
+                format!(
+                    "give the coil's Larmor frequency (below {:.1} MHz for {rung_length_m} m rungs; 63.87e6 at 1.5 T, 127.7e6 at 3 T), or shorter rungs",
+                    0.5 * crate::grid::C0 / rung_length_m / 1e6
+                ),
+            );
+        }
+    }
+    freq_hz
+}
+
+/// The capacitors: one value (low and high pass) or a rung and a ring value (band pass).
+fn check_capacitors(p: &mut Problems, raw: &CoilToml, coil_type: CoilType) -> (CapSetting, CapSetting) {
+    match coil_type {
+        CoilType::LowPass | CoilType::HighPass => {
+            for (k, v) in [
+                ("rung_capacitance_f", &raw.rung_capacitance_f),
+                ("ring_capacitance_f", &raw.ring_capacitance_f),
+            ] {
+                if v.is_some() {
+                    p.add(
+                        k,
+                        format!(
+                            "{k} is for band_pass coils; a {} coil has one capacitor value",
+                            if coil_type == CoilType::LowPass {
+                                "low_pass"
+                            } else {
+                                "high_pass"
+                            }
+                        ),
+                        format!("use `capacitance_f` instead of `{k}`"),
+                    );
+                }
+            }
+            let c = match &raw.capacitance_f {
+                None => {
+                    p.add(
+                        "capacitance_f",
+                        "missing",
+                        "add `capacitance_f = \"auto\"` (solved for the Larmor frequency) or a value in farads",
+                    );
+                    CapSetting::Auto
+                }
+                Some(v) => cap_value(p, "capacitance_f", v),
+            };
+            if coil_type == CoilType::LowPass {
+                (c, CapSetting::None)
+            } else {
+                (CapSetting::None, c)
+            }
+        }
+        CoilType::BandPass => {
+            if raw.capacitance_f.is_some() {
+                p.add(
+                    "capacitance_f",
+                    "a band_pass coil has rung and ring capacitors",
+                    "use `rung_capacitance_f` and `ring_capacitance_f` (one of them may be \"auto\")",
+                );
+            }
+            let mut get = |k: &str, v: &Option<CapValue>| match v {
+                None => {
+                    p.add(
+                        k,
+                        "missing",
+                        format!("add `{k} = ...` in farads, or \"auto\" for the one to solve"),
+                    );
+                    CapSetting::Fixed(f64::NAN)
+                }
+                Some(v) => cap_value(p, k, v),
+            };
+            let rc = get("rung_capacitance_f", &raw.rung_capacitance_f);
+            let gc = get("ring_capacitance_f", &raw.ring_capacitance_f);
+            if rc == CapSetting::Auto && gc == CapSetting::Auto {
+                p.add(
+                    "ring_capacitance_f",
+                    "both band_pass capacitors are \"auto\": one equation cannot fix two values",
+                    "give one of rung_capacitance_f / ring_capacitance_f in farads",
+                );
+            }
+            (rc, gc)
+        }
+    }
+}
+
+/// The drive and the ports: each port at a rung or ring-segment centre and across a capacitor;
+/// quadrature needs two ports 90 deg apart on a multiple of 4 rungs.
+fn check_ports(
+    p: &mut Problems,
+    raw: &CoilToml,
+    coil_type: CoilType,
+    rungs: usize,
+    offset_deg: f64,
+) -> (Drive, Vec<Port>) {
+    let drive = raw.drive.unwrap_or_else(|| {
+        p.add("drive", "missing", "add `drive = \"quadrature\"` (or \"linear\")");
+        Drive::Quadrature
+    });
+    let mut ports = Vec::new();
+    if raw.ports.is_empty() {
+        p.add(
+            "ports",
+            "no ports",
+            "add `[[ports]]` tables with `angle_deg` (two, 90 deg apart, for quadrature drive)",
+        );
+    }
+    let default_element = if coil_type == CoilType::HighPass {
+        PortElement::Ring
+    } else {
+        PortElement::Rung
+    };
+    for (i, pt) in raw.ports.iter().enumerate() {
+        if let Some(port) = check_port(p, i, pt, default_element, coil_type, rungs, offset_deg) {
+            ports.push(port);
+        }
+    }
+    set_drive_phases(p, drive, &mut ports, raw.ports.len(), rungs);
+    (drive, ports)
+}
+
+/// One `[[ports]]` table; None when its angle is missing.
+fn check_port(
+    p: &mut Problems,
+    i: usize,
+    pt: &PortToml,
+    default_element: PortElement,
+    coil_type: CoilType,
+    rungs: usize,
+    offset_deg: f64,
+) -> Option<Port> {
+    let key = format!("ports[{i}]");
+    let Some(angle) = pt.angle_deg.filter(|a| a.is_finite()) else {
+        p.add(
+            &format!("{key}.angle_deg"),
+            "missing or not finite",
+            "give the port azimuth in degrees, e.g. `angle_deg = 0.0`",
+        );
+        return None;
+    };
+    let element = pt.element.unwrap_or(default_element);
+    let impedance_ohm = pt.impedance_ohm.unwrap_or(50.0);
+    if !(impedance_ohm > 0.0) || !impedance_ohm.is_finite() {
+        p.add(
+            &format!("{key}.impedance_ohm"),
+            format!("{impedance_ohm} ohm is not positive"),
+            "give a port impedance > 0, e.g. 50",
+        );
+    }
+    if element == PortElement::Ring && coil_type == CoilType::LowPass {
+        p.add(
+            &format!("{key}.element"),
+            "a port in an end ring of a low_pass coil has no ring capacitor to sit across",
+            "use `element = \"rung\"` for low_pass coils",
+        );
+    }
+    if element == PortElement::Rung && coil_type == CoilType::HighPass {
+        p.add(
+            &format!("{key}.element"),
+            "a port in a rung of a high_pass coil has no rung capacitor to sit across",
+            "use `element = \"ring\"` for high_pass coils",
+        );
+    }
+    let mut index = 0;
+    if rungs >= 4 {
+        let step = 360.0 / rungs as f64;
+        let base = offset_deg + if element == PortElement::Ring { 0.5 * step } else { 0.0 };
+        let k = (wrap_deg(angle - base) / step).round() as usize % rungs;
+        let nearest = wrap_deg(base + k as f64 * step);
+        if angle_diff_deg(angle, nearest) > 0.5 {
+            let below = wrap_deg(base + (wrap_deg(angle - base) / step).floor() * step);
+            let next = wrap_deg(below + step);
+            let what = if element == PortElement::Rung {
+                "rung"
+            } else {
+                "ring-segment centre"
+            };
+            p.add(
+                &format!("{key}.angle_deg"),
+                format!(
+                    "{angle} deg is not at a {what} (they are every {step} deg from {:.3} deg)",
+                    wrap_deg(base)
+                ),
+                format!("use e.g. {below:.3} or {next:.3}"),
+            );
+        }
+        index = k;
+    }
+    Some(Port {
+        angle_deg: angle,
+        element,
+        index,
+        impedance_ohm,
+        phase_deg: pt.phase_deg.unwrap_or(f64::NAN),
+    })
+}
+
+/// The drive rules, and the default phases: quadrature lags each port by its azimuth from the first
+/// (the forward-rotating B1+ mode), linear drives all in phase.
+fn set_drive_phases(p: &mut Problems, drive: Drive, ports: &mut [Port], n_written: usize, rungs: usize) {
+    match drive {
+        Drive::Quadrature => {
+            if ports.len() == 2 {
+                let d = angle_diff_deg(ports[0].angle_deg, ports[1].angle_deg);
+                if (d - 90.0).abs() > 0.5 {
+                    p.add(
+                        "ports",
+                        format!("quadrature ports are {d:.3} deg apart"),
+                        "place the two ports 90 deg apart in azimuth",
+                    );
+                }
+            } else if n_written != 0 {
+                p.add(
+                    "ports",
+                    format!("quadrature drive needs exactly 2 ports, found {}", n_written),
+                    "give two [[ports]] 90 deg apart, or use `drive = \"linear\"`",
+                );
+            }
+            if rungs >= 4 && rungs % 4 != 0 {
+                p.add(
+                    "rungs",
+                    format!("{rungs} rungs: quadrature ports 90 deg apart need a multiple of 4 rungs"),
+                    format!(
+                        "use {} or {} rungs, or linear drive",
+                        rungs - rungs % 4,
+                        rungs + 4 - rungs % 4
+                    ),
+                );
+            }
+            if let Some(a0) = ports.first().map(|q| q.angle_deg) {
+                // Phase lag equal to the azimuth from the first port: the forward-rotating (B1+) mode,
+                // as openEMS's MRI_LP_Birdcage tutorial drives rungs at -180 and -90 deg with [1, -1j].
+                for q in ports.iter_mut() {
+                    if q.phase_deg.is_nan() {
+                        let d = wrap_deg(q.angle_deg - a0);
+                        q.phase_deg = -(if d > 180.0 { d - 360.0 } else { d });
+                    }
+                }
+            }
+        }
+        Drive::Linear => {
+            for q in ports.iter_mut() {
+                if q.phase_deg.is_nan() {
+                    q.phase_deg = 0.0;
+                }
+            }
+        }
     }
 }

@@ -29,8 +29,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::config::{toml_error, CoilConfig, Problems};
+use super::config::CoilConfig;
 use crate::error::{Error, Result};
+use crate::spec::{self, Problems};
 use crate::grid::{Material, Shape, ShapeKind, ShapeRotation, VoxelModel};
 
 /// The phantom's solid.
@@ -113,13 +114,11 @@ const PHANTOM_KEYS: &str = "name, description, shape, width_m, depth_m, length_m
 
 impl PhantomConfig {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = crate::error::read_text(path)?;
-        Self::from_toml_str(&text, &path.display().to_string())
+        spec::load(path, Self::from_toml_str)
     }
 
     pub fn from_toml_str(text: &str, source_name: &str) -> Result<Self> {
-        let raw: PhantomToml = toml::from_str(text).map_err(|e| toml_error(source_name, e, PHANTOM_KEYS))?;
-        Self::from_raw(raw, source_name)
+        Self::from_raw(spec::parse(text, source_name, PHANTOM_KEYS)?, source_name)
     }
 
     /// The validation pass (every problem reported at once).

@@ -10,7 +10,7 @@ use super::circuit;
 use super::config::{CoilConfig, PortElement};
 use super::fdtd_model::{BirdcageMesh, Edge};
 use crate::error::{Error, Result};
-use crate::fdtd::{LumpedSpec, Simulation, SimulationSpec, Waveform};
+use crate::fdtd::{FieldKind, LumpedSpec, Simulation, SimulationSpec, Waveform};
 
 /// Capacitor values of a resonant model (F).
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -163,12 +163,12 @@ pub fn sweep(
     let mut v = Vec::with_capacity(steps);
     let mut hx = Vec::with_capacity(steps);
     let mut hy = Vec::with_capacity(steps);
-    let iso = sim.op.layout.idx(mesh.iso_node[0], mesh.iso_node[1], mesh.iso_node[2]);
+    let iso = mesh.iso_node;
     for _ in 0..steps {
         sim.step(&mut []);
-        v.push(sim.lumped.latest(port).1);
-        hx.push(sim.fields.h[0][iso] as f64);
-        hy.push(sim.fields.h[1][iso] as f64);
+        v.push(sim.lumped().latest(port).1);
+        hx.push(sim.field_at(FieldKind::H, 0, iso) as f64);
+        hy.push(sim.field_at(FieldKind::H, 1, iso) as f64);
     }
     let w = sim.energy();
     if !w.is_finite() {

@@ -20,6 +20,7 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord, clippy::needless_range_loop)]
 
 pub mod bench;
+pub mod files;
 pub mod io;
 pub mod normalise;
 pub mod sar;

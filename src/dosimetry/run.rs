@@ -1,21 +1,13 @@
 //! The `rftwin sar` and `rftwin heat` pipelines as library functions (the CLI only parses arguments).
 //!
-//! # `sar.h5` (written by [`run_sar`])
-//! Every 3-D dataset is on the voxel-centre grid of the E probe (`[nx, ny, nz]`, z fastest) with
-//! attributes `origin_m` (centre of voxel `[0, 0, 0]`), `spacing_m` and `unit`:
-//! * `point_sar_w_per_kg`, `sar_1g_w_per_kg`, `sar_10g_w_per_kg` (f32, W/kg, after normalisation);
-//! * `sar_1g_status`, `sar_10g_status` (u8, [`super::sar::VoxelStatus`]: 0 air, 1 valid, 2 used,
-//!   3 unused, 4 unassigned);
-//! * `power_density_w_per_m3` (f32, `sigma |E|^2 / 2` after normalisation: the heat source of `rftwin heat`),
-//!   `density_kg_per_m3` (f32);
-//! * the `materials/` group of [`super::io`] (labels on this grid, table with the TOML overrides);
-//! * root attributes `power_factor` (normalisation factor on powers, 1 without) and `source` (field file).
+//! The layouts of `sar.h5` and `heat.h5` are in [`super::files`].
 
 use std::path::PathBuf;
 
 use ndarray::Array3;
 use serde_json::json;
 
+use super::files;
 use super::io::{self as dio, FieldsFile, LabelGrid, MaterialsFile};
 use super::normalise::{normalise, Normalisation, NormaliseTarget, OperatingMode};
 use super::sar::{self, SarInput};
@@ -191,44 +183,19 @@ pub fn run_sar(opts: &SarOptions) -> Result<serde_json::Value> {
     let a1 = sar::mass_averaged_sar(&input, sar::MASS_1G_KG)?;
     let a10 = sar::mass_averaged_sar(&input, sar::MASS_10G_KG)?;
 
-    let h5 = dir.path("sar.h5");
     let (o, d) = (labels.origin_m, labels.spacing_m);
-    {
-        let file = hdf5::File::create(&h5).map_err(|e| dio::write_error(&h5, e))?;
-        dio::write_h5_grid(&file, &h5, "point_sar_w_per_kg", &point, o, d, "W/kg")?;
-        dio::write_h5_grid(&file, &h5, "sar_1g_w_per_kg", &a1.sar_w_per_kg, o, d, "W/kg")?;
-        dio::write_h5_grid(&file, &h5, "sar_10g_w_per_kg", &a10.sar_w_per_kg, o, d, "W/kg")?;
-        dio::write_h5_grid(&file, &h5, "sar_1g_status", &a1.status, o, d, "1")?;
-        dio::write_h5_grid(&file, &h5, "sar_10g_status", &a10.status, o, d, "1")?;
-        dio::write_h5_grid(
-            &file,
-            &h5,
-            "power_density_w_per_m3",
-            input.power_density_w_per_m3(),
-            o,
-            d,
-            "W/m^3",
-        )?;
-        dio::write_h5_grid(
-            &file,
-            &h5,
-            "density_kg_per_m3",
-            input.density_kg_per_m3(),
-            o,
-            d,
-            "kg/m^3",
-        )?;
-        dio::write_h5_materials(&file, &h5, &labels)?;
-        dio::write_root_attr(&file, &h5, "power_factor", norm.map_or(1.0, |n| n.power_factor))?;
-        let src: hdf5::types::VarLenUnicode = f.path.parse().map_err(|e| Error::Other(format!("{e:?}")))?;
-        file.new_attr::<hdf5::types::VarLenUnicode>()
-            .create("source")
-            .and_then(|a| a.write_scalar(&src))
-            .map_err(|e| dio::write_error(&h5, e))?;
-        // HDF5 writes may sit in its cache until the file closes, where a failure (a full disk) would
-        // go unreported: flush here so that it becomes an error.
-        file.flush().map_err(|e| dio::write_error(&h5, e))?;
-    }
+    files::write_sar_h5(
+        &dir.path("sar.h5"),
+        &files::SarH5 {
+            point: &point,
+            sar_1g: &a1,
+            sar_10g: &a10,
+            input: &input,
+            labels: &labels,
+            power_factor: norm.map_or(1.0, |n| n.power_factor),
+            source: &f.path,
+        },
+    )?;
     dio::orthogonal_panel(
         &dir.path("point_sar.png"),
         &point,
@@ -283,16 +250,7 @@ struct LossGrid {
 }
 
 fn read_loss(opts: &HeatOptions, mats: &MaterialsFile) -> Result<LossGrid> {
-    let is_sar_file = hdf5::File::open(&opts.input)
-        .map(|f| f.dataset("power_density_w_per_m3").is_ok())
-        .map_err(|e| {
-            Error::input(
-                &opts.input.display().to_string(),
-                "file",
-                format!("{e}"),
-                "give a sar.h5 of `rftwin sar` or a fields.h5 of `rftwin fdtd run`",
-            )
-        })?;
+    let is_sar_file = files::is_sar_h5(&opts.input)?;
     if is_sar_file {
         let name = opts.input.display().to_string();
         if opts.field.normalise.is_some() {
@@ -303,16 +261,7 @@ fn read_loss(opts: &HeatOptions, mats: &MaterialsFile) -> Result<LossGrid> {
                 "drop --normalise, or pass the fields.h5 instead",
             ));
         }
-        let (p, _, _) = dio::read_h5_grid_f32(&opts.input, "power_density_w_per_m3")?;
-        let labels = dio::read_h5_materials(&opts.input)?;
-        let rho = labels
-            .labels
-            .mapv(|l| labels.table.density_kg_per_m3[l as usize] as f32);
-        let input = SarInput::from_power_density(&name, p, rho, labels.voxel_grid()?)?;
-        let pf = hdf5::File::open(&opts.input)
-            .and_then(|f| f.attr("power_factor"))
-            .and_then(|a| a.read_scalar::<f64>())
-            .ok();
+        let (input, labels, pf) = files::read_sar_h5_loss(&opts.input)?;
         Ok(LossGrid {
             input,
             labels,
@@ -343,10 +292,7 @@ fn read_loss(opts: &HeatOptions, mats: &MaterialsFile) -> Result<LossGrid> {
 /// `rftwin heat`: the ASTM F2182 exposure (or `duration_s`) from a SAR or field file; writes `heat.h5`,
 /// `delta_t_end.png`, `probes_delta_t.png` (with probes) and `summary.json` into `opts.out` (atomically).
 ///
-/// `heat.h5`: `temperature_end_c` and `temperature_rise_end_k` (f32, on the SAR grid, attributes as in
-/// `sar.h5`), `cem43_min` (when `[exposure] cem43_map = true`), `background_temperature_rise_end_k` (with
-/// `[implant]`), and `probes/time_s` (f64 `[nt]`), `probes/temperature_c` (f64 `[n_probes, nt]`),
-/// `probes/name` (strings).
+/// `heat.h5`: see [`super::files`].
 pub fn run_heat(opts: &HeatOptions) -> Result<serde_json::Value> {
     let policy = crate::io::OutputPolicy::new("heat", opts.force)
         .input("input", &opts.input)
@@ -417,47 +363,16 @@ pub fn run_heat(opts: &HeatOptions) -> Result<serde_json::Value> {
     let t0 = settings.initial_temperature_c;
     let rise = |r: &thermal::ThermalResult| r.final_temperature_c.mapv(|t| (t - t0) as f32);
     let rise_end = rise(&result);
-    {
-        let herr = |e: hdf5::Error| dio::write_error(&h5, e);
-        let file = hdf5::File::create(&h5).map_err(herr)?;
-        let t_end = result.final_temperature_c.mapv(|t| t as f32);
-        dio::write_h5_grid(&file, &h5, "temperature_end_c", &t_end, o, d, "degC")?;
-        dio::write_h5_grid(&file, &h5, "temperature_rise_end_k", &rise_end, o, d, "K")?;
-        if let Some(c) = &result.cem43_map_min {
-            dio::write_h5_grid(&file, &h5, "cem43_min", c, o, d, "min")?;
-        }
-        if let Some(b) = &background {
-            dio::write_h5_grid(&file, &h5, "background_temperature_rise_end_k", &rise(b), o, d, "K")?;
-        }
-        if !result.probes.is_empty() {
-            let g = file.create_group("probes").map_err(herr)?;
-            g.new_dataset_builder()
-                .with_data(&ndarray::Array1::from(result.times_s.clone()))
-                .create("time_s")
-                .map_err(herr)?;
-            let nt = result.times_s.len();
-            let tc =
-                ndarray::Array2::from_shape_fn((result.probes.len(), nt), |(i, j)| result.probes[i].temperature_c[j]);
-            g.new_dataset_builder()
-                .with_data(&tc)
-                .create("temperature_c")
-                .map_err(herr)?;
-            let names: Vec<hdf5::types::VarLenUnicode> = result
-                .probes
-                .iter()
-                .map(|p| {
-                    p.name
-                        .parse()
-                        .map_err(|e| Error::Other(format!("probe name {:?}: {e:?}", p.name)))
-                })
-                .collect::<Result<_>>()?;
-            g.new_dataset_builder()
-                .with_data(&ndarray::Array1::from(names))
-                .create("name")
-                .map_err(herr)?;
-        }
-        file.flush().map_err(herr)?;
-    }
+    files::write_heat_h5(
+        &h5,
+        &files::HeatH5 {
+            result: &result,
+            background: background.as_ref().map(|b| rise(b)).as_ref(),
+            rise_end: &rise_end,
+            origin_m: o,
+            spacing_m: d,
+        },
+    )?;
     dio::orthogonal_panel(
         &dir.path("delta_t_end.png"),
         &rise_end,
@@ -582,12 +497,8 @@ pub fn exposure_settings(opts: &HeatOptions, mats: &MaterialsFile) -> Result<The
 
 /// Parses `X,Y,Z` (m).
 pub fn parse_point_m(s: &str) -> std::result::Result<[f64; 3], String> {
-    let v: Vec<f64> = s
-        .split(',')
-        .map(|x| x.trim().parse::<f64>().map_err(|_| format!("'{x}' is not a number")))
-        .collect::<std::result::Result<_, _>>()?;
-    if v.len() != 3 || v.iter().any(|x| !x.is_finite()) {
-        return Err("expected three finite numbers X,Y,Z in metres".into());
-    }
-    Ok([v[0], v[1], v[2]])
+    crate::spec::parse_xyz(s).map_err(|e| match e {
+        crate::spec::XyzError::NotANumber(x) => format!("'{x}' is not a number"),
+        crate::spec::XyzError::NotThreeFinite => "expected three finite numbers X,Y,Z in metres".into(),
+    })
 }

@@ -160,19 +160,6 @@ impl Cpml {
             Some(Self { slabs })
         }
     }
-
-    /// Heap bytes of the psi arrays.
-    pub fn bytes(&self) -> usize {
-        self.slabs
-            .iter()
-            .map(|s| {
-                s.planes
-                    .iter()
-                    .map(|p| p.lock().unwrap().iter().map(|v| v.len() * 4).sum::<usize>())
-                    .sum::<usize>()
-            })
-            .sum()
-    }
 }
 
 /// How the correction is scaled: per-edge `cb` (E) or a constant `dt/(mu0 d)` (H).
@@ -353,6 +340,21 @@ impl Slab {
 }
 
 impl PlaneHook for Cpml {
+    fn name(&self) -> &str {
+        "cpml"
+    }
+    /// Heap bytes of the psi arrays.
+    fn bytes(&self) -> usize {
+        self.slabs
+            .iter()
+            .map(|s| {
+                s.planes
+                    .iter()
+                    .map(|p| p.lock().unwrap().iter().map(|v| v.len() * 4).sum::<usize>())
+                    .sum::<usize>()
+            })
+            .sum()
+    }
     fn e_plane(&self, op: &Operator, i: usize, e: &mut [&mut [f32]; 3], h: &Window) {
         for s in &self.slabs {
             s.e_plane(op, i, e, h);

@@ -324,8 +324,11 @@ impl Lumped {
     pub fn latest(&self, e: usize) -> (f64, f64, f64) {
         self.last[e]
     }
+}
+
+impl Extension for Lumped {
     /// Latest time at which a source is on (`None` if CW; `Some(0)` without sources).
-    pub fn end_time(&self) -> Option<f64> {
+    fn end_time(&self) -> Option<f64> {
         let mut t: f64 = 0.0;
         for e in &self.elems {
             for (_, w) in e.source.iter().chain(e.current.iter()) {
@@ -334,15 +337,12 @@ impl Lumped {
         }
         Some(t)
     }
-    pub fn ramp_end(&self) -> f64 {
+    fn ramp_end(&self) -> f64 {
         self.elems
             .iter()
             .flat_map(|e| e.source.iter().chain(e.current.iter()).map(|(_, w)| w.ramp_end()))
             .fold(0.0, f64::max)
     }
-}
-
-impl Extension for Lumped {
     fn name(&self) -> &str {
         "lumped"
     }

@@ -37,13 +37,15 @@ impl PmcFaces {
         }
         Some(Self { planes })
     }
-
-    pub fn bytes(&self) -> usize {
-        self.planes.iter().map(|p| p.capacity() * 16).sum()
-    }
 }
 
 impl PlaneHook for PmcFaces {
+    fn name(&self) -> &str {
+        "pmc"
+    }
+    fn bytes(&self) -> usize {
+        self.planes.iter().map(|p| p.capacity() * 16).sum()
+    }
     fn e_plane(&self, op: &Operator, i: usize, e: &mut [&mut [f32]; 3], h: &Window) {
         let base = i * op.layout.sx;
         for &(c, off, j, k) in &self.planes[i] {

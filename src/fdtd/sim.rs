@@ -1,19 +1,26 @@
-//! A simulation: the operator, the fields and the built-in extensions, plus the run loops with
+//! A simulation: the operator, the fields and two ordered lists of extensions (plane hooks inside
+//! the sweep, step extensions around it; see [`super::extension`]), plus the run loops with
 //! steady-state and energy-decay stopping and stability checks.
+//!
+//! Modules outside `fdtd` read a simulation only through its methods (grid, step, model, probes
+//! built on its operator, field samples), not its operator or fields.
+
+use std::ops::Range;
 
 use num_complex::Complex64;
 use rayon::prelude::*;
 
 use super::cpml::Cpml;
+use super::dft::{DftProbe, FieldKind};
 use super::engine::{self, PlaneHook};
 use super::extension::{Extension, Probe, StepCtx};
-use super::fields::{Fields, Window};
+use super::fields::Fields;
 use super::lumped::{Lumped, LumpedSpec};
 use super::operator::{Boundary, CourantReference, Operator, OperatorSpec};
 use super::pmc::PmcFaces;
 use super::source::{SourceSpec, Sources};
 use super::tfsf::{Tfsf, TfsfSpec};
-use super::thinwire::{self, ThinWire, ThinWires, WireCurrentProbe};
+use super::thinwire::{self, Staircase, ThinWire, ThinWires, WireCurrentProbe};
 use crate::error::{Error, Result};
 use crate::grid::{VoxelModel, EPS0, MU0};
 
@@ -111,9 +118,20 @@ impl SimulationSpec {
             .fold(1.0, f64::max);
         let g = &m.grid;
         let d_max = (0..3)
-            .map(|a| (0..g.axes[a].cells()).map(|i| g.axes[a].cell_size(i)).fold(0.0, f64::max))
+            .map(|a| {
+                (0..g.axes[a].cells())
+                    .map(|i| g.axes[a].cell_size(i))
+                    .fold(0.0, f64::max)
+            })
             .fold(0.0, f64::max);
-        crate::resources::check_resolution(&self.cell_key.0, &self.cell_key.1, f, eps_max, d_max, self.allow_coarse_grid)
+        crate::resources::check_resolution(
+            &self.cell_key.0,
+            &self.cell_key.1,
+            f,
+            eps_max,
+            d_max,
+            self.allow_coarse_grid,
+        )
     }
     /// The same boundary on all six faces.
     pub fn all_boundaries(mut self, b: Boundary) -> Self {
@@ -190,16 +208,53 @@ fn check_wires_inside(t: &Tfsf, thin: &ThinWires) -> Result<()> {
     Ok(())
 }
 
+/// The plane hooks, in the order they run on each plane: PMC faces before the CPML (so CPML
+/// corrections also reach PMC-face edges inside a slab).
+fn plane_hooks(op: &Operator) -> Vec<Box<dyn PlaneHook>> {
+    let mut hooks: Vec<Box<dyn PlaneHook>> = Vec::new();
+    if let Some(p) = PmcFaces::new(op) {
+        hooks.push(Box::new(p));
+    }
+    if let Some(c) = Cpml::new(op) {
+        hooks.push(Box::new(c));
+    }
+    hooks
+}
+
+/// The step extensions, in the order their `pre_step` and `post_step` run: lumped elements
+/// (always present, maybe empty), sources (likewise), the TF/SF box, the thin wires (likewise).
+/// Built in this order too, so the first error is the same.
+fn step_extensions(
+    op: &Operator,
+    lumped: &[LumpedSpec],
+    port_freqs_hz: &[f64],
+    sources: &[SourceSpec],
+    tfsf: Option<&TfsfSpec>,
+    (stairs, wires): (Vec<Staircase>, &[ThinWire]),
+) -> Result<Vec<Box<dyn Extension>>> {
+    let lumped = Lumped::new(op, lumped, port_freqs_hz)?;
+    let sources = Sources::new(op, sources)?;
+    let tfsf = tfsf.map(|t| Tfsf::new(op, t)).transpose()?;
+    let thin = ThinWires::new(op, stairs, wires)?;
+    if let Some(t) = &tfsf {
+        check_wires_inside(t, &thin)?;
+    }
+    let mut exts: Vec<Box<dyn Extension>> = vec![Box::new(lumped), Box::new(sources)];
+    if let Some(t) = tfsf {
+        exts.push(Box::new(t));
+    }
+    exts.push(Box::new(thin));
+    Ok(exts)
+}
+
 /// A built simulation.
 pub struct Simulation {
-    pub op: Operator,
-    pub fields: Fields,
-    pmc: Option<PmcFaces>,
-    cpml: Option<Cpml>,
-    pub lumped: Lumped,
-    sources: Sources,
-    tfsf: Option<Tfsf>,
-    thin: ThinWires,
+    pub(super) op: Operator,
+    pub(super) fields: Fields,
+    /// Run inside the fused sweep on each plane, in this order.
+    hooks: Vec<Box<dyn PlaneHook>>,
+    /// Run before and after each step, in this order.
+    exts: Vec<Box<dyn Extension>>,
     n: usize,
     plane_energy: Vec<f64>,
     progress: Option<ProgressFn>,
@@ -234,25 +289,21 @@ impl Simulation {
             },
         )?;
         let fields = Fields::new(op.layout.n);
-        let pmc = PmcFaces::new(&op);
-        let cpml = Cpml::new(&op);
-        let lumped = Lumped::new(&op, &spec.lumped, &spec.port_freqs_hz)?;
-        let sources = Sources::new(&op, &spec.sources)?;
-        let tfsf = spec.tfsf.as_ref().map(|t| Tfsf::new(&op, t)).transpose()?;
-        let thin = ThinWires::new(&op, stairs, &spec.thin_wires)?;
-        if let Some(t) = &tfsf {
-            check_wires_inside(t, &thin)?;
-        }
+        let hooks = plane_hooks(&op);
+        let exts = step_extensions(
+            &op,
+            &spec.lumped,
+            &spec.port_freqs_hz,
+            &spec.sources,
+            spec.tfsf.as_ref(),
+            (stairs, &spec.thin_wires),
+        )?;
         let plane_energy = vec![0.0; op.layout.n[0] + 1];
         Ok(Self {
             op,
             fields,
-            pmc,
-            cpml,
-            lumped,
-            sources,
-            tfsf,
-            thin,
+            hooks,
+            exts,
             n: 0,
             plane_energy,
             progress: None,
@@ -266,9 +317,25 @@ impl Simulation {
             return Err(Error::Other("replace_tfsf: the run has started".into()));
         }
         let t = Tfsf::new(&self.op, spec)?;
-        check_wires_inside(&t, &self.thin)?;
-        self.tfsf = Some(t);
+        check_wires_inside(&t, self.thin_wires())?;
+        match self.exts.iter().position(|e| (**e).as_any().is::<Tfsf>()) {
+            Some(i) => self.exts[i] = Box::new(t),
+            None => {
+                // Where `step_extensions` puts it: right after the sources.
+                let i = self
+                    .exts
+                    .iter()
+                    .position(|e| (**e).as_any().is::<Sources>())
+                    .map_or(0, |i| i + 1);
+                self.exts.insert(i, Box::new(t));
+            }
+        }
         Ok(())
+    }
+
+    /// The step extension of type `T`, if the list has one.
+    fn ext<T: Extension>(&self) -> Option<&T> {
+        self.exts.iter().find_map(|e| (**e).as_any().downcast_ref::<T>())
     }
 
     /// Sets a callback called once per period (CW) or energy check (broadband).
@@ -282,8 +349,50 @@ impl Simulation {
         }
     }
 
+    /// The time step (s).
     pub fn dt(&self) -> f64 {
         self.op.dt
+    }
+    /// Steps per period of the CW frequency given in the spec (`None` without one).
+    pub fn steps_per_period(&self) -> Option<usize> {
+        self.op.steps_per_period
+    }
+    /// Cells per axis.
+    pub fn cells(&self) -> [usize; 3] {
+        self.op.layout.n
+    }
+    /// Cell size per axis (m).
+    pub fn cell_size_m(&self) -> [f64; 3] {
+        self.op.d
+    }
+    /// Courant number relative to c0 of the step the operator chose.
+    pub fn courant(&self) -> f64 {
+        self.op.courant
+    }
+    /// The voxel model the operator was built from (with the thin wires' rings applied).
+    pub fn model(&self) -> &VoxelModel {
+        &self.op.model
+    }
+    /// A DFT probe of this simulation's grid ([`DftProbe::new`]).
+    pub fn dft_probe(
+        &self,
+        name: &str,
+        kind: FieldKind,
+        comps: &[usize],
+        region: [Range<usize>; 3],
+        freqs: &[f64],
+        every: usize,
+    ) -> Result<DftProbe> {
+        DftProbe::new(&self.op, name, kind, comps, region, freqs, every)
+    }
+    /// Field component `comp` of `kind` at node `node` now (E at `n dt`, H at `(n+1/2) dt`).
+    /// Panics when the node lies outside the node lattice.
+    pub fn field_at(&self, kind: FieldKind, comp: usize, node: [usize; 3]) -> f32 {
+        let idx = self.op.layout.idx(node[0], node[1], node[2]);
+        match kind {
+            FieldKind::E => self.fields.e[comp][idx],
+            FieldKind::H => self.fields.h[comp][idx],
+        }
     }
     /// Steps taken so far.
     pub fn steps(&self) -> usize {
@@ -294,29 +403,63 @@ impl Simulation {
         self.n as f64 * self.op.dt
     }
 
-    /// Core memory: fields, material indices, segments and the built-in extensions (CPML psi).
+    /// Sets E component `comp` at node `node` (an initial condition, before or between runs).
+    /// Panics when the node lies outside the node lattice.
+    pub fn set_e(&mut self, comp: usize, node: [usize; 3], value: f32) {
+        let idx = self.op.layout.idx(node[0], node[1], node[2]);
+        self.fields.e[comp][idx] = value;
+    }
+    /// Whether the E edge `comp` at `node` is PEC (never updated; also true outside the
+    /// component's own node range).
+    pub fn is_pec_edge(&self, comp: usize, node: [usize; 3]) -> bool {
+        self.op.mat[comp][self.op.layout.idx(node[0], node[1], node[2])] == 0
+    }
+    /// Developer timing (the `phase_timing` example): `steps` two-pass E and H updates on a copy
+    /// of the fields with a unit Ez at the centre, with or without the plane hooks. Returns the
+    /// seconds spent in the E and the H updates.
+    pub fn time_two_pass(&self, steps: usize, with_hooks: bool) -> (f64, f64) {
+        let hooks: &[Box<dyn PlaneHook>] = if with_hooks { &self.hooks } else { &[] };
+        let mut f = self.fields.clone();
+        let c = self.op.layout.n.map(|v| v / 2);
+        f.e[2][self.op.layout.idx(c[0], c[1], c[2])] = 1.0;
+        let (mut te, mut th) = (0.0, 0.0);
+        for _ in 0..steps {
+            let t0 = std::time::Instant::now();
+            engine::update_e(&self.op, &mut f, hooks);
+            let t1 = std::time::Instant::now();
+            engine::update_h(&self.op, &mut f, hooks);
+            te += (t1 - t0).as_secs_f64();
+            th += t1.elapsed().as_secs_f64();
+        }
+        (te, th)
+    }
+
+    /// Core memory: fields, material indices, segments and the extensions (CPML psi and the rest).
     pub fn core_bytes(&self) -> usize {
         self.fields.bytes()
             + self.op.bytes()
-            + self.cpml.as_ref().map_or(0, |c| c.bytes())
-            + self.pmc.as_ref().map_or(0, |p| p.bytes())
-            + self.sources.bytes()
-            + self.tfsf.as_ref().map_or(0, |t| t.bytes())
-            + self.thin.bytes()
+            + self.hooks.iter().map(|h| h.bytes()).sum::<usize>()
+            + self.exts.iter().map(|e| e.bytes()).sum::<usize>()
+    }
+
+    /// The lumped elements (their voltages, currents and DFTs), in spec order.
+    pub fn lumped(&self) -> &Lumped {
+        self.ext().expect("step_extensions always adds the lumped elements")
     }
 
     /// The thin wires (their staircases), in spec order.
     pub fn thin_wires(&self) -> &ThinWires {
-        &self.thin
+        self.ext().expect("step_extensions always adds the thin wires")
     }
 
     /// A probe of the current along thin wire `wire` (index in the spec) at `freqs`.
     pub fn wire_current_probe(&self, wire: usize, freqs: &[f64]) -> Result<WireCurrentProbe> {
-        let st = self.thin.wires.get(wire).ok_or_else(|| {
+        let thin = self.thin_wires();
+        let st = thin.wires.get(wire).ok_or_else(|| {
             Error::input(
                 "probes",
                 "wire_current",
-                format!("no thin wire {wire} (the spec has {})", self.thin.wires.len()),
+                format!("no thin wire {wire} (the spec has {})", thin.wires.len()),
                 "use an index into SimulationSpec::thin_wires",
             )
         })?;
@@ -325,39 +468,41 @@ impl Simulation {
 
     /// The TF/SF extension, when the spec has one.
     pub fn tfsf(&self) -> Option<&Tfsf> {
-        self.tfsf.as_ref()
+        self.ext()
     }
 
-    /// One time step with the given probes: step extensions before, the fused E/H sweep with the
-    /// plane hooks (PMC faces, CPML), then lumped elements, sources and probes.
+    /// The latest time every CW ramp of the step extensions is complete (0 without ramps).
+    fn ramp_end(&self) -> f64 {
+        self.exts.iter().map(|e| e.ramp_end()).fold(0.0, f64::max)
+    }
+
+    /// The latest end time of the step extensions' drive; `None` when one drives for ever (CW).
+    fn end_time(&self) -> Option<f64> {
+        let mut t: f64 = 0.0;
+        for e in &self.exts {
+            t = t.max(e.end_time()?);
+        }
+        Some(t)
+    }
+
+    /// One time step with the given probes: the step extensions' `pre_step` (in list order), the
+    /// probes', the fused E/H sweep with the plane hooks (PMC faces, CPML), then the step
+    /// extensions' `post_step` (lumped elements, sources, TF/SF, thin wires) and the probes'.
     pub fn step(&mut self, probes: &mut [&mut dyn Probe]) {
         let ctx = StepCtx {
             op: &self.op,
             n: self.n,
         };
         let f = &mut self.fields;
-        self.lumped.pre_step(f, &ctx);
+        for x in self.exts.iter_mut() {
+            x.pre_step(f, &ctx);
+        }
         for p in probes.iter_mut() {
             p.pre_step(f, &ctx);
         }
-        let mut hook_buf: [&dyn PlaneHook; 2] = [&NoHook, &NoHook];
-        let mut nh = 0;
-        if let Some(p) = &self.pmc {
-            hook_buf[nh] = p;
-            nh += 1;
-        }
-        if let Some(c) = &self.cpml {
-            hook_buf[nh] = c;
-            nh += 1;
-        }
-        engine::step_fused(&self.op, f, &hook_buf[..nh]);
-        self.lumped.post_step(f, &ctx);
-        self.sources.post_step(f, &ctx);
-        if let Some(t) = &mut self.tfsf {
-            t.post_step(f, &ctx);
-        }
-        if !self.thin.is_empty() {
-            self.thin.post_step(f, &ctx);
+        engine::step_fused(&self.op, f, &self.hooks);
+        for x in self.exts.iter_mut() {
+            x.post_step(f, &ctx);
         }
         for p in probes.iter_mut() {
             p.post_step(f, &ctx);
@@ -440,17 +585,14 @@ impl Simulation {
         probes: &mut [&mut dyn Probe],
     ) -> Result<RunStats> {
         let t0 = std::time::Instant::now();
-        let t_end = match (self.sources.end_time(), self.lumped.end_time()) {
-            (Some(a), Some(b)) if self.tfsf.is_none() => a.max(b),
-            _ => {
-                return Err(Error::input(
-                    "simulation",
-                    "sources",
-                    "a decay run needs pulsed sources, not CW",
-                    "use run_cw for CW sources",
-                ))
-            }
-        };
+        let t_end = self.end_time().ok_or_else(|| {
+            Error::input(
+                "simulation",
+                "sources",
+                "a decay run needs pulsed sources, not CW",
+                "use run_cw for CW sources",
+            )
+        })?;
         let lo = ((t_end / self.op.dt).ceil().min(max_steps as f64)) as usize;
         crate::resources::announce(self.op.model.grid.num_cells() as u64, lo, max_steps);
         let check = 50;
@@ -521,19 +663,24 @@ impl Simulation {
             )
         })?;
         let freq = 1.0 / (m as f64 * self.op.dt);
-        let ramp_periods = (self.sources.ramp_end().max(self.lumped.ramp_end()) * freq).ceil() as usize;
+        // The estimate has always counted the ramps of the sources and lumped elements but not the
+        // TF/SF incident wave's; kept so the announced estimate does not change.
+        let drive_ramp = self
+            .exts
+            .iter()
+            .filter(|e| !(***e).as_any().is::<Tfsf>())
+            .map(|e| e.ramp_end())
+            .fold(0.0, f64::max);
+        let ramp_periods = (drive_ramp * freq).ceil() as usize;
         crate::resources::announce(
             self.op.model.grid.num_cells() as u64,
             m * (ss.min_periods.max(ramp_periods + 2)).min(ss.max_periods),
             m * ss.max_periods,
         );
         let monitors = self.monitor_edges(256);
-        let ramp = self
-            .sources
-            .ramp_end()
-            .max(self.lumped.ramp_end())
-            .max(self.tfsf.as_ref().map_or(0.0, |t| t.ramp_end()));
-        let mut prev: Vec<Complex64> = vec![Complex64::default(); monitors.len() + self.lumped.len()];
+        let ramp = self.ramp_end();
+        let n_lumped = self.lumped().len();
+        let mut prev: Vec<Complex64> = vec![Complex64::default(); monitors.len() + n_lumped];
         let mut cur = prev.clone();
         let mut below = 0;
         let mut growth = 0;
@@ -543,7 +690,11 @@ impl Simulation {
             for p in probes.iter_mut() {
                 p.reset();
             }
-            self.lumped.reset_dft();
+            self.exts
+                .iter_mut()
+                .find_map(|e| (**e).as_any_mut().downcast_mut::<Lumped>())
+                .expect("step_extensions always adds the lumped elements")
+                .reset_dft();
             cur.iter_mut().for_each(|x| *x = Complex64::default());
             for _ in 0..m {
                 self.step(probes);
@@ -551,8 +702,9 @@ impl Simulation {
                 for (q, &(c, idx)) in monitors.iter().enumerate() {
                     cur[q] += w * self.fields.e[c as usize][idx as usize] as f64;
                 }
-                for e in 0..self.lumped.len() {
-                    cur[monitors.len() + e] += w * self.lumped.latest(e).2;
+                let lumped = self.lumped();
+                for e in 0..n_lumped {
+                    cur[monitors.len() + e] += w * lumped.latest(e).2;
                 }
             }
             let energy = self.energy();
@@ -639,13 +791,6 @@ impl Simulation {
     }
 }
 
-/// Placeholder for unused hook slots.
-struct NoHook;
-impl PlaneHook for NoHook {
-    fn e_plane(&self, _: &Operator, _: usize, _: &mut [&mut [f32]; 3], _: &Window) {}
-    fn h_plane(&self, _: &Operator, _: usize, _: &mut [&mut [f32]; 3], _: &Window) {}
-}
-
 fn rel_change(cur: &[Complex64], prev: &[Complex64]) -> f64 {
     if cur.is_empty() {
         return 0.0;
@@ -660,3 +805,6 @@ fn rel_change(cur: &[Complex64], prev: &[Complex64]) -> f64 {
     }
     cur.iter().zip(prev).map(|(a, b)| (a - b).norm()).fold(0.0, f64::max) / max
 }
+
+#[cfg(test)]
+mod tests;

@@ -249,17 +249,6 @@ impl Sources {
         Ok(Self { active })
     }
 
-    /// Latest time any source is on (`None` if some source is CW).
-    pub fn end_time(&self) -> Option<f64> {
-        let mut t: f64 = 0.0;
-        for a in &self.active {
-            t = t.max(a.waveform.end_time()?);
-        }
-        Some(t)
-    }
-    pub fn ramp_end(&self) -> f64 {
-        self.active.iter().map(|a| a.waveform.ramp_end()).fold(0.0, f64::max)
-    }
     pub fn is_empty(&self) -> bool {
         self.active.is_empty()
     }
@@ -297,6 +286,17 @@ pub(crate) fn check_edge(op: &Operator, item: &str, c: usize, p: [usize; 3]) -> 
 }
 
 impl Extension for Sources {
+    /// Latest time any source is on (`None` if some source is CW).
+    fn end_time(&self) -> Option<f64> {
+        let mut t: f64 = 0.0;
+        for a in &self.active {
+            t = t.max(a.waveform.end_time()?);
+        }
+        Some(t)
+    }
+    fn ramp_end(&self) -> f64 {
+        self.active.iter().map(|a| a.waveform.ramp_end()).fold(0.0, f64::max)
+    }
     fn name(&self) -> &str {
         "sources"
     }

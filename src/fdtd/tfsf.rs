@@ -273,9 +273,6 @@ impl Tfsf {
     pub fn terms(&self) -> (usize, usize) {
         (self.e_terms.len(), self.eh_terms.len() + self.h_terms.len())
     }
-    pub fn ramp_end(&self) -> f64 {
-        self.w0.ramp_end()
-    }
     /// Whether the Yee position of E component `c` at node `p` lies in the total-field box.
     pub fn e_is_total(&self, c: usize, p: [usize; 3]) -> bool {
         inside(e_pos2(c, p.map(|v| v as i64)), self.lo, self.hi)
@@ -289,6 +286,13 @@ impl Tfsf {
 impl Extension for Tfsf {
     fn name(&self) -> &str {
         "tfsf"
+    }
+    fn ramp_end(&self) -> f64 {
+        self.w0.ramp_end()
+    }
+    /// The incident field is CW: it never ends.
+    fn end_time(&self) -> Option<f64> {
+        None
     }
     fn post_step(&mut self, f: &mut Fields, ctx: &StepCtx) {
         // E^{n+1} was advanced with H^{n+1/2}: correct with the incident H at (n+1/2) dt, and carry

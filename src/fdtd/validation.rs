@@ -538,7 +538,7 @@ fn case_hertzian() -> Result<CaseResult> {
         },
         &mut [],
     )?;
-    let z = sim.lumped.impedance(0)[0];
+    let z = sim.lumped().impedance(0)[0];
     let f_grid = 1.0 / (sim.op.steps_per_period.unwrap() as f64 * sim.dt());
     let lambda = C0 / f_grid;
     let r_ref = 80.0 * std::f64::consts::PI.powi(2) * (d / lambda).powi(2);
@@ -595,7 +595,7 @@ pub fn determinism_run() -> Result<Vec<Complex64>> {
             }
         }
     }
-    for (v, i) in sim.lumped.spectrum(0) {
+    for (v, i) in sim.lumped().spectrum(0) {
         out.push(v);
         out.push(i);
     }
@@ -1062,7 +1062,7 @@ pub fn thin_wire_run(
         &mut [&mut probe as &mut dyn Probe],
     )?;
     Ok(DipoleOutcome {
-        z_in: sim.lumped.impedance(0)[0],
+        z_in: sim.lumped().impedance(0)[0],
         current: probe.wire_current(0),
         length_m: edges as f64 * d,
         freq_hz: f_grid,
@@ -1215,7 +1215,7 @@ pub fn implant_box_run(size_m: [f64; 3], d: f64, wire_m: f64) -> Result<ImplantB
         },
         &mut [&mut probe as &mut dyn Probe],
     )?;
-    let (v, i) = sim.lumped.phasors(0)[0];
+    let (v, i) = sim.lumped().phasors(0)[0];
     let w = 2.0 * std::f64::consts::PI * f;
     let y_gel = Complex64::new(gel.sigma_s_per_m, w * EPS0 * gel.eps_r) * d; // (sigma + i w eps) A / dl
     Ok(ImplantBoxOutcome {

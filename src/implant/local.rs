@@ -36,7 +36,7 @@ use crate::dosimetry::thermal::{Boundaries, Boundary, Probe as ThermalProbe, The
 use crate::dosimetry::thermal::{ThermalResult, ThermalSettings};
 use crate::dosimetry::VoxelGrid;
 use crate::error::{Error, Result};
-use crate::fdtd::{Boundary as FdtdBoundary, DftProbe, FieldKind, IncidentField, Probe, RunStats, Simulation};
+use crate::fdtd::{Boundary as FdtdBoundary, FieldKind, IncidentField, Probe, RunStats, Simulation};
 use crate::fdtd::{CourantReference, SimulationSpec, SteadyState, TfsfSpec};
 use crate::grid::{Material, VoxelModel};
 use crate::twin::TwinFields;
@@ -249,21 +249,13 @@ pub fn run_local(
     }
     let mut sim = Simulation::new(spec)?;
     let freq = incident.freq_hz();
-    let steps = sim.op.steps_per_period.unwrap_or(1);
+    let steps = sim.steps_per_period().unwrap_or(1);
     let every = [16, 8, 4, 2, 1]
         .into_iter()
         .find(|e| steps % e == 0 && steps / e >= 8)
         .unwrap_or(1);
     let region = [lo[0]..hi[0] + 1, lo[1]..hi[1] + 1, lo[2]..hi[2] + 1];
-    let mut probe = DftProbe::new(
-        &sim.op,
-        "local_e",
-        FieldKind::E,
-        &[0, 1, 2],
-        region,
-        &[freq],
-        steps / every,
-    )?;
+    let mut probe = sim.dft_probe("local_e", FieldKind::E, &[0, 1, 2], region, &[freq], steps / every)?;
     let setup_s = t0.elapsed().as_secs_f64();
     let stats = sim.run_cw(&opt.steady, &mut [&mut probe as &mut dyn Probe])?;
     if !stats.converged {

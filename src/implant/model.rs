@@ -29,8 +29,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::coil::config::{toml_error, Problems};
 use crate::error::Result;
+use crate::spec::{self, Problems};
 
 /// Electrical and thermal properties of an implant metal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -247,13 +247,11 @@ pub fn point_at(path: &[[f64; 3]], s: f64) -> ([f64; 3], [f64; 3]) {
 
 impl Implant {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = crate::error::read_text(path)?;
-        Self::from_toml_str(&text, &path.display().to_string())
+        spec::load(path, Self::from_toml_str)
     }
 
     pub fn from_toml_str(text: &str, source_name: &str) -> Result<Self> {
-        let raw: ImplantToml = toml::from_str(text).map_err(|e| toml_error(source_name, e, IMPLANT_KEYS))?;
-        Self::from_raw(raw, source_name)
+        Self::from_raw(spec::parse(text, source_name, IMPLANT_KEYS)?, source_name)
     }
 
     /// Total conductor length along the path (m).
@@ -293,296 +291,18 @@ impl Implant {
                 .map(|s| s.to_string_lossy().to_string())
                 .unwrap_or_else(|| "implant".into())
         });
-        // Material.
-        let known: Vec<String> = metal_table().into_iter().map(|m| m.name).collect();
-        let metal_v = match (&raw.material, &raw.material_values) {
-            (_, Some(v)) => {
-                let mut v = v.clone();
-                if let Some(n) = &raw.material {
-                    v.name = n.clone();
-                }
-                for (key, val) in [
-                    ("material_values.sigma_s_per_m", v.sigma_s_per_m),
-                    ("material_values.k_w_per_m_k", v.k_w_per_m_k),
-                    ("material_values.density_kg_per_m3", v.density_kg_per_m3),
-                    ("material_values.c_j_per_kg_k", v.c_j_per_kg_k),
-                ] {
-                    if !(val > 0.0) || !val.is_finite() {
-                        p.add(
-                            key,
-                            format!("{val} is not a positive number"),
-                            "give the value in SI units (> 0)",
-                        );
-                    }
-                }
-                v
-            }
-            (Some(n), None) => match metal(n) {
-                Some(m) => m,
-                None => {
-                    p.add(
-                        "material",
-                        format!("unknown material '{n}'"),
-                        format!(
-                            "use one of: {}, or give explicit values in [material_values]",
-                            known.join(", ")
-                        ),
-                    );
-                    metal_table().remove(0)
-                }
-            },
-            (None, None) => {
-                p.add(
-                    "material",
-                    "missing",
-                    format!("add `material = \"...\"`, one of: {}", known.join(", ")),
-                );
-                metal_table().remove(0)
-            }
-        };
-        let positive = |p: &mut Problems, key: &str, v: Option<f64>, eg: &str| -> f64 {
-            match v {
-                None => {
-                    p.add(key, "missing", format!("add `{key} = {eg}` (metres)"));
-                    f64::NAN
-                }
-                Some(x) if !(x > 0.0) || !x.is_finite() => {
-                    p.add(
-                        key,
-                        format!("{x} m is not > 0"),
-                        format!("give a positive size, e.g. `{key} = {eg}`"),
-                    );
-                    f64::NAN
-                }
-                Some(x) => x,
-            }
-        };
-        let forbid = |p: &mut Problems, key: &str, present: bool| {
-            if present {
-                p.add(
-                    key,
-                    format!("not used by kind {kind:?}"),
-                    "remove the key (see the implant file documentation)",
-                );
-            }
-        };
+        let metal_v = check_metal(&mut p, &raw);
         let radius = positive(&mut p, "radius_m", raw.radius_m, "0.0005");
-        let mut width = 0.0;
-        let mut insulation = None;
-        let mut bare: Vec<[f64; 2]> = Vec::new();
-        let path_m: Vec<[f64; 3]> = match kind {
-            ImplantKind::BareWire | ImplantKind::InsulatedWire | ImplantKind::Rod | ImplantKind::Plate => {
-                forbid(&mut p, "path", raw.path.is_some());
-                forbid(&mut p, "helix", raw.helix.is_some());
-                forbid(&mut p, "tip_electrode_length_m", raw.tip_electrode_length_m.is_some());
-                let l = positive(&mut p, "length_m", raw.length_m, "0.1");
-                vec![[0.0, 0.0, -0.5 * l], [0.0, 0.0, 0.5 * l]]
-            }
-            ImplantKind::Lead => {
-                forbid(&mut p, "length_m", raw.length_m.is_some());
-                match (&raw.path, &raw.helix) {
-                    (Some(pt), None) => {
-                        if pt.points_m.len() < 2 {
-                            p.add(
-                                "path.points_m",
-                                "fewer than 2 points",
-                                "give the path as >= 2 points, tip first",
-                            );
-                        }
-                        for (i, w) in pt.points_m.windows(2).enumerate() {
-                            if !(norm(sub(w[1], w[0])) > 0.0) {
-                                p.add(
-                                    &format!("path.points_m[{}]", i + 1),
-                                    "a segment of zero length (repeated point)",
-                                    "remove the repeated point",
-                                );
-                            }
-                        }
-                        pt.points_m.clone()
-                    }
-                    (None, Some(h)) => {
-                        let ok = |x: f64| x > 0.0 && x.is_finite();
-                        if !ok(h.radius_m) {
-                            p.add(
-                                "helix.radius_m",
-                                format!("{} m is not > 0", h.radius_m),
-                                "give a positive radius",
-                            );
-                        }
-                        if !ok(h.pitch_m) {
-                            p.add(
-                                "helix.pitch_m",
-                                format!("{} m is not > 0", h.pitch_m),
-                                "give a positive pitch",
-                            );
-                        }
-                        if !ok(h.length_m) {
-                            p.add(
-                                "helix.length_m",
-                                format!("{} m is not > 0", h.length_m),
-                                "give a positive axial length",
-                            );
-                        }
-                        if ok(h.radius_m) && ok(h.pitch_m) && ok(h.length_m) {
-                            // 24 straight pieces per turn: the chord error is below 1 % of the radius.
-                            let turns = h.length_m / h.pitch_m;
-                            let n = ((turns * 24.0).ceil() as usize).max(2);
-                            (0..=n)
-                                .map(|i| {
-                                    let u = i as f64 / n as f64;
-                                    let a = 2.0 * std::f64::consts::PI * turns * u;
-                                    [h.radius_m * a.cos(), h.radius_m * a.sin(), h.length_m * u]
-                                })
-                                .collect()
-                        } else {
-                            vec![[0.0; 3], [0.0, 0.0, 1.0]]
-                        }
-                    }
-                    (Some(_), Some(_)) => {
-                        p.add("path", "both [path] and [helix] given", "keep one of them");
-                        vec![[0.0; 3], [0.0, 0.0, 1.0]]
-                    }
-                    (None, None) => {
-                        p.add("path", "a lead needs a path", "add [path] points_m = [...] or [helix]");
-                        vec![[0.0; 3], [0.0, 0.0, 1.0]]
-                    }
-                }
-            }
-        };
+        let path_m = check_path(&mut p, &raw, kind);
         let total = path_length(&path_m);
         if path_m.len() >= 2 && !(total > 0.0) && kind == ImplantKind::Lead {
             p.add("path", "the path has zero length", "give distinct points");
         }
-        match kind {
-            ImplantKind::BareWire | ImplantKind::Rod => {
-                forbid(&mut p, "insulation", raw.insulation.is_some());
-                forbid(&mut p, "width_m", raw.width_m.is_some());
-                forbid(&mut p, "thickness_m", raw.thickness_m.is_some());
-                bare.push([0.0, total]);
-            }
-            ImplantKind::Plate => {
-                forbid(&mut p, "insulation", raw.insulation.is_some());
-                width = positive(&mut p, "width_m", raw.width_m, "0.01");
-                let t = positive(&mut p, "thickness_m", raw.thickness_m, "0.001");
-                if t.is_finite() && radius.is_finite() && (0.5 * t - radius).abs() > 1e-12 {
-                    p.add(
-                        "radius_m",
-                        format!("a plate's radius_m must be half its thickness ({} m)", 0.5 * t),
-                        "omit nothing: set radius_m = thickness_m / 2",
-                    );
-                }
-                bare.push([0.0, total]);
-            }
-            ImplantKind::InsulatedWire | ImplantKind::Lead => {
-                forbid(&mut p, "width_m", raw.width_m.is_some());
-                forbid(&mut p, "thickness_m", raw.thickness_m.is_some());
-                match &raw.insulation {
-                    None => p.add(
-                        "insulation",
-                        "missing",
-                        "add [insulation] thickness_m = ..., eps_r = ... (and bare_ends_m for an insulated wire)",
-                    ),
-                    Some(ins) => {
-                        let t = positive(&mut p, "insulation.thickness_m", ins.thickness_m, "0.00025");
-                        let er = ins.eps_r.unwrap_or(f64::NAN);
-                        if !(er >= 1.0) || !er.is_finite() {
-                            p.add(
-                                "insulation.eps_r",
-                                format!("{er} is missing or below 1"),
-                                "give the insulation's relative permittivity (>= 1), e.g. 2.1 for PTFE",
-                            );
-                        }
-                        insulation = Some(Insulation {
-                            thickness_m: t,
-                            eps_r: er,
-                        });
-                        let ends = if kind == ImplantKind::Lead {
-                            if ins.bare_ends_m.is_some() {
-                                p.add(
-                                    "insulation.bare_ends_m",
-                                    "a lead's bare part is its tip electrode",
-                                    "use tip_electrode_length_m instead",
-                                );
-                            }
-                            let te = positive(&mut p, "tip_electrode_length_m", raw.tip_electrode_length_m, "0.003");
-                            [te, 0.0]
-                        } else {
-                            match ins.bare_ends_m {
-                                None => {
-                                    p.add(
-                                        "insulation.bare_ends_m",
-                                        "missing",
-                                        "add `bare_ends_m = [0.01, 0.01]` (tip end, far end; 0 for none)",
-                                    );
-                                    [0.0, 0.0]
-                                }
-                                Some(b) => {
-                                    if b.iter().any(|x| !(*x >= 0.0)) {
-                                        p.add(
-                                            "insulation.bare_ends_m",
-                                            format!("{b:?} has a negative length"),
-                                            "give lengths >= 0",
-                                        );
-                                    }
-                                    b
-                                }
-                            }
-                        };
-                        if ends[0] + ends[1] >= total {
-                            p.add(
-                                if kind == ImplantKind::Lead {
-                                    "tip_electrode_length_m"
-                                } else {
-                                    "insulation.bare_ends_m"
-                                },
-                                format!("bare lengths {ends:?} m leave nothing insulated on a {total} m conductor"),
-                                "make the bare parts shorter than the conductor",
-                            );
-                        }
-                        if ends[0] > 0.0 {
-                            bare.push([0.0, ends[0]]);
-                        }
-                        if ends[1] > 0.0 {
-                            bare.push([total - ends[1], total]);
-                        }
-                    }
-                }
-            }
-        }
+        let (width, insulation, bare) = check_cover(&mut p, &raw, kind, radius, total);
         if kind != ImplantKind::Lead {
-            forbid(&mut p, "tip_electrode_length_m", raw.tip_electrode_length_m.is_some());
+            forbid(&mut p, kind, "tip_electrode_length_m", raw.tip_electrode_length_m.is_some());
         }
-        // Self-intersection: non-adjacent pieces of the path must stay more than one outer diameter apart.
-        let outer = radius + insulation.as_ref().map_or(0.0, |i: &Insulation| i.thickness_m);
-        if kind == ImplantKind::Lead && outer.is_finite() && path_m.len() >= 3 {
-            let mut cum = vec![0.0];
-            for w in path_m.windows(2) {
-                cum.push(cum.last().unwrap() + norm(sub(w[1], w[0])));
-            }
-            'outer: for i in 0..path_m.len() - 1 {
-                for j in i + 2..path_m.len() - 1 {
-                    let d = segment_distance(path_m[i], path_m[i + 1], path_m[j], path_m[j + 1]);
-                    // Pieces that are adjacent along the curve (a helix's neighbours) are skipped by
-                    // arc-length: only pieces further apart along the path than 2 pi outer radii count.
-                    if cum[j] - cum[i + 1] > std::f64::consts::PI * outer && d < 2.0 * outer {
-                        let key = if raw.helix.is_some() {
-                            "helix.pitch_m".to_string()
-                        } else {
-                            format!("path.points_m[{}]", j)
-                        };
-                        p.add(
-                            &key,
-                            format!(
-                                "the path is self-intersecting: segments {i} and {j} come within {d:.2e} m, less than the conductor's outer diameter {:.2e} m",
-                                2.0 * outer
-                            ),
-                            "move the points apart (or increase the helix pitch) so the lead does not cross itself",
-                        );
-                        break 'outer;
-                    }
-                }
-            }
-        }
+        check_self_intersection(&mut p, &raw, kind, radius, &insulation, &path_m);
         p.finish()?;
         Ok(Self {
             source_name: source_name.into(),
@@ -596,5 +316,320 @@ impl Implant {
             insulation,
             bare_m: bare,
         })
+    }
+}
+
+/// The metal: a name from the built-in table, or `[material_values]` (positive values).
+fn check_metal(p: &mut Problems, raw: &ImplantToml) -> Metal {
+    let known: Vec<String> = metal_table().into_iter().map(|m| m.name).collect();
+    match (&raw.material, &raw.material_values) {
+        (_, Some(v)) => {
+            let mut v = v.clone();
+            if let Some(n) = &raw.material {
+                v.name = n.clone();
+            }
+            for (key, val) in [
+                ("material_values.sigma_s_per_m", v.sigma_s_per_m),
+                ("material_values.k_w_per_m_k", v.k_w_per_m_k),
+                ("material_values.density_kg_per_m3", v.density_kg_per_m3),
+                ("material_values.c_j_per_kg_k", v.c_j_per_kg_k),
+            ] {
+                if !(val > 0.0) || !val.is_finite() {
+                    p.add(
+                        key,
+                        format!("{val} is not a positive number"),
+                        "give the value in SI units (> 0)",
+                    );
+                }
+            }
+            v
+        }
+        (Some(n), None) => match metal(n) {
+            Some(m) => m,
+            None => {
+                p.add(
+                    "material",
+                    format!("unknown material '{n}'"),
+                    format!(
+                        "use one of: {}, or give explicit values in [material_values]",
+                        known.join(", ")
+                    ),
+                );
+                metal_table().remove(0)
+            }
+        },
+        (None, None) => {
+            p.add(
+                "material",
+                "missing",
+                format!("add `material = \"...\"`, one of: {}", known.join(", ")),
+            );
+            metal_table().remove(0)
+        }
+    }
+}
+
+/// A required positive size (m).
+fn positive(p: &mut Problems, key: &str, v: Option<f64>, eg: &str) -> f64 {
+    match v {
+        None => {
+            p.add(key, "missing", format!("add `{key} = {eg}` (metres)"));
+            f64::NAN
+        }
+        Some(x) if !(x > 0.0) || !x.is_finite() => {
+            p.add(
+                key,
+                format!("{x} m is not > 0"),
+                format!("give a positive size, e.g. `{key} = {eg}`"),
+            );
+            f64::NAN
+        }
+        Some(x) => x,
+    }
+}
+
+/// A key the implant's kind does not use.
+fn forbid(p: &mut Problems, kind: ImplantKind, key: &str, present: bool) {
+    if present {
+        p.add(
+            key,
+            format!("not used by kind {kind:?}"),
+            "remove the key (see the implant file documentation)",
+        );
+    }
+}
+
+/// The conductor's path in the implant frame: a straight piece along z, or a lead's polyline or helix.
+fn check_path(p: &mut Problems, raw: &ImplantToml, kind: ImplantKind) -> Vec<[f64; 3]> {
+    match kind {
+        ImplantKind::BareWire | ImplantKind::InsulatedWire | ImplantKind::Rod | ImplantKind::Plate => {
+            forbid(p, kind, "path", raw.path.is_some());
+            forbid(p, kind, "helix", raw.helix.is_some());
+            forbid(p, kind, "tip_electrode_length_m", raw.tip_electrode_length_m.is_some());
+            let l = positive(p, "length_m", raw.length_m, "0.1");
+            vec![[0.0, 0.0, -0.5 * l], [0.0, 0.0, 0.5 * l]]
+        }
+        ImplantKind::Lead => {
+            forbid(p, kind, "length_m", raw.length_m.is_some());
+            match (&raw.path, &raw.helix) {
+                (Some(pt), None) => {
+                    if pt.points_m.len() < 2 {
+                        p.add(
+                            "path.points_m",
+                            "fewer than 2 points",
+                            "give the path as >= 2 points, tip first",
+                        );
+                    }
+                    for (i, w) in pt.points_m.windows(2).enumerate() {
+                        if !(norm(sub(w[1], w[0])) > 0.0) {
+                            p.add(
+                                &format!("path.points_m[{}]", i + 1),
+                                "a segment of zero length (repeated point)",
+                                "remove the repeated point",
+                            );
+                        }
+                    }
+                    pt.points_m.clone()
+                }
+                (None, Some(h)) => {
+                    let ok = |x: f64| x > 0.0 && x.is_finite();
+                    if !ok(h.radius_m) {
+                        p.add(
+                            "helix.radius_m",
+                            format!("{} m is not > 0", h.radius_m),
+                            "give a positive radius",
+                        );
+                    }
+                    if !ok(h.pitch_m) {
+                        p.add(
+                            "helix.pitch_m",
+                            format!("{} m is not > 0", h.pitch_m),
+                            "give a positive pitch",
+                        );
+                    }
+                    if !ok(h.length_m) {
+                        p.add(
+                            "helix.length_m",
+                            format!("{} m is not > 0", h.length_m),
+                            "give a positive axial length",
+                        );
+                    }
+                    if ok(h.radius_m) && ok(h.pitch_m) && ok(h.length_m) {
+                        // 24 straight pieces per turn: the chord error is below 1 % of the radius.
+                        let turns = h.length_m / h.pitch_m;
+                        let n = ((turns * 24.0).ceil() as usize).max(2);
+                        (0..=n)
+                            .map(|i| {
+                                let u = i as f64 / n as f64;
+                                let a = 2.0 * std::f64::consts::PI * turns * u;
+                                [h.radius_m * a.cos(), h.radius_m * a.sin(), h.length_m * u]
+                            })
+                            .collect()
+                    } else {
+                        vec![[0.0; 3], [0.0, 0.0, 1.0]]
+                    }
+                }
+                (Some(_), Some(_)) => {
+                    p.add("path", "both [path] and [helix] given", "keep one of them");
+                    vec![[0.0; 3], [0.0, 0.0, 1.0]]
+                }
+                (None, None) => {
+                    p.add("path", "a lead needs a path", "add [path] points_m = [...] or [helix]");
+                    vec![[0.0; 3], [0.0, 0.0, 1.0]]
+                }
+            }
+        }
+    }
+}
+
+/// What each kind adds to the conductor: a plate's width and thickness, the insulation and the bare
+/// parts (arc-length intervals from the tip). Returns (width, insulation, bare).
+fn check_cover(
+    p: &mut Problems,
+    raw: &ImplantToml,
+    kind: ImplantKind,
+    radius: f64,
+    total: f64,
+) -> (f64, Option<Insulation>, Vec<[f64; 2]>) {
+    let mut width = 0.0;
+    let mut insulation = None;
+    let mut bare: Vec<[f64; 2]> = Vec::new();
+    match kind {
+        ImplantKind::BareWire | ImplantKind::Rod => {
+            forbid(p, kind, "insulation", raw.insulation.is_some());
+            forbid(p, kind, "width_m", raw.width_m.is_some());
+            forbid(p, kind, "thickness_m", raw.thickness_m.is_some());
+            bare.push([0.0, total]);
+        }
+        ImplantKind::Plate => {
+            forbid(p, kind, "insulation", raw.insulation.is_some());
+            width = positive(p, "width_m", raw.width_m, "0.01");
+            let t = positive(p, "thickness_m", raw.thickness_m, "0.001");
+            if t.is_finite() && radius.is_finite() && (0.5 * t - radius).abs() > 1e-12 {
+                p.add(
+                    "radius_m",
+                    format!("a plate's radius_m must be half its thickness ({} m)", 0.5 * t),
+                    "omit nothing: set radius_m = thickness_m / 2",
+                );
+            }
+            bare.push([0.0, total]);
+        }
+        ImplantKind::InsulatedWire | ImplantKind::Lead => {
+            forbid(p, kind, "width_m", raw.width_m.is_some());
+            forbid(p, kind, "thickness_m", raw.thickness_m.is_some());
+            match &raw.insulation {
+                None => p.add(
+                    "insulation",
+                    "missing",
+                    "add [insulation] thickness_m = ..., eps_r = ... (and bare_ends_m for an insulated wire)",
+                ),
+                Some(ins) => {
+                    let t = positive(p, "insulation.thickness_m", ins.thickness_m, "0.00025");
+                    let er = ins.eps_r.unwrap_or(f64::NAN);
+                    if !(er >= 1.0) || !er.is_finite() {
+                        p.add(
+                            "insulation.eps_r",
+                            format!("{er} is missing or below 1"),
+                            "give the insulation's relative permittivity (>= 1), e.g. 2.1 for PTFE",
+                        );
+                    }
+                    insulation = Some(Insulation {
+                        thickness_m: t,
+                        eps_r: er,
+                    });
+                    let ends = if kind == ImplantKind::Lead {
+                        if ins.bare_ends_m.is_some() {
+                            p.add(
+                                "insulation.bare_ends_m",
+                                "a lead's bare part is its tip electrode",
+                                "use tip_electrode_length_m instead",
+                            );
+                        }
+                        let te = positive(p, "tip_electrode_length_m", raw.tip_electrode_length_m, "0.003");
+                        [te, 0.0]
+                    } else {
+                        match ins.bare_ends_m {
+                            None => {
+                                p.add(
+                                    "insulation.bare_ends_m",
+                                    "missing",
+                                    "add `bare_ends_m = [0.01, 0.01]` (tip end, far end; 0 for none)",
+                                );
+                                [0.0, 0.0]
+                            }
+                            Some(b) => {
+                                if b.iter().any(|x| !(*x >= 0.0)) {
+                                    p.add(
+                                        "insulation.bare_ends_m",
+                                        format!("{b:?} has a negative length"),
+                                        "give lengths >= 0",
+                                    );
+                                }
+                                b
+                            }
+                        }
+                    };
+                    if ends[0] + ends[1] >= total {
+                        p.add(
+                            if kind == ImplantKind::Lead {
+                                "tip_electrode_length_m"
+                            } else {
+                                "insulation.bare_ends_m"
+                            },
+                            format!("bare lengths {ends:?} m leave nothing insulated on a {total} m conductor"),
+                            "make the bare parts shorter than the conductor",
+                        );
+                    }
+                    if ends[0] > 0.0 {
+                        bare.push([0.0, ends[0]]);
+                    }
+                    if ends[1] > 0.0 {
+                        bare.push([total - ends[1], total]);
+                    }
+                }
+            }
+        }
+    }
+    (width, insulation, bare)
+}
+
+fn check_self_intersection(
+    p: &mut Problems,
+    raw: &ImplantToml,
+    kind: ImplantKind,
+    radius: f64,
+    insulation: &Option<Insulation>,
+    path_m: &[[f64; 3]],
+) {
+    // Self-intersection: non-adjacent pieces of the path must stay more than one outer diameter apart.
+    let outer = radius + insulation.as_ref().map_or(0.0, |i: &Insulation| i.thickness_m);
+    if kind == ImplantKind::Lead && outer.is_finite() && path_m.len() >= 3 {
+        let mut cum = vec![0.0];
+        for w in path_m.windows(2) {
+            cum.push(cum.last().unwrap() + norm(sub(w[1], w[0])));
+        }
+        'outer: for i in 0..path_m.len() - 1 {
+            for j in i + 2..path_m.len() - 1 {
+                let d = segment_distance(path_m[i], path_m[i + 1], path_m[j], path_m[j + 1]);
+                // Pieces that are adjacent along the curve (a helix's neighbours) are skipped by
+                // arc-length: only pieces further apart along the path than 2 pi outer radii count.
+                if cum[j] - cum[i + 1] > std::f64::consts::PI * outer && d < 2.0 * outer {
+                    let key = if raw.helix.is_some() {
+                        "helix.pitch_m".to_string()
+                    } else {
+                        format!("path.points_m[{}]", j)
+                    };
+                    p.add(
+                        &key,
+                        format!(
+                            "the path is self-intersecting: segments {i} and {j} come within {d:.2e} m, less than the conductor's outer diameter {:.2e} m",
+                            2.0 * outer
+                        ),
+                        "move the points apart (or increase the helix pitch) so the lead does not cross itself",
+                    );
+                    break 'outer;
+                }
+            }
+        }
     }
 }

@@ -21,7 +21,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::model::{norm, point_at, Implant};
-use crate::coil::config::{toml_error, Problems};
+use crate::spec::{self, Problems};
 use crate::coil::phantom::{PhantomConfig, PhantomShape};
 use crate::error::{Error, Result};
 
@@ -123,13 +123,11 @@ impl Placement {
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        let text = crate::error::read_text(path)?;
-        Self::from_toml_str(&text, &path.display().to_string())
+        spec::load(path, Self::from_toml_str)
     }
 
     pub fn from_toml_str(text: &str, source_name: &str) -> Result<Self> {
-        let raw: PlacementToml = toml::from_str(text).map_err(|e| toml_error(source_name, e, PLACEMENT_KEYS))?;
-        Self::from_raw(raw, source_name)
+        Self::from_raw(spec::parse(text, source_name, PLACEMENT_KEYS)?, source_name)
     }
 
     pub fn from_raw(raw: PlacementToml, source_name: &str) -> Result<Self> {

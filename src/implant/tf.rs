@@ -32,8 +32,7 @@ use super::placement::{rotation_from_direction, PlacedImplant, Placement};
 use super::raster::{add_implant_with, WireModel};
 use crate::error::{Error, Result};
 use crate::fdtd::{
-    Boundary, CourantReference, DftProbe, FieldKind, LumpedSpec, Probe, Simulation, SimulationSpec, SteadyState,
-    Waveform,
+    Boundary, CourantReference, FieldKind, LumpedSpec, Probe, Simulation, SimulationSpec, SteadyState, Waveform,
 };
 use crate::grid::{Grid, Material, VoxelModel, EPS0, MU0};
 
@@ -254,7 +253,7 @@ impl TransferFunction {
         } else {
             path.to_path_buf()
         };
-        let text = crate::error::read_text(&file)?;
+        let text = crate::spec::read_text(&file)?;
         let tf: Self = serde_json::from_str(&text).map_err(|e| {
             Error::input(
                 &file.display().to_string(),
@@ -475,8 +474,7 @@ fn direct_run(
         ));
     }
     let mut sim = Simulation::new(spec2)?;
-    let mut probe = DftProbe::new(
-        &sim.op,
+    let mut probe = sim.dft_probe(
         "gap",
         FieldKind::E,
         &[gc],
@@ -520,8 +518,7 @@ pub fn compute_tf(implant: &Implant, opt: &TfOptions) -> Result<TransferFunction
             hi[a] = hi[a].max(e.node[a] + 2);
         }
     }
-    let mut probe = DftProbe::new(
-        &sim.op,
+    let mut probe = sim.dft_probe(
         "h_wire",
         FieldKind::H,
         &[0, 1, 2],

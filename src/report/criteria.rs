@@ -16,10 +16,11 @@ use super::{CriterionResult, Quantity, Report, Verdict};
 use crate::error::{Error, Result};
 
 /// Report quantity keys the standard criteria read. The pipeline stores its results under these.
-pub const KEY_TEMPERATURE_RISE: &str = "thermal.max_temperature_rise";
-pub const KEY_SAR_1G: &str = "sar.peak_1g";
-pub const KEY_SAR_10G: &str = "sar.peak_10g";
-pub const KEY_CEM43: &str = "thermal.cem43";
+/// (Defined in [`super::keys`].)
+pub const KEY_TEMPERATURE_RISE: &str = super::keys::TEMPERATURE_RISE;
+pub const KEY_SAR_1G: &str = super::keys::SAR_1G;
+pub const KEY_SAR_10G: &str = super::keys::SAR_10G;
+pub const KEY_CEM43: &str = super::keys::CEM43;
 
 /// One criterion: which quantity, its limit (in the quantity's unit) and the uncertainty factor.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

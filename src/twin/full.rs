@@ -91,6 +91,19 @@ pub struct FullCalibration {
     pub simulated: ndarray::Array3<f32>,
 }
 
+impl FullCalibration {
+    /// How the phantom of the final basis (and so of the twin's fields) differs from the phantom file:
+    /// the final offset, rotation and gel (see [`super::basis::PhantomAdjustment`]).
+    pub fn phantom_adjustment(&self) -> super::basis::PhantomAdjustment {
+        super::basis::PhantomAdjustment {
+            offset_m: Some(self.final_offset_m),
+            rotation_deg: Some(self.final_rotation_deg),
+            sigma_s_per_m: Some(self.final_sigma_s_per_m),
+            eps_r: Some(self.final_eps_r),
+        }
+    }
+}
+
 fn diff(a: &RegularField<Complex32>, b: &RegularField<Complex32>, ca: f32, cb: f32) -> Result<RegularField<Complex32>> {
     if a.data.dim() != b.data.dim() || a.origin_m != b.origin_m {
         return Err(Error::Other("twin fit: basis fields on different grids".into()));

@@ -22,6 +22,7 @@ pub mod validation;
 
 pub use basis::{
     cached_basis, compute_basis_request, default_cache_dir, Basis, BasisRequest, CacheOutcome, CellMaterials,
+    PhantomAdjustment,
 };
 pub use calibrate::{calibrate, compute_basis, synthesize, Calibration};
 pub use fields::{ideal_drive_fields, load_twin_dir, LoadedTwin, TwinFields};

@@ -1,0 +1,121 @@
+//! Stage 2: the normalisation factor on power (fields scale by its square root), computed on the
+//! twin's coarse grid; and the coarse grid's outputs after it (figure, `fields.h5` datasets).
+
+use std::path::{Path, PathBuf};
+
+use ndarray::Array3;
+
+use super::figures::coarse_fields_panel;
+use super::twin::CoilTwin;
+use super::Stage;
+use crate::b1::{b1_plus, RegularField};
+use crate::dosimetry::normalise::{normalise, Normalisation, NormaliseTarget};
+use crate::dosimetry::run::NormaliseSpec;
+use crate::dosimetry::sar::{point_sar, whole_phantom_sar, SarInput};
+use crate::dosimetry::VoxelGrid;
+use crate::error::Result;
+use crate::report::recipe::Recipe;
+use crate::report::sections::normalisation::NormalisationFacts;
+use crate::twin::TwinFields;
+
+/// The normalisation and the coarse grid's SAR input after it.
+pub(super) struct Normalised {
+    pub normalisation: Normalisation,
+    /// The twin's SAR input scaled by the normalisation.
+    pub coarse_sar: SarInput,
+    pub facts: NormalisationFacts,
+}
+
+/// The twin's E at its cell centres with the materials there: the coarse-grid SAR input.
+fn twin_sar_input(tw: &TwinFields) -> Result<SarInput> {
+    let (g, e) = tw.e.at_centres()?;
+    let mut sigma = Array3::<f32>::zeros(g.dims);
+    let mut rho = Array3::<f32>::zeros(g.dims);
+    for ((i, j, k), s) in sigma.indexed_iter_mut() {
+        if let Some((sg, _, d)) = tw.material_at(g.position(i, j, k)) {
+            *s = sg as f32;
+            rho[[i, j, k]] = d as f32;
+        }
+    }
+    let vg = VoxelGrid::new(g.spacing_m)?.with_origin([0, 1, 2].map(|a| g.origin_m[a] - 0.5 * g.spacing_m[a]));
+    SarInput::from_phasors("coil twin fields", [&e[0], &e[1], &e[2]], &sigma, rho, vg)
+}
+
+/// Normalises the twin's fields to the recipe's target.
+pub(super) fn run(recipe: &Recipe, twin: &CoilTwin) -> Result<Normalised> {
+    let tw = &twin.fields;
+    let input = twin_sar_input(tw)?;
+    let whole = whole_phantom_sar(&input)?;
+    let target = match recipe.normalisation {
+        NormaliseSpec::WholePhantom(s) => NormaliseTarget::WholePhantomSar { sar_w_per_kg: s },
+        NormaliseSpec::Mode(mode) => NormaliseTarget::OperatingMode { mode },
+        NormaliseSpec::B1RmsUt(b) => NormaliseTarget::B1PlusRms {
+            b1_plus_rms_ut: b,
+            solution_b1_plus_ut: tw.b1_plus_at([0.0; 3]).norm() * 1e6,
+        },
+        NormaliseSpec::PowerW(p) => NormaliseTarget::InputPower {
+            input_power_w: p,
+            solution_input_power_w: tw.input_power_w,
+        },
+    };
+    let n = normalise(&whole, &target)?;
+    let facts = NormalisationFacts {
+        whole_phantom_sar_w_per_kg: n.whole_phantom_sar_w_per_kg,
+        input_power_w: tw.input_power_w * n.power_factor,
+        b1_plus_isocentre_ut: tw.b1_plus_at([0.0; 3]).norm() * 1e6 * n.field_factor,
+        phantom_mass_kg: whole.total_mass_kg,
+    };
+    let coarse_sar = input.scaled(n.power_factor)?;
+    Ok(Normalised {
+        normalisation: n,
+        coarse_sar,
+        facts,
+    })
+}
+
+/// The normalised twin on the coarse grid: |B1+| and point SAR, and their figure.
+pub(super) struct CoarseFields {
+    pub b1: RegularField<num_complex::Complex32>,
+    /// |B1+| (µT) on the B1 grid.
+    pub b1_abs_ut: Array3<f32>,
+    /// Point SAR (W/kg) on the SAR grid, its first voxel's centre and voxel size.
+    pub sar: Array3<f32>,
+    pub sar_origin_m: [f64; 3],
+    pub sar_voxel_m: [f64; 3],
+    /// `twin_fields.png`.
+    pub figure: PathBuf,
+}
+
+/// |B1+| and point SAR of the normalised twin, and the figure of both in the coronal plane through
+/// the isocentre with the implant positions marked.
+pub(super) fn coarse_outputs(st: &Stage, twin: &CoilTwin, norm: &Normalised) -> Result<CoarseFields> {
+    let tw = twin.fields.scaled(norm.normalisation.field_factor);
+    let b1 = b1_plus(&tw.h)?;
+    let b1_abs_ut = b1.data.mapv(|z| z.norm() * 1e6);
+    let sar = point_sar(&norm.coarse_sar);
+    let vg = norm.coarse_sar.grid();
+    let c = twin.phantom.centre_m();
+    let markers: Vec<[f64; 2]> = st
+        .recipe
+        .implants
+        .iter()
+        .map(|im| [c[0] + im.position_m[0], c[2] + im.position_m[2]])
+        .collect();
+    let out = CoarseFields {
+        sar_origin_m: vg.centre_m([0, 0, 0]),
+        sar_voxel_m: vg.voxel_size_m,
+        b1,
+        b1_abs_ut,
+        sar,
+        figure: st.dir.path("twin_fields.png"),
+    };
+    coarse_fields_panel(&out, &markers)?;
+    Ok(out)
+}
+
+/// Writes the coarse |B1+| and point SAR into `fields.h5` (`twin/b1_plus_abs`, `twin/sar_point`).
+pub(super) fn write_coarse_fields(h5: &hdf5::File, h5p: &Path, c: &CoarseFields) -> Result<()> {
+    let b1 = &c.b1;
+    crate::dosimetry::io::write_h5_grid(h5, h5p, "twin/b1_plus_abs", &c.b1_abs_ut, b1.origin_m, b1.spacing_m, "µT")?;
+    crate::dosimetry::io::write_h5_grid(h5, h5p, "twin/sar_point", &c.sar, c.sar_origin_m, c.sar_voxel_m, "W/kg")
+}

@@ -1,0 +1,242 @@
+//! Stage 1: the coil twin — loaded from a twin directory, or the recipe's coil + phantom driven in
+//! ideal quadrature or calibrated to a measured |B1+| map.
+
+use std::path::Path;
+use std::time::Instant;
+
+use num_complex::Complex64;
+
+use super::figures::twin_fit_panel;
+use super::Stage;
+use crate::b1::Placement as MapPlacement;
+use crate::coil::{CoilConfig, PhantomConfig};
+use crate::error::{Error, Result};
+use crate::report::recipe::TwinSource;
+use crate::report::sections::twin::{CalibrationFacts, ModelFacts, TwinFacts};
+use crate::twin::TwinFields;
+
+/// The coil twin as the later stages use it.
+pub(super) struct CoilTwin {
+    pub fields: TwinFields,
+    /// The phantom the fields were computed with (fitted offset, rotation and gel applied).
+    pub phantom: PhantomConfig,
+    /// What the report says about it.
+    pub facts: TwinFacts,
+}
+
+fn sim_options(cell_m: f64) -> crate::b1::coil_maps::SimulateOptions {
+    let mut o = crate::b1::coil_maps::SimulateOptions::default();
+    o.mesh.cell_m = cell_m;
+    o
+}
+
+/// Runs the stage for the recipe's twin source.
+pub(super) fn run(st: &mut Stage) -> Result<CoilTwin> {
+    match &st.recipe.twin {
+        TwinSource::Dir(d) => {
+            st.log("loading the twin");
+            let crate::twin::LoadedTwin { fields, phantom, nrmse } = crate::twin::load_twin_dir(d)?;
+            Ok(CoilTwin {
+                fields,
+                phantom,
+                facts: TwinFacts::Loaded { dir: d.clone(), nrmse },
+            })
+        }
+        TwinSource::Model {
+            coil,
+            phantom,
+            measured,
+            measured_volume,
+            cell_m,
+            fit_offset,
+            fit_rotation,
+            fit_gel,
+        } => {
+            let c = CoilConfig::load(coil)?;
+            let p = PhantomConfig::load(phantom)?;
+            let model = ModelFacts {
+                coil_name: c.name.clone(),
+                phantom_name: p.name.clone(),
+                cell_m: cell_m.unwrap_or(st.opt.coarse_cell_m),
+                freq_hz: c.freq_hz,
+            };
+            match measured {
+                Some(path) => {
+                    let to = MapFit {
+                        path,
+                        volume: *measured_volume,
+                        offset: st.opt.fit_offset || *fit_offset,
+                        rotation: *fit_rotation,
+                        gel: *fit_gel,
+                    };
+                    calibrated(st, c, p, model, &to)
+                }
+                None => {
+                    st.log("twin: basis runs (ideal quadrature drive)");
+                    let sim = sim_options(model.cell_m);
+                    let fields = crate::twin::ideal_drive_fields(&c, &p, &sim, st.opt.cache_dir.as_deref())?;
+                    Ok(CoilTwin {
+                        fields,
+                        phantom: p,
+                        facts: TwinFacts::Ideal(model),
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// The phantom the calibrated twin's fields were computed with: the phantom file moved by the final
+/// offset, turned by the final rotation and with the final gel (the same adjustment `load_twin_dir`
+/// applies to a saved twin).
+fn fitted_phantom(p: &PhantomConfig, full: &crate::twin::FullCalibration) -> PhantomConfig {
+    full.phantom_adjustment().apply(p)
+}
+
+/// The measured map a model twin is calibrated to, and what is fitted besides the drive weights.
+struct MapFit<'a> {
+    path: &'a Path,
+    /// 0-based volume of a 4-D map.
+    volume: Option<usize>,
+    offset: bool,
+    rotation: bool,
+    gel: bool,
+}
+
+/// The model calibrated to the measured map: drive weights, and the phantom's offset, rotation and
+/// gel when asked for.
+fn calibrated(st: &mut Stage, c: CoilConfig, p: PhantomConfig, model: ModelFacts, to: &MapFit) -> Result<CoilTwin> {
+    let mpath = to.path;
+    let sim = sim_options(model.cell_m);
+    let t0 = Instant::now();
+    let map = crate::b1::read_map_volume(mpath, None, to.volume)?;
+    let fo = crate::twin::FullOptions {
+        joint: crate::twin::JointOptions {
+            fit_offset: to.offset,
+            fit_rotation: to.rotation,
+            fit_gel: to.gel,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let cache = st.opt.cache_dir.clone();
+    let mut tlog = |m: &str| st.log(&format!("twin: {m}"));
+    let (full, basis) = crate::twin::calibrate_full(
+        &c,
+        &p,
+        &map,
+        &MapPlacement::default(),
+        &sim,
+        &fo,
+        cache.as_deref(),
+        &mut tlog,
+    )?;
+    let f = &full.fit;
+    if !f.converged {
+        return Err(Error::Other(format!(
+            "the twin calibration did not converge (best NRMSE {:.4}); check the measured map {}",
+            f.nrmse,
+            mpath.display()
+        )));
+    }
+    let w = [
+        Complex64::new(f.weights[0][0], f.weights[0][1]),
+        Complex64::new(f.weights[1][0], f.weights[1][1]),
+    ];
+    let fields = TwinFields::from_basis(&basis, &w)?;
+    let phantom = fitted_phantom(&p, &full);
+    let seconds = t0.elapsed().as_secs_f64();
+    let figure = st.dir.path("twin_fit.png");
+    twin_fit_panel(&figure, &map, &full.measured, &full.simulated, f.nrmse)?;
+    let calibration = CalibrationFacts {
+        measured: mpath.to_path_buf(),
+        map_unit: map.unit.as_str().to_string(),
+        fdtd_runs: full.fdtd_runs,
+        fit: full.fit,
+        seconds,
+        figure,
+    };
+    Ok(CoilTwin {
+        fields,
+        phantom,
+        facts: TwinFacts::Calibrated(model, Box::new(calibration)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::twin::joint::Estimate;
+    use crate::twin::{FullCalibration, JointFit};
+
+    fn estimate(value: f64) -> Estimate {
+        Estimate {
+            value,
+            se: 0.0,
+            ci95: [value; 2],
+            ci95_method: "jacobian".into(),
+        }
+    }
+
+    fn calibration(offset_m: [f64; 3], rotation_deg: [f64; 3], sigma: f64, eps_r: f64) -> FullCalibration {
+        let fit = JointFit {
+            weights: vec![[1.0, 0.0], [0.0, 0.0]],
+            relative_amplitude: estimate(1.0),
+            relative_phase_deg: estimate(0.0),
+            offset_m: None,
+            rotation_deg: Some(rotation_deg.map(estimate)),
+            sigma_s_per_m: None,
+            eps_r: None,
+            sigma_eps_correlation: None,
+            unidentifiable: Vec::new(),
+            nrmse: 0.01,
+            correlation: 1.0,
+            max_abs_residual: 0.0,
+            p95_abs_residual: 0.0,
+            iterations: 1,
+            converged: true,
+            samples: 1,
+            bootstrap: 0,
+            params: Vec::new(),
+            fitted: Vec::new(),
+        };
+        FullCalibration {
+            fit,
+            steps: Vec::new(),
+            fdtd_runs: 0,
+            cached_bases: 0,
+            seconds: 0.0,
+            final_offset_m: offset_m,
+            final_rotation_deg: rotation_deg,
+            final_sigma_s_per_m: sigma,
+            final_eps_r: eps_r,
+            measured: ndarray::Array3::zeros((1, 1, 1)),
+            simulated: ndarray::Array3::zeros((1, 1, 1)),
+        }
+    }
+
+    /// The calibrated twin's phantom carries the fitted rotation as well as the offset and gel (before
+    /// issue 15, assess dropped the rotation while `load_twin_dir` applied it).
+    #[test]
+    fn calibrated_phantom_has_the_fitted_offset_rotation_and_gel() {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("phantoms/astm_f2182.toml");
+        let p = PhantomConfig::load(&file).unwrap();
+        let full = calibration([0.001, -0.002, 0.003], [1.5, -2.0, 0.5], 0.6, 70.0);
+        let q = fitted_phantom(&p, &full);
+        for a in 0..3 {
+            assert_eq!(q.rotation_deg[a], p.rotation_deg[a] + full.final_rotation_deg[a]);
+            assert_eq!(
+                q.landmark_from_isocentre_m[a],
+                p.landmark_from_isocentre_m[a] + full.final_offset_m[a]
+            );
+        }
+        assert_ne!(q.rotation_deg, p.rotation_deg);
+        assert_eq!(q.material.sigma_s_per_m, 0.6);
+        assert_eq!(q.material.eps_r, 70.0);
+        // Nothing fitted: the phantom file as it is.
+        let none = calibration([0.0; 3], [0.0; 3], p.material.sigma_s_per_m, p.material.eps_r);
+        let q0 = fitted_phantom(&p, &none);
+        assert_eq!(q0.rotation_deg, p.rotation_deg);
+        assert_eq!(q0.landmark_from_isocentre_m, p.landmark_from_isocentre_m);
+    }
+}
