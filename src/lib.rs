@@ -2,14 +2,16 @@
 //!
 //! The modules read as the physics pipeline; each depends only on those before it:
 //! `grid` → `fdtd` → `coil` → `b1` → `twin` → `dosimetry` → `implant` → `report` → `assess` → `cli`.
-//! `error`, `spec`, `io`, `resources`, `numerics`, `validate`, `bench`, `plot` and `fuzzing` are
-//! shared plumbing.
+//! `error`, `spec`, `numerics`, `io`, `resources`, `validation_case` and `plot` are shared plumbing
+//! usable by all; `validate` collects every module's validation cases; `bench` holds the benchmark
+//! workloads and `fuzzing` the fuzz targets.
 
 // `!(x > 0.0)` is used on purpose: it also rejects NaN. Index loops over the three axes read
 // better than iterator chains in the field code.
 #![allow(clippy::neg_cmp_op_on_partial_ord, clippy::needless_range_loop)]
 
 pub mod error;
+pub mod numerics;
 pub mod spec;
 pub mod grid;
 pub mod fdtd;
@@ -23,6 +25,7 @@ pub mod assess;
 pub mod io;
 pub mod resources;
 pub mod plot;
+pub mod validation_case;
 pub mod validate;
 pub mod bench;
 pub mod fuzzing;

@@ -1,21 +1,9 @@
 //! The CLI: exit codes, error messages naming file/key/fix, atomic outputs.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn bin() -> Command {
-    // HDF5 advisory locks from parallel tests must not make a child fail to open a file.
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rftwin"));
-    c.env("HDF5_USE_FILE_LOCKING", "FALSE");
-    c
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rftwin-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+mod common;
+use common::{bin, tmpdir};
 
 const GOOD: &str = include_str!("data/small_gel_dipole.toml");
 

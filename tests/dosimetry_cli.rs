@@ -3,19 +3,10 @@
 //! named, no output directory left behind).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rftwin"))
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rftwin-dcli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+mod common;
+use common::{bin, tmpdir};
 
 /// A dipole next to a 50 mm gel slab (10 x 24 x 24 cells of 5 mm: 0.72 kg at 1000 kg/m^3), CW at 1.5 GHz.
 const SIM: &str = include_str!("data/small_gel_dipole.toml");

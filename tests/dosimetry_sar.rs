@@ -1,5 +1,6 @@
-//! SAR checks: the dosimetry validation cases (same definitions as `rftwin validate`), point and
-//! whole-phantom SAR against hand values, normalisation, the JSON summary and determinism.
+//! SAR checks: point and whole-phantom SAR against hand values, normalisation, the JSON summary and
+//! determinism (the dosimetry validation cases, the same definitions as `rftwin validate`, run in
+//! `validation_cases.rs`).
 
 use ndarray::Array3;
 use num_complex::Complex;
@@ -7,24 +8,6 @@ use rftwin::dosimetry::normalise::{normalise, NormaliseTarget, OperatingMode};
 use rftwin::dosimetry::sar::{self, SarInput};
 use rftwin::dosimetry::summary::{AveragedSummary, DosimetrySummary};
 use rftwin::dosimetry::{validation, VoxelGrid};
-
-mod common;
-use common::check;
-
-#[test]
-fn case_sar_avg_vs_bruteforce() {
-    check("sar_avg_vs_bruteforce");
-}
-
-#[test]
-fn case_sar_uniform_block() {
-    check("sar_uniform_block");
-}
-
-#[test]
-fn case_sar_half_air_block() {
-    check("sar_half_air_block");
-}
 
 #[test]
 fn validation_cases_are_registered() {

@@ -1,27 +1,5 @@
-//! Thermal checks: the dosimetry validation cases (same definitions as `rftwin validate`).
-
-mod common;
-use common::check;
-
-#[test]
-fn case_thermal_1d_perfusion_steady() {
-    check("thermal_1d_perfusion_steady");
-}
-
-#[test]
-fn case_thermal_gaussian_transient() {
-    check("thermal_gaussian_transient");
-}
-
-#[test]
-fn case_thermal_energy_balance() {
-    check("thermal_energy_balance");
-}
-
-#[test]
-fn case_thermal_metal_slab_steady() {
-    check("thermal_metal_slab_steady");
-}
+//! Thermal checks (the dosimetry validation cases, the same definitions as `rftwin validate`, run in
+//! `validation_cases.rs`).
 
 use ndarray::Array3;
 use rftwin::dosimetry::thermal::{

@@ -1,47 +1,11 @@
-//! Total-field/scattered-field box: the validation cases (defined once in
-//! `rftwin::fdtd::validation`) and checks of the plane-wave helper.
-
-mod common;
-use common::check;
+//! Total-field/scattered-field box: checks of the plane-wave helper (the validation cases, defined
+//! once in `rftwin::fdtd::validation`, run in `validation_cases.rs`).
 
 use num_complex::Complex64;
 use rftwin::fdtd::tfsf::{yee_time_step, IncidentField, PlaneWave};
 use rftwin::fdtd::validation::{tfsf_run, TfsfCase};
 use rftwin::fdtd::{Operator, OperatorSpec};
 use rftwin::grid::{Grid, Material, VoxelModel, C0};
-
-#[test]
-fn tfsf_vacuum_interior() {
-    check("tfsf_vacuum_interior");
-}
-#[test]
-fn tfsf_vacuum_leakage() {
-    check("tfsf_vacuum_leakage");
-}
-#[test]
-fn tfsf_gel_64mhz_interior() {
-    check("tfsf_gel_64mhz_interior");
-}
-#[test]
-fn tfsf_gel_64mhz_leakage() {
-    check("tfsf_gel_64mhz_leakage");
-}
-#[test]
-fn tfsf_oblique_interior() {
-    check("tfsf_oblique_interior");
-}
-#[test]
-fn tfsf_oblique_leakage() {
-    check("tfsf_oblique_leakage");
-}
-#[test]
-fn tfsf_pec_sphere_scatters() {
-    check("tfsf_pec_sphere_scatters");
-}
-#[test]
-fn tfsf_determinism_1_vs_2_threads() {
-    check("tfsf_determinism_1_vs_2_threads");
-}
 
 /// The analytic wavenumber (no dispersion matching) also stays below -40 dB at 30 cells per
 /// wavelength, but leaks more than the matched one (the matched wave solves the discrete equations).
@@ -148,15 +112,6 @@ fn tfsf_bad_input() {
         .push(ThinWire::straight([0.12, 0.12, 0.10], [0.12, 0.12, 0.20], 0.001));
     let e = Simulation::new(spec).err().unwrap().to_string();
     assert!(e.contains("thin_wires[0]") && e.contains("TF/SF"), "{e}");
-}
-
-#[test]
-fn tfsf_gel_long_step_interior() {
-    check("tfsf_gel_long_step_interior");
-}
-#[test]
-fn tfsf_gel_long_step_leakage() {
-    check("tfsf_gel_long_step_leakage");
 }
 
 /// `CourantReference::FastestMedium`: in a box of gel the step is sqrt(eps_r) times the vacuum one;

@@ -1,5 +1,5 @@
-//! Sub-cell thin wires: the validation cases (defined once in `rftwin::fdtd::validation`) and
-//! checks of the moment-method reference and the staircasing.
+//! Sub-cell thin wires: checks of the moment-method reference and the staircasing (the validation
+//! cases, defined once in `rftwin::fdtd::validation`, run in `validation_cases.rs`).
 
 use rftwin::fdtd::validation::hallen_dipole_impedance;
 use rftwin::grid::C0;
@@ -19,18 +19,6 @@ fn hallen_reference_converges_and_matches_classic_values() {
     assert!((z80 - z160).norm() / z160.norm() < 0.01);
     assert!((z160.re - 80.0).abs() < 12.0, "R = {}", z160.re);
     assert!(z160.im > 20.0 && z160.im < 60.0, "X = {}", z160.im);
-}
-
-mod common;
-use common::check;
-
-#[test]
-fn thin_wire_insulated_gel_king() {
-    check("thin_wire_insulated_gel_king");
-}
-#[test]
-fn thin_wire_bare_gel_wavenumber() {
-    check("thin_wire_bare_gel_wavenumber");
 }
 
 /// The insulated wire resonates longer than the bare wire: its current wavenumber is well below

@@ -2,14 +2,10 @@
 //! the file and key named).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn bin() -> Command {
-    // HDF5 advisory locks from parallel tests must not make a child fail to open a file.
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rftwin"));
-    c.env("HDF5_USE_FILE_LOCKING", "FALSE");
-    c
-}
+mod common;
+use common::bin;
 
 fn root(p: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p).display().to_string()

@@ -4,7 +4,8 @@
 use rftwin::coil::phantom::PhantomConfig;
 use rftwin::error::Error;
 use rftwin::implant::model::{path_length, Implant, ImplantKind};
-use rftwin::implant::placement::{self, local_model, place, LocalGridOptions, Placement};
+use rftwin::implant::placement::{self, place, LocalGridOptions, Placement};
+use rftwin::implant::raster::local_model;
 use std::path::Path;
 
 fn root() -> &'static Path {

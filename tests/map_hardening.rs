@@ -10,7 +10,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use rftwin::b1::*;
 use rftwin::error::Error;
@@ -471,11 +470,8 @@ fn unit_messages_name_keys_that_exist() {
     assert!(!msg.contains("command line") && !msg.contains("B1Nominal"), "{msg}");
 }
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rftwin"));
-    c.env("HDF5_USE_FILE_LOCKING", "FALSE");
-    c
-}
+mod common;
+use common::bin;
 
 fn twin_fit(map: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     bin()

@@ -16,18 +16,13 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+mod common;
+use common::tmpdir;
+
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rftwin"));
-    c.env("HDF5_USE_FILE_LOCKING", "FALSE");
+    let mut c = common::bin();
     c.env_remove(rftwin::io::output::TEST_PAUSE_ENV);
     c
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rftwin-outsafe-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d.canonicalize().unwrap()
 }
 
 /// Every file and directory under `dir` (relative path -> SHA-256 of the content, or "dir").

@@ -7,19 +7,14 @@ use std::time::Instant;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
+mod common;
+use common::tmpdir;
+
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rftwin"));
-    c.env("HDF5_USE_FILE_LOCKING", "FALSE");
+    let mut c = common::bin();
     c.env_remove("RFTWIN_MAX_MEMORY");
     c.current_dir(ROOT);
     c
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rftwin-res-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// What a finished child did.

@@ -12,12 +12,8 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rftwin-strict-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+mod common;
+use common::tmpdir;
 
 /// Every file under `dir` with its bytes (small test trees only).
 fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {

@@ -17,12 +17,8 @@ fn inputs() -> (CoilConfig, PhantomConfig, SimulateOptions) {
     (coil, ph, opt)
 }
 
-fn tmpdir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("rftwin-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+mod common;
+use common::tmpdir;
 
 /// Relative L2 difference of two complex arrays.
 fn rel(a: &ndarray::Array3<num_complex::Complex32>, b: &ndarray::Array3<num_complex::Complex32>) -> f64 {

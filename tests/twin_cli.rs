@@ -1,13 +1,7 @@
 //! `rftwin twin synth` + `rftwin twin fit` end to end on a coarse model, and bad input.
 
-use std::process::Command;
-
-fn bin() -> Command {
-    // HDF5 advisory locks from parallel tests must not make a child fail to open a file.
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rftwin"));
-    c.env("HDF5_USE_FILE_LOCKING", "FALSE");
-    c
-}
+mod common;
+use common::bin;
 
 #[test]
 fn synth_then_fit_recovers_the_perturbation() {

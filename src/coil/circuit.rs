@@ -58,6 +58,7 @@ use serde::Serialize;
 use super::config::{CapSetting, CoilConfig, CoilType};
 use super::inductance::{mutual_filaments, strip_self, Filament};
 use crate::error::{Error, Result};
+use crate::numerics::{Cholesky, NotPositiveDefinite};
 
 /// Which couplings the circuit model includes. `Default` is the full model used by [`tune`].
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -643,46 +644,18 @@ pub fn format_tuning(t: &Tuning) -> String {
 /// row-major). Returns eigenvalues (ascending) and eigenvectors as the columns of an n x n matrix.
 pub fn generalized_eigen(s: &[f64], l: &[f64], n: usize) -> Result<(Vec<f64>, Vec<f64>)> {
     // Cholesky L = G G^T.
-    let mut g = vec![0.0; n * n];
-    for i in 0..n {
-        for j in 0..=i {
-            let mut sum = l[i * n + j];
-            for k in 0..j {
-                sum -= g[i * n + k] * g[j * n + k];
-            }
-            if i == j {
-                if !(sum > 0.0) {
-                    return Err(Error::Other(format!("loop inductance matrix is not positive definite (pivot {i}: {sum:e}); the geometry is unphysical (strips too wide or too close?)")));
-                }
-                g[i * n + i] = sum.sqrt();
-            } else {
-                g[i * n + j] = sum / g[j * n + j];
-            }
-        }
-    }
+    let g = Cholesky::factor(l, n, 0.0).map_err(|NotPositiveDefinite { pivot: i, value: sum }| {
+        Error::Other(format!("loop inductance matrix is not positive definite (pivot {i}: {sum:e}); the geometry is unphysical (strips too wide or too close?)"))
+    })?;
     // C = G^-1 S G^-T: solve G Y = S, then G C^T = Y^T.
-    let fwd = |b: &[f64]| {
-        // solves G X = B column by column
-        let mut x = b.to_vec();
-        for col in 0..n {
-            for i in 0..n {
-                let mut sum = x[i * n + col];
-                for k in 0..i {
-                    sum -= g[i * n + k] * x[k * n + col];
-                }
-                x[i * n + col] = sum / g[i * n + i];
-            }
-        }
-        x
-    };
-    let y = fwd(s);
+    let y = g.forward_columns(s);
     let mut yt = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..n {
             yt[j * n + i] = y[i * n + j];
         }
     }
-    let mut c = fwd(&yt);
+    let mut c = g.forward_columns(&yt);
     for i in 0..n {
         for j in (i + 1)..n {
             let avg = 0.5 * (c[i * n + j] + c[j * n + i]);
@@ -692,16 +665,7 @@ pub fn generalized_eigen(s: &[f64], l: &[f64], n: usize) -> Result<(Vec<f64>, Ve
     }
     let (lam, z) = jacobi_eigen(&mut c, n);
     // x = G^-T z
-    let mut x = z.clone();
-    for col in 0..n {
-        for i in (0..n).rev() {
-            let mut sum = x[i * n + col];
-            for k in (i + 1)..n {
-                sum -= g[k * n + i] * x[k * n + col];
-            }
-            x[i * n + col] = sum / g[i * n + i];
-        }
-    }
+    let x = g.backward_columns(&z);
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| lam[a].total_cmp(&lam[b]));
     let lam_sorted = order.iter().map(|&i| lam[i]).collect();

@@ -8,7 +8,7 @@ use super::run::{simulate_ideal, SimulateOptions};
 use crate::coil::{CoilConfig, PhantomConfig};
 use crate::error::Result;
 use crate::grid::{EPS0, MU0};
-use crate::validate::{CaseResult, ValidationCase};
+use crate::validation_case::{CaseResult, ValidationCase};
 
 const BODY_15T: &str = include_str!("../../coils/body_1p5t_hp16.toml");
 const BODY_3T: &str = include_str!("../../coils/body_3t_hp16.toml");

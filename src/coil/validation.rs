@@ -21,7 +21,7 @@ use super::circuit::{tune_with, CircuitModel, CircuitOptions, ModeKind};
 use super::config::{CapValue, CoilConfig, CoilToml, CoilType, Drive, PortToml};
 use super::inductance::{mutual_filaments, mutual_meeting_at_point, mutual_parallel_equal, Filament};
 use crate::error::Result;
-use crate::validate::{CaseResult, ValidationCase};
+use crate::validation_case::{CaseResult, ValidationCase};
 
 const BB2002: &str =
     "Chin et al. 2002 (Concepts Magn Reson 15:156) Table 1 BirdcageBuilder value, via dbnyu/OpenBirdcageBuilder tests";

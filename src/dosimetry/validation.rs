@@ -18,7 +18,7 @@ use super::sar::{self, SarInput, VoxelStatus};
 use super::thermal::{Blood, Boundaries, Boundary, Probe, ThermalMaterial, ThermalModel, ThermalSettings};
 use super::VoxelGrid;
 use crate::error::Result;
-use crate::validate::{CaseResult, ValidationCase};
+use crate::validation_case::{CaseResult, ValidationCase};
 
 /// All dosimetry validation cases, in run order.
 pub fn cases() -> Vec<ValidationCase> {

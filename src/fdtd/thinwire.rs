@@ -48,6 +48,7 @@ use super::extension::{Extension, Probe, StepCtx};
 use super::fields::{Fields, Window};
 use super::operator::Operator;
 use crate::error::{Error, Result};
+use crate::grid::{staircase_edges, StairEdge};
 use crate::grid::{Comp, Grid, VoxelModel, EPS0};
 
 /// A thin wire along a polyline.
@@ -158,27 +159,7 @@ impl ThinWire {
         let mut cur = node(self.nodes_m[0], 0)?;
         for (vi, p) in self.nodes_m.iter().enumerate().skip(1) {
             let target = node(*p, vi)?;
-            let total: [i64; 3] = std::array::from_fn(|a| target[a] as i64 - cur[a] as i64);
-            let steps: i64 = total.iter().map(|v| v.abs()).sum();
-            let mut done = [0i64; 3];
-            for s in 0..steps {
-                let frac = (s + 1) as f64 / steps as f64;
-                let mut best = 0;
-                let mut best_lag = f64::NEG_INFINITY;
-                for a in 0..3 {
-                    if done[a].abs() < total[a].abs() {
-                        let lag = (total[a] as f64 * frac - done[a] as f64).abs();
-                        if lag > best_lag {
-                            best_lag = lag;
-                            best = a;
-                        }
-                    }
-                }
-                let dir = total[best].signum();
-                let mut start = cur;
-                if dir < 0 {
-                    start[best] -= 1;
-                }
+            for StairEdge { axis: best, start, dir } in staircase_edges(cur, target) {
                 if !seen.insert((best, start)) {
                     return Err(Error::input(
                         "thin_wires",
@@ -194,13 +175,8 @@ impl ThinWire {
                     arc_m: arc + 0.5 * d[best],
                 });
                 arc += d[best];
-                if dir > 0 {
-                    cur[best] += 1;
-                } else {
-                    cur[best] -= 1;
-                }
-                done[best] += dir;
             }
+            cur = target;
         }
         if edges.is_empty() {
             return Err(Error::input(

@@ -11,7 +11,7 @@ use super::sim::{Simulation, SimulationSpec, SteadyState};
 use super::source::{SourceSpec, Waveform};
 use crate::error::{Error, Result};
 use crate::grid::{Grid, Material, VoxelModel, C0, EPS0, MU0};
-use crate::validate::{CaseResult, ValidationCase};
+use crate::validation_case::{CaseResult, ValidationCase};
 
 /// Impedance of free space (Ohm).
 const ETA0: f64 = 376.730_313_668;

@@ -9,9 +9,11 @@
 
 pub mod field;
 mod shapes;
+mod staircase;
 
 pub use field::{sample_on, GridPlacement, Interp, RegularField};
 pub use shapes::{rotation_matrix, Shape, ShapeKind, ShapeRotation};
+pub use staircase::{staircase_edges, StairEdge};
 
 use crate::error::{Error, Result};
 
@@ -496,42 +498,10 @@ impl VoxelModel {
     pub fn pec_wire(&mut self, a: [f64; 3], b: [f64; 3]) -> Result<usize> {
         let na = self.nearest_node(a)?;
         let nb = self.nearest_node(b)?;
-        let mut cur = na;
         let mut count = 0;
-        // Walk node to node, stepping along the axis with the largest remaining fractional lag.
-        let total: [i64; 3] = [
-            nb[0] as i64 - na[0] as i64,
-            nb[1] as i64 - na[1] as i64,
-            nb[2] as i64 - na[2] as i64,
-        ];
-        let steps = total.iter().map(|v| v.unsigned_abs()).sum::<u64>();
-        let mut done = [0i64; 3];
-        for s in 0..steps {
-            let frac = (s + 1) as f64 / steps as f64;
-            let mut best = 0;
-            let mut best_lag = f64::NEG_INFINITY;
-            for ax in 0..3 {
-                if done[ax].abs() < total[ax].abs() {
-                    let lag = (total[ax] as f64 * frac - done[ax] as f64).abs();
-                    if lag > best_lag {
-                        best_lag = lag;
-                        best = ax;
-                    }
-                }
-            }
-            let dir = total[best].signum();
-            let mut start = cur;
-            if dir < 0 {
-                start[best] -= 1;
-            }
-            self.set_pec_edge(Comp::from_index(best), start[0], start[1], start[2])?;
+        for e in staircase_edges(na, nb) {
+            self.set_pec_edge(Comp::from_index(e.axis), e.start[0], e.start[1], e.start[2])?;
             count += 1;
-            if dir > 0 {
-                cur[best] += 1;
-            } else {
-                cur[best] -= 1;
-            }
-            done[best] += dir;
         }
         Ok(count)
     }

@@ -27,8 +27,8 @@ use std::time::Instant;
 use ndarray::Array3;
 use num_complex::{Complex32, Complex64};
 
-use super::placement::{local_model, LocalGridOptions, PlacedImplant};
-use super::raster::ImplantRaster;
+use super::placement::{LocalGridOptions, PlacedImplant};
+use super::raster::{local_model, ImplantRaster};
 use crate::coil::PhantomConfig;
 use crate::dosimetry::sar::{mass_averaged_sar, point_sar, AveragedSar, SarInput};
 use crate::dosimetry::thermal::{Boundaries, Boundary, Probe as ThermalProbe, ThermalMaterial, ThermalModel};

@@ -3,8 +3,9 @@
 //!
 //! - [`model`]: implant files (`phantoms/implants/*.toml`) and the metal table;
 //! - [`placement`]: position and orientation in the phantom, the wall-distance check, the world-space
-//!   geometry ([`placement::PlacedImplant`]) and the local fine-grid voxel model;
-//! - [`raster`]: the one function that puts an implant onto an FDTD grid ([`raster::add_implant`]);
+//!   geometry ([`placement::PlacedImplant`]) and the local grid's options;
+//! - [`raster`]: the one function that puts an implant onto an FDTD grid ([`raster::add_implant`]) and
+//!   the local fine-grid voxel model ([`raster::local_model`]);
 //! - [`tf`]: the transfer function S(l) by reciprocity, the tip estimate ∫ S E_tan dl and its
 //!   calibration;
 //! - [`search`]: the worst-case sweep over positions, orientations and path variants;

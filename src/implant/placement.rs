@@ -1,6 +1,7 @@
 //! Placement of an implant in a phantom: position and orientation (TOML or command line), the check
 //! that the whole implant lies in the gel at least a stated distance from every wall or surface, the
-//! world-space geometry ([`PlacedImplant`]), and the fine local voxel model around it.
+//! world-space geometry ([`PlacedImplant`]), and the options of the fine local grid around it (the
+//! voxel model itself is `raster::local_model`).
 //!
 //! Frames: `position_m` is where the implant frame's origin goes, in the *phantom frame* (origin at
 //! the centre of the phantom's bounding box; see [`crate::coil::phantom`]); world coordinates are the
@@ -20,12 +21,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::model::{norm, point_at, Implant};
-use super::raster::{add_implant, ImplantRaster};
 use crate::spec::{self, Problems};
 use crate::coil::phantom::{PhantomConfig, PhantomShape};
 use crate::error::{Error, Result};
-use crate::fdtd::SimulationSpec;
-use crate::grid::{Grid, Material, VoxelModel};
 
 /// Default minimum distance from the implant's surface to any phantom wall or the gel surface (m).
 pub const DEFAULT_MIN_WALL_DISTANCE_M: f64 = 0.02;
@@ -319,7 +317,7 @@ pub fn place(implant: &Implant, phantom: &PhantomConfig, placement: &Placement) 
     Ok(placed)
 }
 
-/// The fine local grid around a placed implant.
+/// The fine local grid around a placed implant (`raster::local_model`).
 #[derive(Clone, Debug)]
 pub struct LocalGridOptions {
     /// Cell size (m); 1 mm by default.
@@ -335,74 +333,4 @@ impl Default for LocalGridOptions {
             pad_m: 0.02,
         }
     }
-}
-
-/// A fine local voxel model around a placed implant: air background, the phantom's gel (and so any
-/// wall or air that falls in the box) and the implant rasterised by [`add_implant`]. Grid nodes sit
-/// on multiples of the cell size in the coil frame. PEC outer boundaries (set the spec's boundaries
-/// for a run).
-pub fn local_model(
-    placed: &PlacedImplant,
-    phantom: &PhantomConfig,
-    opt: &LocalGridOptions,
-) -> Result<(SimulationSpec, ImplantRaster)> {
-    if !(opt.cell_m > 0.0) || !(opt.pad_m >= 0.0) {
-        return Err(Error::input(
-            "local grid",
-            "cell_m",
-            format!("cell {} m / pad {} m", opt.cell_m, opt.pad_m),
-            "give a cell size > 0 and a padding >= 0",
-        ));
-    }
-    let ext = placed.implant.outer_radius_m() + 0.5 * placed.implant.width_m;
-    let mut lo = [f64::INFINITY; 3];
-    let mut hi = [f64::NEG_INFINITY; 3];
-    for p in &placed.path_m {
-        for a in 0..3 {
-            lo[a] = lo[a].min(p[a] - ext - opt.pad_m);
-            hi[a] = hi[a].max(p[a] + ext + opt.pad_m);
-        }
-    }
-    let d = opt.cell_m;
-    let i0 = lo.map(|x| (x / d).floor());
-    let i1 = hi.map(|x| (x / d).ceil());
-    let key = "cell_m (--fine-cell-mm, --cell-mm of implant place)";
-    let n = [0, 1, 2].map(|a| crate::resources::axis_cells((i1[a] - i0[a]).max(1.0)));
-    let n = match n {
-        [Some(a), Some(b), Some(c)] => [a, b, c],
-        _ => {
-            return Err(Error::input(
-                "local grid",
-                key,
-                format!("a cell of {d} m makes the local grid too large to count"),
-                "use larger cells (about 1 mm) or a smaller padding",
-            ))
-        }
-    };
-    let cells = crate::resources::cells(n);
-    if cells.is_none_or(|c| c > 200_000_000) {
-        return Err(Error::input(
-            "local grid",
-            key,
-            format!(
-                "the local grid would have {} x {} x {} cells (at most 200 million)",
-                n[0], n[1], n[2]
-            ),
-            "use larger cells or a smaller padding",
-        ));
-    }
-    crate::resources::check_bytes(
-        "local grid",
-        key,
-        &format!("the local grid of {} x {} x {} cells at {} mm", n[0], n[1], n[2], d * 1e3),
-        crate::resources::fdtd_bytes(n, 1),
-        |r| crate::resources::coarser_cell_fix("--fine-cell-mm", d * 1e3, "", r),
-    )?;
-    let grid = Grid::uniform([i0[0] * d, i0[1] * d, i0[2] * d], [d; 3], n)?;
-    let mut model = VoxelModel::new(grid, Material::vacuum())?;
-    phantom.rasterise(&mut model)?;
-    let mut spec = SimulationSpec::new(model);
-    spec.cell_key = ("local grid".into(), key.into());
-    let raster = add_implant(&mut spec, placed)?;
-    Ok((spec, raster))
 }

@@ -11,11 +11,12 @@
 //!   centre line (rod) so a rod thinner than a cell still conducts.
 
 use super::model::{norm, ImplantKind};
-use super::placement::PlacedImplant;
+use super::placement::{LocalGridOptions, PlacedImplant};
+use crate::coil::phantom::PhantomConfig;
 use crate::error::{Error, Result};
 use crate::fdtd::thinwire::{Insulation as ThinInsulation, ThinWire};
 use crate::fdtd::SimulationSpec;
-use crate::grid::{Comp, Material};
+use crate::grid::{staircase_edges, Comp, Grid, Material, StairEdge, VoxelModel};
 
 /// One PEC edge of a rasterised wire.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -76,8 +77,114 @@ pub fn add_implant_with(
     implant: &PlacedImplant,
     wire_model: WireModel,
 ) -> Result<ImplantRaster> {
-    let model = &mut spec.model;
-    let grid = model.grid.clone();
+    let grid = spec.model.grid.clone();
+    let name = &implant.implant.name;
+    check_inside(&grid, implant)?;
+    let metal = spec
+        .model
+        .add_material(Material::pec(&format!("{name}_{}", implant.implant.metal.name)))?;
+    let mut raster = ImplantRaster {
+        edges: vec![],
+        tip_node: [0; 3],
+        tip_gap: None,
+        metal_cells: 0,
+        insulation_cells: 0,
+        wire_model_radius_m: None,
+        staircase_length_error_m: None,
+    };
+    raster.tip_node = nearest(&grid, implant.path_m[0]);
+    let d = grid.uniform_spacing().unwrap_or([1e-3; 3]);
+    if implant.implant.is_solid() {
+        add_solid(&mut spec.model, &grid, implant, metal, d, &mut raster)?;
+        return Ok(raster);
+    }
+    if wire_model == WireModel::ThinWire {
+        add_thin_wire(&mut spec.thin_wires, &grid, implant, d, &mut raster)?;
+    } else {
+        add_pec_edges(&mut spec.model, &grid, implant, metal, &mut raster)?;
+    }
+    raster.tip_gap = tip_gap(&raster, grid.dims());
+    Ok(raster)
+}
+
+/// A fine local voxel model around a placed implant: air background, the phantom's gel (and so any
+/// wall or air that falls in the box) and the implant rasterised by [`add_implant`]. Grid nodes sit
+/// on multiples of the cell size in the coil frame. PEC outer boundaries (set the spec's boundaries
+/// for a run).
+pub fn local_model(
+    placed: &PlacedImplant,
+    phantom: &PhantomConfig,
+    opt: &LocalGridOptions,
+) -> Result<(SimulationSpec, ImplantRaster)> {
+    if !(opt.cell_m > 0.0) || !(opt.pad_m >= 0.0) {
+        return Err(Error::input(
+            "local grid",
+            "cell_m",
+            format!("cell {} m / pad {} m", opt.cell_m, opt.pad_m),
+            "give a cell size > 0 and a padding >= 0",
+        ));
+    }
+    let ext = placed.implant.outer_radius_m() + 0.5 * placed.implant.width_m;
+    let mut lo = [f64::INFINITY; 3];
+    let mut hi = [f64::NEG_INFINITY; 3];
+    for p in &placed.path_m {
+        for a in 0..3 {
+            lo[a] = lo[a].min(p[a] - ext - opt.pad_m);
+            hi[a] = hi[a].max(p[a] + ext + opt.pad_m);
+        }
+    }
+    let d = opt.cell_m;
+    let i0 = lo.map(|x| (x / d).floor());
+    let i1 = hi.map(|x| (x / d).ceil());
+    let key = "cell_m (--fine-cell-mm, --cell-mm of implant place)";
+    let n = [0, 1, 2].map(|a| crate::resources::axis_cells((i1[a] - i0[a]).max(1.0)));
+    let n = match n {
+        [Some(a), Some(b), Some(c)] => [a, b, c],
+        _ => {
+            return Err(Error::input(
+                "local grid",
+                key,
+                format!("a cell of {d} m makes the local grid too large to count"),
+                "use larger cells (about 1 mm) or a smaller padding",
+            ))
+        }
+    };
+    let cells = crate::resources::cells(n);
+    if cells.is_none_or(|c| c > 200_000_000) {
+        return Err(Error::input(
+            "local grid",
+            key,
+            format!(
+                "the local grid would have {} x {} x {} cells (at most 200 million)",
+                n[0], n[1], n[2]
+            ),
+            "use larger cells or a smaller padding",
+        ));
+    }
+    crate::resources::check_bytes(
+        "local grid",
+        key,
+        &format!(
+            "the local grid of {} x {} x {} cells at {} mm",
+            n[0],
+            n[1],
+            n[2],
+            d * 1e3
+        ),
+        crate::resources::fdtd_bytes(n, 1),
+        |r| crate::resources::coarser_cell_fix("--fine-cell-mm", d * 1e3, "", r),
+    )?;
+    let grid = Grid::uniform([i0[0] * d, i0[1] * d, i0[2] * d], [d; 3], n)?;
+    let mut model = VoxelModel::new(grid, Material::vacuum())?;
+    phantom.rasterise(&mut model)?;
+    let mut spec = SimulationSpec::new(model);
+    spec.cell_key = ("local grid".into(), key.into());
+    let raster = add_implant(&mut spec, placed)?;
+    Ok((spec, raster))
+}
+
+/// Error unless every point of the implant's path lies inside the grid.
+fn check_inside(grid: &Grid, implant: &PlacedImplant) -> Result<()> {
     let name = &implant.implant.name;
     for p in &implant.path_m {
         for a in 0..3 {
@@ -92,258 +199,268 @@ pub fn add_implant_with(
             }
         }
     }
-    let metal = model.add_material(Material::pec(&format!("{name}_{}", implant.implant.metal.name)))?;
-    let mut raster = ImplantRaster {
-        edges: vec![],
-        tip_node: [0; 3],
-        tip_gap: None,
-        metal_cells: 0,
-        insulation_cells: 0,
-        wire_model_radius_m: None,
-        staircase_length_error_m: None,
-    };
-    let nearest = |p: [f64; 3]| [0, 1, 2].map(|a| grid.axes[a].nearest_node(p[a]));
-    raster.tip_node = nearest(implant.path_m[0]);
-    let dims = grid.dims();
-    let d = grid.uniform_spacing().unwrap_or([1e-3; 3]);
-    // Cells whose centre lies inside the solid (rod: within the radius of the centre line; plate:
-    // inside the rotated box, at least one cell thick).
-    if implant.implant.is_solid() {
-        let r = implant.implant.radius_m;
-        let hw = 0.5 * implant.implant.width_m;
-        let ext = r + hw + d.iter().cloned().fold(0.0, f64::max);
-        let mut lo = [usize::MAX; 3];
-        let mut hi = [0usize; 3];
-        for p in &implant.path_m {
-            for a in 0..3 {
-                let l = grid.axes[a].cell_of(p[a] - ext).unwrap_or(0);
-                let h = grid.axes[a].cell_of(p[a] + ext).unwrap_or(dims[a] - 1);
-                lo[a] = lo[a].min(l);
-                hi[a] = hi[a].max(h);
-            }
-        }
-        let a0 = implant.path_m[0];
-        let a1 = *implant.path_m.last().unwrap();
-        let len = norm(sub(a1, a0));
-        let t = [0, 1, 2].map(|a| (a1[a] - a0[a]) / len);
-        let wa = implant.width_axis;
-        let na = [
-            t[1] * wa[2] - t[2] * wa[1],
-            t[2] * wa[0] - t[0] * wa[2],
-            t[0] * wa[1] - t[1] * wa[0],
-        ];
-        let half_t = r.max(0.5 * d[0].min(d[1]).min(d[2]));
-        for i in lo[0]..=hi[0] {
-            for j in lo[1]..=hi[1] {
-                for k in lo[2]..=hi[2] {
-                    let c = grid.cell_centre(i, j, k);
-                    let q = sub(c, a0);
-                    let along = q[0] * t[0] + q[1] * t[1] + q[2] * t[2];
-                    if !(-1e-12..=len + 1e-12).contains(&along) {
-                        continue;
-                    }
-                    let inside = match implant.implant.kind {
-                        ImplantKind::Plate => {
-                            let x = q[0] * wa[0] + q[1] * wa[1] + q[2] * wa[2];
-                            let y = q[0] * na[0] + q[1] * na[1] + q[2] * na[2];
-                            x.abs() <= hw && y.abs() <= half_t
-                        }
-                        _ => {
-                            let perp = [0, 1, 2].map(|a| q[a] - along * t[a]);
-                            norm(perp) <= r
-                        }
-                    };
-                    if inside {
-                        model.set_cell(i, j, k, metal);
-                        raster.metal_cells += 1;
-                    }
-                }
-            }
-        }
-        if implant.implant.kind == ImplantKind::Rod {
-            model.pec_wire(a0, a1)?;
-        }
-        return Ok(raster);
+    Ok(())
+}
+
+/// The grid node nearest `p`.
+fn nearest(grid: &Grid, p: [f64; 3]) -> [usize; 3] {
+    [0, 1, 2].map(|a| grid.axes[a].nearest_node(p[a]))
+}
+
+/// Error when a wire implant put no edge on the grid.
+fn check_not_empty(implant: &PlacedImplant, raster: &ImplantRaster) -> Result<()> {
+    if raster.edges.is_empty() {
+        return Err(Error::input(
+            &implant.implant.source_name,
+            "length_m",
+            format!("implant {} is shorter than one grid cell", implant.implant.name),
+            "use a finer grid or a longer implant",
+        ));
     }
-    if wire_model == WireModel::ThinWire {
-        // Wires: the sub-cell thin-wire model of `fdtd::thinwire` (corrected H around the staircased
-        // wire edges, insulation as an effective permittivity of the radial edges, bare ends). The model
-        // needs radius < half a cell (and the jacket inside the cell): thicker wires are modelled with the
-        // largest radius the model allows, which `ImplantRaster::wire_model_radius_m` reports.
-        let dmin = d.iter().cloned().fold(f64::INFINITY, f64::min);
-        let r_true = implant.implant.radius_m;
-        let r_model = r_true.min(0.45 * dmin);
-        let len = implant.length_m();
-        let bare_start = implant
-            .implant
-            .bare_m
-            .iter()
-            .find(|b| b[0] <= 1e-12)
-            .map_or(0.0, |b| b[1]);
-        let bare_end = implant
-            .implant
-            .bare_m
-            .iter()
-            .find(|b| b[1] >= len - 1e-9 && b[0] > 1e-12)
-            .map_or(0.0, |b| len - b[0]);
-        let insulation = implant.implant.insulation.as_ref().map(|ins| {
-            let b = (r_true + ins.thickness_m).min(0.95 * dmin).max(1.05 * r_model);
-            ThinInsulation {
-                outer_radius_m: b,
-                eps_r: ins.eps_r,
-            }
-        });
-        let tw = ThinWire {
-            nodes_m: implant.path_m.clone(),
-            radius_m: r_model,
-            insulation,
-            bare_start_m: if implant.implant.insulation.is_some() {
-                bare_start
-            } else {
-                0.0
-            },
-            bare_end_m: if implant.implant.insulation.is_some() {
-                bare_end
-            } else {
-                0.0
-            },
-        };
-        let st = tw.staircase(&grid, &format!("implant {name}"))?;
-        for e in &st.edges {
-            raster.edges.push(WireEdge {
-                comp: e.comp,
-                node: e.node,
-                s_m: e.arc_m,
-                sign: e.dir as f64,
-            });
+    Ok(())
+}
+
+/// Rods and plates: the cells whose centre lies inside the solid (rod: within the radius of the
+/// centre line; plate: inside the rotated box, at least one cell thick) become `metal`; a rod also
+/// gets a thin PEC centre line.
+fn add_solid(
+    model: &mut VoxelModel,
+    grid: &Grid,
+    implant: &PlacedImplant,
+    metal: u8,
+    d: [f64; 3],
+    raster: &mut ImplantRaster,
+) -> Result<()> {
+    let dims = grid.dims();
+    let r = implant.implant.radius_m;
+    let hw = 0.5 * implant.implant.width_m;
+    let ext = r + hw + d.iter().cloned().fold(0.0, f64::max);
+    let mut lo = [usize::MAX; 3];
+    let mut hi = [0usize; 3];
+    for p in &implant.path_m {
+        for a in 0..3 {
+            let l = grid.axes[a].cell_of(p[a] - ext).unwrap_or(0);
+            let h = grid.axes[a].cell_of(p[a] + ext).unwrap_or(dims[a] - 1);
+            lo[a] = lo[a].min(l);
+            hi[a] = hi[a].max(h);
         }
-        raster.wire_model_radius_m = Some(r_model);
-        raster.staircase_length_error_m = Some(st.length_error_m());
-        if let Some(first) = st.edges.first() {
-            let mut t = first.node;
-            if first.dir < 0 {
-                t[first.comp] += 1;
-            }
-            raster.tip_node = t;
-        }
-        spec.thin_wires.push(tw);
-        if raster.edges.is_empty() {
-            return Err(Error::input(
-                &implant.implant.source_name,
-                "length_m",
-                format!("implant {name} is shorter than one grid cell"),
-                "use a finer grid or a longer implant",
-            ));
-        }
-    } else {
-        // Wires: walk the staircase node to node along each polyline segment.
-        let ins_mat = match &implant.implant.insulation {
-            // Polymer jacket: density of a typical medical polymer (PTFE/PU/silicone, 1100-2200 kg/m^3).
-            Some(ins) => Some(model.add_material(Material::dielectric(
-                &format!("{name}_insulation"),
-                ins.eps_r,
-                0.0,
-                1500.0,
-            ))?),
-            None => None,
-        };
-        let mut cum = 0.0;
-        let mut cur = raster.tip_node;
-        for w in implant.path_m.windows(2) {
-            let seg = sub(w[1], w[0]);
-            let seg_len = norm(seg);
-            let target = nearest(w[1]);
-            let total: [i64; 3] = [0, 1, 2].map(|a| target[a] as i64 - cur[a] as i64);
-            let steps: i64 = total.iter().map(|v| v.abs()).sum();
-            let mut done = [0i64; 3];
-            for s in 0..steps {
-                let frac = (s + 1) as f64 / steps as f64;
-                let mut best = 0;
-                let mut best_lag = f64::NEG_INFINITY;
-                for ax in 0..3 {
-                    if done[ax].abs() < total[ax].abs() {
-                        let lag = (total[ax] as f64 * frac - done[ax] as f64).abs();
-                        if lag > best_lag {
-                            best_lag = lag;
-                            best = ax;
-                        }
-                    }
-                }
-                let dir = total[best].signum();
-                let mut start = cur;
-                if dir < 0 {
-                    start[best] -= 1;
-                }
-                model.set_pec_edge(Comp::from_index(best), start[0], start[1], start[2])?;
-                let mut centre = grid.node_pos(start[0], start[1], start[2]);
-                centre[best] += 0.5 * grid.axes[best].cell_size(start[best]);
-                let u = if seg_len > 0.0 {
-                    (sub(centre, w[0])
-                        .iter()
-                        .zip(seg.iter())
-                        .map(|(a, b)| a * b)
-                        .sum::<f64>()
-                        / seg_len)
-                        .clamp(0.0, seg_len)
-                } else {
-                    0.0
-                };
-                raster.edges.push(WireEdge {
-                    comp: best,
-                    node: start,
-                    s_m: cum + u,
-                    sign: dir as f64,
-                });
-                if dir > 0 {
-                    cur[best] += 1;
-                } else {
-                    cur[best] -= 1;
-                }
-                done[best] += dir;
-            }
-            cum += seg_len;
-        }
-        if raster.edges.is_empty() {
-            return Err(Error::input(
-                &implant.implant.source_name,
-                "length_m",
-                format!("implant {name} is shorter than one grid cell"),
-                "use a finer grid or a longer implant",
-            ));
-        }
-        // Insulation around insulated edges.
-        if let Some(mat) = ins_mat {
-            let metal_or_ins = |m: u8| m == metal || m == mat;
-            for e in &raster.edges {
-                if implant.implant.is_bare(e.s_m) {
+    }
+    let a0 = implant.path_m[0];
+    let a1 = *implant.path_m.last().unwrap();
+    let len = norm(sub(a1, a0));
+    let t = [0, 1, 2].map(|a| (a1[a] - a0[a]) / len);
+    let wa = implant.width_axis;
+    let na = [
+        t[1] * wa[2] - t[2] * wa[1],
+        t[2] * wa[0] - t[0] * wa[2],
+        t[0] * wa[1] - t[1] * wa[0],
+    ];
+    let half_t = r.max(0.5 * d[0].min(d[1]).min(d[2]));
+    for i in lo[0]..=hi[0] {
+        for j in lo[1]..=hi[1] {
+            for k in lo[2]..=hi[2] {
+                let c = grid.cell_centre(i, j, k);
+                let q = sub(c, a0);
+                let along = q[0] * t[0] + q[1] * t[1] + q[2] * t[2];
+                if !(-1e-12..=len + 1e-12).contains(&along) {
                     continue;
                 }
-                let a = e.comp;
-                let (b, c) = ((a + 1) % 3, (a + 2) % 3);
-                for db in 0..2i64 {
-                    for dc in 0..2i64 {
-                        let mut q = [e.node[0] as i64, e.node[1] as i64, e.node[2] as i64];
-                        q[b] += db - 1;
-                        q[c] += dc - 1;
-                        if (0..3).any(|x| q[x] < 0 || q[x] >= dims[x] as i64) {
-                            continue;
-                        }
-                        let (i, j, k) = (q[0] as usize, q[1] as usize, q[2] as usize);
-                        if !metal_or_ins(model.cell_material(i, j, k)) {
-                            model.set_cell(i, j, k, mat);
-                            raster.insulation_cells += 1;
-                        }
+                let inside = match implant.implant.kind {
+                    ImplantKind::Plate => {
+                        let x = q[0] * wa[0] + q[1] * wa[1] + q[2] * wa[2];
+                        let y = q[0] * na[0] + q[1] * na[1] + q[2] * na[2];
+                        x.abs() <= hw && y.abs() <= half_t
                     }
+                    _ => {
+                        let perp = [0, 1, 2].map(|a| q[a] - along * t[a]);
+                        norm(perp) <= r
+                    }
+                };
+                if inside {
+                    model.set_cell(i, j, k, metal);
+                    raster.metal_cells += 1;
                 }
             }
         }
     }
-    // Tip gap: the edge from the tip node one step outward along the first wire edge's axis.
+    if implant.implant.kind == ImplantKind::Rod {
+        model.pec_wire(a0, a1)?;
+    }
+    Ok(())
+}
+
+/// Wires: the sub-cell thin-wire model of `fdtd::thinwire` (corrected H around the staircased wire
+/// edges, insulation as an effective permittivity of the radial edges, bare ends). The model needs
+/// radius < half a cell (and the jacket inside the cell): thicker wires are modelled with the largest
+/// radius the model allows, which `ImplantRaster::wire_model_radius_m` reports.
+fn add_thin_wire(
+    thin_wires: &mut Vec<ThinWire>,
+    grid: &Grid,
+    implant: &PlacedImplant,
+    d: [f64; 3],
+    raster: &mut ImplantRaster,
+) -> Result<()> {
+    let name = &implant.implant.name;
+    let dmin = d.iter().cloned().fold(f64::INFINITY, f64::min);
+    let r_true = implant.implant.radius_m;
+    let r_model = r_true.min(0.45 * dmin);
+    let len = implant.length_m();
+    let bare_start = implant
+        .implant
+        .bare_m
+        .iter()
+        .find(|b| b[0] <= 1e-12)
+        .map_or(0.0, |b| b[1]);
+    let bare_end = implant
+        .implant
+        .bare_m
+        .iter()
+        .find(|b| b[1] >= len - 1e-9 && b[0] > 1e-12)
+        .map_or(0.0, |b| len - b[0]);
+    let insulation = implant.implant.insulation.as_ref().map(|ins| {
+        let b = (r_true + ins.thickness_m).min(0.95 * dmin).max(1.05 * r_model);
+        ThinInsulation {
+            outer_radius_m: b,
+            eps_r: ins.eps_r,
+        }
+    });
+    let tw = ThinWire {
+        nodes_m: implant.path_m.clone(),
+        radius_m: r_model,
+        insulation,
+        bare_start_m: if implant.implant.insulation.is_some() {
+            bare_start
+        } else {
+            0.0
+        },
+        bare_end_m: if implant.implant.insulation.is_some() {
+            bare_end
+        } else {
+            0.0
+        },
+    };
+    let st = tw.staircase(grid, &format!("implant {name}"))?;
+    for e in &st.edges {
+        raster.edges.push(WireEdge {
+            comp: e.comp,
+            node: e.node,
+            s_m: e.arc_m,
+            sign: e.dir as f64,
+        });
+    }
+    raster.wire_model_radius_m = Some(r_model);
+    raster.staircase_length_error_m = Some(st.length_error_m());
+    if let Some(first) = st.edges.first() {
+        let mut t = first.node;
+        if first.dir < 0 {
+            t[first.comp] += 1;
+        }
+        raster.tip_node = t;
+    }
+    thin_wires.push(tw);
+    check_not_empty(implant, raster)
+}
+
+/// Wires as zero-thickness PEC edges: the staircase walk node to node along each polyline segment,
+/// each edge with the arc length of its centre projected on the segment, and a one-cell jacket of
+/// the insulation around the insulated edges.
+fn add_pec_edges(
+    model: &mut VoxelModel,
+    grid: &Grid,
+    implant: &PlacedImplant,
+    metal: u8,
+    raster: &mut ImplantRaster,
+) -> Result<()> {
+    let name = &implant.implant.name;
+    let ins_mat = match &implant.implant.insulation {
+        // Polymer jacket: density of a typical medical polymer (PTFE/PU/silicone, 1100-2200 kg/m^3).
+        Some(ins) => Some(model.add_material(Material::dielectric(
+            &format!("{name}_insulation"),
+            ins.eps_r,
+            0.0,
+            1500.0,
+        ))?),
+        None => None,
+    };
+    let mut cum = 0.0;
+    let mut cur = raster.tip_node;
+    for w in implant.path_m.windows(2) {
+        let seg = sub(w[1], w[0]);
+        let seg_len = norm(seg);
+        let target = nearest(grid, w[1]);
+        for StairEdge { axis: best, start, dir } in staircase_edges(cur, target) {
+            model.set_pec_edge(Comp::from_index(best), start[0], start[1], start[2])?;
+            let mut centre = grid.node_pos(start[0], start[1], start[2]);
+            centre[best] += 0.5 * grid.axes[best].cell_size(start[best]);
+            let u = if seg_len > 0.0 {
+                (sub(centre, w[0])
+                    .iter()
+                    .zip(seg.iter())
+                    .map(|(a, b)| a * b)
+                    .sum::<f64>()
+                    / seg_len)
+                    .clamp(0.0, seg_len)
+            } else {
+                0.0
+            };
+            raster.edges.push(WireEdge {
+                comp: best,
+                node: start,
+                s_m: cum + u,
+                sign: dir as f64,
+            });
+        }
+        cur = target;
+        cum += seg_len;
+    }
+    check_not_empty(implant, raster)?;
+    if let Some(mat) = ins_mat {
+        insulate_edges(model, grid.dims(), implant, metal, mat, raster);
+    }
+    Ok(())
+}
+
+/// Insulation around insulated edges: the four cells around each edge that are not metal become `mat`.
+fn insulate_edges(
+    model: &mut VoxelModel,
+    dims: [usize; 3],
+    implant: &PlacedImplant,
+    metal: u8,
+    mat: u8,
+    raster: &mut ImplantRaster,
+) {
+    let metal_or_ins = |m: u8| m == metal || m == mat;
+    for e in &raster.edges {
+        if implant.implant.is_bare(e.s_m) {
+            continue;
+        }
+        let a = e.comp;
+        let (b, c) = ((a + 1) % 3, (a + 2) % 3);
+        for db in 0..2i64 {
+            for dc in 0..2i64 {
+                let mut q = [e.node[0] as i64, e.node[1] as i64, e.node[2] as i64];
+                q[b] += db - 1;
+                q[c] += dc - 1;
+                if (0..3).any(|x| q[x] < 0 || q[x] >= dims[x] as i64) {
+                    continue;
+                }
+                let (i, j, k) = (q[0] as usize, q[1] as usize, q[2] as usize);
+                if !metal_or_ins(model.cell_material(i, j, k)) {
+                    model.set_cell(i, j, k, mat);
+                    raster.insulation_cells += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Tip gap: the edge from the tip node one step outward along the first wire edge's axis.
+fn tip_gap(raster: &ImplantRaster, dims: [usize; 3]) -> Option<(usize, [usize; 3], f64)> {
     let first = &raster.edges[0];
     let a = first.comp;
     let tip = raster.tip_node;
     let outward = -first.sign;
-    let gap = if outward > 0.0 {
+    if outward > 0.0 {
         (tip[a] < dims[a]).then_some((a, tip, 1.0))
     } else {
         (tip[a] > 0).then(|| {
@@ -351,7 +468,5 @@ pub fn add_implant_with(
             s[a] -= 1;
             (a, s, -1.0)
         })
-    };
-    raster.tip_gap = gap;
-    Ok(raster)
+    }
 }

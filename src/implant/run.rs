@@ -8,7 +8,8 @@ use ndarray::{Array2, Array3};
 use serde_json::json;
 
 use super::model::Implant;
-use super::placement::{local_model, place, wall_distance, LocalGridOptions, PlacedImplant, Placement};
+use super::placement::{place, wall_distance, LocalGridOptions, PlacedImplant, Placement};
+use super::raster::local_model;
 use super::tf::{compute_tf, TfOptions, TransferFunction};
 use crate::coil::phantom::PhantomConfig;
 use crate::error::{Error, Result};

@@ -7,7 +7,7 @@
 use super::model::Implant;
 use super::tf::{compute_tf, medium_wavenumber, tip_field_direct, TfOptions};
 use crate::error::Result;
-use crate::validate::{CaseResult, ValidationCase};
+use crate::validation_case::{CaseResult, ValidationCase};
 
 pub fn cases() -> Vec<ValidationCase> {
     vec![

@@ -10,6 +10,7 @@ use num_complex::Complex64;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::numerics::{cholesky_solve, levenberg_marquardt, normal_equations, Cholesky, LeastSquares, LmLimits};
 
 /// The result of a weight fit.
 #[derive(Clone, Debug, Serialize)]
@@ -41,40 +42,6 @@ fn params_to_weights(p: &[f64], k: usize) -> Vec<Complex64> {
         w.push(Complex64::new(p[2 * j - 1], p[2 * j]));
     }
     w
-}
-
-/// Solves the symmetric positive-definite system `a x = b` (Cholesky); `None` if not SPD or
-/// numerically singular (a pivot below 1e-12 of the largest diagonal entry).
-fn cholesky_solve(a: &[f64], b: &[f64], n: usize) -> Option<Vec<f64>> {
-    let dmax = (0..n).map(|i| a[i * n + i]).fold(0.0, f64::max);
-    let mut l = vec![0.0; n * n];
-    for i in 0..n {
-        for j in 0..=i {
-            let mut s = a[i * n + j];
-            for k in 0..j {
-                s -= l[i * n + k] * l[j * n + k];
-            }
-            if i == j {
-                if !(s > 1e-12 * dmax) {
-                    return None;
-                }
-                l[i * n + i] = s.sqrt();
-            } else {
-                l[i * n + j] = s / l[j * n + j];
-            }
-        }
-    }
-    let mut y = vec![0.0; n];
-    for i in 0..n {
-        let s = b[i] - (0..i).map(|k| l[i * n + k] * y[k]).sum::<f64>();
-        y[i] = s / l[i * n + i];
-    }
-    let mut x = vec![0.0; n];
-    for i in (0..n).rev() {
-        let s = y[i] - (i + 1..n).map(|k| l[k * n + i] * x[k]).sum::<f64>();
-        x[i] = s / l[i * n + i];
-    }
-    Some(x)
 }
 
 /// Complex linear least squares min |A w - t|^2 for the `k` columns `basis[j][i]` (normal equations).
@@ -149,9 +116,65 @@ pub fn fit_weights_complex(basis: &[Vec<Complex64>], measured: &[Complex64]) -> 
     Ok((w.iter().map(|z| z * rot).collect(), nrmse))
 }
 
-/// Fits complex weights so that `|sum_k w_k basis[k]|` matches `measured` (same sample order; NaN
-/// samples are skipped). `basis[k][i]` is the B1+ of source k at sample i for unit weight.
-pub fn fit_weights_magnitude(basis: &[Vec<Complex64>], measured: &[f64]) -> Result<WeightFit> {
+/// The magnitude fit's least-squares problem: residuals `r_i = |B_i| - m_i` on the real parameters
+/// `(Re w_0, Re w_1, Im w_1, ...)`, unbounded steps from the Cholesky solve of the damped normal
+/// equations.
+struct MagnitudeProblem<'a> {
+    bs: &'a [Vec<Complex64>],
+    m: &'a [f64],
+    k: usize,
+    np: usize,
+}
+
+impl MagnitudeProblem<'_> {
+    fn eval(&self, p: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let (bs, m, k, np) = (self.bs, self.m, self.k, self.np);
+        let n = m.len();
+        let w = params_to_weights(p, k);
+        let mut r = vec![0.0; n];
+        let mut jac = vec![0.0; n * np];
+        for i in 0..n {
+            let b: Complex64 = (0..k).map(|j| w[j] * bs[j][i]).sum();
+            let a = b.norm().max(1e-300);
+            r[i] = a - m[i];
+            // d|B|/d Re w_j = Re(conj(B) b_j)/|B|; d|B|/d Im w_j = Re(conj(B) i b_j)/|B|.
+            for j in 0..k {
+                let c = b.conj() * bs[j][i];
+                if j == 0 {
+                    jac[i * np] = c.re / a;
+                } else {
+                    jac[i * np + 2 * j - 1] = c.re / a;
+                    jac[i * np + 2 * j] = -c.im / a;
+                }
+            }
+        }
+        (r, jac)
+    }
+}
+
+impl LeastSquares for MagnitudeProblem<'_> {
+    type Params = Vec<f64>;
+    fn residuals(&self, p: &Vec<f64>) -> Option<(Vec<f64>, Vec<f64>)> {
+        Some(self.eval(p))
+    }
+    fn step(&self, damped: &[f64], g: &[f64]) -> Option<Vec<f64>> {
+        cholesky_solve(damped, &g.iter().map(|x| -x).collect::<Vec<_>>(), self.np)
+    }
+    /// The step size is the step's length relative to the parameters'.
+    fn trial(&self, p: &Vec<f64>, step: &[f64], _a: &[f64]) -> (Vec<f64>, f64) {
+        let trial: Vec<f64> = p.iter().zip(step).map(|(a, b)| a + b).collect();
+        let rel_step =
+            step.iter().map(|x| x * x).sum::<f64>().sqrt() / p.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-300);
+        (trial, rel_step)
+    }
+    /// Converged when both the step and the cost change are negligible.
+    fn converged(&self, rel_step: f64, rel_cost: f64, _cost: f64) -> bool {
+        rel_step < 1e-10 || rel_cost < 1e-14
+    }
+}
+
+/// The finite samples of `measured` (and of every basis map) as `(basis at them, measured at them)`.
+fn usable_samples(basis: &[Vec<Complex64>], measured: &[f64]) -> Result<(Vec<Vec<Complex64>>, Vec<f64>)> {
     let k = basis.len();
     if k == 0 || basis.iter().any(|b| b.len() != measured.len()) {
         return Err(Error::input(
@@ -175,9 +198,16 @@ pub fn fit_weights_magnitude(basis: &[Vec<Complex64>], measured: &[f64]) -> Resu
     }
     let bs: Vec<Vec<Complex64>> = basis.iter().map(|b| idx.iter().map(|&i| b[i]).collect()).collect();
     let m: Vec<f64> = idx.iter().map(|&i| measured[i]).collect();
-    let n = m.len();
+    Ok((bs, m))
+}
 
-    // Start: phase retrieval from w = (1, 0, ...).
+/// The start of the magnitude fit: phase retrieval from `w = (1, 0, ...)` (30 rounds of giving the
+/// measured magnitudes the model's phases and solving the linear least squares), global phase fixed
+/// (`w_0` real, >= 0), as the real parameter vector.
+fn phase_retrieval_start(bs: &[Vec<Complex64>], m: &[f64]) -> Result<Vec<f64>> {
+    let k = bs.len();
+    let n = m.len();
+    let np = 2 * k - 1;
     let mut w = vec![Complex64::default(); k];
     w[0] = Complex64::new(1.0, 0.0);
     for _ in 0..30 {
@@ -192,7 +222,7 @@ pub fn fit_weights_magnitude(basis: &[Vec<Complex64>], measured: &[f64]) -> Resu
                 ph * m[i]
             })
             .collect();
-        match complex_lls(&bs, &t) {
+        match complex_lls(bs, &t) {
             Some(x) => w = x,
             None => {
                 return Err(Error::input(
@@ -220,94 +250,44 @@ pub fn fit_weights_magnitude(basis: &[Vec<Complex64>], measured: &[f64]) -> Resu
             p[2 * j] = z.im;
         }
     }
+    Ok(p)
+}
+
+/// Fits complex weights so that `|sum_k w_k basis[k]|` matches `measured` (same sample order; NaN
+/// samples are skipped). `basis[k][i]` is the B1+ of source k at sample i for unit weight.
+pub fn fit_weights_magnitude(basis: &[Vec<Complex64>], measured: &[f64]) -> Result<WeightFit> {
+    let k = basis.len();
+    let (bs, m) = usable_samples(basis, measured)?;
+    let np = 2 * k - 1;
+    let n = m.len();
+    let p = phase_retrieval_start(&bs, &m)?;
 
     // Levenberg–Marquardt on r_i = |B_i| - m_i.
-    let eval = |p: &[f64]| -> (Vec<f64>, Vec<f64>) {
-        let w = params_to_weights(p, k);
-        let mut r = vec![0.0; n];
-        let mut jac = vec![0.0; n * np];
-        for i in 0..n {
-            let b: Complex64 = (0..k).map(|j| w[j] * bs[j][i]).sum();
-            let a = b.norm().max(1e-300);
-            r[i] = a - m[i];
-            // d|B|/d Re w_j = Re(conj(B) b_j)/|B|; d|B|/d Im w_j = Re(conj(B) i b_j)/|B|.
-            for j in 0..k {
-                let c = b.conj() * bs[j][i];
-                if j == 0 {
-                    jac[i * np] = c.re / a;
-                } else {
-                    jac[i * np + 2 * j - 1] = c.re / a;
-                    jac[i * np + 2 * j] = -c.im / a;
-                }
-            }
-        }
-        (r, jac)
+    let problem = MagnitudeProblem { bs: &bs, m: &m, k, np };
+    let limits = LmLimits {
+        max_iterations: 200,
+        singular_lambda_max: None,
+        reject_lambda_max: 1e12,
+        reject_stop_is_converged: false,
     };
-    let normal = |jac: &[f64], r: &[f64]| -> (Vec<f64>, Vec<f64>) {
-        let mut a = vec![0.0; np * np];
-        let mut g = vec![0.0; np];
-        for i in 0..n {
-            let row = &jac[i * np..(i + 1) * np];
-            for q in 0..np {
-                g[q] += row[q] * r[i];
-                for s in 0..np {
-                    a[q * np + s] += row[q] * row[s];
-                }
-            }
-        }
-        (a, g)
-    };
+    let out = levenberg_marquardt(&problem, p, np, &limits)
+        .ok_or_else(|| Error::Other("twin fit: the model is undefined at the start point".into()))?;
+    let (mut p, iterations) = (out.params, out.iterations);
     let rss = |r: &[f64]| r.iter().map(|x| x * x).sum::<f64>();
-    let (mut r, mut jac) = eval(&p);
-    let mut cost = rss(&r);
-    let mut lambda = 1e-3;
-    let mut iterations = 0;
-    for it in 0..200 {
-        iterations = it + 1;
-        let (a, g) = normal(&jac, &r);
-        let mut damped = a.clone();
-        for q in 0..np {
-            damped[q * np + q] += lambda * a[q * np + q].max(1e-300);
-        }
-        let Some(step) = cholesky_solve(&damped, &g.iter().map(|x| -x).collect::<Vec<_>>(), np) else {
-            lambda *= 10.0;
-            continue;
-        };
-        let trial: Vec<f64> = p.iter().zip(&step).map(|(a, b)| a + b).collect();
-        let (r2, j2) = eval(&trial);
-        let c2 = rss(&r2);
-        if c2 < cost {
-            let rel_step = step.iter().map(|x| x * x).sum::<f64>().sqrt()
-                / p.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-300);
-            let rel_cost = (cost - c2) / cost.max(1e-300);
-            p = trial;
-            r = r2;
-            jac = j2;
-            cost = c2;
-            lambda = (lambda / 10.0).max(1e-12);
-            // Converged when both the step and the cost change are negligible.
-            if rel_step < 1e-10 || rel_cost < 1e-14 {
-                break;
-            }
-        } else {
-            lambda *= 10.0;
-            if lambda > 1e12 {
-                break;
-            }
-        }
-    }
     if p[0] < 0.0 {
         p.iter_mut().for_each(|x| *x = -*x);
     }
-    let (r, jac) = eval(&p);
-    let (a, _) = normal(&jac, &r);
+    let (r, jac) = problem.eval(&p);
+    let (a, _) = normal_equations(&jac, &r, np);
     let dof = (n - np) as f64;
     let s2 = rss(&r) / dof;
     let mut std_errors = vec![f64::NAN; np];
-    for q in 0..np {
-        let mut e = vec![0.0; np];
-        e[q] = 1.0;
-        if let Some(col) = cholesky_solve(&a, &e, np) {
+    // One factorisation of J^T J, solved for each unit vector (the diagonal of its inverse).
+    if let Some(ch) = Cholesky::factor_relative(&a, np) {
+        for q in 0..np {
+            let mut e = vec![0.0; np];
+            e[q] = 1.0;
+            let col = ch.solve(&e);
             std_errors[q] = (s2 * col[q]).sqrt();
         }
     }

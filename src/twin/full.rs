@@ -116,115 +116,78 @@ fn diff(a: &RegularField<Complex32>, b: &RegularField<Complex32>, ca: f32, cb: f
     RegularField::new(data, a.origin_m, a.spacing_m)
 }
 
-/// Calibrates the coil model to `map` (see the module documentation). Returns the calibration and the
-/// final basis (for the twin's fields with the fitted weights).
-#[allow(clippy::too_many_arguments)]
-pub fn calibrate_full(
-    coil: &CoilConfig,
-    phantom: &PhantomConfig,
-    map: &B1Map,
-    placement: &Placement,
-    sim: &SimulateOptions,
-    opt: &FullOptions,
-    cache: Option<&Path>,
-    log: &mut dyn FnMut(&str),
-) -> Result<(FullCalibration, Basis)> {
-    let t0 = std::time::Instant::now();
-    check_overlap(map, placement, phantom)?;
-    let mut runs = 0usize;
-    let mut cached = 0usize;
-    let mut get = |ph: Option<&PhantomConfig>, offset_m: [f64; 3], what: &str, log: &mut dyn FnMut(&str)| {
+/// Where the calibration's bases come from: the basis cache or FDTD runs, counted.
+struct BasisSource<'a> {
+    coil: &'a CoilConfig,
+    sim: &'a SimulateOptions,
+    cache: Option<&'a Path>,
+    /// FDTD runs made (2 per basis computed) and bases loaded from the cache.
+    runs: usize,
+    cached: usize,
+}
+
+impl BasisSource<'_> {
+    /// The basis with phantom `ph` (None: the empty coil) moved by `offset_m`; logs `what`.
+    fn get(
+        &mut self,
+        ph: Option<&PhantomConfig>,
+        offset_m: [f64; 3],
+        what: &str,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<Basis> {
         log(&format!("basis: {what}"));
         let req = BasisRequest {
-            coil,
+            coil: self.coil,
             phantom: ph,
-            opt: sim,
+            opt: self.sim,
             offset_m,
         };
-        let (b, o) = cached_basis(&req, cache, None)?;
+        let (b, o) = cached_basis(&req, self.cache, None)?;
         match o {
-            CacheOutcome::Hit(_) => cached += 1,
-            _ => runs += 2,
+            CacheOutcome::Hit(_) => self.cached += 1,
+            _ => self.runs += 2,
         }
         Ok::<Basis, Error>(b)
-    };
-    let (s0, e0) = (phantom.material.sigma_s_per_m, phantom.material.eps_r);
-    let (ds, de) = (opt.gel_step[0] * s0, opt.gel_step[1] * e0);
-    let with_gel = |s: f64, e: f64| {
-        let mut p = phantom.clone();
-        p.material.sigma_s_per_m = s0 + ds * s;
-        p.material.eps_r = e0 + de * e;
-        p
-    };
-    let nominal = get(Some(phantom), [0.0; 3], "nominal phantom", log)?;
-    let design_runs =
-        opt.placement_runs.unwrap_or(opt.joint.fit_rotation) && (opt.joint.fit_offset || opt.joint.fit_rotation);
-    let half = phantom.size_m.map(|v| 0.5 * v);
-    let reach_m = (half[0] * half[0] + half[1] * half[1] + half[2] * half[2]).sqrt();
-    // Placement design runs: each fitted offset / rotation parameter moved by a quarter cell (the
-    // rotation so that the phantom's farthest point moves a quarter cell).
-    let mut placement_design: Vec<(usize, Vec<RegularField<Complex32>>)> = Vec::new();
-    if design_runs {
-        let step_t = 0.25 * sim.mesh.cell_m;
-        let step_r = step_t / reach_m.max(1e-9);
-        let mut params: Vec<usize> = Vec::new();
-        if opt.joint.fit_offset {
-            params.extend([3, 4, 5]);
-        }
-        if opt.joint.fit_rotation {
-            params.extend([8, 9, 10]);
-        }
-        for p in params {
-            let mut ph = phantom.clone();
-            let mut t = [0.0; 3];
-            let h = if p <= 5 {
-                t[p - 3] = step_t;
-                step_t
-            } else {
-                ph.rotation_deg[p - 8] += step_r.to_degrees();
-                step_r
-            };
-            let (what, axis) = if p <= 5 { ("offset", p - 3) } else { ("rotation", p - 8) };
-            let name = format!("{what} {}", ["x", "y", "z"][axis]);
-            let b = get(Some(&ph), t, &format!("placement design: {name}"), log)?;
-            let per: Vec<RegularField<Complex32>> = (0..2)
-                .map(|k| diff(&b.fields[k], &nominal.fields[k], (1.0 / h) as f32, (-1.0 / h) as f32))
-                .collect::<Result<_>>()?;
-            placement_design.push((p, per));
-        }
     }
-    let incident = if opt.joint.fit_offset && !design_runs {
-        Some(get(None, [0.0; 3], "empty coil (incident field)", log)?)
-    } else {
-        None
-    };
-    let q0_of = |b: &Basis, k: usize| -> Result<RegularField<Complex32>> {
-        match &incident {
+}
+
+/// Gel design coefficients per pattern `(a1, a2, c1)`: `q = q_0 + a1 s + a2 s^2 + c1 e`.
+type GelDesign = Vec<(
+    RegularField<Complex32>,
+    RegularField<Complex32>,
+    RegularField<Complex32>,
+)>;
+/// Placement sensitivities: per fitted placement parameter, one field per pattern.
+type PlacementDesign = Vec<(usize, Vec<RegularField<Complex32>>)>;
+
+/// What the joint model is built from at every basis point: the incident field, the gel and
+/// placement design coefficients and the fixed geometry.
+struct ModelParts {
+    incident: Option<Basis>,
+    gel: Option<GelDesign>,
+    design_runs: bool,
+    placement_design: PlacementDesign,
+    gel_design: [f64; 4],
+    cell_m: f64,
+    centre_m: [f64; 3],
+    reach_m: f64,
+}
+
+impl ModelParts {
+    /// The phantom's contribution `q_0` of pattern `k` in basis `b` (full field minus incident).
+    fn q0_of(&self, b: &Basis, k: usize) -> Result<RegularField<Complex32>> {
+        match &self.incident {
             Some(inc) => diff(&b.fields[k], &inc.fields[k], 1.0, -1.0),
             None => Ok(b.fields[k].clone()),
         }
-    };
-    // Gel design coefficients (at offset 0).
-    let gel = if opt.joint.fit_gel {
-        let bp = get(Some(&with_gel(1.0, 0.0)), [0.0; 3], "gel design sigma+", log)?;
-        let bm = get(Some(&with_gel(-1.0, 0.0)), [0.0; 3], "gel design sigma-", log)?;
-        let be = get(Some(&with_gel(0.0, 1.0)), [0.0; 3], "gel design eps+", log)?;
-        let mut per = Vec::new();
-        for k in 0..2 {
-            let a1 = diff(&bp.fields[k], &bm.fields[k], 0.5, -0.5)?;
-            let sum = diff(&bp.fields[k], &bm.fields[k], 0.5, 0.5)?;
-            let a2 = diff(&sum, &nominal.fields[k], 1.0, -1.0)?;
-            let c1 = diff(&be.fields[k], &nominal.fields[k], 1.0, -1.0)?;
-            per.push((a1, a2, c1));
-        }
-        Some(per)
-    } else {
-        None
-    };
-    let build = |b: &Basis, base_t: [f64; 3], base_r: [f64; 3], base_se: [f64; 2]| -> Result<JointModel> {
+    }
+
+    /// The joint model around basis `b`, computed at offset `base_t`, rotation `base_r` and gel
+    /// point `base_se`.
+    fn build(&self, b: &Basis, base_t: [f64; 3], base_r: [f64; 3], base_se: [f64; 2]) -> Result<JointModel> {
         let mut patterns = Vec::new();
         for k in 0..2 {
-            let g = match &gel {
+            let g = match &self.gel {
                 Some(per) => {
                     let (a1, a2, c1) = &per[k];
                     // Re-centre the quadratic at s_b: a1 + 2 a2 s_b.
@@ -239,29 +202,97 @@ pub fn calibrate_full(
                 None => None,
             };
             patterns.push(PatternModel {
-                incident: incident.as_ref().map(|i| i.fields[k].clone()),
+                incident: self.incident.as_ref().map(|i| i.fields[k].clone()),
                 q0: CoefField {
-                    field: q0_of(b, k)?,
+                    field: self.q0_of(b, k)?,
                     base_offset_m: base_t,
                     base_rotation: base_r,
                 },
                 gel: g,
-                placement: design_runs.then(|| placement_design.iter().map(|(p, per)| (*p, per[k].clone())).collect()),
+                placement: self.design_runs.then(|| {
+                    self.placement_design
+                        .iter()
+                        .map(|(p, per)| (*p, per[k].clone()))
+                        .collect()
+                }),
             });
         }
         Ok(JointModel {
             patterns,
             base_se,
-            gel_design: [s0, ds, e0, de],
-            cell_m: sim.mesh.cell_m,
-            centre_m: phantom.centre_m(),
-            reach_m,
+            gel_design: self.gel_design,
+            cell_m: self.cell_m,
+            centre_m: self.centre_m,
+            reach_m: self.reach_m,
         })
-    };
+    }
+}
 
-    let mut model = build(&nominal, [0.0; 3], [0.0; 3], [0.0; 2])?;
-    let samples = Samples::from_map(map, placement, &model)?;
-    // Start: weights-only fit (phase retrieval + LM) at the nominal point.
+/// Placement design runs: each fitted offset / rotation parameter moved by a quarter cell (the
+/// rotation so that the phantom's farthest point moves a quarter cell), as finite-difference fields.
+fn placement_design(
+    src: &mut BasisSource,
+    phantom: &PhantomConfig,
+    nominal: &Basis,
+    opt: &FullOptions,
+    reach_m: f64,
+    log: &mut dyn FnMut(&str),
+) -> Result<PlacementDesign> {
+    let mut placement_design: PlacementDesign = Vec::new();
+    let step_t = 0.25 * src.sim.mesh.cell_m;
+    let step_r = step_t / reach_m.max(1e-9);
+    let mut params: Vec<usize> = Vec::new();
+    if opt.joint.fit_offset {
+        params.extend([3, 4, 5]);
+    }
+    if opt.joint.fit_rotation {
+        params.extend([8, 9, 10]);
+    }
+    for p in params {
+        let mut ph = phantom.clone();
+        let mut t = [0.0; 3];
+        let h = if p <= 5 {
+            t[p - 3] = step_t;
+            step_t
+        } else {
+            ph.rotation_deg[p - 8] += step_r.to_degrees();
+            step_r
+        };
+        let (what, axis) = if p <= 5 { ("offset", p - 3) } else { ("rotation", p - 8) };
+        let name = format!("{what} {}", ["x", "y", "z"][axis]);
+        let b = src.get(Some(&ph), t, &format!("placement design: {name}"), log)?;
+        let per: Vec<RegularField<Complex32>> = (0..2)
+            .map(|k| diff(&b.fields[k], &nominal.fields[k], (1.0 / h) as f32, (-1.0 / h) as f32))
+            .collect::<Result<_>>()?;
+        placement_design.push((p, per));
+    }
+    Ok(placement_design)
+}
+
+/// Gel design coefficients (at offset 0) from the runs at sigma+, sigma- and eps+ (`with_gel(s, e)`
+/// is the phantom at the design point).
+fn gel_design(
+    src: &mut BasisSource,
+    with_gel: &dyn Fn(f64, f64) -> PhantomConfig,
+    nominal: &Basis,
+    log: &mut dyn FnMut(&str),
+) -> Result<GelDesign> {
+    let bp = src.get(Some(&with_gel(1.0, 0.0)), [0.0; 3], "gel design sigma+", log)?;
+    let bm = src.get(Some(&with_gel(-1.0, 0.0)), [0.0; 3], "gel design sigma-", log)?;
+    let be = src.get(Some(&with_gel(0.0, 1.0)), [0.0; 3], "gel design eps+", log)?;
+    let mut per = Vec::new();
+    for k in 0..2 {
+        let a1 = diff(&bp.fields[k], &bm.fields[k], 0.5, -0.5)?;
+        let sum = diff(&bp.fields[k], &bm.fields[k], 0.5, 0.5)?;
+        let a2 = diff(&sum, &nominal.fields[k], 1.0, -1.0)?;
+        let c1 = diff(&be.fields[k], &nominal.fields[k], 1.0, -1.0)?;
+        per.push((a1, a2, c1));
+    }
+    Ok(per)
+}
+
+/// The start of the joint fit: a weights-only fit (phase retrieval + LM) at the nominal point.
+fn weights_start(nominal: &Basis, samples: &Samples) -> Result<Params> {
     let bs: Vec<Vec<Complex64>> = (0..2)
         .map(|k| {
             samples
@@ -279,6 +310,139 @@ pub fn calibrate_full(
     start[0] = wf.weights[0][0];
     start[1] = wf.weights[1][0];
     start[2] = wf.weights[1][1];
+    Ok(start)
+}
+
+/// The outer step of fit `f` from the basis at `base` (offset, gel point, rotation), logged.
+fn record_step(
+    outer: usize,
+    base: ([f64; 3], [f64; 2], [f64; 3]),
+    f: &JointFit,
+    [s0, ds, e0, de]: [f64; 4],
+    log: &mut dyn FnMut(&str),
+) -> OuterStep {
+    let p = &f.params;
+    let t = [p[3], p[4], p[5]];
+    let r = [p[8], p[9], p[10]];
+    let step = OuterStep {
+        basis_offset_m: base.0,
+        basis_rotation_deg: base.2.map(f64::to_degrees),
+        basis_sigma_s_per_m: s0 + ds * base.1[0],
+        basis_eps_r: e0 + de * base.1[1],
+        offset_m: t,
+        rotation_deg: r.map(f64::to_degrees),
+        sigma_s_per_m: s0 + ds * p[6],
+        eps_r: e0 + de * p[7],
+        nrmse: f.nrmse,
+    };
+    log(&format!(
+        "fit {}: offset ({:.2}, {:.2}, {:.2}) mm, rotation ({:.2}, {:.2}, {:.2}) deg, sigma {:.4} S/m, eps {:.2}, NRMSE {:.4}",
+        outer,
+        t[0] * 1e3,
+        t[1] * 1e3,
+        t[2] * 1e3,
+        r[0].to_degrees(),
+        r[1].to_degrees(),
+        r[2].to_degrees(),
+        s0 + ds * p[6],
+        e0 + de * p[7],
+        f.nrmse
+    ));
+    step
+}
+
+/// The next basis point after the fits `history` (last: `p`): the fit, or after three fits its Aitken
+/// extrapolation (the fits of a placement oscillate towards the truth: the linear model's
+/// sensitivities are those of the nominal point). Returns its offset, rotation, gel point, the
+/// phantom there and which of the two it is.
+fn next_point(
+    history: &[Vec<f64>],
+    p: &[f64],
+    phantom: &PhantomConfig,
+    [s0, ds, e0, de]: [f64; 4],
+) -> ([f64; 3], [f64; 3], [f64; 2], PhantomConfig, &'static str) {
+    let next = aitken(history).unwrap_or_else(|| p.to_vec());
+    let (t, r, se) = (
+        [next[3], next[4], next[5]],
+        [next[8], next[9], next[10]],
+        [next[6], next[7]],
+    );
+    let mut ph = shifted_gel(phantom, s0 + ds * se[0], e0 + de * se[1]);
+    for a in 0..3 {
+        ph.rotation_deg[a] += r[a].to_degrees();
+    }
+    let what = if history.len() >= 3 && next[..] != *p {
+        "the extrapolated point"
+    } else {
+        "the fitted point"
+    };
+    (t, r, se, ph, what)
+}
+
+/// Calibrates the coil model to `map` (see the module documentation). Returns the calibration and the
+/// final basis (for the twin's fields with the fitted weights).
+#[allow(clippy::too_many_arguments)]
+pub fn calibrate_full(
+    coil: &CoilConfig,
+    phantom: &PhantomConfig,
+    map: &B1Map,
+    placement: &Placement,
+    sim: &SimulateOptions,
+    opt: &FullOptions,
+    cache: Option<&Path>,
+    log: &mut dyn FnMut(&str),
+) -> Result<(FullCalibration, Basis)> {
+    let t0 = std::time::Instant::now();
+    check_overlap(map, placement, phantom)?;
+    let mut src = BasisSource {
+        coil,
+        sim,
+        cache,
+        runs: 0,
+        cached: 0,
+    };
+    let (s0, e0) = (phantom.material.sigma_s_per_m, phantom.material.eps_r);
+    let (ds, de) = (opt.gel_step[0] * s0, opt.gel_step[1] * e0);
+    let with_gel = |s: f64, e: f64| {
+        let mut p = phantom.clone();
+        p.material.sigma_s_per_m = s0 + ds * s;
+        p.material.eps_r = e0 + de * e;
+        p
+    };
+    let nominal = src.get(Some(phantom), [0.0; 3], "nominal phantom", log)?;
+    let design_runs =
+        opt.placement_runs.unwrap_or(opt.joint.fit_rotation) && (opt.joint.fit_offset || opt.joint.fit_rotation);
+    let half = phantom.size_m.map(|v| 0.5 * v);
+    let reach_m = (half[0] * half[0] + half[1] * half[1] + half[2] * half[2]).sqrt();
+    let placement_design = if design_runs {
+        placement_design(&mut src, phantom, &nominal, opt, reach_m, log)?
+    } else {
+        Vec::new()
+    };
+    let incident = if opt.joint.fit_offset && !design_runs {
+        Some(src.get(None, [0.0; 3], "empty coil (incident field)", log)?)
+    } else {
+        None
+    };
+    let gel = if opt.joint.fit_gel {
+        Some(gel_design(&mut src, &with_gel, &nominal, log)?)
+    } else {
+        None
+    };
+    let parts = ModelParts {
+        incident,
+        gel,
+        design_runs,
+        placement_design,
+        gel_design: [s0, ds, e0, de],
+        cell_m: sim.mesh.cell_m,
+        centre_m: phantom.centre_m(),
+        reach_m,
+    };
+
+    let mut model = parts.build(&nominal, [0.0; 3], [0.0; 3], [0.0; 2])?;
+    let samples = Samples::from_map(map, placement, &model)?;
+    let mut start = weights_start(&nominal, &samples)?;
     let last_boot = opt.joint.bootstrap;
     let mut jopt = opt.joint.clone();
     // A rotation moves the phantom's ends by several quarter cells, beyond the linear model's
@@ -304,30 +468,7 @@ pub fn calibrate_full(
         let p = &f.params;
         let t = [p[3], p[4], p[5]];
         let r = [p[8], p[9], p[10]];
-        steps.push(OuterStep {
-            basis_offset_m: base.0,
-            basis_rotation_deg: base.2.map(f64::to_degrees),
-            basis_sigma_s_per_m: s0 + ds * base.1[0],
-            basis_eps_r: e0 + de * base.1[1],
-            offset_m: t,
-            rotation_deg: r.map(f64::to_degrees),
-            sigma_s_per_m: s0 + ds * p[6],
-            eps_r: e0 + de * p[7],
-            nrmse: f.nrmse,
-        });
-        log(&format!(
-            "fit {}: offset ({:.2}, {:.2}, {:.2}) mm, rotation ({:.2}, {:.2}, {:.2}) deg, sigma {:.4} S/m, eps {:.2}, NRMSE {:.4}",
-            outer,
-            t[0] * 1e3,
-            t[1] * 1e3,
-            t[2] * 1e3,
-            r[0].to_degrees(),
-            r[1].to_degrees(),
-            r[2].to_degrees(),
-            s0 + ds * p[6],
-            e0 + de * p[7],
-            f.nrmse
-        ));
+        steps.push(record_step(outer, base, &f, parts.gel_design, log));
         let turn = (0..3).map(|a| (r[a] - base.2[a]).powi(2)).sum::<f64>().sqrt() * reach_m;
         let shift = (0..3).map(|a| (t[a] - base.0[a]).powi(2)).sum::<f64>().sqrt() + turn;
         let want = match opt.resimulate {
@@ -347,32 +488,15 @@ pub fn calibrate_full(
         }
         outer += 1;
         history.push(p.clone());
-        // The next point: the fit, or after three fits its Aitken extrapolation (the fits of a
-        // placement oscillate towards the truth: the linear model's sensitivities are those of the
-        // nominal point).
-        let next = aitken(&history).unwrap_or_else(|| p.clone());
-        let (t, r, se) = (
-            [next[3], next[4], next[5]],
-            [next[8], next[9], next[10]],
-            [next[6], next[7]],
-        );
-        let mut ph = shifted_gel(phantom, s0 + ds * se[0], e0 + de * se[1]);
-        for a in 0..3 {
-            ph.rotation_deg[a] += r[a].to_degrees();
-        }
-        let what = if history.len() >= 3 && next != *p {
-            "the extrapolated point"
-        } else {
-            "the fitted point"
-        };
-        basis = get(
+        let (t, r, se, ph, what) = next_point(&history, p, phantom, parts.gel_design);
+        basis = src.get(
             Some(&ph),
             t,
             &format!("outer iteration {outer}: phantom at {what}"),
             log,
         )?;
         base = (t, se, r);
-        model = build(&basis, t, r, se)?;
+        model = parts.build(&basis, t, r, se)?;
         start.copy_from_slice(&p[..11]);
     };
     flag_drift(&mut fit, &steps);
@@ -382,8 +506,8 @@ pub fn calibrate_full(
         FullCalibration {
             fit,
             steps,
-            fdtd_runs: runs,
-            cached_bases: cached,
+            fdtd_runs: src.runs,
+            cached_bases: src.cached,
             seconds: t0.elapsed().as_secs_f64(),
             final_offset_m: base.0,
             final_rotation_deg: base.2.map(f64::to_degrees),

@@ -35,6 +35,7 @@ use super::basis::Basis;
 use crate::b1::{B1Map, Placement};
 use crate::error::{Error, Result};
 use crate::grid::{RegularField, ShapeRotation};
+use crate::numerics::{gauss_jordan_inverse, levenberg_marquardt, normal_equations, LeastSquares, LmLimits, LmResult};
 
 /// The full parameter vector: `(Re w0, Re w1, Im w1, tx, ty, tz, s, e, rx, ry, rz)` (rotation
 /// vector in radians, relative to the phantom file's own rotation).
@@ -474,143 +475,67 @@ impl JointModel {
     }
 }
 
-fn cholesky_inverse(a: &[f64], n: usize) -> Option<Vec<f64>> {
-    // Gauss-Jordan with partial pivoting (n <= 8).
-    let mut m = a.to_vec();
-    let mut inv = vec![0.0; n * n];
-    for i in 0..n {
-        inv[i * n + i] = 1.0;
-    }
-    let dmax = (0..n).map(|i| a[i * n + i].abs()).fold(0.0, f64::max);
-    for c in 0..n {
-        let piv = (c..n).max_by(|&x, &y| m[x * n + c].abs().total_cmp(&m[y * n + c].abs()))?;
-        if !(m[piv * n + c].abs() > 1e-14 * dmax) {
-            return None;
-        }
-        for q in 0..n {
-            m.swap(c * n + q, piv * n + q);
-            inv.swap(c * n + q, piv * n + q);
-        }
-        let d = m[c * n + c];
-        for q in 0..n {
-            m[c * n + q] /= d;
-            inv[c * n + q] /= d;
-        }
-        for r in 0..n {
-            if r != c {
-                let f = m[r * n + c];
-                if f != 0.0 {
-                    for q in 0..n {
-                        m[r * n + q] -= f * m[c * n + q];
-                        inv[r * n + q] -= f * inv[c * n + q];
-                    }
-                }
-            }
-        }
-    }
-    Some(inv)
+/// The joint fit's least-squares problem: the active parameters `act` of the full vector, steps from
+/// the Gauss–Jordan inverse of the damped normal equations, projected onto the bounds.
+struct JointProblem<'a> {
+    model: &'a JointModel,
+    s: &'a Samples,
+    act: &'a [usize],
+    /// Pattern values for weights-only fits (they do not change with the weights).
+    pre: Option<Vec<[Complex64; 2]>>,
 }
 
-fn normal(jac: &[f64], r: &[f64], np: usize) -> (Vec<f64>, Vec<f64>) {
-    let mut a = vec![0.0; np * np];
-    let mut g = vec![0.0; np];
-    for (i, ri) in r.iter().enumerate() {
-        let row = &jac[i * np..(i + 1) * np];
+impl LeastSquares for JointProblem<'_> {
+    type Params = Params;
+    fn residuals(&self, f: &Params) -> Option<(Vec<f64>, Vec<f64>)> {
+        self.model.eval_pre(self.s, f, self.act, self.pre.as_deref())
+    }
+    fn step(&self, damped: &[f64], g: &[f64]) -> Option<Vec<f64>> {
+        let np = self.act.len();
+        let inv = gauss_jordan_inverse(damped, np)?;
+        Some(
+            (0..np)
+                .map(|q| -(0..np).map(|c| inv[q * np + c] * g[c]).sum::<f64>())
+                .collect(),
+        )
+    }
+    /// The step size is the step (after the bounds) scaled by the diagonal of `J^T J`.
+    fn trial(&self, full: &Params, step: &[f64], a: &[f64]) -> (Params, f64) {
+        let np = self.act.len();
+        let mut trial = *full;
+        let mut scaled_step = 0.0;
         for q in 0..np {
-            g[q] += row[q] * ri;
-            for s in 0..np {
-                a[q * np + s] += row[q] * row[s];
-            }
+            let p = self.act[q];
+            let (lo, hi) = self.model.bounds(p);
+            trial[p] = (full[p] + step[q]).clamp(lo, hi);
+            scaled_step += (trial[p] - full[p]).powi(2) * a[q * np + q];
         }
+        (trial, scaled_step)
     }
-    (a, g)
-}
-
-struct LmOut {
-    full: Params,
-    r: Vec<f64>,
-    jac: Vec<f64>,
-    iterations: usize,
-    converged: bool,
+    fn converged(&self, scaled_step: f64, rel: f64, cost: f64) -> bool {
+        rel < 1e-10 || scaled_step < 1e-8 * cost.max(1e-300)
+    }
 }
 
 /// Bounded Levenberg–Marquardt from `start` (projected steps). Converged when the relative cost
-/// decrease of an accepted step is below 1e-10 or the scaled step below 1e-8.
-fn lm(model: &JointModel, s: &Samples, start: Params, act: &[usize], max_it: usize) -> Result<LmOut> {
-    let np = act.len();
-    let mut full = start;
+/// decrease of an accepted step is below 1e-10 or the scaled step below 1e-8, or when no damping
+/// lowers the cost (at a bounded minimum).
+fn lm(model: &JointModel, s: &Samples, start: Params, act: &[usize], max_it: usize) -> Result<LmResult<Params>> {
     // Weights only: the pattern values do not change; evaluate them once.
     let pre = if act.iter().all(|&p| p < 3) {
-        model.precompute(s, &full)
+        model.precompute(s, &start)
     } else {
         None
     };
-    let eval = |f: &Params| model.eval_pre(s, f, act, pre.as_deref());
-    let Some((mut r, mut jac)) = eval(&full) else {
-        return Err(Error::Other(
-            "twin fit: the model is undefined at the start point".into(),
-        ));
+    let problem = JointProblem { model, s, act, pre };
+    let limits = LmLimits {
+        max_iterations: max_it,
+        singular_lambda_max: Some(1e14),
+        reject_lambda_max: 1e14,
+        reject_stop_is_converged: true,
     };
-    let rss = |r: &[f64]| r.iter().map(|x| x * x).sum::<f64>();
-    let mut cost = rss(&r);
-    let mut lambda = 1e-3;
-    let mut converged = false;
-    let mut it = 0;
-    while it < max_it {
-        it += 1;
-        let (a, g) = normal(&jac, &r, np);
-        let mut damped = a.clone();
-        for q in 0..np {
-            damped[q * np + q] += lambda * a[q * np + q].max(1e-300);
-        }
-        let Some(inv) = cholesky_inverse(&damped, np) else {
-            lambda *= 10.0;
-            if lambda > 1e14 {
-                break;
-            }
-            continue;
-        };
-        let mut trial = full;
-        let mut scaled_step = 0.0;
-        for q in 0..np {
-            let step: f64 = -(0..np).map(|c| inv[q * np + c] * g[c]).sum::<f64>();
-            let p = act[q];
-            let (lo, hi) = model.bounds(p);
-            trial[p] = (full[p] + step).clamp(lo, hi);
-            scaled_step += (trial[p] - full[p]).powi(2) * a[q * np + q];
-        }
-        let ok = eval(&trial);
-        match ok {
-            Some((r2, j2)) if rss(&r2) < cost => {
-                let c2 = rss(&r2);
-                let rel = (cost - c2) / cost.max(1e-300);
-                full = trial;
-                r = r2;
-                jac = j2;
-                cost = c2;
-                lambda = (lambda / 10.0).max(1e-12);
-                if rel < 1e-10 || scaled_step < 1e-8 * cost.max(1e-300) {
-                    converged = true;
-                    break;
-                }
-            }
-            _ => {
-                lambda *= 10.0;
-                if lambda > 1e14 {
-                    // No decrease possible at any damping: at a (bounded) minimum.
-                    converged = true;
-                    break;
-                }
-            }
-        }
-    }
-    Ok(LmOut {
-        full,
-        r,
-        jac,
-        iterations: it,
-        converged,
-    })
+    levenberg_marquardt(&problem, start, act.len(), &limits)
+        .ok_or_else(|| Error::Other("twin fit: the model is undefined at the start point".into()))
 }
 
 fn derived(full: &Params, model: &JointModel) -> [f64; 4] {
@@ -620,37 +545,25 @@ fn derived(full: &Params, model: &JointModel) -> [f64; 4] {
     [rel.norm(), rel.arg().to_degrees(), s0 + ds * full[6], e0 + de * full[7]]
 }
 
-/// Fits the active parameters to the samples, from the weights of a weights-only fit.
-pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: Params) -> Result<JointFit> {
-    let act = active(opt);
+/// The fitted quantities with their Jacobian standard errors, and the parameters the data do not
+/// determine.
+struct Estimates {
+    relative_amplitude: Estimate,
+    relative_phase_deg: Estimate,
+    offset_m: Option<[Estimate; 3]>,
+    rotation_deg: Option<[Estimate; 3]>,
+    sigma: Option<Estimate>,
+    eps: Option<Estimate>,
+    sigma_eps_correlation: Option<f64>,
+    unidentifiable: Vec<String>,
+}
+
+/// Estimates at the optimum `full` from the covariance `cov` of the active parameters (`None`:
+/// singular, standard errors NaN); derived quantities by the delta method with numeric gradients.
+fn estimates(model: &JointModel, opt: &JointOptions, act: &[usize], full: &Params, cov: Option<&[f64]>) -> Estimates {
+    let full = *full;
     let np = act.len();
-    let n = s.m.len();
-    if n < 2 * np + 2 {
-        return Err(Error::Other(format!("twin fit: {n} samples for {np} parameters")));
-    }
-    let out = lm(
-        model,
-        s,
-        start,
-        &act,
-        if opt.max_iterations == 0 {
-            300
-        } else {
-            opt.max_iterations
-        },
-    )?;
-    let mut full = out.full;
-    if full[0] < 0.0 {
-        full[0] = -full[0];
-        full[1] = -full[1];
-        full[2] = -full[2];
-    }
-    let (r, jac) = model.eval(s, &full, &act).unwrap_or((out.r.clone(), out.jac.clone()));
-    let rss: f64 = r.iter().map(|x| x * x).sum();
-    let s2 = rss / (n - np) as f64;
-    let (a, _) = normal(&jac, &r, np);
-    let cov = cholesky_inverse(&a, np).map(|inv| inv.iter().map(|v| v * s2).collect::<Vec<_>>());
-    let var = |q: usize| cov.as_ref().map_or(f64::NAN, |c| c[q * np + q]);
+    let var = |q: usize| cov.map_or(f64::NAN, |c| c[q * np + q]);
     // Delta method for derived quantities with numeric gradients.
     let d0 = derived(&full, model);
     let mut grads = vec![[0.0; 4]; np];
@@ -667,7 +580,7 @@ pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: Par
         }
     }
     let dvar = |j: usize| -> f64 {
-        let Some(c) = &cov else { return f64::NAN };
+        let Some(c) = cov else { return f64::NAN };
         let mut v = 0.0;
         for q in 0..np {
             for u in 0..np {
@@ -676,21 +589,20 @@ pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: Par
         }
         v
     };
-    let mut relative_amplitude = Estimate::jac(d0[0], dvar(0).sqrt());
-    let mut relative_phase_deg = Estimate::jac(d0[1], dvar(1).sqrt());
+    let relative_amplitude = Estimate::jac(d0[0], dvar(0).sqrt());
+    let relative_phase_deg = Estimate::jac(d0[1], dvar(1).sqrt());
     let qi = |p: usize| act.iter().position(|&x| x == p);
-    let mut offset_m = opt
+    let offset_m = opt
         .fit_offset
         .then(|| [3, 4, 5].map(|p| Estimate::jac(full[p], var(qi(p).unwrap()).sqrt())));
-    let mut rotation_deg = opt
+    let rotation_deg = opt
         .fit_rotation
         .then(|| [8, 9, 10].map(|p| Estimate::jac(full[p].to_degrees(), var(qi(p).unwrap()).sqrt().to_degrees())));
-    let mut sigma = opt.fit_gel.then(|| Estimate::jac(d0[2], dvar(2).sqrt()));
-    let mut eps = opt.fit_gel.then(|| Estimate::jac(d0[3], dvar(3).sqrt()));
+    let sigma = opt.fit_gel.then(|| Estimate::jac(d0[2], dvar(2).sqrt()));
+    let eps = opt.fit_gel.then(|| Estimate::jac(d0[3], dvar(3).sqrt()));
     let sigma_eps_correlation = if opt.fit_gel {
         let (a, b) = (qi(6).unwrap(), qi(7).unwrap());
-        cov.as_ref()
-            .map(|c| c[a * np + b] / (c[a * np + a] * c[b * np + b]).sqrt())
+        cov.map(|c| c[a * np + b] / (c[a * np + a] * c[b * np + b]).sqrt())
     } else {
         None
     };
@@ -723,80 +635,141 @@ pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: Par
             }
         }
     }
+    Estimates {
+        relative_amplitude,
+        relative_phase_deg,
+        offset_m,
+        rotation_deg,
+        sigma,
+        eps,
+        sigma_eps_correlation,
+        unidentifiable,
+    }
+}
+
+/// Residual bootstrap: `opt.bootstrap` refits (from `full`, at most 100 iterations each) to `fitted`
+/// plus residuals `r` drawn with replacement (deterministic seed); where at least 10 refits succeed,
+/// the standard errors become the refits' and the intervals their 2.5 and 97.5 percentiles.
+#[allow(clippy::too_many_arguments)]
+fn bootstrap(
+    model: &JointModel,
+    s: &Samples,
+    opt: &JointOptions,
+    act: &[usize],
+    full: Params,
+    fitted: &[f64],
+    r: &[f64],
+    est: &mut Estimates,
+) {
+    let n = s.m.len();
+    let mut state = opt.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as usize
+    };
+    let mut draws: Vec<Vec<f64>> = vec![Vec::new(); 4 + 3 + 3];
+    let mut sb = Samples {
+        pts: s.pts.clone(),
+        idx: vec![],
+        m: vec![0.0; n],
+        dims: s.dims,
+    };
+    for _ in 0..opt.bootstrap {
+        for i in 0..n {
+            sb.m[i] = fitted[i] + r[next() % n];
+        }
+        let Ok(o) = lm(model, &sb, full, act, 100) else {
+            continue;
+        };
+        let mut f = o.params;
+        if f[0] < 0.0 {
+            f[0] = -f[0];
+            f[1] = -f[1];
+            f[2] = -f[2];
+        }
+        let d = derived(&f, model);
+        for j in 0..4 {
+            draws[j].push(d[j]);
+        }
+        for a in 0..3 {
+            draws[4 + a].push(f[3 + a]);
+            draws[7 + a].push(f[8 + a].to_degrees());
+        }
+    }
+    let pct = |v: &mut Vec<f64>| -> Option<[f64; 2]> {
+        if v.len() < 10 {
+            return None;
+        }
+        v.sort_by(|a, b| a.total_cmp(b));
+        let q = |p: f64| v[((p * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)];
+        Some([q(0.025), q(0.975)])
+    };
+    let set = |e: &mut Estimate, v: &mut Vec<f64>| {
+        if let Some(ci) = pct(v) {
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            e.se = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt();
+            e.ci95 = ci;
+            e.ci95_method = format!("residual bootstrap, {} refits, percentile", v.len());
+        }
+    };
+    set(&mut est.relative_amplitude, &mut draws[0]);
+    set(&mut est.relative_phase_deg, &mut draws[1]);
+    if let Some(e) = est.sigma.as_mut() {
+        set(e, &mut draws[2]);
+    }
+    if let Some(e) = est.eps.as_mut() {
+        set(e, &mut draws[3]);
+    }
+    if let Some(o) = est.offset_m.as_mut() {
+        for a in 0..3 {
+            set(&mut o[a], &mut draws[4 + a]);
+        }
+    }
+    if let Some(o) = est.rotation_deg.as_mut() {
+        for a in 0..3 {
+            set(&mut o[a], &mut draws[7 + a]);
+        }
+    }
+}
+
+/// Fits the active parameters to the samples, from the weights of a weights-only fit.
+pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: Params) -> Result<JointFit> {
+    let act = active(opt);
+    let np = act.len();
+    let n = s.m.len();
+    if n < 2 * np + 2 {
+        return Err(Error::Other(format!("twin fit: {n} samples for {np} parameters")));
+    }
+    let out = lm(
+        model,
+        s,
+        start,
+        &act,
+        if opt.max_iterations == 0 {
+            300
+        } else {
+            opt.max_iterations
+        },
+    )?;
+    let mut full = out.params;
+    if full[0] < 0.0 {
+        full[0] = -full[0];
+        full[1] = -full[1];
+        full[2] = -full[2];
+    }
+    let (r, jac) = model.eval(s, &full, &act).unwrap_or((out.r.clone(), out.jac.clone()));
+    let rss: f64 = r.iter().map(|x| x * x).sum();
+    let s2 = rss / (n - np) as f64;
+    let (a, _) = normal_equations(&jac, &r, np);
+    let cov = gauss_jordan_inverse(&a, np).map(|inv| inv.iter().map(|v| v * s2).collect::<Vec<_>>());
+    let mut est = estimates(model, opt, &act, &full, cov.as_deref());
     let fitted: Vec<f64> = s.m.iter().zip(&r).map(|(m, r)| m + r).collect();
 
     // Residual bootstrap: refit fitted + resampled residuals (same model, same start).
     if opt.bootstrap > 0 {
-        let mut state = opt.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) as usize
-        };
-        let mut draws: Vec<Vec<f64>> = vec![Vec::new(); 4 + 3 + 3];
-        let mut sb = Samples {
-            pts: s.pts.clone(),
-            idx: vec![],
-            m: vec![0.0; n],
-            dims: s.dims,
-        };
-        for _ in 0..opt.bootstrap {
-            for i in 0..n {
-                sb.m[i] = fitted[i] + r[next() % n];
-            }
-            let Ok(o) = lm(model, &sb, full, &act, 100) else {
-                continue;
-            };
-            let mut f = o.full;
-            if f[0] < 0.0 {
-                f[0] = -f[0];
-                f[1] = -f[1];
-                f[2] = -f[2];
-            }
-            let d = derived(&f, model);
-            for j in 0..4 {
-                draws[j].push(d[j]);
-            }
-            for a in 0..3 {
-                draws[4 + a].push(f[3 + a]);
-                draws[7 + a].push(f[8 + a].to_degrees());
-            }
-        }
-        let pct = |v: &mut Vec<f64>| -> Option<[f64; 2]> {
-            if v.len() < 10 {
-                return None;
-            }
-            v.sort_by(|a, b| a.total_cmp(b));
-            let q = |p: f64| v[((p * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)];
-            Some([q(0.025), q(0.975)])
-        };
-        let set = |e: &mut Estimate, v: &mut Vec<f64>| {
-            if let Some(ci) = pct(v) {
-                let mean = v.iter().sum::<f64>() / v.len() as f64;
-                e.se = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt();
-                e.ci95 = ci;
-                e.ci95_method = format!("residual bootstrap, {} refits, percentile", v.len());
-            }
-        };
-        set(&mut relative_amplitude, &mut draws[0]);
-        set(&mut relative_phase_deg, &mut draws[1]);
-        if let Some(e) = sigma.as_mut() {
-            set(e, &mut draws[2]);
-        }
-        if let Some(e) = eps.as_mut() {
-            set(e, &mut draws[3]);
-        }
-        if let Some(o) = offset_m.as_mut() {
-            for a in 0..3 {
-                set(&mut o[a], &mut draws[4 + a]);
-            }
-        }
-        if let Some(o) = rotation_deg.as_mut() {
-            for a in 0..3 {
-                set(&mut o[a], &mut draws[7 + a]);
-            }
-        }
+        bootstrap(model, s, opt, &act, full, &fitted, &r, &mut est);
     }
 
     let mean_m = s.m.iter().sum::<f64>() / n as f64;
@@ -808,14 +781,14 @@ pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: Par
     absr.sort_by(|a, b| a.total_cmp(b));
     Ok(JointFit {
         weights: vec![[full[0], 0.0], [full[1], full[2]]],
-        relative_amplitude,
-        relative_phase_deg,
-        offset_m,
-        rotation_deg,
-        sigma_s_per_m: sigma,
-        eps_r: eps,
-        sigma_eps_correlation,
-        unidentifiable,
+        relative_amplitude: est.relative_amplitude,
+        relative_phase_deg: est.relative_phase_deg,
+        offset_m: est.offset_m,
+        rotation_deg: est.rotation_deg,
+        sigma_s_per_m: est.sigma,
+        eps_r: est.eps,
+        sigma_eps_correlation: est.sigma_eps_correlation,
+        unidentifiable: est.unidentifiable,
         nrmse: (rss / n as f64).sqrt() / mean_m,
         correlation: cv / (vm * vf).sqrt(),
         max_abs_residual: *absr.last().unwrap_or(&0.0),

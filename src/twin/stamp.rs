@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 /// Source inputs of the cached coil basis runs, relative to the crate root: the pipeline up to and
 /// including `twin` (each module depends only on those before it), the plumbing they use to load
-/// their inputs (`spec`) and to size the grid (`resources::axis_cells`), the error type, and the
-/// locked dependency versions.
+/// their inputs (`spec`), to size the grid (`resources::axis_cells`) and to solve (`numerics`: the
+/// circuit model's and the fits' Cholesky and Levenberg–Marquardt), the error type, and the locked
+/// dependency versions.
 pub const MODEL_SOURCES: &[&str] = &[
     "src/grid",
     "src/fdtd",
@@ -17,6 +18,7 @@ pub const MODEL_SOURCES: &[&str] = &[
     "src/twin",
     "src/spec.rs",
     "src/resources.rs",
+    "src/numerics.rs",
     "src/error.rs",
     "Cargo.lock",
 ];

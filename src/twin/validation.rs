@@ -12,7 +12,7 @@ use crate::b1::{Affine, B1Map, B1Unit, Frame, Placement};
 use crate::coil::run::SimulateOptions;
 use crate::coil::{CoilConfig, PhantomConfig};
 use crate::error::Result;
-use crate::validate::{CaseResult, ValidationCase};
+use crate::validation_case::{CaseResult, ValidationCase};
 
 const BODY_15T: &str = include_str!("../../coils/body_1p5t_hp16.toml");
 const ASTM: &str = include_str!("../../phantoms/astm_f2182.toml");
