@@ -32,6 +32,13 @@ impl Error {
             fix: fix.into(),
         }
     }
+    /// An I/O error on `path`.
+    pub fn io(path: &std::path::Path, err: std::io::Error) -> Self {
+        Error::Io {
+            path: path.display().to_string(),
+            err,
+        }
+    }
     /// The process exit code this error maps to (2 for every error; 1 is reserved for failed criteria).
     pub fn exit_code(&self) -> i32 {
         2

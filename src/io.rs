@@ -12,17 +12,11 @@ use crate::error::{Error, Result};
 pub mod output;
 pub use output::{AtomicDir, AtomicFile, OutputPolicy};
 
-fn io_err(path: &Path, err: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        err,
-    }
-}
 
 /// Writes pretty JSON.
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::Other(e.to_string()))?;
-    std::fs::write(path, text + "\n").map_err(|e| io_err(path, e))
+    std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
 }
 
 /// One complex 3-D dataset with its placement on the grid.
@@ -240,8 +234,8 @@ pub fn write_xdmf(path_xmf: &Path, h5_file_name: &str, sets: &[FieldDataset]) ->
         .unwrap_or_else(|| "fields.xmf".into());
     let tmp = path_xmf.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
     let res = std::fs::write(&tmp, x)
-        .map_err(|e| io_err(&tmp, e))
-        .and_then(|_| std::fs::rename(&tmp, path_xmf).map_err(|e| io_err(path_xmf, e)));
+        .map_err(|e| Error::io(&tmp, e))
+        .and_then(|_| std::fs::rename(&tmp, path_xmf).map_err(|e| Error::io(path_xmf, e)));
     if res.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

@@ -33,7 +33,6 @@ use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::io_err;
 use crate::error::{Error, Result};
 
 /// Name of the marker file in every output directory rftwin writes.
@@ -97,7 +96,7 @@ pub fn resolve(p: &Path) -> Result<PathBuf> {
     let abs = if p.is_absolute() {
         p.to_path_buf()
     } else {
-        std::env::current_dir().map_err(|e| io_err(Path::new("."), e))?.join(p)
+        std::env::current_dir().map_err(|e| Error::io(Path::new("."), e))?.join(p)
     };
     let mut cur = PathBuf::new();
     let mut exists = true;
@@ -264,13 +263,13 @@ fn try_lock_at(path: &Path, holder: Option<&str>) -> Result<Option<LockGuard>> {
             .create(true)
             .truncate(false)
             .open(path)
-            .map_err(|e| io_err(path, e))?;
+            .map_err(|e| Error::io(path, e))?;
         match f.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => return Err(io_err(path, e)),
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(path, e)),
         }
-        let mine = f.metadata().map_err(|e| io_err(path, e))?;
+        let mine = f.metadata().map_err(|e| Error::io(path, e))?;
         match std::fs::symlink_metadata(path) {
             Ok(now) if same_file(&mine, &now) => {
                 if let Some(h) = holder {
@@ -448,7 +447,7 @@ fn prepare(target: &Path, policy: &OutputPolicy) -> Result<Target> {
         .file_name()
         .map(|s| s.to_string_lossy().to_string())
         .ok_or_else(|| Error::input(&shown, &policy.key, "has no final name", "give an output path"))?;
-    std::fs::create_dir_all(&parent).map_err(|e| io_err(&parent, e))?;
+    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
     Ok(Target {
         path: t,
         parent,
@@ -531,7 +530,7 @@ impl AtomicDir {
         clean_leftovers(&t.parent, &t.name);
         check_existing(&t.shown, &t.path, policy)?;
         let tmp = t.parent.join(format!(".{}{TMP_TAG}{}", t.name, unique()));
-        std::fs::create_dir(&tmp).map_err(|e| io_err(&tmp, e))?;
+        std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let d = Self {
             tmp,
             target: t,
@@ -540,7 +539,7 @@ impl AtomicDir {
             done: false,
             _lock: lock,
         };
-        std::fs::write(d.tmp.join(MARKER), marker_line(&policy.command)).map_err(|e| io_err(&d.tmp, e))?;
+        std::fs::write(d.tmp.join(MARKER), marker_line(&policy.command)).map_err(|e| Error::io(&d.tmp, e))?;
         Ok(d)
     }
     /// Path of a file inside the (temporary) directory.
@@ -558,24 +557,24 @@ impl AtomicDir {
             Existing::None => match renameat2(&tmp, &dst, RENAME_NOREPLACE) {
                 Ok(()) => false,
                 Err(None) => {
-                    std::fs::rename(&tmp, &dst).map_err(|e| io_err(&dst, e))?;
+                    std::fs::rename(&tmp, &dst).map_err(|e| Error::io(&dst, e))?;
                     false
                 }
-                Err(Some(e)) => return Err(io_err(&dst, e)),
+                Err(Some(e)) => return Err(Error::io(&dst, e)),
             },
             Existing::Empty | Existing::Marked => match renameat2(&tmp, &dst, RENAME_EXCHANGE) {
                 Ok(()) => true, // the old result is now under the temporary name
                 Err(None) => {
                     let aside = self.target.parent.join(format!(".{}{OLD_TAG}{}", self.target.name, unique()));
-                    std::fs::rename(&dst, &aside).map_err(|e| io_err(&dst, e))?;
+                    std::fs::rename(&dst, &aside).map_err(|e| Error::io(&dst, e))?;
                     if let Err(e) = std::fs::rename(&tmp, &dst) {
                         let _ = std::fs::rename(&aside, &dst);
-                        return Err(io_err(&dst, e));
+                        return Err(Error::io(&dst, e));
                     }
                     self.tmp = aside;
                     true
                 }
-                Err(Some(e)) => return Err(io_err(&dst, e)),
+                Err(Some(e)) => return Err(Error::io(&dst, e)),
             },
         };
         self.done = true;
@@ -673,10 +672,10 @@ impl AtomicFile {
         test_pause();
         for (a, b) in &self.sidecars {
             if a.exists() {
-                std::fs::rename(a, b).map_err(|e| io_err(b, e))?;
+                std::fs::rename(a, b).map_err(|e| Error::io(b, e))?;
             }
         }
-        std::fs::rename(&self.tmp, &self.target).map_err(|e| io_err(&self.target, e))?;
+        std::fs::rename(&self.tmp, &self.target).map_err(|e| Error::io(&self.target, e))?;
         self.done = true;
         Ok(self.given.clone())
     }

@@ -6,12 +6,6 @@ use super::*;
 // Atomic PNG writing
 // ---------------------------------------------------------------------------------------------
 
-pub(super) fn io_err(path: &Path, err: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        err,
-    }
-}
 
 pub(super) fn temp_path(path: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -55,8 +49,8 @@ pub(super) fn write_png(path: &Path, size: (u32, u32), draw: impl FnOnce(&Area) 
         out.flush()?;
         out.get_ref().sync_all()
     })()
-    .map_err(|e| io_err(&tmp, e))
-    .and_then(|_| std::fs::rename(&tmp, path).map_err(|e| io_err(path, e)));
+    .map_err(|e| Error::io(&tmp, e))
+    .and_then(|_| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

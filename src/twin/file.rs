@@ -236,10 +236,7 @@ impl FieldsTable {
 /// is appended by [`append_fields`].
 pub fn write_fit(dir: &Path, file: &TwinFile, comment: &FitComment) -> Result<()> {
     let path = dir.join(NAME);
-    std::fs::write(&path, file.fit_text(comment)).map_err(|err| Error::Io {
-        path: path.display().to_string(),
-        err,
-    })
+    std::fs::write(&path, file.fit_text(comment)).map_err(|err| Error::io(&path, err))
 }
 
 /// Appends the `[fields]` table to `dir/twin.toml` (written under a temporary name, then renamed);
@@ -274,10 +271,7 @@ pub fn append_fields(dir: &Path, fields: &FieldsTable) -> Result<()> {
     let tmp = dir.join(format!(".twin.toml.tmp-{}", std::process::id()));
     std::fs::write(&tmp, text)
         .and_then(|_| std::fs::rename(&tmp, &toml_path))
-        .map_err(|err| Error::Io {
-            path: toml_path.display().to_string(),
-            err,
-        })
+        .map_err(|err| Error::io(&toml_path, err))
 }
 
 /// The files a twin directory written by `twin fit` refers to (`coil`, `phantom`, `measured` in
