@@ -338,6 +338,10 @@ impl Simulation {
     fn ext<T: Extension>(&self) -> Option<&T> {
         self.exts.iter().find_map(|e| (**e).as_any().downcast_ref::<T>())
     }
+    /// The step extension of type `T`, mutable, if the list has one.
+    fn ext_mut<T: Extension>(&mut self) -> Option<&mut T> {
+        self.exts.iter_mut().find_map(|e| (**e).as_any_mut().downcast_mut::<T>())
+    }
 
     /// Sets a callback called once per period (CW) or energy check (broadband).
     pub fn set_progress(&mut self, f: Option<ProgressFn>) {
@@ -691,9 +695,7 @@ impl Simulation {
             for p in probes.iter_mut() {
                 p.reset();
             }
-            self.exts
-                .iter_mut()
-                .find_map(|e| (**e).as_any_mut().downcast_mut::<Lumped>())
+            self.ext_mut::<Lumped>()
                 .expect("step_extensions always adds the lumped elements")
                 .reset_dft();
             cur.iter_mut().for_each(|x| *x = Complex64::default());
