@@ -35,6 +35,15 @@ pub fn read_text(path: &Path) -> Result<String> {
     })
 }
 
+/// A file's `name` key, else its file name without extension, else `default`.
+pub fn name_or_stem(name: Option<String>, path: &Path, default: &str) -> String {
+    name.unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| default.into())
+    })
+}
+
 /// The loader preamble: reads `path` and hands its text and its display name (the name errors use)
 /// to the format's `from_toml_str`.
 pub fn load<T>(path: &Path, from_toml_str: impl FnOnce(&str, &str) -> Result<T>) -> Result<T> {

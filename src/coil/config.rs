@@ -266,12 +266,7 @@ impl CoilConfig {
         p.finish()?;
         Ok(Self {
             source_name: source_name.into(),
-            name: raw.name.unwrap_or_else(|| {
-                Path::new(source_name)
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "coil".into())
-            }),
+            name: crate::spec::name_or_stem(raw.name, Path::new(source_name), "coil"),
             description: raw.description.unwrap_or_default(),
             coil_type,
             rungs,

@@ -239,12 +239,7 @@ impl PhantomConfig {
         p.finish()?;
         Ok(Self {
             source_name: source_name.into(),
-            name: raw.name.unwrap_or_else(|| {
-                Path::new(source_name)
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "phantom".into())
-            }),
+            name: crate::spec::name_or_stem(raw.name, Path::new(source_name), "phantom"),
             description: raw.description.unwrap_or_default(),
             shape,
             size_m,

@@ -285,12 +285,7 @@ impl Implant {
             );
             ImplantKind::BareWire
         });
-        let name = raw.name.clone().unwrap_or_else(|| {
-            Path::new(source_name)
-                .file_stem()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_else(|| "implant".into())
-        });
+        let name = crate::spec::name_or_stem(raw.name.clone(), Path::new(source_name), "implant");
         let metal_v = check_metal(&mut p, &raw);
         let radius = positive(&mut p, "radius_m", raw.radius_m, "0.0005");
         let path_m = check_path(&mut p, &raw, kind);

@@ -318,11 +318,7 @@ fn implant_placement(p: &mut Problems, i: usize, im: &ImplantToml, base: &Path) 
         }
     }
     let file = resolve(base, &im.file);
-    let name = im.name.clone().unwrap_or_else(|| {
-        file.file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default()
-    });
+    let name = crate::spec::name_or_stem(im.name.clone(), &file, "");
     ImplantPlacement {
         file,
         name,
