@@ -372,3 +372,82 @@ mod tests {
         );
     }
 }
+
+/// Solves `a x = b` for the complex `n x n` matrix `a` (row-major) and `m` right-hand sides (`b` is
+/// `n x m`, row-major) by Gaussian elimination with partial pivoting; `None` when a pivot is at most
+/// 1e-13 of the largest entry of `a` (numerically singular). Meant for the small dense systems of
+/// circuit algebra (tens of ports).
+pub fn complex_solve(
+    a: &[num_complex::Complex64],
+    b: &[num_complex::Complex64],
+    n: usize,
+    m: usize,
+) -> Option<Vec<num_complex::Complex64>> {
+    let mut a = a.to_vec();
+    let mut x = b.to_vec();
+    let amax = a.iter().map(|z| z.norm()).fold(0.0, f64::max);
+    if !(amax > 0.0) || !amax.is_finite() {
+        return None;
+    }
+    for c in 0..n {
+        let piv = (c..n).max_by(|&p, &q| a[p * n + c].norm().total_cmp(&a[q * n + c].norm()))?;
+        if !(a[piv * n + c].norm() > 1e-13 * amax) {
+            return None;
+        }
+        if piv != c {
+            for q in 0..n {
+                a.swap(c * n + q, piv * n + q);
+            }
+            for q in 0..m {
+                x.swap(c * m + q, piv * m + q);
+            }
+        }
+        let d = a[c * n + c];
+        for r in c + 1..n {
+            let f = a[r * n + c] / d;
+            if f.norm() == 0.0 {
+                continue;
+            }
+            for q in c..n {
+                let t = a[c * n + q];
+                a[r * n + q] -= f * t;
+            }
+            for q in 0..m {
+                let t = x[c * m + q];
+                x[r * m + q] -= f * t;
+            }
+        }
+    }
+    for c in (0..n).rev() {
+        for q in 0..m {
+            let mut s = x[c * m + q];
+            for k in c + 1..n {
+                s -= a[c * n + k] * x[k * m + q];
+            }
+            x[c * m + q] = s / a[c * n + c];
+        }
+    }
+    Some(x)
+}
+
+/// The inverse of the complex `n x n` matrix `a` (row-major); `None` when numerically singular.
+pub fn complex_inverse(a: &[num_complex::Complex64], n: usize) -> Option<Vec<num_complex::Complex64>> {
+    let mut eye = vec![num_complex::Complex64::default(); n * n];
+    for i in 0..n {
+        eye[i * n + i] = num_complex::Complex64::new(1.0, 0.0);
+    }
+    complex_solve(a, &eye, n, n)
+}
+
+/// The 1-norm condition number `|a|_1 |a^-1|_1` of the complex `n x n` matrix `a`; infinite when singular.
+pub fn complex_condition(a: &[num_complex::Complex64], n: usize) -> f64 {
+    let norm1 = |m: &[num_complex::Complex64]| {
+        (0..n)
+            .map(|c| (0..n).map(|r| m[r * n + c].norm()).sum::<f64>())
+            .fold(0.0, f64::max)
+    };
+    match complex_inverse(a, n) {
+        Some(inv) => norm1(a) * norm1(&inv),
+        None => f64::INFINITY,
+    }
+}

@@ -84,6 +84,10 @@ pub struct PortToml {
     pub impedance_ohm: Option<f64>,
     /// Drive phase; default: 0 for linear drive, `-(angle - first port angle)` for quadrature.
     pub phase_deg: Option<f64>,
+    /// Rung ports only: the port sits in its own gap in series in the rung at this z (m, coil
+    /// frame; e.g. next to a ring) instead of across the rung's capacitor. Used by the
+    /// co-simulation model (`--model cosim`).
+    pub z_m: Option<f64>,
 }
 
 /// A coil file exactly as written (every key optional here, so that validation can name what is missing).
@@ -152,6 +156,9 @@ pub struct Port {
     pub impedance_ohm: f64,
     /// Phase of the port's source (deg, time factor e^{+i w t}).
     pub phase_deg: f64,
+    /// Rung ports: z of the port's own series gap (m); `None`: across the rung capacitor (or, for
+    /// ring ports, across the ring capacitor).
+    pub z_m: Option<f64>,
 }
 
 /// A validated coil: plain typed data in SI units.
@@ -207,7 +214,7 @@ pub const MAX_COIL_RADIUS_M: f64 = 2.0;
 /// Largest rung length the models accept (m).
 pub const MAX_COIL_LENGTH_M: f64 = 5.0;
 
-const COIL_KEYS: &str = "name, description, type, rungs, rung_radius_m, rung_length_m, rung_width_m, ring_width_m, rung_angle_offset_deg, shield_radius_m, shield_length_m, freq_hz, field_t, nucleus, capacitance_f, rung_capacitance_f, ring_capacitance_f, drive, [[ports]] (angle_deg, element, impedance_ohm, phase_deg)";
+const COIL_KEYS: &str = "name, description, type, rungs, rung_radius_m, rung_length_m, rung_width_m, ring_width_m, rung_angle_offset_deg, shield_radius_m, shield_length_m, freq_hz, field_t, nucleus, capacitance_f, rung_capacitance_f, ring_capacitance_f, drive, [[ports]] (angle_deg, element, impedance_ohm, phase_deg, z_m)";
 
 fn cap_value(p: &mut Problems, key: &str, v: &CapValue) -> CapSetting {
     match v {
@@ -690,11 +697,23 @@ fn check_port(
             "use `element = \"rung\"` for low_pass coils",
         );
     }
-    if element == PortElement::Rung && coil_type == CoilType::HighPass {
+    let z_m = pt.z_m;
+    if let Some(z) = z_m {
+        if element != PortElement::Rung {
+            p.add(
+                &format!("{key}.z_m"),
+                "z_m is for ports in a rung (their own gap at that z); a ring port sits across its ring capacitor",
+                "remove z_m, or use `element = \"rung\"`",
+            );
+        } else if !z.is_finite() {
+            p.add(&format!("{key}.z_m"), "not finite", "give the port's z in metres, e.g. 0.1");
+        }
+    }
+    if element == PortElement::Rung && coil_type == CoilType::HighPass && z_m.is_none() {
         p.add(
             &format!("{key}.element"),
             "a port in a rung of a high_pass coil has no rung capacitor to sit across",
-            "use `element = \"ring\"` for high_pass coils",
+            "use `element = \"ring\"` for high_pass coils, or give `z_m` (the port's own gap in the rung)",
         );
     }
     let mut index = 0;
@@ -728,6 +747,7 @@ fn check_port(
         index,
         impedance_ohm,
         phase_deg: pt.phase_deg.unwrap_or(f64::NAN),
+        z_m,
     })
 }
 

@@ -15,6 +15,7 @@
 pub mod circuit;
 pub mod command;
 pub mod config;
+pub mod cosim;
 pub mod fdtd_model;
 pub mod field;
 pub mod field_validation;

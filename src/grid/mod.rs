@@ -314,6 +314,9 @@ impl BitSet {
             words: vec![0; n.div_ceil(64)],
         }
     }
+    fn clear(&mut self, i: usize) {
+        self.words[i / 64] &= !(1u64 << (i % 64));
+    }
     fn set(&mut self, i: usize) {
         self.words[i / 64] |= 1 << (i % 64);
     }
@@ -460,6 +463,23 @@ impl VoxelModel {
         let idx = self.node_index(i, j, k);
         self.thin_pec[comp.index()].set(idx);
         Ok(())
+    }
+
+    /// Removes thin PEC from one edge (a gap cut into a conductor, e.g. a port in a rung); false
+    /// if the edge was not thin PEC or lies outside the grid.
+    pub fn clear_pec_edge(&mut self, comp: Comp, i: usize, j: usize, k: usize) -> bool {
+        let [nx, ny, nz] = self.grid.dims();
+        let lim = match comp {
+            Comp::X => [nx, ny + 1, nz + 1],
+            Comp::Y => [nx + 1, ny, nz + 1],
+            Comp::Z => [nx + 1, ny + 1, nz],
+        };
+        if i >= lim[0] || j >= lim[1] || k >= lim[2] || !self.is_thin_pec(comp, i, j, k) {
+            return false;
+        }
+        let idx = self.node_index(i, j, k);
+        self.thin_pec[comp.index()].clear(idx);
+        true
     }
 
     /// Overrides the material `(eps_r, sigma)` seen by one E edge (sub-cell models). PEC cells
