@@ -699,3 +699,42 @@ pub fn b1_plus_of(pb: &PortBasis, circ: &Circuit, emf: &[Complex64]) -> Result<R
     let (_, h) = pb.fields(&s.i);
     b1_plus(&h)
 }
+
+/// A CW simulation of the same coil with the circuit `circ` built in (capacitors as lumped
+/// capacitors, feeds as sources with their source impedance: in their own gap a voltage source in
+/// series with it, across a capacitor a Norton source in parallel with the capacitor) and EMFs
+/// `emf` (V) at `freq_hz`: the direct FDTD run the co-simulation must reproduce.
+pub fn direct_spec(mesh: &BirdcageMesh, pb: &PortBasis, circ: &Circuit, emf: &[Complex64]) -> Result<SimulationSpec> {
+    let freq = pb.freq_hz;
+    let mut spec = SimulationSpec::new(mesh.model.clone());
+    spec.cell_key = ("coil model".into(), "cell_m (--cell-mm)".into());
+    spec.boundaries = mesh.boundaries.clone();
+    spec.courant = mesh.courant;
+    spec.cw_freq_hz = Some(freq);
+    spec.port_freqs_hz = vec![freq];
+    let wave = |a: Complex64| Waveform::Cw {
+        freq_hz: freq,
+        amplitude: 1.0,
+        phase_rad: a.arg(),
+        ramp_periods: 3.0,
+    };
+    for (j, p) in pb.ports.iter().enumerate() {
+        let (c, node) = p.edge;
+        let e = p.feed.and_then(|f| emf.get(f).copied()).unwrap_or_default() * p.orient;
+        let l = match (circ.capacitance_f[j], circ.source_ohm[j]) {
+            (Some(cf), None) => LumpedSpec::capacitor(&p.name, c, node, cf),
+            (None, Some(r)) => LumpedSpec::port(&p.name, c, node, r, e.norm(), wave(e)),
+            (Some(cf), Some(r)) => {
+                let mut l = LumpedSpec::capacitor(&p.name, c, node, cf);
+                // Norton: V_s / R in parallel with 1/R; the element's current flows into the
+                // structure, as the source's does.
+                l.current = Some((e.norm() / r, wave(e)));
+                l.parallel_g_s = 1.0 / r;
+                l
+            }
+            (None, None) => continue,
+        };
+        spec.lumped.push(l);
+    }
+    Ok(spec)
+}
