@@ -70,6 +70,12 @@ pub enum TwinCommand {
         /// Levenberg–Marquardt iteration limit; a fit that stops there without converging exits 1.
         #[arg(long, default_value_t = 300)]
         max_iterations: usize,
+        /// The coil model: `ideal` (impressed uniform rung currents; the default for now) or
+        /// `cosim` (the resonant coil by circuit co-simulation: conductors, capacitors tuned to
+        /// Larmor and feeds with their source impedance; one FDTD port run per capacitor and feed,
+        /// cached).
+        #[arg(long, default_value = "ideal")]
+        model: crate::coil::run::DriveModel,
     },
     /// Make a synthetic measured |B1+| map (µT) of the phantom from the model, with a known port
     /// imbalance, phase error and noise (for tests and examples). Output .nii.gz or .h5.
@@ -116,6 +122,12 @@ pub enum TwinCommand {
         /// Gel permittivity as a multiple of the phantom file's value.
         #[arg(long, default_value_t = 1.0)]
         eps_scale: f64,
+        /// The coil model: `ideal` (impressed uniform rung currents; the default for now) or
+        /// `cosim` (the resonant coil by circuit co-simulation: conductors, capacitors tuned to
+        /// Larmor and feeds with their source impedance; one FDTD port run per capacitor and feed,
+        /// cached).
+        #[arg(long, default_value = "ideal")]
+        model: crate::coil::run::DriveModel,
     },
 }
 
@@ -137,6 +149,7 @@ pub fn run(what: TwinCommand) -> anyhow::Result<i32> {
             rotation_deg,
             sigma_scale,
             eps_scale,
+            model,
         } => {
             let s = command::synth(&SynthCommand {
                 coil,
@@ -154,6 +167,7 @@ pub fn run(what: TwinCommand) -> anyhow::Result<i32> {
                 rotation_deg,
                 sigma_scale,
                 eps_scale,
+                model,
             })?;
             println!("{}", serde_json::to_string_pretty(&s.to_json())?);
             Ok(0)
@@ -178,6 +192,7 @@ pub fn run(what: TwinCommand) -> anyhow::Result<i32> {
             no_resimulate,
             max_outer,
             max_iterations,
+            model,
         } => {
             let cmd = FitCommand {
                 cache_dir: cache_choice(no_cache, cache_dir, &out),
@@ -197,6 +212,7 @@ pub fn run(what: TwinCommand) -> anyhow::Result<i32> {
                 no_resimulate,
                 max_outer,
                 max_iterations,
+                model,
             };
             let bar = super::spinner(quiet);
             let mut log = |m: &str| {

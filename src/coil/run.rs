@@ -14,6 +14,43 @@ use crate::error::{Error, Result};
 use crate::fdtd::{FieldKind, Probe, ProgressFn, RunStats, Simulation, SteadyState, YeeVector};
 use crate::grid::{GridPlacement, RegularField};
 
+/// Which model of the coil's drive a basis (twin) computation uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriveModel {
+    /// Impressed rung currents, uniform along each rung (no conductors, no capacitors).
+    #[default]
+    Ideal,
+    /// The resonant coil (PEC conductors, capacitors and feed ports) by circuit co-simulation
+    /// (`coil::cosim`): tuned to Larmor, driven through its feeds' source impedances.
+    Cosim,
+}
+
+impl std::str::FromStr for DriveModel {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "ideal" => Ok(DriveModel::Ideal),
+            "cosim" => Ok(DriveModel::Cosim),
+            _ => Err(Error::input(
+                "command line",
+                "--model",
+                format!("unknown drive model '{s}'"),
+                "use --model cosim (co-simulated resonant coil) or --model ideal (impressed uniform rung currents)",
+            )),
+        }
+    }
+}
+
+impl DriveModel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriveModel::Ideal => "ideal",
+            DriveModel::Cosim => "cosim",
+        }
+    }
+}
+
 /// How to drive and run the coil.
 #[derive(Clone, Debug)]
 pub struct SimulateOptions {
@@ -24,6 +61,10 @@ pub struct SimulateOptions {
     /// Frequency (default: the coil's Larmor frequency).
     pub freq_hz: Option<f64>,
     pub steady: SteadyState,
+    /// The drive model of basis (twin) computations.
+    pub model: DriveModel,
+    /// The port runs of the co-simulation model.
+    pub port_runs: crate::coil::cosim::PortRunOptions,
 }
 
 impl Default for SimulateOptions {
@@ -38,6 +79,8 @@ impl Default for SimulateOptions {
                 min_periods: 4,
                 max_periods: 200,
             },
+            model: DriveModel::Ideal,
+            port_runs: Default::default(),
         }
     }
 }

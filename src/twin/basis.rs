@@ -29,7 +29,7 @@ use ndarray::{Array1, Array2, Array3};
 use num_complex::{Complex32, Complex64};
 
 use crate::coil::fdtd_model::{self, BirdcageMesh, ModelKind};
-use crate::coil::run::{run_mesh, SimulateOptions};
+use crate::coil::run::{run_mesh, DriveModel, SimulateOptions};
 use crate::coil::{b1_plus, CoilConfig, PhantomConfig};
 use crate::error::{Error, Result};
 use crate::fdtd::{FieldKind, ProgressFn, YeeVector};
@@ -61,6 +61,9 @@ pub struct Basis {
     pub lumped_vi: Vec<Vec<(Complex64, Complex64)>>,
     pub materials: CellMaterials,
     pub cell_m: f64,
+    /// The co-simulation model's circuit (tuning, feeds, port runs) as JSON, when the basis was
+    /// made with `DriveModel::Cosim`.
+    pub circuit: Option<serde_json::Value>,
 }
 
 impl Basis {
@@ -104,7 +107,7 @@ pub enum CacheOutcome {
     NotCached(Option<String>),
 }
 
-const FORMAT: &str = "rftwin-twin-basis-v1";
+const FORMAT: &str = "rftwin-twin-basis-v2";
 
 /// Hash of the source of the modules that compute a basis (`grid`, `fdtd`, `coil`, `b1`, `twin`,
 /// `error`) and of `Cargo.lock`, from the build script: part of every cache key.
@@ -131,7 +134,7 @@ impl BasisRequest<'_> {
             p
         });
         format!(
-            "{FORMAT}; rftwin {}; model {}; coil {}; phantom {}; offset_m {:?}; mesh {:?}; freq_hz {:?}; steady {:?}",
+            "{FORMAT}; rftwin {}; model {}; coil {}; phantom {}; offset_m {:?}; mesh {:?}; freq_hz {:?}; steady {:?}; drive {}; port_runs {}",
             env!("CARGO_PKG_VERSION"),
             MODEL_STAMP,
             serde_json::to_string(&coil).unwrap_or_default(),
@@ -140,6 +143,8 @@ impl BasisRequest<'_> {
             self.opt.mesh,
             self.opt.freq_hz,
             self.opt.steady,
+            self.opt.model.as_str(),
+            serde_json::to_string(&self.opt.port_runs).unwrap_or_default(),
         )
     }
     /// The cache file name for this request.
@@ -353,8 +358,100 @@ fn combine_yee(a: &YeeVector, b: &YeeVector, ca: Complex32, cb: Complex32) -> Ye
     }
 }
 
-/// Runs the two basis patterns (no cache).
-pub fn compute_basis_request(req: &BasisRequest, mut progress: Option<&mut dyn FnMut(usize)>) -> Result<Basis> {
+/// Runs the two basis patterns (no cache): of the ideal drive, or of the co-simulated coil's two
+/// feeds (see [`compute_cosim_basis`]).
+pub fn compute_basis_request(req: &BasisRequest, progress: Option<&mut dyn FnMut(usize)>) -> Result<Basis> {
+    match req.opt.model {
+        DriveModel::Ideal => compute_ideal_basis(req, progress),
+        DriveModel::Cosim => compute_cosim_basis(req, progress),
+    }
+}
+
+/// The co-simulation basis: the resonant coil with the (shifted, sub-cell) phantom, one port run per
+/// capacitor and feed, the auto capacitors tuned to Larmor by circuit algebra, and two patterns:
+/// feed 1 with EMF `e^{i phi_1}` (1 V) and feed 2 with EMF `i e^{i phi_2}`, the coil file's phases,
+/// so that the nominal drive is the weight pair (1, -i) as for the ideal model's cos/sin patterns
+/// and the fit's port-2 amplitude and phase error mean the feed EMF's. The accepted power of any
+/// combination follows from the feeds' voltages and currents (`lumped_vi`, one entry per feed).
+pub fn compute_cosim_basis(req: &BasisRequest, mut progress: Option<&mut dyn FnMut(usize)>) -> Result<Basis> {
+    use crate::coil::cosim;
+    let coil = req.coil;
+    if coil.ports.len() != 2 {
+        return Err(Error::input(
+            &coil.source_name,
+            "ports",
+            format!("the co-simulation twin fits two feeds; the coil has {}", coil.ports.len()),
+            "give two [[ports]] (quadrature drive), or use --model ideal",
+        ));
+    }
+    let ph = req.phantom.map(|p| shifted_phantom(p, req.offset_m));
+    let kind = ModelKind::Resonant(fdtd_model::Gaps::for_type(coil.coil_type));
+    let mut mesh = fdtd_model::mesh(coil, ph.as_ref(), kind, &req.opt.mesh)?;
+    if let Some(p) = &ph {
+        subcell_phantom(&mut mesh, p)?;
+    }
+    let ports = cosim::cosim_ports(coil, &mut mesh)?;
+    let freq = req.opt.freq_hz.unwrap_or(coil.freq_hz);
+    let mut report = |k: usize, _n: usize| {
+        if let Some(p) = progress.as_mut() {
+            p(k);
+        }
+    };
+    let pb = cosim::compute_port_basis(&mesh, &ports, freq, &req.opt.port_runs, Some(&mut report))?;
+    if let Some(k) = pb.runs_converged.iter().position(|c| !c) {
+        return Err(Error::NotConverged {
+            what: format!(
+                "co-simulation port run {} ({}) did not decay by {} dB within {} periods",
+                k, pb.ports[k].name, req.opt.port_runs.decay_db, req.opt.port_runs.max_periods
+            ),
+        });
+    }
+    let (circ, tuning) = cosim::tune(coil, &pb, 1e-5)?;
+    let feeds = cosim::feed_reports(coil, &pb, &circ)?;
+    let phase = |p: usize| Complex64::from_polar(1.0, coil.ports[p].phase_deg.to_radians());
+    let patterns = [
+        vec![phase(0), Complex64::default()],
+        vec![Complex64::default(), Complex64::i() * phase(1)],
+    ];
+    let mut fields = Vec::new();
+    let mut e = Vec::new();
+    let mut h = Vec::new();
+    let mut lumped = Vec::new();
+    let mut power = Vec::new();
+    for emf in &patterns {
+        let s = pb.solve(&circ, emf)?;
+        let (ev, hv) = pb.fields(&s.i);
+        fields.push(b1_plus(&hv)?);
+        e.push(ev);
+        h.push(hv);
+        power.push(s.accepted_power_w);
+        lumped.push(s.feed_vi);
+    }
+    let circuit = serde_json::json!({
+        "model": "cosim",
+        "ports": pb.ports.iter().map(|p| &p.name).collect::<Vec<_>>(),
+        "tuning": tuning,
+        "feeds": feeds,
+        "port_run_steps": pb.run_steps,
+        "port_runs_s": pb.seconds,
+        "band_hz": [pb.band_hz[0], pb.band_hz[pb.band_hz.len() - 1]],
+        "pattern_emf": "pattern 1: feed 1 EMF 1 V at its phase; pattern 2: feed 2 EMF 1 V at its phase + 90 deg (nominal drive = weights (1, -i))",
+    });
+    Ok(Basis {
+        names: vec!["feed1".into(), "feed2".into()],
+        fields,
+        freq_hz: freq,
+        input_power_w: power,
+        e,
+        h,
+        lumped_vi: lumped,
+        materials: cell_materials(&mesh),
+        cell_m: req.opt.mesh.cell_m,
+        circuit: Some(circuit),
+    })
+}
+
+fn compute_ideal_basis(req: &BasisRequest, mut progress: Option<&mut dyn FnMut(usize)>) -> Result<Basis> {
     let mesh = basis_mesh(req)?;
     let freq = req.opt.freq_hz.unwrap_or(req.coil.freq_hz);
     let mut runs = Vec::new();
@@ -416,6 +513,7 @@ pub fn compute_basis_request(req: &BasisRequest, mut progress: Option<&mut dyn F
         lumped_vi: lumped,
         materials: cell_materials(&mesh),
         cell_m: req.opt.mesh.cell_m,
+        circuit: None,
     })
 }
 
@@ -483,6 +581,10 @@ fn checksum(b: &Basis) -> u64 {
     for a in [&m.sigma_s_per_m, &m.eps_r, &m.density_kg_per_m3] {
         a.iter().for_each(|x| put(*x as f64));
     }
+    bytes.extend_from_slice(b.names.join("\n").as_bytes());
+    if let Some(c) = &b.circuit {
+        bytes.extend_from_slice(c.to_string().as_bytes());
+    }
     fnv1a64(&bytes)
 }
 
@@ -521,6 +623,14 @@ pub fn write_basis(path: &Path, key: &str, b: &Basis) -> Result<()> {
         f.new_dataset_builder()
             .with_data(&Array1::from(checksum(b).to_le_bytes().to_vec()))
             .create("checksum")?;
+        f.new_dataset_builder()
+            .with_data(&Array1::from(b.names.join("\n").into_bytes()))
+            .create("names")?;
+        if let Some(c) = &b.circuit {
+            f.new_dataset_builder()
+                .with_data(&Array1::from(c.to_string().into_bytes()))
+                .create("circuit_json")?;
+        }
         for k in 0..b.fields.len() {
             let g = f.create_group(&format!("basis{k}"))?;
             write_field(&g, "b1_plus", &b.fields[k])?;
@@ -576,6 +686,20 @@ pub fn read_basis(path: &Path, key: &str) -> Result<Basis> {
         let stored_key = f.dataset("key")?.read_raw::<u8>()?;
         let fc = f.dataset("freq_hz_cell_m")?.read_raw::<f64>()?;
         let sum = f.dataset("checksum")?.read_raw::<u8>()?;
+        let names: Vec<String> = String::from_utf8_lossy(&f.dataset("names")?.read_raw::<u8>()?)
+            .split('\n')
+            .map(String::from)
+            .collect();
+        let circuit = match f.dataset("circuit_json") {
+            Ok(d) => Some(
+                serde_json::from_slice::<serde_json::Value>(&d.read_raw::<u8>()?)
+                    .map_err(|e| hdf5::Error::from(e.to_string().as_str()))?,
+            ),
+            Err(_) => None,
+        };
+        if names.len() != 2 {
+            return Err("bad names".into());
+        }
         if fc.len() != 2 {
             return Err("bad freq_hz_cell_m".into());
         }
@@ -624,7 +748,7 @@ pub fn read_basis(path: &Path, key: &str) -> Result<Basis> {
         };
         Ok((
             Basis {
-                names: vec!["cos".into(), "sin".into()],
+                names,
                 fields,
                 freq_hz: fc[0],
                 input_power_w: power,
@@ -633,6 +757,7 @@ pub fn read_basis(path: &Path, key: &str) -> Result<Basis> {
                 lumped_vi: lumped,
                 materials,
                 cell_m: fc[1],
+                circuit,
             },
             stored_key,
             sum,

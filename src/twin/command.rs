@@ -10,7 +10,7 @@ use super::file::{FitComment, TwinFile};
 use super::{FullCalibration, TwinFields};
 use crate::b1::map_file::MapOutput;
 use crate::b1::{Affine, B1Map, B1Unit, Frame, Placement};
-use crate::coil::run::SimulateOptions;
+use crate::coil::run::{DriveModel, SimulateOptions};
 use crate::coil::{CoilConfig, PhantomConfig};
 use crate::error::{Error, Result};
 
@@ -38,12 +38,13 @@ pub fn cache_choice(no_cache: bool, dir: Option<PathBuf>, out: &Path) -> Option<
 }
 
 /// The coil model's options for `--cell-mm`.
-fn sim_options(cell_mm: f64) -> Result<SimulateOptions> {
+fn sim_options(cell_mm: f64, model: DriveModel) -> Result<SimulateOptions> {
     if !(cell_mm > 0.0) {
         return Err(Error::input("command line", "--cell-mm", "must be > 0", "e.g. --cell-mm 10"));
     }
     let mut o = SimulateOptions::default();
     o.mesh.cell_m = cell_mm * 1e-3;
+    o.model = model;
     Ok(o)
 }
 
@@ -68,6 +69,8 @@ pub struct SynthCommand {
     pub rotation_deg: String,
     pub sigma_scale: f64,
     pub eps_scale: f64,
+    /// The coil model that makes the map.
+    pub model: DriveModel,
 }
 
 /// What `twin synth` made (printed as JSON).
@@ -90,7 +93,7 @@ impl SynthSummary {
             "cell_mm": c.cell_mm, "voxel_mm": c.voxel_mm, "dims": self.dims, "origin_m": self.origin_m,
             "imbalance": c.imbalance, "phase_deg": c.phase_deg, "noise": c.noise, "seed": c.seed, "centre_ut": c.centre_ut,
             "offset_mm": self.offset_mm, "sigma_s_per_m": self.sigma_s_per_m, "eps_r": self.eps_r,
-            "unit": "uT", "frame": "simulation (coil frame, isocentre at 0, z along the bore)",
+            "unit": "uT", "frame": "simulation (coil frame, isocentre at 0, z along the bore)", "model": c.model.as_str(),
         })
     }
 }
@@ -129,7 +132,7 @@ pub fn synth(cmd: &SynthCommand) -> Result<SynthSummary> {
             "fix the values",
         ));
     }
-    let sim_opts = sim_options(cmd.cell_mm)?;
+    let sim_opts = sim_options(cmd.cell_mm, cmd.model)?;
     let basis = super::compute_basis_request(
         &super::BasisRequest {
             coil: &c,
@@ -205,6 +208,8 @@ pub struct FitCommand {
     pub no_resimulate: bool,
     pub max_outer: Option<usize>,
     pub max_iterations: usize,
+    /// The coil model fitted (`--model`).
+    pub model: DriveModel,
 }
 
 /// What `twin fit` found (`fit.json`; also printed).
@@ -215,6 +220,9 @@ pub struct FitSummary {
     /// What was fitted, in words.
     pub fitted: String,
     pub full: FullCalibration,
+    /// The drive model fitted, and the co-simulated circuit (tuning, feeds) when it is `cosim`.
+    pub model: DriveModel,
+    pub circuit: Option<serde_json::Value>,
 }
 
 impl FitSummary {
@@ -239,6 +247,8 @@ impl FitSummary {
                 "fit": { "nrmse": f.nrmse, "correlation": f.correlation, "max_abs_residual": f.max_abs_residual, "p95_abs_residual": f.p95_abs_residual, "iterations": f.iterations, "unidentifiable": &f.unidentifiable },
             },
             "full": &self.full,
+            "model": self.model.as_str(),
+            "circuit": &self.circuit,
         })
     }
 }
@@ -256,7 +266,7 @@ pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
         .input("--measured sidecar", crate::b1::sidecar_path(&cmd.measured))
         .input_opt("basis cache", cmd.cache_dir.as_deref());
     let dir = crate::io::AtomicDir::new(&cmd.out, &policy)?;
-    let sim_opts = sim_options(cmd.cell_mm)?;
+    let sim_opts = sim_options(cmd.cell_mm, cmd.model)?;
     let fo = super::FullOptions {
         joint: super::JointOptions {
             fit_offset: cmd.fit_offset,
@@ -313,6 +323,8 @@ pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
         measured: cmd.measured.display().to_string(),
         fitted: parts.join(", "),
         full,
+        model: cmd.model,
+        circuit: basis.circuit.clone(),
     };
     crate::io::write_json(&dir.path("fit.json"), &summary.to_json())?;
     fit_panel(&dir.path("fit.png"), &map, &summary.full)?;
