@@ -417,7 +417,14 @@ def main():
     a.add_argument('--extra', nargs='*', default=[])
     a.add_argument('--bits', type=int, default=10, help='mantissa bits kept in the stored fields')
     a.add_argument('--name', default='reference', help='file stem: NAME.h5 and NAME_summary.json (reference: summary.json)')
+    c = sub.add_parser('compare', help='discretisation check: a run pair against the reference pair')
+    c.add_argument('--ref', nargs=2, required=True)
+    c.add_argument('--test', nargs=2, required=True)
+    c.add_argument('--out', default=None)
     args = ap.parse_args()
+    if args.cmd == 'compare':
+        compare(args)
+        return
     if args.cmd == 'run':
         run(args)
     elif args.cmd == 'post':
@@ -496,6 +503,71 @@ def run_summary(info, ports, fields, gz):
                     'p_gel_approx_w': float(p_gel),
                     'p_gel_yee_w': float(info.get('p_gel_yee_raw', float('nan')) / abs(emf) ** 2)})
     return out
+
+
+def drive_maps(dirs):
+    """Per run (normalised to its 1 V EMF) B1+ and B1- on the sample grid, the quadrature drive
+    (port 1 + w port 2 with w = -i or +i, whichever gives the larger |B1+| at the centre), the
+    port data and the phantom mask."""
+    runs = [load_run(d) for d in dirs]
+    gz = runs[0][2]['gz']
+    sm = [run_summary(i, p, f, gz) for i, p, f in runs]
+    b = []
+    for r in sm:
+        B = MU0 * r['H']
+        b.append((0.5 * (B[0] + 1j * B[1]), np.conj(0.5 * (B[0] - 1j * B[1]))))
+    gx = runs[0][2]['gx']
+    ic = (int(np.argmin(np.abs(gx))), int(np.argmin(np.abs(gx))), int(np.argmin(np.abs(gz))))
+    best = None
+    for w in (-1j, 1j):
+        bp = b[0][0] + w * b[1][0]
+        if best is None or abs(bp[ic]) > abs(best[1][ic]):
+            best = (w, bp, np.conj(np.conj(b[0][1]) + w * np.conj(b[1][1])))
+    return runs, sm, b, best, ic
+
+
+def nrmse_inside(a, ref, mask):
+    """RMS of |a|/|a(centre)| - |ref|/|ref(centre)| over the mask, relative to the RMS of the latter."""
+    return float(np.sqrt(np.mean((a[mask] - ref[mask]) ** 2) / np.mean(ref[mask] ** 2)))
+
+
+def compare(args):
+    ra, sa, ba, qa, ic = drive_maps(args.ref)
+    rt, st, bt, qt, _ = drive_maps(args.test)
+    mask = sa[0]['inside']
+    out = {'ref_cell_mm': ra[0][0]['cell_mm'], 'test_cell_mm': rt[0][0]['cell_mm']}
+    for name, r, s in (('ref', ra, sa), ('test', rt, st)):
+        zc = r[0][0].get('zin_zero_crossings_hz') or [float('nan')]
+        z = z_matrix(r[0][1], r[1][1], 'f0')[0]
+        out[name] = {'resonance_hz': zc[0], 'Z11_ohm': [z[0, 0].real, z[0, 0].imag],
+                     'Z12_ohm': [z[0, 1].real, z[0, 1].imag],
+                     'p_accepted_w': s[0]['p_accepted_w'],
+                     'abs_b1p_centre_ut_per_sqrt_w_port1': abs(s[0]['b1p_centre_t']) / math.sqrt(s[0]['p_accepted_w']) * 1e6,
+                     'b1m_over_b1p_centre_port1': abs(s[0]['b1m_centre_t']) / abs(s[0]['b1p_centre_t'])}
+    for k in (0, 1):
+        ref = np.abs(ba[k][0]) / abs(ba[k][0][ic])
+        tst = np.abs(bt[k][0]) / abs(bt[k][0][ic])
+        out['nrmse_b1p_port%d' % (k + 1)] = nrmse_inside(tst, ref, mask)
+    ref = np.abs(qa[1]) / abs(qa[1][ic])
+    tst = np.abs(qt[1]) / abs(qt[1][ic])
+    out['nrmse_b1p_quadrature'] = nrmse_inside(tst, ref, mask)
+    out['quadrature_weight_port2'] = str(qa[0])
+    # |B1+| per sqrt(W) at the centre for the quadrature drive (accepted power of both ports)
+    for name, r, s, q in (('ref', ra, sa, qa), ('test', rt, st, qt)):
+        w = q[0]
+        V = s[0]['V'] + w * s[1]['V']
+        I = s[0]['I'] + w * s[1]['I']
+        p = 0.5 * float(np.real(np.sum(V * np.conj(I)) - 0 * 1j))
+        # accepted power of the 2-port with both sources: sum over ports of Re(V I*)/2
+        out[name]['abs_b1p_centre_ut_per_sqrt_w_quadrature'] = abs(q[1][ic]) / math.sqrt(p) * 1e6
+        out[name]['b1m_over_b1p_centre_quadrature'] = abs(q[2][ic]) / abs(q[1][ic])
+    e_ref = np.sqrt(np.sum(np.abs(sa[0]['E']) ** 2, 0))
+    e_tst = np.sqrt(np.sum(np.abs(st[0]['E']) ** 2, 0))
+    out['nrmse_abs_e_port1_inside_per_1v'] = nrmse_inside(e_tst, e_ref, mask) if False else float(
+        np.sqrt(np.mean((e_tst[mask] - e_ref[mask]) ** 2) / np.mean(e_ref[mask] ** 2)))
+    print(json.dumps(out, indent=1))
+    if args.out:
+        json.dump(out, open(args.out, 'w'), indent=1)
 
 
 def assemble(args):
@@ -625,6 +697,18 @@ def assemble(args):
             'zin_zero_crossings_hz': info.get('zin_zero_crossings_hz'),
             'port_gap_v_dump_vs_probe': [info.get('port_gap_v_from_dump'), info.get('port_gap_v_from_probe')],
         }
+    _, sm, _, q, ic = drive_maps(args.runs)
+    w = q[0]
+    V = sm[0]['V'] + w * sm[1]['V']
+    I = sm[0]['I'] + w * sm[1]['I']
+    p = 0.5 * float(np.real(np.sum(V * np.conj(I))))
+    summ['quadrature'] = {
+        'weights': 'port 1: 1, port 2: %s (phase %+.0f deg), each a 1 V EMF' % (w, np.degrees(np.angle(w))),
+        'p_accepted_w': p,
+        'b1p_centre_t': [complex(q[1][ic]).real, complex(q[1][ic]).imag],
+        'abs_b1p_centre_ut_per_sqrt_w': float(abs(q[1][ic]) / math.sqrt(p) * 1e6),
+        'b1m_over_b1p_centre': float(abs(q[2][ic]) / abs(q[1][ic])),
+    }
     for e in args.extra:
         name, d = e.split('=', 1)
         summ['extra_' + name] = json.load(open(os.path.join(d, 'info.json')))
