@@ -416,6 +416,8 @@ def main():
     a.add_argument('--out', required=True)
     a.add_argument('--extra', nargs='*', default=[])
     a.add_argument('--bits', type=int, default=10, help='mantissa bits kept in the stored fields')
+    a.add_argument('--no-e', action='store_true', help='store H only (B1 maps), not E')
+    a.add_argument('--note', default=None, help='a sentence stored as the root attribute "case"')
     a.add_argument('--name', default='reference', help='file stem: NAME.h5 and NAME_summary.json (reference: summary.json)')
     c = sub.add_parser('compare', help='discretisation check: a run pair against the reference pair')
     c.add_argument('--ref', nargs=2, required=True)
@@ -579,7 +581,7 @@ def assemble(args):
         zc = i.get('zin_zero_crossings_hz') or [float('nan')]
         i['resonance_hz'] = zc[0]
     assert ia['excite'] == 1 and ib['excite'] == 2, 'runs: first the port-1 run, then the port-2 run'
-    assert ia['caps_f'] == ib['caps_f'] and ia['cell_mm'] == ib['cell_mm']
+    assert ia['caps_f'] == ib['caps_f'] and ia['cell_mm'] == ib['cell_mm'], 'the two runs differ'
     zb = z_matrix(pa, pb, 'band')
     z0 = z_matrix(pa, pb, 'f0')[0]
     sb = s_from_z(zb)
@@ -597,6 +599,8 @@ def assemble(args):
         a['description'] = ('openEMS reference of coils/ref_3t_lp8.toml with phantoms/ref_gel_cylinder.toml '
                             '(scripts/reference/openems_lp8.py); see README.md')
         a['freq_hz'] = F0
+        if args.note:
+            a['case'] = args.note
         a['capacitance_f'] = ia['caps_f'][0]
         a['capacitances_f'] = np.array(ia['caps_f'])
         a['port_impedance_ohm'] = Z0
@@ -669,7 +673,8 @@ def assemble(args):
             q.attrs['timesteps'] = info.get('timesteps', -1)
             q.create_dataset('V_v', data=r['V'])
             q.create_dataset('I_a', data=r['I'])
-            q.create_dataset('E_v_per_m', data=c64(r['E'], bits), **gzip)
+            if not args.no_e:
+                q.create_dataset('E_v_per_m', data=c64(r['E'], bits), **gzip)
             q.create_dataset('H_a_per_m', data=c64(r['H'], bits), **gzip)
             q.create_dataset('band_V_v', data=np.stack([ports['V1_band'], ports['V2_band']]) / (r['emf_raw'][0] + 1j * r['emf_raw'][1]))
             q.create_dataset('band_I_a', data=np.stack([ports['I1_band'], ports['I2_band']]) / (r['emf_raw'][0] + 1j * r['emf_raw'][1]))
