@@ -531,7 +531,7 @@ fn recipe_measured_volume_needs_a_measured_map() {
     let ok = "title = \"t\"\n[twin]\ncoil = \"c.toml\"\nphantom = \"p.toml\"\nmeasured = \"m.nii.gz\"\nmeasured_volume = 1\n[normalisation]\nwhole_phantom_sar_w_per_kg = 2.0\n[exposure]\nduration_s = 60.0\n[criteria]\nsar_10g = { limit_w_per_kg = 10.0 }\n";
     let r = Recipe::from_toml_str(ok, Path::new("vol.toml"), base).unwrap();
     match r.twin {
-        TwinSource::Model { measured_volume, .. } => assert_eq!(measured_volume, Some(1)),
+        TwinSource::Model { map_options, .. } => assert_eq!(map_options.volume, Some(1)),
         other => panic!("{other:?}"),
     }
     let bad = ok.replace("measured = \"m.nii.gz\"\n", "");

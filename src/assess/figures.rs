@@ -3,40 +3,46 @@
 
 use std::path::{Path, PathBuf};
 
-use ndarray::Array3;
 
 use super::normalise::CoarseFields;
+use ndarray::Array3;
+
 use crate::b1::B1Map;
+use crate::twin::FullCalibration;
 use crate::dosimetry::thermal::ThermalResult;
 use crate::error::Result;
 use crate::implant::local::LocalFields;
 use crate::implant::placement::PlacedImplant;
 use crate::plot::{line_plot, panel, slice_map, Colormap, LinePlot, Panel, SliceMap};
 
-pub(super) fn twin_fit_panel(png: &Path, map: &B1Map, measured: &Array3<f32>, simulated: &Array3<f32>, nrmse: f64) -> Result<()> {
+pub(super) fn twin_fit_panel(png: &Path, map: &B1Map, full: &FullCalibration, nrmse: f64) -> Result<()> {
     let k = map.dims()[1] / 2;
     let aff = map.affine.m;
     let origin = [aff[0][3], aff[1][3], aff[2][3]];
     let sp = [aff[0][0].abs(), aff[1][1].abs(), aff[2][2].abs()];
-    let resid = simulated - measured;
+    let (label, factor) = crate::b1::read::value_label(map);
+    let measured = full.measured.mapv(|v| v * factor);
+    let simulated = full.simulated.mapv(|v| v * factor);
+    let own = map.magnitude.mapv(|v| v * factor);
+    let resid = &simulated - &measured;
     let hi = measured
         .iter()
         .cloned()
         .filter(|v| v.is_finite())
         .fold(0.0f32, f32::max) as f64;
-    let unit = format!("|B1+| ({})", map.unit.as_str());
     let maps = vec![
-        SliceMap::from_volume(measured.view(), 1, k, origin, sp)?
-            .title("measured")
-            .unit(unit.clone())
-            .range(0.0, hi),
+        SliceMap::from_volume(own.view(), 1, k, origin, sp)?
+            .title("map (outline: voxels fitted)")
+            .unit(label)
+            .range(0.0, hi)
+            .mask_contour(full.used.index_axis(ndarray::Axis(1), k)),
         SliceMap::from_volume(simulated.view(), 1, k, origin, sp)?
             .title("twin")
-            .unit(unit)
+            .unit(label)
             .range(0.0, hi),
         SliceMap::from_volume(resid.view(), 1, k, origin, sp)?
             .title("twin − measured")
-            .unit(format!("residual ({})", map.unit.as_str()))
+            .unit(format!("residual, {label}"))
             .colormap(Colormap::Diverging),
     ];
     panel(

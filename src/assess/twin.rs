@@ -46,7 +46,7 @@ pub(super) fn run(st: &mut Stage) -> Result<CoilTwin> {
             coil,
             phantom,
             measured,
-            measured_volume,
+            map_options,
             cell_m,
             fit_offset,
             fit_rotation,
@@ -64,7 +64,7 @@ pub(super) fn run(st: &mut Stage) -> Result<CoilTwin> {
                 Some(path) => {
                     let to = MapFit {
                         path,
-                        volume: *measured_volume,
+                        options: map_options,
                         offset: st.opt.fit_offset || *fit_offset,
                         rotation: *fit_rotation,
                         gel: *fit_gel,
@@ -96,8 +96,8 @@ fn fitted_phantom(p: &PhantomConfig, full: &crate::twin::FullCalibration) -> Pha
 /// The measured map a model twin is calibrated to, and what is fitted besides the drive weights.
 struct MapFit<'a> {
     path: &'a Path,
-    /// 0-based volume of a 4-D map.
-    volume: Option<usize>,
+    /// How to read it (unit, dataset, volume, mask).
+    options: &'a crate::b1::MapReadOptions,
     offset: bool,
     rotation: bool,
     gel: bool,
@@ -109,7 +109,9 @@ fn calibrated(st: &mut Stage, c: CoilConfig, p: PhantomConfig, model: ModelFacts
     let mpath = to.path;
     let sim = sim_options(model.cell_m);
     let t0 = Instant::now();
-    let map = crate::b1::read_map_volume(mpath, None, to.volume)?;
+    let crate::b1::MeasuredMap { map, stored_as } = crate::b1::read_measured(mpath, to.options)?;
+    let placement = MapPlacement::default();
+    let plan = crate::twin::map_mask::MaskPlan::new(&map, &p, &placement, to.options.mask.is_some())?;
     let fo = crate::twin::FullOptions {
         joint: crate::twin::JointOptions {
             fit_offset: to.offset,
@@ -117,6 +119,7 @@ fn calibrated(st: &mut Stage, c: CoilConfig, p: PhantomConfig, model: ModelFacts
             fit_gel: to.gel,
             ..Default::default()
         },
+        auto_mask: plan.auto,
         ..Default::default()
     };
     let cache = st.opt.cache_dir.clone();
@@ -125,7 +128,7 @@ fn calibrated(st: &mut Stage, c: CoilConfig, p: PhantomConfig, model: ModelFacts
         &c,
         &p,
         &map,
-        &MapPlacement::default(),
+        &placement,
         &sim,
         &fo,
         cache.as_deref(),
@@ -139,6 +142,13 @@ fn calibrated(st: &mut Stage, c: CoilConfig, p: PhantomConfig, model: ModelFacts
             mpath.display()
         )));
     }
+    let quality = plan.quality(&map, &p, &placement, &full)?;
+    if let Some(why) = quality.failure() {
+        return Err(Error::Other(format!(
+            "the measured map {} is not good enough to calibrate the twin: {why}",
+            mpath.display()
+        )));
+    }
     let w = [
         Complex64::new(f.weights[0][0], f.weights[0][1]),
         Complex64::new(f.weights[1][0], f.weights[1][1]),
@@ -147,10 +157,14 @@ fn calibrated(st: &mut Stage, c: CoilConfig, p: PhantomConfig, model: ModelFacts
     let phantom = fitted_phantom(&p, &full);
     let seconds = t0.elapsed().as_secs_f64();
     let figure = st.dir.path("twin_fit.png");
-    twin_fit_panel(&figure, &map, &full.measured, &full.simulated, f.nrmse)?;
+    let relative = crate::b1::read::is_relative(&map);
+    twin_fit_panel(&figure, &map, &full, f.nrmse)?;
     let calibration = CalibrationFacts {
         measured: mpath.to_path_buf(),
-        map_unit: map.unit.as_str().to_string(),
+        map_unit: if relative { "% of nominal".into() } else { "uT".into() },
+        map_scale: if relative { 100.0 } else { 1.0 },
+        stored_as,
+        quality,
         fdtd_runs: full.fdtd_runs,
         fit: full.fit,
         seconds,
@@ -212,6 +226,7 @@ mod tests {
             final_eps_r: eps_r,
             measured: ndarray::Array3::zeros((1, 1, 1)),
             simulated: ndarray::Array3::zeros((1, 1, 1)),
+            used: ndarray::Array3::from_elem((1, 1, 1), false),
         }
     }
 

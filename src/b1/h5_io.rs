@@ -20,6 +20,19 @@ use super::map::{B1Map, B1Unit, Frame, UnitKeys};
 use crate::error::{Error, Result};
 use crate::grid::RegularField;
 
+/// How to name the map's dataset.
+const DATASET_FIX: &str = "name the dataset that holds the B1 map: `--dataset NAME` (rftwin twin fit) or \
+                           `measured_dataset = \"NAME\"` in the recipe's [twin] section";
+
+/// `; hint` when the hint is not empty.
+fn hint(h: &str) -> String {
+    if h.is_empty() {
+        String::new()
+    } else {
+        format!("; {h}")
+    }
+}
+
 fn herr(path: &Path, key: &str, e: impl std::fmt::Display, fix: &str) -> Error {
     Error::input(&path.display().to_string(), key, format!("{e}"), fix)
 }
@@ -209,6 +222,13 @@ pub struct H5MapOptions {
     /// 0-based volume index along the last axis of a 4-D dataset (needed when it holds more than
     /// one volume); the phase and mask datasets, when 4-D, give the same volume.
     pub volume: Option<usize>,
+    /// Nominal flip angle (degrees) and stored units per degree of a flip-angle map; override the
+    /// attributes `nominal_flip_deg` and `flip_scale` (not used with `unit`).
+    pub nominal_flip_deg: Option<f64>,
+    pub flip_scale: Option<f64>,
+    /// The options that declare the unit and name the dataset where the map was named, appended to
+    /// the fixes of unit and dataset errors; empty: none.
+    pub options_hint: String,
 }
 
 /// Reads a B1 map (and its phase and mask when present) from HDF5; see the module docs for the layout.
@@ -234,18 +254,19 @@ pub fn read_h5_map(path: &Path, opts: &H5MapOptions) -> Result<B1Map> {
                         "no dataset `b1` and {} candidate 3-D datasets at the root: {cands:?}",
                         cands.len()
                     ),
-                    "name the dataset that holds the B1 map",
+                    DATASET_FIX,
                 ));
             }
             cands[0].clone()
         }
     };
     let ds = file.dataset(&dname).map_err(|e| {
-        herr(
-            path,
+        let names = file.member_names().unwrap_or_default();
+        Error::input(
+            &name,
             &dname,
-            format!("cannot open dataset: {e}"),
-            "name an existing dataset holding the B1 map",
+            format!("cannot open dataset: {e} (the file's root holds {names:?})"),
+            DATASET_FIX,
         )
     })?;
     let (mag, mut phase) = read_3d(path, &ds, &dname, opts.volume)?;
@@ -255,16 +276,19 @@ pub fn read_h5_map(path: &Path, opts: &H5MapOptions) -> Result<B1Map> {
             (Some(u), _) => u,
             (None, Some(text)) => B1Unit::parse_keyed(
                 &text,
-                read_f64_attr(&ds, "nominal_flip_deg"),
-                read_f64_attr(&ds, "flip_scale"),
+                opts.nominal_flip_deg.or_else(|| read_f64_attr(&ds, "nominal_flip_deg")),
+                opts.flip_scale.or_else(|| read_f64_attr(&ds, "flip_scale")),
                 &name,
-                &UnitKeys::h5_attributes(&dname),
+                &UnitKeys::h5_attributes(&dname).with_options(&opts.options_hint),
             )?,
             (None, None) => return Err(Error::input(
                 &name,
                 &format!("{dname}.unit"),
                 "the units of the B1 map are not given (no `unit` attribute, none declared)",
-                format!("add the string attribute unit = uT | percent | fraction | deg to dataset {dname} (deg also needs nominal_flip_deg and flip_scale)"),
+                format!(
+                    "add the string attribute unit = uT | percent | fraction | deg to dataset {dname} (deg also needs nominal_flip_deg and flip_scale){}",
+                    hint(&opts.options_hint)
+                ),
             )),
         };
     let frame = match (opts.frame, read_str_attr(&ds, "frame")) {

@@ -84,8 +84,10 @@ impl B1Unit {
                     &keys.unit,
                     format!("unknown B1 unit '{text}'"),
                     format!(
-                        "use one of: uT, deg (with {} and {}, e.g. 10 for Siemens), percent, fraction",
-                        keys.nominal, keys.scale
+                        "use one of: uT, deg (with {} and {}, e.g. 10 for Siemens), percent, fraction{}",
+                        keys.nominal,
+                        keys.scale,
+                        if keys.options.is_empty() { String::new() } else { format!("; {}", keys.options) }
                     ),
                 ))
             }
@@ -169,6 +171,9 @@ pub struct UnitKeys {
     pub scale: String,
     /// True for a JSON sidecar (keys), false for HDF5 attributes.
     pub json: bool,
+    /// The options that can give the same values instead (e.g. "or give `--unit deg
+    /// --nominal-flip-deg 80 --scale 10` (rftwin twin fit)"), appended to the fixes; empty: none.
+    pub options: String,
 }
 
 impl UnitKeys {
@@ -179,6 +184,7 @@ impl UnitKeys {
             nominal: "B1NominalFlipAngleDeg".into(),
             scale: "B1FlipAngleScale".into(),
             json: true,
+            options: String::new(),
         }
     }
 
@@ -195,11 +201,28 @@ impl UnitKeys {
             nominal: format!("{p}nominal_flip_deg"),
             scale: format!("{p}flip_scale"),
             json: false,
+            options: String::new(),
         }
     }
 
-    /// How to give a flip-angle map's nominal angle and scale in this kind of file.
+    /// These keys with `options` (see the field) appended to their fixes.
+    pub fn with_options(mut self, options: &str) -> Self {
+        self.options = options.to_string();
+        self
+    }
+
+    /// How to give a flip-angle map's nominal angle and scale in this kind of file (and, when
+    /// `options` is set, on the command line or in a recipe).
     pub fn fix_flip(&self) -> String {
+        let fix = self.fix_flip_file();
+        if self.options.is_empty() {
+            fix
+        } else {
+            format!("{fix}; {}", self.options)
+        }
+    }
+
+    fn fix_flip_file(&self) -> String {
         if self.json {
             format!(
                 "add \"{}\": 80 (the prescribed flip angle in degrees) and \"{}\": 10 (stored units per degree: \

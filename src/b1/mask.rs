@@ -31,6 +31,7 @@ pub fn mask_from_file(path: &Path, dataset: Option<&str>, map: &B1Map) -> Result
                 }),
                 frame: Some(map.frame),
                 volume: None,
+                ..Default::default()
             },
         )?;
         (m.magnitude, m.affine)
@@ -67,17 +68,33 @@ pub fn mask_from_file(path: &Path, dataset: Option<&str>, map: &B1Map) -> Result
 
 /// The shape shrunk by `border_m` on every side (box faces, cylinder radius and ends, sphere radius).
 pub fn eroded(shape: &Shape, border_m: f64) -> Result<Shape> {
-    let bad = |what: String| {
-        Error::input(
-            &shape.name,
-            "border_m",
-            what,
-            "use a smaller border (it is removed from every side of the phantom)",
-        )
-    };
     if !(border_m >= 0.0) || !border_m.is_finite() {
-        return Err(bad(format!("border {border_m} m is negative or not finite")));
+        return Err(border_error(shape, format!("border {border_m} m is negative or not finite")));
     }
+    moved_faces(shape, border_m)
+}
+
+/// The shape grown by `margin_m` on every side (box faces, cylinder radius and ends, sphere radius;
+/// a box's corners stay square).
+pub fn dilated(shape: &Shape, margin_m: f64) -> Result<Shape> {
+    if !(margin_m >= 0.0) || !margin_m.is_finite() {
+        return Err(border_error(shape, format!("margin {margin_m} m is negative or not finite")));
+    }
+    moved_faces(shape, -margin_m)
+}
+
+fn border_error(shape: &Shape, what: String) -> Error {
+    Error::input(
+        &shape.name,
+        "border_m",
+        what,
+        "use a smaller border (it is removed from every side of the phantom)",
+    )
+}
+
+/// Every face moved inward by `border_m` (outward when negative).
+fn moved_faces(shape: &Shape, border_m: f64) -> Result<Shape> {
+    let bad = |what: String| border_error(shape, what);
     let kind = match &shape.kind {
         ShapeKind::Box { min_m, max_m } => {
             let mut lo = *min_m;

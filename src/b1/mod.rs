@@ -6,7 +6,10 @@
 //!   relative fraction or percent), with conversions (`α = γ ∫B1 dt` ⇒ relative B1 = α / α_nominal).
 //! - Readers and writers: NIfTI-1/2 (`.nii`, `.nii.gz`; sform, else qform, else pixdim; mm → m) and
 //!   HDF5 (dataset with `affine` or `origin_m`/`spacing_m`, `unit`, `frame` attributes).
-//! - Masks from a file on the same grid or from the phantom [`Shape`](crate::grid::Shape) minus a border.
+//! - Masks from a file on the same grid or from the phantom [`Shape`](crate::grid::Shape) minus a border;
+//!   the automatic mask, the background noise, the phantom coverage and the quality gates (`quality`).
+//! - A measured map as the user names it (`read`: unit, nominal flip angle, scale, dataset, volume,
+//!   mask options of `twin fit` and recipes), converted to µT or relative B1.
 //! - Resampling of a simulated [`RegularField`](crate::grid::RegularField) onto a measured grid
 //!   (trilinear, through the affine), with a [`RigidTransform`] of the phantom and analytic
 //!   derivatives for the fit.
@@ -21,12 +24,16 @@ pub mod map_file;
 pub mod mask;
 pub mod nifti_io;
 pub mod nifti_write;
+pub mod quality;
+pub mod read;
 pub mod resample;
 
 pub use affine::{Affine, RigidTransform};
 pub use h5_io::{read_h5_field, read_h5_map, write_h5_map, H5MapOptions};
 pub use map::{nominal_b1_ut_rect, B1Map, B1Unit, Frame, RelativeScale, UnitKeys, GAMMA_BAR_PROTON_HZ_PER_T};
-pub use mask::{eroded, mask_from_file, mask_from_shape, mask_from_shape_grid};
+pub use mask::{dilated, eroded, mask_from_file, mask_from_shape, mask_from_shape_grid};
+pub use quality::{MapQuality, NoiseEstimate};
+pub use read::{read_measured, MapReadOptions, MeasuredMap, OptionNames};
 pub use nifti_io::{
     read_nifti_header, read_nifti_map, read_nifti_volume, sidecar_path, NiftiHeaderInfo, NiftiMapOptions,
     NiftiVolume, XformSource, MAX_MAP_VOXELS,

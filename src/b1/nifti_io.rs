@@ -781,6 +781,13 @@ pub struct NiftiMapOptions {
     pub volume: Option<usize>,
     /// World frame; default from the sidecar key `RftwinFrame`, else scanner RAS.
     pub frame: Option<Frame>,
+    /// Nominal flip angle (degrees) and stored units per degree of a flip-angle map; override the
+    /// sidecar's `B1NominalFlipAngleDeg` and `B1FlipAngleScale` (not used with `unit`).
+    pub nominal_flip_deg: Option<f64>,
+    pub flip_scale: Option<f64>,
+    /// The options that declare the unit where the map was named (e.g. "or give `--unit ...`"),
+    /// appended to the fixes of unit errors; empty: none.
+    pub options_hint: String,
 }
 
 /// Reads a B1 magnitude map from NIfTI-1/2. The unit comes from `opts.unit`, else from the JSON
@@ -816,7 +823,7 @@ pub fn read_nifti_map(path: &Path, opts: &NiftiMapOptions) -> Result<B1Map> {
                     "write e.g. \"B1Unit\": \"deg\"",
                 )
             })?;
-            let keys = UnitKeys::sidecar();
+            let keys = UnitKeys::sidecar().with_options(&opts.options_hint);
             let num = |k: &str| -> Result<Option<f64>> {
                 match js.get(k) {
                     None | Some(serde_json::Value::Null) => Ok(None),
@@ -830,7 +837,15 @@ pub fn read_nifti_map(path: &Path, opts: &NiftiMapOptions) -> Result<B1Map> {
                     }),
                 }
             };
-            B1Unit::parse_keyed(text, num(&keys.nominal)?, num(&keys.scale)?, &side_name, &keys)?
+            let nominal = match opts.nominal_flip_deg {
+                Some(v) => Some(v),
+                None => num(&keys.nominal)?,
+            };
+            let scale = match opts.flip_scale {
+                Some(v) => Some(v),
+                None => num(&keys.scale)?,
+            };
+            B1Unit::parse_keyed(text, nominal, scale, &side_name, &keys)?
         }
         _ => {
             return Err(Error::input(
@@ -842,8 +857,9 @@ pub fn read_nifti_map(path: &Path, opts: &NiftiMapOptions) -> Result<B1Map> {
                 ),
                 format!(
                     "write {} with \"B1Unit\": \"uT\", \"percent\", \"fraction\" or \"deg\" (a flip-angle map \
-                     also needs \"B1NominalFlipAngleDeg\" and \"B1FlipAngleScale\")",
-                    side.display()
+                     also needs \"B1NominalFlipAngleDeg\" and \"B1FlipAngleScale\"){}",
+                    side.display(),
+                    if opts.options_hint.is_empty() { String::new() } else { format!("; {}", opts.options_hint) }
                 ),
             ))
         }

@@ -21,6 +21,26 @@ pub enum TwinCommand {
         /// HDF5 dataset); required when the map holds more than one volume.
         #[arg(long, value_name = "N")]
         volume: Option<usize>,
+        /// What the map's numbers are, overriding its sidecar / HDF5 attributes: uT (|B1+|), deg
+        /// (flip angle: with --nominal-flip-deg and --scale), percent or fraction (of nominal B1).
+        /// See docs/b1-maps.md.
+        #[arg(long, value_name = "UNIT")]
+        unit: Option<String>,
+        /// The prescribed flip angle of a flip-angle map (degrees), e.g. 80 for a Siemens tfl_b1map.
+        #[arg(long, value_name = "DEG")]
+        nominal_flip_deg: Option<f64>,
+        /// Stored numbers per unit (the stored value is SCALE x the value in the unit): 10 for a
+        /// Siemens tfl_b1map (800 = 80 deg); default 1.
+        #[arg(long, value_name = "SCALE")]
+        scale: Option<f64>,
+        /// The HDF5 dataset holding the map (default b1, or the only 3-D dataset at the root).
+        #[arg(long, value_name = "NAME")]
+        dataset: Option<String>,
+        /// A mask on the map's grid (NIfTI or HDF5, nonzero = use) instead of the automatic mask
+        /// (the phantom at its placement, eroded by half a voxel diagonal, above the background's
+        /// noise floor).
+        #[arg(long, value_name = "FILE")]
+        mask: Option<std::path::PathBuf>,
         #[arg(long)]
         out: std::path::PathBuf,
         /// Cell size of the coil model in mm.
@@ -177,6 +197,11 @@ pub fn run(what: TwinCommand) -> anyhow::Result<i32> {
             phantom,
             measured,
             volume,
+            unit,
+            nominal_flip_deg,
+            scale,
+            dataset,
+            mask,
             out,
             cell_mm,
             force,
@@ -199,7 +224,15 @@ pub fn run(what: TwinCommand) -> anyhow::Result<i32> {
                 coil,
                 phantom,
                 measured,
-                volume,
+                map: crate::b1::MapReadOptions {
+                    unit,
+                    nominal_flip_deg,
+                    scale,
+                    dataset,
+                    volume,
+                    mask,
+                    names: crate::b1::OptionNames::command_line(),
+                },
                 out,
                 cell_mm,
                 force,
@@ -229,6 +262,14 @@ pub fn run(what: TwinCommand) -> anyhow::Result<i32> {
                     "error: the twin fit did not converge in {} iterations (best NRMSE {:.4}); outputs written to {} for inspection",
                     f.iterations,
                     f.nrmse,
+                    cmd.out.display()
+                );
+                v["exit_code"] = serde_json::json!(1);
+            }
+            if let Some(why) = r.quality_failure() {
+                eprintln!(
+                    "error: the measured map {} is not good enough to calibrate the twin: {why}; outputs written to {} for inspection",
+                    cmd.measured.display(),
                     cmd.out.display()
                 );
                 v["exit_code"] = serde_json::json!(1);

@@ -67,6 +67,11 @@ pub mod twin {
     pub const PORT2_PHASE_ERROR: &str = "twin.port2_phase_error";
     pub const GEL_SIGMA: &str = "twin.gel_sigma";
     pub const GEL_EPS_R: &str = "twin.gel_eps_r";
+    /// Quality of the measured map (see `b1::quality`): signal-to-noise ratio, voxels fitted and
+    /// the fraction of the phantom they cover.
+    pub const MAP_SNR: &str = "twin.map_snr";
+    pub const MAP_VOXELS_USED: &str = "twin.map_voxels_used";
+    pub const MAP_PHANTOM_COVERAGE: &str = "twin.map_phantom_coverage";
     /// FDTD basis runs made by the calibration (not from the cache).
     pub const FDTD_RUNS: &str = "timing.twin_fdtd_runs";
     /// Wall time of the calibration.

@@ -41,7 +41,7 @@ use crate::dosimetry::normalise::OperatingMode;
 use crate::dosimetry::run::NormaliseSpec;
 use crate::error::Result;
 
-const RECIPE_KEYS: &str = "title, description, [twin] (dir, coil, phantom, measured, measured_volume, cell_m, fit_offset, fit_rotation, fit_gel), [[implants]] (file, name, position_m, direction, roll_deg, euler_deg, min_wall_distance_m), [normalisation] (whole_phantom_sar_w_per_kg | b1_plus_rms_ut | input_power_w | operating_mode), [exposure] (duration_s, baseline_temperature_c), [criteria] (temperature_rise, sar_1g, sar_10g, cem43)";
+const RECIPE_KEYS: &str = "title, description, [twin] (dir, coil, phantom, measured, measured_unit, measured_nominal_flip_deg, measured_scale, measured_dataset, measured_volume, measured_mask, cell_m, fit_offset, fit_rotation, fit_gel), [[implants]] (file, name, position_m, direction, roll_deg, euler_deg, min_wall_distance_m), [normalisation] (whole_phantom_sar_w_per_kg | b1_plus_rms_ut | input_power_w | operating_mode), [exposure] (duration_s, baseline_temperature_c), [criteria] (temperature_rise, sar_1g, sar_10g, cem43)";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,7 +63,12 @@ struct TwinToml {
     coil: Option<String>,
     phantom: Option<String>,
     measured: Option<String>,
+    measured_unit: Option<String>,
+    measured_nominal_flip_deg: Option<f64>,
+    measured_scale: Option<f64>,
+    measured_dataset: Option<String>,
     measured_volume: Option<i64>,
+    measured_mask: Option<String>,
     cell_m: Option<f64>,
     fit_offset: Option<bool>,
     fit_rotation: Option<bool>,
@@ -145,8 +150,9 @@ pub enum TwinSource {
         coil: PathBuf,
         phantom: PathBuf,
         measured: Option<PathBuf>,
-        /// 0-based volume of a 4-D measured map (`measured_volume`).
-        measured_volume: Option<usize>,
+        /// How to read it (`measured_unit`, `measured_nominal_flip_deg`, `measured_scale`,
+        /// `measured_dataset`, `measured_volume`, `measured_mask`; the mask path resolved).
+        map_options: crate::b1::MapReadOptions,
         /// Coarse grid cell (m), when given.
         cell_m: Option<f64>,
         /// Also fit the phantom offset / its small rotation / the gel conductivity and permittivity
@@ -216,12 +222,12 @@ fn nonempty(p: &mut Problems, key: &str, s: &str) {
 }
 
 /// `[twin]`: a directory, or a coil and a phantom.
-fn twin_source(p: &mut Problems, t: &TwinToml, base: &Path) -> TwinSource {
+fn twin_source(p: &mut Problems, t: &TwinToml, base: &Path, src: &str) -> TwinSource {
     match (&t.dir, &t.coil, &t.phantom) {
         (Some(d), None, None) => {
             nonempty(p, "twin.dir", d);
             if t.measured.is_some()
-                || t.measured_volume.is_some()
+                || measured_keys(t)
                 || t.cell_m.is_some()
                 || t.fit_offset.is_some()
                 || t.fit_rotation.is_some()
@@ -229,13 +235,13 @@ fn twin_source(p: &mut Problems, t: &TwinToml, base: &Path) -> TwinSource {
             {
                 p.add(
                     "twin.measured",
-                    "measured, measured_volume, cell_m, fit_offset, fit_rotation and fit_gel belong to a coil + phantom twin, not to a twin dir",
+                    "measured, measured_* (unit, nominal_flip_deg, scale, dataset, volume, mask), cell_m, fit_offset, fit_rotation and fit_gel belong to a coil + phantom twin, not to a twin dir",
                     "remove them (the twin dir is already calibrated) or use coil + phantom",
                 );
             }
             TwinSource::Dir(resolve(base, d))
         }
-        (None, Some(c), Some(ph)) => model_twin(p, t, base, c, ph),
+        (None, Some(c), Some(ph)) => model_twin(p, t, base, c, ph, src),
         _ => {
             p.add(
                 "twin",
@@ -247,8 +253,18 @@ fn twin_source(p: &mut Problems, t: &TwinToml, base: &Path) -> TwinSource {
     }
 }
 
+/// Whether any `measured_*` key other than `measured` itself is given.
+fn measured_keys(t: &TwinToml) -> bool {
+    t.measured_unit.is_some()
+        || t.measured_nominal_flip_deg.is_some()
+        || t.measured_scale.is_some()
+        || t.measured_dataset.is_some()
+        || t.measured_volume.is_some()
+        || t.measured_mask.is_some()
+}
+
 /// `[twin]` with a coil and a phantom (`c`, `ph`).
-fn model_twin(p: &mut Problems, t: &TwinToml, base: &Path, c: &str, ph: &str) -> TwinSource {
+fn model_twin(p: &mut Problems, t: &TwinToml, base: &Path, c: &str, ph: &str, src: &str) -> TwinSource {
     nonempty(p, "twin.coil", c);
     nonempty(p, "twin.phantom", ph);
     if let Some(m) = &t.measured {
@@ -267,6 +283,32 @@ fn model_twin(p: &mut Problems, t: &TwinToml, base: &Path, c: &str, ph: &str) ->
             "measured_volume chooses a volume of the measured map, but there is no measured map",
             "add twin.measured or remove measured_volume",
         );
+    } else if t.measured.is_none() && measured_keys(t) {
+        p.add(
+            "twin.measured_unit",
+            "measured_unit, measured_nominal_flip_deg, measured_scale, measured_dataset and measured_mask describe the measured map, but there is no measured map",
+            "add twin.measured or remove them",
+        );
+    }
+    for (key, v) in [
+        ("twin.measured_nominal_flip_deg", t.measured_nominal_flip_deg),
+        ("twin.measured_scale", t.measured_scale),
+    ] {
+        if let Some(v) = v {
+            finite_pos(p, key, v, "give a positive number (see docs/b1-maps.md)");
+        }
+    }
+    if let Some(u) = &t.measured_unit {
+        if !["ut", "µt", "μt", "deg", "percent", "fraction"].contains(&u.trim().to_ascii_lowercase().as_str()) {
+            p.add(
+                "twin.measured_unit",
+                format!("unknown unit '{u}'"),
+                "use uT, deg (with measured_nominal_flip_deg and measured_scale), percent or fraction",
+            );
+        }
+    }
+    if let Some(m) = &t.measured_mask {
+        nonempty(p, "twin.measured_mask", m);
     }
     if t.measured.is_none() && (t.fit_offset == Some(true) || t.fit_rotation == Some(true) || t.fit_gel == Some(true)) {
         p.add(
@@ -288,7 +330,15 @@ fn model_twin(p: &mut Problems, t: &TwinToml, base: &Path, c: &str, ph: &str) ->
         coil: resolve(base, c),
         phantom: resolve(base, ph),
         measured: t.measured.as_deref().map(|m| resolve(base, m)),
-        measured_volume: t.measured_volume.and_then(|v| usize::try_from(v).ok()),
+        map_options: crate::b1::MapReadOptions {
+            unit: t.measured_unit.clone(),
+            nominal_flip_deg: t.measured_nominal_flip_deg,
+            scale: t.measured_scale,
+            dataset: t.measured_dataset.clone(),
+            volume: t.measured_volume.and_then(|v| usize::try_from(v).ok()),
+            mask: t.measured_mask.as_deref().map(|m| resolve(base, m)),
+            names: crate::b1::OptionNames::recipe(src),
+        },
         cell_m: t.cell_m,
         fit_offset: t.fit_offset.unwrap_or(false),
         fit_rotation: t.fit_rotation.unwrap_or(false),
@@ -511,7 +561,7 @@ impl Recipe {
         if raw.title.trim().is_empty() {
             p.add("title", "empty title", "give the report a title");
         }
-        let twin = twin_source(&mut p, &raw.twin, base);
+        let twin = twin_source(&mut p, &raw.twin, base, &src);
         let implants = raw
             .implants
             .iter()
@@ -554,12 +604,16 @@ impl Recipe {
                 coil,
                 phantom,
                 measured,
+                map_options,
                 ..
             } => {
                 v.push(("coil".into(), coil.clone()));
                 v.push(("phantom".into(), phantom.clone()));
                 if let Some(m) = measured {
                     v.push(("measured B1+ map".into(), m.clone()));
+                }
+                if let Some(m) = &map_options.mask {
+                    v.push(("measured map mask".into(), m.clone()));
                 }
             }
         }

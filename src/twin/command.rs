@@ -192,8 +192,8 @@ pub struct FitCommand {
     pub coil: PathBuf,
     pub phantom: PathBuf,
     pub measured: PathBuf,
-    /// The volume of a 4-D measured map.
-    pub volume: Option<usize>,
+    /// How to read it: unit, nominal flip angle, scale, HDF5 dataset, volume of a 4-D map, mask file.
+    pub map: crate::b1::MapReadOptions,
     pub out: PathBuf,
     pub cell_mm: f64,
     pub force: bool,
@@ -223,6 +223,12 @@ pub struct FitSummary {
     /// The drive model fitted, and the co-simulated circuit (tuning, feeds) when it is `cosim`.
     pub model: DriveModel,
     pub circuit: Option<serde_json::Value>,
+    /// What the map's stored numbers were (e.g. "deg × 10, nominal 80°") and what the fit worked
+    /// in ("uT" or "fraction": relative B1).
+    pub stored_as: String,
+    pub fitted_unit: String,
+    /// SNR, voxels used, coverage of the phantom (see [`crate::b1::MapQuality`]).
+    pub quality: crate::b1::MapQuality,
 }
 
 impl FitSummary {
@@ -231,12 +237,20 @@ impl FitSummary {
         self.full.fit.converged
     }
 
+    /// Why the map is not good enough (coverage below half the phantom, SNR below 5): `twin fit`
+    /// exits 1 with this reason.
+    pub fn quality_failure(&self) -> Option<String> {
+        self.quality.failure()
+    }
+
     /// The JSON document (keys in alphabetical order, as `serde_json` orders an object).
     pub fn to_json(&self) -> serde_json::Value {
         let f = &self.full.fit;
         serde_json::json!({
             "coil": self.coil, "phantom": self.phantom, "measured": self.measured,
             "fitted": self.fitted,
+            "map": { "stored_as": self.stored_as, "fitted_in": self.fitted_unit },
+            "map_quality": &self.quality,
             "converged": f.converged,
             "calibration": {
                 "relative_amplitude": f.relative_amplitude.value,
@@ -258,15 +272,18 @@ impl FitSummary {
 pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
     let c = CoilConfig::load(&cmd.coil)?;
     let p = PhantomConfig::load(&cmd.phantom)?;
-    let map = crate::b1::read_map_volume(&cmd.measured, None, cmd.volume)?;
+    let crate::b1::MeasuredMap { map, stored_as } = crate::b1::read_measured(&cmd.measured, &cmd.map)?;
     let policy = crate::io::OutputPolicy::new("twin fit", cmd.force)
         .input("--coil", &cmd.coil)
         .input("--phantom", &cmd.phantom)
         .input("--measured", &cmd.measured)
         .input("--measured sidecar", crate::b1::sidecar_path(&cmd.measured))
+        .input_opt("--mask", cmd.map.mask.as_deref())
         .input_opt("basis cache", cmd.cache_dir.as_deref());
     let dir = crate::io::AtomicDir::new(&cmd.out, &policy)?;
     let sim_opts = sim_options(cmd.cell_mm, cmd.model)?;
+    let placement = Placement::default();
+    let plan = super::map_mask::MaskPlan::new(&map, &p, &placement, cmd.map.mask.is_some())?;
     let fo = super::FullOptions {
         joint: super::JointOptions {
             fit_offset: cmd.fit_offset,
@@ -279,22 +296,37 @@ pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
         resimulate: if cmd.no_resimulate { Some(false) } else { None },
         placement_runs: cmd.placement_runs.then_some(true),
         max_outer: cmd.max_outer,
+        auto_mask: plan.auto,
         ..Default::default()
     };
-    let (full, basis) = super::calibrate_full(
+    let (mut full, basis) = super::calibrate_full(
         &c,
         &p,
         &map,
-        &Placement::default(),
+        &placement,
         &sim_opts,
         &fo,
         cmd.cache_dir.as_deref(),
         log,
     )?;
+    let quality = plan.quality(&map, &p, &placement, &full)?;
+    let relative = crate::b1::read::is_relative(&map);
+    if relative {
+        // A relative map does not measure the absolute scale: the weights at 1 W input power.
+        let w = [0, 1].map(|k| Complex64::new(full.fit.weights[k][0], full.fit.weights[k][1]));
+        let pw = basis.input_power(&w);
+        if pw > 0.0 && pw.is_finite() {
+            let g = 1.0 / pw.sqrt();
+            for wk in full.fit.weights.iter_mut() {
+                *wk = [wk[0] * g, wk[1] * g];
+            }
+        }
+    }
     let f = &full.fit;
     let comment = FitComment {
         coil_name: c.name.clone(),
         ci95_method: f.relative_amplitude.ci95_method.to_string(),
+        weights_note: if relative { super::file::weights_note(&stored_as) } else { String::new() },
     };
     super::file::write_fit(&dir.path(""), &twin_file(cmd, &full, basis.freq_hz), &comment)?;
     let tw = TwinFields::from_basis(
@@ -325,6 +357,9 @@ pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
         full,
         model: cmd.model,
         circuit: basis.circuit.clone(),
+        stored_as,
+        fitted_unit: map.unit.as_str().to_string(),
+        quality,
     };
     crate::io::write_json(&dir.path("fit.json"), &summary.to_json())?;
     fit_panel(&dir.path("fit.png"), &map, &summary.full)?;
@@ -394,25 +429,27 @@ fn fit_panel(path: &Path, map: &B1Map, full: &FullCalibration) -> Result<()> {
     let aff = map.affine.m;
     let origin = [aff[0][3], aff[1][3], aff[2][3]];
     let sp = [aff[0][0].abs(), aff[1][1].abs(), aff[2][2].abs()];
-    let resid = &full.simulated - &full.measured;
-    let hi = full
-        .measured
-        .iter()
-        .cloned()
-        .filter(|v| v.is_finite())
-        .fold(0.0f32, f32::max) as f64;
+    let (label, factor) = crate::b1::read::value_label(map);
+    let measured = full.measured.mapv(|v| v * factor);
+    let simulated = full.simulated.mapv(|v| v * factor);
+    let resid = &simulated - &measured;
+    let hi = measured.iter().cloned().filter(|v| v.is_finite()).fold(0.0f32, f32::max) as f64;
+    // The map's own values on the slice, with the outline of the voxels the fit used.
+    let own = map.magnitude.mapv(|v| v * factor);
+    let used = full.used.index_axis(ndarray::Axis(1), k);
     let maps = vec![
-        SliceMap::from_volume(full.measured.view(), 1, k, origin, sp)?
-            .title("measured")
-            .unit(format!("|B1+| ({})", map.unit.as_str()))
-            .range(0.0, hi),
-        SliceMap::from_volume(full.simulated.view(), 1, k, origin, sp)?
+        SliceMap::from_volume(own.view(), 1, k, origin, sp)?
+            .title("map (outline: voxels fitted)")
+            .unit(label)
+            .range(0.0, hi)
+            .mask_contour(used),
+        SliceMap::from_volume(simulated.view(), 1, k, origin, sp)?
             .title("twin")
-            .unit(format!("|B1+| ({})", map.unit.as_str()))
+            .unit(label)
             .range(0.0, hi),
         SliceMap::from_volume(resid.view(), 1, k, origin, sp)?
             .title("twin - measured")
-            .unit(format!("residual ({})", map.unit.as_str()))
+            .unit(format!("residual, {label}"))
             .colormap(Colormap::Diverging),
     ];
     panel(

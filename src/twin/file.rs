@@ -128,6 +128,18 @@ pub struct FitComment {
     pub coil_name: String,
     /// How the 95 % intervals were computed.
     pub ci95_method: String,
+    /// What the weights' scale means, after "1 A peak rung current per unit weight": empty for a
+    /// map in µT (the weights are in A); for a relative map, that they are scaled to 1 W input power
+    /// (see [`weights_note`]).
+    pub weights_note: String,
+}
+
+/// The `twin.toml` comment on the weights of a fit to a relative map (flip angle, percent,
+/// fraction) stored as `stored_as`: its absolute scale is not measured.
+pub fn weights_note(stored_as: &str) -> String {
+    format!(
+        "the map ({stored_as}) gives B1+ relative to nominal, not its absolute scale: the weights are scaled to 1 W          input power (A at 1 W); normalise to an exposure (recipe [normalisation]) before any dose"
+    )
 }
 
 fn interval(v: &Interval) -> String {
@@ -161,8 +173,13 @@ impl TwinFile {
     /// The text `twin fit` writes before the `[fields]` table: every key of the fit that is set, in
     /// the file's order, with its comments.
     pub fn fit_text(&self, comment: &FitComment) -> String {
+        let note = if comment.weights_note.is_empty() {
+            "(weights in A: the map is |B1+| in uT)".to_string()
+        } else {
+            format!("({})", comment.weights_note)
+        };
         let mut text = format!(
-            "# rftwin twin: {} calibrated to {}\n# B1+ = w_cos * B1+(cos pattern) + w_sin * B1+(sin pattern), 1 A peak rung current per unit weight\n# (weights in A when the map is in uT); 95 % intervals: {}\n",
+            "# rftwin twin: {} calibrated to {}\n# B1+ = w_cos * B1+(cos pattern) + w_sin * B1+(sin pattern), 1 A peak rung current per unit weight\n# {note}; 95 % intervals: {}\n",
             comment.coil_name,
             self.measured.as_deref().unwrap_or(""),
             comment.ci95_method,
@@ -319,6 +336,7 @@ mod tests {
         let comment = FitComment {
             coil_name: "c".into(),
             ci95_method: "jacobian".into(),
+            weights_note: String::new(),
         };
         let text = fit_file().fit_text(&comment);
         // The old writer's form: Rust's `{}` of f64 (whole numbers without a point), comments kept.

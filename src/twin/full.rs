@@ -42,6 +42,19 @@ pub struct FullOptions {
     /// instead of carrying the phantom's contribution along. None: automatic (on with a rotation
     /// fit).
     pub placement_runs: Option<bool>,
+    /// The automatic mask (see [`crate::b1::quality`]): at every basis point the voxels inside the
+    /// phantom at that point's placement, eroded by `margin_m`, above `floor`; None: every valid
+    /// voxel of the map (its own or the file mask).
+    pub auto_mask: Option<AutoMask>,
+}
+
+/// The rule of the automatic mask (see [`FullOptions::auto_mask`]).
+#[derive(Clone, Copy, Debug)]
+pub struct AutoMask {
+    /// Erosion of the phantom (m): half the voxel diagonal.
+    pub margin_m: f64,
+    /// Noise floor (map unit), when the background gave a noise estimate.
+    pub floor: Option<f64>,
 }
 
 impl Default for FullOptions {
@@ -52,7 +65,39 @@ impl Default for FullOptions {
             max_outer: None,
             gel_step: [0.15, 0.15],
             placement_runs: None,
+            auto_mask: None,
         }
+    }
+}
+
+/// The phantom at offset `t` (m) and rotation `r` (rotation vector, radians, added to the file's):
+/// where the basis at that point has it.
+pub fn placed_phantom(phantom: &PhantomConfig, t: [f64; 3], r: [f64; 3]) -> PhantomConfig {
+    let mut ph = phantom.clone();
+    for a in 0..3 {
+        ph.rotation_deg[a] += r[a].to_degrees();
+    }
+    super::basis::shifted_phantom(&ph, t)
+}
+
+/// The samples of `map` for the model at offset `t`, rotation `r`: with the automatic mask of the
+/// phantom placed there, or every valid voxel.
+fn samples_at(
+    map: &B1Map,
+    placement: &Placement,
+    model: &JointModel,
+    phantom: &PhantomConfig,
+    auto: Option<&AutoMask>,
+    t: [f64; 3],
+    r: [f64; 3],
+) -> Result<Samples> {
+    match auto {
+        Some(a) => {
+            let shape = placed_phantom(phantom, t, r).shape();
+            let mask = crate::b1::quality::auto_mask(map, &shape, a.margin_m, placement, a.floor)?;
+            Samples::from_map_masked(map, placement, model, Some(&mask))
+        }
+        None => Samples::from_map(map, placement, model),
     }
 }
 
@@ -90,6 +135,9 @@ pub struct FullCalibration {
     pub measured: ndarray::Array3<f32>,
     #[serde(skip)]
     pub simulated: ndarray::Array3<f32>,
+    /// The voxels the final fit used (map grid).
+    #[serde(skip)]
+    pub used: ndarray::Array3<bool>,
 }
 
 impl FullCalibration {
@@ -441,7 +489,8 @@ pub fn calibrate_full(
     };
 
     let mut model = parts.build(&nominal, [0.0; 3], [0.0; 3], [0.0; 2])?;
-    let samples = Samples::from_map(map, placement, &model)?;
+    let auto = opt.auto_mask.as_ref();
+    let mut samples = samples_at(map, placement, &model, phantom, auto, [0.0; 3], [0.0; 3])?;
     let mut start = weights_start(&nominal, &samples)?;
     let last_boot = opt.joint.bootstrap;
     let mut jopt = opt.joint.clone();
@@ -497,11 +546,19 @@ pub fn calibrate_full(
         )?;
         base = (t, se, r);
         model = parts.build(&basis, t, r, se)?;
+        if auto.is_some() {
+            // The automatic mask follows the phantom to the new basis point.
+            samples = samples_at(map, placement, &model, phantom, auto, t, r)?;
+        }
         start.copy_from_slice(&p[..11]);
     };
     flag_drift(&mut fit, &steps);
     let measured = to_volume(&samples, &samples.m);
     let simulated = to_volume(&samples, &fit.fitted);
+    let mut used = ndarray::Array3::from_elem(samples.dims, false);
+    for &p in &samples.idx {
+        used[p] = true;
+    }
     Ok((
         FullCalibration {
             fit,
@@ -515,6 +572,7 @@ pub fn calibrate_full(
             final_eps_r: e0 + de * base.1[1],
             measured,
             simulated,
+            used,
         },
         basis,
     ))

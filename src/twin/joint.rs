@@ -160,8 +160,21 @@ pub struct Samples {
 impl Samples {
     /// The valid voxels of `map` whose positions lie inside every model field (NaN-free at the base).
     pub fn from_map(map: &B1Map, placement: &Placement, model: &JointModel) -> Result<Samples> {
+        Self::from_map_masked(map, placement, model, None)
+    }
+
+    /// [`Samples::from_map`] restricted to `mask` (map grid) when given.
+    pub fn from_map_masked(
+        map: &B1Map,
+        placement: &Placement,
+        model: &JointModel,
+        mask: Option<&Array3<bool>>,
+    ) -> Result<Samples> {
         let to_sim = placement.world_to_sim.compose(&map.affine);
-        let valid = map.valid();
+        let mut valid = map.valid();
+        if let Some(m) = mask {
+            ndarray::Zip::from(&mut valid).and(m).for_each(|a, &b| *a = *a && b);
+        }
         let mut s = Samples {
             pts: vec![],
             idx: vec![],

@@ -21,6 +21,7 @@ pub mod file;
 pub mod fit;
 pub mod full;
 pub mod joint;
+pub mod map_mask;
 pub mod stamp;
 pub mod validation;
 
@@ -32,5 +33,5 @@ pub use calibrate::{calibrate, compute_basis, synthesize, Calibration};
 pub use fields::{ideal_drive_fields, load_twin_dir, LoadedTwin, TwinFields};
 pub use file::TwinFile;
 pub use fit::{fit_weights_complex, fit_weights_magnitude, WeightFit};
-pub use full::{calibrate_full, FullCalibration, FullOptions};
+pub use full::{calibrate_full, placed_phantom, AutoMask, FullCalibration, FullOptions};
 pub use joint::{JointFit, JointOptions};

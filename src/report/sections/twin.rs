@@ -24,8 +24,14 @@ pub struct ModelFacts {
 pub struct CalibrationFacts {
     /// The measured map.
     pub measured: PathBuf,
-    /// Unit of the map's values (its residuals are in it).
+    /// Unit of the fit's residuals ("uT", or "% of nominal" for a relative map) and the factor from
+    /// the fit's values (µT or fraction) to it.
     pub map_unit: String,
+    pub map_scale: f64,
+    /// What the map's stored numbers were (e.g. "deg × 10, nominal 80°").
+    pub stored_as: String,
+    /// SNR, voxels used, coverage of the phantom, the mask.
+    pub quality: crate::b1::MapQuality,
     pub fit: JointFit,
     /// FDTD basis runs made (not from the cache).
     pub fdtd_runs: usize,
@@ -105,7 +111,7 @@ fn calibrated_section(r: &mut Report, m: &ModelFacts, c: &CalibrationFacts) -> S
     );
     let k_p95 = r.quantity(
         keys::twin::P95_ABS_RESIDUAL,
-        f.p95_abs_residual,
+        f.p95_abs_residual * c.map_scale,
         &c.map_unit,
         "95th percentile of |twin - measured|",
     );
@@ -136,6 +142,20 @@ fn calibrated_section(r: &mut Report, m: &ModelFacts, c: &CalibrationFacts) -> S
         "FDTD basis runs made (not from the cache)",
     );
     let k_time = r.quantity(keys::twin::CALIBRATION_TIME, c.seconds, "s", "wall time of the calibration");
+    let q = &c.quality;
+    let k_snr = r.quantity(
+        keys::twin::MAP_SNR,
+        q.snr,
+        "",
+        &format!("signal-to-noise ratio of the measured map (noise from the {})", q.noise_from),
+    );
+    let k_used = r.quantity(keys::twin::MAP_VOXELS_USED, q.voxels_used as f64, "", "measured voxels fitted");
+    let k_cov = r.quantity(
+        keys::twin::MAP_PHANTOM_COVERAGE,
+        100.0 * q.phantom_fraction_covered,
+        "%",
+        "fraction of the phantom (eroded by the partial-volume margin) the fitted voxels cover",
+    );
     let fitted = fitted_rows(r, f, &mut rows);
     Section::new(TITLE)
         .paragraph(format!(
@@ -148,12 +168,24 @@ fn calibrated_section(r: &mut Report, m: &ModelFacts, c: &CalibrationFacts) -> S
             m.phantom_name,
             c.measured.display()
         ))
+        .paragraph(format!(
+            "The map ({}) was fitted on {{{k_used}}} voxels (mask: {}; the automatic mask keeps the voxels \
+             inside the phantom at its fitted placement, {:.1} mm from its walls, above the background's noise \
+             floor), covering {{{k_cov}}} of the phantom; its signal-to-noise ratio is {{{k_snr}}}.",
+            c.stored_as,
+            q.mask,
+            q.margin_m * 1e3
+        ))
         .table(Table {
             caption: "Fitted twin parameters with 95 % intervals (Jacobian at the optimum)".into(),
             header: vec!["Parameter".into(), "Value".into(), "95 % low".into(), "95 % high".into()],
             rows,
         })
-        .figure(&c.figure, "twin_fit.png", "Measured |B1+|, twin |B1+| and residual (coronal slice through the map centre).")
+        .figure(
+            &c.figure,
+            "twin_fit.png",
+            "Measured map with the outline of the voxels fitted, twin |B1+| and residual (coronal slice through the map centre).",
+        )
 }
 
 /// The optional fitted parameters (gel, phantom offset and rotation): their rows, and what was fitted.
