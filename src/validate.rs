@@ -10,6 +10,7 @@ pub fn all_cases() -> Vec<ValidationCase> {
     v.extend(crate::fdtd::validation::cases());
     v.extend(crate::coil::validation::cases());
     v.extend(crate::coil::field_validation::cases());
+    v.extend(crate::coil::cosim_validation::cases());
     v.extend(crate::dosimetry::validation::cases());
     v.extend(crate::twin::validation::cases());
     v.extend(crate::implant::validation::cases());

@@ -163,3 +163,47 @@ fn feeds_across_capacitors_share_their_port() {
     let circ = Circuit::uniform(&coil, &ports, Some(3e-12), None);
     assert_eq!(circ.source_ohm.iter().flatten().count(), 2);
 }
+
+#[test]
+fn mirror_symmetric_ports_share_runs_exactly() {
+    // Feeds across rung capacitors: the port edges are the eight capacitor gaps, mirror-symmetric
+    // about the x = 0 and y = 0 planes.
+    let coil = lp8("");
+    let ph = gel();
+    let mut mesh = fdtd_model::mesh(&coil, Some(&ph), ModelKind::Resonant(Gaps::Rungs), &mesh_opts(0.015)).unwrap();
+    let ports = cosim::cosim_ports(&coil, &mut mesh).unwrap();
+    let sym = cosim::compute_port_basis(&mesh, &ports, coil.freq_hz, &PortRunOptions::default(), None).unwrap();
+    assert!(sym.mirror_axes.contains(&0) && sym.mirror_axes.contains(&1), "{:?}", sym.mirror_axes);
+    assert!(sym.fdtd_runs < ports.len(), "{} runs for {} ports", sym.fdtd_runs, ports.len());
+    let full = cosim::compute_port_basis(
+        &mesh,
+        &ports,
+        coil.freq_hz,
+        &PortRunOptions {
+            use_symmetry: false,
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
+    assert_eq!(full.fdtd_runs, ports.len());
+    let n = ports.len();
+    for f in [0, sym.i0, sym.band_hz.len() - 1] {
+        let zmax = full.z[f].iter().map(|x| x.norm()).fold(0.0, f64::max);
+        for (a, b) in sym.z[f].iter().zip(&full.z[f]) {
+            assert!((a - b).norm() < 1e-6 * zmax, "Z differs at band point {f}: {a} vs {b}");
+        }
+    }
+    let circ = Circuit::uniform(&coil, &ports, Some(2.8e-12), None);
+    let emf = [Complex64::new(1.0, 0.0), Complex64::new(0.0, -1.0)];
+    let a = cosim::b1_plus_of(&sym, &circ, &emf).unwrap();
+    let b = cosim::b1_plus_of(&full, &circ, &emf).unwrap();
+    let (mut num, mut den) = (0.0f64, 0.0f64);
+    for (x, y) in a.data.iter().zip(b.data.iter()) {
+        assert!(x.re.is_finite(), "mirrored field has NaN inside the field box");
+        num += (x - y).norm_sqr() as f64;
+        den += y.norm_sqr() as f64;
+    }
+    assert!((num / den).sqrt() < 1e-5, "B1+ with and without mirrors: {}", (num / den).sqrt());
+    assert_eq!(n, 8);
+}

@@ -197,6 +197,8 @@ pub struct PortRunOptions {
     pub max_periods: usize,
     /// Termination and source resistance of the runs (Ohm).
     pub reference_ohm: f64,
+    /// Make only one run per set of mirror-image ports (see `cosim_symmetry`).
+    pub use_symmetry: bool,
 }
 
 impl Default for PortRunOptions {
@@ -208,6 +210,7 @@ impl Default for PortRunOptions {
             decay_db: 50.0,
             max_periods: 400,
             reference_ohm: 50.0,
+            use_symmetry: true,
         }
     }
 }
@@ -227,8 +230,11 @@ pub struct PortBasis {
     /// E (V/m) and H (A/m) per unit current of each port, at Larmor, over the field box.
     pub e: Vec<YeeVector>,
     pub h: Vec<YeeVector>,
-    /// Steps of each run, and whether it decayed fully.
+    /// Steps of each run (a mirrored run: its source run's), and whether it decayed fully.
     pub run_steps: Vec<usize>,
+    /// The FDTD runs made (one per set of mirror-image ports) and the mirror planes used.
+    pub fdtd_runs: usize,
+    pub mirror_axes: Vec<usize>,
     pub runs_converged: Vec<bool>,
     pub seconds: f64,
 }
@@ -261,18 +267,55 @@ pub fn compute_port_basis(
         f0_hz: 0.5 * (flo + fhi),
         bandwidth_hz: 1.5 * (fhi - flo),
     };
-    // Per run k: V[j][f], I[j][f]; fields at Larmor; H at the isocentre over the band.
-    let mut vmat = vec![vec![Complex64::default(); n * n]; nb];
-    let mut imat = vec![vec![Complex64::default(); n * n]; nb];
-    let mut hiso = vec![vec![[Complex64::default(); 2]; n]; nb];
-    let mut fe: Vec<YeeVector> = Vec::with_capacity(n);
-    let mut fh: Vec<YeeVector> = Vec::with_capacity(n);
-    let mut run_steps = Vec::new();
-    let mut runs_converged = Vec::new();
-    let iso = mesh.iso_node;
+    // The transverse H at the coil centre over the band comes from a small box of nodes around
+    // it, symmetric about the centre on every axis (so that it mirrors like the field box), sampled
+    // at the origin.
+    let dims = mesh.model.grid.dims();
+    let iso_box: [std::ops::Range<usize>; 3] = std::array::from_fn(|a| {
+        let lo = (dims[a] / 2).saturating_sub(2);
+        lo..(dims[a] + 1 - lo).min(dims[a] + 1)
+    });
+    // The field box is recorded one node larger on every side (where the grid allows): a mirrored
+    // component staggered along the mirror axis loses one layer at one end, which is cut off.
+    let field_box: [std::ops::Range<usize>; 3] = std::array::from_fn(|a| {
+        let r = &mesh.interior[a];
+        r.start.saturating_sub(1)..(r.end + 1).min(dims[a] + 1)
+    });
+    let edges: Vec<Edge> = ports.iter().map(|p| p.edge).collect();
+    let mirrors = if opt.use_symmetry {
+        super::cosim_symmetry::symmetries(mesh, &edges, &[field_box.clone(), iso_box.clone()])
+    } else {
+        Vec::new()
+    };
+    // Which run gives each port's run: (source run, mirror axes applied).
+    let mut source: Vec<Option<(usize, Vec<usize>)>> = vec![None; n];
+    let mut reps = Vec::new();
     for k in 0..n {
+        if source[k].is_some() {
+            continue;
+        }
+        reps.push(k);
+        for mask in 0..(1usize << mirrors.len()) {
+            let axes: Vec<usize> = (0..mirrors.len()).filter(|b| mask >> b & 1 == 1).collect();
+            let t = axes.iter().fold(k, |q, &b| mirrors[b].1[q]);
+            if source[t].is_none() {
+                source[t] = Some((k, axes.iter().map(|&b| mirrors[b].0).collect()));
+            }
+        }
+    }
+    struct Run {
+        v: Vec<Vec<Complex64>>,
+        i: Vec<Vec<Complex64>>,
+        e: YeeVector,
+        h: YeeVector,
+        iso: Vec<YeeVector>,
+    }
+    let mut runs: Vec<Option<Run>> = (0..n).map(|_| None).collect();
+    let mut run_steps = vec![0usize; n];
+    let mut runs_converged = vec![true; n];
+    for (r, &k) in reps.iter().enumerate() {
         if let Some(p) = progress.as_mut() {
-            p(k, n);
+            p(r, reps.len());
         }
         let mut spec = SimulationSpec::new(mesh.model.clone());
         spec.cell_key = ("coil model".into(), "cell_m (--cell-mm, or [twin] cell_m in a recipe)".into());
@@ -290,36 +333,99 @@ pub fn compute_port_basis(
         let mut sim = Simulation::new(spec)?;
         let dt = sim.dt();
         let every = ((1.0 / (8.0 * fhi * dt)).floor() as usize).max(1);
-        let mut pe = sim.dft_probe("e", FieldKind::E, &[0, 1, 2], mesh.interior.clone(), &[freq_hz], every)?;
-        let mut ph = sim.dft_probe("h", FieldKind::H, &[0, 1, 2], mesh.interior.clone(), &[freq_hz], every)?;
-        let iso_box = [iso[0]..iso[0] + 1, iso[1]..iso[1] + 1, iso[2]..iso[2] + 1];
-        let mut pi = sim.dft_probe("h_iso", FieldKind::H, &[0, 1], iso_box, &band, every)?;
+        let mut pe = sim.dft_probe("e", FieldKind::E, &[0, 1, 2], field_box.clone(), &[freq_hz], every)?;
+        let mut ph = sim.dft_probe("h", FieldKind::H, &[0, 1, 2], field_box.clone(), &[freq_hz], every)?;
+        let mut pi = sim.dft_probe("h_iso", FieldKind::H, &[0, 1, 2], iso_box.clone(), &band, every)?;
         let max_steps = ((opt.max_periods as f64) / (freq_hz * dt)).ceil() as usize;
         let stats = sim.run_until_decay(opt.decay_db, max_steps, &mut [&mut pe as &mut dyn Probe, &mut ph, &mut pi])?;
-        run_steps.push(stats.steps);
-        runs_converged.push(stats.converged);
+        run_steps[k] = stats.steps;
+        runs_converged[k] = stats.converged;
         let lum = sim.lumped();
+        let mut v = vec![Vec::new(); n];
+        let mut i = vec![Vec::new(); n];
         for j in 0..n {
             let s = lum.spectrum(j);
-            for f in 0..nb {
-                vmat[f][j * n + k] = s[f].0;
-                imat[f][j * n + k] = s[f].1;
-            }
-        }
-        for (f, row) in hiso.iter_mut().enumerate() {
-            row[k] = [pi.spectrum(0, f)[[0, 0, 0]], pi.spectrum(1, f)[[0, 0, 0]]];
+            v[j] = s.iter().map(|x| x.0).collect();
+            i[j] = s.iter().map(|x| x.1).collect();
         }
         let g = &sim.model().grid;
         let origin = g.node_pos(0, 0, 0);
         let d = sim.cell_size_m();
-        let yee = |p: &crate::fdtd::DftProbe| -> Result<YeeVector> {
-            let comps = [0, 1, 2].map(|c| RegularField::new(to_c32(p.spectrum(c, 0)), p.component_origin(c, origin, d), d));
+        let yee = |p: &crate::fdtd::DftProbe, fi: usize| -> Result<YeeVector> {
+            let comps = [0, 1, 2].map(|c| RegularField::new(to_c32(p.spectrum(c, fi)), p.component_origin(c, origin, d), d));
             let [x, y, z] = comps;
             YeeVector::new(p.kind, [x?, y?, z?])
         };
-        fe.push(yee(&pe)?);
-        fh.push(yee(&ph)?);
+        let iso = (0..nb).map(|f| yee(&pi, f)).collect::<Result<Vec<_>>>()?;
+        runs[k] = Some(Run {
+            v,
+            i,
+            e: yee(&pe, 0)?,
+            h: yee(&ph, 0)?,
+            iso,
+        });
     }
+    // The other ports' runs by mirroring.
+    for t in 0..n {
+        let (k, axes) = source[t].clone().expect("every port has a source run");
+        if k == t {
+            continue;
+        }
+        let src = runs[k].as_ref().expect("representative run made");
+        let sign = |e: Edge| axes.iter().map(|&a| super::cosim_symmetry::edge_sign(a, e)).product::<f32>();
+        let sk = sign(ports[k].edge);
+        let perm = |j: usize| {
+            axes.iter().fold(j, |q, &a| {
+                let (_, p) = mirrors.iter().find(|m| m.0 == a).expect("axis of a mirror");
+                p[q]
+            })
+        };
+        let mirror = |f: &YeeVector| {
+            let m = axes.iter().fold(f.clone(), |acc, &a| super::cosim_symmetry::mirror_yee(&acc, a));
+            superpose(&[m], &[Complex32::new(sk, 0.0)])
+        };
+        let mut v = vec![Vec::new(); n];
+        let mut i = vec![Vec::new(); n];
+        for j in 0..n {
+            let q = perm(j);
+            let s = (sk * sign(ports[j].edge)) as f64;
+            v[j] = src.v[q].iter().map(|x| x * s).collect();
+            i[j] = src.i[q].iter().map(|x| x * s).collect();
+        }
+        let run = Run {
+            v,
+            i,
+            e: mirror(&src.e),
+            h: mirror(&src.h),
+            iso: src.iso.iter().map(mirror).collect(),
+        };
+        run_steps[t] = run_steps[k];
+        runs_converged[t] = runs_converged[k];
+        runs[t] = Some(run);
+    }
+    let runs: Vec<Run> = runs.into_iter().map(|r| r.expect("every run made")).collect();
+    let mut vmat = vec![vec![Complex64::default(); n * n]; nb];
+    let mut imat = vec![vec![Complex64::default(); n * n]; nb];
+    let mut hiso = vec![vec![[Complex64::default(); 2]; n]; nb];
+    for (k, r) in runs.iter().enumerate() {
+        for j in 0..n {
+            for f in 0..nb {
+                vmat[f][j * n + k] = r.v[j][f];
+                imat[f][j * n + k] = r.i[j][f];
+            }
+        }
+        for f in 0..nb {
+            let at = |c: usize| {
+                let z = r.iso[f].comps[c].sample([0.0; 3]);
+                Complex64::new(z.re as f64, z.im as f64)
+            };
+            hiso[f][k] = [at(0), at(1)];
+        }
+    }
+    let crop = |f: &YeeVector| super::cosim_symmetry::crop_yee(f, &field_box, &mesh.interior);
+    let fe: Vec<YeeVector> = runs.iter().map(|r| crop(&r.e)).collect();
+    let fh: Vec<YeeVector> = runs.iter().map(|r| crop(&r.h)).collect();
+    drop(runs);
     // Z = V I^-1 and the per-unit-current quantities X I^-1 (X: one row per quantity, one column
     // per run), i.e. solve I^T Y^T = X^T.
     let mut z = Vec::with_capacity(nb);
@@ -376,6 +482,8 @@ pub fn compute_port_basis(
         h,
         run_steps,
         runs_converged,
+        fdtd_runs: reps.len(),
+        mirror_axes: mirrors.iter().map(|m| m.0).collect(),
         seconds: t0.elapsed().as_secs_f64(),
     })
 }

@@ -16,6 +16,8 @@ pub mod circuit;
 pub mod command;
 pub mod config;
 pub mod cosim;
+pub mod cosim_symmetry;
+pub mod cosim_validation;
 pub mod fdtd_model;
 pub mod field;
 pub mod field_validation;

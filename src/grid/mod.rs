@@ -509,6 +509,11 @@ impl VoxelModel {
         Ok(())
     }
 
+    /// How many E edges carry a material override (`set_edge_material`).
+    pub fn edge_override_count(&self) -> usize {
+        self.edge_overrides.len()
+    }
+
     pub fn is_thin_pec(&self, comp: Comp, i: usize, j: usize, k: usize) -> bool {
         self.thin_pec[comp.index()].get(self.node_index(i, j, k))
     }

@@ -1,0 +1,160 @@
+//! Mirror symmetries of a co-simulation model: a port run's mirror image is another port's run.
+//!
+//! A mirror plane through the coil centre (x = 0, y = 0 or z = 0) is used only when it maps the
+//! discrete model onto itself exactly: the grid nodes, every cell's material, every thin PEC edge,
+//! the boundaries, the field boxes and the set of port edges (all ports are terminated alike in the
+//! port runs). The run that excites port `k` then mirrors into the run that excites port `M(k)`:
+//! E (a polar vector) keeps its components parallel to the plane and flips the normal one, H (an
+//! axial vector) the opposite; a port edge normal to the plane reverses direction, so its voltage
+//! and current change sign. With the mirrors of a body coil (x, y and z planes) 32 capacitor and
+//! feed ports need 4 runs instead of 32.
+
+use num_complex::Complex32;
+
+use super::fdtd_model::{BirdcageMesh, Edge};
+use crate::fdtd::{FieldKind, YeeVector};
+use crate::grid::{Comp, RegularField};
+
+/// The mirror planes (axes 0, 1, 2) that map `mesh` and the port edges onto themselves, with each
+/// plane's port permutation.
+pub fn symmetries(mesh: &BirdcageMesh, ports: &[Edge], boxes: &[[std::ops::Range<usize>; 3]]) -> Vec<(usize, Vec<usize>)> {
+    let m = &mesh.model;
+    if m.edge_override_count() > 0 {
+        return Vec::new();
+    }
+    let g = &m.grid;
+    let n = g.dims();
+    let mut out = Vec::new();
+    'axis: for a in 0..3 {
+        // Grid nodes symmetric about 0.
+        for i in 0..=n[a] {
+            let (p, q) = (g.axes[a].node(i), g.axes[a].node(n[a] - i));
+            if (p + q).abs() > 1e-9 * (1.0 + p.abs()) {
+                continue 'axis;
+            }
+        }
+        if mesh.boundaries[a][0] != mesh.boundaries[a][1] {
+            continue;
+        }
+        for b in boxes {
+            if b[a].start + b[a].end - 1 != n[a] {
+                continue 'axis;
+            }
+        }
+        // Cells.
+        for i in 0..n[0] {
+            for j in 0..n[1] {
+                for k in 0..n[2] {
+                    let mut q = [i, j, k];
+                    q[a] = n[a] - 1 - q[a];
+                    if m.cell_material(i, j, k) != m.cell_material(q[0], q[1], q[2]) {
+                        continue 'axis;
+                    }
+                }
+            }
+        }
+        // Thin PEC edges.
+        for (c, comp) in [Comp::X, Comp::Y, Comp::Z].into_iter().enumerate() {
+            let mut lim = [n[0] + 1, n[1] + 1, n[2] + 1];
+            lim[c] -= 1;
+            for i in 0..lim[0] {
+                for j in 0..lim[1] {
+                    for k in 0..lim[2] {
+                        let p = mirror_edge(n, a, (c, [i, j, k]));
+                        if m.is_thin_pec(comp, i, j, k) != m.is_thin_pec(comp, p.1[0], p.1[1], p.1[2]) {
+                            continue 'axis;
+                        }
+                    }
+                }
+            }
+        }
+        // Ports.
+        let mut perm = Vec::with_capacity(ports.len());
+        for e in ports {
+            let me = mirror_edge(n, a, *e);
+            match ports.iter().position(|q| *q == me) {
+                Some(t) => perm.push(t),
+                None => continue 'axis,
+            }
+        }
+        out.push((a, perm));
+    }
+    out
+}
+
+/// The mirror image of an edge under the plane normal to axis `a` (grid of `n` cells).
+pub fn mirror_edge(n: [usize; 3], a: usize, e: Edge) -> Edge {
+    let (c, mut p) = e;
+    p[a] = if c == a { n[a] - 1 - p[a] } else { n[a] - p[a] };
+    (c, p)
+}
+
+/// Sign of a port's voltage and current under the mirror normal to axis `a`.
+pub fn edge_sign(a: usize, e: Edge) -> f32 {
+    if e.0 == a {
+        -1.0
+    } else {
+        1.0
+    }
+}
+
+/// The mirror image of a field box under the plane normal to axis `a`. The box's nodes must be
+/// symmetric about the plane; a component staggered along `a` then has one layer at one end whose
+/// mirror image lies outside the box: it is NaN (record the box one node larger than needed and
+/// crop, see [`crop_yee`]).
+pub fn mirror_yee(f: &YeeVector, a: usize) -> YeeVector {
+    let comps = [0, 1, 2].map(|c| {
+        let src = &f.comps[c];
+        let sign: f32 = match (f.kind, c == a) {
+            (FieldKind::E, true) | (FieldKind::H, false) => -1.0,
+            _ => 1.0,
+        };
+        let len = src.data.shape()[a] as i64;
+        // o + i d = -(o + i' d)  =>  i = m - i'.
+        let m = (-2.0 * src.origin_m[a] / src.spacing_m[a]).round() as i64;
+        let data = ndarray::Array3::from_shape_fn(src.data.dim(), |(i, j, k)| {
+            let mut q = [i, j, k];
+            let s = m - q[a] as i64;
+            if s < 0 || s >= len {
+                return Complex32::new(f32::NAN, f32::NAN);
+            }
+            q[a] = s as usize;
+            src.data[q] * sign
+        });
+        RegularField {
+            data,
+            origin_m: src.origin_m,
+            spacing_m: src.spacing_m,
+        }
+    });
+    YeeVector { kind: f.kind, comps }
+}
+
+/// `f` (recorded over the node box `grown`) cut to the node box `keep` inside it.
+pub fn crop_yee(f: &YeeVector, grown: &[std::ops::Range<usize>; 3], keep: &[std::ops::Range<usize>; 3]) -> YeeVector {
+    let comps = [0, 1, 2].map(|c| {
+        let src = &f.comps[c];
+        let off: [usize; 3] = std::array::from_fn(|a| keep[a].start - grown[a].start);
+        let len: [usize; 3] = std::array::from_fn(|a| keep[a].len());
+        let data = src
+            .data
+            .slice(ndarray::s![off[0]..off[0] + len[0], off[1]..off[1] + len[1], off[2]..off[2] + len[2]])
+            .to_owned();
+        RegularField {
+            data,
+            origin_m: std::array::from_fn(|a| src.origin_m[a] + off[a] as f64 * src.spacing_m[a]),
+            spacing_m: src.spacing_m,
+        }
+    });
+    YeeVector { kind: f.kind, comps }
+}
+
+/// Whether every component of `f` is placed symmetrically about the plane normal to axis `a`.
+pub fn box_is_symmetric(f: &YeeVector, a: usize) -> bool {
+    f.comps.iter().all(|c| {
+        let len = c.data.shape()[a] as f64;
+        let lo = c.origin_m[a];
+        let hi = lo + (len - 1.0) * c.spacing_m[a];
+        (lo + hi).abs() < 1e-6 * c.spacing_m[a].max(1e-12)
+    })
+}
