@@ -265,7 +265,7 @@ pub fn mesh(
     }
     let mut model = VoxelModel::new(lay.grid.clone(), Material::vacuum())?;
     let phantom_material = match phantom {
-        Some(p) => Some(p.rasterise(&mut model)?.0),
+        Some(p) => Some(rasterise_symmetric(&mut model, p)?),
         None => None,
     };
     let g = model.grid.clone();
@@ -310,6 +310,46 @@ pub fn mesh(
         interior,
         snaps: lay.snaps,
     })
+}
+
+/// Fills the cells of `model` whose centres lie inside the phantom, as
+/// [`PhantomConfig::rasterise`] but with the cell centres taken in exact half-cell coordinates
+/// (`k * d / 2`, `k` an integer, the grid centred on the origin), so that a phantom symmetric about
+/// the coil centre is rasterised mirror-symmetrically (a face through a row of cell centres —
+/// the ASTM box's ±210 mm at 10 mm with a cell centre at x = 0 — falls on the same side on both
+/// ends; node-based centres put it inside on one end and outside on the other). A centre within
+/// 1e-9 cell of a face counts as outside (the lighter, more conservative phantom for SAR per
+/// watt). Returns the material index.
+fn rasterise_symmetric(model: &mut VoxelModel, p: &PhantomConfig) -> Result<u8> {
+    let mat = model.add_material(p.em_material())?;
+    let shape = p.shape();
+    let g = model.grid.clone();
+    let n = g.dims();
+    let d = g.uniform_spacing().unwrap_or([0.0; 3]);
+    let centre = p.centre_m();
+    let mut count = 0usize;
+    for i in 0..n[0] {
+        for j in 0..n[1] {
+            for k in 0..n[2] {
+                let q = [(i, 0), (j, 1), (k, 2)].map(|(c, a)| (2 * c as i64 + 1 - n[a] as i64) as f64 * (0.5 * d[a]));
+                // Nudged away from the phantom's centre by 1e-9 cell: a centre on a face is outside.
+                let nudged = [0, 1, 2].map(|a| q[a] + (q[a] - centre[a]).signum() * 1e-9 * d[a]);
+                if shape.contains(nudged) {
+                    model.set_cell(i, j, k, mat);
+                    count += 1;
+                }
+            }
+        }
+    }
+    if count == 0 {
+        return Err(Error::input(
+            &p.source_name,
+            "position.landmark_from_isocentre_m",
+            "the phantom covers no cell centre of the grid",
+            "enlarge the grid or move the phantom into it",
+        ));
+    }
+    Ok(mat)
 }
 
 /// The node box of the field output: the coil interior (one cell beyond the rung radius, from ring
