@@ -373,3 +373,18 @@ fn the_rasterised_astm_phantom_is_mirror_symmetric() {
         }
     }
 }
+
+#[test]
+#[ignore]
+fn print_masses() {
+    let c = coil("body_1p5t_hp16.toml");
+    let p = phantom("astm_f2182.toml");
+    for d in [0.005, 0.010, 0.020] {
+        for kind in [ModelKind::Ideal, resonant(&c)] {
+            let mut m = fdtd_model::mesh(&c, Some(&p), kind, &opt(d)).unwrap();
+            let whole = phantom_mass_kg(&m);
+            rftwin::twin::basis::subcell_phantom(&mut m, &p).unwrap();
+            println!("{d} {kind:?}: whole cells {whole:.3} kg, sub-cell in box {:.3} kg, dims {:?} box {:?}", phantom_mass_in_box_kg(&m), m.model.grid.dims(), m.interior);
+        }
+    }
+}

@@ -38,6 +38,15 @@ pub fn cache_choice(no_cache: bool, dir: Option<PathBuf>, out: &Path) -> Option<
 }
 
 /// The coil model's options for `--cell-mm`.
+/// The `geometry_snaps` entry of a summary: how far the twin's grid moves the coil's parts from
+/// their ideal positions (moves over a quarter cell also warned about on stderr).
+fn geometry_snaps(c: &CoilConfig, p: &PhantomConfig, o: &SimulateOptions) -> Result<serde_json::Value> {
+    let kind = crate::coil::fdtd_model::ModelKind::Ideal;
+    let s = crate::coil::fdtd_model::geometry_snaps(c, Some(p), kind, &o.mesh)?;
+    s.warnings().into_iter().for_each(crate::resources::warn);
+    Ok(s.to_json())
+}
+
 fn sim_options(cell_mm: f64) -> Result<SimulateOptions> {
     if !(cell_mm > 0.0) {
         return Err(Error::input("command line", "--cell-mm", "must be > 0", "e.g. --cell-mm 10"));
@@ -79,6 +88,7 @@ pub struct SynthSummary {
     pub offset_mm: [f64; 3],
     pub sigma_s_per_m: f64,
     pub eps_r: f64,
+    pub geometry_snaps: serde_json::Value,
 }
 
 impl SynthSummary {
@@ -90,6 +100,7 @@ impl SynthSummary {
             "cell_mm": c.cell_mm, "voxel_mm": c.voxel_mm, "dims": self.dims, "origin_m": self.origin_m,
             "imbalance": c.imbalance, "phase_deg": c.phase_deg, "noise": c.noise, "seed": c.seed, "centre_ut": c.centre_ut,
             "offset_mm": self.offset_mm, "sigma_s_per_m": self.sigma_s_per_m, "eps_r": self.eps_r,
+            "geometry_snaps": self.geometry_snaps,
             "unit": "uT", "frame": "simulation (coil frame, isocentre at 0, z along the bore)",
         })
     }
@@ -180,6 +191,7 @@ pub fn synth(cmd: &SynthCommand) -> Result<SynthSummary> {
         offset_mm: off,
         sigma_s_per_m: p.material.sigma_s_per_m,
         eps_r: p.material.eps_r,
+        geometry_snaps: geometry_snaps(&c, &p, &sim_opts)?,
     })
 }
 
@@ -215,6 +227,7 @@ pub struct FitSummary {
     /// What was fitted, in words.
     pub fitted: String,
     pub full: FullCalibration,
+    pub geometry_snaps: serde_json::Value,
 }
 
 impl FitSummary {
@@ -229,6 +242,7 @@ impl FitSummary {
         serde_json::json!({
             "coil": self.coil, "phantom": self.phantom, "measured": self.measured,
             "fitted": self.fitted,
+            "geometry_snaps": self.geometry_snaps,
             "converged": f.converged,
             "calibration": {
                 "relative_amplitude": f.relative_amplitude.value,
@@ -313,6 +327,7 @@ pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
         measured: cmd.measured.display().to_string(),
         fitted: parts.join(", "),
         full,
+        geometry_snaps: geometry_snaps(&c, &p, &sim_opts)?,
     };
     crate::io::write_json(&dir.path("fit.json"), &summary.to_json())?;
     fit_panel(&dir.path("fit.png"), &map, &summary.full)?;
