@@ -388,3 +388,31 @@ fn print_masses() {
         }
     }
 }
+
+#[test]
+fn an_offset_gel_cylinder_at_5mm_builds_within_the_edge_material_table() {
+    // Issue 16 item 7: `twin fit --fit-offset` of the 8-rung head coil with a gel cylinder at 5 mm
+    // stopped with "more than 255 distinct edge materials": a curved phantom's sub-cell fractions
+    // take every level, and an edge averages four cells.
+    let c = coil("head_3t_lp8.toml");
+    let text = std::fs::read_to_string(root().join("phantoms/cylinder_r150.toml")).unwrap();
+    let p = PhantomConfig::from_toml_str(
+        &text.replace("radius_m = 0.150", "radius_m = 0.080").replace("length_m = 0.900", "length_m = 0.200"),
+        "gel_cylinder_r80",
+    )
+    .unwrap();
+    let mut so = rftwin::coil::run::SimulateOptions::default();
+    so.mesh.cell_m = 0.005;
+    let req = rftwin::twin::BasisRequest {
+        coil: &c,
+        phantom: Some(&p),
+        opt: &so,
+        offset_m: [0.0031, -0.0017, 0.0042],
+    };
+    let m = rftwin::twin::basis::basis_mesh(&req).unwrap();
+    let w = fdtd_model::homogeneous_weights(&m, true, 0.0);
+    let spec = m.ideal_drive(c.freq_hz, &w).unwrap();
+    if let Err(e) = rftwin::fdtd::Simulation::new(spec) {
+        panic!("{e}");
+    }
+}
