@@ -448,11 +448,18 @@ fn coil_tune_refuses_frequencies_beyond_the_circuit_model() {
 
 #[test]
 fn phantom_larger_than_the_simulated_box_is_refused() {
+    // The grid grows along z to hold a long phantom (tests/coil_geometry.rs), but a shielded coil's
+    // box ends laterally just outside the shield: a phantom beyond the shield's end that is wider
+    // than the shield would be clipped there.
     let d = tmpdir("big-phantom");
     let text = std::fs::read_to_string(root().join("phantoms/astm_f2182.toml")).unwrap();
-    let p = d.join("long_phantom.toml");
-    std::fs::write(&p, text.replace("length_m = 0.650", "length_m = 3.0")).unwrap();
-    assert!(std::fs::read_to_string(&p).unwrap().contains("length_m = 3.0"));
+    let p = d.join("wide_phantom.toml");
+    let text = text
+        .replace("width_m = 0.420", "width_m = 1.000")
+        .replace("length_m = 0.650", "length_m = 0.100")
+        .replace("landmark_from_isocentre_m = [0.0, 0.0, 0.0]", "landmark_from_isocentre_m = [0.0, 0.0, 0.7]");
+    std::fs::write(&p, &text).unwrap();
+    assert!(text.contains("width_m = 1.000") && text.contains("[0.0, 0.0, 0.7]"));
     let out = d.join("out");
     refused(
         &[
@@ -469,9 +476,9 @@ fn phantom_larger_than_the_simulated_box_is_refused() {
         &d,
         &out,
         &[
-            "long_phantom.toml",
-            "length_m",
-            "-1.5000 to 1.5000 m along z",
+            "wide_phantom.toml",
+            "width_m",
+            "-0.5000 to 0.5000 m along x",
             "simulated box",
             "clipped",
             "smaller",

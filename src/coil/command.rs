@@ -53,6 +53,8 @@ pub struct SimulateSummary {
     pub b1_plus_iso_t_per_sqrt_w: f64,
     pub b1_minus_over_b1_plus_iso: f64,
     pub input_power_w_for_1ut_iso: f64,
+    /// How far the grid moved the coil's parts ([`super::fdtd_model::GeometrySnaps::to_json`]).
+    pub geometry_snaps: serde_json::Value,
     pub warnings: Vec<String>,
 }
 
@@ -80,6 +82,7 @@ impl SimulateSummary {
             "b1_plus_iso_t_per_sqrt_w": self.b1_plus_iso_t_per_sqrt_w,
             "b1_minus_over_b1_plus_iso": self.b1_minus_over_b1_plus_iso,
             "input_power_w_for_1ut_iso": self.input_power_w_for_1ut_iso,
+            "geometry_snaps": self.geometry_snaps,
             "normalisations": {"per_watt": "fields for 1 W input power", "per_microtesla": "fields for |B1+| = 1 µT at the isocentre"},
             "files": ["fields.h5", "fields.xmf", "b1_plus.png", "e_magnitude.png", "sar_point.png"],
             "warnings": self.warnings,
@@ -127,6 +130,12 @@ pub fn simulate(
             ))
         }
     };
+    let kind = if tuning.is_some() {
+        super::fdtd_model::ModelKind::Resonant(super::fdtd_model::Gaps::for_type(coil.coil_type))
+    } else {
+        super::fdtd_model::ModelKind::Ideal
+    };
+    let snaps = super::fdtd_model::geometry_snaps(&coil, ph.as_ref(), kind, &opt.mesh)?;
     write_fields(&dir, &f)?;
     write_panels(&dir, &f, &coil.name, ph.is_some())?;
     let iso_minus = f.b1_minus.sample([0.0, 0.0, 0.0]);
@@ -144,6 +153,7 @@ pub fn simulate(
         b1_plus_iso_t_per_sqrt_w: f.b1_plus_iso_t.norm() * f.per_watt(),
         b1_minus_over_b1_plus_iso: iso_minus.norm() as f64 / f.b1_plus_iso_t.norm(),
         input_power_w_for_1ut_iso: f.input_power_w * f.per_microtesla().powi(2),
+        geometry_snaps: snaps.to_json(),
         warnings: crate::resources::take_warnings(),
     };
     crate::io::write_json(&dir.path("summary.json"), &summary.to_json())?;

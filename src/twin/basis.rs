@@ -236,9 +236,11 @@ pub fn subcell_phantom(mesh: &mut BirdcageMesh, phantom: &PhantomConfig) -> Resu
     const S: usize = 6;
     // Fraction levels. An edge averages its four cells, and the mixtures are linear in the
     // fraction, so an edge's material is the mixture at the mean: 4 LEVELS + 1 values at most. A
-    // square phantom has few distinct fractions; a rotated one has all of them, and the operator's
-    // table holds 255 edge materials: 48 levels then (fraction steps of 1/48).
-    let levels: f64 = if phantom.rotation().is_some() { 48.0 } else { 200.0 };
+    // square phantom has few distinct fractions; a rotated or curved one (cylinder, sphere: every
+    // fraction somewhere on its outline, more when an offset breaks its symmetry) has all of them,
+    // and the operator's table holds 255 edge materials: 48 levels then (fraction steps of 1/48).
+    let curved = !matches!(phantom.shape, crate::coil::PhantomShape::Box);
+    let levels: f64 = if phantom.rotation().is_some() || curved { 48.0 } else { 200.0 };
     let mut mixed: std::collections::HashMap<u32, u8> = std::collections::HashMap::new();
     for i in range(0) {
         for j in range(1) {

@@ -38,6 +38,18 @@ pub fn cache_choice(no_cache: bool, dir: Option<PathBuf>, out: &Path) -> Option<
 }
 
 /// The coil model's options for `--cell-mm`.
+/// The `geometry_snaps` entry of a summary: how far the twin's grid moves the coil's parts from
+/// their ideal positions (moves over a quarter cell also warned about on stderr).
+fn geometry_snaps(c: &CoilConfig, p: &PhantomConfig, o: &SimulateOptions) -> Result<serde_json::Value> {
+    let kind = match o.model {
+        DriveModel::Ideal => crate::coil::fdtd_model::ModelKind::Ideal,
+        DriveModel::Cosim => crate::coil::fdtd_model::ModelKind::Resonant(crate::coil::fdtd_model::Gaps::for_type(c.coil_type)),
+    };
+    let s = crate::coil::fdtd_model::geometry_snaps(c, Some(p), kind, &o.mesh)?;
+    s.warnings().into_iter().for_each(crate::resources::warn);
+    Ok(s.to_json())
+}
+
 fn sim_options(cell_mm: f64, model: DriveModel) -> Result<SimulateOptions> {
     if !(cell_mm > 0.0) {
         return Err(Error::input("command line", "--cell-mm", "must be > 0", "e.g. --cell-mm 10"));
@@ -82,6 +94,7 @@ pub struct SynthSummary {
     pub offset_mm: [f64; 3],
     pub sigma_s_per_m: f64,
     pub eps_r: f64,
+    pub geometry_snaps: serde_json::Value,
 }
 
 impl SynthSummary {
@@ -93,6 +106,7 @@ impl SynthSummary {
             "cell_mm": c.cell_mm, "voxel_mm": c.voxel_mm, "dims": self.dims, "origin_m": self.origin_m,
             "imbalance": c.imbalance, "phase_deg": c.phase_deg, "noise": c.noise, "seed": c.seed, "centre_ut": c.centre_ut,
             "offset_mm": self.offset_mm, "sigma_s_per_m": self.sigma_s_per_m, "eps_r": self.eps_r,
+            "geometry_snaps": self.geometry_snaps,
             "unit": "uT", "frame": "simulation (coil frame, isocentre at 0, z along the bore)", "model": c.model.as_str(),
         })
     }
@@ -183,6 +197,7 @@ pub fn synth(cmd: &SynthCommand) -> Result<SynthSummary> {
         offset_mm: off,
         sigma_s_per_m: p.material.sigma_s_per_m,
         eps_r: p.material.eps_r,
+        geometry_snaps: geometry_snaps(&c, &p, &sim_opts)?,
     })
 }
 
@@ -229,6 +244,7 @@ pub struct FitSummary {
     pub fitted_unit: String,
     /// SNR, voxels used, coverage of the phantom (see [`crate::b1::MapQuality`]).
     pub quality: crate::b1::MapQuality,
+    pub geometry_snaps: serde_json::Value,
 }
 
 impl FitSummary {
@@ -251,6 +267,7 @@ impl FitSummary {
             "fitted": self.fitted,
             "map": { "stored_as": self.stored_as, "fitted_in": self.fitted_unit },
             "map_quality": &self.quality,
+            "geometry_snaps": self.geometry_snaps,
             "converged": f.converged,
             "calibration": {
                 "relative_amplitude": f.relative_amplitude.value,
@@ -360,6 +377,7 @@ pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
         stored_as,
         fitted_unit: map.unit.as_str().to_string(),
         quality,
+        geometry_snaps: geometry_snaps(&c, &p, &sim_opts)?,
     };
     crate::io::write_json(&dir.path("fit.json"), &summary.to_json())?;
     fit_panel(&dir.path("fit.png"), &map, &summary.full)?;
