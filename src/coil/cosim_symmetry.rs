@@ -25,19 +25,28 @@ pub fn symmetries(mesh: &BirdcageMesh, ports: &[Edge], boxes: &[[std::ops::Range
     let g = &m.grid;
     let n = g.dims();
     let mut out = Vec::new();
+    let debug = std::env::var_os("RFTWIN_DEBUG_SYMMETRY").is_some();
+    let why = |a: usize, w: &str| {
+        if debug {
+            eprintln!("symmetry: no mirror normal to axis {a}: {w}");
+        }
+    };
     'axis: for a in 0..3 {
         // Grid nodes symmetric about 0.
         for i in 0..=n[a] {
             let (p, q) = (g.axes[a].node(i), g.axes[a].node(n[a] - i));
             if (p + q).abs() > 1e-9 * (1.0 + p.abs()) {
+                why(a, "grid nodes");
                 continue 'axis;
             }
         }
         if mesh.boundaries[a][0] != mesh.boundaries[a][1] {
+            why(a, "boundaries");
             continue;
         }
         for b in boxes {
             if b[a].start + b[a].end - 1 != n[a] {
+                why(a, "field boxes");
                 continue 'axis;
             }
         }
@@ -48,6 +57,7 @@ pub fn symmetries(mesh: &BirdcageMesh, ports: &[Edge], boxes: &[[std::ops::Range
                     let mut q = [i, j, k];
                     q[a] = n[a] - 1 - q[a];
                     if m.cell_material(i, j, k) != m.cell_material(q[0], q[1], q[2]) {
+                        why(a, &format!("cell ({i},{j},{k}) material"));
                         continue 'axis;
                     }
                 }
@@ -62,6 +72,7 @@ pub fn symmetries(mesh: &BirdcageMesh, ports: &[Edge], boxes: &[[std::ops::Range
                     for k in 0..lim[2] {
                         let p = mirror_edge(n, a, (c, [i, j, k]));
                         if m.is_thin_pec(comp, i, j, k) != m.is_thin_pec(comp, p.1[0], p.1[1], p.1[2]) {
+                            why(a, &format!("thin PEC edge {c} ({i},{j},{k})"));
                             continue 'axis;
                         }
                     }
@@ -74,7 +85,10 @@ pub fn symmetries(mesh: &BirdcageMesh, ports: &[Edge], boxes: &[[std::ops::Range
             let me = mirror_edge(n, a, *e);
             match ports.iter().position(|q| *q == me) {
                 Some(t) => perm.push(t),
-                None => continue 'axis,
+                None => {
+                    why(a, &format!("port edge {e:?}"));
+                    continue 'axis;
+                }
             }
         }
         out.push((a, perm));

@@ -539,7 +539,9 @@ impl VoxelModel {
             for j in 0..ny {
                 let x = self.grid.axes[0].cell_centre(i) - centre_xy_m[0];
                 let y = self.grid.axes[1].cell_centre(j) - centre_xy_m[1];
-                inside[i * ny + j] = x * x + y * y <= radius_m * radius_m;
+                // A cell centre on the circle (a tie, decided by rounding otherwise, differently on
+                // the two sides of the centre) counts as inside, so mirror-image cells agree.
+                inside[i * ny + j] = x * x + y * y <= radius_m * radius_m * (1.0 + 1e-9);
             }
         }
         inside
