@@ -385,3 +385,46 @@ fn automatic_mask_geometry_and_noise() {
     let expect = vol / (v * v * v);
     assert!((inside as f64 / expect - 1.0).abs() < 0.15, "{inside} vs {expect}");
 }
+
+/// The recipe keys of the measured map: read into the map options (the mask path relative to the
+/// recipe, the options named as recipe keys in later errors); bad values and keys without a
+/// measured map are errors naming the key.
+#[test]
+fn recipe_map_keys() {
+    use rftwin::report::recipe::{Recipe, TwinSource};
+    let base = Path::new("/data/recipes");
+    let ok = "title = \"t\"\n[twin]\ncoil = \"c.toml\"\nphantom = \"p.toml\"\nmeasured = \"m.nii.gz\"\nmeasured_unit = \"deg\"\nmeasured_nominal_flip_deg = 80.0\nmeasured_scale = 10.0\nmeasured_dataset = \"tb1\"\nmeasured_mask = \"mask.nii.gz\"\n[normalisation]\nwhole_phantom_sar_w_per_kg = 2.0\n[exposure]\nduration_s = 60.0\n[criteria]\nsar_10g = { limit_w_per_kg = 10.0 }\n";
+    let r = Recipe::from_toml_str(ok, Path::new("r.toml"), base).unwrap();
+    let TwinSource::Model { map_options: o, .. } = &r.twin else {
+        panic!("{:?}", r.twin)
+    };
+    assert_eq!(o.unit.as_deref(), Some("deg"));
+    assert_eq!((o.nominal_flip_deg, o.scale), (Some(80.0), Some(10.0)));
+    assert_eq!(o.dataset.as_deref(), Some("tb1"));
+    assert_eq!(o.mask.as_deref(), Some(base.join("mask.nii.gz").as_path()));
+    assert_eq!(o.names.unit, "twin.measured_unit");
+    assert!(r.input_files().iter().any(|(_, f)| f == &base.join("mask.nii.gz")));
+    for (from, to, key) in [
+        ("measured_unit = \"deg\"", "measured_unit = \"gauss\"", "twin.measured_unit"),
+        ("measured_scale = 10.0", "measured_scale = -1.0", "twin.measured_scale"),
+        ("measured = \"m.nii.gz\"\n", "", "twin.measured_unit"),
+    ] {
+        let bad = ok.replace(from, to);
+        let e = Recipe::from_toml_str(&bad, Path::new("r.toml"), base).unwrap_err().to_string();
+        assert!(e.contains("r.toml") && e.contains(key), "{to}: {e}");
+    }
+    // A flip-angle map named by a recipe without its nominal angle: the error names the recipe key.
+    let d = tmpdir("recipe");
+    let m = read_measured(&shipped(), &MapReadOptions::default()).unwrap().map;
+    let fpath = d.join("flip.nii");
+    rftwin::b1::write_nifti_map(&fpath, &m, NiftiVersion::V1).unwrap();
+    std::fs::write(d.join("flip.json"), "{}").unwrap();
+    let opts = MapReadOptions {
+        unit: Some("deg".into()),
+        names: rftwin::b1::OptionNames::recipe("r.toml"),
+        ..Default::default()
+    };
+    let e = read_measured(&fpath, &opts).unwrap_err().to_string();
+    assert!(e.contains("r.toml") && e.contains("twin.measured_nominal_flip_deg"), "{e}");
+    let _ = std::fs::remove_dir_all(&d);
+}
