@@ -124,16 +124,7 @@ fn calibrated(st: &mut Stage, c: CoilConfig, p: PhantomConfig, model: ModelFacts
     };
     let cache = st.opt.cache_dir.clone();
     let mut tlog = |m: &str| st.log(&format!("twin: {m}"));
-    let (full, basis) = crate::twin::calibrate_full(
-        &c,
-        &p,
-        &map,
-        &placement,
-        &sim,
-        &fo,
-        cache.as_deref(),
-        &mut tlog,
-    )?;
+    let (full, basis) = crate::twin::calibrate_full(&c, &p, &map, &placement, &sim, &fo, cache.as_deref(), &mut tlog)?;
     let f = &full.fit;
     if !f.converged {
         return Err(Error::Other(format!(

@@ -87,7 +87,11 @@ impl B1Unit {
                         "use one of: uT, deg (with {} and {}, e.g. 10 for Siemens), percent, fraction{}",
                         keys.nominal,
                         keys.scale,
-                        if keys.options.is_empty() { String::new() } else { format!("; {}", keys.options) }
+                        if keys.options.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; {}", keys.options)
+                        }
                     ),
                 ))
             }

@@ -69,7 +69,10 @@ pub fn mask_from_file(path: &Path, dataset: Option<&str>, map: &B1Map) -> Result
 /// The shape shrunk by `border_m` on every side (box faces, cylinder radius and ends, sphere radius).
 pub fn eroded(shape: &Shape, border_m: f64) -> Result<Shape> {
     if !(border_m >= 0.0) || !border_m.is_finite() {
-        return Err(border_error(shape, format!("border {border_m} m is negative or not finite")));
+        return Err(border_error(
+            shape,
+            format!("border {border_m} m is negative or not finite"),
+        ));
     }
     moved_faces(shape, border_m)
 }
@@ -78,7 +81,10 @@ pub fn eroded(shape: &Shape, border_m: f64) -> Result<Shape> {
 /// a box's corners stay square).
 pub fn dilated(shape: &Shape, margin_m: f64) -> Result<Shape> {
     if !(margin_m >= 0.0) || !margin_m.is_finite() {
-        return Err(border_error(shape, format!("margin {margin_m} m is negative or not finite")));
+        return Err(border_error(
+            shape,
+            format!("margin {margin_m} m is negative or not finite"),
+        ));
     }
     moved_faces(shape, -margin_m)
 }

@@ -859,7 +859,11 @@ pub fn read_nifti_map(path: &Path, opts: &NiftiMapOptions) -> Result<B1Map> {
                     "write {} with \"B1Unit\": \"uT\", \"percent\", \"fraction\" or \"deg\" (a flip-angle map \
                      also needs \"B1NominalFlipAngleDeg\" and \"B1FlipAngleScale\"){}",
                     side.display(),
-                    if opts.options_hint.is_empty() { String::new() } else { format!("; {}", opts.options_hint) }
+                    if opts.options_hint.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {}", opts.options_hint)
+                    }
                 ),
             ))
         }

@@ -33,7 +33,10 @@ pub fn voxel_diagonal_m(affine: &Affine) -> f64 {
     let (a, b, c) = (col(0), col(1), col(2));
     let mut best: f64 = 0.0;
     for (sb, sc) in [(1.0, 1.0), (1.0, -1.0), (-1.0, 1.0), (-1.0, -1.0)] {
-        let d: f64 = (0..3).map(|i| (a[i] + sb * b[i] + sc * c[i]).powi(2)).sum::<f64>().sqrt();
+        let d: f64 = (0..3)
+            .map(|i| (a[i] + sb * b[i] + sc * c[i]).powi(2))
+            .sum::<f64>()
+            .sqrt();
         best = best.max(d);
     }
     best
@@ -57,7 +60,12 @@ pub struct NoiseEstimate {
 /// The noise of `map` from its finite background voxels: those farther than `margin_m` outside the
 /// phantom `shape` (simulation frame, placed by `placement`). None with fewer than
 /// [`MIN_BACKGROUND_VOXELS`] or a zero median (a background set to zero holds no noise).
-pub fn background_noise(map: &B1Map, shape: &Shape, margin_m: f64, placement: &Placement) -> Result<Option<NoiseEstimate>> {
+pub fn background_noise(
+    map: &B1Map,
+    shape: &Shape,
+    margin_m: f64,
+    placement: &Placement,
+) -> Result<Option<NoiseEstimate>> {
     let grown = dilated(shape, margin_m)?;
     let inside = mask_from_shape_grid(map.dims(), &map.affine, &grown, 0.0, placement)?;
     let mut vals: Vec<f64> = Zip::from(&inside)
@@ -104,7 +112,10 @@ pub fn auto_mask(
 /// `shape` (placed by `placement`) eroded by `margin_m`: the phantom in voxels, for the coverage.
 pub fn phantom_voxels(affine: &Affine, shape: &Shape, margin_m: f64, placement: &Placement) -> Result<usize> {
     let inner = eroded(shape, margin_m)?;
-    let to_phantom = placement.rigid.inverse().compose(&placement.world_to_sim.compose(affine));
+    let to_phantom = placement
+        .rigid
+        .inverse()
+        .compose(&placement.world_to_sim.compose(affine));
     let from_phantom = to_phantom.inverse(&inner.name)?;
     // The index range of the (rotated) shape's bounding box.
     let (lo, hi) = inner.unrotated_bounds();

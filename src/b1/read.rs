@@ -141,7 +141,10 @@ fn declared_unit(o: &MapReadOptions) -> Result<Option<B1Unit>> {
             return Err(Error::input(
                 &n.source,
                 &n.nominal_flip_deg,
-                format!("a flip-angle map ({} {text}) needs its nominal (prescribed) flip angle", n.unit),
+                format!(
+                    "a flip-angle map ({} {text}) needs its nominal (prescribed) flip angle",
+                    n.unit
+                ),
                 format!(
                     "give {} = the flip angle the sequence prescribed in degrees (e.g. 80), and {} = stored \
                      units per degree (10 for a Siemens tfl_b1map, whose 800 means 80°)",

@@ -8,7 +8,9 @@ pub enum TwinCommand {
     /// overall scale), optionally the phantom offset (--fit-offset) and gel conductivity/permittivity
     /// (--fit-gel), to a measured |B1+| map; writes twin.toml (parameters, 95 % intervals),
     /// twin_fields.h5 (+ .xmf: E, H, materials of the fitted twin), fit.json and fit.png into --out.
-    /// Exit 1 when the fit does not converge.
+    /// Fits the automatic mask (the phantom eroded by half a voxel diagonal, above the background's
+    /// noise floor) unless --mask is given. Exit 1 when the fit does not converge, or the map covers
+    /// less than half the phantom or has an SNR below 5. Formats and units: docs/b1-maps.md.
     Fit {
         #[arg(long)]
         coil: std::path::PathBuf,

@@ -138,7 +138,8 @@ pub struct FitComment {
 /// fraction) stored as `stored_as`: its absolute scale is not measured.
 pub fn weights_note(stored_as: &str) -> String {
     format!(
-        "the map ({stored_as}) gives B1+ relative to nominal, not its absolute scale: the weights are scaled to 1 W          input power (A at 1 W); normalise to an exposure (recipe [normalisation]) before any dose"
+        "the map ({stored_as}) gives B1+ relative to nominal, not its absolute scale: the weights are scaled to 1 W \
+         input power (A at 1 W); normalise to an exposure (recipe [normalisation]) before any dose"
     )
 }
 

@@ -47,7 +47,13 @@ impl MaskPlan {
     }
 
     /// The map's quality as fitted by `full` (the phantom at its final placement).
-    pub fn quality(&self, map: &B1Map, phantom: &PhantomConfig, placement: &Placement, full: &FullCalibration) -> Result<MapQuality> {
+    pub fn quality(
+        &self,
+        map: &B1Map,
+        phantom: &PhantomConfig,
+        placement: &Placement,
+        full: &FullCalibration,
+    ) -> Result<MapQuality> {
         let rot = full.final_rotation_deg.map(f64::to_radians);
         let shape = placed_phantom(phantom, full.final_offset_m, rot).shape();
         let phantom_voxels = quality::phantom_voxels(&map.affine, &shape, self.margin_m, placement)?;
@@ -62,7 +68,12 @@ impl MaskPlan {
             .filter(|(_, u)| **u)
             .filter(|((i, j, k), _)| inner.contains(to_phantom.apply([*i as f64, *j as f64, *k as f64])))
             .count();
-        let used: Vec<f64> = full.measured.iter().filter(|v| v.is_finite()).map(|v| *v as f64).collect();
+        let used: Vec<f64> = full
+            .measured
+            .iter()
+            .filter(|v| v.is_finite())
+            .map(|v| *v as f64)
+            .collect();
         let mean = used.iter().sum::<f64>() / used.len().max(1) as f64;
         let (sigma, from, n_bg) = match &self.noise {
             Some(n) => (n.sigma, "background", n.background_voxels),
@@ -74,7 +85,11 @@ impl MaskPlan {
                     .filter(|(s, m)| s.is_finite() && m.is_finite())
                     .map(|(s, m)| (*s as f64 - *m as f64).powi(2))
                     .collect();
-                ((r.iter().sum::<f64>() / r.len().max(1) as f64).sqrt(), "fit residual", 0)
+                (
+                    (r.iter().sum::<f64>() / r.len().max(1) as f64).sqrt(),
+                    "fit residual",
+                    0,
+                )
             }
         };
         let snr = if sigma > 0.0 { mean / sigma } else { f64::INFINITY };
