@@ -14,7 +14,10 @@ fn main() -> rftwin::error::Result<()> {
         "|B1+| centre per sqrt(W): {:.4} uT (openEMS {:.4})",
         c.b1p_centre_ut_per_sqrt_w, c.ref_b1p_centre_ut_per_sqrt_w
     );
-    println!("Zin port 1: {:.3} (openEMS {:.3}) ohm", c.zin_ohm, c.reference.zin_ohm);
+    println!(
+        "Zin port 1, tuned: {:.3}; at C = 2.661 pF: {:.3} (openEMS {:.3}) ohm",
+        c.zin_ohm, c.zin_at_reference_c_ohm, c.reference.zin_ohm
+    );
     println!(
         "tuned C: {:.4} pF (openEMS {:.4} pF)",
         c.tuned_capacitance_f * 1e12,
