@@ -1147,3 +1147,58 @@ fn ordered_loop(edges: &[(Comp, usize, usize)], g: &Grid) -> Option<Vec<(usize, 
     }
     Some(cycle)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symmetric_nodes_mirror_about_the_centre_and_snap_to_the_nearest() {
+        // Node at the centre (even count): +-L/2 = +-125 mm at 10 mm -> 12.5 cells, a tie: the
+        // longer span (13 cells, 130 mm).
+        let (lo, hi, h) = symmetric_nodes(40, 0.010, 0.125);
+        assert_eq!((lo, hi), (7, 33));
+        assert!((h - 0.130).abs() < 1e-12);
+        // Cell centre at the centre (odd count): nodes at +-(m + 1/2) d: 125 mm at 10 mm exactly.
+        let (lo, hi, h) = symmetric_nodes(41, 0.010, 0.125);
+        assert_eq!(20 - lo, hi - 21);
+        assert!((h - 0.125).abs() < 1e-12, "{h}");
+        for n in [40usize, 41] {
+            for half in [0.031, 0.077, 0.1249, 0.1251] {
+                let (lo, hi, h) = symmetric_nodes(n, 0.010, half);
+                assert_eq!(2 * lo as i64 - n as i64, -(2 * hi as i64 - n as i64), "{n} {half}");
+                // Nearest of the symmetric choices: within half a cell.
+                assert!((h - half).abs() <= 0.005 + 1e-12, "{n} {half}: {h}");
+            }
+        }
+    }
+
+    #[test]
+    fn axis_count_parity_puts_a_node_or_a_cell_centre_at_the_middle() {
+        for half in [0.1, 0.123, 0.5] {
+            let even = axis_count(half, 0.01, false).unwrap();
+            let odd = axis_count(half, 0.01, true).unwrap();
+            assert_eq!(even % 2, 0);
+            assert_eq!(odd % 2, 1);
+            // Both reach at least `half` from the middle.
+            assert!(even as f64 * 0.01 / 2.0 >= half - 1e-12 && odd as f64 * 0.01 / 2.0 >= half - 1e-12);
+        }
+    }
+
+    #[test]
+    fn ring_outline_is_mirror_symmetric_even_on_exact_ties() {
+        // r = 325 mm at 5 mm with a cell centre at the middle: (125, 300) mm is a cell centre
+        // exactly on the circle (a tie that node-based float centres decide differently on each side).
+        for n in [131usize, 132] {
+            let e: std::collections::BTreeSet<(usize, usize, usize)> =
+                ring_outline([n, n, 2], 0.005, 0.325).into_iter().map(|(c, i, j)| (c.index(), i, j)).collect();
+            for &(c, i, j) in &e {
+                // x -> -x: an x edge (i, j) spans nodes i..i+1, its image n-1-i..n-i.
+                let mx = if c == 0 { (c, n - 1 - i, j) } else { (c, n - i, j) };
+                let my = if c == 1 { (c, i, n - 1 - j) } else { (c, i, n - j) };
+                let sw = (1 - c, j, i);
+                assert!(e.contains(&mx) && e.contains(&my) && e.contains(&sw), "{n}: {:?}", (c, i, j));
+            }
+        }
+    }
+}
