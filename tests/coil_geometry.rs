@@ -61,7 +61,12 @@ fn swap_edge((c, n): Edge) -> Edge {
 }
 
 fn gap_set(m: &BirdcageMesh) -> BTreeSet<Edge> {
-    m.ring_gaps.iter().flatten().copied().chain(m.rung_gaps.iter().copied()).collect()
+    m.ring_gaps
+        .iter()
+        .flatten()
+        .copied()
+        .chain(m.rung_gaps.iter().copied())
+        .collect()
 }
 
 /// The grid is mirror-symmetric about the coil centre along x and y (the origin is the middle).
@@ -80,13 +85,19 @@ fn assert_mirror_symmetric(name: &str, m: &BirdcageMesh) {
     for a in 0..2 {
         for &e in &gaps {
             let im = mirror_edge(m, e, a);
-            assert!(gaps.contains(&im), "{name}: gap {e:?} mirrored along axis {a} is {im:?}, not a gap");
+            assert!(
+                gaps.contains(&im),
+                "{name}: gap {e:?} mirrored along axis {a} is {im:?}, not a gap"
+            );
         }
         let nodes: BTreeSet<[usize; 2]> = m.rung_nodes.iter().copied().collect();
         for n in &nodes {
             let mut im = *n;
             im[a] = mirror_node(m, a, n[a]);
-            assert!(nodes.contains(&im), "{name}: rung node {n:?} mirrored along axis {a} is no rung node");
+            assert!(
+                nodes.contains(&im),
+                "{name}: rung node {n:?} mirrored along axis {a} is no rung node"
+            );
         }
     }
     // The rings are mirror images under z -> -z.
@@ -131,8 +142,16 @@ fn body_coil_gaps_on_the_axes_sit_on_the_axes() {
     for seg in [3usize, 7, 11, 15] {
         let (comp, n) = m.ring_gaps[1][seg];
         let mid = [0, 1].map(|a| half(&m, a, n[a]) + if comp == a { 1 } else { 0 });
-        assert!(mid[0] == 0 || mid[1] == 0, "segment {seg}: gap midpoint at {mid:?} half cells");
-        let s = m.snaps.snaps.iter().find(|s| s.part == "ring_gap" && s.index == c.rungs + seg).unwrap();
+        assert!(
+            mid[0] == 0 || mid[1] == 0,
+            "segment {seg}: gap midpoint at {mid:?} half cells"
+        );
+        let s = m
+            .snaps
+            .snaps
+            .iter()
+            .find(|s| s.part == "ring_gap" && s.index == c.rungs + seg)
+            .unwrap();
         assert!(s.moved_m < 1e-9, "segment {seg} moved {}", s.moved_m);
     }
 }
@@ -148,7 +167,10 @@ fn swap_symmetry_holds_where_no_segment_middle_is_on_a_diagonal() {
         let nodes: BTreeSet<[usize; 2]> = m.rung_nodes.iter().copied().collect();
         if m.model.grid.axes[0].cells() == m.model.grid.axes[1].cells() {
             for n in &nodes {
-                assert!(nodes.contains(&[n[1], n[0]]), "{file}: rung node {n:?} swapped is no rung node");
+                assert!(
+                    nodes.contains(&[n[1], n[0]]),
+                    "{file}: rung node {n:?} swapped is no rung node"
+                );
             }
         }
         if file.starts_with("head") {
@@ -167,11 +189,19 @@ fn head_coil_at_5mm_is_centred_and_its_rung_capacitor_spans_the_centre() {
     let d = 0.005;
     let m = fdtd_model::mesh(&c, None, resonant(&c), &opt(d)).unwrap();
     let z = |k: usize| m.model.grid.axes[2].node(k);
-    assert!((z(m.ring_k[0]) + z(m.ring_k[1])).abs() < 1e-9, "rings at {} / {}", z(m.ring_k[0]), z(m.ring_k[1]));
+    assert!(
+        (z(m.ring_k[0]) + z(m.ring_k[1])).abs() < 1e-9,
+        "rings at {} / {}",
+        z(m.ring_k[0]),
+        z(m.ring_k[1])
+    );
     for &(comp, n) in &m.rung_gaps {
         assert_eq!(comp, 2);
         let (a, b) = (z(n[2]), z(n[2] + 1));
-        assert!((a + d / 2.0).abs() < 1e-9 && (b - d / 2.0).abs() < 1e-9, "gap edge spans {a} .. {b}");
+        assert!(
+            (a + d / 2.0).abs() < 1e-9 && (b - d / 2.0).abs() < 1e-9,
+            "gap edge spans {a} .. {b}"
+        );
     }
     // L / d = 50 is even: rings at +-127.5 mm (the longer of the two symmetric choices), a half-cell
     // snap, reported.
@@ -179,12 +209,19 @@ fn head_coil_at_5mm_is_centred_and_its_rung_capacitor_spans_the_centre() {
     let ring = m.snaps.max_moved_m("ring");
     assert!((ring - 0.0025).abs() < 1e-9, "{ring}");
     let w = m.snaps.warnings();
-    assert!(w.iter().any(|w| w.contains("end-ring planes") && w.contains("2.50 mm")), "{w:?}");
+    assert!(
+        w.iter().any(|w| w.contains("end-ring planes") && w.contains("2.50 mm")),
+        "{w:?}"
+    );
     // At 10 mm (L / d = 25, odd) the rings fall exactly on +-125 mm and the gap on -5..+5 mm.
     let m = fdtd_model::mesh(&c, None, resonant(&c), &opt(0.010)).unwrap();
     assert!(m.snaps.max_moved_m("ring") < 1e-9);
     assert!(m.snaps.max_moved_m("rung_gap") < 1e-9);
-    assert!(!m.snaps.warnings().iter().any(|w| w.contains("end-ring")), "{:?}", m.snaps.warnings());
+    assert!(
+        !m.snaps.warnings().iter().any(|w| w.contains("end-ring")),
+        "{:?}",
+        m.snaps.warnings()
+    );
 }
 
 #[test]
@@ -218,7 +255,10 @@ fn snaps_are_measured_from_the_ideal_positions() {
         let r = p[0].hypot(p[1]);
         let along = (p[0] * q[1] - p[1] * q[0]).abs() / r;
         assert!((s.moved_m - along).abs() < 1e-12 && along <= moved + 1e-12, "rung {j}");
-        assert!((q[0].hypot(q[1]) - c.rung_radius_m - s.radial_m).abs() < 1e-12, "rung {j}");
+        assert!(
+            (q[0].hypot(q[1]) - c.rung_radius_m - s.radial_m).abs() < 1e-12,
+            "rung {j}"
+        );
         // A rung lands on the loop node nearest its ideal point: within a cell.
         assert!(moved < 0.010, "rung {j} moved {moved}");
     }
@@ -245,7 +285,10 @@ fn phantom_mass_kg(m: &BirdcageMesh) -> f64 {
             for k in 0..nz {
                 let mat = &mats[m.model.cell_material(i, j, k) as usize];
                 if !mat.pec {
-                    mass += mat.density_kg_per_m3 * g.axes[0].cell_size(i) * g.axes[1].cell_size(j) * g.axes[2].cell_size(k);
+                    mass += mat.density_kg_per_m3
+                        * g.axes[0].cell_size(i)
+                        * g.axes[1].cell_size(j)
+                        * g.axes[2].cell_size(k);
                 }
             }
         }
@@ -277,7 +320,12 @@ fn the_astm_phantom_is_whole_in_the_body_coil_grid_and_field_box() {
                             .iter()
                             .enumerate()
                             .all(|(a, &c)| m.interior[a].start <= c && c + 1 < m.interior[a].end);
-                        assert!(inside, "phantom cell {:?} outside the field box {:?}", [i, j, k], m.interior);
+                        assert!(
+                            inside,
+                            "phantom cell {:?} outside the field box {:?}",
+                            [i, j, k],
+                            m.interior
+                        );
                     }
                 }
             }
@@ -286,8 +334,14 @@ fn the_astm_phantom_is_whole_in_the_body_coil_grid_and_field_box() {
         // the field box is the phantom's to 2 %.
         rftwin::twin::basis::subcell_phantom(&mut m, &p).unwrap();
         let boxed = phantom_mass_in_box_kg(&m);
-        assert!((boxed / truth - 1.0).abs() < 0.02, "{kind:?}: {boxed} kg in the field box vs {truth}");
-        assert!((phantom_mass_kg(&m) - boxed).abs() < 1e-9 * truth, "{kind:?}: phantom outside the field box");
+        assert!(
+            (boxed / truth - 1.0).abs() < 0.02,
+            "{kind:?}: {boxed} kg in the field box vs {truth}"
+        );
+        assert!(
+            (phantom_mass_kg(&m) - boxed).abs() < 1e-9 * truth,
+            "{kind:?}: phantom outside the field box"
+        );
     }
 }
 
@@ -302,7 +356,10 @@ fn phantom_mass_in_box_kg(m: &BirdcageMesh) -> f64 {
             for k in r[2].start..r[2].end - 1 {
                 let mat = &mats[m.model.cell_material(i, j, k) as usize];
                 if !mat.pec {
-                    mass += mat.density_kg_per_m3 * g.axes[0].cell_size(i) * g.axes[1].cell_size(j) * g.axes[2].cell_size(k);
+                    mass += mat.density_kg_per_m3
+                        * g.axes[0].cell_size(i)
+                        * g.axes[1].cell_size(j)
+                        * g.axes[2].cell_size(k);
                 }
             }
         }
@@ -330,7 +387,12 @@ fn a_long_phantom_grows_the_grid_instead_of_being_clipped() {
 #[test]
 #[ignore]
 fn print_snaps() {
-    for file in ["body_1p5t_hp16.toml", "body_3t_hp16.toml", "head_3t_lp8.toml", "head_3t_bp12.toml"] {
+    for file in [
+        "body_1p5t_hp16.toml",
+        "body_3t_hp16.toml",
+        "head_3t_lp8.toml",
+        "head_3t_bp12.toml",
+    ] {
         let c = coil(file);
         for d in [0.005, 0.010] {
             for kind in [ModelKind::Ideal, resonant(&c)] {
@@ -360,7 +422,10 @@ fn the_rasterised_astm_phantom_is_mirror_symmetric() {
                         if a {
                             count[0] += 1;
                         }
-                        for (t, (ii, jj, kk)) in [(nx - 1 - i, j, k), (i, ny - 1 - j, k), (i, j, nz - 1 - k)].into_iter().enumerate() {
+                        for (t, (ii, jj, kk)) in [(nx - 1 - i, j, k), (i, ny - 1 - j, k), (i, j, nz - 1 - k)]
+                            .into_iter()
+                            .enumerate()
+                        {
                             if a != (m.model.cell_material(ii, jj, kk) == pm) {
                                 bad += 1;
                                 count[1] = t;
@@ -369,7 +434,11 @@ fn the_rasterised_astm_phantom_is_mirror_symmetric() {
                     }
                 }
             }
-            assert_eq!(bad, 0, "{kind:?} at {d}: {bad} cells whose mirror image differs (axis {}), of {}", count[1], count[0]);
+            assert_eq!(
+                bad, 0,
+                "{kind:?} at {d}: {bad} cells whose mirror image differs (axis {}), of {}",
+                count[1], count[0]
+            );
         }
     }
 }
@@ -384,7 +453,12 @@ fn print_masses() {
             let mut m = fdtd_model::mesh(&c, Some(&p), kind, &opt(d)).unwrap();
             let whole = phantom_mass_kg(&m);
             rftwin::twin::basis::subcell_phantom(&mut m, &p).unwrap();
-            println!("{d} {kind:?}: whole cells {whole:.3} kg, sub-cell in box {:.3} kg, dims {:?} box {:?}", phantom_mass_in_box_kg(&m), m.model.grid.dims(), m.interior);
+            println!(
+                "{d} {kind:?}: whole cells {whole:.3} kg, sub-cell in box {:.3} kg, dims {:?} box {:?}",
+                phantom_mass_in_box_kg(&m),
+                m.model.grid.dims(),
+                m.interior
+            );
         }
     }
 }
@@ -397,7 +471,9 @@ fn an_offset_gel_cylinder_at_5mm_builds_within_the_edge_material_table() {
     let c = coil("head_3t_lp8.toml");
     let text = std::fs::read_to_string(root().join("phantoms/cylinder_r150.toml")).unwrap();
     let p = PhantomConfig::from_toml_str(
-        &text.replace("radius_m = 0.150", "radius_m = 0.080").replace("length_m = 0.900", "length_m = 0.200"),
+        &text
+            .replace("radius_m = 0.150", "radius_m = 0.080")
+            .replace("length_m = 0.900", "length_m = 0.200"),
         "gel_cylinder_r80",
     )
     .unwrap();
@@ -414,5 +490,39 @@ fn an_offset_gel_cylinder_at_5mm_builds_within_the_edge_material_table() {
     let spec = m.ideal_drive(c.freq_hz, &w).unwrap();
     if let Err(e) = rftwin::fdtd::Simulation::new(spec) {
         panic!("{e}");
+    }
+}
+
+#[test]
+fn twin_bases_at_different_phantom_offsets_share_one_grid_and_field_box() {
+    // An offset fit combines bases with the phantom moved; the field box now follows the phantom,
+    // so it is sized around the phantom file's position (with slack) instead of the moved phantom.
+    let c = coil("body_1p5t_hp16.toml");
+    let p = phantom("astm_f2182.toml");
+    for cell in [0.010, 0.020] {
+        let mut so = rftwin::coil::run::SimulateOptions::default();
+        so.mesh.cell_m = cell;
+        let place = |offset_m: [f64; 3]| {
+            let req = rftwin::twin::BasisRequest {
+                coil: &c,
+                phantom: Some(&p),
+                opt: &so,
+                offset_m,
+            };
+            let m = rftwin::twin::basis::basis_mesh(&req).unwrap();
+            let g = &m.model.grid;
+            let lo = g.node_pos(m.interior[0].start, m.interior[1].start, m.interior[2].start);
+            let dims = m.interior.clone().map(|r| r.end - r.start);
+            (g.dims(), lo, dims)
+        };
+        let base = place([0.0; 3]);
+        for off in [
+            [0.0, 0.0, 0.007],
+            [0.004, -0.003, 0.002],
+            [0.0, 0.0, -0.013],
+            [0.011, 0.0, 0.0],
+        ] {
+            assert_eq!(place(off), base, "{cell} {off:?}");
+        }
     }
 }

@@ -58,6 +58,19 @@ pub struct MeshOptions {
     pub margin_m: f64,
     pub cpml_layers: usize,
     pub courant: f64,
+    /// A box `[axis][lo, hi]` (m, coil frame) that the grid and the field box hold in addition to
+    /// the coil and the phantom. The twin sets it around the phantom file's position
+    /// ([`cover_around`]) so that its bases with the phantom moved by a few cm (offset fits) share
+    /// one grid and one field box.
+    pub cover_m: Option<[[f64; 2]; 3]>,
+}
+
+/// A box around `p`'s bounding box with `2 d + 20 mm` of slack on every side (see
+/// [`MeshOptions::cover_m`]).
+pub fn cover_around(p: &PhantomConfig, d: f64) -> [[f64; 2]; 3] {
+    let (c, h) = (p.centre_m(), p.bounding_half_m());
+    let s = 2.0 * d + 0.02;
+    [0, 1, 2].map(|a| [c[a] - h[a] - s, c[a] + h[a] + s])
 }
 
 impl Default for MeshOptions {
@@ -67,6 +80,7 @@ impl Default for MeshOptions {
             margin_m: 0.06,
             cpml_layers: 8,
             courant: 0.98,
+            cover_m: None,
         }
     }
 }
@@ -136,8 +150,8 @@ pub struct BirdcageMesh {
     pub iso_node: [usize; 3],
     /// Material index of the phantom, if any.
     pub phantom_material: Option<u8>,
-    /// Node box of the field probes: the coil interior (rung radius, between the rings) and the
-    /// whole phantom with a cell around it.
+    /// Node box of the field probes: the coil interior (rung radius) along the whole grid inside
+    /// the absorbing layers, widened to the phantom where it reaches beyond the rungs.
     pub interior: [std::ops::Range<usize>; 3],
     /// How far the grid moved each rung, ring, gap and shield end from its ideal position.
     pub snaps: GeometrySnaps,
@@ -190,7 +204,11 @@ impl GeometrySnaps {
 
     /// Largest snap of a part (m; 0 when the mesh has none).
     pub fn max_moved_m(&self, part: &str) -> f64 {
-        self.snaps.iter().filter(|s| s.part == part).map(|s| s.moved_m).fold(0.0, f64::max)
+        self.snaps
+            .iter()
+            .filter(|s| s.part == part)
+            .map(|s| s.moved_m)
+            .fold(0.0, f64::max)
     }
 
     /// One warning per kind of part with snaps larger than a quarter cell (count, largest, which).
@@ -205,10 +223,22 @@ impl GeometrySnaps {
             };
             let total = self.snaps.iter().filter(|s| s.part == part).count();
             let (what, fix) = match part {
-                "rung" => ("rungs moved along the ring", "smaller cells (cell_m, --cell-mm) place them closer"),
-                "ring_gap" => ("ring capacitor gaps moved along the ring", "smaller cells (cell_m, --cell-mm) place them closer"),
-                "ring" => ("end-ring planes moved along z", "a cell that divides rung_length_m (a half of it with rung capacitors) places them exactly"),
-                _ => ("rung capacitor gaps moved along z", "a cell that divides rung_length_m places them exactly"),
+                "rung" => (
+                    "rungs moved along the ring",
+                    "smaller cells (cell_m, --cell-mm) place them closer",
+                ),
+                "ring_gap" => (
+                    "ring capacitor gaps moved along the ring",
+                    "smaller cells (cell_m, --cell-mm) place them closer",
+                ),
+                "ring" => (
+                    "end-ring planes moved along z",
+                    "a cell that divides rung_length_m (a half of it with rung capacitors) places them exactly",
+                ),
+                _ => (
+                    "rung capacitor gaps moved along z",
+                    "a cell that divides rung_length_m places them exactly",
+                ),
             };
             out.push(format!(
                 "{}: at {} mm cells {} of {} {} by more than a quarter cell ({:.2} mm), up to {:.2} mm ({} {}): the model is not the coil file's geometry; {fix}",
@@ -245,7 +275,6 @@ fn fmt_mm(d: f64) -> String {
     let v = (d * 1e6).round() / 1e3;
     format!("{v}")
 }
-
 
 /// Meshes `coil` (and `phantom`, checked to fit) with the gaps of `gaps`. Snaps of more than a
 /// quarter cell are warned about ([`crate::resources::warn`]) and kept in [`BirdcageMesh::snaps`].
@@ -285,10 +314,17 @@ pub fn mesh(
             (rung_paths, ring_paths) = ideal_paths(coil, &g, &lay.outline, &lay.rung_nodes, ring_k)?;
         }
         ModelKind::Resonant(_) => {
-            rung_gaps = place_conductors(&mut model, &lay.outline, &ring_gaps, &lay.rung_nodes, ring_k, lay.rung_gap_k)?;
+            rung_gaps = place_conductors(
+                &mut model,
+                &lay.outline,
+                &ring_gaps,
+                &lay.rung_nodes,
+                ring_k,
+                lay.rung_gap_k,
+            )?;
         }
     }
-    let interior = probe_box(coil, phantom, &g, ring_k);
+    let interior = probe_box(coil, phantom, opt.cover_m, &g, l);
     let mut boundaries: [[Boundary; 2]; 3] = std::array::from_fn(|_| [lay.lateral.clone(), lay.lateral.clone()]);
     boundaries[2] = [Boundary::cpml(l), Boundary::cpml(l)];
     for w in lay.snaps.warnings() {
@@ -352,28 +388,41 @@ fn rasterise_symmetric(model: &mut VoxelModel, p: &PhantomConfig) -> Result<u8> 
     Ok(mat)
 }
 
-/// The node box of the field output: the coil interior (one cell beyond the rung radius, from ring
-/// to ring) and the whole phantom with a cell around it, within the grid.
+/// The node box of the field output: along z the whole grid inside the absorbing layers (so it
+/// holds the whole phantom, which the grid holds with its margin), across the coil interior (one
+/// cell beyond the rung radius) widened to the phantom and the `cover` box only where they reach
+/// beyond it. Independent of the phantom otherwise, so that the twin's empty-coil and phantom
+/// bases, and its bases at different phantom offsets, share one field box.
 fn probe_box(
     coil: &CoilConfig,
     phantom: Option<&PhantomConfig>,
+    cover: Option<[[f64; 2]; 3]>,
     g: &Grid,
-    ring_k: [usize; 2],
+    cpml_layers: usize,
 ) -> [std::ops::Range<usize>; 3] {
     let d = g.axes[0].cell_size(0);
     let r = coil.rung_radius_m + d;
-    let mut lo = [-r, -r, g.axes[2].node(ring_k[0])];
-    let mut hi = [r, r, g.axes[2].node(ring_k[1])];
+    let mut lo = [-r, -r, 0.0];
+    let mut hi = [r, r, 0.0];
     if let Some(p) = phantom {
         let (c, h) = (p.centre_m(), p.bounding_half_m());
-        for a in 0..3 {
+        for a in 0..2 {
             lo[a] = lo[a].min(c[a] - h[a] - d);
             hi[a] = hi[a].max(c[a] + h[a] + d);
+        }
+    }
+    if let Some(b) = cover {
+        for a in 0..2 {
+            lo[a] = lo[a].min(b[a][0]);
+            hi[a] = hi[a].max(b[a][1]);
         }
     }
     std::array::from_fn(|a| {
         let ax = &g.axes[a];
         let last = ax.cells();
+        if a == 2 {
+            return cpml_layers.min(last / 2)..last.saturating_sub(cpml_layers).max(last / 2) + 1;
+        }
         // The last node at or below lo, the first at or above hi (a 1e-9 cell tolerance).
         let i0 = (0..=last).rev().find(|&i| ax.node(i) <= lo[a] + 1e-9 * d).unwrap_or(0);
         let i1 = (0..=last).find(|&i| ax.node(i) >= hi[a] - 1e-9 * d).unwrap_or(last);
@@ -417,7 +466,8 @@ fn centre_on_cell(coil: &CoilConfig, kind: ModelKind, d: f64) -> [bool; 3] {
         let m = (a - axis_deg).rem_euclid(180.0);
         m.min(180.0 - m) < 1e-9
     };
-    let rung_on = |axis_deg: f64| (0..coil.rungs).any(|j| on(coil.rung_angle_offset_deg + 360.0 * j as f64 / nr, axis_deg));
+    let rung_on =
+        |axis_deg: f64| (0..coil.rungs).any(|j| on(coil.rung_angle_offset_deg + 360.0 * j as f64 / nr, axis_deg));
     let gap_on = |axis_deg: f64| {
         ring_gaps && (0..coil.rungs).any(|j| on(coil.rung_angle_offset_deg + 360.0 * (j as f64 + 0.5) / nr, axis_deg))
     };
@@ -723,10 +773,15 @@ fn box_cells(
     let r = coil.rung_radius_m;
     let l = opt.cpml_layers;
     // The phantom's farthest reach from the coil centre along each axis.
-    let reach = phantom.map_or([0.0; 3], |p| {
+    let mut reach = phantom.map_or([0.0; 3], |p| {
         let (c, h) = (p.centre_m(), p.bounding_half_m());
         [0, 1, 2].map(|a| (c[a] - h[a]).abs().max((c[a] + h[a]).abs()))
     });
+    if let Some(b) = opt.cover_m {
+        for a in 0..3 {
+            reach[a] = reach[a].max(b[a][0].abs()).max(b[a][1].abs());
+        }
+    }
     let (half_x, half_y, lateral) = match &coil.shield {
         Some(s) => (s.radius_m + 2.0 * d, s.radius_m + 2.0 * d, Boundary::Pec),
         None => (
@@ -763,7 +818,9 @@ fn box_cells(
             if r.is_finite() {
                 format!(
                     "use cells of {} mm or more (--cell-mm), or set RFTWIN_MAX_MEMORY if more memory is free",
-                    crate::resources::fmt_sig(crate::resources::round_up(d * 1e3 * crate::resources::coarsen_factor(r)))
+                    crate::resources::fmt_sig(crate::resources::round_up(
+                        d * 1e3 * crate::resources::coarsen_factor(r)
+                    ))
                 )
             } else {
                 "use a cell of a few mm or more (body coils: 10 mm)".into()
@@ -859,7 +916,11 @@ fn snap_rungs(coil: &CoilConfig, g: &Grid, outline: &[(Comp, usize, usize)]) -> 
         // (distance^2, |radius - R|, -|x|) in half cells: compared with a rounding tolerance.
         let key = |n: &(usize, usize)| {
             let (x, y) = (half_cells(n.0, nx) as f64, half_cells(n.1, ny) as f64);
-            [(x - p[0]).powi(2) + (y - p[1]).powi(2), (x.hypot(y) - rh).abs(), -x.abs()]
+            [
+                (x - p[0]).powi(2) + (y - p[1]).powi(2),
+                (x.hypot(y) - rh).abs(),
+                -x.abs(),
+            ]
         };
         let best = loop_nodes
             .iter()
@@ -1071,7 +1132,10 @@ impl BirdcageMesh {
         let mean = seg.iter().sum::<Complex64>() / n as f64;
         seg.iter_mut().for_each(|x| *x -= mean);
         let mut spec = SimulationSpec::new(self.model.clone());
-        spec.cell_key = ("coil model".into(), "cell_m (--cell-mm, or [twin] cell_m in a recipe)".into());
+        spec.cell_key = (
+            "coil model".into(),
+            "cell_m (--cell-mm, or [twin] cell_m in a recipe)".into(),
+        );
         spec.boundaries = self.boundaries.clone();
         spec.courant = self.courant;
         spec.cw_freq_hz = Some(freq_hz);
@@ -1146,4 +1210,65 @@ fn ordered_loop(edges: &[(Comp, usize, usize)], g: &Grid) -> Option<Vec<(usize, 
         cycle.reverse();
     }
     Some(cycle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symmetric_nodes_mirror_about_the_centre_and_snap_to_the_nearest() {
+        // Node at the centre (even count): +-L/2 = +-125 mm at 10 mm -> 12.5 cells, a tie: the
+        // longer span (13 cells, 130 mm).
+        let (lo, hi, h) = symmetric_nodes(40, 0.010, 0.125);
+        assert_eq!((lo, hi), (7, 33));
+        assert!((h - 0.130).abs() < 1e-12);
+        // Cell centre at the centre (odd count): nodes at +-(m + 1/2) d: 125 mm at 10 mm exactly.
+        let (lo, hi, h) = symmetric_nodes(41, 0.010, 0.125);
+        assert_eq!(20 - lo, hi - 21);
+        assert!((h - 0.125).abs() < 1e-12, "{h}");
+        for n in [40usize, 41] {
+            for half in [0.031, 0.077, 0.1249, 0.1251] {
+                let (lo, hi, h) = symmetric_nodes(n, 0.010, half);
+                assert_eq!(2 * lo as i64 - n as i64, -(2 * hi as i64 - n as i64), "{n} {half}");
+                // Nearest of the symmetric choices: within half a cell.
+                assert!((h - half).abs() <= 0.005 + 1e-12, "{n} {half}: {h}");
+            }
+        }
+    }
+
+    #[test]
+    fn axis_count_parity_puts_a_node_or_a_cell_centre_at_the_middle() {
+        for half in [0.1, 0.123, 0.5] {
+            let even = axis_count(half, 0.01, false).unwrap();
+            let odd = axis_count(half, 0.01, true).unwrap();
+            assert_eq!(even % 2, 0);
+            assert_eq!(odd % 2, 1);
+            // Both reach at least `half` from the middle.
+            assert!(even as f64 * 0.01 / 2.0 >= half - 1e-12 && odd as f64 * 0.01 / 2.0 >= half - 1e-12);
+        }
+    }
+
+    #[test]
+    fn ring_outline_is_mirror_symmetric_even_on_exact_ties() {
+        // r = 325 mm at 5 mm with a cell centre at the middle: (125, 300) mm is a cell centre
+        // exactly on the circle (a tie that node-based float centres decide differently on each side).
+        for n in [131usize, 132] {
+            let e: std::collections::BTreeSet<(usize, usize, usize)> = ring_outline([n, n, 2], 0.005, 0.325)
+                .into_iter()
+                .map(|(c, i, j)| (c.index(), i, j))
+                .collect();
+            for &(c, i, j) in &e {
+                // x -> -x: an x edge (i, j) spans nodes i..i+1, its image n-1-i..n-i.
+                let mx = if c == 0 { (c, n - 1 - i, j) } else { (c, n - i, j) };
+                let my = if c == 1 { (c, i, n - 1 - j) } else { (c, i, n - j) };
+                let sw = (1 - c, j, i);
+                assert!(
+                    e.contains(&mx) && e.contains(&my) && e.contains(&sw),
+                    "{n}: {:?}",
+                    (c, i, j)
+                );
+            }
+        }
+    }
 }

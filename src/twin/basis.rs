@@ -297,7 +297,11 @@ pub fn subcell_phantom(mesh: &mut BirdcageMesh, phantom: &PhantomConfig) -> Resu
 /// The mesh of a basis request (phantom shifted and sub-cell averaged).
 pub fn basis_mesh(req: &BasisRequest) -> Result<BirdcageMesh> {
     let ph = req.phantom.map(|p| shifted_phantom(p, req.offset_m));
-    let mut mesh = fdtd_model::mesh(req.coil, ph.as_ref(), ModelKind::Ideal, &req.opt.mesh)?;
+    // Grid and field box sized around the phantom file's position, not the moved phantom's: the
+    // bases of an offset fit must share one grid.
+    let mut mopt = req.opt.mesh.clone();
+    mopt.cover_m = req.phantom.map(|p| fdtd_model::cover_around(p, mopt.cell_m));
+    let mut mesh = fdtd_model::mesh(req.coil, ph.as_ref(), ModelKind::Ideal, &mopt)?;
     if let Some(p) = &ph {
         subcell_phantom(&mut mesh, p)?;
     }
