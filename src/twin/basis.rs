@@ -29,6 +29,7 @@ use ndarray::{Array1, Array2, Array3};
 use num_complex::{Complex32, Complex64};
 
 use crate::coil::fdtd_model::{self, BirdcageMesh, ModelKind};
+use crate::coil::cosim::superpose;
 use crate::coil::run::{run_mesh, DriveModel, SimulateOptions};
 use crate::coil::{b1_plus, CoilConfig, PhantomConfig};
 use crate::error::{Error, Result};
@@ -340,30 +341,6 @@ fn cell_materials(mesh: &BirdcageMesh) -> CellMaterials {
     }
 }
 
-fn combine_field(
-    a: &RegularField<Complex32>,
-    b: &RegularField<Complex32>,
-    ca: Complex32,
-    cb: Complex32,
-) -> RegularField<Complex32> {
-    let mut data = a.data.clone();
-    ndarray::Zip::from(&mut data)
-        .and(&b.data)
-        .for_each(|x, &y| *x = ca * *x + cb * y);
-    RegularField {
-        data,
-        origin_m: a.origin_m,
-        spacing_m: a.spacing_m,
-    }
-}
-
-fn combine_yee(a: &YeeVector, b: &YeeVector, ca: Complex32, cb: Complex32) -> YeeVector {
-    YeeVector {
-        kind: a.kind,
-        comps: [0, 1, 2].map(|c| combine_field(&a.comps[c], &b.comps[c], ca, cb)),
-    }
-}
-
 /// Runs the two basis patterns (no cache): of the ideal drive, or of the co-simulated coil's two
 /// feeds (see [`compute_cosim_basis`]).
 pub fn compute_basis_request(req: &BasisRequest, progress: Option<&mut dyn FnMut(usize)>) -> Result<Basis> {
@@ -491,8 +468,8 @@ fn compute_ideal_basis(req: &BasisRequest, mut progress: Option<&mut dyn FnMut(u
     let mut lumped = Vec::new();
     let mut power = Vec::new();
     for &(ca, cb) in &coefs {
-        let hv = combine_yee(&runs[0].h_yee, &runs[1].h_yee, ca, cb);
-        let ev = combine_yee(&runs[0].e_yee, &runs[1].e_yee, ca, cb);
+        let hv = superpose(&[runs[0].h_yee.clone(), runs[1].h_yee.clone()], &[ca, cb]);
+        let ev = superpose(&[runs[0].e_yee.clone(), runs[1].e_yee.clone()], &[ca, cb]);
         fields.push(b1_plus(&hv)?);
         let (a64, b64) = (
             Complex64::new(ca.re as f64, ca.im as f64),
