@@ -21,6 +21,10 @@ pub enum Error {
     Io { path: String, err: std::io::Error },
     #[error("{0}")]
     Other(String),
+    /// A result rftwin will not vouch for (a fit far above the noise, a map too poor to calibrate
+    /// with): the outputs may exist for inspection. Exit code 1.
+    #[error("{what}")]
+    Doubtful { what: String },
 }
 
 impl Error {
@@ -39,9 +43,13 @@ impl Error {
             err,
         }
     }
-    /// The process exit code this error maps to (2 for every error; 1 is reserved for failed criteria).
+    /// The process exit code this error maps to: 1 for a doubtful result ([`Error::Doubtful`], like
+    /// a failed criterion), 2 for every other error.
     pub fn exit_code(&self) -> i32 {
-        2
+        match self {
+            Error::Doubtful { .. } => 1,
+            _ => 2,
+        }
     }
 }
 

@@ -13,6 +13,15 @@ pub fn all_cases() -> Vec<ValidationCase> {
     v.extend(crate::coil::cosim_validation::cases());
     v.extend(crate::dosimetry::validation::cases());
     v.extend(crate::twin::validation::cases());
+    v.extend(crate::twin::openems_fit::cases());
     v.extend(crate::implant::validation::cases());
+    v
+}
+
+/// Cases too slow for every `cargo test` (minutes each): `rftwin validate` runs them after
+/// [`all_cases`].
+pub fn slow_cases() -> Vec<ValidationCase> {
+    let mut v = Vec::new();
+    v.extend(crate::twin::openems_fit::slow_cases());
     v
 }

@@ -127,18 +127,24 @@ fn calibrated(st: &mut Stage, c: CoilConfig, p: PhantomConfig, model: ModelFacts
     let (full, basis) = crate::twin::calibrate_full(&c, &p, &map, &placement, &sim, &fo, cache.as_deref(), &mut tlog)?;
     let f = &full.fit;
     if !f.converged {
-        return Err(Error::Other(format!(
+        return Err(Error::Doubtful { what: format!(
             "the twin calibration did not converge (best NRMSE {:.4}); check the measured map {}",
             f.nrmse,
             mpath.display()
-        )));
+        )});
     }
     let quality = plan.quality(&map, &p, &placement, &full)?;
-    if let Some(why) = quality.failure() {
-        return Err(Error::Other(format!(
-            "the measured map {} is not good enough to calibrate the twin: {why}",
-            mpath.display()
-        )));
+    let parameters = 3 + 3 * to.offset as usize + 3 * to.rotation as usize + 2 * to.gel as usize;
+    let gate = crate::twin::gate::FitGate::judge(f, &quality, parameters);
+    let why: Vec<String> = [quality.failure(), gate.failure.clone()].into_iter().flatten().collect();
+    if !why.is_empty() {
+        return Err(Error::Doubtful {
+            what: format!(
+                "the twin calibrated to the measured map {} is not to be trusted: {}",
+                mpath.display(),
+                why.join("; ")
+            ),
+        });
     }
     let w = [
         Complex64::new(f.weights[0][0], f.weights[0][1]),
@@ -195,6 +201,11 @@ mod tests {
             sigma_eps_correlation: None,
             unidentifiable: Vec::new(),
             nrmse: 0.01,
+            mean_measured: 1.0,
+            measured_spread: 0.1,
+            noise_highpass: 0.01,
+            residual_correlation_voxels: 1.0,
+            residual_correlation_length_voxels: [1.0; 3],
             correlation: 1.0,
             max_abs_residual: 0.0,
             p95_abs_residual: 0.0,

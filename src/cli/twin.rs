@@ -98,6 +98,14 @@ pub enum TwinCommand {
         /// cached).
         #[arg(long, default_value = "ideal")]
         model: crate::coil::run::DriveModel,
+        /// With --model cosim: also fit every capacitor's deviation from its tuned (or file) value,
+        /// by circuit algebra on the port runs (no new FDTD run), with a Gaussian prior of width
+        /// --cap-prior.
+        #[arg(long)]
+        fit_caps: bool,
+        /// Prior width of the capacitor deviations (relative; a typical tolerance is 0.05).
+        #[arg(long, default_value_t = 0.05)]
+        cap_prior: f64,
     },
     /// Make a synthetic measured |B1+| map (µT) of the phantom from the model, with a known port
     /// imbalance, phase error and noise (for tests and examples). Output .nii.gz or .h5.
@@ -220,6 +228,8 @@ pub fn run(what: TwinCommand) -> anyhow::Result<i32> {
             max_outer,
             max_iterations,
             model,
+            fit_caps,
+            cap_prior,
         } => {
             let cmd = FitCommand {
                 cache_dir: cache_choice(no_cache, cache_dir, &out),
@@ -248,6 +258,8 @@ pub fn run(what: TwinCommand) -> anyhow::Result<i32> {
                 max_outer,
                 max_iterations,
                 model,
+                fit_caps,
+                cap_prior,
             };
             let bar = super::spinner(quiet);
             let mut log = |m: &str| {

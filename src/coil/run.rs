@@ -65,6 +65,12 @@ pub struct SimulateOptions {
     pub model: DriveModel,
     /// The port runs of the co-simulation model.
     pub port_runs: crate::coil::cosim::PortRunOptions,
+    /// Co-simulation: relative deviation of each port's capacitor from the tuned (or file) value,
+    /// per co-simulation port (0 for a feed); empty for none (a fitted twin's capacitors).
+    pub capacitor_deviation: Vec<f64>,
+    /// Co-simulation: keep the port basis in memory for this process (see
+    /// `twin::basis::kept_port_basis`), so that another capacitor set costs no FDTD run.
+    pub keep_port_basis: bool,
 }
 
 impl Default for SimulateOptions {
@@ -81,6 +87,8 @@ impl Default for SimulateOptions {
             },
             model: DriveModel::Ideal,
             port_runs: Default::default(),
+            capacitor_deviation: Vec::new(),
+            keep_port_basis: false,
         }
     }
 }

@@ -127,6 +127,16 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 impl BasisRequest<'_> {
     /// The full text of everything that determines the basis.
     pub fn key(&self) -> String {
+        let dev = if self.opt.capacitor_deviation.iter().any(|d| *d != 0.0) {
+            format!("; capacitor_deviation {:?}", self.opt.capacitor_deviation)
+        } else {
+            String::new()
+        };
+        format!("{}{dev}", self.port_key())
+    }
+
+    /// The key without the capacitor deviations: what the co-simulation's port runs depend on.
+    pub fn port_key(&self) -> String {
         let mut coil = self.coil.clone();
         coil.source_name.clear();
         let phantom = self.phantom.map(|p| {
@@ -356,6 +366,33 @@ pub fn compute_basis_request(req: &BasisRequest, progress: Option<&mut dyn FnMut
 /// so that the nominal drive is the weight pair (1, -i) as for the ideal model's cos/sin patterns
 /// and the fit's port-2 amplitude and phase error mean the feed EMF's. The accepted power of any
 /// combination follows from the feeds' voltages and currents (`lumped_vi`, one entry per feed).
+type KeptPorts = std::sync::Mutex<Vec<(String, std::sync::Arc<crate::coil::cosim::PortBasis>)>>;
+
+fn kept() -> &'static KeptPorts {
+    static KEPT: std::sync::OnceLock<KeptPorts> = std::sync::OnceLock::new();
+    KEPT.get_or_init(Default::default)
+}
+
+/// A co-simulation port basis this process kept (requests with `keep_port_basis`), by
+/// [`BasisRequest::port_key`].
+pub fn kept_port_basis(port_key: &str) -> Option<std::sync::Arc<crate::coil::cosim::PortBasis>> {
+    kept().lock().ok()?.iter().find(|(k, _)| k == port_key).map(|(_, p)| p.clone())
+}
+
+fn keep_port_basis(port_key: &str, pb: std::sync::Arc<crate::coil::cosim::PortBasis>) {
+    if let Ok(mut v) = kept().lock() {
+        v.retain(|(k, _)| k != port_key);
+        v.push((port_key.to_string(), pb));
+    }
+}
+
+/// Drops every kept port basis (their memory).
+pub fn forget_port_bases() {
+    if let Ok(mut v) = kept().lock() {
+        v.clear();
+    }
+}
+
 pub fn compute_cosim_basis(req: &BasisRequest, mut progress: Option<&mut dyn FnMut(usize)>) -> Result<Basis> {
     use crate::coil::cosim;
     let coil = req.coil;
@@ -380,7 +417,24 @@ pub fn compute_cosim_basis(req: &BasisRequest, mut progress: Option<&mut dyn FnM
             p(k);
         }
     };
-    let pb = cosim::compute_port_basis(&mesh, &ports, freq, &req.opt.port_runs, Some(&mut report))?;
+    let port_key = req.port_key();
+    let kept = kept_port_basis(&port_key);
+    let pb = match kept {
+        Some(pb) => pb,
+        None => {
+            let pb = std::sync::Arc::new(cosim::compute_port_basis(
+                &mesh,
+                &ports,
+                freq,
+                &req.opt.port_runs,
+                Some(&mut report),
+            )?);
+            if req.opt.keep_port_basis {
+                keep_port_basis(&port_key, pb.clone());
+            }
+            pb
+        }
+    };
     if let Some(k) = pb.runs_converged.iter().position(|c| !c) {
         return Err(Error::NotConverged {
             what: format!(
@@ -389,7 +443,20 @@ pub fn compute_cosim_basis(req: &BasisRequest, mut progress: Option<&mut dyn FnM
             ),
         });
     }
-    let (circ, tuning) = cosim::tune(coil, &pb, 1e-5)?;
+    let (mut circ, tuning) = cosim::tune(coil, &pb, 1e-5)?;
+    let dev = &req.opt.capacitor_deviation;
+    if !dev.is_empty() {
+        if dev.len() != pb.n() {
+            return Err(Error::Other(format!(
+                "co-simulation: {} capacitor deviations for {} ports",
+                dev.len(),
+                pb.n()
+            )));
+        }
+        for (c, d) in circ.capacitance_f.iter_mut().zip(dev) {
+            *c = c.map(|v| v * (1.0 + d));
+        }
+    }
     let feeds = cosim::feed_reports(coil, &pb, &circ)?;
     let phase = |p: usize| Complex64::from_polar(1.0, coil.ports[p].phase_deg.to_radians());
     let patterns = [
@@ -414,6 +481,8 @@ pub fn compute_cosim_basis(req: &BasisRequest, mut progress: Option<&mut dyn FnM
         "model": "cosim",
         "ports": pb.ports.iter().map(|p| &p.name).collect::<Vec<_>>(),
         "tuning": tuning,
+        "capacitor_deviation": dev,
+        "capacitance_f": &circ.capacitance_f,
         "feeds": feeds,
         "port_run_steps": pb.run_steps,
         "port_runs_s": pb.seconds,

@@ -225,6 +225,9 @@ pub struct FitCommand {
     pub max_iterations: usize,
     /// The coil model fitted (`--model`).
     pub model: DriveModel,
+    /// Fit the capacitor deviations (`--fit-caps`, co-simulation only) with this prior width.
+    pub fit_caps: bool,
+    pub cap_prior: f64,
 }
 
 /// What `twin fit` found (`fit.json`; also printed).
@@ -244,6 +247,10 @@ pub struct FitSummary {
     pub fitted_unit: String,
     /// SNR, voxels used, coverage of the phantom (see [`crate::b1::MapQuality`]).
     pub quality: crate::b1::MapQuality,
+    /// Whether the fit itself is to be trusted (residual against noise, correlation, samples).
+    pub gate: super::gate::FitGate,
+    /// The fitted capacitors (`--fit-caps`).
+    pub capacitors: Option<super::circuit_fit::CapacitorFit>,
     pub geometry_snaps: serde_json::Value,
 }
 
@@ -256,7 +263,8 @@ impl FitSummary {
     /// Why the map is not good enough (coverage below half the phantom, SNR below 5): `twin fit`
     /// exits 1 with this reason.
     pub fn quality_failure(&self) -> Option<String> {
-        self.quality.failure()
+        let why: Vec<String> = [self.quality.failure(), self.gate.failure.clone()].into_iter().flatten().collect();
+        (!why.is_empty()).then(|| why.join("; "))
     }
 
     /// The JSON document (keys in alphabetical order, as `serde_json` orders an object).
@@ -267,6 +275,8 @@ impl FitSummary {
             "fitted": self.fitted,
             "map": { "stored_as": self.stored_as, "fitted_in": self.fitted_unit },
             "map_quality": &self.quality,
+            "fit_gate": &self.gate,
+            "capacitors": &self.capacitors,
             "geometry_snaps": self.geometry_snaps,
             "converged": f.converged,
             "calibration": {
@@ -316,17 +326,20 @@ pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
         auto_mask: plan.auto,
         ..Default::default()
     };
-    let (mut full, basis) = super::calibrate_full(
-        &c,
-        &p,
-        &map,
-        &placement,
-        &sim_opts,
-        &fo,
-        cmd.cache_dir.as_deref(),
-        log,
-    )?;
+    let (mut full, basis, capacitors) = if cmd.fit_caps {
+        let (f, b, cf) = calibrate_with_capacitors(&c, &p, &map, &placement, &sim_opts, &fo, cmd, log)?;
+        (f, b, Some(cf))
+    } else {
+        let (f, b) = super::calibrate_full(&c, &p, &map, &placement, &sim_opts, &fo, cmd.cache_dir.as_deref(), log)?;
+        (f, b, None)
+    };
     let quality = plan.quality(&map, &p, &placement, &full)?;
+    let parameters = 3
+        + 3 * cmd.fit_offset as usize
+        + 3 * cmd.fit_rotation as usize
+        + 2 * cmd.fit_gel as usize
+        + capacitors.as_ref().map_or(0, |cf| cf.capacitors.len());
+    let gate = super::gate::FitGate::judge(&full.fit, &quality, parameters);
     let relative = crate::b1::read::is_relative(&map);
     if relative {
         // A relative map does not measure the absolute scale: the weights at 1 W input power.
@@ -357,6 +370,9 @@ pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
     tw.save(&fields_dir)?;
     tw.write_xdmf(&fields_dir)?;
     let mut parts = vec!["drive weights (overall scale, port-2 amplitude and phase)"];
+    if cmd.fit_caps {
+        parts.push("capacitor deviations (prior width --cap-prior)");
+    }
     if cmd.fit_offset {
         parts.push("phantom offset");
     }
@@ -377,12 +393,104 @@ pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
         stored_as,
         fitted_unit: map.unit.as_str().to_string(),
         quality,
+        gate,
+        capacitors,
         geometry_snaps: geometry_snaps(&c, &p, &sim_opts)?,
     };
     crate::io::write_json(&dir.path("fit.json"), &summary.to_json())?;
     fit_panel(&dir.path("fit.png"), &map, &summary.full)?;
     dir.commit()?;
     Ok(summary)
+}
+
+/// `--fit-caps`: a first calibration at the tuned capacitors (keeping the co-simulation's port
+/// basis in memory), the capacitor deviations fitted by circuit algebra on its voxels, then the
+/// calibration again with the fitted capacitors (no new FDTD run for the nominal phantom).
+#[allow(clippy::too_many_arguments)]
+fn calibrate_with_capacitors(
+    c: &CoilConfig,
+    p: &PhantomConfig,
+    map: &B1Map,
+    placement: &Placement,
+    sim_opts: &SimulateOptions,
+    fo: &super::FullOptions,
+    cmd: &FitCommand,
+    log: &mut dyn FnMut(&str),
+) -> Result<(FullCalibration, super::Basis, super::circuit_fit::CapacitorFit)> {
+    if cmd.model != DriveModel::Cosim {
+        return Err(Error::input(
+            "command line",
+            "--fit-caps",
+            "the capacitors are a part of the co-simulation model only",
+            "add --model cosim, or drop --fit-caps",
+        ));
+    }
+    let mut so = sim_opts.clone();
+    so.keep_port_basis = true;
+    let cache = cmd.cache_dir.as_deref();
+    let (first, _) = super::calibrate_full(c, p, map, placement, &so, fo, cache, log)?;
+    let req = super::BasisRequest {
+        coil: c,
+        phantom: Some(p),
+        opt: &so,
+        offset_m: [0.0; 3],
+    };
+    let pb = match super::basis::kept_port_basis(&req.port_key()) {
+        Some(pb) => pb,
+        None => {
+            log("capacitors: port runs (the cached basis holds the feed patterns only)");
+            super::compute_basis_request(&req, None)?;
+            super::basis::kept_port_basis(&req.port_key())
+                .ok_or_else(|| Error::Other("co-simulation: the port basis was not kept".into()))?
+        }
+    };
+    let (circ0, _) = crate::coil::cosim::tune(c, &pb, 1e-5)?;
+    let to_sim = placement.world_to_sim.compose(&map.affine);
+    let mut pts = Vec::new();
+    let mut m = Vec::new();
+    for ((i, j, k), used) in first.used.indexed_iter() {
+        let v = first.measured[[i, j, k]];
+        if *used && v.is_finite() {
+            pts.push(to_sim.apply([i as f64, j as f64, k as f64]));
+            m.push(v as f64);
+        }
+    }
+    let f = &first.fit;
+    let noise = f.noise_highpass * f.mean_measured;
+    let sigma = (f.nrmse * f.mean_measured).max(noise);
+    log("capacitors: circuit fit");
+    let cf = super::circuit_fit::fit_capacitors(
+        c,
+        &pb,
+        &circ0,
+        &pts,
+        &m,
+        [f.weights[0][0], f.weights[1][0], f.weights[1][1]],
+        sigma,
+        f.residual_correlation_voxels,
+        cmd.cap_prior,
+    )?;
+    so.capacitor_deviation = cf.deviation_per_port.clone();
+    let second = super::calibrate_full(c, p, map, placement, &so, fo, cache, log);
+    super::basis::forget_port_bases();
+    let (mut full, basis) = second?;
+    // The drive's intervals hold the capacitors' freedom (their prior), not only the map's noise.
+    let method = format!(
+        "at least the capacitor fit's, marginal over the capacitors (prior {:.0} %)",
+        100.0 * cmd.cap_prior
+    );
+    for (e, se) in [
+        (&mut full.fit.relative_amplitude, cf.relative_amplitude_se),
+        (&mut full.fit.relative_phase_deg, cf.relative_phase_se_deg),
+    ] {
+        if se.is_finite() && se > e.se {
+            let half = 1.96 * se;
+            e.se = se;
+            e.ci95 = [e.value - half, e.value + half];
+            e.ci95_method = method.clone();
+        }
+    }
+    Ok((full, basis, cf))
 }
 
 /// The fit's part of `twin.toml` (see [`super::file`]).

@@ -136,6 +136,18 @@ pub struct JointFit {
     /// Names of parameters the data do not determine (wide interval, strong correlation or at a bound).
     pub unidentifiable: Vec<String>,
     pub nrmse: f64,
+    /// Mean measured value over the samples (map unit).
+    pub mean_measured: f64,
+    /// Standard deviation of the measured values over the samples, relative to their mean.
+    pub measured_spread: f64,
+    /// Noise estimated from the residual's voxel-to-voxel differences (a high-pass that the smooth
+    /// model error hardly enters), relative to the mean measured value like `nrmse`.
+    pub noise_highpass: f64,
+    /// The residual's correlation volume (voxels; 1 for white noise): the factor by which the
+    /// Jacobian covariance was inflated for model error.
+    pub residual_correlation_voxels: f64,
+    /// Its integrated correlation length along each map axis (voxels).
+    pub residual_correlation_length_voxels: [f64; 3],
     pub correlation: f64,
     pub max_abs_residual: f64,
     pub p95_abs_residual: f64,
@@ -747,6 +759,172 @@ fn bootstrap(
     }
 }
 
+/// The spatial structure of a fit's residual on the map grid.
+#[derive(Clone, Copy, Debug)]
+pub struct ResidualStructure {
+    /// Noise standard deviation from voxel-to-voxel differences, sqrt(mean (r_p - r_q)^2 / 2) over
+    /// neighbouring samples (map unit): white noise passes, a smooth model error nearly cancels.
+    pub noise_highpass: f64,
+    /// Integrated autocorrelation length along each map axis (voxels, >= 1): 1 + 2 sum of the
+    /// residual's autocorrelation over lags 1, 2, ... while it stays above 0.05.
+    pub correlation_length: [f64; 3],
+    /// Their product: the voxels one independent residual value spans.
+    pub correlation_voxels: f64,
+}
+
+impl ResidualStructure {
+    /// From the residual `r` of the samples `s` (voxel indices on the map grid).
+    pub fn of(s: &Samples, r: &[f64]) -> Self {
+        let n = r.len();
+        let [nx, ny, nz] = s.dims;
+        let mut at = vec![u32::MAX; nx * ny * nz];
+        for (q, &(i, j, k)) in s.idx.iter().enumerate() {
+            at[(i * ny + j) * nz + k] = q as u32;
+        }
+        let mean = r.iter().sum::<f64>() / n.max(1) as f64;
+        let var = r.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n.max(1) as f64;
+        let neighbour = |q: usize, a: usize, lag: usize| -> Option<usize> {
+            let (i, j, k) = s.idx[q];
+            let (i, j, k) = match a {
+                0 => (i + lag, j, k),
+                1 => (i, j + lag, k),
+                _ => (i, j, k + lag),
+            };
+            if i >= nx || j >= ny || k >= nz {
+                return None;
+            }
+            let v = at[(i * ny + j) * nz + k];
+            (v != u32::MAX).then_some(v as usize)
+        };
+        let (mut d2, mut pairs) = (0.0, 0usize);
+        let mut length = [1.0; 3];
+        for a in 0..3 {
+            for lag in 1..=s.dims[a].min(32) {
+                let (mut c, mut m) = (0.0, 0usize);
+                for q in 0..n {
+                    if let Some(p) = neighbour(q, a, lag) {
+                        c += (r[q] - mean) * (r[p] - mean);
+                        m += 1;
+                        if lag == 1 {
+                            d2 += (r[q] - r[p]).powi(2);
+                            pairs += 1;
+                        }
+                    }
+                }
+                if m < 10 || !(var > 0.0) {
+                    break;
+                }
+                let rho = c / (m as f64 * var);
+                if !(rho > 0.05) {
+                    break;
+                }
+                length[a] += 2.0 * rho;
+            }
+        }
+        let noise_highpass = if pairs > 0 { (d2 / (2.0 * pairs as f64)).sqrt() } else { f64::NAN };
+        Self {
+            noise_highpass,
+            correlation_length: length,
+            correlation_voxels: length.iter().product::<f64>().min(n.max(1) as f64),
+        }
+    }
+}
+
+/// A residual whose correlation volume exceeds this (voxels) holds model error, not only noise:
+/// the intervals then come from a block jackknife as well.
+pub const JACKKNIFE_ABOVE_VOXELS: f64 = 1.5;
+
+/// Block jackknife over the map's octants (split at the samples' median voxel index along each
+/// axis): the fit repeated with each octant left out. Model error that the Jacobian's independent-noise
+/// intervals ignore moves the estimates between these refits; each standard error becomes the larger
+/// of the Jacobian's and the jackknife's, (g-1)/g sum (theta_-b - mean)^2, and each interval
+/// value -+ t(0.975, g-1) se.
+fn block_jackknife(model: &JointModel, s: &Samples, act: &[usize], full: Params, est: &mut Estimates) {
+    let n = s.m.len();
+    let median = |a: usize| -> usize {
+        let mut v: Vec<usize> = s.idx.iter().map(|&(i, j, k)| [i, j, k][a]).collect();
+        v.sort_unstable();
+        v[n / 2]
+    };
+    let cut = [median(0), median(1), median(2)];
+    let block = |q: usize| -> usize {
+        let (i, j, k) = s.idx[q];
+        (i >= cut[0]) as usize + 2 * (j >= cut[1]) as usize + 4 * (k >= cut[2]) as usize
+    };
+    let mut draws: Vec<[f64; 10]> = Vec::new();
+    for b in 0..8 {
+        let keep: Vec<usize> = (0..n).filter(|&q| block(q) != b).collect();
+        if keep.len() == n || keep.len() < 2 * act.len() + 2 {
+            continue;
+        }
+        let sb = Samples {
+            pts: keep.iter().map(|&q| s.pts[q]).collect(),
+            idx: keep.iter().map(|&q| s.idx[q]).collect(),
+            m: keep.iter().map(|&q| s.m[q]).collect(),
+            dims: s.dims,
+        };
+        let Ok(o) = lm(model, &sb, full, act, 100) else {
+            continue;
+        };
+        let mut f = o.params;
+        if f[0] < 0.0 {
+            f[0] = -f[0];
+            f[1] = -f[1];
+            f[2] = -f[2];
+        }
+        let d = derived(&f, model);
+        draws.push([
+            d[0],
+            d[1],
+            d[2],
+            d[3],
+            f[3],
+            f[4],
+            f[5],
+            f[8].to_degrees(),
+            f[9].to_degrees(),
+            f[10].to_degrees(),
+        ]);
+    }
+    let g = draws.len();
+    if g < 4 {
+        return;
+    }
+    // Student t quantile (0.975) for g - 1 = 3..7 degrees of freedom.
+    let t = [3.182, 2.776, 2.571, 2.447, 2.365][(g - 4).min(4)];
+    let se_of = |j: usize| -> f64 {
+        let mean = draws.iter().map(|d| d[j]).sum::<f64>() / g as f64;
+        ((g - 1) as f64 / g as f64 * draws.iter().map(|d| (d[j] - mean).powi(2)).sum::<f64>()).sqrt()
+    };
+    let method = format!("block jackknife over {g} map octants (model error), t({}) quantile, or jacobian if wider", g - 1);
+    let widen = |e: &mut Estimate, se: f64| {
+        if se.is_finite() && se > e.se {
+            e.se = se;
+            e.ci95 = [e.value - t * se, e.value + t * se];
+            e.ci95_method = method.clone();
+        }
+    };
+    widen(&mut est.relative_amplitude, se_of(0));
+    widen(&mut est.relative_phase_deg, se_of(1));
+    if let Some(e) = est.sigma.as_mut() {
+        widen(e, se_of(2));
+    }
+    if let Some(e) = est.eps.as_mut() {
+        widen(e, se_of(3));
+    }
+    if let Some(o) = est.offset_m.as_mut() {
+        for a in 0..3 {
+            widen(&mut o[a], se_of(4 + a));
+        }
+    }
+    if let Some(o) = est.rotation_deg.as_mut() {
+        for a in 0..3 {
+            widen(&mut o[a], se_of(7 + a));
+        }
+    }
+}
+
+
 /// Fits the active parameters to the samples, from the weights of a weights-only fit.
 pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: Params) -> Result<JointFit> {
     let act = active(opt);
@@ -776,8 +954,14 @@ pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: Par
     let rss: f64 = r.iter().map(|x| x * x).sum();
     let s2 = rss / (n - np) as f64;
     let (a, _) = normal_equations(&jac, &r, np);
+    // Model error: a residual that is spatially coherent (the model's own error, not noise) holds
+    // fewer independent samples than voxels; the covariance grows by its correlation volume.
+    let structure = ResidualStructure::of(s, &r);
     let cov = gauss_jordan_inverse(&a, np).map(|inv| inv.iter().map(|v| v * s2).collect::<Vec<_>>());
     let mut est = estimates(model, opt, &act, &full, cov.as_deref());
+    if structure.correlation_voxels > JACKKNIFE_ABOVE_VOXELS {
+        block_jackknife(model, s, &act, full, &mut est);
+    }
     let fitted: Vec<f64> = s.m.iter().zip(&r).map(|(m, r)| m + r).collect();
 
     // Residual bootstrap: refit fitted + resampled residuals (same model, same start).
@@ -803,6 +987,11 @@ pub fn fit_joint(model: &JointModel, s: &Samples, opt: &JointOptions, start: Par
         sigma_eps_correlation: est.sigma_eps_correlation,
         unidentifiable: est.unidentifiable,
         nrmse: (rss / n as f64).sqrt() / mean_m,
+        mean_measured: mean_m,
+        measured_spread: (vm / n as f64).sqrt() / mean_m,
+        noise_highpass: structure.noise_highpass / mean_m,
+        residual_correlation_voxels: structure.correlation_voxels,
+        residual_correlation_length_voxels: structure.correlation_length,
         correlation: cv / (vm * vf).sqrt(),
         max_abs_residual: *absr.last().unwrap_or(&0.0),
         p95_abs_residual: absr[((0.95 * n as f64) as usize).min(n - 1)],

@@ -15,13 +15,16 @@
 
 pub mod basis;
 pub mod calibrate;
+pub mod circuit_fit;
 pub mod command;
 pub mod fields;
 pub mod file;
 pub mod fit;
 pub mod full;
+pub mod gate;
 pub mod joint;
 pub mod map_mask;
+pub mod openems_fit;
 pub mod stamp;
 pub mod validation;
 
