@@ -14,5 +14,6 @@ pub fn all_cases() -> Vec<ValidationCase> {
     v.extend(crate::dosimetry::validation::cases());
     v.extend(crate::twin::validation::cases());
     v.extend(crate::implant::validation::cases());
+    v.extend(crate::implant::lead_validation::cases());
     v
 }
