@@ -15,6 +15,7 @@ pub fn all_cases() -> Vec<ValidationCase> {
     v.extend(crate::twin::validation::cases());
     v.extend(crate::twin::openems_fit::cases());
     v.extend(crate::implant::validation::cases());
+    v.extend(crate::implant::lead_validation::cases());
     v
 }
 

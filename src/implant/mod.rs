@@ -9,9 +9,12 @@
 //! - [`tf`]: the transfer function S(l) by reciprocity, the tip estimate ∫ S E_tan dl and its
 //!   calibration;
 //! - [`search`]: the worst-case sweep over positions, orientations and path variants;
+//! - [`lead_validation`]: validation of leads against the stored transmission-line and tip references
+//!   (`tests/data/lead_tl`, `tests/data/lead_tip`);
 //! - [`run`] and [`command`]: the `rftwin implant place | tf | search` commands.
 
 pub mod command;
+pub mod lead_validation;
 pub mod local;
 pub mod model;
 pub mod placement;
