@@ -14,15 +14,9 @@ pub fn all_cases() -> Vec<ValidationCase> {
     v.extend(crate::dosimetry::validation::cases());
     v.extend(crate::twin::validation::cases());
     v.extend(crate::twin::openems_fit::cases());
+    v.extend(crate::twin::openems_fit::slow_cases());
     v.extend(crate::implant::validation::cases());
     v.extend(crate::implant::lead_validation::cases());
     v
 }
 
-/// Cases too slow for every `cargo test` (minutes each): `rftwin validate` runs them after
-/// [`all_cases`].
-pub fn slow_cases() -> Vec<ValidationCase> {
-    let mut v = Vec::new();
-    v.extend(crate::twin::openems_fit::slow_cases());
-    v
-}

@@ -14,8 +14,7 @@ pub struct ValidateArgs {
 
 pub fn run(a: ValidateArgs) -> anyhow::Result<i32> {
     let ValidateArgs { json, only } = a;
-    let mut all = validate::all_cases();
-    all.extend(validate::slow_cases());
+    let all = validate::all_cases();
     // --only: the exact case if one has that name, else every case containing the text.
     let exact = only.as_deref().is_some_and(|o| all.iter().any(|c| c.name == o));
     let cases: Vec<_> = all

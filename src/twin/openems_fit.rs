@@ -246,7 +246,7 @@ pub fn cases() -> Vec<ValidationCase> {
     ]
 }
 
-/// Slow cases (5 mm twin, minutes; `rftwin validate` only).
+/// Slow cases (5 mm twin, minutes): listed in SLOW in tests/validation_cases.rs, so only `rftwin validate` runs them.
 pub fn slow_cases() -> Vec<ValidationCase> {
     vec![
         ValidationCase {
