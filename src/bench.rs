@@ -150,8 +150,10 @@ pub struct CosimFitBench {
     pub fit: String,
     pub voxels: usize,
     pub cell_m: f64,
-    /// Reading the cached co-simulation basis (HDF5), s.
+    /// Reading the cached co-simulation basis (HDF5), s (NaN when the read failed: `cache_error`,
+    /// and the fit ran on the basis in memory).
     pub basis_cache_read_s: f64,
+    pub cache_error: Option<String>,
     /// `twin::joint::fit_joint` with the weights only (sampling the basis at the voxels + LM), s.
     pub joint_weight_fit_s: f64,
     /// `twin::calibrate` (resampling onto the map + magnitude fit), s.
@@ -244,6 +246,7 @@ pub fn twin(o: &TwinBenchOptions, log: &mut (dyn FnMut(&str) + Send)) -> Result<
         if has("body") {
             log(&format!("body coil + ASTM phantom at {} mm: port runs", o.body_cell_mm));
             let (b, r) = time_basis("body_1p5t_hp16_astm", &body_req)?;
+            log(&serde_json::to_string(&r).unwrap_or_default());
             bases.push(r);
             body_basis = Some(b);
         }
@@ -257,28 +260,42 @@ pub fn twin(o: &TwinBenchOptions, log: &mut (dyn FnMut(&str) + Send)) -> Result<
                 opt: &opt,
                 offset_m: [0.0; 3],
             };
-            log(&format!("head coil (ref_3t_lp8) + gel cylinder at {} mm: port runs", o.head_cell_mm));
-            bases.push(time_basis("ref_3t_lp8_gel", &req)?.1);
+            log(&format!(
+                "head coil (ref_3t_lp8) + gel cylinder at {} mm: port runs",
+                o.head_cell_mm
+            ));
+            let r = time_basis("ref_3t_lp8_gel", &req)?.1;
+            log(&serde_json::to_string(&r).unwrap_or_default());
+            bases.push(r);
         }
         let fit = if has("fit") {
             let path = o.cache_dir.join(body_req.cache_file());
             let key = body_req.key();
             if !path.exists() {
-                let b = match body_basis.take() {
-                    Some(b) => b,
-                    None => {
-                        log("fit: computing the body basis for the cache (once)");
-                        crate::twin::basis::compute_basis_request(&body_req, None)?
-                    }
-                };
+                if body_basis.is_none() {
+                    log("fit: computing the body basis for the cache (once)");
+                    body_basis = Some(crate::twin::basis::compute_basis_request(&body_req, None)?);
+                }
                 std::fs::create_dir_all(&o.cache_dir).map_err(|e| Error::io(&o.cache_dir, e))?;
-                crate::twin::basis::write_basis(&path, &key, &b)?;
+                if let Some(b) = &body_basis {
+                    crate::twin::basis::write_basis(&path, &key, b)?;
+                }
             }
             log("fit on the cached ports");
             let t = std::time::Instant::now();
-            let b = crate::twin::basis::read_basis(&path, &key)?;
+            let read = crate::twin::basis::read_basis(&path, &key);
             let read_s = t.elapsed().as_secs_f64();
-            Some(time_fit(&b, read_s)?)
+            match read {
+                Ok(b) => Some(time_fit(&b, read_s, None)?),
+                // Time the fit on the basis in memory and say why the cache failed.
+                Err(e) => {
+                    let b = match body_basis.take() {
+                        Some(b) => b,
+                        None => crate::twin::basis::compute_basis_request(&body_req, None)?,
+                    };
+                    Some(time_fit(&b, f64::NAN, Some(e.to_string()))?)
+                }
+            }
         } else {
             None
         };
@@ -335,7 +352,9 @@ fn bench_map(b: &crate::twin::Basis) -> Result<crate::b1::B1Map> {
     let scale = 1e-6 / c0.norm().max(f64::MIN_POSITIVE);
     let mut state = 12345u64;
     let mut noise = || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 0.07
     };
     let m = ndarray::Array3::from_shape_fn(dims, |(i, j, k)| {
@@ -361,7 +380,7 @@ fn bench_map(b: &crate::twin::Basis) -> Result<crate::b1::B1Map> {
     )
 }
 
-fn time_fit(b: &crate::twin::Basis, basis_cache_read_s: f64) -> Result<CosimFitBench> {
+fn time_fit(b: &crate::twin::Basis, basis_cache_read_s: f64, cache_error: Option<String>) -> Result<CosimFitBench> {
     use crate::twin::joint::{fit_joint, JointModel, Samples};
     let m = bench_map(b)?;
     let t = std::time::Instant::now();
@@ -377,8 +396,13 @@ fn time_fit(b: &crate::twin::Basis, basis_cache_read_s: f64) -> Result<CosimFitB
     let t = std::time::Instant::now();
     crate::twin::calibrate(b, &m, &crate::b1::Placement::default())?;
     let calibrate_s = t.elapsed().as_secs_f64();
-    let total = basis_cache_read_s + joint_weight_fit_s;
+    let total = if basis_cache_read_s.is_finite() {
+        basis_cache_read_s
+    } else {
+        0.0
+    } + joint_weight_fit_s;
     Ok(CosimFitBench {
+        cache_error,
         fit: "feed weights (port-2 amplitude and phase, scale) on the co-simulation basis; the capacitor-deviation fit is not in the twin yet".into(),
         voxels: 64 * 64 * 32,
         cell_m: b.cell_m,

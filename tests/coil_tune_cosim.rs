@@ -379,3 +379,25 @@ fn cosim_tune_writes_the_spectrum_and_its_s11_matches_the_feed_report() {
         hom[0]
     );
 }
+
+/// The twin's basis cache checksums the co-simulation circuit JSON after reading it back, so every
+/// number must survive a JSON round trip exactly (serde_json's `float_roundtrip`); otherwise every
+/// co-simulation basis reads as "checksum mismatch (corrupted)" and is recomputed.
+#[test]
+fn json_numbers_round_trip_exactly() {
+    let mut x = 0.123_456_789_012_345_6f64;
+    let mut vals = vec![
+        378.471495854,
+        2.974292581157934e-12,
+        127699972.15980823,
+        -2.1801246489130526e-7,
+    ];
+    for _ in 0..2000 {
+        x = (x * 3.999_999 * (1.0 - x)).abs();
+        vals.push(x * 10f64.powi((x * 40.0) as i32 - 20));
+    }
+    let v = serde_json::json!({ "v": vals });
+    let text = v.to_string();
+    let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(back.to_string(), text);
+}

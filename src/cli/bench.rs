@@ -113,7 +113,8 @@ pub fn run(what: BenchCommand) -> anyhow::Result<i32> {
                 body_cell_mm,
                 head_cell_mm,
                 threads,
-                cache_dir: cache_dir.unwrap_or_else(|| crate::twin::basis::default_cache_dir(std::path::Path::new("."))),
+                cache_dir: cache_dir
+                    .unwrap_or_else(|| crate::twin::basis::default_cache_dir(std::path::Path::new("."))),
             };
             let r = crate::bench::twin(&o, &mut |m: &str| eprintln!("bench twin: {m}"))?;
             if let Some(path) = &out {

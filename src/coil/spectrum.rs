@@ -331,6 +331,17 @@ impl Spectrum {
                 m.kind
             );
         }
+        if self.modes.is_empty() {
+            let _ = writeln!(o, "  (no mode in the band)");
+        }
+        if let Some(f) = self.homogeneous_hz {
+            let _ = writeln!(
+                o,
+                "  the homogeneous mode peaks at the isocentre at {:.4} MHz ({:+.2} % from Larmor); its sigma_min minimum differs by the feeds' loading",
+                f / 1e6,
+                (f - self.larmor_hz) / self.larmor_hz * 100.0
+            );
+        }
         o
     }
 
