@@ -139,6 +139,13 @@ pub struct CosimBasisBench {
     /// The target for the port runs (s) and whether it was met.
     pub target_s: f64,
     pub within_target: bool,
+    /// Cells of the FDTD grid.
+    pub cells: usize,
+    /// CPU time of this process during the basis (user + system, s; Linux only): with `threads`
+    /// threads, `cpu_s / threads` is about what the wall time would be on an idle machine.
+    pub cpu_s: Option<f64>,
+    /// The 1-minute load average before and after (Linux only): a shared machine slows the wall time.
+    pub load_average: Option<[f64; 2]>,
     /// The co-simulated tuning (auto capacitors, homogeneous mode) and the feeds at Larmor.
     pub tuning: serde_json::Value,
 }
@@ -308,10 +315,41 @@ pub fn twin(o: &TwinBenchOptions, log: &mut (dyn FnMut(&str) + Send)) -> Result<
     })
 }
 
+/// User + system CPU seconds of this process (Linux `/proc/self/stat`; None elsewhere).
+fn process_cpu_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux platform Rust targets.
+    Some(ticks / 100.0)
+}
+
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 fn time_basis(name: &str, req: &crate::twin::BasisRequest) -> Result<(crate::twin::Basis, CosimBasisBench)> {
+    let mesh = crate::coil::fdtd_model::mesh(
+        req.coil,
+        req.phantom,
+        crate::coil::fdtd_model::ModelKind::Resonant(crate::coil::fdtd_model::Gaps::for_type(req.coil.coil_type)),
+        &req.opt.mesh,
+    )?;
+    let cells = mesh.model.grid.dims().iter().product();
+    drop(mesh);
+    let (cpu0, load0) = (process_cpu_s(), load_average());
     let t = std::time::Instant::now();
     let b = crate::twin::basis::compute_basis_request(req, None)?;
     let basis_s = t.elapsed().as_secs_f64();
+    let cpu_s = process_cpu_s().zip(cpu0).map(|(a, b)| a - b);
+    let load = load0.zip(load_average()).map(|(a, b)| [a, b]);
     let c = b.circuit.clone().unwrap_or_default();
     let port_runs_s = c["port_runs_s"].as_f64().unwrap_or(f64::NAN);
     let steps: Vec<usize> = serde_json::from_value(c["port_run_steps"].clone()).unwrap_or_default();
@@ -326,6 +364,9 @@ fn time_basis(name: &str, req: &crate::twin::BasisRequest) -> Result<(crate::twi
         basis_s,
         target_s: 300.0,
         within_target: port_runs_s <= 300.0,
+        cells,
+        cpu_s,
+        load_average: load,
         tuning: serde_json::json!({"tuning": c["tuning"], "feeds": c["feeds"]}),
     };
     Ok((b, r))

@@ -124,6 +124,17 @@ pub fn run(what: BenchCommand) -> anyhow::Result<i32> {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
                 for b in &r.bases {
+                    if let (Some(cpu), Some([l0, l1])) = (b.cpu_s, b.load_average) {
+                        println!(
+                            "{}: {} cells, {:.1} CPU s in all ({:.1} s per thread), load average {:.1} -> {:.1} on this machine",
+                            b.name,
+                            b.cells,
+                            cpu,
+                            cpu / r.threads as f64,
+                            l0,
+                            l1
+                        );
+                    }
                     println!(
                         "{}: {} ports at {:.1} mm, port runs {:.1} s (target {:.0} s: {}), whole basis {:.1} s, longest run {} steps, {} thread(s)",
                         b.name, b.ports, b.cell_m * 1e3, b.port_runs_s, b.target_s, if b.within_target { "met" } else { "MISSED" }, b.basis_s, b.max_port_run_steps, r.threads
