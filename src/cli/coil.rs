@@ -34,12 +34,37 @@ pub enum CoilCommand {
         quiet: bool,
     },
     /// Solve the capacitance that puts the homogeneous (m = 1) mode at the Larmor frequency and print the mode spectrum.
+    /// With --cosim also the circuit co-simulation of the coil (one FDTD port run per capacitor and
+    /// feed, with the --phantom): the co-simulated tuned capacitance beside the circuit model's, each
+    /// feed's input impedance and S11 at Larmor, and the modes in 0.6-1.4 x Larmor; with --out also
+    /// spectrum.json, spectrum.csv (|S_qp|, Zin, sigma_min of Z + Z_load over the band),
+    /// spectrum.png (|S| of the feeds) and modes.png.
     Tune {
         /// Coil definition (TOML), e.g. coils/body_1p5t_hp16.toml.
         file: std::path::PathBuf,
         /// Print one JSON document (the whole tuning, inductances included) instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also co-simulate the coil (FDTD port runs: minutes at 10 mm).
+        #[arg(long)]
+        cosim: bool,
+        /// Phantom definition (TOML) loading the coil in the co-simulation, e.g. phantoms/astm_f2182.toml.
+        #[arg(long, requires = "cosim")]
+        phantom: Option<std::path::PathBuf>,
+        /// Cell size of the co-simulation in mm.
+        #[arg(long, default_value_t = crate::coil::DEFAULT_COARSE_CELL_M * 1e3, requires = "cosim")]
+        cell_mm: f64,
+        /// Directory for spectrum.json, spectrum.csv, spectrum.png and modes.png.
+        #[arg(long, requires = "cosim")]
+        out: Option<std::path::PathBuf>,
+        /// Replace --out if it exists.
+        #[arg(long)]
+        force: bool,
+        /// One FDTD run per port (no mirror-image runs).
+        #[arg(long, requires = "cosim")]
+        no_symmetry: bool,
+        #[arg(long)]
+        quiet: bool,
     },
 }
 
@@ -74,7 +99,45 @@ pub fn run(what: CoilCommand) -> anyhow::Result<i32> {
             println!("{}", serde_json::to_string_pretty(&summary?.to_json())?);
             Ok(0)
         }
-        CoilCommand::Tune { file, json } => {
+        CoilCommand::Tune {
+            file,
+            json,
+            cosim: true,
+            phantom,
+            cell_mm,
+            out,
+            force,
+            no_symmetry,
+            quiet,
+        } => {
+            let cmd = command::CosimTuneCommand {
+                coil: file,
+                phantom,
+                cell_mm,
+                out,
+                force,
+                port_runs: crate::coil::cosim::PortRunOptions {
+                    use_symmetry: !no_symmetry,
+                    ..Default::default()
+                },
+                tolerance: 1e-5,
+            };
+            let bar = super::spinner(quiet || json);
+            let mut progress = |k: usize, n: usize| {
+                bar.set_message(format!("co-simulation: FDTD port run {} of {n}", k + 1));
+                bar.tick();
+            };
+            let r = command::tune_cosim(&cmd, Some(&mut progress));
+            bar.finish_and_clear();
+            let r = r?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", r.format());
+            }
+            Ok(0)
+        }
+        CoilCommand::Tune { file, json, .. } => {
             let t = command::tune(&file)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&t)?);

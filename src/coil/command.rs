@@ -224,9 +224,10 @@ fn write_panels(dir: &crate::io::AtomicDir, f: &CoilFields, coil_name: &str, pha
     let sar = f.point_sar(s_ut);
     let d = [f.cell_m; 3];
     let tag = format!("{} at {:.2} MHz, 1 µT B1+ at isocentre", coil_name, f.freq_hz / 1e6);
-    let panel = |name: &str, vol: &Array3<f32>, origin: [f64; 3], title: &str, unit: &str, range: Option<(f64, f64)>| {
-        write_panel(&dir.path(name), vol, origin, d, title, unit, range)
-    };
+    let panel =
+        |name: &str, vol: &Array3<f32>, origin: [f64; 3], title: &str, unit: &str, range: Option<(f64, f64)>| {
+            write_panel(&dir.path(name), vol, origin, d, title, unit, range)
+        };
     // B1+ on 0..2 µT: the field right next to the rungs would otherwise set the scale.
     panel(
         "b1_plus.png",
@@ -298,4 +299,225 @@ fn write_panel(
         ),
     ];
     panel(path, &Panel::new(maps).title(title).scale(PanelScale::Shared))
+}
+
+/// What `coil tune --cosim` is asked to do.
+#[derive(Clone, Debug)]
+pub struct CosimTuneCommand {
+    pub coil: PathBuf,
+    pub phantom: Option<PathBuf>,
+    /// Cell size (mm).
+    pub cell_mm: f64,
+    /// Where to write spectrum.json, spectrum.csv, spectrum.png and modes.png (None: print only).
+    pub out: Option<PathBuf>,
+    pub force: bool,
+    /// The port runs (band, decay, reference impedance, symmetry).
+    pub port_runs: super::cosim::PortRunOptions,
+    /// Relative tolerance of the co-simulated tuning.
+    pub tolerance: f64,
+}
+
+/// The result of `coil tune --cosim`: the circuit-model tuning beside the co-simulated one, the
+/// feeds at Larmor and the spectrum.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CosimTuneReport {
+    pub coil: String,
+    pub phantom: Option<String>,
+    pub cell_m: f64,
+    pub cells: [usize; 3],
+    /// The circuit model (`coil tune` without `--cosim`).
+    pub circuit_model: Tuning,
+    /// The co-simulated tuning of the same "auto" capacitors.
+    pub cosim: super::cosim::CosimTuning,
+    /// Co-simulated / circuit-model capacitance of the tuned capacitors.
+    pub cosim_over_circuit_model: Option<f64>,
+    /// Each feed driven alone at Larmor, the others terminated in their source impedance.
+    pub feeds: Vec<super::cosim::FeedReport>,
+    /// The ports of the multi-port model and the FDTD runs made.
+    pub ports: Vec<String>,
+    pub fdtd_runs: usize,
+    pub mirror_axes: Vec<usize>,
+    pub port_run_steps: Vec<usize>,
+    pub port_runs_s: f64,
+    pub spectrum: super::spectrum::Spectrum,
+    pub files: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl CosimTuneReport {
+    /// The text table of `coil tune --cosim`.
+    pub fn format(&self) -> String {
+        use std::fmt::Write;
+        let mut o = super::circuit::format_tuning(&self.circuit_model);
+        let pf = |c: Option<f64>| c.map_or("-".to_string(), super::circuit::format_farads);
+        let t = &self.cosim;
+        let _ = writeln!(
+            o,
+            "\nco-simulation ({} ports, {} FDTD runs, {:.1} s, {} cells of {:.1} mm{}):",
+            self.ports.len(),
+            self.fdtd_runs,
+            self.port_runs_s,
+            self.cells.iter().product::<usize>(),
+            self.cell_m * 1e3,
+            self.phantom
+                .as_ref()
+                .map_or(String::new(), |p| format!(", phantom {p}"))
+        );
+        let _ = writeln!(o, "  {:<22} {:>14} {:>14}", "", "circuit model", "co-simulated");
+        let _ = writeln!(
+            o,
+            "  {:<22} {:>14} {:>14}",
+            "rung capacitors",
+            pf(t.circuit_model_rung_f),
+            pf(t.rung_capacitance_f)
+        );
+        let _ = writeln!(
+            o,
+            "  {:<22} {:>14} {:>14}",
+            "ring capacitors",
+            pf(t.circuit_model_ring_f),
+            pf(t.ring_capacitance_f)
+        );
+        if let Some(r) = self.cosim_over_circuit_model {
+            let _ = writeln!(o, "  co-simulated / circuit model: {r:.4}");
+        }
+        let _ = writeln!(
+            o,
+            "  homogeneous mode {:.4} MHz ({:+.4} % from Larmor, {} circuit solves)",
+            t.homogeneous_hz / 1e6,
+            t.rel_error * 100.0,
+            t.iterations
+        );
+        let _ = writeln!(o, "feeds at Larmor (each driven alone, the others terminated):");
+        for f in &self.feeds {
+            let _ = writeln!(
+                o,
+                "  port {}: Zin = {:.2} {} {:.2}i Ohm, S11 = {:.2} dB",
+                f.port + 1,
+                f.input_impedance_re_ohm,
+                if f.input_impedance_im_ohm < 0.0 { '-' } else { '+' },
+                f.input_impedance_im_ohm.abs(),
+                f.s11_db
+            );
+        }
+        o.push_str(&self.spectrum.format_modes());
+        for w in &self.warnings {
+            let _ = writeln!(o, "warning: {w}");
+        }
+        o
+    }
+}
+
+/// `rftwin coil tune --cosim`: the port runs of the coil (with the phantom), the co-simulated tuning
+/// beside the circuit model's, the feeds' input impedance and S11 at Larmor, the spectrum; with
+/// `out`, spectrum.json, spectrum.csv, spectrum.png (|S| of the feeds) and modes.png.
+pub fn tune_cosim(cmd: &CosimTuneCommand, progress: Option<&mut dyn FnMut(usize, usize)>) -> Result<CosimTuneReport> {
+    use super::cosim;
+    use super::fdtd_model::{self, Gaps, MeshOptions, ModelKind};
+    let coil = CoilConfig::load(&cmd.coil)?;
+    let ph = cmd.phantom.as_deref().map(PhantomConfig::load).transpose()?;
+    if !(cmd.cell_mm > 0.0) || !cmd.cell_mm.is_finite() {
+        return Err(Error::input(
+            "command line",
+            "--cell-mm",
+            "must be > 0",
+            "e.g. --cell-mm 10",
+        ));
+    }
+    if !(cmd.tolerance > 0.0 && cmd.tolerance < 0.1) {
+        return Err(Error::input(
+            "command line",
+            "--tolerance",
+            "must be in (0, 0.1)",
+            "e.g. --tolerance 1e-5",
+        ));
+    }
+    let circuit_model = super::tune(&coil)?;
+    let policy = crate::io::OutputPolicy::new("coil tune", cmd.force)
+        .input("coil", &cmd.coil)
+        .input_opt("--phantom", cmd.phantom.as_deref());
+    let dir = cmd
+        .out
+        .as_deref()
+        .map(|o| crate::io::AtomicDir::new(o, &policy))
+        .transpose()?;
+    let opt = MeshOptions {
+        cell_m: cmd.cell_mm * 1e-3,
+        ..MeshOptions::default()
+    };
+    let mut mesh = fdtd_model::mesh(
+        &coil,
+        ph.as_ref(),
+        ModelKind::Resonant(Gaps::for_type(coil.coil_type)),
+        &opt,
+    )?;
+    let ports = cosim::cosim_ports(&coil, &mut mesh)?;
+    let pb = cosim::compute_port_basis(&mesh, &ports, coil.freq_hz, &cmd.port_runs, progress)?;
+    if let Some(k) = pb.runs_converged.iter().position(|c| !c) {
+        return Err(Error::NotConverged {
+            what: format!(
+                "co-simulation port run {} ({}) did not decay by {} dB within {} periods: the coil rings too long with {} Ohm terminations; try a coarser --cell-mm to check, or report the coil",
+                k, pb.ports[k].name, cmd.port_runs.decay_db, cmd.port_runs.max_periods, cmd.port_runs.reference_ohm
+            ),
+        });
+    }
+    pb.check(&coil.source_name)?;
+    let (circ, tuning) = cosim::tune(&coil, &pb, cmd.tolerance)?;
+    let feeds = cosim::feed_reports(&coil, &pb, &circ)?;
+    let spectrum = super::spectrum::spectrum(&pb, &circ)?;
+    let ratio = match circuit_model.solved.as_str() {
+        "rung" => tuning
+            .rung_capacitance_f
+            .zip(tuning.circuit_model_rung_f)
+            .map(|(a, b)| a / b),
+        "ring" => tuning
+            .ring_capacitance_f
+            .zip(tuning.circuit_model_ring_f)
+            .map(|(a, b)| a / b),
+        _ => None,
+    };
+    let mut files = Vec::new();
+    if dir.is_some() {
+        files = ["spectrum.json", "spectrum.csv", "spectrum.png", "modes.png"]
+            .map(String::from)
+            .to_vec();
+    }
+    let mut report = CosimTuneReport {
+        coil: cmd.coil.display().to_string(),
+        phantom: cmd.phantom.as_ref().map(|p| p.display().to_string()),
+        cell_m: opt.cell_m,
+        cells: mesh.model.grid.dims(),
+        circuit_model,
+        cosim: tuning,
+        cosim_over_circuit_model: ratio,
+        feeds,
+        ports: pb.ports.iter().map(|p| p.name.clone()).collect(),
+        fdtd_runs: pb.fdtd_runs,
+        mirror_axes: pb.mirror_axes.clone(),
+        port_run_steps: pb.run_steps.clone(),
+        port_runs_s: pb.seconds,
+        spectrum,
+        files,
+        warnings: Vec::new(),
+    };
+    if let Some(f) = report.spectrum.homogeneous_hz {
+        let rel = (f - coil.freq_hz) / coil.freq_hz;
+        if rel.abs() > 10.0 * cmd.tolerance {
+            report.warnings.push(format!(
+                "the homogeneous mode sits {:.3} % from Larmor after tuning (fixed capacitors?)",
+                rel * 100.0
+            ));
+        }
+    }
+    report.warnings.extend(crate::resources::take_warnings());
+    if let Some(dir) = dir {
+        crate::io::write_json(&dir.path("spectrum.json"), &report)?;
+        let csv = dir.path("spectrum.csv");
+        std::fs::write(&csv, report.spectrum.to_csv()).map_err(|e| Error::io(&csv, e))?;
+        report
+            .spectrum
+            .plot(&dir.path("spectrum.png"), &dir.path("modes.png"), &coil.name)?;
+        dir.commit()?;
+    }
+    Ok(report)
 }

@@ -846,3 +846,122 @@ pub fn direct_spec(mesh: &BirdcageMesh, pb: &PortBasis, circ: &Circuit, emf: &[C
     }
     Ok(spec)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Over the band (spectrum, S-parameters) and the checks of a computed port basis.
+// ---------------------------------------------------------------------------------------------
+
+impl PortBasis {
+    /// Solves the circuit at band frequency `f` (an index into `band_hz`) for feed EMFs `emf` (V):
+    /// as [`PortBasis::solve`], which is this at Larmor.
+    pub fn solve_band(&self, circ: &Circuit, f: usize, emf: &[Complex64]) -> Result<CircuitSolution> {
+        let n = self.n();
+        let freq = self.band_hz[f];
+        let i = solve_at(self, circ, f, freq, emf)?;
+        let z = &self.z[f];
+        let v: Vec<Complex64> = (0..n).map(|r| (0..n).map(|c| z[r * n + c] * i[c]).sum()).collect();
+        let w = 2.0 * std::f64::consts::PI * freq;
+        let nf = self.ports.iter().filter_map(|p| p.feed).max().map_or(0, |m| m + 1);
+        let mut feed_vi = vec![(Complex64::default(), Complex64::default()); nf];
+        for (j, p) in self.ports.iter().enumerate() {
+            if let Some(fp) = p.feed {
+                let ic = circ.capacitance_f[j].map_or(Complex64::default(), |c| v[j] * Complex64::new(0.0, w * c));
+                feed_vi[fp] = (v[j] * p.orient, (i[j] + ic) * p.orient);
+            }
+        }
+        let accepted_power_w = feed_vi.iter().map(|(v, i)| 0.5 * (v * i.conj()).re).sum();
+        Ok(CircuitSolution {
+            v,
+            i,
+            feed_vi,
+            accepted_power_w,
+        })
+    }
+
+    /// `Z + Z_load` of circuit `circ` at band frequency `f` (`N x N`, row-major).
+    pub fn loaded_matrix(&self, circ: &Circuit, f: usize) -> Vec<Complex64> {
+        let n = self.n();
+        let w = 2.0 * std::f64::consts::PI * self.band_hz[f];
+        let mut a = self.z[f].clone();
+        for j in 0..n {
+            a[j * n + j] += circ.load(j, w).0;
+        }
+        a
+    }
+
+    /// Checks that the impedance matrix is usable: finite, reciprocal within `5 %` (a passive
+    /// structure's is symmetric; a larger asymmetry means ports the runs could not separate) and not
+    /// singular at Larmor (two ports that the mesh joins with nothing between them carry the same
+    /// current in every run). `src` names the coil file in the error.
+    pub fn check(&self, src: &str) -> Result<()> {
+        let n = self.n();
+        let fix_cell =
+            "use a finer --cell-mm (or move the ports apart) so that each lumped element has its own conductor path";
+        for (f, z) in self.z.iter().enumerate() {
+            if z.iter().any(|x| !x.re.is_finite() || !x.im.is_finite()) {
+                return Err(Error::input(
+                    src,
+                    "ports",
+                    format!(
+                        "the co-simulated impedance matrix is not finite at {:.3} MHz",
+                        self.band_hz[f] / 1e6
+                    ),
+                    fix_cell,
+                ));
+            }
+        }
+        let z = &self.z[self.i0];
+        let scale = z.iter().map(|x| x.norm()).fold(0.0, f64::max);
+        let mut worst = (0.0, 0, 0);
+        for r in 0..n {
+            for c in r + 1..n {
+                let d = (z[r * n + c] - z[c * n + r]).norm() / scale.max(f64::MIN_POSITIVE);
+                if d > worst.0 {
+                    worst = (d, r, c);
+                }
+            }
+        }
+        if worst.0 > 0.05 {
+            return Err(Error::input(
+                src,
+                "ports",
+                format!(
+                    "the co-simulated impedance matrix is not reciprocal at Larmor: Z[{a},{b}] and Z[{b},{a}] ({}, {}) differ by {:.0} % of its largest entry",
+                    self.ports[worst.1].name,
+                    self.ports[worst.2].name,
+                    worst.0 * 100.0,
+                    a = worst.1,
+                    b = worst.2
+                ),
+                "the port runs did not decay or the ports are too close to be told apart: raise the runs' max_periods or use a finer --cell-mm",
+            ));
+        }
+        let cond = complex_condition(z, n);
+        if !(cond < 1e10) {
+            // The pair of ports whose rows are most nearly parallel.
+            let row = |r: usize| &z[r * n..(r + 1) * n];
+            let mut best = (0.0, 0, 0);
+            for a in 0..n {
+                for b in a + 1..n {
+                    let dot: Complex64 = row(a).iter().zip(row(b)).map(|(x, y)| x * y.conj()).sum();
+                    let na: f64 = row(a).iter().map(|x| x.norm_sqr()).sum::<f64>().sqrt();
+                    let nb: f64 = row(b).iter().map(|x| x.norm_sqr()).sum::<f64>().sqrt();
+                    let c = dot.norm() / (na * nb).max(f64::MIN_POSITIVE);
+                    if c > best.0 {
+                        best = (c, a, b);
+                    }
+                }
+            }
+            return Err(Error::input(
+                src,
+                "ports",
+                format!(
+                    "the co-simulated impedance matrix is singular at Larmor (condition {cond:.1e}): ports {} and {} act as one lumped element on this grid",
+                    self.ports[best.1].name, self.ports[best.2].name
+                ),
+                fix_cell,
+            ));
+        }
+        Ok(())
+    }
+}

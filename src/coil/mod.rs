@@ -25,6 +25,7 @@ pub mod inductance;
 pub mod phantom;
 pub mod resonant;
 pub mod run;
+pub mod spectrum;
 pub mod validation;
 
 pub use circuit::{tune, tune_with, CircuitModel, CircuitOptions, Mode, ModeKind, Tuning};

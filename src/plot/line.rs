@@ -21,6 +21,7 @@ pub struct LinePlot<'a> {
     y_label: String,
     series: Vec<Series<'a>>,
     hlines: Vec<(f64, String)>,
+    vlines: Vec<(f64, String)>,
     y_range: Option<(f64, f64)>,
     size: (u32, u32),
 }
@@ -48,6 +49,7 @@ impl<'a> LinePlot<'a> {
             y_label: y_label.into(),
             series: Vec::new(),
             hlines: Vec::new(),
+            vlines: Vec::new(),
             y_range: None,
             size: (800, 500),
         }
@@ -65,6 +67,11 @@ impl<'a> LinePlot<'a> {
     /// A dashed horizontal reference line, e.g. a limit ("limit 2 K").
     pub fn hline(mut self, y: f64, label: impl Into<String>) -> Self {
         self.hlines.push((y, label.into()));
+        self
+    }
+    /// A dashed vertical marker at `x`, its label written at the top of the plot (e.g. a resonance).
+    pub fn vline(mut self, x: f64, label: impl Into<String>) -> Self {
+        self.vlines.push((x, label.into()));
         self
     }
     /// Fixed y range. Default: the finite data (and reference lines) with 5 % margins.
@@ -232,6 +239,18 @@ pub fn line_plot(path: &Path, plot: &LinePlot) -> Result<()> {
                         + PathElement::new(vec![(13, 0), (21, 0)], style)
                 });
                 labelled = true;
+            }
+        }
+        for (k, (x, label)) in plot.vlines.iter().enumerate() {
+            if !x.is_finite() || *x < xr.0 || *x > xr.1 {
+                continue;
+            }
+            let style = ShapeStyle::from(&RGBColor(90, 90, 90)).stroke_width(1);
+            chart.draw_series(DashedLineSeries::new(vec![(*x, yr.0), (*x, yr.1)], 6, 4, style))?;
+            if !label.is_empty() {
+                // Staggered so that labels of close markers do not overlap.
+                let y = yr.1 - (yr.1 - yr.0) * (0.03 + 0.06 * (k % 4) as f64);
+                chart.draw_series(std::iter::once(Text::new(label.clone(), (*x, y), font(12.0, false))))?;
             }
         }
         if labelled {
