@@ -109,7 +109,7 @@ fn calibrated(st: &mut Stage, c: CoilConfig, p: PhantomConfig, model: ModelFacts
     let mpath = to.path;
     let sim = sim_options(model.cell_m);
     let t0 = Instant::now();
-    let crate::b1::MeasuredMap { map, stored_as } = crate::b1::read_measured(mpath, to.options)?;
+    let crate::b1::MeasuredMap { map, stored_as, .. } = crate::b1::read_measured(mpath, to.options)?;
     let placement = MapPlacement::default();
     let plan = crate::twin::map_mask::MaskPlan::new(&map, &p, &placement, to.options.mask.is_some())?;
     let fo = crate::twin::FullOptions {

@@ -242,6 +242,8 @@ pub struct FitSummary {
     /// in ("uT" or "fraction": relative B1).
     pub stored_as: String,
     pub fitted_unit: String,
+    /// What the scanner said about the map and how it was placed ([`crate::b1::MeasuredMap::info`]).
+    pub map_info: serde_json::Value,
     /// SNR, voxels used, coverage of the phantom (see [`crate::b1::MapQuality`]).
     pub quality: crate::b1::MapQuality,
     pub geometry_snaps: serde_json::Value,
@@ -265,7 +267,7 @@ impl FitSummary {
         serde_json::json!({
             "coil": self.coil, "phantom": self.phantom, "measured": self.measured,
             "fitted": self.fitted,
-            "map": { "stored_as": self.stored_as, "fitted_in": self.fitted_unit },
+            "map": { "stored_as": self.stored_as, "fitted_in": self.fitted_unit, "info": self.map_info },
             "map_quality": &self.quality,
             "geometry_snaps": self.geometry_snaps,
             "converged": f.converged,
@@ -289,7 +291,7 @@ impl FitSummary {
 pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
     let c = CoilConfig::load(&cmd.coil)?;
     let p = PhantomConfig::load(&cmd.phantom)?;
-    let crate::b1::MeasuredMap { map, stored_as } = crate::b1::read_measured(&cmd.measured, &cmd.map)?;
+    let crate::b1::MeasuredMap { map, stored_as, info: map_info } = crate::b1::read_measured(&cmd.measured, &cmd.map)?;
     let policy = crate::io::OutputPolicy::new("twin fit", cmd.force)
         .input("--coil", &cmd.coil)
         .input("--phantom", &cmd.phantom)
@@ -376,6 +378,7 @@ pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
         circuit: basis.circuit.clone(),
         stored_as,
         fitted_unit: map.unit.as_str().to_string(),
+        map_info,
         quality,
         geometry_snaps: geometry_snaps(&c, &p, &sim_opts)?,
     };
