@@ -504,3 +504,26 @@ fn place_in_coil_frame(map: &mut B1Map, o: &MapReadOptions, scan: Option<&(ScanI
         table_position_m: Some(table),
     })
 }
+
+/// The scanner facts of [`MeasuredMap::info`] in words for the report ("Siemens tfl_b1map, sequence
+/// *tfl2d1_16, TxRefAmp 287.3 V, patient FFS, table 0 m"); empty when the map has none (rftwin's
+/// own maps in the coil frame).
+pub fn info_summary(info: &serde_json::Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(k) = info["recognised_as"].as_str() {
+        parts.push(k.to_string());
+    }
+    if let Some(s) = info["sequence_name"].as_str() {
+        parts.push(format!("sequence {s}"));
+    }
+    if let Some(v) = info["tx_ref_amp_v"].as_f64() {
+        parts.push(format!("TxRefAmp {v} V"));
+    }
+    if let Some(p) = info["patient_position"].as_str() {
+        parts.push(format!(
+            "patient {p}, table {} m",
+            info["table_position_m"].as_f64().unwrap_or(0.0)
+        ));
+    }
+    parts.join(", ")
+}
