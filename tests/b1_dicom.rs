@@ -244,7 +244,10 @@ fn scanner_maps_fit_like_the_clean_map() {
     }
     let (code, _, err) = run(&d, "far", &fx("no_overlap.nii.gz"), &[]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("no_overlap.nii.gz") && err.contains("phantom"), "{err}");
+    assert!(
+        err.contains("no_overlap.nii.gz") && err.contains("phantom") && err.contains("--patient-position"),
+        "{err}"
+    );
 }
 
 /// Bad scanner input exits 2 before any simulation, naming the file and the fix.
@@ -268,7 +271,7 @@ fn bad_scanner_maps_exit_2_with_the_file_and_the_fix() {
         (
             fx("siemens_tfl_b1map_HFS"),
             vec![],
-            vec!["siemens_tfl_b1map_HFS", "--nominal-flip-deg", "tfl_b1map", "differs between software versions"],
+            vec!["siemens_tfl_b1map_HFS", "--nominal-flip-deg", "tfl_b1map", "differs between software versions", "readout"],
         ),
         (
             fx("siemens_tfl_b1map_FFS.nii.gz"),
@@ -297,4 +300,26 @@ fn bad_scanner_maps_exit_2_with_the_file_and_the_fix() {
     }
     // Nothing was simulated for them.
     assert!(!d.join("cache").exists() || std::fs::read_dir(d.join("cache")).unwrap().next().is_none());
+}
+
+/// The frame keys of a recipe's `[twin]` section reach the map options, and errors name them.
+#[test]
+fn recipe_frame_keys() {
+    use rftwin::report::recipe::{Recipe, TwinSource};
+    let base = Path::new("/data/recipes");
+    let ok = "title = \"t\"\n[twin]\ncoil = \"c.toml\"\nphantom = \"p.toml\"\nmeasured = \"dicom/b1\"\nmeasured_nominal_flip_deg = 80.0\nmeasured_frame = \"patient\"\nmeasured_patient_position = \"FFS\"\nmeasured_table_position_m = 0.1\n[normalisation]\nwhole_phantom_sar_w_per_kg = 2.0\n[exposure]\nduration_s = 60.0\n[criteria]\nsar_10g = { limit_w_per_kg = 10.0 }\n";
+    let r = Recipe::from_toml_str(ok, Path::new("r.toml"), base).unwrap();
+    let TwinSource::Model { map_options: o, measured, .. } = &r.twin else {
+        panic!("{:?}", r.twin)
+    };
+    assert_eq!(measured.as_deref(), Some(base.join("dicom/b1").as_path()));
+    assert_eq!(o.frame.as_deref(), Some("patient"));
+    assert_eq!(o.patient_position.as_deref(), Some("FFS"));
+    assert_eq!(o.table_position_m, Some(0.1));
+    // A bad position named by the recipe: the error names the recipe key.
+    let mut bad = o.clone();
+    bad.patient_position = Some("SIDEWAYS".into());
+    bad.dataset = Some("tb1_uT".into());
+    let e = read_measured(&fx("b1_patient_HFS.h5"), &bad).unwrap_err().to_string();
+    assert!(e.contains("r.toml") && e.contains("twin.measured_patient_position") && e.contains("HFDR"), "{e}");
 }

@@ -278,7 +278,7 @@ pub fn read_measured(path: &Path, o: &MapReadOptions) -> Result<MeasuredMap> {
         kind = rec.kind();
         let unit = match declared {
             Some(u) => u,
-            None => match recognised_unit(&rec, o, None, None, &name, &name)? {
+            None => match recognised_unit(&rec, o, None, None, &name, "")? {
                 Some(u) => u,
                 None => {
                     return Err(Error::input(
@@ -389,7 +389,8 @@ pub fn value_label(map: &B1Map) -> (&'static str, f32) {
 }
 
 /// The unit a recognised map has (None: not recognised, the file's own rules apply). `side_nominal`
-/// and `side_scale` are the sidecar's `B1NominalFlipAngleDeg` and `B1FlipAngleScale`.
+/// and `side_scale` are the sidecar's `B1NominalFlipAngleDeg` and `B1FlipAngleScale`; `header` names
+/// the sidecar (empty: none, e.g. DICOM).
 fn recognised_unit(
     rec: &Recognised,
     o: &MapReadOptions,
@@ -410,8 +411,13 @@ fn recognised_unit(
                     format!("recognised as a {kind} flip-angle map, but its nominal flip angle is not known: {nominal_why}"),
                     format!(
                         "give {} = the prescribed preparation flip angle of the protocol in degrees (80 on most \
-                         software versions; check the protocol), or add \"B1NominalFlipAngleDeg\" to {header}",
-                        n.nominal_flip_deg
+                         software versions; check the protocol){}",
+                        n.nominal_flip_deg,
+                        if header.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", or add \"B1NominalFlipAngleDeg\" to {header}")
+                        }
                     ),
                 )
             })?;
