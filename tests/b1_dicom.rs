@@ -323,3 +323,35 @@ fn recipe_frame_keys() {
     let e = read_measured(&fx("b1_patient_HFS.h5"), &bad).unwrap_err().to_string();
     assert!(e.contains("r.toml") && e.contains("twin.measured_patient_position") && e.contains("HFDR"), "{e}");
 }
+
+/// A DICOM directory: other files (a text file, a DICOMDIR, hidden files) are skipped; a second
+/// series is refused with the series listed and the fix; one enhanced file is read by its name.
+#[test]
+fn dicom_directory_contents() {
+    let d = tmpdir("dir");
+    let series = fx("siemens_tfl_b1map_HFS");
+    let dir = d.join("b1");
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(&series).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(dir.join("README.txt"), "notes").unwrap();
+    std::fs::write(dir.join("DICOMDIR"), "not read").unwrap();
+    std::fs::write(dir.join(".hidden"), "x").unwrap();
+    let o = opts(|o| o.nominal_flip_deg = Some(80.0));
+    let r = read_measured(&dir, &o).unwrap();
+    assert_eq!(r.map.dims(), read_measured(&series, &o).unwrap().map.dims());
+    std::fs::copy(fx("philips_b1_HFS.dcm"), dir.join("zz_other.dcm")).unwrap();
+    let e = read_measured(&dir, &o).unwrap_err().to_string();
+    assert!(
+        e.contains("2 series") && e.contains("B1map_DREAM") && e.contains("tfl_b1map") && e.contains("alone"),
+        "{e}"
+    );
+    let empty = d.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("a.txt"), "x").unwrap();
+    let e = read_measured(&empty, &o).unwrap_err().to_string();
+    assert!(e.contains("empty") && e.contains("no DICOM file"), "{e}");
+    let _ = std::fs::remove_dir_all(&d);
+}
