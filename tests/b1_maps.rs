@@ -271,10 +271,12 @@ fn unit_and_dataset_options() {
     };
     let e = read_measured(&fpath, &opts).unwrap_err().to_string();
     assert!(e.contains("--nominal-flip-deg") && e.contains("--scale"), "{e}");
+    // (A sidecar without RftwinFrame means patient coordinates: this map is in the coil frame.)
     let opts = MapReadOptions {
         unit: Some("deg".into()),
         nominal_flip_deg: Some(80.0),
         scale: Some(10.0),
+        frame: Some("coil".into()),
         ..Default::default()
     };
     let r = read_measured(&fpath, &opts).unwrap();

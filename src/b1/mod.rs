@@ -5,7 +5,11 @@
 //!   simulation frame) and its [`B1Unit`] (µT, flip angle with nominal angle and storage scale,
 //!   relative fraction or percent), with conversions (`α = γ ∫B1 dt` ⇒ relative B1 = α / α_nominal).
 //! - Readers and writers: NIfTI-1/2 (`.nii`, `.nii.gz`; sform, else qform, else pixdim; mm → m) and
-//!   HDF5 (dataset with `affine` or `origin_m`/`spacing_m`, `unit`, `frame` attributes).
+//!   HDF5 (dataset with `affine` or `origin_m`/`spacing_m`, `unit`, `frame` attributes); a reader of
+//!   DICOM series (`dicom_io`: classic and enhanced multi-frame, with the dicom-rs crates).
+//! - What a scanner's map is (`vendor`: Siemens tfl_b1map/rf_map, Philips, GE, BIDS TB1* from the
+//!   dcm2niix sidecar or the DICOM attributes) and patient coordinates → the coil frame (`patient`:
+//!   patient and table position; the coil frame's axes and B1+ rotation sense are written there).
 //! - Masks from a file on the same grid or from the phantom [`Shape`](crate::grid::Shape) minus a border;
 //!   the automatic mask, the background noise, the phantom coverage and the quality gates (`quality`).
 //! - A measured map as the user names it (`read`: unit, nominal flip angle, scale, dataset, volume,
@@ -18,21 +22,27 @@
 //! [`crate::coil::field`]). Depends on `grid`, `io`, `resources` and `error` only.
 
 pub mod affine;
+pub mod dicom_io;
 pub mod h5_io;
 pub mod map;
 pub mod map_file;
 pub mod mask;
 pub mod nifti_io;
 pub mod nifti_write;
+pub mod patient;
 pub mod quality;
 pub mod read;
 pub mod resample;
+pub mod vendor;
 
 pub use affine::{Affine, RigidTransform};
 pub use h5_io::{read_h5_field, read_h5_map, write_h5_map, H5MapOptions};
 pub use map::{nominal_b1_ut_rect, B1Map, B1Unit, Frame, RelativeScale, UnitKeys, GAMMA_BAR_PROTON_HZ_PER_T};
 pub use mask::{dilated, eroded, mask_from_file, mask_from_shape, mask_from_shape_grid};
 pub use quality::{MapQuality, NoiseEstimate};
+pub use dicom_io::{is_dicom_input, read_dicom_series, DicomSeries};
+pub use patient::{FrameChoice, PatientPosition};
+pub use vendor::{recognise, Recognised, ScanInfo};
 pub use read::{read_measured, MapReadOptions, MeasuredMap, OptionNames};
 pub use nifti_io::{
     read_nifti_header, read_nifti_map, read_nifti_volume, sidecar_path, NiftiHeaderInfo, NiftiMapOptions,

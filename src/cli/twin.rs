@@ -16,9 +16,22 @@ pub enum TwinCommand {
         coil: std::path::PathBuf,
         #[arg(long)]
         phantom: std::path::PathBuf,
-        /// Measured map (.nii, .nii.gz with a JSON sidecar for the unit, or .h5).
+        /// Measured map: .nii/.nii.gz (with its dcm2niix/BIDS JSON sidecar), .h5, or a directory
+        /// (or .dcm file) holding a DICOM series.
         #[arg(long)]
         measured: std::path::PathBuf,
+        /// Which frame the map's positions are in: patient (scanner patient coordinates, moved to
+        /// the coil frame by --patient-position and --table-position-m) or coil. Default: patient
+        /// for DICOM and scanner NIfTI, coil for rftwin's own maps and HDF5.
+        #[arg(long, value_name = "coil|patient")]
+        frame: Option<String>,
+        /// How the patient lay: HFS, FFS, HFP, FFP, HFDR, HFDL, FFDR or FFDL (default: the
+        /// sidecar's or DICOM PatientPosition).
+        #[arg(long, value_name = "POS")]
+        patient_position: Option<String>,
+        /// Coil-frame z (m) of the patient coordinates' origin (default 0: landmark at isocentre).
+        #[arg(long, value_name = "M", allow_negative_numbers = true)]
+        table_position_m: Option<f64>,
         /// Which volume of a 4-D measured map to fit, 0-based (NIfTI dim[4], the last axis of an
         /// HDF5 dataset); required when the map holds more than one volume.
         #[arg(long, value_name = "N")]
@@ -206,6 +219,9 @@ pub fn run(what: TwinCommand) -> anyhow::Result<i32> {
             coil,
             phantom,
             measured,
+            frame,
+            patient_position,
+            table_position_m,
             volume,
             unit,
             nominal_flip_deg,
@@ -243,6 +259,9 @@ pub fn run(what: TwinCommand) -> anyhow::Result<i32> {
                     dataset,
                     volume,
                     mask,
+                    frame,
+                    patient_position,
+                    table_position_m,
                     names: crate::b1::OptionNames::command_line(),
                 },
                 out,

@@ -41,7 +41,7 @@ use crate::dosimetry::normalise::OperatingMode;
 use crate::dosimetry::run::NormaliseSpec;
 use crate::error::Result;
 
-const RECIPE_KEYS: &str = "title, description, [twin] (dir, coil, phantom, measured, measured_unit, measured_nominal_flip_deg, measured_scale, measured_dataset, measured_volume, measured_mask, cell_m, fit_offset, fit_rotation, fit_gel), [[implants]] (file, name, position_m, direction, roll_deg, euler_deg, min_wall_distance_m), [normalisation] (whole_phantom_sar_w_per_kg | b1_plus_rms_ut | input_power_w | operating_mode), [exposure] (duration_s, baseline_temperature_c), [criteria] (temperature_rise, sar_1g, sar_10g, cem43)";
+const RECIPE_KEYS: &str = "title, description, [twin] (dir, coil, phantom, measured, measured_unit, measured_nominal_flip_deg, measured_scale, measured_dataset, measured_volume, measured_mask, measured_frame, measured_patient_position, measured_table_position_m, cell_m, fit_offset, fit_rotation, fit_gel), [[implants]] (file, name, position_m, direction, roll_deg, euler_deg, min_wall_distance_m), [normalisation] (whole_phantom_sar_w_per_kg | b1_plus_rms_ut | input_power_w | operating_mode), [exposure] (duration_s, baseline_temperature_c), [criteria] (temperature_rise, sar_1g, sar_10g, cem43)";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,6 +69,9 @@ struct TwinToml {
     measured_dataset: Option<String>,
     measured_volume: Option<i64>,
     measured_mask: Option<String>,
+    measured_frame: Option<String>,
+    measured_patient_position: Option<String>,
+    measured_table_position_m: Option<f64>,
     cell_m: Option<f64>,
     fit_offset: Option<bool>,
     fit_rotation: Option<bool>,
@@ -261,6 +264,9 @@ fn measured_keys(t: &TwinToml) -> bool {
         || t.measured_dataset.is_some()
         || t.measured_volume.is_some()
         || t.measured_mask.is_some()
+        || t.measured_frame.is_some()
+        || t.measured_patient_position.is_some()
+        || t.measured_table_position_m.is_some()
 }
 
 /// `[twin]` with a coil and a phantom (`c`, `ph`).
@@ -337,6 +343,9 @@ fn model_twin(p: &mut Problems, t: &TwinToml, base: &Path, c: &str, ph: &str, sr
             dataset: t.measured_dataset.clone(),
             volume: t.measured_volume.and_then(|v| usize::try_from(v).ok()),
             mask: t.measured_mask.as_deref().map(|m| resolve(base, m)),
+            frame: t.measured_frame.clone(),
+            patient_position: t.measured_patient_position.clone(),
+            table_position_m: t.measured_table_position_m,
             names: crate::b1::OptionNames::recipe(src),
         },
         cell_m: t.cell_m,

@@ -245,6 +245,8 @@ pub struct FitSummary {
     /// in ("uT" or "fraction": relative B1).
     pub stored_as: String,
     pub fitted_unit: String,
+    /// What the scanner said about the map and how it was placed ([`crate::b1::MeasuredMap::info`]).
+    pub map_info: serde_json::Value,
     /// SNR, voxels used, coverage of the phantom (see [`crate::b1::MapQuality`]).
     pub quality: crate::b1::MapQuality,
     /// Whether the fit itself is to be trusted (residual against noise, correlation, samples).
@@ -273,7 +275,7 @@ impl FitSummary {
         serde_json::json!({
             "coil": self.coil, "phantom": self.phantom, "measured": self.measured,
             "fitted": self.fitted,
-            "map": { "stored_as": self.stored_as, "fitted_in": self.fitted_unit },
+            "map": { "stored_as": self.stored_as, "fitted_in": self.fitted_unit, "info": self.map_info },
             "map_quality": &self.quality,
             "fit_gate": &self.gate,
             "capacitors": &self.capacitors,
@@ -299,7 +301,7 @@ impl FitSummary {
 pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
     let c = CoilConfig::load(&cmd.coil)?;
     let p = PhantomConfig::load(&cmd.phantom)?;
-    let crate::b1::MeasuredMap { map, stored_as } = crate::b1::read_measured(&cmd.measured, &cmd.map)?;
+    let crate::b1::MeasuredMap { map, stored_as, info: map_info } = crate::b1::read_measured(&cmd.measured, &cmd.map)?;
     let policy = crate::io::OutputPolicy::new("twin fit", cmd.force)
         .input("--coil", &cmd.coil)
         .input("--phantom", &cmd.phantom)
@@ -392,6 +394,7 @@ pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
         circuit: basis.circuit.clone(),
         stored_as,
         fitted_unit: map.unit.as_str().to_string(),
+        map_info,
         quality,
         gate,
         capacitors,

@@ -652,7 +652,8 @@ pub fn check_overlap(map: &B1Map, placement: &Placement, phantom: &PhantomConfig
                 "no valid voxel of the map (or its mask) lies inside the phantom {} (voxel (0,0,0) is at ({:.3}, {:.3}, {:.3}) m in the coil frame)",
                 phantom.source_name, c[0], c[1], c[2]
             ),
-            "check the map's affine and frame, the mask, and the phantom's position",
+            "check the map's affine and frame (a map in patient coordinates: --patient-position and --table-position-m; \
+             one already in the coil frame: --frame coil; docs/b1-maps.md), the mask, and the phantom's position",
         ));
     }
     Ok(())
