@@ -229,7 +229,7 @@ pub fn spectrum(pb: &PortBasis, circ: &Circuit) -> Result<Spectrum> {
     })
 }
 
-/// The local minima of `sigma` with a prominence of at least 1.5 (the lower of the highest values
+/// The local minima of `sigma` with a prominence of at least 1.25 (the lower of the highest values
 /// between it and the neighbouring minima on each side, over the minimum), refined by a parabola.
 fn find_modes(pb: &PortBasis, sigma: &[f64], vecs: &[Vec<Complex64>]) -> Vec<SpectrumMode> {
     let nb = sigma.len();
@@ -250,7 +250,7 @@ fn find_modes(pb: &PortBasis, sigma: &[f64], vecs: &[Vec<Complex64>]) -> Vec<Spe
             .copied()
             .filter(|x| x.is_finite())
             .fold(0.0, f64::max);
-        if left.min(right) < 1.5 * sigma[k] {
+        if left.min(right) < 1.25 * sigma[k] {
             continue;
         }
         let (a, b, c) = (sigma[k - 1].ln(), sigma[k].ln(), sigma[k + 1].ln());
@@ -377,11 +377,13 @@ impl Spectrum {
             "Frequency (MHz)",
             "sigma_min (Ohm)",
         )
-        .series("sigma_min(Z + Z_load)", &x, &self.sigma_min_ohm)
-        .vline(self.larmor_hz / 1e6, "Larmor");
+        .series("", &x, &self.sigma_min_ohm);
+        // Larmor and the homogeneous mode coincide after tuning: one label for both.
+        let hom = self.modes.iter().any(|m| m.kind.starts_with("homogeneous"));
+        plot = plot.vline(self.larmor_hz / 1e6, if hom { "" } else { "Larmor" });
         for m in &self.modes {
             let label = if m.kind.starts_with("homogeneous") {
-                "m = 1 (homogeneous)".to_string()
+                "m = 1 (homogeneous) / Larmor".to_string()
             } else {
                 m.kind.clone()
             };
