@@ -45,11 +45,22 @@ fn variants() -> Vec<(String, PathBuf, Vec<String>, f64, f64)> {
             0.5,
             1.0 / 800.0,
         ));
-        v.push((format!("philips enhanced dicom {pos}"), fx(&format!("philips_b1_{pos}.dcm")), vec![], 0.5, 1e-3));
+        v.push((
+            format!("philips enhanced dicom {pos}"),
+            fx(&format!("philips_b1_{pos}.dcm")),
+            vec![],
+            0.5,
+            1e-3,
+        ));
         v.push((
             format!("hdf5 {pos}"),
             fx(&format!("b1_patient_{pos}.h5")),
-            vec!["--dataset".into(), "tb1_uT".into(), "--patient-position".into(), pos.into()],
+            vec![
+                "--dataset".into(),
+                "tb1_uT".into(),
+                "--patient-position".into(),
+                pos.into(),
+            ],
             1.0,
             1e-5,
         ));
@@ -88,7 +99,10 @@ fn max_difference(clean: &B1Map, map: &B1Map, factor: f64) -> Result<f64, String
         let q = inv.apply(p);
         let idx = q.map(|x| x.round());
         if !(0..3).all(|a| (q[a] - idx[a]).abs() < 1e-6) {
-            return Err(format!("{} voxel at {p:?} is not on the map's lattice: {q:?}", map.source));
+            return Err(format!(
+                "{} voxel at {p:?} is not on the map's lattice: {q:?}",
+                map.source
+            ));
         }
         if !(0..3).all(|a| idx[a] >= 0.0 && (idx[a] as usize) < d[a]) {
             return Err(format!("{p:?} outside {}", map.source));
@@ -106,7 +120,9 @@ fn max_difference(clean: &B1Map, map: &B1Map, factor: f64) -> Result<f64, String
 /// patient position, the FFS maps put other values there; the scanner facts reach `info`.
 #[test]
 fn scanner_maps_land_on_the_clean_map_in_the_coil_frame() {
-    let clean = read_measured(&fx("clean_uT.nii.gz"), &MapReadOptions::default()).unwrap().map;
+    let clean = read_measured(&fx("clean_uT.nii.gz"), &MapReadOptions::default())
+        .unwrap()
+        .map;
     assert_eq!(clean.frame, Frame::Simulation);
     for (name, path, args, factor, step) in variants() {
         let r = read_measured(&path, &as_options(&args)).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -120,15 +136,25 @@ fn scanner_maps_land_on_the_clean_map_in_the_coil_frame() {
         };
         assert_eq!(r.map.unit, want_unit, "{name}");
         let diff = max_difference(&clean, &r.map, factor).unwrap();
-        println!("{name}: stored as {}, max |difference| {diff:.2e}; info {}", r.stored_as, r.info);
-        assert!(diff <= 0.51 * step + 1e-6, "{name}: max difference {diff} > half a step {step}");
+        println!(
+            "{name}: stored as {}, max |difference| {diff:.2e}; info {}",
+            r.stored_as, r.info
+        );
+        assert!(
+            diff <= 0.51 * step + 1e-6,
+            "{name}: max difference {diff} > half a step {step}"
+        );
         let pos = if name.ends_with("FFS") { "FFS" } else { "HFS" };
         assert_eq!(r.info["patient_position"], pos, "{name}: {}", r.info);
         if name.starts_with("siemens") {
             assert_eq!(r.info["tx_ref_amp_v"], 287.3, "{name}");
             assert_eq!(r.info["sequence_name"], "*tfl2d1_16", "{name}");
             assert_eq!(r.info["recognised_as"], "Siemens tfl_b1map", "{name}");
-            assert!(r.stored_as.contains("× 10") && r.stored_as.contains("80"), "{}", r.stored_as);
+            assert!(
+                r.stored_as.contains("× 10") && r.stored_as.contains("80"),
+                "{}",
+                r.stored_as
+            );
         }
         if name.starts_with("philips") {
             assert_eq!(r.info["recognised_as"], "Philips B1 map", "{name}");
@@ -255,12 +281,22 @@ fn scanner_maps_fit_like_the_clean_map() {
 fn bad_scanner_maps_exit_2_with_the_file_and_the_fix() {
     let d = tmpdir("bad");
     let cases: Vec<(PathBuf, Vec<&str>, Vec<&str>)> = vec![
-        (fx("complex.nii.gz"), vec!["--unit", "uT"], vec!["complex.nii.gz", "complex", "float32"]),
+        (
+            fx("complex.nii.gz"),
+            vec!["--unit", "uT"],
+            vec!["complex.nii.gz", "complex", "float32"],
+        ),
         (fx("rgb.nii.gz"), vec!["--unit", "uT"], vec!["rgb.nii.gz", "RGB"]),
         (
             fx("dicom_missing_slice"),
             vec!["--nominal-flip-deg", "80"],
-            vec!["dicom_missing_slice", "missing slices", "IM_0002.dcm", "IM_0004.dcm", "complete series"],
+            vec![
+                "dicom_missing_slice",
+                "missing slices",
+                "IM_0002.dcm",
+                "IM_0004.dcm",
+                "complete series",
+            ],
         ),
         (
             fx("dicom_mixed_orientation"),
@@ -271,7 +307,13 @@ fn bad_scanner_maps_exit_2_with_the_file_and_the_fix() {
         (
             fx("siemens_tfl_b1map_HFS"),
             vec![],
-            vec!["siemens_tfl_b1map_HFS", "--nominal-flip-deg", "tfl_b1map", "differs between software versions", "readout"],
+            vec![
+                "siemens_tfl_b1map_HFS",
+                "--nominal-flip-deg",
+                "tfl_b1map",
+                "differs between software versions",
+                "readout",
+            ],
         ),
         (
             fx("siemens_tfl_b1map_FFS.nii.gz"),
@@ -309,7 +351,12 @@ fn recipe_frame_keys() {
     let base = Path::new("/data/recipes");
     let ok = "title = \"t\"\n[twin]\ncoil = \"c.toml\"\nphantom = \"p.toml\"\nmeasured = \"dicom/b1\"\nmeasured_nominal_flip_deg = 80.0\nmeasured_frame = \"patient\"\nmeasured_patient_position = \"FFS\"\nmeasured_table_position_m = 0.1\n[normalisation]\nwhole_phantom_sar_w_per_kg = 2.0\n[exposure]\nduration_s = 60.0\n[criteria]\nsar_10g = { limit_w_per_kg = 10.0 }\n";
     let r = Recipe::from_toml_str(ok, Path::new("r.toml"), base).unwrap();
-    let TwinSource::Model { map_options: o, measured, .. } = &r.twin else {
+    let TwinSource::Model {
+        map_options: o,
+        measured,
+        ..
+    } = &r.twin
+    else {
         panic!("{:?}", r.twin)
     };
     assert_eq!(measured.as_deref(), Some(base.join("dicom/b1").as_path()));
@@ -321,7 +368,10 @@ fn recipe_frame_keys() {
     bad.patient_position = Some("SIDEWAYS".into());
     bad.dataset = Some("tb1_uT".into());
     let e = read_measured(&fx("b1_patient_HFS.h5"), &bad).unwrap_err().to_string();
-    assert!(e.contains("r.toml") && e.contains("twin.measured_patient_position") && e.contains("HFDR"), "{e}");
+    assert!(
+        e.contains("r.toml") && e.contains("twin.measured_patient_position") && e.contains("HFDR"),
+        "{e}"
+    );
 }
 
 /// A DICOM directory: other files (a text file, a DICOMDIR, hidden files) are skipped; a second

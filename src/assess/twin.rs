@@ -111,7 +111,11 @@ fn calibrated(st: &mut Stage, c: CoilConfig, p: PhantomConfig, model: ModelFacts
     let t0 = Instant::now();
     let crate::b1::MeasuredMap { map, stored_as, info } = crate::b1::read_measured(mpath, to.options)?;
     let scanner = crate::b1::read::info_summary(&info);
-    let stored_as = if scanner.is_empty() { stored_as } else { format!("{stored_as}; {scanner}") };
+    let stored_as = if scanner.is_empty() {
+        stored_as
+    } else {
+        format!("{stored_as}; {scanner}")
+    };
     let placement = MapPlacement::default();
     let plan = crate::twin::map_mask::MaskPlan::new(&map, &p, &placement, to.options.mask.is_some())?;
     let fo = crate::twin::FullOptions {

@@ -217,7 +217,9 @@ fn decode_pixels(
             (_, true) => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
         }
     };
-    Ok((0..n_frames).map(|f| (0..per).map(|i| value(f * per + i)).collect()).collect())
+    Ok((0..n_frames)
+        .map(|f| (0..per).map(|i| value(f * per + i)).collect())
+        .collect())
 }
 
 fn scan_info(o: &InMemDicomObject, name: &str) -> ScanInfo {
@@ -225,7 +227,11 @@ fn scan_info(o: &InMemDicomObject, name: &str) -> ScanInfo {
         .element_opt(tags::IMAGE_TYPE)
         .ok()
         .flatten()
-        .and_then(|e| e.to_str().ok().map(|s| s.split('\\').map(|t| t.trim().to_string()).collect()))
+        .and_then(|e| {
+            e.to_str()
+                .ok()
+                .map(|s| s.split('\\').map(|t| t.trim().to_string()).collect())
+        })
         .unwrap_or_default();
     let mut s = ScanInfo {
         manufacturer: opt_str(o, tags::MANUFACTURER),
@@ -252,13 +258,21 @@ fn dicom_files(path: &Path) -> Result<Vec<PathBuf>> {
         return Ok(vec![path.to_path_buf()]);
     }
     let rd = std::fs::read_dir(path).map_err(|e| {
-        err(&name, "measured", format!("cannot list the directory: {e}"), "check the path and its permissions")
+        err(
+            &name,
+            "measured",
+            format!("cannot list the directory: {e}"),
+            "check the path and its permissions",
+        )
     })?;
     let mut files: Vec<PathBuf> = rd
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file())
         .filter(|p| {
-            let f = p.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+            let f = p
+                .file_name()
+                .map(|f| f.to_string_lossy().to_string())
+                .unwrap_or_default();
             !f.starts_with('.') && !f.eq_ignore_ascii_case("DICOMDIR")
         })
         .filter(|p| has_preamble(p))
@@ -307,7 +321,10 @@ pub fn read_dicom_series(path: &Path) -> Result<DicomSeries> {
             continue;
         }
         if info.is_none() {
-            let dir_name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let dir_name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
             info = Some(scan_info(&obj, &dir_name));
         }
         let ts = obj.meta().transfer_syntax().trim_end_matches('\0').trim().to_string();
@@ -341,7 +358,11 @@ pub fn read_dicom_series(path: &Path) -> Result<DicomSeries> {
             ));
         }
         for (fi, values) in pixels.into_iter().enumerate() {
-            let (pf, frame) = if enhanced { (Some(per_frame[fi]), Some(fi)) } else { (None, None) };
+            let (pf, frame) = if enhanced {
+                (Some(per_frame[fi]), Some(fi))
+            } else {
+                (None, None)
+            };
             let g = |seq, tag| {
                 if enhanced {
                     group_floats(pf, shared, seq, tag)
@@ -365,9 +386,19 @@ pub fn read_dicom_series(path: &Path) -> Result<DicomSeries> {
                 &label,
                 "ImageOrientationPatient",
             )?;
-            let ps = need_floats(g(tags::PIXEL_MEASURES_SEQUENCE, tags::PIXEL_SPACING), 2, &label, "PixelSpacing")?;
+            let ps = need_floats(
+                g(tags::PIXEL_MEASURES_SEQUENCE, tags::PIXEL_SPACING),
+                2,
+                &label,
+                "PixelSpacing",
+            )?;
             if !(ps[0] > 0.0 && ps[1] > 0.0) {
-                return Err(err(&label, "PixelSpacing", format!("{ps:?} is not positive"), "check the file"));
+                return Err(err(
+                    &label,
+                    "PixelSpacing",
+                    format!("{ps:?} is not positive"),
+                    "check the file",
+                ));
             }
             let slope = g(tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE, tags::RESCALE_SLOPE)
                 .map(|v| v[0])
@@ -422,7 +453,11 @@ pub fn read_dicom_series(path: &Path) -> Result<DicomSeries> {
 }
 
 fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
 }
 
 fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
@@ -447,10 +482,7 @@ fn assemble(name: &str, mut slices: Vec<Slice>, info: ScanInfo, files: usize) ->
             return Err(err(
                 &s.name(),
                 "ImageOrientationPatient",
-                format!(
-                    "inconsistent orientation: {:?}, but {ref_name} has {:?}",
-                    s.iop, iop
-                ),
+                format!("inconsistent orientation: {:?}, but {ref_name} has {:?}", s.iop, iop),
                 "give one stack of parallel slices with one orientation (move localizers, other stacks and \
                  reformats out of the directory)",
             ));
@@ -486,7 +518,10 @@ fn assemble(name: &str, mut slices: Vec<Slice>, info: ScanInfo, files: usize) ->
                 return Err(err(
                     &slices[k + 1].name(),
                     "ImagePositionPatient",
-                    format!("lies at the same position as {} (two images of one slice)", slices[k].name()),
+                    format!(
+                        "lies at the same position as {} (two images of one slice)",
+                        slices[k].name()
+                    ),
                     "give one image per slice: a series with several echoes, phases or repetitions must be split \
                      (keep the B1 map's images only)",
                 ));

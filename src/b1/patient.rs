@@ -161,10 +161,17 @@ mod tests {
             let r = pp.rotation();
             assert!((det(r) - 1.0).abs() < 1e-12, "{p}");
             let [_, y, z] = r;
-            let cross = [y[1] * z[2] - y[2] * z[1], y[2] * z[0] - y[0] * z[2], y[0] * z[1] - y[1] * z[0]];
+            let cross = [
+                y[1] * z[2] - y[2] * z[1],
+                y[2] * z[0] - y[0] * z[2],
+                y[0] * z[1] - y[1] * z[0],
+            ];
             assert_eq!(cross, r[0], "{p}");
         }
-        assert!(PatientPosition::parse("HFX", "t", "k").unwrap_err().to_string().contains("FFDL"));
+        assert!(PatientPosition::parse("HFX", "t", "k")
+            .unwrap_err()
+            .to_string()
+            .contains("FFDL"));
     }
 
     #[test]

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 
 use ndarray::Zip;
 
+use super::dicom_io::{is_dicom_input, read_dicom_series};
 use super::h5_io::{read_h5_map, H5MapOptions};
+use super::map::Frame;
 use super::map::{B1Map, B1Unit, RelativeScale, UnitKeys};
 use super::mask::mask_from_file;
-use super::dicom_io::{is_dicom_input, read_dicom_series};
-use super::map::Frame;
 use super::nifti_io::{read_nifti_map, sidecar_path, NiftiMapOptions};
 use super::patient::{FrameChoice, PatientPosition, POSITIONS};
 use super::vendor::{recognise, Recognised, ScanInfo};
@@ -234,7 +234,10 @@ pub fn read_measured(path: &Path, o: &MapReadOptions) -> Result<MeasuredMap> {
         };
         let mut unit = declared;
         if let Some(js) = &sidecar {
-            let file_name = path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+            let file_name = path
+                .file_name()
+                .map(|f| f.to_string_lossy().to_string())
+                .unwrap_or_default();
             let info = ScanInfo::from_sidecar(js, &file_name);
             if unit.is_none() && js.get("B1Unit").is_none() {
                 let rec = recognise(&info);
@@ -403,12 +406,18 @@ fn recognised_unit(
     match rec {
         Recognised::Unknown => Ok(None),
         Recognised::Unit { unit, .. } => Ok(Some(*unit)),
-        Recognised::FlipAngle { kind, scale, nominal_why } => {
+        Recognised::FlipAngle {
+            kind,
+            scale,
+            nominal_why,
+        } => {
             let nominal = o.nominal_flip_deg.or(side_nominal).ok_or_else(|| {
                 Error::input(
                     file,
                     &n.nominal_flip_deg,
-                    format!("recognised as a {kind} flip-angle map, but its nominal flip angle is not known: {nominal_why}"),
+                    format!(
+                        "recognised as a {kind} flip-angle map, but its nominal flip angle is not known: {nominal_why}"
+                    ),
                     format!(
                         "give {} = the prescribed preparation flip angle of the protocol in degrees (80 on most \
                          software versions; check the protocol){}",
@@ -471,8 +480,14 @@ fn place_in_coil_frame(map: &mut B1Map, o: &MapReadOptions, scan: Option<&(ScanI
                 return Err(Error::input(
                     &n.source,
                     key,
-                    format!("applies to maps in patient coordinates, but the map {} is in the coil frame", map.source),
-                    format!("remove {key}, or give {} patient if the map is in patient coordinates", n.frame),
+                    format!(
+                        "applies to maps in patient coordinates, but the map {} is in the coil frame",
+                        map.source
+                    ),
+                    format!(
+                        "remove {key}, or give {} patient if the map is in patient coordinates",
+                        n.frame
+                    ),
                 ));
             }
         }
@@ -483,10 +498,19 @@ fn place_in_coil_frame(map: &mut B1Map, o: &MapReadOptions, scan: Option<&(ScanI
             table_position_m: None,
         });
     }
-    let pp = match (&o.patient_position, scan.and_then(|(s, f)| s.patient_position.clone().map(|p| (p, f)))) {
+    let pp = match (
+        &o.patient_position,
+        scan.and_then(|(s, f)| s.patient_position.clone().map(|p| (p, f))),
+    ) {
         (Some(t), _) => PatientPosition::parse(t, &n.source, &n.patient_position)?,
-        (None, Some((t, from))) => PatientPosition::parse(&t, from, "PatientPosition")
-            .map_err(|e| Error::input(from, "PatientPosition", format!("{e}"), format!("give {} instead", n.patient_position)))?,
+        (None, Some((t, from))) => PatientPosition::parse(&t, from, "PatientPosition").map_err(|e| {
+            Error::input(
+                from,
+                "PatientPosition",
+                format!("{e}"),
+                format!("give {} instead", n.patient_position),
+            )
+        })?,
         (None, None) => {
             return Err(Error::input(
                 &map.source,

@@ -78,7 +78,10 @@ impl ScanInfo {
         if let Some(c) = &self.image_comments {
             if let Some(i) = c.find("TraRefAmpl:") {
                 let rest = c[i + "TraRefAmpl:".len()..].trim_start();
-                let num: String = rest.chars().take_while(|ch| ch.is_ascii_digit() || *ch == '.').collect();
+                let num: String = rest
+                    .chars()
+                    .take_while(|ch| ch.is_ascii_digit() || *ch == '.')
+                    .collect();
                 self.tx_ref_amp_v = num.parse::<f64>().ok().filter(|v| v.is_finite());
             }
         }
@@ -143,7 +146,11 @@ pub enum Recognised {
     /// Nothing known: the unit must be declared.
     Unknown,
     /// A flip-angle map stored as `scale` × degrees, whose nominal angle the header does not give.
-    FlipAngle { kind: &'static str, scale: f64, nominal_why: String },
+    FlipAngle {
+        kind: &'static str,
+        scale: f64,
+        nominal_why: String,
+    },
     /// A map whose unit is known.
     Unit { kind: &'static str, unit: B1Unit },
     /// A B1 map whose unit the header does not say.
@@ -217,8 +224,7 @@ pub fn recognise(s: &ScanInfo) -> Recognised {
     {
         return Recognised::NeedsUnit {
             kind: "GE B1 map",
-            why: "a GE B1 map does not say its unit in its header (it depends on the product and its version)"
-                .into(),
+            why: "a GE B1 map does not say its unit in its header (it depends on the product and its version)".into(),
         };
     }
     if suffix == Some("TB1map") {
@@ -234,7 +240,10 @@ pub fn recognise(s: &ScanInfo) -> Recognised {
             _ => None,
         };
         return match parsed {
-            Some(unit) => Recognised::Unit { kind: "BIDS TB1map", unit },
+            Some(unit) => Recognised::Unit {
+                kind: "BIDS TB1map",
+                unit,
+            },
             None => Recognised::NeedsUnit {
                 kind: "BIDS TB1map",
                 why: format!(
@@ -265,7 +274,11 @@ mod tests {
         let s = ScanInfo::from_sidecar(&js, "sub-01_b1.nii.gz");
         assert_eq!(s.tx_ref_amp_v, Some(287.3));
         match recognise(&s) {
-            Recognised::FlipAngle { scale, kind, nominal_why } => {
+            Recognised::FlipAngle {
+                scale,
+                kind,
+                nominal_why,
+            } => {
                 assert_eq!(scale, 10.0);
                 assert_eq!(kind, "Siemens tfl_b1map");
                 assert!(nominal_why.contains("readout"), "{nominal_why}");
@@ -283,10 +296,16 @@ mod tests {
             serde_json::from_str(r#"{"Manufacturer":"Philips","SeriesDescription":"B1map_DREAM"}"#).unwrap();
         assert!(matches!(
             recognise(&ScanInfo::from_sidecar(&js, "x.nii")),
-            Recognised::Unit { kind: "Philips B1 map", .. }
+            Recognised::Unit {
+                kind: "Philips B1 map",
+                ..
+            }
         ));
         let js: Value = serde_json::from_str(r#"{"Manufacturer":"GE","SeriesDescription":"B1 map"}"#).unwrap();
-        assert!(matches!(recognise(&ScanInfo::from_sidecar(&js, "x.nii")), Recognised::NeedsUnit { .. }));
+        assert!(matches!(
+            recognise(&ScanInfo::from_sidecar(&js, "x.nii")),
+            Recognised::NeedsUnit { .. }
+        ));
         let js: Value = serde_json::from_str(r#"{"Units":"percent"}"#).unwrap();
         assert!(matches!(
             recognise(&ScanInfo::from_sidecar(&js, "sub-01_TB1map.nii.gz")),

@@ -22,7 +22,7 @@ pub enum TwinCommand {
         measured: std::path::PathBuf,
         /// Which frame the map's positions are in: patient (scanner patient coordinates, moved to
         /// the coil frame by --patient-position and --table-position-m) or coil. Default: patient
-        /// for DICOM and scanner NIfTI, coil for rftwin's own maps and HDF5.
+        /// for DICOM and scanner NIfTI (and HDF5 with frame = scanner_ras), coil for rftwin's own maps and other HDF5.
         #[arg(long, value_name = "coil|patient")]
         frame: Option<String>,
         /// How the patient lay: HFS, FFS, HFP, FFP, HFDR, HFDL, FFDR or FFDL (default: the

@@ -301,7 +301,11 @@ impl FitSummary {
 pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
     let c = CoilConfig::load(&cmd.coil)?;
     let p = PhantomConfig::load(&cmd.phantom)?;
-    let crate::b1::MeasuredMap { map, stored_as, info: map_info } = crate::b1::read_measured(&cmd.measured, &cmd.map)?;
+    let crate::b1::MeasuredMap {
+        map,
+        stored_as,
+        info: map_info,
+    } = crate::b1::read_measured(&cmd.measured, &cmd.map)?;
     let policy = crate::io::OutputPolicy::new("twin fit", cmd.force)
         .input("--coil", &cmd.coil)
         .input("--phantom", &cmd.phantom)
