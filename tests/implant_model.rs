@@ -172,7 +172,10 @@ fn local_model_rasterises_wire_insulation_and_rod() {
     assert!((tw.radius_m - 0.0005).abs() < 1e-12, "{}", tw.radius_m);
     let ins = tw.insulation.as_ref().expect("insulated");
     assert!((ins.outer_radius_m - 0.00075).abs() < 1e-12 && (ins.eps_r - 2.1).abs() < 1e-12);
-    assert!((tw.bare_start_m - 0.01).abs() < 1e-12 && (tw.bare_end_m - 0.01).abs() < 1e-12);
+    assert_eq!(tw.bare.len(), 2);
+    assert!(tw.bare[0].from_m.abs() < 1e-12 && (tw.bare[0].to_m - 0.01).abs() < 1e-12);
+    assert!((tw.bare[1].from_m - 0.09).abs() < 1e-12 && (tw.bare[1].to_m - 0.1).abs() < 1e-12);
+    assert!(tw.bare.iter().all(|b| (b.radius_m - 0.0005).abs() < 1e-12));
     assert_eq!(r.wire_model_radius_m, Some(0.0005));
     assert!(r.staircase_length_error_m.unwrap().abs() < 1e-9);
     // The tip gap continues the wire below the tip.

@@ -264,7 +264,8 @@ pub fn run_local(
             stats.periods, stats.final_change, opt.steady.tol
         )));
     }
-    let yee = YeeVector::from_probe(&probe, 0, node0, [d; 3])?;
+    let mut yee = YeeVector::from_probe(&probe, 0, node0, [d; 3])?;
+    medium_field(&mut yee, &sim, lo);
     let (g, e) = yee.at_centres()?;
     // The centres the Yee vector gives are those of the total-field cells.
     if g.dims != tf_cells {
@@ -334,6 +335,25 @@ pub fn run_local(
         fdtd_cells: n.iter().product(),
         setup_s,
     })
+}
+
+/// Replaces E on the coated first-ring edges of the thin wires by the field in the gel next to the
+/// coating (`fdtd::thinwire::medium_field_factor`): the lattice edge carries the coating's voltage
+/// too, which is no field in the gel (without this a sealed insulated end reads as the hottest
+/// point). `lo` is the probe region's first node.
+fn medium_field(yee: &mut YeeVector, sim: &Simulation, lo: [usize; 3]) {
+    for st in &sim.thin_wires().wires {
+        for &(c, node, g) in &st.medium_field {
+            let data = &mut yee.comps[c].data;
+            let dim = data.dim();
+            let dim = [dim.0, dim.1, dim.2];
+            if (0..3).any(|a| node[a] < lo[a] || node[a] - lo[a] >= dim[a]) {
+                continue;
+            }
+            let ix = [node[0] - lo[0], node[1] - lo[1], node[2] - lo[2]];
+            data[ix] *= Complex32::new(g.re as f32, g.im as f32);
+        }
+    }
 }
 
 fn metal_thermal(placed: &PlacedImplant) -> ThermalMaterial {
