@@ -34,11 +34,17 @@ fn shipped_implants_load_with_their_lengths() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "toml") {
             let imp = Implant::load(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            assert!(imp.length_m() > 0.05 && imp.length_m() < 0.35, "{}", p.display());
+            assert!(imp.length_m() > 0.05 && imp.length_m() < 0.55, "{}", p.display());
             n += 1;
         }
     }
-    assert!(n >= 6, "expected at least 6 shipped implants, found {n}");
+    assert!(n >= 8, "expected at least 8 shipped implants, found {n}");
+    // Multi-electrode leads: a DBS-like lead (4 rings, sealed tip) and a bipolar pacing-like lead.
+    let dbs = Implant::load(&dir.join("lead_dbs_4ring.toml")).unwrap();
+    assert_eq!(dbs.electrodes.len(), 4);
+    assert!(!dbs.is_bare(0.0) && dbs.is_bare(0.002) && !dbs.is_bare(0.0032) && !dbs.is_bare(0.3));
+    let pacing = Implant::load(&dir.join("lead_bipolar_pacing.toml")).unwrap();
+    assert_eq!(pacing.bare_m, vec![[0.0, 0.002], [0.012, 0.022]]);
     let w = Implant::load(&dir.join("insulated_wire_200mm.toml")).unwrap();
     assert_eq!(w.kind, ImplantKind::InsulatedWire);
     assert!((w.length_m() - 0.2).abs() < 1e-12);

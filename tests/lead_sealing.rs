@@ -31,6 +31,8 @@ use rftwin::implant::local::{run_local, LocalOptions};
 use rftwin::implant::placement::{place, Placement};
 use rftwin::implant::Implant;
 
+mod common;
+
 fn phantom() -> PhantomConfig {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     PhantomConfig::load(&root.join("phantoms/astm_f2182.toml")).unwrap()
@@ -286,4 +288,47 @@ fn coating_thicker_than_the_model_allows_is_refused() {
         .expect("refused")
         .to_string();
     assert!(e.contains("thick.toml") && e.contains("insulation.thickness_m") && e.contains("--fine-cell-mm"), "{e}");
+}
+
+/// Bad electrodes and coatings through the command line: exit 2, the implant file and the key named,
+/// no output written.
+#[test]
+fn cli_refuses_bad_electrodes_and_coatings_with_exit_2() {
+    let dir = common::tmpdir("bad_electrodes");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let phantom = root.join("phantoms/astm_f2182.toml");
+    let cases = [
+        (
+            "outside.toml",
+            "kind = \"lead\"\nmaterial = \"ptir_90_10\"\nradius_m = 0.0002\n[insulation]\nthickness_m = 0.0003\neps_r = 3.5\n\
+             [path]\npoints_m = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.1]]\n[[electrodes]]\nstart_m = 0.099\nlength_m = 0.005\n",
+            "2",
+            "electrodes[0].start_m",
+        ),
+        (
+            "thick.toml",
+            "kind = \"insulated_wire\"\nmaterial = \"ti6al4v\"\nlength_m = 0.1\nradius_m = 0.0005\n\
+             [insulation]\nthickness_m = 0.002\neps_r = 2.1\nbare_ends_m = [0.01, 0.01]\n",
+            "2",
+            "insulation.thickness_m",
+        ),
+    ];
+    for (file, text, cell, key) in cases {
+        let f = dir.join(file);
+        std::fs::write(&f, text).unwrap();
+        let out = dir.join(format!("out_{file}"));
+        let o = common::bin()
+            .args(["implant", "place"])
+            .arg(&f)
+            .arg("--phantom")
+            .arg(&phantom)
+            .args(["--position", "0,0,0", "--direction", "0,0,1", "--cell-mm", cell, "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{file}: {e}");
+        assert!(e.contains(file) && e.contains(key), "{file}: {e}");
+        assert!(!out.exists(), "{file}: output written");
+    }
 }

@@ -297,7 +297,7 @@ fn add_thin_wire(
                         dmin * 1e3
                     ),
                     format!(
-                        "use local cells larger than {:.3} mm (--fine-cell-mm), or a thinner coating",
+                        "use local cells larger than {:.3} mm (--fine-cell-mm of assess, --cell-mm of implant place), or a thinner coating",
                         b * 1e3
                     ),
                 ));
