@@ -356,6 +356,37 @@ fn medium_field(yee: &mut YeeVector, sim: &Simulation, lo: [usize; 3]) {
     }
 }
 
+/// Sensing volume of a fibre-optic temperature probe (m across): ASTM F2182 measures the heating with
+/// fibre-optic probes touching the implant's ends, whose sensing tips are about 1 mm across.
+pub const PROBE_DIAMETER_M: f64 = 1e-3;
+
+/// The temperature probes of a placed implant as ASTM F2182 places them: a sphere of
+/// [`PROBE_DIAMETER_M`] touching each end of the conductor on its axis, outside the metal ("tip" at
+/// the first point of the path, "far end" at the last). The probe reads the mean over the voxels
+/// whose centres lie in it (the voxel holding its centre on grids coarser than the probe); the peak
+/// voxel is reported beside it (the maximum temperature rise).
+pub fn end_probes(placed: &PlacedImplant) -> Vec<ThermalProbe> {
+    let p = &placed.path_m;
+    let r = 0.5 * PROBE_DIAMETER_M;
+    let touching = |end: [f64; 3], inner: [f64; 3]| {
+        let d = [0, 1, 2].map(|a| end[a] - inner[a]);
+        let l = super::model::norm(d);
+        if l > 0.0 {
+            [0, 1, 2].map(|a| end[a] + d[a] / l * r)
+        } else {
+            end
+        }
+    };
+    let n = p.len();
+    if n < 2 {
+        return vec![ThermalProbe::sphere("tip", p[0], r)];
+    }
+    vec![
+        ThermalProbe::sphere("tip", touching(p[0], p[1]), r),
+        ThermalProbe::sphere("far end", touching(p[n - 1], p[n - 2]), r),
+    ]
+}
+
 fn metal_thermal(placed: &PlacedImplant) -> ThermalMaterial {
     let m = &placed.implant.metal;
     ThermalMaterial {
