@@ -34,11 +34,17 @@ fn shipped_implants_load_with_their_lengths() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "toml") {
             let imp = Implant::load(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            assert!(imp.length_m() > 0.05 && imp.length_m() < 0.35, "{}", p.display());
+            assert!(imp.length_m() > 0.05 && imp.length_m() < 0.55, "{}", p.display());
             n += 1;
         }
     }
-    assert!(n >= 6, "expected at least 6 shipped implants, found {n}");
+    assert!(n >= 8, "expected at least 8 shipped implants, found {n}");
+    // Multi-electrode leads: a DBS-like lead (4 rings, sealed tip) and a bipolar pacing-like lead.
+    let dbs = Implant::load(&dir.join("lead_dbs_4ring.toml")).unwrap();
+    assert_eq!(dbs.electrodes.len(), 4);
+    assert!(!dbs.is_bare(0.0) && dbs.is_bare(0.002) && !dbs.is_bare(0.0032) && !dbs.is_bare(0.3));
+    let pacing = Implant::load(&dir.join("lead_bipolar_pacing.toml")).unwrap();
+    assert_eq!(pacing.bare_m, vec![[0.0, 0.002], [0.012, 0.022]]);
     let w = Implant::load(&dir.join("insulated_wire_200mm.toml")).unwrap();
     assert_eq!(w.kind, ImplantKind::InsulatedWire);
     assert!((w.length_m() - 0.2).abs() < 1e-12);
@@ -172,7 +178,10 @@ fn local_model_rasterises_wire_insulation_and_rod() {
     assert!((tw.radius_m - 0.0005).abs() < 1e-12, "{}", tw.radius_m);
     let ins = tw.insulation.as_ref().expect("insulated");
     assert!((ins.outer_radius_m - 0.00075).abs() < 1e-12 && (ins.eps_r - 2.1).abs() < 1e-12);
-    assert!((tw.bare_start_m - 0.01).abs() < 1e-12 && (tw.bare_end_m - 0.01).abs() < 1e-12);
+    assert_eq!(tw.bare.len(), 2);
+    assert!(tw.bare[0].from_m.abs() < 1e-12 && (tw.bare[0].to_m - 0.01).abs() < 1e-12);
+    assert!((tw.bare[1].from_m - 0.09).abs() < 1e-12 && (tw.bare[1].to_m - 0.1).abs() < 1e-12);
+    assert!(tw.bare.iter().all(|b| (b.radius_m - 0.0005).abs() < 1e-12));
     assert_eq!(r.wire_model_radius_m, Some(0.0005));
     assert!(r.staircase_length_error_m.unwrap().abs() < 1e-9);
     // The tip gap continues the wire below the tip.

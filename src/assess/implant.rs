@@ -11,7 +11,7 @@ use super::figures::{implant_figures, ImplantPlots};
 use super::twin::CoilTwin;
 use super::Stage;
 use crate::dosimetry::normalise::Normalisation;
-use crate::dosimetry::thermal::{Probe as ThermalProbe, ThermalSettings};
+use crate::dosimetry::thermal::ThermalSettings;
 use crate::error::Result;
 use crate::implant::local::{run_local, LocalDosimetry, LocalFields, LocalOptions, TwinIncident};
 use crate::implant::placement::{place, PlacedImplant, Placement as ImplantPlacementSpec};
@@ -100,12 +100,8 @@ pub(super) fn run(
         initial_temperature_c: t_init,
         cem43_map: false,
     };
-    let mut probes = vec![ThermalProbe::point("tip", placed.path_m[0])];
-    if let Some(last) = placed.path_m.last() {
-        if !implant.is_solid() || placed.path_m.len() > 1 {
-            probes.push(ThermalProbe::point("far end", *last));
-        }
-    }
+    // 1 mm fibre-optic probe volumes touching the conductor's ends (ASTM F2182).
+    let probes = crate::implant::local::end_probes(&placed);
     let dose = lf.dosimetry(&probes, &settings)?;
     let facts = facts(n, spec, &implant, &placed, &lf, &dose, fine_cell_m, fdtd_s);
     let cem43_min = dose.thermal[0].probes.iter().map(|p| p.cem43_min).fold(0.0, f64::max);

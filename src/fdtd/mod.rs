@@ -30,5 +30,5 @@ pub use operator::{Boundary, CourantReference, CpmlParams, Operator, OperatorSpe
 pub use sim::{Progress, ProgressFn, RunStats, Simulation, SimulationSpec, SteadyState};
 pub use source::{SourceSpec, Waveform};
 pub use tfsf::{IncidentField, PlaneWave, Tfsf, TfsfSpec};
-pub use thinwire::{Insulation, Staircase, ThinWire, WireCurrentProbe, WireEdge};
+pub use thinwire::{BareSpan, Insulation, Staircase, ThinWire, WireCurrentProbe, WireEdge};
 pub use yee::YeeVector;

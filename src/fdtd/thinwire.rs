@@ -17,10 +17,23 @@
 //! static L and C per length are then those of radius `a`, with `L C = mu eps`. The coating of an
 //! insulated part adds its layer in series: `1/eps_edge = 1/eps_m + (2/pi) [ln(b/a)/eps_i +
 //! ln(r0/b)/eps_m]` with the complex `eps_m = eps_r - i sigma/(w eps0)` of the medium at the CW
-//! frequency (the outer radius `b` capped at half a cell); bare lengths at either end keep the bare
-//! factor. Ends: an end node carries half a cell of wire, so all its lattice edges, the axial edge
-//! beyond the end included, get half the first-ring factor ([`END_FACTOR`]); without this the wire
-//! acts ~0.7 cell per end longer.
+//! frequency (the outer radius `b` below the cell size: the coating lies inside the first ring of
+//! nodes). Bare parts (bare ends, ring or tip electrodes of their own radius, anywhere along the
+//! wire) and the coated rest are in parallel: a node carries half of each neighbouring edge, and its
+//! edges get the bare and the coated permittivity weighted by the fractions of that length that are
+//! bare and coated, so a bare part exposes exactly its length, not a whole number of cells. Ends: an
+//! end node carries half a cell of wire, so all its lattice edges, the axial edge beyond the end
+//! included, get half the first-ring factor ([`END_FACTOR`]); without this the wire acts ~0.7 cell
+//! per end longer. A sealed end (coated end node) thus closes the wire with the coating's
+//! capacitance: its end node and the edge beyond it carry the coated permittivity, and only
+//! displacement current through the coating leaves it.
+//!
+//! Field in the medium: a coated first-ring edge carries the voltage across the coating and the
+//! medium in series, so its E is not the field in the medium next to the coating. The simulation
+//! lists these edges with the factor `g = eps_edge / eps_bare` ([`Staircase::medium_field`],
+//! [`medium_field_factor`]); SAR is read from `g E` there, the field a bare edge carrying the same
+//! current shows (issue 18: without it a sealed insulated end, where the coating's voltage peaks,
+//! read as the hottest point of the wire).
 //!
 //! Stability: where the relative permittivity or permeability drops below 1 the local wave speed
 //! exceeds c0, so the simulation scales its Courant number by `sqrt(min(1, eps_r min) min(1, mu_r
@@ -59,10 +72,19 @@ pub struct ThinWire {
     /// Conductor radius (m), below half the cell size.
     pub radius_m: f64,
     pub insulation: Option<Insulation>,
-    /// Uninsulated length at the start of the path (m).
-    pub bare_start_m: f64,
-    /// Uninsulated length at the end of the path (m).
-    pub bare_end_m: f64,
+    /// Uninsulated parts of an insulated wire (electrodes, bare ends), as arc-length intervals
+    /// along the polyline from its first point (m). Ignored without insulation.
+    pub bare: Vec<BareSpan>,
+}
+
+/// An uninsulated part of an insulated thin wire: a bare end or an electrode (ring or tip).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BareSpan {
+    /// Arc length (m along the polyline from its first point) where the bare part starts and ends.
+    pub from_m: f64,
+    pub to_m: f64,
+    /// Radius of the bare metal (m): the conductor's, or a ring electrode's (below half a cell).
+    pub radius_m: f64,
 }
 
 /// A dielectric coating around a thin wire.
@@ -81,9 +103,28 @@ impl ThinWire {
             nodes_m: vec![a, b],
             radius_m,
             insulation: None,
-            bare_start_m: 0.0,
-            bare_end_m: 0.0,
+            bare: Vec::new(),
         }
+    }
+
+    /// Bare lengths at the start and the end of the path (m), of the conductor's radius.
+    pub fn with_bare_ends(mut self, start_m: f64, end_m: f64) -> Self {
+        let len = self.polyline_length_m();
+        if start_m > 0.0 {
+            self.bare.push(BareSpan {
+                from_m: 0.0,
+                to_m: start_m,
+                radius_m: self.radius_m,
+            });
+        }
+        if end_m > 0.0 {
+            self.bare.push(BareSpan {
+                from_m: len - end_m,
+                to_m: len,
+                radius_m: self.radius_m,
+            });
+        }
+        self
     }
 
     /// Length of the polyline (m).
@@ -129,14 +170,39 @@ impl ThinWire {
                     "fix the insulation",
                 ));
             }
+            if !(ins.outer_radius_m < dmin) {
+                return Err(Error::input(
+                    "thin_wires",
+                    &format!("{item}.insulation.outer_radius_m"),
+                    format!(
+                        "the coating's outer radius {} m reaches the neighbouring grid nodes (cell size {dmin} m)",
+                        ins.outer_radius_m
+                    ),
+                    "use cells larger than the coating's outer radius, or a thinner coating",
+                ));
+            }
         }
-        if !(self.bare_start_m >= 0.0) || !(self.bare_end_m >= 0.0) {
-            return Err(Error::input(
-                "thin_wires",
-                &format!("{item}.bare_start_m/bare_end_m"),
-                "bare lengths must be >= 0",
-                "give non-negative bare lengths",
-            ));
+        let poly_len = self.polyline_length_m();
+        for (bi, b) in self.bare.iter().enumerate() {
+            if !(b.from_m >= -1e-12 && b.to_m > b.from_m && b.to_m <= poly_len + 1e-9) {
+                return Err(Error::input(
+                    "thin_wires",
+                    &format!("{item}.bare[{bi}]"),
+                    format!(
+                        "bare part [{}, {}] m does not lie on the wire (0 to {poly_len} m) or has no length",
+                        b.from_m, b.to_m
+                    ),
+                    "give a bare part inside the wire with from_m < to_m",
+                ));
+            }
+            if !(b.radius_m > 0.0 && b.radius_m < 0.5 * dmin) {
+                return Err(Error::input(
+                    "thin_wires",
+                    &format!("{item}.bare[{bi}].radius_m"),
+                    format!("radius {} m is not in (0, half the cell size = {} m)", b.radius_m, 0.5 * dmin),
+                    "use a finer grid or a smaller electrode radius",
+                ));
+            }
         }
         let n = grid.dims();
         let node = |p: [f64; 3], vi: usize| -> Result<[usize; 3]> {
@@ -204,6 +270,7 @@ impl ThinWire {
             length_m: arc,
             polyline_length_m: poly,
             d,
+            medium_field: Vec::new(),
         })
     }
 }
@@ -233,6 +300,9 @@ pub struct Staircase {
     /// Length of the original polyline (m).
     pub polyline_length_m: f64,
     d: [f64; 3],
+    /// The first-ring edges of coated wire nodes, `(axis, start node, g)`: `g E` is the field the
+    /// medium next to the coating carries (see [`medium_field_factor`]); filled by the simulation.
+    pub medium_field: Vec<(usize, [usize; 3], Complex64)>,
 }
 
 impl Staircase {
@@ -325,6 +395,48 @@ fn first_ring_eps(eps_m: Complex64, a: f64, d: f64, coat: Option<(f64, f64)>) ->
     }
 }
 
+/// The field in the medium next to a coated first-ring edge, per unit edge field: `g =
+/// eps_edge / eps_bare`, the ratio of the coated edge's complex permittivity to that of the same
+/// edge on a bare wire. The lattice edge of a coated wire carries the voltage across the coating
+/// (a lossless dielectric) and the medium in series; the current it carries is
+/// `i w eps0 eps_edge E`, and the medium next to the coating carries that current at the field a
+/// bare edge would show, `g E`. SAR next to a coated wire is `sigma |g E|^2` (the same read-out as
+/// next to a bare wire): without `g` the coating's voltage counts as a field in the medium, and a
+/// sealed end (where that voltage peaks) reads hotter than a bare electrode.
+pub fn medium_field_factor(eps_edge: Complex64, eps_bare: Complex64) -> Complex64 {
+    if eps_bare.norm() > 0.0 {
+        eps_edge / eps_bare
+    } else {
+        Complex64::new(1.0, 0.0)
+    }
+}
+
+/// The bare parts of `w` on its staircase's arc length, `(from, to, radius)`: a part that touches an
+/// end of the polyline keeps its length from that end; an inner part (an electrode) keeps its length
+/// about its centre, placed at the same fraction of the path.
+fn bare_spans_on_staircase(w: &ThinWire, st: &Staircase) -> Vec<(f64, f64, f64)> {
+    if w.insulation.is_none() {
+        return Vec::new();
+    }
+    let (total, poly) = (st.length_m, st.polyline_length_m);
+    let scale = if poly > 0.0 { total / poly } else { 1.0 };
+    w.bare
+        .iter()
+        .map(|b| {
+            let (lo, hi) = if b.from_m <= 1e-12 {
+                (0.0, if b.to_m >= poly - 1e-9 { total } else { b.to_m.min(total) })
+            } else if b.to_m >= poly - 1e-9 {
+                ((total - (poly - b.from_m)).max(0.0), total)
+            } else {
+                let c = 0.5 * (b.from_m + b.to_m) * scale;
+                let h = 0.5 * (b.to_m - b.from_m);
+                ((c - h).max(0.0), (c + h).min(total))
+            };
+            (lo, hi, b.radius_m)
+        })
+        .collect()
+}
+
 /// The end nodes of a wire carry half a cell of wire: the first-ring factor of their edges (radial,
 /// and the axial edge beyond the end) is halved (see the module doc).
 pub const END_FACTOR: f64 = 0.5;
@@ -348,10 +460,10 @@ pub(crate) fn apply_to_model(
         let item = format!("thin_wires[{wi}]");
         let st = w.staircase(&model.grid, &item)?;
         // Radial edges first (they read the medium around the wire before the PEC edges are set).
-        let total = st.length_m;
-        let (s0, s1) = (w.bare_start_m, total - w.bare_end_m);
         let nodes = st.nodes();
         let last = nodes.len() - 1;
+        let spans = bare_spans_on_staircase(w, &st);
+        let mut medium_field = Vec::new();
         let mut dirs: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
         for (ei, e) in st.edges.iter().enumerate() {
             dirs[ei].push(e.comp);
@@ -360,8 +472,22 @@ pub(crate) fn apply_to_model(
         // (axis, edge start node) -> (eps_r, sigma)
         let mut set = BTreeMap::new();
         for (ni, (p, s)) in nodes.iter().enumerate() {
-            let insulated = w.insulation.as_ref().filter(|_| *s >= s0 - 1e-12 && *s <= s1 + 1e-12);
             let is_end = ni == 0 || ni == last;
+            // The length of wire this node carries: half of each neighbouring edge.
+            let h0 = if ni == 0 { 0.0 } else { 0.5 * st.d[st.edges[ni - 1].comp] };
+            let h1 = if ni == last { 0.0 } else { 0.5 * st.d[st.edges[ni].comp] };
+            // Bare parts of that length, each with its radius: (fraction, radius).
+            let bare_parts: Vec<(f64, f64)> = if w.insulation.is_some() {
+                spans
+                    .iter()
+                    .map(|&(lo, hi, r)| (((s + h1).min(hi) - (s - h0).max(lo)).max(0.0) / (h0 + h1), r))
+                    .filter(|(f, _)| *f > 0.0)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let f_bare = bare_parts.iter().map(|(f, _)| f).sum::<f64>().min(1.0);
+            let insulated = w.insulation.as_ref().filter(|_| f_bare < 1.0 - 1e-9);
             // Transverse cell size of the wire at this node (cubic cells in practice); the circulating
             // H of its edges get mu / s (ThinWires::new).
             let wa = dirs[ni][0];
@@ -401,8 +527,24 @@ pub(crate) fn apply_to_model(
                     } else {
                         Complex64::new(eps_m, 0.0)
                     };
-                    let coat = insulated.map(|ins| (ins.outer_radius_m.min(0.5 * dd), ins.eps_r));
-                    let mut eff = first_ring_eps(eps_c, w.radius_m, dd, coat);
+                    // A node's edges carry the admittance of its length of wire: the bare parts
+                    // (each with its radius) and the coated rest, in parallel.
+                    let bare_eps: Complex64 = bare_parts
+                        .iter()
+                        .map(|&(f, r)| first_ring_eps(eps_c, r, dd, None) * f)
+                        .sum();
+                    let mut eff = match insulated {
+                        None if bare_parts.is_empty() => first_ring_eps(eps_c, w.radius_m, dd, None),
+                        None => bare_eps,
+                        Some(ins) => {
+                            let coat = Some((ins.outer_radius_m, ins.eps_r));
+                            let rest = 1.0 - f_bare;
+                            let eff = bare_eps + first_ring_eps(eps_c, w.radius_m, dd, coat) * rest;
+                            let bare_ref = bare_eps + first_ring_eps(eps_c, w.radius_m, dd, None) * rest;
+                            medium_field.push((a, q, medium_field_factor(eff, bare_ref)));
+                            eff
+                        }
+                    };
                     if is_end {
                         eff *= END_FACTOR;
                     }
@@ -411,7 +553,7 @@ pub(crate) fn apply_to_model(
                             "thin_wires",
                             &format!("{item}.insulation"),
                             format!("the coating gives a non-positive edge permittivity {eff}"),
-                            "use a coating thinner than half a cell or a finer grid",
+                            "use a thinner coating or larger cells",
                         ));
                     }
                     let sigma = match omega {
@@ -430,6 +572,10 @@ pub(crate) fn apply_to_model(
                 model.set_pec_edge(Comp::from_index(e.comp), e.node[0], e.node[1], e.node[2])?;
             }
         }
+        medium_field.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+        medium_field.dedup_by(|x, y| (x.0, x.1) == (y.0, y.1));
+        let mut st = st;
+        st.medium_field = medium_field;
         out.push(st);
     }
     Ok((out, mu_min))

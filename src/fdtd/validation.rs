@@ -1273,8 +1273,7 @@ pub fn implant_box_sim_with(
         outer_radius_m: 0.35 * d,
         eps_r: 3.0,
     });
-    wire.bare_start_m = 0.1 * wire_m;
-    wire.bare_end_m = 0.1 * wire_m;
+    let wire = wire.with_bare_ends(0.1 * wire_m, 0.1 * wire_m);
     let st = wire.staircase(&spec.model.grid, "thin_wires[0]")?;
     let gap_edge = st.edges.len() / 2;
     let ge = st.edges[gap_edge];

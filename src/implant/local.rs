@@ -264,7 +264,8 @@ pub fn run_local(
             stats.periods, stats.final_change, opt.steady.tol
         )));
     }
-    let yee = YeeVector::from_probe(&probe, 0, node0, [d; 3])?;
+    let mut yee = YeeVector::from_probe(&probe, 0, node0, [d; 3])?;
+    medium_field(&mut yee, &sim, lo);
     let (g, e) = yee.at_centres()?;
     // The centres the Yee vector gives are those of the total-field cells.
     if g.dims != tf_cells {
@@ -334,6 +335,56 @@ pub fn run_local(
         fdtd_cells: n.iter().product(),
         setup_s,
     })
+}
+
+/// Replaces E on the coated first-ring edges of the thin wires by the field in the gel next to the
+/// coating (`fdtd::thinwire::medium_field_factor`): the lattice edge carries the coating's voltage
+/// too, which is no field in the gel (without this a sealed insulated end reads as the hottest
+/// point). `lo` is the probe region's first node.
+fn medium_field(yee: &mut YeeVector, sim: &Simulation, lo: [usize; 3]) {
+    for st in &sim.thin_wires().wires {
+        for &(c, node, g) in &st.medium_field {
+            let data = &mut yee.comps[c].data;
+            let dim = data.dim();
+            let dim = [dim.0, dim.1, dim.2];
+            if (0..3).any(|a| node[a] < lo[a] || node[a] - lo[a] >= dim[a]) {
+                continue;
+            }
+            let ix = [node[0] - lo[0], node[1] - lo[1], node[2] - lo[2]];
+            data[ix] *= Complex32::new(g.re as f32, g.im as f32);
+        }
+    }
+}
+
+/// Sensing volume of a fibre-optic temperature probe (m across): ASTM F2182 measures the heating with
+/// fibre-optic probes touching the implant's ends, whose sensing tips are about 1 mm across.
+pub const PROBE_DIAMETER_M: f64 = 1e-3;
+
+/// The temperature probes of a placed implant as ASTM F2182 places them: a sphere of
+/// [`PROBE_DIAMETER_M`] touching each end of the conductor on its axis, outside the metal ("tip" at
+/// the first point of the path, "far end" at the last). The probe reads the mean over the voxels
+/// whose centres lie in it (the voxel holding its centre on grids coarser than the probe); the peak
+/// voxel is reported beside it (the maximum temperature rise).
+pub fn end_probes(placed: &PlacedImplant) -> Vec<ThermalProbe> {
+    let p = &placed.path_m;
+    let r = 0.5 * PROBE_DIAMETER_M;
+    let touching = |end: [f64; 3], inner: [f64; 3]| {
+        let d = [0, 1, 2].map(|a| end[a] - inner[a]);
+        let l = super::model::norm(d);
+        if l > 0.0 {
+            [0, 1, 2].map(|a| end[a] + d[a] / l * r)
+        } else {
+            end
+        }
+    };
+    let n = p.len();
+    if n < 2 {
+        return vec![ThermalProbe::sphere("tip", p[0], r)];
+    }
+    vec![
+        ThermalProbe::sphere("tip", touching(p[0], p[1]), r),
+        ThermalProbe::sphere("far end", touching(p[n - 1], p[n - 2]), r),
+    ]
 }
 
 fn metal_thermal(placed: &PlacedImplant) -> ThermalMaterial {

@@ -18,8 +18,22 @@
 //! ```
 //!
 //! A lead adds `[path] points_m = [[x, y, z], ...]` or `[helix] radius_m, pitch_m, length_m`
-//! (axial length) and `tip_electrode_length_m` (bare at the tip; the rest insulated, ring
-//! electrodes are not modelled). A plate uses `width_m` (x), `length_m` (z) and `thickness_m` (y).
+//! (axial length) and `tip_electrode_length_m` (bare at the tip; the rest insulated). A plate uses
+//! `width_m` (x), `length_m` (z) and `thickness_m` (y).
+//!
+//! Electrodes (insulated wires and leads): bare rings or tips anywhere along the conductor, e.g. the
+//! four rings of a DBS lead or the tip and ring of a bipolar pacing lead:
+//!
+//! ```toml
+//! [[electrodes]]
+//! start_m = 0.0015      # arc length from the tip to the electrode's near edge
+//! length_m = 0.0015
+//! radius_m = 0.000635   # optional: the bare metal's radius (default: the conductor's)
+//! ```
+//!
+//! Insulation seals: every part of an insulated conductor that is not a bare end, the tip
+//! electrode or an `[[electrodes]]` entry is coated, its end faces included. A lead with
+//! `[[electrodes]]` may omit `tip_electrode_length_m` (a sealed tip).
 //!
 //! Parsing is strict: unknown keys, unknown materials, non-positive sizes, a path of zero length or
 //! one that comes back within a conductor diameter of itself (self-intersecting) are errors that
@@ -100,6 +114,25 @@ pub struct InsulationToml {
     pub bare_ends_m: Option<[f64; 2]>,
 }
 
+/// `[[electrodes]]` as written.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElectrodeToml {
+    pub start_m: Option<f64>,
+    pub length_m: Option<f64>,
+    pub radius_m: Option<f64>,
+}
+
+/// A bare electrode (ring or tip) of an insulated conductor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Electrode {
+    /// Arc length from the tip to the electrode's near edge (m).
+    pub start_m: f64,
+    pub length_m: f64,
+    /// Radius of the bare metal (m), at least the conductor's.
+    pub radius_m: f64,
+}
+
 /// `[path]` as written.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -131,11 +164,12 @@ pub struct ImplantToml {
     pub thickness_m: Option<f64>,
     pub insulation: Option<InsulationToml>,
     pub tip_electrode_length_m: Option<f64>,
+    pub electrodes: Option<Vec<ElectrodeToml>>,
     pub path: Option<PathToml>,
     pub helix: Option<HelixToml>,
 }
 
-const IMPLANT_KEYS: &str = "name, description, kind, material, [material_values] (name, sigma_s_per_m, k_w_per_m_k, density_kg_per_m3, c_j_per_kg_k), length_m, radius_m, width_m, thickness_m, [insulation] (thickness_m, eps_r, bare_ends_m), tip_electrode_length_m, [path] (points_m), [helix] (radius_m, pitch_m, length_m)";
+const IMPLANT_KEYS: &str = "name, description, kind, material, [material_values] (name, sigma_s_per_m, k_w_per_m_k, density_kg_per_m3, c_j_per_kg_k), length_m, radius_m, width_m, thickness_m, [insulation] (thickness_m, eps_r, bare_ends_m), tip_electrode_length_m, [[electrodes]] (start_m, length_m, radius_m), [path] (points_m), [helix] (radius_m, pitch_m, length_m)";
 
 /// Insulation around a wire conductor.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -159,9 +193,12 @@ pub struct Implant {
     /// Plate width (m) along x of the implant frame; 0 otherwise.
     pub width_m: f64,
     pub insulation: Option<Insulation>,
-    /// Bare (uninsulated) arc-length intervals `[from, to]` (m from the tip); the whole length
-    /// when there is no insulation.
+    /// Bare (uninsulated) arc-length intervals `[from, to]` (m from the tip), in order: bare ends,
+    /// the tip electrode and the `[[electrodes]]`; the whole length when there is no insulation.
     pub bare_m: Vec<[f64; 2]>,
+    /// The `[[electrodes]]` (their intervals are in `bare_m` too).
+    #[serde(default)]
+    pub electrodes: Vec<Electrode>,
 }
 
 fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
@@ -264,6 +301,15 @@ impl Implant {
         self.radius_m + self.insulation.as_ref().map_or(0.0, |i| i.thickness_m)
     }
 
+    /// Radius of the bare metal of the bare interval `bare_m[i]`: an electrode's, else the conductor's.
+    pub fn bare_radius_m(&self, i: usize) -> f64 {
+        let b = self.bare_m[i];
+        self.electrodes
+            .iter()
+            .find(|e| (e.start_m - b[0]).abs() < 1e-12 && (e.start_m + e.length_m - b[1]).abs() < 1e-12)
+            .map_or(self.radius_m, |e| e.radius_m)
+    }
+
     /// Whether arc length `s` (m from the tip) is bare.
     pub fn is_bare(&self, s: f64) -> bool {
         self.bare_m.iter().any(|b| s >= b[0] - 1e-12 && s <= b[1] + 1e-12)
@@ -293,7 +339,8 @@ impl Implant {
         if path_m.len() >= 2 && !(total > 0.0) && kind == ImplantKind::Lead {
             p.add("path", "the path has zero length", "give distinct points");
         }
-        let (width, insulation, bare) = check_cover(&mut p, &raw, kind, radius, total);
+        let (width, insulation, mut bare) = check_cover(&mut p, &raw, kind, radius, total);
+        let electrodes = check_electrodes(&mut p, &raw, kind, radius, total, &mut bare);
         if kind != ImplantKind::Lead {
             forbid(&mut p, kind, "tip_electrode_length_m", raw.tip_electrode_length_m.is_some());
         }
@@ -310,6 +357,7 @@ impl Implant {
             width_m: width,
             insulation,
             bare_m: bare,
+            electrodes,
         })
     }
 }
@@ -540,7 +588,12 @@ fn check_cover(
                                 "use tip_electrode_length_m instead",
                             );
                         }
-                        let te = positive(p, "tip_electrode_length_m", raw.tip_electrode_length_m, "0.003");
+                        let has_rings = raw.electrodes.as_ref().is_some_and(|e| !e.is_empty());
+                        let te = if has_rings && raw.tip_electrode_length_m.is_none() {
+                            0.0
+                        } else {
+                            positive(p, "tip_electrode_length_m", raw.tip_electrode_length_m, "0.003")
+                        };
                         [te, 0.0]
                     } else {
                         match ins.bare_ends_m {
@@ -586,6 +639,95 @@ fn check_cover(
         }
     }
     (width, insulation, bare)
+}
+
+/// The `[[electrodes]]` of an insulated wire or lead: inside the conductor, not overlapping each
+/// other or a bare end, of positive length and a radius at least the conductor's. Adds their
+/// intervals to `bare` (kept in order along the conductor).
+fn check_electrodes(
+    p: &mut Problems,
+    raw: &ImplantToml,
+    kind: ImplantKind,
+    radius: f64,
+    total: f64,
+    bare: &mut Vec<[f64; 2]>,
+) -> Vec<Electrode> {
+    let Some(list) = &raw.electrodes else {
+        return Vec::new();
+    };
+    if !matches!(kind, ImplantKind::InsulatedWire | ImplantKind::Lead) {
+        forbid(p, kind, "electrodes", true);
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let ends: Vec<[f64; 2]> = bare.clone();
+    for (i, e) in list.iter().enumerate() {
+        let key = |k: &str| format!("electrodes[{i}].{k}");
+        let start = match e.start_m {
+            Some(x) if x >= 0.0 && x.is_finite() => x,
+            Some(x) => {
+                p.add(&key("start_m"), format!("{x} m is negative"), "give the arc length from the tip (>= 0 m)");
+                continue;
+            }
+            None => {
+                p.add(&key("start_m"), "missing", "add `start_m = ...` (arc length from the tip to the electrode, m)");
+                continue;
+            }
+        };
+        let len = positive(p, &key("length_m"), e.length_m, "0.0015");
+        let r = match e.radius_m {
+            None => radius,
+            Some(x) if x.is_finite() && x >= radius - 1e-15 => x,
+            Some(x) => {
+                p.add(
+                    &key("radius_m"),
+                    format!("{x} m is below the conductor radius {radius} m"),
+                    "give the bare metal's radius (>= radius_m), or omit it for the conductor's",
+                );
+                radius
+            }
+        };
+        if !len.is_finite() {
+            continue;
+        }
+        if total.is_finite() && start + len > total + 1e-9 {
+            p.add(
+                &key("start_m"),
+                format!(
+                    "the electrode [{start}, {}] m runs past the end of the {total} m conductor",
+                    start + len
+                ),
+                "move the electrode onto the lead (start_m + length_m <= its length)",
+            );
+            continue;
+        }
+        let iv = [start, start + len];
+        let overlaps = |b: &[f64; 2]| iv[0] < b[1] - 1e-12 && b[0] < iv[1] - 1e-12;
+        if let Some(b) = ends.iter().find(|b| overlaps(b)) {
+            p.add(
+                &key("start_m"),
+                format!("the electrode [{}, {}] m overlaps the bare part [{}, {}] m", iv[0], iv[1], b[0], b[1]),
+                "move the electrode or shorten the bare end / tip electrode",
+            );
+            continue;
+        }
+        if let Some(j) = out.iter().position(|o: &Electrode| overlaps(&[o.start_m, o.start_m + o.length_m])) {
+            p.add(
+                &key("start_m"),
+                format!("the electrode [{}, {}] m overlaps electrodes[{j}]", iv[0], iv[1]),
+                "give electrodes that do not overlap",
+            );
+            continue;
+        }
+        out.push(Electrode {
+            start_m: start,
+            length_m: len,
+            radius_m: r,
+        });
+        bare.push(iv);
+    }
+    bare.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    out
 }
 
 fn check_self_intersection(

@@ -1,12 +1,14 @@
 //! Rasterisation of a placed implant onto an FDTD grid — the single place where implant geometry
-//! becomes grid data, so that the wire model can be swapped (for the sub-cell thin-wire model of
-//! `fdtd::thinwire` once it lands) in this one function.
+//! becomes grid data. Local runs and transfer-function runs use it alike.
 //!
 //! Model:
-//! - wires and leads: the sub-cell thin-wire model of `fdtd::thinwire` (Umashankar–Taflove corrected
-//!   H around the staircased wire edges with the conductor's radius — at most 0.45 cell, reported in
-//!   [`ImplantRaster::wire_model_radius_m`]; the insulation as the effective permittivity of the
-//!   radial edges; bare ends uninsulated);
+//! - wires and leads: the sub-cell thin-wire model of `fdtd::thinwire` (first-ring corrected
+//!   lattice around the staircased wire edges with the conductor's radius — at most 0.45 cell,
+//!   reported in [`ImplantRaster::wire_model_radius_m`]; the insulation as the effective
+//!   permittivity of the radial edges, sealing the conductor's ends unless they are bare; bare ends
+//!   and electrodes anywhere along the wire with their own radius, each exposing exactly its
+//!   length). A coating whose outer radius reaches the neighbouring grid nodes (one cell) is an
+//!   error naming the implant file and `insulation.thickness_m`;
 //! - rods and plates: every cell whose centre lies inside the solid is PEC metal, plus a thin PEC
 //!   centre line (rod) so a rod thinner than a cell still conducts.
 
@@ -14,9 +16,9 @@ use super::model::{norm, ImplantKind};
 use super::placement::{LocalGridOptions, PlacedImplant};
 use crate::coil::phantom::PhantomConfig;
 use crate::error::{Error, Result};
-use crate::fdtd::thinwire::{Insulation as ThinInsulation, ThinWire};
+use crate::fdtd::thinwire::{BareSpan, Insulation as ThinInsulation, ThinWire};
 use crate::fdtd::SimulationSpec;
-use crate::grid::{staircase_edges, Comp, Grid, Material, StairEdge, VoxelModel};
+use crate::grid::{Grid, Material, VoxelModel};
 
 /// One PEC edge of a rasterised wire.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -54,35 +56,11 @@ fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
 }
 
-/// How wires and leads are put on the grid.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WireModel {
-    /// Sub-cell thin wire (`fdtd::thinwire`): the conductor's radius and jacket (the default).
-    ThinWire,
-    /// Zero-thickness PEC edges (effective radius about 0.135 cell) with a one-cell jacket of the
-    /// insulation's permittivity: the model the transfer-function runs were validated with (their
-    /// direct-excitation checks put sources on wire edges, which the thin-wire model reserves).
-    PecEdges,
-}
-
-/// Adds `implant` to `spec` with the thin-wire model (see [`add_implant_with`]).
+/// Adds `implant` to `spec` (materials, PEC cells for solid kinds, the sub-cell thin wire for wires
+/// and leads) and returns the wire edges. Every point of the implant must lie inside the grid.
 pub fn add_implant(spec: &mut SimulationSpec, implant: &PlacedImplant) -> Result<ImplantRaster> {
-    add_implant_with(spec, implant, WireModel::ThinWire)
-}
-
-/// Adds `implant` to `spec` (materials, PEC cells and edges or thin wires) and returns the wire edges.
-/// Every point of the implant must lie inside the grid.
-pub fn add_implant_with(
-    spec: &mut SimulationSpec,
-    implant: &PlacedImplant,
-    wire_model: WireModel,
-) -> Result<ImplantRaster> {
     let grid = spec.model.grid.clone();
-    let name = &implant.implant.name;
     check_inside(&grid, implant)?;
-    let metal = spec
-        .model
-        .add_material(Material::pec(&format!("{name}_{}", implant.implant.metal.name)))?;
     let mut raster = ImplantRaster {
         edges: vec![],
         tip_node: [0; 3],
@@ -95,14 +73,14 @@ pub fn add_implant_with(
     raster.tip_node = nearest(&grid, implant.path_m[0]);
     let d = grid.uniform_spacing().unwrap_or([1e-3; 3]);
     if implant.implant.is_solid() {
+        let name = &implant.implant.name;
+        let metal = spec
+            .model
+            .add_material(Material::pec(&format!("{name}_{}", implant.implant.metal.name)))?;
         add_solid(&mut spec.model, &grid, implant, metal, d, &mut raster)?;
         return Ok(raster);
     }
-    if wire_model == WireModel::ThinWire {
-        add_thin_wire(&mut spec.thin_wires, &grid, implant, d, &mut raster)?;
-    } else {
-        add_pec_edges(&mut spec.model, &grid, implant, metal, &mut raster)?;
-    }
+    add_thin_wire(&mut spec.thin_wires, &grid, implant, d, &mut raster)?;
     raster.tip_gap = tip_gap(&raster, grid.dims());
     Ok(raster)
 }
@@ -304,40 +282,52 @@ fn add_thin_wire(
     let dmin = d.iter().cloned().fold(f64::INFINITY, f64::min);
     let r_true = implant.implant.radius_m;
     let r_model = r_true.min(0.45 * dmin);
-    let len = implant.length_m();
-    let bare_start = implant
-        .implant
-        .bare_m
-        .iter()
-        .find(|b| b[0] <= 1e-12)
-        .map_or(0.0, |b| b[1]);
-    let bare_end = implant
-        .implant
-        .bare_m
-        .iter()
-        .find(|b| b[1] >= len - 1e-9 && b[0] > 1e-12)
-        .map_or(0.0, |b| len - b[0]);
-    let insulation = implant.implant.insulation.as_ref().map(|ins| {
-        let b = (r_true + ins.thickness_m).min(0.95 * dmin).max(1.05 * r_model);
-        ThinInsulation {
-            outer_radius_m: b,
-            eps_r: ins.eps_r,
+    let insulation = match &implant.implant.insulation {
+        None => None,
+        Some(ins) => {
+            let b = r_true + ins.thickness_m;
+            if b >= dmin {
+                return Err(Error::input(
+                    &implant.implant.source_name,
+                    "insulation.thickness_m",
+                    format!(
+                        "implant {name}: the coating's outer radius {:.3} mm reaches the neighbouring grid nodes at {:.3} mm cells, \
+                         where the sub-cell wire model cannot represent it",
+                        b * 1e3,
+                        dmin * 1e3
+                    ),
+                    format!(
+                        "use local cells larger than {:.3} mm (--fine-cell-mm of assess, --cell-mm of implant place), or a thinner coating",
+                        b * 1e3
+                    ),
+                ));
+            }
+            Some(ThinInsulation {
+                outer_radius_m: b.max(1.05 * r_model),
+                eps_r: ins.eps_r,
+            })
         }
-    });
+    };
+    // Bare parts (ends, tip and ring electrodes) with their radius, capped like the conductor's.
+    let bare = if implant.implant.insulation.is_some() {
+        (0..implant.implant.bare_m.len())
+            .map(|i| {
+                let b = implant.implant.bare_m[i];
+                BareSpan {
+                    from_m: b[0],
+                    to_m: b[1],
+                    radius_m: implant.implant.bare_radius_m(i).min(0.45 * dmin),
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let tw = ThinWire {
         nodes_m: implant.path_m.clone(),
         radius_m: r_model,
         insulation,
-        bare_start_m: if implant.implant.insulation.is_some() {
-            bare_start
-        } else {
-            0.0
-        },
-        bare_end_m: if implant.implant.insulation.is_some() {
-            bare_end
-        } else {
-            0.0
-        },
+        bare,
     };
     let st = tw.staircase(grid, &format!("implant {name}"))?;
     for e in &st.edges {
@@ -359,99 +349,6 @@ fn add_thin_wire(
     }
     thin_wires.push(tw);
     check_not_empty(implant, raster)
-}
-
-/// Wires as zero-thickness PEC edges: the staircase walk node to node along each polyline segment,
-/// each edge with the arc length of its centre projected on the segment, and a one-cell jacket of
-/// the insulation around the insulated edges.
-fn add_pec_edges(
-    model: &mut VoxelModel,
-    grid: &Grid,
-    implant: &PlacedImplant,
-    metal: u8,
-    raster: &mut ImplantRaster,
-) -> Result<()> {
-    let name = &implant.implant.name;
-    let ins_mat = match &implant.implant.insulation {
-        // Polymer jacket: density of a typical medical polymer (PTFE/PU/silicone, 1100-2200 kg/m^3).
-        Some(ins) => Some(model.add_material(Material::dielectric(
-            &format!("{name}_insulation"),
-            ins.eps_r,
-            0.0,
-            1500.0,
-        ))?),
-        None => None,
-    };
-    let mut cum = 0.0;
-    let mut cur = raster.tip_node;
-    for w in implant.path_m.windows(2) {
-        let seg = sub(w[1], w[0]);
-        let seg_len = norm(seg);
-        let target = nearest(grid, w[1]);
-        for StairEdge { axis: best, start, dir } in staircase_edges(cur, target) {
-            model.set_pec_edge(Comp::from_index(best), start[0], start[1], start[2])?;
-            let mut centre = grid.node_pos(start[0], start[1], start[2]);
-            centre[best] += 0.5 * grid.axes[best].cell_size(start[best]);
-            let u = if seg_len > 0.0 {
-                (sub(centre, w[0])
-                    .iter()
-                    .zip(seg.iter())
-                    .map(|(a, b)| a * b)
-                    .sum::<f64>()
-                    / seg_len)
-                    .clamp(0.0, seg_len)
-            } else {
-                0.0
-            };
-            raster.edges.push(WireEdge {
-                comp: best,
-                node: start,
-                s_m: cum + u,
-                sign: dir as f64,
-            });
-        }
-        cur = target;
-        cum += seg_len;
-    }
-    check_not_empty(implant, raster)?;
-    if let Some(mat) = ins_mat {
-        insulate_edges(model, grid.dims(), implant, metal, mat, raster);
-    }
-    Ok(())
-}
-
-/// Insulation around insulated edges: the four cells around each edge that are not metal become `mat`.
-fn insulate_edges(
-    model: &mut VoxelModel,
-    dims: [usize; 3],
-    implant: &PlacedImplant,
-    metal: u8,
-    mat: u8,
-    raster: &mut ImplantRaster,
-) {
-    let metal_or_ins = |m: u8| m == metal || m == mat;
-    for e in &raster.edges {
-        if implant.implant.is_bare(e.s_m) {
-            continue;
-        }
-        let a = e.comp;
-        let (b, c) = ((a + 1) % 3, (a + 2) % 3);
-        for db in 0..2i64 {
-            for dc in 0..2i64 {
-                let mut q = [e.node[0] as i64, e.node[1] as i64, e.node[2] as i64];
-                q[b] += db - 1;
-                q[c] += dc - 1;
-                if (0..3).any(|x| q[x] < 0 || q[x] >= dims[x] as i64) {
-                    continue;
-                }
-                let (i, j, k) = (q[0] as usize, q[1] as usize, q[2] as usize);
-                if !metal_or_ins(model.cell_material(i, j, k)) {
-                    model.set_cell(i, j, k, mat);
-                    raster.insulation_cells += 1;
-                }
-            }
-        }
-    }
 }
 
 /// Tip gap: the edge from the tip node one step outward along the first wire edge's axis.

@@ -122,7 +122,7 @@ pub fn place_command(
             "insulation_cells": raster.insulation_cells,
             "tip_node": raster.tip_node,
         },
-        "model": "wires as thin PEC edges (one-cell insulation); solids as PEC cells (see implant::raster)",
+        "model": "wires as sub-cell thin wires (conductor radius, coating as first-ring permittivity, sealed ends, bare parts); solids as PEC cells (see implant::raster)",
     });
     crate::io::write_json(&dir.path("geometry.json"), &summary)?;
     dir.commit()?;

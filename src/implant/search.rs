@@ -514,7 +514,7 @@ pub fn confirm_top(
     log: &mut dyn FnMut(&str),
 ) -> Result<ConfirmResult> {
     use super::local::{run_local, LocalOptions};
-    use crate::dosimetry::thermal::{Probe as ThermalProbe, ThermalSettings};
+    use crate::dosimetry::thermal::ThermalSettings;
     let t0 = std::time::Instant::now();
     if candidates.is_empty() || opt.count == 0 {
         return Err(Error::input(
@@ -566,7 +566,9 @@ pub fn confirm_top(
             opt.exposure_s
         ));
         let tip = placed.path_m[0];
-        let dose = lf.dosimetry(&[ThermalProbe::point("tip", tip)], &settings)?;
+        // The 1 mm fibre-optic probe volume touching the tip (ASTM F2182), as `assess` reads it.
+        let tip_probe = super::local::end_probes(&placed).swap_remove(0);
+        let dose = lf.dosimetry(&[tip_probe], &settings)?;
         let [a1, _] = &dose.sar_1g;
         let g = &lf.cells;
         let mut tip_1g = 0.0f64;

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{point_at, Implant};
 use super::placement::{rotation_from_direction, PlacedImplant, Placement};
-use super::raster::{add_implant_with, WireModel};
+use super::raster::add_implant;
 use crate::error::{Error, Result};
 use crate::fdtd::{
     Boundary, CourantReference, FieldKind, LumpedSpec, Probe, Simulation, SimulationSpec, SteadyState, Waveform,
@@ -372,7 +372,10 @@ fn tf_setup(implant: &Implant, opt: &TfOptions) -> Result<(SimulationSpec, super
         width_axis: [1.0, 0.0, 0.0],
         wall_distance_m: f64::INFINITY,
     };
-    let raster = add_implant_with(&mut spec, &placed, WireModel::PecEdges)?;
+    // The same sub-cell thin wire as the local runs (conductor radius, coating, sealed ends, bare
+    // parts): a lumped element on a wire edge (a delta-gap source of the direct checks) or on the
+    // tip gap opens that edge.
+    let raster = add_implant(&mut spec, &placed)?;
     if raster.tip_gap.is_none() {
         return Err(Error::input(
             &implant.source_name,
@@ -429,31 +432,8 @@ fn direct_run(
     sources: &[(usize, Complex64)],
 ) -> Result<Complex64> {
     let (gc, gnode, _) = raster.tip_gap.expect("checked in tf_setup");
-    // The same model without the PEC edge at the source.
-    let src = &spec.model;
-    let mut m = VoxelModel::new(src.grid.clone(), src.materials()[0].clone())?;
-    for mat in &src.materials()[1..] {
-        m.add_material(mat.clone())?;
-    }
-    let [nx, ny, nz] = src.grid.dims();
-    for i in 0..nx {
-        for j in 0..ny {
-            for k in 0..nz {
-                m.set_cell(i, j, k, src.cell_material(i, j, k));
-            }
-        }
-    }
-    for (q, e) in raster.edges.iter().enumerate() {
-        if !sources.iter().any(|(s, _)| *s == q) {
-            m.set_pec_edge(crate::grid::Comp::from_index(e.comp), e.node[0], e.node[1], e.node[2])?;
-        }
-    }
-    let mut spec2 = SimulationSpec::new(m);
-    spec2.boundaries = spec.boundaries.clone();
-    spec2.cw_freq_hz = spec.cw_freq_hz;
-    spec2.cell_key = spec.cell_key.clone();
-    spec2.allow_coarse_grid = spec.allow_coarse_grid;
-    spec2.courant_reference = spec.courant_reference;
+    // The thin wire's edges that carry a lumped element are gaps (not PEC): the sources open them.
+    let mut spec2 = spec;
     // Volts along the path direction; 10 mOhm internal resistance (a short next to the wire's
     // impedance).
     for (n, (q, v)) in sources.iter().enumerate() {

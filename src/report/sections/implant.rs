@@ -224,7 +224,7 @@ pub fn section(r: &mut Report, f: &ImplantFacts, fig: &ImplantFigures) -> Sectio
         ))
         .figure(&fig.sar, &format!("{id}_sar.png"), "Point, 1 g and 10 g SAR in the plane through the implant; the peak is marked.")
         .table(Table {
-            caption: "Temperature probes at the conductor ends".into(),
+            caption: "Temperature probes (1 mm fibre-optic probe volumes) touching the conductor ends".into(),
             header: vec!["Probe".into(), "ΔT at the end".into(), "ΔT, implant removed".into(), "CEM43".into()],
             rows: probe_rows,
         })
