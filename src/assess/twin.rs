@@ -140,15 +140,13 @@ fn calibrated(st: &mut Stage, c: CoilConfig, p: PhantomConfig, model: ModelFacts
         )});
     }
     let quality = plan.quality(&map, &p, &placement, &full)?;
-    let parameters = 3 + 3 * to.offset as usize + 3 * to.rotation as usize + 2 * to.gel as usize;
-    let gate = crate::twin::gate::FitGate::judge(f, &quality, parameters);
-    let why: Vec<String> = [quality.failure(), gate.failure.clone()].into_iter().flatten().collect();
-    if !why.is_empty() {
+    let gate = crate::twin::gate::FitGate::judge(f, &quality, fo.joint.parameters());
+    if let Some(why) = crate::twin::gate::failure(&quality, &gate) {
         return Err(Error::Doubtful {
             what: format!(
                 "the twin calibrated to the measured map {} is not to be trusted: {}",
                 mpath.display(),
-                why.join("; ")
+                why
             ),
         });
     }

@@ -609,11 +609,17 @@ impl PortBasis {
 
     /// Solves the circuit at Larmor for feed EMFs `emf` (V).
     pub fn solve(&self, circ: &Circuit, emf: &[Complex64]) -> Result<CircuitSolution> {
+        self.solve_with(circ, self.i0, self.freq_hz, emf)
+    }
+
+    /// The circuit solve at band index `f` and frequency `freq` (port V and I, feed V and I,
+    /// accepted power), shared by [`PortBasis::solve`] and [`PortBasis::solve_band`].
+    fn solve_with(&self, circ: &Circuit, f: usize, freq: f64, emf: &[Complex64]) -> Result<CircuitSolution> {
         let n = self.n();
-        let i = solve_at(self, circ, self.i0, self.freq_hz, emf)?;
-        let z = &self.z[self.i0];
+        let i = solve_at(self, circ, f, freq, emf)?;
+        let z = &self.z[f];
         let v: Vec<Complex64> = (0..n).map(|r| (0..n).map(|c| z[r * n + c] * i[c]).sum()).collect();
-        let w = 2.0 * std::f64::consts::PI * self.freq_hz;
+        let w = 2.0 * std::f64::consts::PI * freq;
         let nf = self.ports.iter().filter_map(|p| p.feed).max().map_or(0, |m| m + 1);
         let mut feed_vi = vec![(Complex64::default(), Complex64::default()); nf];
         for (j, p) in self.ports.iter().enumerate() {
@@ -855,27 +861,7 @@ impl PortBasis {
     /// Solves the circuit at band frequency `f` (an index into `band_hz`) for feed EMFs `emf` (V):
     /// as [`PortBasis::solve`], which is this at Larmor.
     pub fn solve_band(&self, circ: &Circuit, f: usize, emf: &[Complex64]) -> Result<CircuitSolution> {
-        let n = self.n();
-        let freq = self.band_hz[f];
-        let i = solve_at(self, circ, f, freq, emf)?;
-        let z = &self.z[f];
-        let v: Vec<Complex64> = (0..n).map(|r| (0..n).map(|c| z[r * n + c] * i[c]).sum()).collect();
-        let w = 2.0 * std::f64::consts::PI * freq;
-        let nf = self.ports.iter().filter_map(|p| p.feed).max().map_or(0, |m| m + 1);
-        let mut feed_vi = vec![(Complex64::default(), Complex64::default()); nf];
-        for (j, p) in self.ports.iter().enumerate() {
-            if let Some(fp) = p.feed {
-                let ic = circ.capacitance_f[j].map_or(Complex64::default(), |c| v[j] * Complex64::new(0.0, w * c));
-                feed_vi[fp] = (v[j] * p.orient, (i[j] + ic) * p.orient);
-            }
-        }
-        let accepted_power_w = feed_vi.iter().map(|(v, i)| 0.5 * (v * i.conj()).re).sum();
-        Ok(CircuitSolution {
-            v,
-            i,
-            feed_vi,
-            accepted_power_w,
-        })
+        self.solve_with(circ, f, self.band_hz[f], emf)
     }
 
     /// `Z + Z_load` of circuit `circ` at band frequency `f` (`N x N`, row-major).

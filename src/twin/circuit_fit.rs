@@ -272,7 +272,6 @@ pub fn fit_capacitors(
         .map(|(g, &j)| {
             let d = p[3 + g];
             let se = cov.as_ref().map_or(prior, |c| c[(3 + g) * np + 3 + g].max(0.0).sqrt());
-
             let nominal = circ0.capacitance_f[j].unwrap_or(f64::NAN);
             CapacitorEstimate {
                 port: pb.ports[j].name.clone(),

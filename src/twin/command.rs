@@ -265,8 +265,7 @@ impl FitSummary {
     /// Why the map is not good enough (coverage below half the phantom, SNR below 5): `twin fit`
     /// exits 1 with this reason.
     pub fn quality_failure(&self) -> Option<String> {
-        let why: Vec<String> = [self.quality.failure(), self.gate.failure.clone()].into_iter().flatten().collect();
-        (!why.is_empty()).then(|| why.join("; "))
+        super::gate::failure(&self.quality, &self.gate)
     }
 
     /// The JSON document (keys in alphabetical order, as `serde_json` orders an object).
@@ -340,11 +339,7 @@ pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
         (f, b, None)
     };
     let quality = plan.quality(&map, &p, &placement, &full)?;
-    let parameters = 3
-        + 3 * cmd.fit_offset as usize
-        + 3 * cmd.fit_rotation as usize
-        + 2 * cmd.fit_gel as usize
-        + capacitors.as_ref().map_or(0, |cf| cf.capacitors.len());
+    let parameters = fo.joint.parameters() + capacitors.as_ref().map_or(0, |cf| cf.capacitors.len());
     let gate = super::gate::FitGate::judge(&full.fit, &quality, parameters);
     let relative = crate::b1::read::is_relative(&map);
     if relative {

@@ -86,3 +86,10 @@ impl FitGate {
         }
     }
 }
+
+/// Why a calibration is not to be trusted, the map's quality and the fit's gate together (None:
+/// it is).
+pub fn failure(quality: &MapQuality, gate: &FitGate) -> Option<String> {
+    let why: Vec<String> = [quality.failure(), gate.failure.clone()].into_iter().flatten().collect();
+    (!why.is_empty()).then(|| why.join("; "))
+}

@@ -230,6 +230,13 @@ fn c64(z: Complex32) -> Complex64 {
 }
 
 /// Indices of the active parameters in the full vector (Re w0, Re w1, Im w1, tx, ty, tz, s, e).
+impl JointOptions {
+    /// How many parameters the fit has (drive weights plus the active placement and gel ones).
+    pub fn parameters(&self) -> usize {
+        active(self).len()
+    }
+}
+
 fn active(opt: &JointOptions) -> Vec<usize> {
     let mut a = vec![0, 1, 2];
     if opt.fit_offset {
@@ -705,16 +712,9 @@ fn bootstrap(
         for i in 0..n {
             sb.m[i] = fitted[i] + r[next() % n];
         }
-        let Ok(o) = lm(model, &sb, full, act, 100) else {
+        let Some((f, d)) = refit(model, &sb, full, act) else {
             continue;
         };
-        let mut f = o.params;
-        if f[0] < 0.0 {
-            f[0] = -f[0];
-            f[1] = -f[1];
-            f[2] = -f[2];
-        }
-        let d = derived(&f, model);
         for j in 0..4 {
             draws[j].push(d[j]);
         }
@@ -830,6 +830,19 @@ impl ResidualStructure {
     }
 }
 
+/// One refit from `full` (at most 100 iterations) of resampled or reduced samples: its parameters
+/// (overall sign fixed so that w0 >= 0) and derived quantities; None when the fit fails.
+fn refit(model: &JointModel, s: &Samples, full: Params, act: &[usize]) -> Option<(Params, [f64; 4])> {
+    let mut f = lm(model, s, full, act, 100).ok()?.params;
+    if f[0] < 0.0 {
+        f[0] = -f[0];
+        f[1] = -f[1];
+        f[2] = -f[2];
+    }
+    let d = derived(&f, model);
+    Some((f, d))
+}
+
 /// A residual whose correlation volume exceeds this (voxels) holds model error, not only noise:
 /// the intervals then come from a block jackknife as well.
 pub const JACKKNIFE_ABOVE_VOXELS: f64 = 1.5;
@@ -863,16 +876,9 @@ fn block_jackknife(model: &JointModel, s: &Samples, act: &[usize], full: Params,
             m: keep.iter().map(|&q| s.m[q]).collect(),
             dims: s.dims,
         };
-        let Ok(o) = lm(model, &sb, full, act, 100) else {
+        let Some((f, d)) = refit(model, &sb, full, act) else {
             continue;
         };
-        let mut f = o.params;
-        if f[0] < 0.0 {
-            f[0] = -f[0];
-            f[1] = -f[1];
-            f[2] = -f[2];
-        }
-        let d = derived(&f, model);
         draws.push([
             d[0],
             d[1],
