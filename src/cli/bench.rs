@@ -49,7 +49,7 @@ pub enum BenchCommand {
     /// coil (the openEMS reference coil, coils/ref_3t_lp8.toml) with its gel cylinder (<= 5 min at
     /// 5 mm), and the fit on the cached body-coil ports for a 64 x 64 x 32 map (<= 10 s).
     Twin {
-        /// body, head or fit (repeatable); default all three.
+        /// body, head, fit or fit-caps (the capacitor fit on the cached body ports; repeatable); default all four.
         #[arg(long = "case")]
         cases: Vec<String>,
         #[arg(long, default_value_t = 10.0)]
