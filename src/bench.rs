@@ -504,6 +504,7 @@ fn time_fit_caps(req: &crate::twin::BasisRequest, dir: &std::path::Path, log: &m
     }
     log("fit-caps: the fit on the cached ports");
     let t = std::time::Instant::now();
+    let mut step = |m: &str| log(&format!("fit-caps at {:.1} s: {m}", t.elapsed().as_secs_f64()));
     let r = crate::twin::circuit_fit::calibrate_with_capacitors(
         req.coil,
         req.phantom.ok_or_else(|| Error::Other("bench fit-caps: no phantom".into()))?,
@@ -513,7 +514,7 @@ fn time_fit_caps(req: &crate::twin::BasisRequest, dir: &std::path::Path, log: &m
         &crate::twin::FullOptions::default(),
         Some(&scratch),
         0.05,
-        &mut |_| {},
+        &mut step,
     );
     let seconds = t.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&scratch);

@@ -123,6 +123,12 @@ pub fn run(what: BenchCommand) -> anyhow::Result<i32> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
+                if let Some(f) = &r.fit_caps {
+                    println!(
+                        "capacitor fit on cached ports ({} voxels, {} capacitors, basis {:.1} mm): {:.1} s with {} FDTD runs (target {:.0} s: {}); amplitude {:.4} (truth 1.05), phase {:.2} deg (truth 3)",
+                        f.voxels, f.capacitors, f.cell_m * 1e3, f.seconds, f.fdtd_runs, f.target_s, if f.within_target { "met" } else { "MISSED" }, f.relative_amplitude, f.relative_phase_deg
+                    );
+                }
                 for b in &r.bases {
                     if let (Some(cpu), Some([l0, l1])) = (b.cpu_s, b.load_average) {
                         println!(
