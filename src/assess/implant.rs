@@ -18,10 +18,13 @@ use crate::implant::placement::{place, PlacedImplant, Placement as ImplantPlacem
 use crate::implant::Implant;
 use crate::report::recipe::{ImplantPlacement, Orientation};
 use crate::report::sections::implant::{ImplantFacts, ImplantFigures, ProbeFacts};
+use crate::report::sections::placement::ImplantPlacementFacts;
 
 /// What the stages gave for one implant.
 pub(super) struct ImplantOutcome {
     pub facts: ImplantFacts,
+    /// Where it was placed (phantom and coil frame).
+    pub placement: ImplantPlacementFacts,
     pub figures: ImplantFigures,
     /// Largest CEM43 at the probes (minutes).
     pub cem43_min: f64,
@@ -106,8 +109,14 @@ pub(super) fn run(
     let facts = facts(n, spec, &implant, &placed, &lf, &dose, fine_cell_m, fdtd_s);
     let cem43_min = dose.thermal[0].probes.iter().map(|p| p.cem43_min).fold(0.0, f64::max);
     let figures = outputs(st, n, spec, twin, &placed, &lf, &dose, t_init, h5)?;
+    let placement = ImplantPlacementFacts {
+        n,
+        position_m: spec.position_m,
+        origin_coil_m: crate::implant::placement::origin_in_coil_frame(&twin.phantom, spec.position_m),
+    };
     Ok(ImplantOutcome {
         facts,
+        placement,
         figures,
         cem43_min,
     })

@@ -127,7 +127,10 @@ pub fn assess(recipe: &Recipe, opt: &AssessOptions, log: &mut dyn FnMut(&str)) -
     let mut st = Stage { recipe, opt, dir: &dir, log };
 
     let twin = twin::run(&mut st)?;
-    let twin_section = sections::twin::section(&mut report, &twin.facts);
+    let mut twin_section = sections::twin::section(&mut report, &twin.facts);
+    if let Some(p) = &twin.placement {
+        twin_section = sections::placement::extend_twin_section(twin_section, &mut report, p);
+    }
     st.log("normalisation");
     let norm = normalise::run(recipe, &twin)?;
     sections::normalisation::add_quantities(&mut report, &norm.facts);
@@ -145,6 +148,7 @@ pub fn assess(recipe: &Recipe, opt: &AssessOptions, log: &mut dyn FnMut(&str)) -
     for (i, spec) in recipe.implants.iter().enumerate() {
         let r = implant::run(&mut st, i + 1, spec, &twin, &norm.normalisation, &h5)?;
         let section = sections::implant::section(&mut report, &r.facts, &r.figures);
+        let section = sections::placement::extend_implant_section(section, &mut report, &r.placement);
         report.sections.push(section);
         for (w, v) in worst.iter_mut().zip(r.criteria_values()) {
             *w = w.max(v);

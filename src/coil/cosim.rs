@@ -435,10 +435,15 @@ pub fn compute_port_basis(
         let it = transpose(&imat[f], n);
         let cond = complex_condition(&imat[f], n);
         if !(cond < 1e10) {
-            return Err(Error::Other(format!(
-                "co-simulation: the port currents of the {n} runs are linearly dependent at {:.2} MHz (condition {cond:.2e}): the ports cannot be separated; check for ports shorted by the mesh",
-                band[f] / 1e6
-            )));
+            return Err(Error::input(
+                "coil model",
+                "ports",
+                format!(
+                    "the port currents of the {n} co-simulation runs are linearly dependent at {:.2} MHz (condition {cond:.2e}): the mesh joins some lumped elements, so their ports cannot be told apart",
+                    band[f] / 1e6
+                ),
+                "use a finer --cell-mm (or move the ports apart) so that each lumped element has its own conductor path",
+            ));
         }
         let vt = transpose(&vmat[f], n);
         let zt = complex_solve(&it, &vt, n, n).expect("checked condition");
@@ -582,10 +587,15 @@ fn solve_at(pb: &PortBasis, circ: &Circuit, f: usize, freq: f64, emf: &[Complex6
     }
     let cond = complex_condition(&a, n);
     if !(cond < 1e12) {
-        return Err(Error::Other(format!(
-            "co-simulation: the circuit matrix Z + Z_load is singular at {:.3} MHz (condition {cond:.2e})",
-            freq / 1e6
-        )));
+        return Err(Error::input(
+            "coil model",
+            "capacitance_f",
+            format!(
+                "the co-simulated circuit (impedance matrix Z plus the capacitors and sources) is singular at {:.3} MHz (condition {cond:.2e}): a capacitor set that makes a lossless resonance there, or a port with no load",
+                freq / 1e6
+            ),
+            "check the coil file's capacitance_f values (or the fitted capacitor deviations, --cap-prior) and that every feed has impedance_ohm > 0",
+        ));
     }
     Ok(complex_solve(&a, &b, n, 1).expect("checked"))
 }
@@ -759,9 +769,16 @@ pub fn tune(coil: &CoilConfig, pb: &PortBasis, tol: f64) -> Result<(Circuit, Cos
     }
     let rel_error = (f - target) / target;
     if (auto_rung || auto_ring) && rel_error.abs() > 10.0 * tol {
-        return Err(Error::NotConverged {
-            what: format!("co-simulated tuning: the mode stays at {:.4} MHz for a target of {:.4} MHz", f / 1e6, target / 1e6),
-        });
+        return Err(Error::input(
+            src,
+            "capacitance_f",
+            format!(
+                "the co-simulated tuning of the \"auto\" capacitors leaves the mode at {:.4} MHz for a target of {:.4} MHz after {iterations} steps: no capacitor value puts it at Larmor",
+                f / 1e6,
+                target / 1e6
+            ),
+            "check the coil's dimensions and freq_hz, and the fixed capacitors next to the \"auto\" ones",
+        ));
     }
     let circ = circuit_at(s);
     let t = CosimTuning {

@@ -417,6 +417,8 @@ pub struct LoadedTwin {
     pub fields: TwinFields,
     pub phantom: crate::coil::PhantomConfig,
     pub nrmse: Option<f64>,
+    /// How `phantom` differs from the phantom file (the fitted placement and gel of the fields).
+    pub adjustment: super::basis::PhantomAdjustment,
 }
 
 /// Loads `dir` (see [`LoadedTwin`]).
@@ -440,7 +442,12 @@ pub fn load_twin_dir(dir: &Path) -> Result<LoadedTwin> {
     };
     let phantom = adjustment.apply(&crate::coil::PhantomConfig::load(Path::new(ph))?);
     let nrmse = file.nrmse;
-    Ok(LoadedTwin { fields, phantom, nrmse })
+    Ok(LoadedTwin {
+        fields,
+        phantom,
+        nrmse,
+        adjustment,
+    })
 }
 
 /// The coil's fields with the ideal quadrature drive (the first basis field alone, weights `[1, 0]`)

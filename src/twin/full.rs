@@ -191,8 +191,10 @@ impl BasisSource<'_> {
             offset_m,
         };
         let (b, o) = cached_basis(&req, self.cache, None)?;
-        match o {
-            CacheOutcome::Hit(_) => self.cached += 1,
+        match (o, &b.circuit) {
+            (CacheOutcome::Hit(_), _) => self.cached += 1,
+            // The co-simulation: the port runs it made (none on kept or cached ports).
+            (_, Some(c)) => self.runs += c["fdtd_runs_made"].as_u64().unwrap_or(0) as usize,
             _ => self.runs += 2,
         }
         Ok::<Basis, Error>(b)
