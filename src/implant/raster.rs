@@ -86,8 +86,8 @@ pub fn add_implant(spec: &mut SimulationSpec, implant: &PlacedImplant) -> Result
 }
 
 /// A fine local voxel model around a placed implant: air background, the phantom's gel (and so any
-/// wall or air that falls in the box) and the implant rasterised by [`add_implant`]. Grid nodes sit
-/// on multiples of the cell size in the coil frame. PEC outer boundaries (set the spec's boundaries
+/// wall or air that falls in the box) and the implant rasterised by [`add_implant`]. The implant's tip
+/// (the first point of its path) is a grid node. PEC outer boundaries (set the spec's boundaries
 /// for a run).
 pub fn local_model(
     placed: &PlacedImplant,
@@ -112,8 +112,12 @@ pub fn local_model(
         }
     }
     let d = opt.cell_m;
-    let i0 = lo.map(|x| (x / d).floor());
-    let i1 = hi.map(|x| (x / d).ceil());
+    // The lattice follows the implant: the tip (first point of the path) is a grid node, so a wire
+    // along an axis lies on a node line and the box is built alike for every placement (mirror
+    // images and sub-cell shifts give the same discrete model, issue 18 item 4).
+    let tip = placed.path_m[0];
+    let i0: [f64; 3] = std::array::from_fn(|a| ((lo[a] - tip[a]) / d).floor());
+    let i1: [f64; 3] = std::array::from_fn(|a| ((hi[a] - tip[a]) / d).ceil());
     let key = "cell_m (--fine-cell-mm, --cell-mm of implant place)";
     let n = [0, 1, 2].map(|a| crate::resources::axis_cells((i1[a] - i0[a]).max(1.0)));
     let n = match n {
@@ -152,7 +156,7 @@ pub fn local_model(
         crate::resources::fdtd_bytes(n, 1),
         |r| crate::resources::coarser_cell_fix("--fine-cell-mm", d * 1e3, "", r),
     )?;
-    let grid = Grid::uniform([i0[0] * d, i0[1] * d, i0[2] * d], [d; 3], n)?;
+    let grid = Grid::uniform(std::array::from_fn(|a| tip[a] + i0[a] * d), [d; 3], n)?;
     let mut model = VoxelModel::new(grid, Material::vacuum())?;
     phantom.rasterise(&mut model)?;
     let mut spec = SimulationSpec::new(model);
