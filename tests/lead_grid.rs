@@ -67,7 +67,7 @@ fn mirror_placements_agree_in_tip_heating() {
     let c = ph.centre_m();
     let half = 0.05;
     // z0 (phantom frame) such that the +z lead's tip lies 0.4 cell above a coil-frame grid line.
-    let frac = |z: f64| (z / d - (z / d).floor());
+    let frac = |z: f64| z / d - (z / d).floor();
     let mut z0 = 0.0;
     while (frac(c[2] + z0 - half) - 0.4).abs() > 1e-6 {
         z0 += 0.4 * d - frac(c[2] + z0 - half) * d;
@@ -84,4 +84,42 @@ fn mirror_placements_agree_in_tip_heating() {
     assert!(rel < 0.02, "tip dT {dt_up} vs {dt_down} K: {:.1} % apart", rel * 100.0);
     let rel_sar = (sar_up / sar_down - 1.0).abs();
     assert!(rel_sar < 0.02, "tip 1 g SAR {sar_up} vs {sar_down} W/kg: {:.1} % apart", rel_sar * 100.0);
+}
+
+/// A coating thicker than the first ring of lattice edges (issue 18 item 4: the same lead must run
+/// at 2, 1 and 0.5 mm): an insulated wire (a = 1 mm, b = 4 mm, eps_r 3) in ASTM gel at 64 MHz,
+/// centre-fed, 31 cm: the wavenumber of its current against King's insulated-wire formula (King,
+/// Smith, Owens & Wu, Antennas in Matter, 1981, ch. 2), with 1 cm cells (the coating inside the first
+/// ring, 0.4 cell) and with 2.5 mm cells (the coating spanning 1.6 cells: the first ring filled with
+/// the coating, the edges beyond it coating and gel in series).
+#[test]
+fn thick_coating_matches_king_across_cells() {
+    use rftwin::fdtd::thinwire::Insulation;
+    use rftwin::fdtd::validation::{king_insulated_wavenumber, thin_wire_run, wire_wavenumber};
+    use rftwin::grid::{Material, EPS0, MU0};
+    let g = Material::astm_gel();
+    let f = 64e6;
+    let w = 2.0 * std::f64::consts::PI * f;
+    let k4 = w * (MU0 * Complex64::new(EPS0 * g.eps_r, -g.sigma_s_per_m / w)).sqrt();
+    let (a, b, ei) = (0.001, 0.004, 3.0);
+    let king = king_insulated_wavenumber(f, a, b, ei, k4);
+    let mut ks = Vec::new();
+    for (d, edges) in [(0.01, 31usize), (0.0025, 125usize)] {
+        let ins = Some(Insulation {
+            outer_radius_m: b,
+            eps_r: ei,
+        });
+        let o = thin_wire_run(g.clone(), f, d, edges, edges / 2, a, ins, 8).unwrap();
+        let half = edges / 2;
+        let lag = (0.03 / d).round() as usize;
+        let k1 = wire_wavenumber(&o.current[..half], 1, half - 1, lag, d);
+        let k2 = wire_wavenumber(&o.current[half + 1..], 1, half - 1, lag, d);
+        let k = 0.5 * (k1 + k2);
+        let err = (k - king).norm() / king.norm();
+        eprintln!("d = {} mm: k = {k:.3} /m, King {king:.3} /m, error {:.1} %", d * 1e3, err * 100.0);
+        assert!(err < 0.10, "d = {d} m: k {k} vs King {king}");
+        ks.push(k);
+    }
+    let spread = (ks[1] - ks[0]).norm() / ks[0].norm();
+    assert!(spread < 0.05, "1 cm {} vs 2.5 mm {}: {:.1} % apart", ks[0], ks[1], spread * 100.0);
 }
