@@ -452,7 +452,7 @@ fn electrode_current_case(kind: LeadKind) -> Result<CaseResult> {
         worst.3,
         "A per V/m",
         worst.0,
-        "largest |I/I_TL - 1| over lengths",
+        "largest |I/I_ref - 1| over lengths",
         0.10,
     ))
 }
@@ -645,9 +645,9 @@ const CONVERGENCE_CELLS_M: [f64; 2] = [0.001, 0.0005];
 const CONVERGENCE_E0: f64 = 100.0;
 
 /// Tip 1 g SAR (largest within 15 mm of the tip, W/kg) and tip probe rise after 15 min (K) of a
-/// shipped implant in the ASTM gel, its tip 2 cm below the gel's centre, pointing +z (a planar
-/// path lies in the xz plane), in a 64 MHz plane wave travelling along y with E along z, local run
-/// at `cell_m`.
+/// shipped implant in the ASTM gel, pointing +z with its extent along z centred on the gel's centre
+/// (a planar path lies in the xz plane), in a 64 MHz plane wave travelling along y with E along z,
+/// local run at `cell_m`.
 pub fn tip_heating(implant: &Implant, cell_m: f64, e0: f64) -> Result<(f64, f64)> {
     use super::local::{end_probes, run_local, LocalOptions};
     use crate::dosimetry::thermal::ThermalSettings;
