@@ -9,6 +9,7 @@ mod coil;
 mod dosimetry;
 mod fdtd;
 mod implant;
+mod progress;
 mod twin;
 mod validate;
 
