@@ -88,30 +88,34 @@ fn max_inside(a: &Array3<f32>, origin_m: [f64; 3], spacing_m: [f64; 3], phantom:
 /// near fields saturate rather than set the scale).
 pub(super) fn coarse_fields_panel(c: &CoarseFields, markers: &[[f64; 2]], phantom: &PhantomConfig) -> Result<()> {
     let b1 = &c.b1;
+    // Axes in the phantom frame (origin at its centre) unless the phantom is rotated.
+    let shift = if phantom.rotation().is_none() { phantom.centre_m() } else { [0.0; 3] };
+    let sh = |o: [f64; 3]| [0, 1, 2].map(|a| o[a] - shift[a]);
     let kb = plane_through_zero(b1.origin_m[1], b1.spacing_m[1], c.b1_abs_ut.dim().1);
     let b1_plane = plane_name(phantom, 1, b1.origin_m[1] + kb as f64 * b1.spacing_m[1]);
     let b1_hi = max_inside(&c.b1_abs_ut, b1.origin_m, b1.spacing_m, phantom);
-    let mut b1map = SliceMap::from_volume(c.b1_abs_ut.view(), 1, kb, b1.origin_m, b1.spacing_m)?
-        .title(format!("|B1+| of the normalised twin, coronal {b1_plane}"))
+    let mut b1map = SliceMap::from_volume(c.b1_abs_ut.view(), 1, kb, sh(b1.origin_m), b1.spacing_m)?
+        .title(format!("|B1+|, {b1_plane}"))
         .unit("|B1+| (µT; scale: inside the phantom)");
     if b1_hi > 0.0 {
         b1map = b1map.range(0.0, b1_hi);
     }
+    let mark = |m: &[f64; 2]| [m[0] - shift[0], m[1] - shift[2]];
     for (i, m) in markers.iter().enumerate() {
-        b1map = b1map.marker(*m, format!("implant {}", i + 1));
+        b1map = b1map.marker(mark(m), format!("implant {}", i + 1));
     }
     let ks = plane_through_zero(c.sar_origin_m[1], c.sar_voxel_m[1], c.sar.dim().1);
     let sar_plane = plane_name(phantom, 1, c.sar_origin_m[1] + ks as f64 * c.sar_voxel_m[1]);
-    let mut sarmap = SliceMap::from_volume(c.sar.view(), 1, ks, c.sar_origin_m, c.sar_voxel_m)?
-        .title(format!("point SAR of the normalised twin, coronal {sar_plane}"))
+    let mut sarmap = SliceMap::from_volume(c.sar.view(), 1, ks, sh(c.sar_origin_m), c.sar_voxel_m)?
+        .title(format!("point SAR, {sar_plane}"))
         .unit("SAR (W/kg)")
         .colormap(Colormap::Inferno);
     for (i, m) in markers.iter().enumerate() {
-        sarmap = sarmap.marker(*m, format!("implant {}", i + 1));
+        sarmap = sarmap.marker(mark(m), format!("implant {}", i + 1));
     }
     panel(
         &c.figure,
-        &Panel::new(vec![b1map, sarmap]).title("Coil twin fields after normalisation"),
+        &Panel::new(vec![b1map, sarmap]).title("Normalised coil twin, coronal plane (axes: phantom frame)"),
     )
 }
 
@@ -213,7 +217,7 @@ pub(super) fn implant_figures(dir: &crate::io::AtomicDir, id: &str, p: &ImplantP
     ];
     panel(
         &sar_png,
-        &Panel::new(panel_maps).title(format!("{}: SAR in the plane {plane}", p.label)),
+        &Panel::new(panel_maps).title(format!("{}: SAR in the plane {plane} (axes: phantom frame)", p.label)),
     )?;
     let t_png = dir.path(&format!("{id}_temperature.png"));
     slice_map(
@@ -253,7 +257,7 @@ pub(super) fn e_tan_figure(png: &Path, label: &str, placed: &PlacedImplant, e_at
     .series("|E_tan|", &s_mm, &mag)
     .series_styled("Re E_tan", &s_mm, &re, LineStyle::dashed());
     for b in &placed.implant.bare_m {
-        lp = lp.vline(0.5 * (b[0] + b[1]) * 1e3, format!("bare {:.0}–{:.0} mm", b[0] * 1e3, b[1] * 1e3));
+        lp = lp.vline(0.5 * (b[0] + b[1]) * 1e3, "bare");
     }
     line_plot(png, &lp)
 }

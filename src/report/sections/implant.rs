@@ -225,10 +225,10 @@ fn hot_spot_table(r: &mut Report, f: &ImplantFacts) -> Table {
     let mut rows = Vec::new();
     for h in &f.hot_spots {
         let (label, value_key) = match h.what {
-            "max_temperature_rise" => ("Largest temperature rise", Key::MaxTemperatureRise.key(n)),
-            "sar_point_peak" => ("Peak point SAR", Key::SarPointPeak.key(n)),
-            "sar_1g_peak" => ("Peak 1 g SAR", Key::Sar1gPeak.key(n)),
-            _ => ("Peak 10 g SAR", Key::Sar10gPeak.key(n)),
+            "max_temperature_rise" => ("Max. ΔT", Key::MaxTemperatureRise.key(n)),
+            "sar_point_peak" => ("Point SAR", Key::SarPointPeak.key(n)),
+            "sar_1g_peak" => ("1 g SAR", Key::Sar1gPeak.key(n)),
+            _ => ("10 g SAR", Key::Sar10gPeak.key(n)),
         };
         let mut row = vec![Cell::text(label), Cell::q(&value_key)];
         for (frame, pos, name) in [
@@ -240,7 +240,7 @@ fn hot_spot_table(r: &mut Report, f: &ImplantFacts) -> Table {
                     &frame.key(n, h.what, ax),
                     pos[a] * 1e3,
                     "mm",
-                    &format!("{ax} of the {} ({name})", label.to_lowercase()),
+                    &format!("{ax} of the hot spot {} ({name})", h.what.replace('_', " ")),
                 );
                 row.push(Cell::num(&k));
             }
@@ -248,13 +248,15 @@ fn hot_spot_table(r: &mut Report, f: &ImplantFacts) -> Table {
         rows.push(row);
     }
     let mut header = vec!["Hot spot".to_string(), "Value".into()];
-    for fr in ["phantom", "coil"] {
+    for fr in ["ph", "coil"] {
         for ax in AXES {
-            header.push(format!("{ax} {fr} (mm)"));
+            header.push(format!("{ax}_{fr} (mm)"));
         }
     }
     Table {
-        caption: "Hot spots: phantom frame (origin at the phantom's centre) and coil frame (origin at the isocentre)".into(),
+        caption: "Hot spots (with the implant): _ph in the phantom frame (origin at the phantom's centre, its axes), \
+                  _coil in the coil frame (origin at the isocentre)"
+            .into(),
         header,
         rows,
     }
