@@ -131,6 +131,76 @@ impl Progress {
     }
 }
 
+/// Seconds between two different messages printed by [`LogLines`] (FDTD progress changes often).
+const MIN_GAP_S: u64 = 5;
+
+/// An indicatif draw target for a log (stderr not a terminal): the bar's message, when it changed and
+/// at most every [`MIN_GAP_S`] seconds, as a timestamped line; the same message again as "still: …"
+/// after [`HEARTBEAT_S`] seconds (with a steady tick). Used by the other commands' spinners.
+#[derive(Debug)]
+pub struct LogLines {
+    start: Instant,
+    state: Mutex<(String, Option<Instant>)>,
+}
+
+impl LogLines {
+    pub fn target() -> indicatif::ProgressDrawTarget {
+        indicatif::ProgressDrawTarget::term_like_with_hz(
+            Box::new(LogLines {
+                start: Instant::now(),
+                state: Mutex::new((String::new(), None)),
+            }),
+            2,
+        )
+    }
+}
+
+impl indicatif::TermLike for LogLines {
+    fn width(&self) -> u16 {
+        1000
+    }
+    fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.write_str(s)
+    }
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        let m = s.trim();
+        if m.is_empty() {
+            return Ok(());
+        }
+        let Ok(mut g) = self.state.lock() else { return Ok(()) };
+        let since = g.1.map(|t| t.elapsed());
+        let changed = g.0 != m;
+        let print = match since {
+            None => true,
+            Some(d) => (changed && d >= Duration::from_secs(MIN_GAP_S)) || d >= Duration::from_secs(HEARTBEAT_S),
+        };
+        if print {
+            let what = if changed { m.to_string() } else { format!("still: {m}") };
+            eprintln!("{}", log_line(self.start.elapsed().as_secs_f64(), &what));
+            *g = (m.to_string(), Some(Instant::now()));
+        }
+        Ok(())
+    }
+    fn clear_line(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
