@@ -86,7 +86,8 @@ pub fn demo(out: &Path, fine_cell_mm: f64, no_cache: bool, log: &mut dyn FnMut(&
             std::fs::rename(&tmp, &p).map_err(io(&p))?;
         }
     }
-    let recipe = Recipe::load(&base.join("reports/demo.toml"))?;
+    let mut recipe = Recipe::load(&base.join("reports/demo.toml"))?;
+    recipe.builtin_base = Some(base.clone());
     let mut o = AssessOptions::new(out);
     // "Replaced if it exists": only a directory rftwin wrote (the output policy's --force).
     o.overwrite = true;

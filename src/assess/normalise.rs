@@ -83,6 +83,8 @@ pub(super) struct CoarseFields {
     pub sar: Array3<f32>,
     pub sar_origin_m: [f64; 3],
     pub sar_voxel_m: [f64; 3],
+    /// |E| (V/m, peak) at the coarse cell centres (the SAR grid).
+    pub e_abs: Array3<f32>,
     /// `twin_fields.png`.
     pub figure: PathBuf,
     /// The implant positions in the figure's plane (coronal, through the isocentre): x, z (m).
@@ -96,6 +98,13 @@ pub(super) fn coarse_outputs(st: &Stage, twin: &CoilTwin, norm: &Normalised) -> 
     let b1 = b1_plus(&tw.h)?;
     let b1_abs_ut = b1.data.mapv(|z| z.norm() * 1e6);
     let sar = point_sar(&norm.coarse_sar);
+    let (_, e) = tw.e.at_centres()?;
+    let mut e_abs = Array3::<f32>::zeros(sar.dim());
+    ndarray::Zip::from(&mut e_abs)
+        .and(&e[0])
+        .and(&e[1])
+        .and(&e[2])
+        .for_each(|o, x, y, z| *o = (x.norm_sqr() + y.norm_sqr() + z.norm_sqr()).sqrt());
     let vg = norm.coarse_sar.grid();
     let c = twin.phantom.centre_m();
     let markers: Vec<[f64; 2]> = st
@@ -110,15 +119,22 @@ pub(super) fn coarse_outputs(st: &Stage, twin: &CoilTwin, norm: &Normalised) -> 
         b1,
         b1_abs_ut,
         sar,
+        e_abs,
         figure: st.dir.path("twin_fields.png"),
         markers,
     };
     Ok(out)
 }
 
-/// Writes the coarse |B1+| and point SAR into `fields.h5` (`twin/b1_plus_abs`, `twin/sar_point`).
+/// The coarse datasets of `fields.h5` ([`write_coarse_fields`]).
+pub(super) const COARSE_DATASETS: [&str; 3] = ["twin/b1_plus_abs", "twin/sar_point", "twin/e_abs"];
+
+/// Writes the coarse |B1+| (µT), point SAR (W/kg, real) and |E| (V/m, peak, at the cell centres) into
+/// `fields.h5` (`twin/b1_plus_abs`, `twin/sar_point`, `twin/e_abs`), each with its `unit` attribute.
 pub(super) fn write_coarse_fields(h5: &hdf5::File, h5p: &Path, c: &CoarseFields) -> Result<()> {
     let b1 = &c.b1;
-    crate::dosimetry::io::write_h5_grid(h5, h5p, "twin/b1_plus_abs", &c.b1_abs_ut, b1.origin_m, b1.spacing_m, "µT")?;
-    crate::dosimetry::io::write_h5_grid(h5, h5p, "twin/sar_point", &c.sar, c.sar_origin_m, c.sar_voxel_m, "W/kg")
+    let w = crate::dosimetry::io::write_h5_grid::<f32>;
+    w(h5, h5p, COARSE_DATASETS[0], &c.b1_abs_ut, b1.origin_m, b1.spacing_m, "µT")?;
+    w(h5, h5p, COARSE_DATASETS[1], &c.sar, c.sar_origin_m, c.sar_voxel_m, "W/kg")?;
+    w(h5, h5p, COARSE_DATASETS[2], &c.e_abs, c.sar_origin_m, c.sar_voxel_m, "V/m")
 }

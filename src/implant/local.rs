@@ -30,7 +30,7 @@ use num_complex::{Complex32, Complex64};
 use super::placement::{LocalGridOptions, PlacedImplant};
 use super::raster::{local_model, ImplantRaster};
 use crate::coil::PhantomConfig;
-use crate::dosimetry::sar::{mass_averaged_sar, point_sar, AveragedSar, SarInput};
+use crate::dosimetry::sar::{mass_averaged_sar_in_cut_box, point_sar, AveragedSar, SarInput};
 use crate::dosimetry::thermal::{Boundaries, Boundary, Probe as ThermalProbe, ThermalMaterial, ThermalModel};
 use crate::dosimetry::thermal::{ThermalResult, ThermalSettings};
 use crate::dosimetry::VoxelGrid;
@@ -558,8 +558,10 @@ impl LocalFields {
         let with = self.sar_input(true)?;
         let without = self.sar_input(false)?;
         let point = [point_sar(&with), point_sar(&without)];
-        let sar_1g = [mass_averaged_sar(&with, 1e-3)?, mass_averaged_sar(&without, 1e-3)?];
-        let sar_10g = [mass_averaged_sar(&with, 10e-3)?, mass_averaged_sar(&without, 10e-3)?];
+        // The box cuts through the gel: cubes it truncates are not evaluated (no frame along its edge).
+        let avg = mass_averaged_sar_in_cut_box;
+        let sar_1g = [avg(&with, 1e-3)?, avg(&without, 1e-3)?];
+        let sar_10g = [avg(&with, 10e-3)?, avg(&without, 10e-3)?];
         let t0 = Instant::now();
         let thermal = [
             self.thermal_model(true)?
