@@ -485,6 +485,8 @@ pub fn compute_cosim_basis(req: &BasisRequest, mut progress: Option<&mut dyn FnM
         "capacitance_f": &circ.capacitance_f,
         "feeds": feeds,
         "port_run_steps": pb.run_steps,
+        "port_fdtd_runs": pb.fdtd_runs,
+        "port_mirror_axes": pb.mirror_axes,
         "port_runs_s": pb.seconds,
         "band_hz": [pb.band_hz[0], pb.band_hz[pb.band_hz.len() - 1]],
         "pattern_emf": "pattern 1: feed 1 EMF 1 V at its phase; pattern 2: feed 2 EMF 1 V at its phase + 90 deg (nominal drive = weights (1, -i))",
