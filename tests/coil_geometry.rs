@@ -332,7 +332,7 @@ fn the_astm_phantom_is_whole_in_the_body_coil_grid_and_field_box() {
         }
         // With the twin's sub-cell volume fractions (what the SAR normalisation uses), the mass in
         // the field box is the phantom's to 2 %.
-        rftwin::twin::basis::subcell_phantom(&mut m, &p).unwrap();
+        rftwin::twin::basis::subcell_phantom(&mut m, &p, c.freq_hz).unwrap();
         let boxed = phantom_mass_in_box_kg(&m);
         assert!(
             (boxed / truth - 1.0).abs() < 0.02,
@@ -452,7 +452,7 @@ fn print_masses() {
         for kind in [ModelKind::Ideal, resonant(&c)] {
             let mut m = fdtd_model::mesh(&c, Some(&p), kind, &opt(d)).unwrap();
             let whole = phantom_mass_kg(&m);
-            rftwin::twin::basis::subcell_phantom(&mut m, &p).unwrap();
+            rftwin::twin::basis::subcell_phantom(&mut m, &p, c.freq_hz).unwrap();
             println!(
                 "{d} {kind:?}: whole cells {whole:.3} kg, sub-cell in box {:.3} kg, dims {:?} box {:?}",
                 phantom_mass_in_box_kg(&m),

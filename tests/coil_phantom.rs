@@ -106,3 +106,49 @@ fn rotated_phantom() {
         "{msg}"
     );
 }
+
+/// The E edges on the phantom's outline mix gel and air by the outline's orientation: in parallel
+/// (volume mean of the complex permittivity) along the surface, in series (mean of the inverse)
+/// across it, each over the edge's own dual cell.
+#[test]
+fn outline_edges_mix_gel_by_orientation() {
+    let text = r#"
+name = "slab"
+shape = "box"
+width_m = 0.104
+depth_m = 0.2
+length_m = 0.2
+[material]
+name = "gel"
+eps_r = 80.0
+sigma_s_per_m = 0.47
+density_kg_per_m3 = 1000.0
+k_w_per_m_k = 0.6
+c_j_per_kg_k = 4150.0
+"#;
+    let p = PhantomConfig::from_toml_str(text, "slab.toml").unwrap();
+    let mut m = model([0.1, 0.1, 0.1], 0.01);
+    let (pm, _) = p.rasterise(&mut m).unwrap();
+    let f_hz = 64e6;
+    p.rasterise_subcell(&mut m, pm, f_hz).unwrap();
+    let w = 2.0 * std::f64::consts::PI * f_hz * rftwin::grid::EPS0;
+    let gel = num_complex::Complex64::new(80.0, -0.47 / w);
+    // The face x = +0.052 m; node 15 is x = 0.05 m. Six samples per cell edge: the dual cell of the
+    // y edge at node 15 (x 0.045..0.055) holds 4 of 6 sample planes in the gel; the x edge from
+    // node 15 to 16 (dual cell x 0.05..0.06) holds 1 of 6.
+    use rftwin::grid::Comp;
+    let (eps_par, sig_par) = m.edge_material(Comp::Y, 15, 10, 10).unwrap();
+    let f = 4.0 / 6.0;
+    let par = gel * f + (1.0 - f);
+    assert!((eps_par - par.re).abs() < 1e-9 && (sig_par - (-par.im * w)).abs() < 1e-9, "{eps_par} {sig_par} vs {par}");
+    let (eps_ser, sig_ser) = m.edge_material(Comp::X, 15, 10, 10).unwrap();
+    let f = 1.0 / 6.0;
+    let ser = 1.0 / (f / gel + (1.0 - f));
+    assert!((eps_ser - ser.re).abs() < 1e-9 && (sig_ser - (-ser.im * w)).abs() < 1e-9, "{eps_ser} {sig_ser} vs {ser}");
+    // The series mixture is close to air (a sliver of gel across the field hardly changes it); a
+    // cell-wise mean would have given 1 + 0.2 * 79.
+    assert!(eps_ser < 1.3, "{eps_ser}");
+    // Inside and outside: untouched.
+    assert_eq!(m.edge_material(Comp::X, 10, 10, 10).unwrap(), (80.0, 0.47));
+    assert_eq!(m.edge_material(Comp::X, 18, 10, 10).unwrap(), (1.0, 0.0));
+}

@@ -68,6 +68,7 @@ validation_cases!(
     cosim_openems_lp8_b1_nrmse,
     cosim_openems_lp8_b1_minus_ratio,
     cosim_openems_lp8_b1_per_sqrt_w,
+    cosim_openems_lp8_port_impedance,
     cosim_openems_lp8_tuned_capacitance,
     sar_avg_vs_bruteforce,
     sar_uniform_block,

@@ -12,7 +12,9 @@
 //! The phantom is rasterised with volume-fraction material averaging: a cell that the phantom fills
 //! by a fraction `f` gets `eps_r = 1 + f (eps_gel - 1)`, `sigma = f sigma_gel`, `rho = f rho_gel`
 //! (fraction from 6 x 6 x 6 sub-samples per cell, rounded to 1/200), so a sub-cell shift of the phantom
-//! changes the fields smoothly instead of in whole-cell jumps.
+//! changes the fields smoothly instead of in whole-cell jumps; the E edges along its outline mix gel
+//! and background by the outline's orientation (in parallel along it, in series across it:
+//! [`PhantomConfig::rasterise_subcell`]).
 //!
 //! Cache: the basis is stored in an HDF5 file named by a 64-bit FNV-1a hash of everything that
 //! determines it (the parsed coil and phantom definitions, phantom offset, cell size and mesh options,
@@ -34,7 +36,7 @@ use crate::coil::run::{run_mesh, DriveModel, SimulateOptions};
 use crate::coil::{b1_plus, CoilConfig, PhantomConfig};
 use crate::error::{Error, Result};
 use crate::fdtd::{FieldKind, ProgressFn, YeeVector};
-use crate::grid::{GridPlacement, Material, RegularField, Shape};
+use crate::grid::{GridPlacement, RegularField};
 
 /// Per-cell materials of the coarse FDTD grid (cell centres), over the field box.
 #[derive(Clone, Debug)]
@@ -223,86 +225,14 @@ impl PhantomAdjustment {
     }
 }
 
-/// Replaces the phantom's whole-cell rasterisation by volume-fraction averaging (see the module
-/// documentation). Only cells holding the background (index 0) or the phantom material are changed.
-pub fn subcell_phantom(mesh: &mut BirdcageMesh, phantom: &PhantomConfig) -> Result<()> {
-    let Some(pm) = mesh.phantom_material else {
-        return Ok(());
-    };
-    let shape: Shape = phantom.shape();
-    let gel = phantom.em_material();
-    let bg = mesh.model.materials()[0].clone();
-    let g = mesh.model.grid.clone();
-    let d = g
-        .uniform_spacing()
-        .ok_or_else(|| Error::Other("sub-cell phantom: non-uniform grid".into()))?;
-    let c = phantom.centre_m();
-    let half = phantom.bounding_half_m();
-    let n = g.dims();
-    let range = |a: usize| {
-        let lo = g.axes[a].cell_of(c[a] - half[a] - d[a]).unwrap_or(0);
-        let hi = g.axes[a].cell_of(c[a] + half[a] + d[a]).unwrap_or(n[a] - 1);
-        lo..=hi
-    };
-    const S: usize = 6;
-    // Fraction levels. An edge averages its four cells, and the mixtures are linear in the
-    // fraction, so an edge's material is the mixture at the mean: 4 LEVELS + 1 values at most. A
-    // square phantom has few distinct fractions; a rotated or curved one (cylinder, sphere: every
-    // fraction somewhere on its outline, more when an offset breaks its symmetry) has all of them,
-    // and the operator's table holds 255 edge materials: 48 levels then (fraction steps of 1/48).
-    let curved = !matches!(phantom.shape, crate::coil::PhantomShape::Box);
-    let levels: f64 = if phantom.rotation().is_some() || curved { 48.0 } else { 200.0 };
-    let mut mixed: std::collections::HashMap<u32, u8> = std::collections::HashMap::new();
-    for i in range(0) {
-        for j in range(1) {
-            for k in range(2) {
-                let m = mesh.model.cell_material(i, j, k);
-                if m != 0 && m != pm {
-                    continue;
-                }
-                let o = g.node_pos(i, j, k);
-                let mut inside = 0usize;
-                for a in 0..S {
-                    for b in 0..S {
-                        for e in 0..S {
-                            let p = [
-                                o[0] + (a as f64 + 0.5) / S as f64 * d[0],
-                                o[1] + (b as f64 + 0.5) / S as f64 * d[1],
-                                o[2] + (e as f64 + 0.5) / S as f64 * d[2],
-                            ];
-                            if shape.contains(p) {
-                                inside += 1;
-                            }
-                        }
-                    }
-                }
-                let level = ((inside as f64 / (S * S * S) as f64) * levels).round() as u32;
-                let mat = if level == 0 {
-                    0
-                } else if level as f64 >= levels {
-                    pm
-                } else {
-                    match mixed.get(&level) {
-                        Some(&m) => m,
-                        None => {
-                            let f = level as f64 / levels;
-                            let mix = Material::dielectric(
-                                &format!("{}_fraction_{level:03}", gel.name),
-                                bg.eps_r + f * (gel.eps_r - bg.eps_r),
-                                bg.sigma_s_per_m + f * (gel.sigma_s_per_m - bg.sigma_s_per_m),
-                                bg.density_kg_per_m3 + f * (gel.density_kg_per_m3 - bg.density_kg_per_m3),
-                            );
-                            let idx = mesh.model.add_material(mix)?;
-                            mixed.insert(level, idx);
-                            idx
-                        }
-                    }
-                };
-                mesh.model.set_cell(i, j, k, mat);
-            }
-        }
+/// Replaces the phantom's whole-cell rasterisation by volume-fraction averaging
+/// ([`PhantomConfig::rasterise_subcell`]; see the module documentation), the outline's E edges
+/// mixed for `freq_hz` by their orientation.
+pub fn subcell_phantom(mesh: &mut BirdcageMesh, phantom: &PhantomConfig, freq_hz: f64) -> Result<()> {
+    match mesh.phantom_material {
+        Some(pm) => phantom.rasterise_subcell(&mut mesh.model, pm, freq_hz),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The mesh of a basis request (phantom shifted and sub-cell averaged).
@@ -314,7 +244,7 @@ pub fn basis_mesh(req: &BasisRequest) -> Result<BirdcageMesh> {
     mopt.cover_m = req.phantom.map(|p| fdtd_model::cover_around(p, mopt.cell_m));
     let mut mesh = fdtd_model::mesh(req.coil, ph.as_ref(), ModelKind::Ideal, &mopt)?;
     if let Some(p) = &ph {
-        subcell_phantom(&mut mesh, p)?;
+        subcell_phantom(&mut mesh, p, req.coil.freq_hz)?;
     }
     Ok(mesh)
 }
@@ -408,7 +338,7 @@ pub fn compute_cosim_basis(req: &BasisRequest, mut progress: Option<&mut dyn FnM
     let kind = ModelKind::Resonant(fdtd_model::Gaps::for_type(coil.coil_type));
     let mut mesh = fdtd_model::mesh(coil, ph.as_ref(), kind, &req.opt.mesh)?;
     if let Some(p) = &ph {
-        subcell_phantom(&mut mesh, p)?;
+        subcell_phantom(&mut mesh, p, req.coil.freq_hz)?;
     }
     let ports = cosim::cosim_ports(coil, &mut mesh)?;
     let freq = req.opt.freq_hz.unwrap_or(coil.freq_hz);
