@@ -169,7 +169,8 @@ struct BasisSource<'a> {
     coil: &'a CoilConfig,
     sim: &'a SimulateOptions,
     cache: Option<&'a Path>,
-    /// FDTD runs made (2 per basis computed) and bases loaded from the cache.
+    /// FDTD runs made (2 per ideal basis computed, the port runs of a co-simulation basis) and
+    /// bases loaded from the cache.
     runs: usize,
     cached: usize,
 }
@@ -193,7 +194,8 @@ impl BasisSource<'_> {
         let (b, o) = cached_basis(&req, self.cache, None)?;
         match o {
             CacheOutcome::Hit(_) => self.cached += 1,
-            _ => self.runs += 2,
+            // The ideal model's basis is 2 runs; the co-simulation's says how many port runs it made.
+            _ => self.runs += b.circuit.as_ref().and_then(|c| c["port_fdtd_runs"].as_u64()).map_or(2, |r| r as usize),
         }
         Ok::<Basis, Error>(b)
     }
