@@ -494,6 +494,10 @@ pub fn compute_port_basis(
     let mut h = combine(&fh);
     if n > n0 {
         kron_shorts(n0, i0, &mut z, &mut h_iso, &mut e, &mut h)?;
+        // A short's run that did not decay spoils every port's result.
+        if runs_converged[n0..].iter().any(|c| !c) {
+            runs_converged.iter_mut().for_each(|c| *c = false);
+        }
         run_steps.truncate(n0);
         runs_converged.truncate(n0);
     }
