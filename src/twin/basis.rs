@@ -558,6 +558,8 @@ fn cosim_basis(req: &BasisRequest, cache: Option<&Path>, mut progress: Option<&m
         "capacitance_f": &circ.capacitance_f,
         "feeds": feeds,
         "port_run_steps": pb.run_steps,
+        "port_fdtd_runs": pb.fdtd_runs,
+        "port_mirror_axes": pb.mirror_axes,
         "port_runs_s": pb.seconds,
         "fdtd_runs_made": runs_made,
         "band_hz": [pb.band_hz[0], pb.band_hz[pb.band_hz.len() - 1]],
