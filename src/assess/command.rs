@@ -57,12 +57,12 @@ const DEMO_FILES: &[(&str, &[u8])] = &[
         include_bytes!("../../phantoms/implants/insulated_wire_200mm.toml"),
     ),
     (
-        "phantoms/measured/astm_1p5t_b1plus.nii.gz",
-        include_bytes!("../../phantoms/measured/astm_1p5t_b1plus.nii.gz"),
+        "phantoms/measured/astm_1p5t_b1plus_cosim.nii.gz",
+        include_bytes!("../../phantoms/measured/astm_1p5t_b1plus_cosim.nii.gz"),
     ),
     (
-        "phantoms/measured/astm_1p5t_b1plus.json",
-        include_bytes!("../../phantoms/measured/astm_1p5t_b1plus.json"),
+        "phantoms/measured/astm_1p5t_b1plus_cosim.json",
+        include_bytes!("../../phantoms/measured/astm_1p5t_b1plus_cosim.json"),
     ),
     ("reports/demo.toml", include_bytes!("../../reports/demo.toml")),
 ];

@@ -19,6 +19,7 @@ use crate::implant::Implant;
 use crate::report::recipe::{ImplantPlacement, Orientation};
 use crate::report::keys::HotSpot as HotSpotKey;
 use crate::report::sections::implant::{ElectrodeFacts, HotSpotFacts, ImplantFacts, ImplantFigures, ImplantParameters, ProbeFacts};
+use crate::report::sections::placement::ImplantPlacementFacts;
 
 /// The datasets of one implant in `fields.h5` (`implant<n>/…`, on the local grid's cell centres).
 pub(super) const DATASETS: [&str; 5] = ["sar_point", "sar_1g", "sar_10g", "temperature_rise", "e_abs"];
@@ -26,6 +27,8 @@ pub(super) const DATASETS: [&str; 5] = ["sar_point", "sar_1g", "sar_10g", "tempe
 /// What the stages gave for one implant.
 pub(super) struct ImplantOutcome {
     pub facts: ImplantFacts,
+    /// Where it was placed (phantom and coil frame).
+    pub placement: ImplantPlacementFacts,
     pub figures: ImplantFigures,
     /// Largest CEM43 at the probes (minutes).
     pub cem43_min: f64,
@@ -112,8 +115,14 @@ pub(super) fn run(
     facts.hot_spots = hot_spots(&twin.phantom, &lf, &dose);
     let cem43_min = dose.thermal[0].probes.iter().map(|p| p.cem43_min).fold(0.0, f64::max);
     let figures = outputs(st, n, spec, twin, norm, &placed, &lf, &dose, t_init, h5)?;
+    let placement = ImplantPlacementFacts {
+        n,
+        position_m: spec.position_m,
+        origin_coil_m: crate::implant::placement::origin_in_coil_frame(&twin.phantom, spec.position_m),
+    };
     Ok(ImplantOutcome {
         facts,
+        placement,
         figures,
         cem43_min,
     })

@@ -185,7 +185,10 @@ pub fn assess(recipe: &Recipe, opt: &AssessOptions, log: &mut dyn FnMut(&str)) -
         sections::twin::TwinFacts::Loaded { dir, .. } => *dir = recipe.display_path(dir).into(),
         _ => {}
     }
-    let twin_section = sections::twin::section(&mut report, &twin.facts);
+    let mut twin_section = sections::twin::section(&mut report, &twin.facts);
+    if let Some(p) = &twin.placement {
+        twin_section = sections::placement::extend_twin_section(twin_section, &mut report, p);
+    }
     st.percent = 35.0;
     st.log("normalisation");
     let norm = normalise::run(recipe, &twin)?;
@@ -205,6 +208,7 @@ pub fn assess(recipe: &Recipe, opt: &AssessOptions, log: &mut dyn FnMut(&str)) -
         st.percent = 40.0 + i as f64 * st.implant_span;
         let r = implant::run(&mut st, i + 1, spec, &twin, &norm.normalisation, &h5)?;
         let section = sections::implant::section(&mut report, &r.facts, &r.figures);
+        let section = sections::placement::extend_implant_section(section, &mut report, &r.placement);
         report.sections.push(section);
         for (w, v) in worst.iter_mut().zip(r.criteria_values()) {
             *w = w.max(v);

@@ -26,19 +26,20 @@ pub(super) struct Normalised {
     pub facts: NormalisationFacts,
 }
 
-/// The twin's E at its cell centres with the materials there: the coarse-grid SAR input.
+/// The twin's dissipation at its cell centres (each E edge's loss shared by the cells around it in
+/// proportion to their mass: [`crate::twin::TwinFields::power_density`]) with the densities there:
+/// the coarse-grid SAR input.
 fn twin_sar_input(tw: &TwinFields) -> Result<SarInput> {
-    let (g, e) = tw.e.at_centres()?;
-    let mut sigma = Array3::<f32>::zeros(g.dims);
+    let g = tw.e.centre_grid()?;
     let mut rho = Array3::<f32>::zeros(g.dims);
-    for ((i, j, k), s) in sigma.indexed_iter_mut() {
-        if let Some((sg, _, d)) = tw.material_at(g.position(i, j, k)) {
-            *s = sg as f32;
-            rho[[i, j, k]] = d as f32;
+    for ((i, j, k), r) in rho.indexed_iter_mut() {
+        if let Some((_, _, d)) = tw.material_at(g.position(i, j, k)) {
+            *r = d as f32;
         }
     }
+    let p = tw.power_density(&g, &rho)?;
     let vg = VoxelGrid::new(g.spacing_m)?.with_origin([0, 1, 2].map(|a| g.origin_m[a] - 0.5 * g.spacing_m[a]));
-    SarInput::from_phasors("coil twin fields", [&e[0], &e[1], &e[2]], &sigma, rho, vg)
+    SarInput::from_power_density("coil twin fields", p, rho, vg)
 }
 
 /// Normalises the twin's fields to the recipe's target.

@@ -12,6 +12,7 @@ use crate::b1::Placement as MapPlacement;
 use crate::coil::{CoilConfig, PhantomConfig};
 use crate::error::{Error, Result};
 use crate::report::recipe::TwinSource;
+use crate::report::sections::placement::PhantomPlacementFacts;
 use crate::report::sections::twin::{CalibrationFacts, ModelFacts, TwinFacts};
 use crate::twin::TwinFields;
 
@@ -22,11 +23,15 @@ pub(super) struct CoilTwin {
     pub phantom: PhantomConfig,
     /// What the report says about it.
     pub facts: TwinFacts,
+    /// The phantom placement of the fields relative to the phantom file, when a fit found it (a
+    /// calibration here, or the twin directory's); `phantom` holds it.
+    pub placement: Option<PhantomPlacementFacts>,
 }
 
-fn sim_options(cell_m: f64) -> crate::coil::run::SimulateOptions {
+fn sim_options(cell_m: f64, model: crate::coil::run::DriveModel) -> crate::coil::run::SimulateOptions {
     let mut o = crate::coil::run::SimulateOptions::default();
     o.mesh.cell_m = cell_m;
+    o.model = model;
     o
 }
 
@@ -35,11 +40,22 @@ pub(super) fn run(st: &mut Stage) -> Result<CoilTwin> {
     match &st.recipe.twin {
         TwinSource::Dir(d) => {
             st.log("loading the twin");
-            let crate::twin::LoadedTwin { fields, phantom, nrmse } = crate::twin::load_twin_dir(d)?;
+            let crate::twin::LoadedTwin {
+                fields,
+                phantom,
+                nrmse,
+                adjustment,
+            } = crate::twin::load_twin_dir(d)?;
+            let placement = PhantomPlacementFacts {
+                offset_m: adjustment.offset_m.unwrap_or([0.0; 3]),
+                rotation_deg: adjustment.rotation_deg.unwrap_or([0.0; 3]),
+                source: format!("from the twin directory {}", d.display()),
+            };
             Ok(CoilTwin {
                 fields,
                 phantom,
                 facts: TwinFacts::Loaded { dir: d.clone(), nrmse },
+                placement: Some(placement),
             })
         }
         TwinSource::Model {
@@ -48,6 +64,7 @@ pub(super) fn run(st: &mut Stage) -> Result<CoilTwin> {
             measured,
             map_options,
             cell_m,
+            model: drive_model,
             fit_offset,
             fit_rotation,
             fit_gel,
@@ -59,6 +76,7 @@ pub(super) fn run(st: &mut Stage) -> Result<CoilTwin> {
                 phantom_name: p.name.clone(),
                 cell_m: cell_m.unwrap_or(st.opt.coarse_cell_m),
                 freq_hz: c.freq_hz,
+                model: *drive_model,
             };
             match measured {
                 Some(path) => {
@@ -72,13 +90,17 @@ pub(super) fn run(st: &mut Stage) -> Result<CoilTwin> {
                     calibrated(st, c, p, model, &to)
                 }
                 None => {
-                    st.log("twin: basis runs (ideal quadrature drive)");
-                    let sim = sim_options(model.cell_m);
+                    st.log(match model.model {
+                        crate::coil::run::DriveModel::Ideal => "twin: basis runs (ideal quadrature drive)",
+                        crate::coil::run::DriveModel::Cosim => "twin: co-simulation port runs (nominal quadrature drive)",
+                    });
+                    let sim = sim_options(model.cell_m, model.model);
                     let fields = crate::twin::ideal_drive_fields(&c, &p, &sim, st.opt.cache_dir.as_deref())?;
                     Ok(CoilTwin {
                         fields,
                         phantom: p,
                         facts: TwinFacts::Ideal(model),
+                        placement: None,
                     })
                 }
             }
@@ -107,7 +129,7 @@ struct MapFit<'a> {
 /// gel when asked for.
 fn calibrated(st: &mut Stage, c: CoilConfig, p: PhantomConfig, model: ModelFacts, to: &MapFit) -> Result<CoilTwin> {
     let mpath = to.path;
-    let sim = sim_options(model.cell_m);
+    let sim = sim_options(model.cell_m, model.model);
     let t0 = Instant::now();
     let crate::b1::MeasuredMap { map, stored_as, info } = crate::b1::read_measured(mpath, to.options)?;
     let scanner = crate::b1::read::info_summary(&info);
@@ -156,6 +178,15 @@ fn calibrated(st: &mut Stage, c: CoilConfig, p: PhantomConfig, model: ModelFacts
     ];
     let fields = TwinFields::from_basis(&basis, &w)?;
     let phantom = fitted_phantom(&p, &full);
+    let placement = PhantomPlacementFacts {
+        offset_m: full.final_offset_m,
+        rotation_deg: full.final_rotation_deg,
+        source: if to.offset || to.rotation {
+            "fitted to the measured map: the basis point nearest the fitted placement".into()
+        } else {
+            "the phantom file's: offset and rotation not fitted".into()
+        },
+    };
     let seconds = t0.elapsed().as_secs_f64();
     let figure = st.dir.path("twin_fit.png");
     let relative = crate::b1::read::is_relative(&map);
@@ -175,6 +206,7 @@ fn calibrated(st: &mut Stage, c: CoilConfig, p: PhantomConfig, model: ModelFacts
         fields,
         phantom,
         facts: TwinFacts::Calibrated(model, Box::new(calibration)),
+        placement: Some(placement),
     })
 }
 

@@ -49,7 +49,7 @@ pub enum BenchCommand {
     /// coil (the openEMS reference coil, coils/ref_3t_lp8.toml) with its gel cylinder (<= 5 min at
     /// 5 mm), and the fit on the cached body-coil ports for a 64 x 64 x 32 map (<= 10 s).
     Twin {
-        /// body, head or fit (repeatable); default all three.
+        /// body, head, fit or fit-caps (the capacitor fit on the cached body ports; repeatable); default all four.
         #[arg(long = "case")]
         cases: Vec<String>,
         #[arg(long, default_value_t = 10.0)]
@@ -123,6 +123,12 @@ pub fn run(what: BenchCommand) -> anyhow::Result<i32> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
+                if let Some(f) = &r.fit_caps {
+                    println!(
+                        "capacitor fit on cached ports ({} voxels, {} capacitors, basis {:.1} mm): {:.1} s with {} FDTD runs (target {:.0} s: {}); amplitude {:.4} (truth 1.05), phase {:.2} deg (truth 3)",
+                        f.voxels, f.capacitors, f.cell_m * 1e3, f.seconds, f.fdtd_runs, f.target_s, if f.within_target { "met" } else { "MISSED" }, f.relative_amplitude, f.relative_phase_deg
+                    );
+                }
                 for b in &r.bases {
                     if let (Some(cpu), Some([l0, l1])) = (b.cpu_s, b.load_average) {
                         println!(
@@ -136,8 +142,8 @@ pub fn run(what: BenchCommand) -> anyhow::Result<i32> {
                         );
                     }
                     println!(
-                        "{}: {} ports at {:.1} mm, port runs {:.1} s (target {:.0} s: {}), whole basis {:.1} s, longest run {} steps, {} thread(s)",
-                        b.name, b.ports, b.cell_m * 1e3, b.port_runs_s, b.target_s, if b.within_target { "met" } else { "MISSED" }, b.basis_s, b.max_port_run_steps, r.threads
+                        "{}: {} ports at {:.1} mm, port runs {:.1} s (target {:.0} s: {}), whole basis {:.1} s, {} FDTD runs, longest {} steps, {} thread(s)",
+                        b.name, b.ports, b.cell_m * 1e3, b.port_runs_s, b.target_s, if b.within_target { "met" } else { "MISSED" }, b.basis_s, b.fdtd_runs, b.max_port_run_steps, r.threads
                     );
                 }
                 if let Some(f) = &r.fit {

@@ -8,6 +8,8 @@
 //! coil frame (isocentre origin). The orientation maps the implant's `+z` axis (its length, tip at
 //! `-z` for straight kinds) onto `direction` and then turns it by `roll_deg` about that axis, or is
 //! given as intrinsic z-y-z Euler angles `euler_deg = [alpha, beta, gamma]`, R = Rz(α) Ry(β) Rz(γ).
+//! Position and orientation are in the phantom's own axes: a phantom moved (`landmark_from_isocentre_m`)
+//! or turned (`rotation_deg`), e.g. to the placement a twin fit found, carries the implant with it.
 //!
 //! ```toml
 //! position_m = [0.10, 0.0, 0.0]
@@ -265,19 +267,39 @@ impl PlacedImplant {
     }
 }
 
-/// Places `implant` in `phantom`: transforms the geometry to the coil frame and checks that every
+/// The phantom's axes in the coil frame (its rotation about its centre; the identity when square).
+fn phantom_axes(phantom: &PhantomConfig) -> Rotation {
+    phantom
+        .rotation()
+        .map_or([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], |r| r.matrix)
+}
+
+/// Where the phantom-frame point `position_m` lies in the coil frame: the phantom's centre plus the
+/// position turned by the phantom's rotation, so that a phantom moved or turned (the placement a twin
+/// fit found, say) carries the implant with it.
+pub fn origin_in_coil_frame(phantom: &PhantomConfig, position_m: [f64; 3]) -> [f64; 3] {
+    let c = phantom.centre_m();
+    let q = rotate(&phantom_axes(phantom), position_m);
+    [0, 1, 2].map(|a| c[a] + q[a])
+}
+
+/// Places `implant` in `phantom`: transforms the geometry to the coil frame (the position and the
+/// orientation are in the phantom frame, so they follow the phantom's placement: its landmark
+/// offset and its rotation) and checks that every
 /// point of its surface envelope lies in the gel at least `min_wall_distance_m` from the phantom's
 /// surface. The error names the placement source, the key `position_m` and the smallest distance
 /// found (negative: outside the gel).
 pub fn place(implant: &Implant, phantom: &PhantomConfig, placement: &Placement) -> Result<PlacedImplant> {
-    let c = phantom.centre_m();
-    let origin = [0, 1, 2].map(|a| c[a] + placement.position_m[a]);
+    let origin = origin_in_coil_frame(phantom, placement.position_m);
+    // The implant turns with the phantom: its axes in the coil frame are the phantom's rotation
+    // applied to its axes in the phantom frame.
+    let rotation = matmul(phantom_axes(phantom), placement.rotation);
     let to_world = |p: [f64; 3]| {
-        let q = rotate(&placement.rotation, p);
+        let q = rotate(&rotation, p);
         [0, 1, 2].map(|a| origin[a] + q[a])
     };
     let path_m: Vec<[f64; 3]> = implant.path_m.iter().map(|p| to_world(*p)).collect();
-    let width_axis = rotate(&placement.rotation, [1.0, 0.0, 0.0]);
+    let width_axis = rotate(&rotation, [1.0, 0.0, 0.0]);
     let mut placed = PlacedImplant {
         implant: implant.clone(),
         placement: placement.clone(),
@@ -332,5 +354,63 @@ impl Default for LocalGridOptions {
             cell_m: 1e-3,
             pad_m: 0.02,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> (Implant, PhantomConfig) {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let implant = Implant::load(&root.join("phantoms/implants/insulated_wire_100mm.toml")).unwrap();
+        let phantom = PhantomConfig::load(&root.join("phantoms/astm_f2182.toml")).unwrap();
+        (implant, phantom)
+    }
+
+    fn close(a: [f64; 3], b: [f64; 3]) -> bool {
+        (0..3).all(|k| (a[k] - b[k]).abs() < 1e-12)
+    }
+
+    /// A phantom moved (its landmark offset) carries the implant with it: every point of the placed
+    /// path moves by the same offset.
+    #[test]
+    fn a_moved_phantom_moves_the_implant() {
+        let (implant, phantom) = inputs();
+        let pl = Placement::new("test", [0.10, 0.0, 0.0], [0.0, 0.0, 1.0], 0.0).unwrap();
+        let nominal = place(&implant, &phantom, &pl).unwrap();
+        let off = [0.015, -0.004, -0.01];
+        let moved = place(&implant, &crate::twin::basis::shifted_phantom(&phantom, off), &pl).unwrap();
+        for (p, q) in nominal.path_m.iter().zip(&moved.path_m) {
+            assert!(close([p[0] + off[0], p[1] + off[1], p[2] + off[2]], *q), "{p:?} -> {q:?}");
+        }
+        assert!(close(origin_in_coil_frame(&phantom, pl.position_m), [0.10, 0.0, 0.0]));
+        assert!((nominal.wall_distance_m - moved.wall_distance_m).abs() < 1e-9);
+    }
+
+    /// A phantom turned about its centre turns the implant's position and direction with it (its
+    /// position and orientation are in the phantom's axes): 10 degrees about z takes the position
+    /// [0.1, 0, 0] to 0.1 [cos 10, sin 10, 0]; 5 degrees about y tilts a z-directed wire by 5 degrees.
+    #[test]
+    fn a_turned_phantom_turns_the_implant() {
+        let (implant, mut phantom) = inputs();
+        let pl = Placement::new("test", [0.10, 0.0, 0.0], [0.0, 0.0, 1.0], 0.0).unwrap();
+        phantom.rotation_deg = [0.0, 0.0, 10.0];
+        let t = 10f64.to_radians();
+        let o = origin_in_coil_frame(&phantom, pl.position_m);
+        assert!(close(o, [0.1 * t.cos(), 0.1 * t.sin(), 0.0]), "{o:?}");
+        let placed = place(&implant, &phantom, &pl).unwrap();
+        // The wire stays along z (a turn about z) and passes through the turned position.
+        for p in &placed.path_m {
+            assert!((p[0] - o[0]).abs() < 1e-12 && (p[1] - o[1]).abs() < 1e-12, "{p:?}");
+        }
+        // Its width axis (the implant's x) turned by 10 degrees too.
+        assert!(close(placed.width_axis, [t.cos(), t.sin(), 0.0]), "{:?}", placed.width_axis);
+        phantom.rotation_deg = [0.0, 5.0, 0.0];
+        let placed = place(&implant, &phantom, &pl).unwrap();
+        let (a, b) = (placed.path_m[0], placed.path_m[placed.path_m.len() - 1]);
+        let d = [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
+        let tilt = (d[0] / d[2]).atan().to_degrees();
+        assert!((tilt - 5.0).abs() < 1e-9, "tilt {tilt} deg");
     }
 }

@@ -217,6 +217,28 @@ impl Probe {
     }
 }
 
+/// The placement the assessment used (section text from [`super::sections::placement`]): the phantom
+/// placement of the twin's fields relative to the phantom file, `twin.fields_phantom_offset_<axis>`
+/// and `twin.fields_phantom_rotation_<axis>`, and each implant's origin in the coil frame,
+/// `implant<n>.origin_coil_<axis>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlacementUsed {
+    PhantomOffset,
+    PhantomRotation,
+    /// Of implant `n`.
+    ImplantOrigin(usize),
+}
+
+impl PlacementUsed {
+    pub fn key(self, axis: &str) -> String {
+        match self {
+            PlacementUsed::PhantomOffset => format!("twin.fields_phantom_offset_{axis}"),
+            PlacementUsed::PhantomRotation => format!("twin.fields_phantom_rotation_{axis}"),
+            PlacementUsed::ImplantOrigin(n) => format!("implant{n}.origin_coil_{axis}"),
+        }
+    }
+}
+
 /// What [`crate::report::criteria::evaluate`] adds per criterion: `criteria.<id>.<what>`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Criterion {
@@ -249,6 +271,8 @@ mod tests {
         assert_eq!(Placement::Rotation.key("z"), "twin.phantom_rotation_z");
         assert_eq!(SetupImplant::Position("x").key(0), "setup.implant0.position_x");
         assert_eq!(Criterion::Assessed.key("sar_10g"), "criteria.sar_10g.assessed");
+        assert_eq!(PlacementUsed::ImplantOrigin(2).key("y"), "implant2.origin_coil_y");
+        assert_eq!(PlacementUsed::PhantomOffset.key("x"), "twin.fields_phantom_offset_x");
         assert_eq!(setup::limit("cem43"), "setup.limit.cem43");
         assert_eq!(HotSpot::Phantom.key(1, "sar_10g_peak", "x"), "implant1.hotspot_sar_10g_peak.x");
         assert_eq!(HotSpot::Coil.key(1, "sar_10g_peak", "x"), "implant1.hotspot_sar_10g_peak.coil_x");

@@ -45,7 +45,7 @@ use crate::error::Result;
 /// it means for tissue (a gel phantom at room temperature would give a meaningless CEM43).
 pub const DEFAULT_BASELINE_TEMPERATURE_C: f64 = 37.0;
 
-const RECIPE_KEYS: &str = "title, description, [twin] (dir, coil, phantom, measured, measured_unit, measured_nominal_flip_deg, measured_scale, measured_dataset, measured_volume, measured_mask, measured_frame, measured_patient_position, measured_table_position_m, cell_m, fit_offset, fit_rotation, fit_gel), [[implants]] (file, name, position_m, direction, roll_deg, euler_deg, min_wall_distance_m), [normalisation] (whole_phantom_sar_w_per_kg | b1_plus_rms_ut | input_power_w | operating_mode), [exposure] (duration_s, baseline_temperature_c), [criteria] (temperature_rise, sar_1g, sar_10g, cem43)";
+const RECIPE_KEYS: &str = "title, description, [twin] (dir, coil, phantom, measured, measured_unit, measured_nominal_flip_deg, measured_scale, measured_dataset, measured_volume, measured_mask, measured_frame, measured_patient_position, measured_table_position_m, cell_m, model, fit_offset, fit_rotation, fit_gel), [[implants]] (file, name, position_m, direction, roll_deg, euler_deg, min_wall_distance_m), [normalisation] (whole_phantom_sar_w_per_kg | b1_plus_rms_ut | input_power_w | operating_mode), [exposure] (duration_s, baseline_temperature_c), [criteria] (temperature_rise, sar_1g, sar_10g, cem43)";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,6 +77,7 @@ struct TwinToml {
     measured_patient_position: Option<String>,
     measured_table_position_m: Option<f64>,
     cell_m: Option<f64>,
+    model: Option<String>,
     fit_offset: Option<bool>,
     fit_rotation: Option<bool>,
     fit_gel: Option<bool>,
@@ -162,6 +163,8 @@ pub enum TwinSource {
         map_options: crate::b1::MapReadOptions,
         /// Coarse grid cell (m), when given.
         cell_m: Option<f64>,
+        /// The coil model (`model`: "cosim", the default, or "ideal").
+        model: crate::coil::run::DriveModel,
         /// Also fit the phantom offset / its small rotation / the gel conductivity and permittivity
         /// (with a measured map).
         fit_offset: bool,
@@ -260,13 +263,14 @@ fn twin_source(p: &mut Problems, t: &TwinToml, base: &Path, src: &str) -> TwinSo
             if t.measured.is_some()
                 || measured_keys(t)
                 || t.cell_m.is_some()
+                || t.model.is_some()
                 || t.fit_offset.is_some()
                 || t.fit_rotation.is_some()
                 || t.fit_gel.is_some()
             {
                 p.add(
                     "twin.measured",
-                    "measured, measured_* (unit, nominal_flip_deg, scale, dataset, volume, mask), cell_m, fit_offset, fit_rotation and fit_gel belong to a coil + phantom twin, not to a twin dir",
+                    "measured, measured_* (unit, nominal_flip_deg, scale, dataset, volume, mask), cell_m, model, fit_offset, fit_rotation and fit_gel belong to a coil + phantom twin, not to a twin dir",
                     "remove them (the twin dir is already calibrated) or use coil + phantom",
                 );
             }
@@ -360,6 +364,19 @@ fn model_twin(p: &mut Problems, t: &TwinToml, base: &Path, c: &str, ph: &str, sr
             );
         }
     }
+    let model = match t.model.as_deref().map(|m| m.trim().to_ascii_lowercase()) {
+        None => crate::coil::run::DriveModel::Cosim,
+        Some(m) if m == "cosim" => crate::coil::run::DriveModel::Cosim,
+        Some(m) if m == "ideal" => crate::coil::run::DriveModel::Ideal,
+        Some(m) => {
+            p.add(
+                "twin.model",
+                format!("unknown coil model '{m}'"),
+                "use \"cosim\" (the co-simulated resonant coil, the default) or \"ideal\" (impressed uniform rung currents)",
+            );
+            crate::coil::run::DriveModel::Cosim
+        }
+    };
     TwinSource::Model {
         coil: resolve(base, c),
         phantom: resolve(base, ph),
@@ -377,6 +394,7 @@ fn model_twin(p: &mut Problems, t: &TwinToml, base: &Path, c: &str, ph: &str, sr
             names: crate::b1::OptionNames::recipe(src),
         },
         cell_m: t.cell_m,
+        model,
         fit_offset: t.fit_offset.unwrap_or(false),
         fit_rotation: t.fit_rotation.unwrap_or(false),
         fit_gel: t.fit_gel.unwrap_or(false),

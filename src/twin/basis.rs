@@ -46,6 +46,113 @@ pub struct CellMaterials {
     pub sigma_s_per_m: Array3<f32>,
     pub eps_r: Array3<f32>,
     pub density_kg_per_m3: Array3<f32>,
+    /// Conductivity of each E edge (S/m), element for element with the E components of the basis
+    /// (PEC edges 0): what the FDTD model dissipates in, edge by edge (the phantom's outline edges
+    /// carry their orientation-mixed values, unlike any cell; see [`edge_power_density`]).
+    pub edge_sigma_s_per_m: [Array3<f32>; 3],
+}
+
+/// The power density (W/m^3) at the cell centres `cells` of the loss `0.5 sigma_e |E_e|^2` of every E
+/// edge `e` (`e` and `edge_sigma` element for element), each edge's loss shared among the (up to 4)
+/// cells around it in proportion to their density (their mass: a cell holding no phantom takes no
+/// part of it). The total over the cells is the FDTD model's own dissipation in the phantom, and an
+/// outline edge that crosses the gel surface (series-mixed, near-air conductivity, near-air field)
+/// adds its small true loss, not the loss of the air-side field in the gel.
+pub fn edge_power_density(
+    e: &YeeVector,
+    edge_sigma: &[Array3<f32>; 3],
+    cells: &GridPlacement,
+    density: &Array3<f32>,
+) -> Array3<f32> {
+    let n = cells.dims;
+    let mut p = Array3::<f64>::zeros(n);
+    let rho = |c: [i64; 3]| -> f64 {
+        if (0..3).all(|a| c[a] >= 0 && (c[a] as usize) < n[a]) {
+            density[[c[0] as usize, c[1] as usize, c[2] as usize]] as f64
+        } else {
+            0.0
+        }
+    };
+    for a in 0..3 {
+        let (b, c) = ((a + 1) % 3, (a + 2) % 3);
+        let f = &e.comps[a];
+        let sg = &edge_sigma[a];
+        let dims = f.data.dim();
+        let dims = [dims.0, dims.1, dims.2];
+        // Each edge of component a at cell-centre coordinates: along a on the centres, along b
+        // and c half a cell off them (the corners of the cells' faces).
+        for i in 0..dims[0] {
+            for j in 0..dims[1] {
+                for k in 0..dims[2] {
+                    let q = [i, j, k];
+                    let s = sg[q] as f64;
+                    if s == 0.0 {
+                        continue;
+                    }
+                    let pos = [0, 1, 2].map(|x| f.origin_m[x] + q[x] as f64 * f.spacing_m[x]);
+                    // Cell index of the centre along a; the lower of the two cells along b, c.
+                    let u = [0, 1, 2].map(|x| (pos[x] - cells.origin_m[x]) / cells.spacing_m[x]);
+                    let mut base = [0i64; 3];
+                    base[a] = u[a].round() as i64;
+                    base[b] = (u[b] - 0.5).round() as i64;
+                    base[c] = (u[c] - 0.5).round() as i64;
+                    let mut around = [[0i64; 3]; 4];
+                    let mut w = [0.0f64; 4];
+                    let mut total = 0.0;
+                    for (m, (db, dc)) in [(0, 0), (1, 0), (0, 1), (1, 1)].into_iter().enumerate() {
+                        let mut cc = base;
+                        cc[b] += db;
+                        cc[c] += dc;
+                        around[m] = cc;
+                        w[m] = rho(cc);
+                        total += w[m];
+                    }
+                    if total <= 0.0 {
+                        continue;
+                    }
+                    let z = f.data[q];
+                    let loss = 0.5 * s * (z.re as f64 * z.re as f64 + z.im as f64 * z.im as f64);
+                    for m in 0..4 {
+                        if w[m] > 0.0 {
+                            let cc = around[m];
+                            p[[cc[0] as usize, cc[1] as usize, cc[2] as usize]] += loss * w[m] / total;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    p.mapv(|v| v as f32)
+}
+
+/// The conductivity of each E edge of `mesh` at the elements of `e`'s components (PEC: 0).
+fn edge_sigma(mesh: &BirdcageMesh, e: &YeeVector) -> [Array3<f32>; 3] {
+    let g = &mesh.model.grid;
+    let n = g.dims();
+    let o = g.node_pos(0, 0, 0);
+    let d = g.uniform_spacing().unwrap_or([1.0; 3]);
+    [0, 1, 2].map(|a| {
+        let f = &e.comps[a];
+        let mut out = Array3::<f32>::zeros(f.data.dim());
+        for ((i, j, k), v) in out.indexed_iter_mut() {
+            let q = [i, j, k];
+            let node = [0, 1, 2].map(|x| {
+                let pos = f.origin_m[x] + q[x] as f64 * f.spacing_m[x];
+                let u = (pos - o[x]) / d[x] - if x == a { 0.5 } else { 0.0 };
+                u.round() as i64
+            });
+            let mut lim = [n[0] + 1, n[1] + 1, n[2] + 1];
+            lim[a] -= 1;
+            if (0..3).any(|x| node[x] < 0 || node[x] as usize >= lim[x]) {
+                continue;
+            }
+            let comp = crate::grid::Comp::from_index(a);
+            if let Some((_, s)) = mesh.model.edge_material(comp, node[0] as usize, node[1] as usize, node[2] as usize) {
+                *v = s as f32;
+            }
+        }
+        out
+    })
 }
 
 /// Fields of each basis drive pattern, for unit weight (1 A peak rung current amplitude).
@@ -111,6 +218,7 @@ pub enum CacheOutcome {
 }
 
 const FORMAT: &str = "rftwin-twin-basis-v2";
+const PORT_FORMAT: &str = "rftwin-port-basis-v1";
 
 /// Hash of the source of the modules that compute a basis (`grid`, `fdtd`, `coil`, `b1`, `twin`,
 /// `error`) and of `Cargo.lock`, from the build script: part of every cache key.
@@ -163,6 +271,17 @@ impl BasisRequest<'_> {
     /// The cache file name for this request.
     pub fn cache_file(&self) -> String {
         format!("basis-{:016x}.h5", fnv1a64(self.key().as_bytes()))
+    }
+
+    /// The key of the co-simulation's port basis (Z(f) and the fields per port): the port key under
+    /// its own format name.
+    pub fn port_cache_key(&self) -> String {
+        format!("{PORT_FORMAT}; {}", self.port_key())
+    }
+
+    /// The cache file name of the co-simulation's port basis for this request.
+    pub fn port_cache_file(&self) -> String {
+        format!("ports-{:016x}.h5", fnv1a64(self.port_cache_key().as_bytes()))
     }
 }
 
@@ -250,7 +369,7 @@ pub fn basis_mesh(req: &BasisRequest) -> Result<BirdcageMesh> {
 }
 
 /// Per-cell materials of the cells of `mesh` whose centres lie inside the box of `e` (the E field box).
-fn cell_materials(mesh: &BirdcageMesh) -> CellMaterials {
+fn cell_materials(mesh: &BirdcageMesh, e: &YeeVector) -> CellMaterials {
     let g = &mesh.model.grid;
     let d = g.uniform_spacing().unwrap_or([0.0; 3]);
     let r = &mesh.interior;
@@ -278,15 +397,22 @@ fn cell_materials(mesh: &BirdcageMesh) -> CellMaterials {
         sigma_s_per_m: sigma,
         eps_r: eps,
         density_kg_per_m3: rho,
+        edge_sigma_s_per_m: edge_sigma(mesh, e),
     }
 }
 
 /// Runs the two basis patterns (no cache): of the ideal drive, or of the co-simulated coil's two
 /// feeds (see [`compute_cosim_basis`]).
 pub fn compute_basis_request(req: &BasisRequest, progress: Option<&mut dyn FnMut(usize)>) -> Result<Basis> {
+    compute_basis_in(req, None, progress)
+}
+
+/// [`compute_basis_request`] with the cache directory `cache` for the co-simulation's port basis
+/// (read from it when there, stored in it when computed).
+fn compute_basis_in(req: &BasisRequest, cache: Option<&Path>, progress: Option<&mut dyn FnMut(usize)>) -> Result<Basis> {
     match req.opt.model {
         DriveModel::Ideal => compute_ideal_basis(req, progress),
-        DriveModel::Cosim => compute_cosim_basis(req, progress),
+        DriveModel::Cosim => cosim_basis(req, cache, progress),
     }
 }
 
@@ -323,7 +449,13 @@ pub fn forget_port_bases() {
     }
 }
 
-pub fn compute_cosim_basis(req: &BasisRequest, mut progress: Option<&mut dyn FnMut(usize)>) -> Result<Basis> {
+pub fn compute_cosim_basis(req: &BasisRequest, progress: Option<&mut dyn FnMut(usize)>) -> Result<Basis> {
+    cosim_basis(req, None, progress)
+}
+
+/// The co-simulation basis, its port basis kept in memory, read from `cache` or computed (and then
+/// stored in `cache`).
+fn cosim_basis(req: &BasisRequest, cache: Option<&Path>, mut progress: Option<&mut dyn FnMut(usize)>) -> Result<Basis> {
     use crate::coil::cosim;
     let coil = req.coil;
     if coil.ports.len() != 2 {
@@ -347,11 +479,11 @@ pub fn compute_cosim_basis(req: &BasisRequest, mut progress: Option<&mut dyn FnM
             p(k);
         }
     };
-    let port_key = req.port_key();
-    let kept = kept_port_basis(&port_key);
-    let pb = match kept {
-        Some(pb) => pb,
-        None => {
+    // FDTD runs this call makes (none when the port basis was kept or cached).
+    let mut runs_made = 0usize;
+    let pb = match stored_port_basis(req, cache) {
+        Some(pb) if pb.ports.len() == ports.len() && pb.ports.iter().zip(&ports).all(|(a, b)| a.edge == b.edge) => pb,
+        _ => {
             let pb = std::sync::Arc::new(cosim::compute_port_basis(
                 &mesh,
                 &ports,
@@ -359,8 +491,19 @@ pub fn compute_cosim_basis(req: &BasisRequest, mut progress: Option<&mut dyn FnM
                 &req.opt.port_runs,
                 Some(&mut report),
             )?);
+            runs_made = pb.fdtd_runs;
             if req.opt.keep_port_basis {
-                keep_port_basis(&port_key, pb.clone());
+                keep_port_basis(&req.port_key(), pb.clone());
+            }
+            if let Some(dir) = cache {
+                // The circuit fit (`--fit-caps`) reads it back; a failed store only costs a rerun.
+                let path = dir.join(req.port_cache_file());
+                if let Err(e) = std::fs::create_dir_all(dir)
+                    .map_err(|err| Error::io(dir, err))
+                    .and_then(|_| write_port_basis(&path, &req.port_cache_key(), &pb))
+                {
+                    crate::resources::warn(format!("the port basis was not cached: {e}"));
+                }
             }
             pb
         }
@@ -415,10 +558,14 @@ pub fn compute_cosim_basis(req: &BasisRequest, mut progress: Option<&mut dyn FnM
         "capacitance_f": &circ.capacitance_f,
         "feeds": feeds,
         "port_run_steps": pb.run_steps,
+        "port_fdtd_runs": pb.fdtd_runs,
+        "port_mirror_axes": pb.mirror_axes,
         "port_runs_s": pb.seconds,
+        "fdtd_runs_made": runs_made,
         "band_hz": [pb.band_hz[0], pb.band_hz[pb.band_hz.len() - 1]],
         "pattern_emf": "pattern 1: feed 1 EMF 1 V at its phase; pattern 2: feed 2 EMF 1 V at its phase + 90 deg (nominal drive = weights (1, -i))",
     });
+    let materials = cell_materials(&mesh, &e[0]);
     Ok(Basis {
         names: vec!["feed1".into(), "feed2".into()],
         fields,
@@ -427,7 +574,7 @@ pub fn compute_cosim_basis(req: &BasisRequest, mut progress: Option<&mut dyn FnM
         e,
         h,
         lumped_vi: lumped,
-        materials: cell_materials(&mesh),
+        materials,
         cell_m: req.opt.mesh.cell_m,
         circuit: Some(circuit),
     })
@@ -485,6 +632,7 @@ fn compute_ideal_basis(req: &BasisRequest, mut progress: Option<&mut dyn FnMut(u
         e.push(ev);
         h.push(hv);
     }
+    let materials = cell_materials(&mesh, &e[0]);
     Ok(Basis {
         names: vec!["cos".into(), "sin".into()],
         fields,
@@ -493,7 +641,7 @@ fn compute_ideal_basis(req: &BasisRequest, mut progress: Option<&mut dyn FnMut(u
         e,
         h,
         lumped_vi: lumped,
-        materials: cell_materials(&mesh),
+        materials,
         cell_m: req.opt.mesh.cell_m,
         circuit: None,
     })
@@ -518,7 +666,7 @@ pub fn cached_basis(
             Err(e) => replaced = Some(e.to_string()),
         }
     }
-    let basis = compute_basis_request(req, progress)?;
+    let basis = compute_basis_in(req, Some(dir), progress)?;
     let stored = std::fs::create_dir_all(dir)
         .map_err(|err| Error::Io {
             path: dir.display().to_string(),
@@ -560,7 +708,7 @@ fn checksum(b: &Basis) -> u64 {
     }
     let m = &b.materials;
     m.grid.origin_m.iter().chain(&m.grid.spacing_m).for_each(|v| put(*v));
-    for a in [&m.sigma_s_per_m, &m.eps_r, &m.density_kg_per_m3] {
+    for a in [&m.sigma_s_per_m, &m.eps_r, &m.density_kg_per_m3].into_iter().chain(m.edge_sigma_s_per_m.iter()) {
         a.iter().for_each(|x| put(*x as f64));
     }
     bytes.extend_from_slice(b.names.join("\n").as_bytes());
@@ -638,6 +786,9 @@ pub fn write_basis(path: &Path, key: &str, b: &Basis) -> Result<()> {
         g.new_dataset_builder()
             .with_data(&m.density_kg_per_m3)
             .create("density_kg_per_m3")?;
+        for (a, name) in ["edge_sigma_x", "edge_sigma_y", "edge_sigma_z"].iter().enumerate() {
+            g.new_dataset_builder().with_data(&m.edge_sigma_s_per_m[a]).create(*name)?;
+        }
         g.new_dataset_builder()
             .with_data(&Array1::from(
                 m.grid
@@ -717,6 +868,16 @@ pub fn read_basis(path: &Path, key: &str) -> Result<Basis> {
         if os.len() != 6 || eps.dim() != sigma.dim() || rho.dim() != sigma.dim() {
             return Err("bad materials".into());
         }
+        let mut edge_sigma = Vec::new();
+        for name in ["edge_sigma_x", "edge_sigma_y", "edge_sigma_z"] {
+            edge_sigma.push(g.dataset(name)?.read::<f32, ndarray::Ix3>()?);
+        }
+        let [esx, esy, esz]: [Array3<f32>; 3] = edge_sigma.try_into().map_err(|_| "bad edge materials")?;
+        if let Some(e0) = e.first() {
+            if [&esx, &esy, &esz].iter().zip(&e0.comps).any(|(s, c)| s.dim() != c.data.dim()) {
+                return Err("edge materials do not match the E components".into());
+            }
+        }
         let (a, b, c) = sigma.dim();
         let materials = CellMaterials {
             grid: GridPlacement {
@@ -727,6 +888,7 @@ pub fn read_basis(path: &Path, key: &str) -> Result<Basis> {
             sigma_s_per_m: sigma,
             eps_r: eps,
             density_kg_per_m3: rho,
+            edge_sigma_s_per_m: [esx, esy, esz],
         };
         Ok((
             Basis {
@@ -753,4 +915,307 @@ pub fn read_basis(path: &Path, key: &str) -> Result<Basis> {
         return Err(h5e(path, "checksum mismatch (corrupted)"));
     }
     Ok(b)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The co-simulation's port basis on disk (`ports-<hash>.h5` beside the bases): the impedance
+// matrix over the band, the isocentre H per port over the band and E, H per unit port current at
+// Larmor, so that `twin fit --fit-caps` (circuit algebra on the ports) needs no FDTD run when the
+// ports are cached. Same rules as the basis files: the full key text is stored and compared, a
+// checksum covers every number, and a file that fails either is recomputed, never trusted.
+// ---------------------------------------------------------------------------------------------
+
+/// The port basis of `req`: the one this process kept in memory, else the cached file in `cache`
+/// (kept in memory afterwards when `req.opt.keep_port_basis`); None when neither has it (a file
+/// that cannot be used is reported on stderr and recomputed by the caller).
+pub fn stored_port_basis(req: &BasisRequest, cache: Option<&Path>) -> Option<std::sync::Arc<crate::coil::cosim::PortBasis>> {
+    let port_key = req.port_key();
+    if let Some(pb) = kept_port_basis(&port_key) {
+        return Some(pb);
+    }
+    let path = cache?.join(req.port_cache_file());
+    if !path.exists() {
+        return None;
+    }
+    match read_port_basis(&path, &req.port_cache_key()) {
+        Ok(pb) => {
+            let pb = std::sync::Arc::new(pb);
+            if req.opt.keep_port_basis {
+                keep_port_basis(&port_key, pb.clone());
+            }
+            Some(pb)
+        }
+        Err(e) => {
+            crate::resources::warn(format!("{e}: the port runs are made again"));
+            None
+        }
+    }
+}
+
+/// The port basis of `req` from memory or the cache (see [`stored_port_basis`]), else computed by
+/// the port runs (and stored in `cache` when given); with the FDTD runs that made (0 when stored).
+/// It stays in this process's memory until [`forget_port_bases`].
+pub fn port_basis(req: &BasisRequest, cache: Option<&Path>) -> Result<(std::sync::Arc<crate::coil::cosim::PortBasis>, usize)> {
+    let mut opt = req.opt.clone();
+    opt.keep_port_basis = true;
+    let req = BasisRequest { opt: &opt, ..req.clone() };
+    if let Some(pb) = stored_port_basis(&req, cache) {
+        return Ok((pb, 0));
+    }
+    cosim_basis(&req, cache, None)?;
+    let pb = kept_port_basis(&req.port_key())
+        .ok_or_else(|| Error::Other("co-simulation: the port basis was not kept".into()))?;
+    let runs = pb.fdtd_runs;
+    Ok((pb, runs))
+}
+
+/// FNV-1a over a stream of numbers (no copy of the data).
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        for x in b {
+            self.0 ^= *x as u64;
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    fn f64(&mut self, x: f64) {
+        self.bytes(&x.to_le_bytes());
+    }
+    fn c64(&mut self, z: Complex64) {
+        self.f64(z.re);
+        self.f64(z.im);
+    }
+    fn field(&mut self, f: &RegularField<Complex32>) {
+        f.origin_m.iter().chain(&f.spacing_m).for_each(|v| self.f64(*v));
+        for z in f.data.iter() {
+            self.bytes(&z.re.to_le_bytes());
+            self.bytes(&z.im.to_le_bytes());
+        }
+    }
+}
+
+/// The numbers that describe each port: edge (component, node), orientation, capacitor site
+/// (kind -1 none, 0 rung, 1 ring; index; ring index) and feed (-1 none).
+fn port_table(pb: &crate::coil::cosim::PortBasis) -> (Array2<u64>, Array1<f64>, Array2<i64>, Array1<i64>) {
+    use crate::coil::cosim::CapSite;
+    let n = pb.n();
+    let edges = Array2::from_shape_fn((n, 4), |(k, q)| {
+        let (c, node) = pb.ports[k].edge;
+        (if q == 0 { c } else { node[q - 1] }) as u64
+    });
+    let orient = Array1::from_iter(pb.ports.iter().map(|p| p.orient));
+    let caps = Array2::from_shape_fn((n, 3), |(k, q)| match (pb.ports[k].capacitor, q) {
+        (None, 0) => -1,
+        (None, _) => 0,
+        (Some(CapSite::Rung(_)), 0) => 0,
+        (Some(CapSite::Rung(j)), 1) => j as i64,
+        (Some(CapSite::Rung(_)), _) => 0,
+        (Some(CapSite::Ring(..)), 0) => 1,
+        (Some(CapSite::Ring(_, j)), 1) => j as i64,
+        (Some(CapSite::Ring(r, _)), _) => r as i64,
+    });
+    let feeds = Array1::from_iter(pb.ports.iter().map(|p| p.feed.map_or(-1, |f| f as i64)));
+    (edges, orient, caps, feeds)
+}
+
+fn port_checksum(pb: &crate::coil::cosim::PortBasis) -> u64 {
+    let mut h = Fnv::new();
+    let (edges, orient, caps, feeds) = port_table(pb);
+    edges.iter().for_each(|x| h.bytes(&x.to_le_bytes()));
+    orient.iter().for_each(|x| h.f64(*x));
+    caps.iter().chain(feeds.iter()).for_each(|x| h.bytes(&x.to_le_bytes()));
+    for p in &pb.ports {
+        h.bytes(p.name.as_bytes());
+        h.bytes(b"\n");
+    }
+    h.f64(pb.freq_hz);
+    h.bytes(&(pb.i0 as u64).to_le_bytes());
+    h.bytes(&(pb.fdtd_runs as u64).to_le_bytes());
+    h.f64(pb.seconds);
+    pb.band_hz.iter().for_each(|x| h.f64(*x));
+    pb.z.iter().flatten().for_each(|z| h.c64(*z));
+    pb.h_iso.iter().flatten().flatten().for_each(|z| h.c64(*z));
+    pb.run_steps.iter().for_each(|x| h.bytes(&(*x as u64).to_le_bytes()));
+    pb.runs_converged.iter().for_each(|x| h.bytes(&[*x as u8]));
+    pb.mirror_axes.iter().for_each(|x| h.bytes(&(*x as u64).to_le_bytes()));
+    for f in pb.e.iter().chain(&pb.h) {
+        f.comps.iter().for_each(|c| h.field(c));
+    }
+    h.0
+}
+
+/// Writes a port basis to `path` (temporary file, then rename).
+pub fn write_port_basis(path: &Path, key: &str, pb: &crate::coil::cosim::PortBasis) -> Result<()> {
+    let tmp = path.with_extension(format!("h5.tmp-{}", std::process::id()));
+    let (n, nb) = (pb.n(), pb.band_hz.len());
+    let res = (|| -> hdf5::Result<()> {
+        let f = hdf5::File::create(&tmp)?;
+        let bytes = |name: &str, b: &[u8]| f.new_dataset_builder().with_data(&Array1::from(b.to_vec())).create(name).map(|_| ());
+        bytes("key", key.as_bytes())?;
+        bytes("checksum", &port_checksum(pb).to_le_bytes())?;
+        let names: Vec<&str> = pb.ports.iter().map(|p| p.name.as_str()).collect();
+        bytes("names", names.join("\n").as_bytes())?;
+        let (edges, orient, caps, feeds) = port_table(pb);
+        f.new_dataset_builder().with_data(&edges).create("edges")?;
+        f.new_dataset_builder().with_data(&orient).create("orient")?;
+        f.new_dataset_builder().with_data(&caps).create("capacitors")?;
+        f.new_dataset_builder().with_data(&feeds).create("feeds")?;
+        let meta = Array1::from(vec![pb.freq_hz, pb.i0 as f64, pb.fdtd_runs as f64, pb.seconds]);
+        f.new_dataset_builder().with_data(&meta).create("freq_hz_i0_runs_seconds")?;
+        f.new_dataset_builder().with_data(&Array1::from(pb.band_hz.clone())).create("band_hz")?;
+        let z = Array3::from_shape_fn((nb, n * n, 2), |(b, q, c)| if c == 0 { pb.z[b][q].re } else { pb.z[b][q].im });
+        f.new_dataset_builder().with_data(&z).create("z_ohm")?;
+        let hi = Array3::from_shape_fn((nb, n, 4), |(b, k, c)| {
+            let v = pb.h_iso[b][k][c / 2];
+            if c % 2 == 0 {
+                v.re
+            } else {
+                v.im
+            }
+        });
+        f.new_dataset_builder().with_data(&hi).create("h_iso")?;
+        let steps = Array1::from_iter(pb.run_steps.iter().map(|x| *x as u64));
+        f.new_dataset_builder().with_data(&steps).create("run_steps")?;
+        let conv = Array1::from_iter(pb.runs_converged.iter().map(|x| *x as u8));
+        f.new_dataset_builder().with_data(&conv).create("runs_converged")?;
+        let mirrors = Array1::from_iter(pb.mirror_axes.iter().map(|x| *x as u64));
+        f.new_dataset_builder().with_data(&mirrors).create("mirror_axes")?;
+        for k in 0..n {
+            let g = f.create_group(&format!("port{k}"))?;
+            for c in 0..3 {
+                write_field(&g, &format!("e{c}"), &pb.e[k].comps[c])?;
+                write_field(&g, &format!("h{c}"), &pb.h[k].comps[c])?;
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(h5e(path, e));
+    }
+    std::fs::rename(&tmp, path).map_err(|err| Error::io(path, err))
+}
+
+/// Reads a cached port basis; an error if the file is unreadable, was made for another key, or its
+/// checksum does not match its contents.
+pub fn read_port_basis(path: &Path, key: &str) -> Result<crate::coil::cosim::PortBasis> {
+    use crate::coil::cosim::{CapSite, CosimPort, PortBasis};
+    let bad = |what: &str| hdf5::Error::from(what);
+    let r = (|| -> hdf5::Result<(PortBasis, Vec<u8>, Vec<u8>)> {
+        let f = hdf5::File::open(path)?;
+        let stored_key = f.dataset("key")?.read_raw::<u8>()?;
+        if stored_key != key.as_bytes() {
+            // Not worth reading the fields of a file made for other inputs.
+            return Ok((empty_port_basis(), stored_key, Vec::new()));
+        }
+        let sum = f.dataset("checksum")?.read_raw::<u8>()?;
+        let names: Vec<String> = String::from_utf8_lossy(&f.dataset("names")?.read_raw::<u8>()?)
+            .split('\n')
+            .map(String::from)
+            .collect();
+        let n = names.len();
+        let edges = f.dataset("edges")?.read_2d::<u64>()?;
+        let orient = f.dataset("orient")?.read_raw::<f64>()?;
+        let caps = f.dataset("capacitors")?.read_2d::<i64>()?;
+        let feeds = f.dataset("feeds")?.read_raw::<i64>()?;
+        if edges.dim() != (n, 4) || orient.len() != n || caps.dim() != (n, 3) || feeds.len() != n {
+            return Err(bad("bad port table"));
+        }
+        let ports: Vec<CosimPort> = (0..n)
+            .map(|k| CosimPort {
+                name: names[k].clone(),
+                edge: (
+                    edges[[k, 0]] as usize,
+                    [edges[[k, 1]] as usize, edges[[k, 2]] as usize, edges[[k, 3]] as usize],
+                ),
+                orient: orient[k],
+                capacitor: match caps[[k, 0]] {
+                    0 => Some(CapSite::Rung(caps[[k, 1]] as usize)),
+                    1 => Some(CapSite::Ring(caps[[k, 2]] as usize, caps[[k, 1]] as usize)),
+                    _ => None,
+                },
+                feed: usize::try_from(feeds[k]).ok(),
+            })
+            .collect();
+        let meta = f.dataset("freq_hz_i0_runs_seconds")?.read_raw::<f64>()?;
+        let band_hz = f.dataset("band_hz")?.read_raw::<f64>()?;
+        let nb = band_hz.len();
+        let z = f.dataset("z_ohm")?.read::<f64, ndarray::Ix3>()?;
+        let hi = f.dataset("h_iso")?.read::<f64, ndarray::Ix3>()?;
+        if meta.len() != 4 || z.dim() != (nb, n * n, 2) || hi.dim() != (nb, n, 4) || meta[1] as usize >= nb {
+            return Err(bad("bad band data"));
+        }
+        let zm = (0..nb)
+            .map(|b| (0..n * n).map(|q| Complex64::new(z[[b, q, 0]], z[[b, q, 1]])).collect())
+            .collect();
+        let h_iso = (0..nb)
+            .map(|b| {
+                (0..n)
+                    .map(|k| [0, 1].map(|c| Complex64::new(hi[[b, k, 2 * c]], hi[[b, k, 2 * c + 1]])))
+                    .collect()
+            })
+            .collect();
+        let run_steps = f.dataset("run_steps")?.read_raw::<u64>()?;
+        let conv = f.dataset("runs_converged")?.read_raw::<u8>()?;
+        let mirrors = f.dataset("mirror_axes")?.read_raw::<u64>()?;
+        if run_steps.len() != n || conv.len() != n {
+            return Err(bad("bad run data"));
+        }
+        let yee = |x: crate::error::Result<YeeVector>| x.map_err(|e| bad(&e.to_string()));
+        let mut e = Vec::with_capacity(n);
+        let mut h = Vec::with_capacity(n);
+        for k in 0..n {
+            let g = f.group(&format!("port{k}"))?;
+            let ec = [read_field(&g, "e0")?, read_field(&g, "e1")?, read_field(&g, "e2")?];
+            let hc = [read_field(&g, "h0")?, read_field(&g, "h1")?, read_field(&g, "h2")?];
+            e.push(yee(YeeVector::new(FieldKind::E, ec))?);
+            h.push(yee(YeeVector::new(FieldKind::H, hc))?);
+        }
+        let pb = PortBasis {
+            ports,
+            freq_hz: meta[0],
+            band_hz,
+            i0: meta[1] as usize,
+            z: zm,
+            h_iso,
+            e,
+            h,
+            run_steps: run_steps.iter().map(|x| *x as usize).collect(),
+            fdtd_runs: meta[2] as usize,
+            mirror_axes: mirrors.iter().map(|x| *x as usize).collect(),
+            runs_converged: conv.iter().map(|x| *x != 0).collect(),
+            seconds: meta[3],
+        };
+        Ok((pb, stored_key, sum))
+    })();
+    let (pb, stored_key, sum) = r.map_err(|e| h5e(path, format!("unreadable ({e})")))?;
+    if stored_key != key.as_bytes() {
+        return Err(h5e(path, "made for other inputs (key differs)"));
+    }
+    if sum != port_checksum(&pb).to_le_bytes() {
+        return Err(h5e(path, "checksum mismatch (corrupted)"));
+    }
+    Ok(pb)
+}
+
+fn empty_port_basis() -> crate::coil::cosim::PortBasis {
+    crate::coil::cosim::PortBasis {
+        ports: Vec::new(),
+        freq_hz: 0.0,
+        band_hz: Vec::new(),
+        i0: 0,
+        z: Vec::new(),
+        h_iso: Vec::new(),
+        e: Vec::new(),
+        h: Vec::new(),
+        run_steps: Vec::new(),
+        fdtd_runs: 0,
+        mirror_axes: Vec::new(),
+        runs_converged: Vec::new(),
+        seconds: 0.0,
+    }
 }

@@ -204,11 +204,15 @@ pub fn fit_capacitors(
     let n = mk.len();
     let np = 3 + caps.len();
     if n < 10 * np {
-        return Err(Error::Doubtful {
-            what: format!(
-                "the capacitor fit has {n} samples for {np} parameters: the map cannot identify the capacitors (drop --fit-caps or give a map covering more of the phantom)"
+        return Err(Error::input(
+            "command line",
+            "--fit-caps",
+            format!(
+                "the capacitor fit has {n} map samples for {np} parameters ({} capacitors, 3 drive weights): the map cannot identify them (at least 10 samples per parameter)",
+                caps.len()
             ),
-        });
+            "drop --fit-caps, or give a map covering more of the phantom (finer voxels, a larger mask)",
+        ));
     }
     let phase = [0, 1].map(|k| Complex64::from_polar(1.0, coil.ports[k].phase_deg.to_radians()));
     let problem = Problem {
@@ -302,4 +306,115 @@ pub fn fit_capacitors(
         converged: out.converged,
         samples: n,
     })
+}
+
+/// `twin fit --fit-caps`: a first calibration at the tuned capacitors, the capacitor deviations
+/// fitted by circuit algebra on its voxels, then the calibration again with the fitted capacitors.
+/// The co-simulation's port basis comes from this process's memory, else from the basis cache
+/// `cache` (`ports-<hash>.h5`, written whenever the port runs are made with a cache), and only
+/// when neither has it from the port runs: on cached ports the whole fit makes no FDTD run.
+/// `prior` is the capacitors' relative prior width (`--cap-prior`).
+#[allow(clippy::too_many_arguments)]
+pub fn calibrate_with_capacitors(
+    c: &CoilConfig,
+    p: &crate::coil::PhantomConfig,
+    map: &crate::b1::B1Map,
+    placement: &crate::b1::Placement,
+    sim_opts: &crate::coil::run::SimulateOptions,
+    fo: &super::FullOptions,
+    cache: Option<&std::path::Path>,
+    prior: f64,
+    log: &mut dyn FnMut(&str),
+) -> Result<(super::FullCalibration, super::Basis, CapacitorFit)> {
+    if sim_opts.model != crate::coil::run::DriveModel::Cosim {
+        return Err(Error::input(
+            "command line",
+            "--fit-caps",
+            "the capacitors are a part of the co-simulation model only",
+            "add --model cosim, or drop --fit-caps",
+        ));
+    }
+    let mut so = sim_opts.clone();
+    so.keep_port_basis = true;
+    let (first, _) = super::calibrate_full(c, p, map, placement, &so, fo, cache, log)?;
+    let req = super::BasisRequest {
+        coil: c,
+        phantom: Some(p),
+        opt: &so,
+        offset_m: [0.0; 3],
+    };
+    log("capacitors: the port basis (from memory or the cache; port runs only when neither has it)");
+    let result = super::basis::port_basis(&req, cache).and_then(|(pb, runs)| {
+        let (mut full, basis, cf) = fit_on_ports(c, p, map, placement, &so, fo, cache, prior, &first, &pb, log)?;
+        // Every FDTD run of the fit: the first calibration's, the port runs made here, the second's.
+        full.fdtd_runs += first.fdtd_runs + runs;
+        full.cached_bases += first.cached_bases;
+        Ok((full, basis, cf))
+    });
+    super::basis::forget_port_bases();
+    result
+}
+
+/// The circuit fit on the port basis `pb` and the second calibration (see
+/// [`calibrate_with_capacitors`]).
+#[allow(clippy::too_many_arguments)]
+fn fit_on_ports(
+    c: &CoilConfig,
+    p: &crate::coil::PhantomConfig,
+    map: &crate::b1::B1Map,
+    placement: &crate::b1::Placement,
+    so: &crate::coil::run::SimulateOptions,
+    fo: &super::FullOptions,
+    cache: Option<&std::path::Path>,
+    prior: f64,
+    first: &super::FullCalibration,
+    pb: &PortBasis,
+    log: &mut dyn FnMut(&str),
+) -> Result<(super::FullCalibration, super::Basis, CapacitorFit)> {
+    let (circ0, _) = crate::coil::cosim::tune(c, pb, 1e-5)?;
+    let to_sim = placement.world_to_sim.compose(&map.affine);
+    let mut pts = Vec::new();
+    let mut m = Vec::new();
+    for ((i, j, k), used) in first.used.indexed_iter() {
+        let v = first.measured[[i, j, k]];
+        if *used && v.is_finite() {
+            pts.push(to_sim.apply([i as f64, j as f64, k as f64]));
+            m.push(v as f64);
+        }
+    }
+    let f = &first.fit;
+    let noise = f.noise_highpass * f.mean_measured;
+    let sigma = (f.nrmse * f.mean_measured).max(noise);
+    log("capacitors: circuit fit");
+    let cf = fit_capacitors(
+        c,
+        pb,
+        &circ0,
+        &pts,
+        &m,
+        [f.weights[0][0], f.weights[1][0], f.weights[1][1]],
+        sigma,
+        f.residual_correlation_voxels,
+        prior,
+    )?;
+    let mut so = so.clone();
+    so.capacitor_deviation = cf.deviation_per_port.clone();
+    let (mut full, basis) = super::calibrate_full(c, p, map, placement, &so, fo, cache, log)?;
+    // The drive's intervals hold the capacitors' freedom (their prior), not only the map's noise.
+    let method = format!(
+        "at least the capacitor fit's, marginal over the capacitors (prior {:.0} %)",
+        100.0 * prior
+    );
+    for (e, se) in [
+        (&mut full.fit.relative_amplitude, cf.relative_amplitude_se),
+        (&mut full.fit.relative_phase_deg, cf.relative_phase_se_deg),
+    ] {
+        if se.is_finite() && se > e.se {
+            let half = 1.96 * se;
+            e.se = se;
+            e.ci95 = [e.value - half, e.value + half];
+            e.ci95_method = method.clone();
+        }
+    }
+    Ok((full, basis, cf))
 }

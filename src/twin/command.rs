@@ -172,8 +172,10 @@ pub fn synth(cmd: &SynthCommand) -> Result<SynthSummary> {
         v,
         cmd.centre_ut,
     )?;
-    if moved.rotation().is_some() {
-        // The box above is that of the square phantom: keep the voxels inside the turned one.
+    if moved.rotation().is_some() || !matches!(moved.shape, crate::coil::PhantomShape::Box) {
+        // The box above is that of the square phantom: keep the voxels inside the turned one (or
+        // the cylinder; its box's corners would hold field but no gel, which the automatic mask's
+        // background noise estimate would read as noise of the size of the signal).
         let inner = crate::b1::mask::eroded(&moved.shape(), 0.01)?;
         for ((i, j, k), x) in map.indexed_iter_mut() {
             let q = [i, j, k].map(|n| n as f64 * v);
@@ -405,9 +407,7 @@ pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
     Ok(summary)
 }
 
-/// `--fit-caps`: a first calibration at the tuned capacitors (keeping the co-simulation's port
-/// basis in memory), the capacitor deviations fitted by circuit algebra on its voxels, then the
-/// calibration again with the fitted capacitors (no new FDTD run for the nominal phantom).
+/// `--fit-caps` (see [`super::circuit_fit::calibrate_with_capacitors`]).
 #[allow(clippy::too_many_arguments)]
 fn calibrate_with_capacitors(
     c: &CoilConfig,
@@ -419,80 +419,8 @@ fn calibrate_with_capacitors(
     cmd: &FitCommand,
     log: &mut dyn FnMut(&str),
 ) -> Result<(FullCalibration, super::Basis, super::circuit_fit::CapacitorFit)> {
-    if cmd.model != DriveModel::Cosim {
-        return Err(Error::input(
-            "command line",
-            "--fit-caps",
-            "the capacitors are a part of the co-simulation model only",
-            "add --model cosim, or drop --fit-caps",
-        ));
-    }
-    let mut so = sim_opts.clone();
-    so.keep_port_basis = true;
     let cache = cmd.cache_dir.as_deref();
-    let (first, _) = super::calibrate_full(c, p, map, placement, &so, fo, cache, log)?;
-    let req = super::BasisRequest {
-        coil: c,
-        phantom: Some(p),
-        opt: &so,
-        offset_m: [0.0; 3],
-    };
-    let pb = match super::basis::kept_port_basis(&req.port_key()) {
-        Some(pb) => pb,
-        None => {
-            log("capacitors: port runs (the cached basis holds the feed patterns only)");
-            super::compute_basis_request(&req, None)?;
-            super::basis::kept_port_basis(&req.port_key())
-                .ok_or_else(|| Error::Other("co-simulation: the port basis was not kept".into()))?
-        }
-    };
-    let (circ0, _) = crate::coil::cosim::tune(c, &pb, 1e-5)?;
-    let to_sim = placement.world_to_sim.compose(&map.affine);
-    let mut pts = Vec::new();
-    let mut m = Vec::new();
-    for ((i, j, k), used) in first.used.indexed_iter() {
-        let v = first.measured[[i, j, k]];
-        if *used && v.is_finite() {
-            pts.push(to_sim.apply([i as f64, j as f64, k as f64]));
-            m.push(v as f64);
-        }
-    }
-    let f = &first.fit;
-    let noise = f.noise_highpass * f.mean_measured;
-    let sigma = (f.nrmse * f.mean_measured).max(noise);
-    log("capacitors: circuit fit");
-    let cf = super::circuit_fit::fit_capacitors(
-        c,
-        &pb,
-        &circ0,
-        &pts,
-        &m,
-        [f.weights[0][0], f.weights[1][0], f.weights[1][1]],
-        sigma,
-        f.residual_correlation_voxels,
-        cmd.cap_prior,
-    )?;
-    so.capacitor_deviation = cf.deviation_per_port.clone();
-    let second = super::calibrate_full(c, p, map, placement, &so, fo, cache, log);
-    super::basis::forget_port_bases();
-    let (mut full, basis) = second?;
-    // The drive's intervals hold the capacitors' freedom (their prior), not only the map's noise.
-    let method = format!(
-        "at least the capacitor fit's, marginal over the capacitors (prior {:.0} %)",
-        100.0 * cmd.cap_prior
-    );
-    for (e, se) in [
-        (&mut full.fit.relative_amplitude, cf.relative_amplitude_se),
-        (&mut full.fit.relative_phase_deg, cf.relative_phase_se_deg),
-    ] {
-        if se.is_finite() && se > e.se {
-            let half = 1.96 * se;
-            e.se = se;
-            e.ci95 = [e.value - half, e.value + half];
-            e.ci95_method = method.clone();
-        }
-    }
-    Ok((full, basis, cf))
+    super::circuit_fit::calibrate_with_capacitors(c, p, map, placement, sim_opts, fo, cache, cmd.cap_prior, log)
 }
 
 /// The fit's part of `twin.toml` (see [`super::file`]).

@@ -169,7 +169,8 @@ struct BasisSource<'a> {
     coil: &'a CoilConfig,
     sim: &'a SimulateOptions,
     cache: Option<&'a Path>,
-    /// FDTD runs made (2 per basis computed) and bases loaded from the cache.
+    /// FDTD runs made (2 per ideal basis computed, the port runs of a co-simulation basis) and
+    /// bases loaded from the cache.
     runs: usize,
     cached: usize,
 }
@@ -191,8 +192,10 @@ impl BasisSource<'_> {
             offset_m,
         };
         let (b, o) = cached_basis(&req, self.cache, None)?;
-        match o {
-            CacheOutcome::Hit(_) => self.cached += 1,
+        match (o, &b.circuit) {
+            (CacheOutcome::Hit(_), _) => self.cached += 1,
+            // The co-simulation: the port runs it made (none on kept or cached ports).
+            (_, Some(c)) => self.runs += c["fdtd_runs_made"].as_u64().unwrap_or(0) as usize,
             _ => self.runs += 2,
         }
         Ok::<Basis, Error>(b)

@@ -6,6 +6,7 @@
 pub mod implant;
 pub mod methods;
 pub mod normalisation;
+pub mod placement;
 pub mod results;
 pub mod setup;
 pub mod twin;

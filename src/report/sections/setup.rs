@@ -100,14 +100,25 @@ fn exposure_rows(r: &mut Report, recipe: &Recipe, rows: &mut Vec<Vec<Cell>>) {
     rows.push(vec![Cell::text("Exposure"), Cell::text(what), Cell::q(&k)]);
 }
 
+/// How the recipe's coil model is named in the report.
+fn model_words(m: crate::coil::run::DriveModel) -> &'static str {
+    match m {
+        crate::coil::run::DriveModel::Cosim => "co-simulated resonant coil",
+        crate::coil::run::DriveModel::Ideal => "ideal drive",
+    }
+}
+
 fn coil_rows(r: &mut Report, recipe: &Recipe, rows: &mut Vec<Vec<Cell>>) {
     let twin = &recipe.twin;
     let source = match twin {
         TwinSource::Dir(d) => format!("calibrated twin {}", recipe.display_path(d)),
-        TwinSource::Model { measured: Some(m), .. } => {
-            format!("coil + phantom calibrated to {}", recipe.display_path(m))
-        }
-        TwinSource::Model { measured: None, .. } => "coil + phantom, ideal drive (not calibrated)".into(),
+        TwinSource::Model {
+            measured: Some(m), model, ..
+        } => format!("coil + phantom ({}) calibrated to {}", model_words(*model), recipe.display_path(m)),
+        TwinSource::Model { measured: None, model, .. } => format!(
+            "coil + phantom ({}), nominal quadrature drive (not calibrated)",
+            model_words(*model)
+        ),
     };
     rows.push(vec![
         Cell::text("Coil"),
