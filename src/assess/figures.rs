@@ -217,7 +217,7 @@ pub(super) fn implant_figures(dir: &crate::io::AtomicDir, id: &str, p: &ImplantP
     ];
     panel(
         &sar_png,
-        &Panel::new(panel_maps).title(format!("{}: SAR in the plane {plane} (axes: phantom frame)", p.label)),
+        &Panel::new(panel_maps).title(format!("{}: SAR in the plane {plane}", p.label)),
     )?;
     let t_png = dir.path(&format!("{id}_temperature.png"));
     slice_map(
