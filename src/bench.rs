@@ -132,6 +132,8 @@ pub struct CosimBasisBench {
     /// Ports of the multi-port model (capacitors and feeds) and the steps of the longest port run.
     pub ports: usize,
     pub max_port_run_steps: usize,
+    /// FDTD port runs made (the other ports' runs are mirror images).
+    pub fdtd_runs: usize,
     /// `compute_port_basis` (all FDTD port runs, Z(f), fields per unit current), s.
     pub port_runs_s: f64,
     /// The whole basis (mesh, sub-cell phantom, port runs, tuning, feed patterns), s.
@@ -368,6 +370,7 @@ fn time_basis(name: &str, req: &crate::twin::BasisRequest) -> Result<(crate::twi
         cell_m: req.opt.mesh.cell_m,
         ports: c["ports"].as_array().map_or(0, |a| a.len()),
         max_port_run_steps: steps.iter().copied().max().unwrap_or(0),
+        fdtd_runs: c["port_fdtd_runs"].as_u64().unwrap_or(0) as usize,
         port_runs_s,
         basis_s,
         target_s: 300.0,

@@ -279,3 +279,112 @@ fn write_xdmf_helpers(h5_path: &Path, sets: &[FieldDataset]) -> Result<()> {
     }
     file.flush().map_err(|e| h5err(h5_path, e))
 }
+
+/// Writes `path_xmf`, an XDMF 3 description for ParaView of real scalar grids already stored in the
+/// HDF5 file `h5_file_name` (same directory) as `[nx][ny][nz]` f32 datasets with the attributes
+/// `origin_m` and `spacing_m` (the first sample's position and the spacing, m) and `unit` (as
+/// `dosimetry::io::write_h5_grid` writes them). The samples are the points `origin + index ·
+/// spacing` (cell centres for SAR and temperature). For each dataset a copy stored `[k][j][i]`
+/// (x fastest, as XDMF's 3DCoRectMesh reads it) is added as `xdmf/NAME/value`; datasets on the same
+/// grid share one `Grid`. Each attribute carries its unit (`Information Name="unit"`) and its name
+/// ends with it, e.g. `implant1_sar_10g [W/kg]`.
+pub fn write_xdmf_for_grids(path_xmf: &Path, h5_file_name: &str, names: &[&str]) -> Result<()> {
+    let dir = path_xmf
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let h5_path = dir.join(h5_file_name);
+    let file = hdf5::File::open_rw(&h5_path).map_err(|e| h5err(&h5_path, e))?;
+    type Geometry = ([usize; 3], [f64; 3], [f64; 3]);
+    let mut grids: Vec<(Geometry, Vec<(String, String)>)> = Vec::new();
+    for name in names {
+        let ds = file.dataset(name).map_err(|e| h5err(&h5_path, e))?;
+        let data: Array3<f32> = ds.read::<f32, ndarray::Ix3>().map_err(|e| h5err(&h5_path, e))?;
+        let vec3 = |attr: &str| -> Result<[f64; 3]> {
+            let v: Vec<f64> = ds
+                .attr(attr)
+                .and_then(|a| a.read_raw::<f64>())
+                .map_err(|e| h5err(&h5_path, e))?;
+            if v.len() != 3 {
+                return Err(Error::input(
+                    &h5_path.display().to_string(),
+                    &format!("{name}: {attr}"),
+                    format!("{} values, not 3", v.len()),
+                    "write the grid with dosimetry::io::write_h5_grid",
+                ));
+            }
+            Ok([v[0], v[1], v[2]])
+        };
+        let (origin, spacing) = (vec3("origin_m")?, vec3("spacing_m")?);
+        let unit = ds
+            .attr("unit")
+            .and_then(|a| a.read_scalar::<hdf5::types::VarLenUnicode>())
+            .map(|u| u.as_str().to_string())
+            .unwrap_or_default();
+        let helper = format!("xdmf/{}/value", name.trim_matches('/'));
+        let (group, leaf) = helper.rsplit_once('/').expect("helper path has a group");
+        let grp = match file.group(group) {
+            Ok(g) => g,
+            Err(_) => file.create_group(group).map_err(|e| h5err(&h5_path, e))?,
+        };
+        if grp.link_exists(leaf) {
+            grp.unlink(leaf).map_err(|e| h5err(&h5_path, e))?;
+        }
+        let t = data.view().reversed_axes();
+        let t = t.as_standard_layout();
+        grp.new_dataset_builder()
+            .with_data(&t)
+            .create(leaf)
+            .map_err(|e| h5err(&h5_path, e))?;
+        let sh = data.shape();
+        let g: Geometry = ([sh[0], sh[1], sh[2]], origin, spacing);
+        match grids.iter_mut().find(|(k, _)| *k == g) {
+            Some((_, v)) => v.push((name.to_string(), unit)),
+            None => grids.push((g, vec![(name.to_string(), unit)])),
+        }
+    }
+    file.flush().map_err(|e| h5err(&h5_path, e))?;
+    drop(file);
+
+    let h5_ref = xml_escape(h5_file_name);
+    let mut x = String::new();
+    x.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+    x.push_str("<Xdmf xmlns:xi=\"http://www.w3.org/2001/XInclude\" Version=\"3.0\">\n  <Domain>\n");
+    x.push_str("    <Grid Name=\"fields\" GridType=\"Collection\" CollectionType=\"Spatial\">\n");
+    for (g, ((n, o, d), members)) in grids.iter().enumerate() {
+        let dims = format!("{} {} {}", n[2], n[1], n[0]);
+        x.push_str(&format!("      <Grid Name=\"grid{g}\" GridType=\"Uniform\">\n"));
+        x.push_str(&format!("        <Topology TopologyType=\"3DCoRectMesh\" Dimensions=\"{dims}\"/>\n"));
+        x.push_str("        <Geometry GeometryType=\"ORIGIN_DXDYDZ\">\n");
+        x.push_str(&format!(
+            "          <DataItem Name=\"Origin\" Format=\"XML\" NumberType=\"Float\" Precision=\"8\" Dimensions=\"3\">{:e} {:e} {:e}</DataItem>\n",
+            o[2], o[1], o[0]
+        ));
+        x.push_str(&format!(
+            "          <DataItem Name=\"Spacing\" Format=\"XML\" NumberType=\"Float\" Precision=\"8\" Dimensions=\"3\">{:e} {:e} {:e}</DataItem>\n",
+            d[2], d[1], d[0]
+        ));
+        x.push_str("        </Geometry>\n");
+        for (name, unit) in members {
+            let base: String = name
+                .trim_matches('/')
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+                .collect();
+            let label = if unit.is_empty() { base } else { format!("{base} [{unit}]") };
+            x.push_str(&format!(
+                "        <Attribute Name=\"{}\" AttributeType=\"Scalar\" Center=\"Node\">\n",
+                xml_escape(&label)
+            ));
+            x.push_str(&format!("          <Information Name=\"unit\" Value=\"{}\"/>\n", xml_escape(unit)));
+            x.push_str(&format!(
+                "          <DataItem Format=\"HDF\" NumberType=\"Float\" Precision=\"4\" Dimensions=\"{dims}\">{h5_ref}:/xdmf/{}/value</DataItem>\n",
+                xml_escape(name.trim_matches('/'))
+            ));
+            x.push_str("        </Attribute>\n");
+        }
+        x.push_str("      </Grid>\n");
+    }
+    x.push_str("    </Grid>\n  </Domain>\n</Xdmf>\n");
+    std::fs::write(path_xmf, x).map_err(|e| Error::io(path_xmf, e))
+}

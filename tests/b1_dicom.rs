@@ -206,7 +206,7 @@ fn phase_is_not_conjugated_by_the_patient_position() {
 fn run(dir: &Path, name: &str, map: &Path, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
     let out = dir.join(name);
     let o = bin()
-        .args(["twin", "fit", "--quiet", "--cell-mm", "10"])
+        .args(["twin", "fit", "--quiet", "--cell-mm", "10", "--model", "ideal"])
         .arg("--coil")
         .arg(root().join("coils/body_1p5t_hp16.toml"))
         .arg("--phantom")

@@ -102,7 +102,7 @@ fn padded(sigma: f64, air_m: f64, gel: Option<&dyn Fn([f64; 3]) -> f64>) -> (B1M
 fn fit(dir: &Path, name: &str, map: &Path, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
     let out = dir.join(name);
     let o = bin()
-        .args(["twin", "fit", "--quiet", "--cell-mm", "10"])
+        .args(["twin", "fit", "--quiet", "--cell-mm", "10", "--model", "ideal"])
         .arg("--coil")
         .arg(root().join("coils/body_1p5t_hp16.toml"))
         .arg("--phantom")

@@ -272,22 +272,35 @@ fn electrodes_parse_and_bad_ones_are_refused() {
     assert!(e.contains("bare.toml") && e.contains("electrodes"), "{e}");
 }
 
-/// A coating that reaches the neighbouring grid nodes cannot be represented by the sub-cell wire:
-/// an error naming the implant file and `insulation.thickness_m`, with the cell size that works.
+/// A coating thicker than the first ring of lattice edges is carried by the edges beyond it (issue
+/// 18 item 4): the same implants build at 2, 1 and 0.5 mm, and the raster counts the cells whose
+/// centre lies in the coating (`insulation_cells` of geometry.json): none where the coating lies
+/// inside the first ring, some where it spans cells.
 #[test]
-fn coating_thicker_than_the_model_allows_is_refused() {
+fn coatings_spanning_cells_are_modelled() {
     use rftwin::implant::placement::LocalGridOptions;
     use rftwin::implant::raster::local_model;
     let ph = phantom();
-    let implant = Implant::from_toml_str(&wire([0.01, 0.01]), "thick.toml").unwrap();
-    let placed = place(&implant, &ph, &Placement::new("t", [0.0; 3], [0.0, 0.0, 1.0], 0.0).unwrap()).unwrap();
-    // Outer radius 0.75 mm: fine at 1 mm cells, refused at 0.5 mm.
-    assert!(local_model(&placed, &ph, &LocalGridOptions { cell_m: 0.001, pad_m: 0.004 }).is_ok());
-    let e = local_model(&placed, &ph, &LocalGridOptions { cell_m: 0.0005, pad_m: 0.002 })
-        .err()
-        .expect("refused")
-        .to_string();
-    assert!(e.contains("thick.toml") && e.contains("insulation.thickness_m") && e.contains("--fine-cell-mm"), "{e}");
+    let cells = |toml: &str, cell_m: f64| {
+        let implant = Implant::from_toml_str(toml, "thick.toml").unwrap();
+        let placed = place(&implant, &ph, &Placement::new("t", [0.0; 3], [0.0, 0.0, 1.0], 0.0).unwrap()).unwrap();
+        let (_, r) = local_model(&placed, &ph, &LocalGridOptions { cell_m, pad_m: 0.004 }).unwrap();
+        r.insulation_cells
+    };
+    // The demo's wire (outer radius 0.75 mm): refused at 0.5 mm before.
+    for c in [0.002, 0.001, 0.0005] {
+        assert_eq!(cells(&wire([0.01, 0.01]), c), 0, "{c}");
+    }
+    // A 0.2 mm conductor with a 1 mm coating (outer radius 1.2 mm): inside the first ring at 2 mm,
+    // 2.4 cells at 0.5 mm; a 10 cm lead with a 5 mm tip electrode.
+    let lead = "kind = \"lead\"\nmaterial = \"ptir_90_10\"\nradius_m = 0.0002\ntip_electrode_length_m = 0.005\n\
+                [insulation]\nthickness_m = 0.001\neps_r = 3.5\n[path]\npoints_m = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.1]]\n";
+    assert_eq!(cells(lead, 0.002), 0);
+    let (n1, n05) = (cells(lead, 0.001), cells(lead, 0.0005));
+    // At 0.5 mm the cells within 1.2 mm of a 95 mm coated length (and the sealed far end's cap):
+    // about pi 1.2^2 / 0.25 = 18 cells per cell of length, 190 cells of length.
+    assert!(n05 > 2000 && n05 < 6000, "{n05}");
+    assert!(n1 > 0 && n1 < n05, "{n1} {n05}");
 }
 
 /// Bad electrodes and coatings through the command line: exit 2, the implant file and the key named,
@@ -306,9 +319,9 @@ fn cli_refuses_bad_electrodes_and_coatings_with_exit_2() {
             "electrodes[0].start_m",
         ),
         (
-            "thick.toml",
+            "negative.toml",
             "kind = \"insulated_wire\"\nmaterial = \"ti6al4v\"\nlength_m = 0.1\nradius_m = 0.0005\n\
-             [insulation]\nthickness_m = 0.002\neps_r = 2.1\nbare_ends_m = [0.01, 0.01]\n",
+             [insulation]\nthickness_m = -0.0002\neps_r = 2.1\nbare_ends_m = [0.01, 0.01]\n",
             "2",
             "insulation.thickness_m",
         ),

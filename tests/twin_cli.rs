@@ -21,6 +21,8 @@ fn synth_then_fit_recovers_the_perturbation() {
             phantom,
             "--cell-mm",
             "20",
+            "--model",
+            "ideal",
             "--voxel-mm",
             "10",
             "--imbalance",
@@ -46,6 +48,8 @@ fn synth_then_fit_recovers_the_perturbation() {
             phantom,
             "--cell-mm",
             "20",
+            "--model",
+            "ideal",
             "--quiet",
             "--measured",
         ])
@@ -123,6 +127,8 @@ fn synth_then_fit_recovers_the_perturbation() {
             phantom,
             "--cell-mm",
             "20",
+            "--model",
+            "ideal",
             "--quiet",
         ])
         .args([

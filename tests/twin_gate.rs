@@ -40,7 +40,7 @@ fn a_residual_far_above_the_noise_fails_the_gate() {
 fn fit_caps_needs_the_cosim_model() {
     let dir = tmpdir("caps");
     let o = bin()
-        .args(["twin", "fit", "--quiet", "--cell-mm", "20", "--no-cache", "--fit-caps"])
+        .args(["twin", "fit", "--quiet", "--cell-mm", "20", "--no-cache", "--fit-caps", "--model", "ideal"])
         .arg("--coil")
         .arg(root().join("coils/body_1p5t_hp16.toml"))
         .arg("--phantom")

@@ -98,13 +98,16 @@ const SLOW: &[&str] = &[
     "twin_openems_fit_5mm_phase",
     "twin_openems_fit_5mm_residual",
     "twin_openems_fit_5mm_coverage",
-    "lead_tl_bare_electrode_current",
+    "lead_mom_bare_electrode_current",
     "lead_tl_insulated_electrode_current",
     "lead_tl_bare_resonant_length",
     "lead_tl_insulated_resonant_length",
     "lead_tl_insulated_resonates_longer",
     "lead_tip_sar_1g",
     "lead_tip_sealed_end_ratio",
+    "lead_grid_convergence_bare_wire",
+    "lead_grid_convergence_insulated_wire",
+    "lead_grid_convergence_lead_tip",
 ];
 
 #[test]

@@ -57,12 +57,12 @@ const DEMO_FILES: &[(&str, &[u8])] = &[
         include_bytes!("../../phantoms/implants/insulated_wire_200mm.toml"),
     ),
     (
-        "phantoms/measured/astm_1p5t_b1plus.nii.gz",
-        include_bytes!("../../phantoms/measured/astm_1p5t_b1plus.nii.gz"),
+        "phantoms/measured/astm_1p5t_b1plus_cosim.nii.gz",
+        include_bytes!("../../phantoms/measured/astm_1p5t_b1plus_cosim.nii.gz"),
     ),
     (
-        "phantoms/measured/astm_1p5t_b1plus.json",
-        include_bytes!("../../phantoms/measured/astm_1p5t_b1plus.json"),
+        "phantoms/measured/astm_1p5t_b1plus_cosim.json",
+        include_bytes!("../../phantoms/measured/astm_1p5t_b1plus_cosim.json"),
     ),
     ("reports/demo.toml", include_bytes!("../../reports/demo.toml")),
 ];
@@ -86,7 +86,8 @@ pub fn demo(out: &Path, fine_cell_mm: f64, no_cache: bool, log: &mut dyn FnMut(&
             std::fs::rename(&tmp, &p).map_err(io(&p))?;
         }
     }
-    let recipe = Recipe::load(&base.join("reports/demo.toml"))?;
+    let mut recipe = Recipe::load(&base.join("reports/demo.toml"))?;
+    recipe.builtin_base = Some(base.clone());
     let mut o = AssessOptions::new(out);
     // "Replaced if it exists": only a directory rftwin wrote (the output policy's --force).
     o.overwrite = true;

@@ -17,8 +17,12 @@ use crate::implant::local::{run_local, LocalDosimetry, LocalFields, LocalOptions
 use crate::implant::placement::{place, PlacedImplant, Placement as ImplantPlacementSpec};
 use crate::implant::Implant;
 use crate::report::recipe::{ImplantPlacement, Orientation};
-use crate::report::sections::implant::{ImplantFacts, ImplantFigures, ProbeFacts};
+use crate::report::keys::HotSpot as HotSpotKey;
+use crate::report::sections::implant::{ElectrodeFacts, HotSpotFacts, ImplantFacts, ImplantFigures, ImplantParameters, ProbeFacts};
 use crate::report::sections::placement::ImplantPlacementFacts;
+
+/// The datasets of one implant in `fields.h5` (`implant<n>/…`, on the local grid's cell centres).
+pub(super) const DATASETS: [&str; 5] = ["sar_point", "sar_1g", "sar_10g", "temperature_rise", "e_abs"];
 
 /// What the stages gave for one implant.
 pub(super) struct ImplantOutcome {
@@ -95,8 +99,9 @@ pub(super) fn run(
     let t0 = Instant::now();
     let lf = run_local(&placed, &twin.phantom, incident, &lopt)?;
     let fdtd_s = t0.elapsed().as_secs_f64();
+    st.advance_implant(0.6);
     st.log(&format!("{}: SAR and heating ({} s)", spec.name, st.recipe.exposure_s));
-    let t_init = st.recipe.baseline_temperature_c.unwrap_or(22.0);
+    let t_init = st.recipe.baseline_temperature();
     let settings = ThermalSettings {
         duration_s: st.recipe.exposure_s,
         dt_s: st.opt.thermal_dt_s.min(st.recipe.exposure_s / 4.0),
@@ -106,9 +111,10 @@ pub(super) fn run(
     // 1 mm fibre-optic probe volumes touching the conductor's ends (ASTM F2182).
     let probes = crate::implant::local::end_probes(&placed);
     let dose = lf.dosimetry(&probes, &settings)?;
-    let facts = facts(n, spec, &implant, &placed, &lf, &dose, fine_cell_m, fdtd_s);
+    let mut facts = facts(n, spec, &implant, &placed, &lf, &dose, fine_cell_m, fdtd_s);
+    facts.hot_spots = hot_spots(&twin.phantom, &lf, &dose);
     let cem43_min = dose.thermal[0].probes.iter().map(|p| p.cem43_min).fold(0.0, f64::max);
-    let figures = outputs(st, n, spec, twin, &placed, &lf, &dose, t_init, h5)?;
+    let figures = outputs(st, n, spec, twin, norm, &placed, &lf, &dose, t_init, h5)?;
     let placement = ImplantPlacementFacts {
         n,
         position_m: spec.position_m,
@@ -138,7 +144,7 @@ fn facts(
     let [a1, b1g] = &dose.sar_1g;
     let [a10, b10] = &dose.sar_10g;
     let [th, th_bg] = &dose.thermal;
-    let (pk, pk_idx) = peak_of(psar);
+    let (pk, _) = peak_of(psar);
     let (pk_bg, _) = peak_of(psar_bg);
     let probes = th
         .probes
@@ -165,7 +171,8 @@ fn facts(
         fdtd_s,
         sar_point_peak: pk,
         sar_point_peak_background: pk_bg,
-        sar_point_peak_position_m: lf.cells.position(pk_idx[0], pk_idx[1], pk_idx[2]),
+        hot_spots: Vec::new(),
+        parameters: parameters(implant),
         sar_1g_peak: a1.peak.sar_w_per_kg,
         sar_10g_peak: a10.peak.sar_w_per_kg,
         sar_1g_peak_background: b1g.peak.sar_w_per_kg,
@@ -173,6 +180,54 @@ fn facts(
         max_rise_k: th.peak_rise_k,
         max_rise_background_k: th_bg.peak_rise_k,
         probes,
+    }
+}
+
+/// Where the largest temperature rise and the peak point, 1 g and 10 g SAR lie (with the implant), in
+/// the coil frame and in the phantom frame.
+fn hot_spots(phantom: &crate::coil::PhantomConfig, lf: &LocalFields, dose: &LocalDosimetry) -> Vec<HotSpotFacts> {
+    let at = |idx: [usize; 3]| lf.cells.position(idx[0], idx[1], idx[2]);
+    let idx = [
+        dose.thermal[0].peak_index,
+        peak_of(&dose.point[0]).1,
+        dose.sar_1g[0].peak.index,
+        dose.sar_10g[0].peak.index,
+    ];
+    HotSpotKey::WHATS
+        .iter()
+        .zip(idx)
+        .map(|(what, i)| {
+            let coil_m = at(i);
+            HotSpotFacts {
+                what,
+                coil_m,
+                phantom_m: phantom.to_phantom_frame(coil_m),
+            }
+        })
+        .collect()
+}
+
+/// The implant file's parameters for the report's parameter table.
+fn parameters(implant: &Implant) -> ImplantParameters {
+    ImplantParameters {
+        kind: serde_json::to_value(implant.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(|k| k.replace('_', " ")))
+            .unwrap_or_default(),
+        metal: implant.metal.name.clone(),
+        metal_sigma_s_per_m: implant.metal.sigma_s_per_m,
+        radius_m: implant.radius_m,
+        insulation: implant.insulation.as_ref().map(|i| (i.thickness_m, i.eps_r)),
+        bare_m: implant.bare_m.clone(),
+        electrodes: implant
+            .electrodes
+            .iter()
+            .map(|e| ElectrodeFacts {
+                start_m: e.start_m,
+                length_m: e.length_m,
+                radius_m: e.radius_m,
+            })
+            .collect(),
     }
 }
 
@@ -184,6 +239,7 @@ fn outputs(
     n: usize,
     spec: &ImplantPlacement,
     twin: &CoilTwin,
+    norm: &Normalisation,
     placed: &PlacedImplant,
     lf: &LocalFields,
     dose: &LocalDosimetry,
@@ -199,6 +255,7 @@ fn outputs(
         label: &spec.name,
         lf,
         placed,
+        phantom: &twin.phantom,
         point_sar: &dose.point[0],
         sar_1g: &dose.sar_1g[0].sar_w_per_kg,
         sar_10g: &dose.sar_10g[0].sar_w_per_kg,
@@ -208,6 +265,9 @@ fn outputs(
         initial_temperature_c: t_init,
     };
     let [sar_png, t_png, curves_png] = implant_figures(st.dir, &id, &plots)?;
+    let etan_png = st.dir.path(&format!("{id}_etan.png"));
+    let incident = twin.fields.scaled(norm.field_factor);
+    super::figures::e_tan_figure(&etan_png, &spec.name, placed, &|p| incident.e_at(p))?;
 
     // Fields for regression.
     let g = &lf.cells;
@@ -217,10 +277,20 @@ fn outputs(
     write(h5, &h5p, &format!("{id}/sar_point"), &dose.point[0], org, sp, "W/kg")?;
     write(h5, &h5p, &format!("{id}/sar_10g"), &dose.sar_10g[0].sar_w_per_kg, org, sp, "W/kg")?;
     write(h5, &h5p, &format!("{id}/temperature_rise"), &rise, org, sp, "K")?;
+    write(h5, &h5p, &format!("{id}/sar_1g"), &dose.sar_1g[0].sar_w_per_kg, org, sp, "W/kg")?;
+    let e = &lf.e;
+    let mut e_abs = Array3::<f32>::zeros(e[0].dim());
+    ndarray::Zip::from(&mut e_abs)
+        .and(&e[0])
+        .and(&e[1])
+        .and(&e[2])
+        .for_each(|o, x, y, z| *o = (x.norm_sqr() + y.norm_sqr() + z.norm_sqr()).sqrt());
+    write(h5, &h5p, &format!("{id}/e_abs"), &e_abs, org, sp, "V/m")?;
     Ok(ImplantFigures {
         placement: place_png,
         sar: sar_png,
         probes: curves_png,
         temperature: t_png,
+        e_tan: Some(etan_png),
     })
 }

@@ -61,6 +61,9 @@ pub struct AssessOptions {
     pub fit_offset: bool,
     /// Thermal time step (s).
     pub thermal_dt_s: f64,
+    /// The command line that started the run (recorded in the report; empty: this process's
+    /// arguments).
+    pub command_line: Vec<String>,
 }
 
 impl AssessOptions {
@@ -76,6 +79,7 @@ impl AssessOptions {
             local_pad_m: 0.025,
             fit_offset: false,
             thermal_dt_s: 5.0,
+            command_line: Vec::new(),
         }
     }
 }
@@ -95,12 +99,43 @@ struct Stage<'a> {
     opt: &'a AssessOptions,
     dir: &'a AtomicDir,
     log: &'a mut dyn FnMut(&str),
+    /// How far the run is (percent of the expected work), written before each message as "[NN %]".
+    percent: f64,
+    /// The share of one implant's stages (percent).
+    implant_span: f64,
 }
 
 impl Stage<'_> {
     fn log(&mut self, m: &str) {
-        (self.log)(m)
+        (self.log)(&format!("[{:>3.0} %] {m}", self.percent.clamp(0.0, 100.0)))
     }
+    /// Moves the progress on by `fraction` of one implant's share.
+    fn advance_implant(&mut self, fraction: f64) {
+        self.percent += fraction * self.implant_span;
+    }
+}
+
+/// The options of a run as the report records them (name → value; defaults included).
+fn options_record(recipe: &Recipe, opt: &AssessOptions) -> std::collections::BTreeMap<String, String> {
+    let mut m = std::collections::BTreeMap::new();
+    let mut put = |k: &str, v: String| {
+        m.insert(k.to_string(), v);
+    };
+    put("command", opt.command.clone());
+    put("recipe", recipe.display_path(&recipe.path));
+    put("out", opt.out.display().to_string());
+    put("force", opt.overwrite.to_string());
+    put(
+        "cache_dir",
+        opt.cache_dir.as_ref().map_or("none (--no-cache)".into(), |p| p.display().to_string()),
+    );
+    put("coarse_cell_mm", format!("{}", opt.coarse_cell_m * 1e3));
+    put("fine_cell_mm", format!("{}", opt.fine_cell_m * 1e3));
+    put("local_pad_mm", format!("{}", opt.local_pad_m * 1e3));
+    put("fit_offset", opt.fit_offset.to_string());
+    put("thermal_dt_s", format!("{}", opt.thermal_dt_s));
+    put("baseline_temperature_c", format!("{}", recipe.baseline_temperature()));
+    m
 }
 
 /// What the assessment's output must not touch: the recipe, every file it names (a twin directory
@@ -123,19 +158,43 @@ pub fn assess(recipe: &Recipe, opt: &AssessOptions, log: &mut dyn FnMut(&str)) -
     let t0 = Instant::now();
     recipe.check_files()?;
     let mut report = assessment::start(recipe)?;
+    report.invocation = Some(crate::report::Invocation {
+        command_line: if opt.command_line.is_empty() {
+            std::env::args().collect()
+        } else {
+            opt.command_line.clone()
+        },
+        options: options_record(recipe, opt),
+    });
     let dir = AtomicDir::new(&opt.out, &output_policy(recipe, opt))?;
-    let mut st = Stage { recipe, opt, dir: &dir, log };
+    let n_implants = recipe.implants.len().max(1) as f64;
+    let mut st = Stage {
+        recipe,
+        opt,
+        dir: &dir,
+        log,
+        percent: 0.0,
+        implant_span: 55.0 / n_implants,
+    };
 
-    let twin = twin::run(&mut st)?;
+    st.log("coil twin");
+    let mut twin = twin::run(&mut st)?;
+    // The report names inputs by their logical paths (a built-in demo input as such).
+    match &mut twin.facts {
+        sections::twin::TwinFacts::Calibrated(_, c) => c.measured = recipe.display_path(&c.measured).into(),
+        sections::twin::TwinFacts::Loaded { dir, .. } => *dir = recipe.display_path(dir).into(),
+        _ => {}
+    }
     let mut twin_section = sections::twin::section(&mut report, &twin.facts);
     if let Some(p) = &twin.placement {
         twin_section = sections::placement::extend_twin_section(twin_section, &mut report, p);
     }
+    st.percent = 35.0;
     st.log("normalisation");
     let norm = normalise::run(recipe, &twin)?;
     sections::normalisation::add_quantities(&mut report, &norm.facts);
     let coarse = normalise::coarse_outputs(&st, &twin, &norm)?;
-    figures::coarse_fields_panel(&coarse, &coarse.markers)?;
+    figures::coarse_fields_panel(&coarse, &coarse.markers, &twin.phantom)?;
     report
         .sections
         .push(sections::normalisation::extend_twin_section(twin_section, &coarse.figure));
@@ -146,6 +205,7 @@ pub fn assess(recipe: &Recipe, opt: &AssessOptions, log: &mut dyn FnMut(&str)) -
     // Worst case over the implants: 1 g SAR, 10 g SAR, temperature rise, CEM43.
     let mut worst = [0.0f64; 4];
     for (i, spec) in recipe.implants.iter().enumerate() {
+        st.percent = 40.0 + i as f64 * st.implant_span;
         let r = implant::run(&mut st, i + 1, spec, &twin, &norm.normalisation, &h5)?;
         let section = sections::implant::section(&mut report, &r.facts, &r.figures);
         let section = sections::placement::extend_implant_section(section, &mut report, &r.placement);
@@ -155,6 +215,15 @@ pub fn assess(recipe: &Recipe, opt: &AssessOptions, log: &mut dyn FnMut(&str)) -
         }
     }
     drop(h5);
+    st.percent = 95.0;
+    st.log("report");
+    // fields.xmf: the coarse and local grids of fields.h5 for ParaView (units in the attributes).
+    let mut grids: Vec<String> = normalise::COARSE_DATASETS.iter().map(|s| s.to_string()).collect();
+    for n in 1..=recipe.implants.len() {
+        grids.extend(implant::DATASETS.iter().map(|d| format!("implant{n}/{d}")));
+    }
+    let names: Vec<&str> = grids.iter().map(|s| s.as_str()).collect();
+    crate::io::write_xdmf_for_grids(&dir.path("fields.xmf"), "fields.h5", &names)?;
     let overall = if !recipe.implants.is_empty() {
         Overall::Implants {
             sar_1g_w_per_kg: worst[0],

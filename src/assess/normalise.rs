@@ -26,19 +26,20 @@ pub(super) struct Normalised {
     pub facts: NormalisationFacts,
 }
 
-/// The twin's E at its cell centres with the materials there: the coarse-grid SAR input.
+/// The twin's dissipation at its cell centres (each E edge's loss shared by the cells around it in
+/// proportion to their mass: [`crate::twin::TwinFields::power_density`]) with the densities there:
+/// the coarse-grid SAR input.
 fn twin_sar_input(tw: &TwinFields) -> Result<SarInput> {
-    let (g, e) = tw.e.at_centres()?;
-    let mut sigma = Array3::<f32>::zeros(g.dims);
+    let g = tw.e.centre_grid()?;
     let mut rho = Array3::<f32>::zeros(g.dims);
-    for ((i, j, k), s) in sigma.indexed_iter_mut() {
-        if let Some((sg, _, d)) = tw.material_at(g.position(i, j, k)) {
-            *s = sg as f32;
-            rho[[i, j, k]] = d as f32;
+    for ((i, j, k), r) in rho.indexed_iter_mut() {
+        if let Some((_, _, d)) = tw.material_at(g.position(i, j, k)) {
+            *r = d as f32;
         }
     }
+    let p = tw.power_density(&g, &rho)?;
     let vg = VoxelGrid::new(g.spacing_m)?.with_origin([0, 1, 2].map(|a| g.origin_m[a] - 0.5 * g.spacing_m[a]));
-    SarInput::from_phasors("coil twin fields", [&e[0], &e[1], &e[2]], &sigma, rho, vg)
+    SarInput::from_power_density("coil twin fields", p, rho, vg)
 }
 
 /// Normalises the twin's fields to the recipe's target.
@@ -82,6 +83,8 @@ pub(super) struct CoarseFields {
     pub sar: Array3<f32>,
     pub sar_origin_m: [f64; 3],
     pub sar_voxel_m: [f64; 3],
+    /// |E| (V/m, peak) at the coarse cell centres (the SAR grid).
+    pub e_abs: Array3<f32>,
     /// `twin_fields.png`.
     pub figure: PathBuf,
     /// The implant positions in the figure's plane (coronal, through the isocentre): x, z (m).
@@ -95,6 +98,13 @@ pub(super) fn coarse_outputs(st: &Stage, twin: &CoilTwin, norm: &Normalised) -> 
     let b1 = b1_plus(&tw.h)?;
     let b1_abs_ut = b1.data.mapv(|z| z.norm() * 1e6);
     let sar = point_sar(&norm.coarse_sar);
+    let (_, e) = tw.e.at_centres()?;
+    let mut e_abs = Array3::<f32>::zeros(sar.dim());
+    ndarray::Zip::from(&mut e_abs)
+        .and(&e[0])
+        .and(&e[1])
+        .and(&e[2])
+        .for_each(|o, x, y, z| *o = (x.norm_sqr() + y.norm_sqr() + z.norm_sqr()).sqrt());
     let vg = norm.coarse_sar.grid();
     let c = twin.phantom.centre_m();
     let markers: Vec<[f64; 2]> = st
@@ -109,15 +119,22 @@ pub(super) fn coarse_outputs(st: &Stage, twin: &CoilTwin, norm: &Normalised) -> 
         b1,
         b1_abs_ut,
         sar,
+        e_abs,
         figure: st.dir.path("twin_fields.png"),
         markers,
     };
     Ok(out)
 }
 
-/// Writes the coarse |B1+| and point SAR into `fields.h5` (`twin/b1_plus_abs`, `twin/sar_point`).
+/// The coarse datasets of `fields.h5` ([`write_coarse_fields`]).
+pub(super) const COARSE_DATASETS: [&str; 3] = ["twin/b1_plus_abs", "twin/sar_point", "twin/e_abs"];
+
+/// Writes the coarse |B1+| (µT), point SAR (W/kg, real) and |E| (V/m, peak, at the cell centres) into
+/// `fields.h5` (`twin/b1_plus_abs`, `twin/sar_point`, `twin/e_abs`), each with its `unit` attribute.
 pub(super) fn write_coarse_fields(h5: &hdf5::File, h5p: &Path, c: &CoarseFields) -> Result<()> {
     let b1 = &c.b1;
-    crate::dosimetry::io::write_h5_grid(h5, h5p, "twin/b1_plus_abs", &c.b1_abs_ut, b1.origin_m, b1.spacing_m, "µT")?;
-    crate::dosimetry::io::write_h5_grid(h5, h5p, "twin/sar_point", &c.sar, c.sar_origin_m, c.sar_voxel_m, "W/kg")
+    let w = crate::dosimetry::io::write_h5_grid::<f32>;
+    w(h5, h5p, COARSE_DATASETS[0], &c.b1_abs_ut, b1.origin_m, b1.spacing_m, "µT")?;
+    w(h5, h5p, COARSE_DATASETS[1], &c.sar, c.sar_origin_m, c.sar_voxel_m, "W/kg")?;
+    w(h5, h5p, COARSE_DATASETS[2], &c.e_abs, c.sar_origin_m, c.sar_voxel_m, "V/m")
 }

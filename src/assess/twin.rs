@@ -28,9 +28,10 @@ pub(super) struct CoilTwin {
     pub placement: Option<PhantomPlacementFacts>,
 }
 
-fn sim_options(cell_m: f64) -> crate::coil::run::SimulateOptions {
+fn sim_options(cell_m: f64, model: crate::coil::run::DriveModel) -> crate::coil::run::SimulateOptions {
     let mut o = crate::coil::run::SimulateOptions::default();
     o.mesh.cell_m = cell_m;
+    o.model = model;
     o
 }
 
@@ -63,6 +64,7 @@ pub(super) fn run(st: &mut Stage) -> Result<CoilTwin> {
             measured,
             map_options,
             cell_m,
+            model: drive_model,
             fit_offset,
             fit_rotation,
             fit_gel,
@@ -74,6 +76,7 @@ pub(super) fn run(st: &mut Stage) -> Result<CoilTwin> {
                 phantom_name: p.name.clone(),
                 cell_m: cell_m.unwrap_or(st.opt.coarse_cell_m),
                 freq_hz: c.freq_hz,
+                model: *drive_model,
             };
             match measured {
                 Some(path) => {
@@ -87,8 +90,11 @@ pub(super) fn run(st: &mut Stage) -> Result<CoilTwin> {
                     calibrated(st, c, p, model, &to)
                 }
                 None => {
-                    st.log("twin: basis runs (ideal quadrature drive)");
-                    let sim = sim_options(model.cell_m);
+                    st.log(match model.model {
+                        crate::coil::run::DriveModel::Ideal => "twin: basis runs (ideal quadrature drive)",
+                        crate::coil::run::DriveModel::Cosim => "twin: co-simulation port runs (nominal quadrature drive)",
+                    });
+                    let sim = sim_options(model.cell_m, model.model);
                     let fields = crate::twin::ideal_drive_fields(&c, &p, &sim, st.opt.cache_dir.as_deref())?;
                     Ok(CoilTwin {
                         fields,
@@ -123,7 +129,7 @@ struct MapFit<'a> {
 /// gel when asked for.
 fn calibrated(st: &mut Stage, c: CoilConfig, p: PhantomConfig, model: ModelFacts, to: &MapFit) -> Result<CoilTwin> {
     let mpath = to.path;
-    let sim = sim_options(model.cell_m);
+    let sim = sim_options(model.cell_m, model.model);
     let t0 = Instant::now();
     let crate::b1::MeasuredMap { map, stored_as, info } = crate::b1::read_measured(mpath, to.options)?;
     let scanner = crate::b1::read::info_summary(&info);

@@ -59,11 +59,10 @@ pub struct RegressArgs {
 }
 
 pub fn demo(a: DemoArgs) -> anyhow::Result<i32> {
-    let bar = super::spinner(a.quiet);
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    let mut log = |m: &str| bar.set_message(m.to_string());
+    let progress = super::progress::Progress::new(a.quiet);
+    let mut log = |m: &str| progress.message(m);
     let r = command::demo(&a.out, a.fine_cell_mm, a.no_cache, &mut log)?;
-    bar.finish_and_clear();
+    progress.finish();
     Ok(print_verdict(&r))
 }
 
@@ -77,20 +76,18 @@ pub fn assess(a: AssessArgs) -> anyhow::Result<i32> {
         no_cache: a.no_cache,
         cache_dir: a.cache_dir,
     };
-    let bar = super::spinner(a.quiet);
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    let mut log = |m: &str| bar.set_message(m.to_string());
+    let progress = super::progress::Progress::new(a.quiet);
+    let mut log = |m: &str| progress.message(m);
     let r = command::assess(&cmd, &mut log)?;
-    bar.finish_and_clear();
+    progress.finish();
     Ok(print_verdict(&r))
 }
 
 pub fn regress(a: RegressArgs) -> anyhow::Result<i32> {
-    let bar = super::spinner(a.quiet);
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    let mut log = |m: &str| bar.set_message(m.to_string());
+    let progress = super::progress::Progress::new(a.quiet);
+    let mut log = |m: &str| progress.message(m);
     let cmp = command::regress(&a.golden, a.out.as_deref(), a.force, a.no_cache, &mut log)?;
-    bar.finish_and_clear();
+    progress.finish();
     println!("{}", cmp.text());
     Ok(cmp.exit_code())
 }

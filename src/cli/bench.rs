@@ -142,8 +142,8 @@ pub fn run(what: BenchCommand) -> anyhow::Result<i32> {
                         );
                     }
                     println!(
-                        "{}: {} ports at {:.1} mm, port runs {:.1} s (target {:.0} s: {}), whole basis {:.1} s, longest run {} steps, {} thread(s)",
-                        b.name, b.ports, b.cell_m * 1e3, b.port_runs_s, b.target_s, if b.within_target { "met" } else { "MISSED" }, b.basis_s, b.max_port_run_steps, r.threads
+                        "{}: {} ports at {:.1} mm, port runs {:.1} s (target {:.0} s: {}), whole basis {:.1} s, {} FDTD runs, longest {} steps, {} thread(s)",
+                        b.name, b.ports, b.cell_m * 1e3, b.port_runs_s, b.target_s, if b.within_target { "met" } else { "MISSED" }, b.basis_s, b.fdtd_runs, b.max_port_run_steps, r.threads
                     );
                 }
                 if let Some(f) = &r.fit {

@@ -9,6 +9,7 @@ mod coil;
 mod dosimetry;
 mod fdtd;
 mod implant;
+mod progress;
 mod twin;
 mod validate;
 
@@ -113,7 +114,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
 }
 
 /// A spinner on stderr (hidden with `--quiet`).
+/// When stderr is not a terminal (a log), its messages become timestamped lines ([`progress::LogLines`]).
 fn spinner(quiet: bool) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !quiet && !std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::with_draw_target(None, progress::LogLines::target());
+        bar.set_style(indicatif::ProgressStyle::with_template("{msg}").expect("template"));
+        return bar;
+    }
     let bar = if quiet {
         indicatif::ProgressBar::hidden()
     } else {

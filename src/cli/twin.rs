@@ -105,11 +105,11 @@ pub enum TwinCommand {
         /// Levenberg–Marquardt iteration limit; a fit that stops there without converging exits 1.
         #[arg(long, default_value_t = 300)]
         max_iterations: usize,
-        /// The coil model: `ideal` (impressed uniform rung currents; the default for now) or
-        /// `cosim` (the resonant coil by circuit co-simulation: conductors, capacitors tuned to
-        /// Larmor and feeds with their source impedance; one FDTD port run per capacitor and feed,
-        /// cached).
-        #[arg(long, default_value = "ideal")]
+        /// The coil model: `cosim` (the default: the resonant coil by circuit co-simulation:
+        /// conductors, capacitors tuned to Larmor and feeds with their source impedance; one FDTD
+        /// port run per capacitor and feed, fewer by mirror symmetry, cached) or `ideal` (impressed
+        /// uniform rung currents).
+        #[arg(long, default_value = "cosim")]
         model: crate::coil::run::DriveModel,
         /// With --model cosim: also fit every capacitor's deviation from its tuned (or file) value,
         /// by circuit algebra on the port runs (no new FDTD run), with a Gaussian prior of width
@@ -165,11 +165,11 @@ pub enum TwinCommand {
         /// Gel permittivity as a multiple of the phantom file's value.
         #[arg(long, default_value_t = 1.0)]
         eps_scale: f64,
-        /// The coil model: `ideal` (impressed uniform rung currents; the default for now) or
-        /// `cosim` (the resonant coil by circuit co-simulation: conductors, capacitors tuned to
-        /// Larmor and feeds with their source impedance; one FDTD port run per capacitor and feed,
-        /// cached).
-        #[arg(long, default_value = "ideal")]
+        /// The coil model: `cosim` (the default: the resonant coil by circuit co-simulation:
+        /// conductors, capacitors tuned to Larmor and feeds with their source impedance; one FDTD
+        /// port run per capacitor and feed, fewer by mirror symmetry, cached) or `ideal` (impressed
+        /// uniform rung currents).
+        #[arg(long, default_value = "cosim")]
         model: crate::coil::run::DriveModel,
     },
 }

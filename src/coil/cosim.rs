@@ -199,6 +199,9 @@ pub struct PortRunOptions {
     pub reference_ohm: f64,
     /// Make only one run per set of mirror-image ports (see `cosim_symmetry`).
     pub use_symmetry: bool,
+    /// Bandwidth of the exciting Gaussian pulse (its 20 dB points) relative to the band's width.
+    /// The damped port runs ring down within the pulse, so a wider (shorter) pulse is a shorter run.
+    pub pulse_bandwidth: f64,
 }
 
 impl Default for PortRunOptions {
@@ -211,6 +214,7 @@ impl Default for PortRunOptions {
             max_periods: 400,
             reference_ohm: 50.0,
             use_symmetry: true,
+            pulse_bandwidth: 1.5,
         }
     }
 }
@@ -252,7 +256,6 @@ pub fn compute_port_basis(
     mut progress: Option<&mut dyn FnMut(usize, usize)>,
 ) -> Result<PortBasis> {
     let t0 = std::time::Instant::now();
-    let n = ports.len();
     let nb = opt.band_points.max(3) | 1;
     let band_hz: Vec<f64> = (0..nb)
         .map(|i| freq_hz * (opt.band_lo + (opt.band_hi - opt.band_lo) * i as f64 / (nb - 1) as f64))
@@ -265,7 +268,7 @@ pub fn compute_port_basis(
     let (flo, fhi) = (band[0], band[nb - 1]);
     let pulse = Waveform::GaussPulse {
         f0_hz: 0.5 * (flo + fhi),
-        bandwidth_hz: 1.5 * (fhi - flo),
+        bandwidth_hz: opt.pulse_bandwidth.max(0.5) * (fhi - flo),
     };
     // The transverse H at the coil centre over the band comes from a small box of nodes around
     // it, symmetric about the centre on every axis (so that it mirrors like the field box), sampled
@@ -281,9 +284,27 @@ pub fn compute_port_basis(
         let r = &mesh.interior[a];
         r.start.saturating_sub(1)..(r.end + 1).min(dims[a] + 1)
     });
-    let edges: Vec<Edge> = ports.iter().map(|p| p.edge).collect();
+    let boxes = [field_box.clone(), iso_box.clone()];
+    // With symmetry, the port set may be completed by shorted ports at the mirror images of the
+    // feeds (removed exactly at the end): `n0` ports asked for, `n` run.
+    let n0 = ports.len();
+    let mut edges: Vec<Edge> = ports.iter().map(|p| p.edge).collect();
+    let completed = if opt.use_symmetry {
+        super::cosim_symmetry::completion(mesh, &edges, &boxes)
+    } else {
+        None
+    };
+    let mesh = match &completed {
+        Some((m, e)) => {
+            edges = e.clone();
+            m
+        }
+        None => mesh,
+    };
+    let n = edges.len();
+    let name_of = |j: usize| ports.get(j).map_or_else(|| format!("short{}", j - n0), |p| p.name.clone());
     let mirrors = if opt.use_symmetry {
-        super::cosim_symmetry::symmetries(mesh, &edges, &[field_box.clone(), iso_box.clone()])
+        super::cosim_symmetry::symmetries(mesh, &edges, &boxes)
     } else {
         Vec::new()
     };
@@ -322,12 +343,12 @@ pub fn compute_port_basis(
         spec.boundaries = mesh.boundaries.clone();
         spec.courant = mesh.courant;
         spec.port_freqs_hz = band.clone();
-        for (j, p) in ports.iter().enumerate() {
-            let (c, node) = p.edge;
+        for (j, &(c, node)) in edges.iter().enumerate() {
+            let name = name_of(j);
             spec.lumped.push(if j == k {
-                LumpedSpec::port(&p.name, c, node, opt.reference_ohm, 1.0, pulse.clone())
+                LumpedSpec::port(&name, c, node, opt.reference_ohm, 1.0, pulse.clone())
             } else {
-                LumpedSpec::resistor(&p.name, c, node, opt.reference_ohm)
+                LumpedSpec::resistor(&name, c, node, opt.reference_ohm)
             });
         }
         let mut sim = Simulation::new(spec)?;
@@ -373,7 +394,7 @@ pub fn compute_port_basis(
         }
         let src = runs[k].as_ref().expect("representative run made");
         let sign = |e: Edge| axes.iter().map(|&a| super::cosim_symmetry::edge_sign(a, e)).product::<f32>();
-        let sk = sign(ports[k].edge);
+        let sk = sign(edges[k]);
         let perm = |j: usize| {
             axes.iter().fold(j, |q, &a| {
                 let (_, p) = mirrors.iter().find(|m| m.0 == a).expect("axis of a mirror");
@@ -388,7 +409,7 @@ pub fn compute_port_basis(
         let mut i = vec![Vec::new(); n];
         for j in 0..n {
             let q = perm(j);
-            let s = (sk * sign(ports[j].edge)) as f64;
+            let s = (sk * sign(edges[j])) as f64;
             v[j] = src.v[q].iter().map(|x| x * s).collect();
             i[j] = src.i[q].iter().map(|x| x * s).collect();
         }
@@ -473,9 +494,18 @@ pub fn compute_port_basis(
             })
             .collect()
     };
-    let e = combine(&fe);
+    let mut e = combine(&fe);
     drop(fe);
-    let h = combine(&fh);
+    let mut h = combine(&fh);
+    if n > n0 {
+        kron_shorts(n0, i0, &mut z, &mut h_iso, &mut e, &mut h)?;
+        // A short's run that did not decay spoils every port's result.
+        if runs_converged[n0..].iter().any(|c| !c) {
+            runs_converged.iter_mut().for_each(|c| *c = false);
+        }
+        run_steps.truncate(n0);
+        runs_converged.truncate(n0);
+    }
     Ok(PortBasis {
         ports: ports.to_vec(),
         freq_hz,
@@ -491,6 +521,65 @@ pub fn compute_port_basis(
         mirror_axes: mirrors.iter().map(|m| m.0).collect(),
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// Removes ports `n0..` (shorted: their voltage is zero) from `z`, `h_iso` and the fields per unit
+/// current, exactly: with `V_d = 0`, `I_d = -Z_dd^-1 Z_do I_o`, so the kept ports see
+/// `Z_oo - Z_od Z_dd^-1 Z_do` and each kept port's fields gain those of the shorts' currents.
+fn kron_shorts(
+    n0: usize,
+    i0: usize,
+    z: &mut [Vec<Complex64>],
+    h_iso: &mut [Vec<[Complex64; 2]>],
+    e: &mut Vec<YeeVector>,
+    h: &mut Vec<YeeVector>,
+) -> Result<()> {
+    let n = e.len();
+    let nd = n - n0;
+    for f in 0..z.len() {
+        let zf = &z[f];
+        let zdd: Vec<Complex64> = (0..nd * nd).map(|q| zf[(n0 + q / nd) * n + n0 + q % nd]).collect();
+        let zdo: Vec<Complex64> = (0..nd * n0).map(|q| zf[(n0 + q / n0) * n + q % n0]).collect();
+        // K = Z_dd^-1 Z_do (nd x n0).
+        let k = complex_solve(&zdd, &zdo, nd, n0).ok_or_else(|| {
+            Error::Other("co-simulation: the impedance matrix of the shorted symmetry ports is singular".into())
+        })?;
+        let mut zr = vec![Complex64::default(); n0 * n0];
+        for r in 0..n0 {
+            for c in 0..n0 {
+                let s: Complex64 = (0..nd).map(|d| zf[r * n + n0 + d] * k[d * n0 + c]).sum();
+                zr[r * n0 + c] = zf[r * n + c] - s;
+            }
+        }
+        z[f] = zr;
+        let hd: Vec<[Complex64; 2]> = h_iso[f][n0..].to_vec();
+        h_iso[f].truncate(n0);
+        for (j, hj) in h_iso[f].iter_mut().enumerate() {
+            for (d, hdd) in hd.iter().enumerate() {
+                hj[0] -= hdd[0] * k[d * n0 + j];
+                hj[1] -= hdd[1] * k[d * n0 + j];
+            }
+        }
+        if f == i0 {
+            let reduce = |fs: &[YeeVector]| -> Vec<YeeVector> {
+                (0..n0)
+                    .map(|j| {
+                        let mut set = vec![fs[j].clone()];
+                        set.extend(fs[n0..].iter().cloned());
+                        let mut coefs = vec![Complex32::new(1.0, 0.0)];
+                        coefs.extend((0..nd).map(|d| {
+                            let c = -k[d * n0 + j];
+                            Complex32::new(c.re as f32, c.im as f32)
+                        }));
+                        superpose(&set, &coefs)
+                    })
+                    .collect()
+            };
+            *e = reduce(e);
+            *h = reduce(h);
+        }
+    }
+    Ok(())
 }
 
 fn identity(n: usize) -> Vec<Complex64> {

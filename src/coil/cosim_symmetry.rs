@@ -2,12 +2,13 @@
 //!
 //! A mirror plane through the coil centre (x = 0, y = 0 or z = 0) is used only when it maps the
 //! discrete model onto itself exactly: the grid nodes, every cell's material, every thin PEC edge,
-//! the boundaries, the field boxes and the set of port edges (all ports are terminated alike in the
-//! port runs). The run that excites port `k` then mirrors into the run that excites port `M(k)`:
+//! the sub-cell phantom's edge materials (to rounding), the boundaries, the field boxes and the set
+//! of port edges (all ports are terminated alike in the port runs; feeds in their own gaps are
+//! completed by shorted ports at their mirror images, see [`completion`]). The run that excites port `k` then mirrors into the run that excites port `M(k)`:
 //! E (a polar vector) keeps its components parallel to the plane and flips the normal one, H (an
 //! axial vector) the opposite; a port edge normal to the plane reverses direction, so its voltage
 //! and current change sign. With the mirrors of a body coil (x, y and z planes) 32 capacitor and
-//! feed ports need 4 runs instead of 32.
+//! feed ports need 5 runs instead of 32 (ring gaps on a mirror plane are their own images).
 
 use num_complex::Complex32;
 
@@ -19,9 +20,6 @@ use crate::grid::{Comp, RegularField};
 /// plane's port permutation.
 pub fn symmetries(mesh: &BirdcageMesh, ports: &[Edge], boxes: &[[std::ops::Range<usize>; 3]]) -> Vec<(usize, Vec<usize>)> {
     let m = &mesh.model;
-    if m.edge_override_count() > 0 {
-        return Vec::new();
-    }
     let g = &m.grid;
     let n = g.dims();
     let mut out = Vec::new();
@@ -77,6 +75,20 @@ pub fn symmetries(mesh: &BirdcageMesh, ports: &[Edge], boxes: &[[std::ops::Range
                         }
                     }
                 }
+            }
+        }
+        // Edge materials set by the sub-cell phantom: each must meet its mirror image's material
+        // (equal up to the rounding of the volume fractions computed at mirrored positions).
+        for (c, p, (eps, sig)) in m.edge_overrides() {
+            let (_, q) = mirror_edge(n, a, (c, p));
+            let comp = [Comp::X, Comp::Y, Comp::Z][c];
+            let same = match m.edge_material(comp, q[0], q[1], q[2]) {
+                Some((e2, s2)) => (eps - e2).abs() <= 1e-9 * eps.abs().max(1.0) && (sig - s2).abs() <= 1e-9 * sig.abs().max(1e-3),
+                None => false,
+            };
+            if !same {
+                why(a, &format!("sub-cell edge material {c} {p:?}"));
+                continue 'axis;
             }
         }
         // Ports.
@@ -171,4 +183,67 @@ pub fn box_is_symmetric(f: &YeeVector, a: usize) -> bool {
         let hi = lo + (len - 1.0) * c.spacing_m[a];
         (lo + hi).abs() < 1e-6 * c.spacing_m[a].max(1e-12)
     })
+}
+
+/// The number of runs (orbits of port edges) that the mirror planes `mirrors` leave for `n` ports.
+pub fn orbit_count(n: usize, mirrors: &[(usize, Vec<usize>)]) -> usize {
+    let mut seen = vec![false; n];
+    let mut count = 0;
+    for k in 0..n {
+        if seen[k] {
+            continue;
+        }
+        count += 1;
+        for mask in 0..(1usize << mirrors.len()) {
+            let t = (0..mirrors.len()).filter(|b| mask >> b & 1 == 1).fold(k, |q, b| mirrors[b].1[q]);
+            seen[t] = true;
+        }
+    }
+    count
+}
+
+/// Shorted ports that restore mirror symmetry. A feed in its own gap of one rung breaks the
+/// mirrors that map that rung onto another (the image edge is a conductor, not a port). Cutting the
+/// image edges too and making them ports adds no approximation: a port whose voltage is held at zero
+/// is the conductor edge it replaced, so the extra ports are removed afterwards exactly by circuit
+/// algebra (a Kron reduction with `V = 0` at them, see `cosim::compute_port_basis`). Returns the mesh
+/// with the image edges cut and the port edges (`ports` first, then the added ones) when that leaves
+/// fewer runs than `ports` alone; each added edge must be a thin PEC edge of `mesh`.
+pub fn completion(
+    mesh: &BirdcageMesh,
+    ports: &[Edge],
+    boxes: &[[std::ops::Range<usize>; 3]],
+) -> Option<(BirdcageMesh, Vec<Edge>)> {
+    let n = mesh.model.grid.dims();
+    let base = orbit_count(ports.len(), &symmetries(mesh, ports, boxes));
+    let mut best: Option<(usize, BirdcageMesh, Vec<Edge>)> = None;
+    // Every set of mirror planes (largest first): close the port set under them.
+    'set: for mask in (1..8usize).rev() {
+        let axes: Vec<usize> = (0..3).filter(|a| mask >> a & 1 == 1).collect();
+        let mut edges = ports.to_vec();
+        let mut m = mesh.clone();
+        let mut q = 0;
+        while q < edges.len() {
+            for &a in &axes {
+                let me = mirror_edge(n, a, edges[q]);
+                if edges.contains(&me) {
+                    continue;
+                }
+                let (c, p) = me;
+                if !m.model.clear_pec_edge([Comp::X, Comp::Y, Comp::Z][c], p[0], p[1], p[2]) {
+                    continue 'set;
+                }
+                edges.push(me);
+            }
+            q += 1;
+        }
+        if edges.len() == ports.len() {
+            continue;
+        }
+        let runs = orbit_count(edges.len(), &symmetries(&m, &edges, boxes));
+        if runs < base && best.as_ref().is_none_or(|b| runs < b.0 || (runs == b.0 && edges.len() < b.2.len())) {
+            best = Some((runs, m, edges));
+        }
+    }
+    best.map(|(_, m, e)| (m, e))
 }

@@ -162,6 +162,8 @@ pub struct Lumped {
     dt: f64,
     /// Latest (t, V, I) per element.
     last: Vec<(f64, f64, f64)>,
+    /// `e^{-i w t}` per frequency at the current step (scratch).
+    twiddle: Vec<Complex64>,
 }
 
 impl Lumped {
@@ -285,6 +287,7 @@ impl Lumped {
             freqs: freqs.to_vec(),
             samples: 0,
             dt,
+            twiddle: Vec::with_capacity(freqs.len()),
         })
     }
 
@@ -357,6 +360,13 @@ impl Extension for Lumped {
     fn post_step(&mut self, f: &mut Fields, ctx: &StepCtx) {
         let op = ctx.op;
         let (t_old, t_new) = (ctx.t_e_old(), ctx.t_e());
+        // The DFT kernel at the new time, once for every element.
+        self.twiddle.clear();
+        self.twiddle.extend(
+            self.freqs
+                .iter()
+                .map(|&fr| Complex64::from_polar(1.0, -2.0 * std::f64::consts::PI * fr * t_new)),
+        );
         for (k, e) in self.elems.iter_mut().enumerate() {
             let curl = e.curl;
             let vs = e
@@ -386,9 +396,7 @@ impl Extension for Lumped {
             op.patch_h(&mut f.h, e.comp, e.idx, delta as f64);
             let v = -e_new * e.dl;
             self.last[k] = (t_new, v, i_new);
-            for (fi, &fr) in self.freqs.iter().enumerate() {
-                let w = Complex64::from_polar(1.0, -2.0 * std::f64::consts::PI * fr * t_new);
-                let d = &mut self.dft[k][fi];
+            for (d, &w) in self.dft[k].iter_mut().zip(&self.twiddle) {
                 d.0 += w * v;
                 d.1 += w * i_new;
             }

@@ -17,8 +17,13 @@
 //! static L and C per length are then those of radius `a`, with `L C = mu eps`. The coating of an
 //! insulated part adds its layer in series: `1/eps_edge = 1/eps_m + (2/pi) [ln(b/a)/eps_i +
 //! ln(r0/b)/eps_m]` with the complex `eps_m = eps_r - i sigma/(w eps0)` of the medium at the CW
-//! frequency (the outer radius `b` below the cell size: the coating lies inside the first ring of
-//! nodes). Bare parts (bare ends, ring or tip electrodes of their own radius, anywhere along the
+//! frequency. The first ring stands for the radii `a` to `d' = r0 e^(pi/2) = 0.955 d` (its own
+//! edge adds `(2/pi) ln(d'/r0) = 1`), so the formula reads `1/eps_edge = (2/pi) [ln(b/a)/eps_i +
+//! ln(d'/b)/eps_m]`; a coating thicker than that (`b > d'`, e.g. 0.75 mm at 0.5 mm cells) fills the
+//! first ring (`ln(d'/a)/eps_i`) and covers the lattice edges beyond it ([`CoatingRegion`]: within
+//! `b` of the coated path, and `b - a` past a sealed end): each carries the coating and the medium
+//! in series, `1/eps_edge = phi/eps_i + (1 - phi)/eps_m`, `phi` the share of the edge's radial
+//! potential drop (samples weighted by `1/rho`) inside the coating. Bare parts (bare ends, ring or tip electrodes of their own radius, anywhere along the
 //! wire) and the coated rest are in parallel: a node carries half of each neighbouring edge, and its
 //! edges get the bare and the coated permittivity weighted by the fractions of that length that are
 //! bare and coated, so a bare part exposes exactly its length, not a whole number of cells. Ends: an
@@ -168,17 +173,6 @@ impl ThinWire {
                         ins.outer_radius_m, self.radius_m, ins.eps_r
                     ),
                     "fix the insulation",
-                ));
-            }
-            if !(ins.outer_radius_m < dmin) {
-                return Err(Error::input(
-                    "thin_wires",
-                    &format!("{item}.insulation.outer_radius_m"),
-                    format!(
-                        "the coating's outer radius {} m reaches the neighbouring grid nodes (cell size {dmin} m)",
-                        ins.outer_radius_m
-                    ),
-                    "use cells larger than the coating's outer radius, or a thinner coating",
                 ));
             }
         }
@@ -373,6 +367,12 @@ fn circulating_h(c: usize, p: [usize; 3]) -> [(usize, [usize; 3]); 4] {
 /// cells found for a PEC edge by Asada et al., IEEE Trans. EMC 57, 2015).
 pub const LATTICE_RADIUS_CELLS: f64 = 0.198_506_4;
 
+/// The radius (cells) up to which the first ring of lattice edges stands for the medium around a
+/// wire: `r0 e^(pi/2) = 0.955` (the lattice edge itself adds `(2/pi) ln(d'/r0) = 1` to the series sum
+/// of `first_ring_eps`; the exact lattice Green's function gives the nearest nodes the potential
+/// of radius 0.955 cells in the continuum).
+pub const FIRST_RING_RADIUS_CELLS: f64 = LATTICE_RADIUS_CELLS * 4.810_477_380_965_351;
+
 /// The first-ring factor `s = 1 / (1 + (2/pi) ln(r0 / a))` of a bare wire of radius `a` on cells of
 /// size `d` (`r0 = 0.1985 d`): the four radial E edges at each wire node carry `s eps`, `s sigma`,
 /// and the four H samples circulating each wire edge `mu / s`, which makes the lattice's static
@@ -388,9 +388,13 @@ fn first_ring_eps(eps_m: Complex64, a: f64, d: f64, coat: Option<(f64, f64)>) ->
     match coat {
         None => eps_m * first_ring_factor(a, d),
         Some((b, eps_i)) => {
-            let r0 = LATTICE_RADIUS_CELLS * d;
+            // The first ring stands for the radii a..d' (d' = r0 e^(pi/2) = 0.955 d: the lattice's
+            // own edge adds (2/pi) ln(d'/r0) = 1); a coating beyond d' fills it (and the edges
+            // beyond it carry the rest, `coating_edges`).
+            let r1 = FIRST_RING_RADIUS_CELLS * d;
+            let bc = b.min(r1);
             let k = std::f64::consts::FRAC_2_PI;
-            1.0 / (1.0 / eps_m + k * ((b / a).ln() / eps_i + (r0 / b).ln() / eps_m))
+            1.0 / (k * ((bc / a).ln() / eps_i + (r1 / bc).ln() / eps_m))
         }
     }
 }
@@ -435,6 +439,189 @@ fn bare_spans_on_staircase(w: &ThinWire, st: &Staircase) -> Vec<(f64, f64, f64)>
             (lo, hi, b.radius_m)
         })
         .collect()
+}
+
+/// The coating of an insulated wire as a region of space around its staircase: within the outer
+/// radius `b` of the coated path (not around its bare parts), and beyond a sealed end up to the
+/// coating's thickness `b - a` past the conductor's end.
+pub struct CoatingRegion {
+    /// Path nodes (m) and their arc length (m).
+    pts: Vec<([f64; 3], f64)>,
+    node_idx: Vec<[usize; 3]>,
+    bare: Vec<(f64, f64)>,
+    a: f64,
+    b: f64,
+    d: f64,
+    /// Whether the first and the last end are sealed (coated).
+    sealed: [bool; 2],
+}
+
+impl CoatingRegion {
+    fn new(grid: &Grid, st: &Staircase, spans: &[(f64, f64, f64)], a: f64, b: f64) -> Self {
+        let nodes = st.nodes();
+        let len = st.length_m;
+        let bare: Vec<(f64, f64)> = spans.iter().map(|&(lo, hi, _)| (lo, hi)).collect();
+        let is_bare = |s: f64| bare.iter().any(|&(lo, hi)| s >= lo - 1e-12 && s <= hi + 1e-12);
+        Self {
+            pts: nodes.iter().map(|(p, s)| (grid.node_pos(p[0], p[1], p[2]), *s)).collect(),
+            node_idx: nodes.iter().map(|(p, _)| *p).collect(),
+            sealed: [!is_bare(0.0), !is_bare(len)],
+            bare,
+            a,
+            b,
+            d: st.d.iter().cloned().fold(f64::INFINITY, f64::min),
+        }
+    }
+
+    /// Whether `p` lies in the coating, searching the path segments `lo..hi`.
+    fn contains(&self, p: [f64; 3], lo: usize, hi: usize) -> bool {
+        let last = self.pts.len() - 1;
+        let mut best = (f64::INFINITY, 0.0, 0.0);
+        for i in lo..hi.min(last) {
+            let (p0, s0) = self.pts[i];
+            let (p1, _) = self.pts[i + 1];
+            let t = sub3(p1, p0);
+            let l = dot3(t, t).sqrt();
+            let u = dot3(sub3(p, p0), t) / l;
+            let over = if i == 0 && u < 0.0 {
+                u
+            } else if i + 1 == last && u > l {
+                u - l
+            } else {
+                0.0
+            };
+            let uc = u.clamp(0.0, l);
+            let q = [0, 1, 2].map(|x| p0[x] + t[x] * uc / l);
+            let r2 = dot3(sub3(p, q), sub3(p, q));
+            if r2 < best.0 {
+                best = (r2, s0 + uc, over);
+            }
+        }
+        let (r2, s, over) = best;
+        if over != 0.0 {
+            let sealed = if over < 0.0 { self.sealed[0] } else { self.sealed[1] };
+            let perp2 = r2 - over * over;
+            return sealed && over.abs() < self.b - self.a && perp2 < self.b * self.b;
+        }
+        r2 < self.b * self.b && !self.bare.iter().any(|&(lo, hi)| s > lo && s < hi)
+    }
+
+    /// The lattice edges beyond the first ring that the coating covers, with the share `phi` of
+    /// the edge's potential drop that lies in the coating: the edge sampled at 16 points, each
+    /// weighted by `1 / rho` (the radial field of a line charge), `phi` the weighted fraction in the
+    /// coating. Edges touching a wire node (the first ring, the wire's own) are left out.
+    fn edges(&self, grid: &Grid) -> Vec<((usize, [usize; 3]), f64)> {
+        let n = grid.dims();
+        let reach = (self.b / self.d).ceil() as i64 + 1;
+        let on_wire: std::collections::HashSet<[usize; 3]> = self.node_idx.iter().cloned().collect();
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        let win = 3 * reach as usize + 3;
+        for (ni, c) in self.node_idx.iter().enumerate() {
+            let (lo, hi) = (ni.saturating_sub(win), ni + win);
+            for di in -reach..=reach {
+                for dj in -reach..=reach {
+                    for dk in -reach..=reach {
+                        let q = [c[0] as i64 + di, c[1] as i64 + dj, c[2] as i64 + dk];
+                        if (0..3).any(|x| q[x] < 0 || q[x] > n[x] as i64) {
+                            continue;
+                        }
+                        let q = q.map(|v| v as usize);
+                        for a in 0..3 {
+                            let mut e = q;
+                            e[a] += 1;
+                            if e[a] > n[a] || on_wire.contains(&q) || on_wire.contains(&e) || !seen.insert((a, q)) {
+                                continue;
+                            }
+                            let p0 = grid.node_pos(q[0], q[1], q[2]);
+                            let p1 = grid.node_pos(e[0], e[1], e[2]);
+                            let (mut wi, mut wt) = (0.0, 0.0);
+                            for k in 0..16 {
+                                let f = (k as f64 + 0.5) / 16.0;
+                                let p = [0, 1, 2].map(|x| p0[x] + (p1[x] - p0[x]) * f);
+                                let rho = self.distance(p, lo, hi).max(1e-3 * self.d);
+                                wt += 1.0 / rho;
+                                if self.contains(p, lo, hi) {
+                                    wi += 1.0 / rho;
+                                }
+                            }
+                            if wi > 0.0 {
+                                out.push(((a, q), wi / wt));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Distance from `p` to the path (segments `lo..hi`).
+    fn distance(&self, p: [f64; 3], lo: usize, hi: usize) -> f64 {
+        let last = self.pts.len() - 1;
+        let mut best = f64::INFINITY;
+        for i in lo..hi.min(last) {
+            let (p0, _) = self.pts[i];
+            let (p1, _) = self.pts[i + 1];
+            let t = sub3(p1, p0);
+            let l2 = dot3(t, t);
+            let u = (dot3(sub3(p, p0), t) / l2).clamp(0.0, 1.0);
+            let q = [0, 1, 2].map(|x| p0[x] + t[x] * u);
+            best = best.min(dot3(sub3(p, q), sub3(p, q)));
+        }
+        best.sqrt()
+    }
+}
+
+fn sub3(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+
+fn dot3(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+impl ThinWire {
+    /// Grid cells whose centre lies in the coating (outside the conductor, see [`CoatingRegion`]):
+    /// the cells a coating thicker than the first ring spans (0 for a coating inside the first
+    /// ring, which the first-ring edges carry alone).
+    pub fn coating_cells(&self, grid: &Grid, item: &str) -> Result<usize> {
+        let Some(ins) = self.insulation.as_ref() else {
+            return Ok(0);
+        };
+        let st = self.staircase(grid, item)?;
+        let spans = bare_spans_on_staircase(self, &st);
+        let region = CoatingRegion::new(grid, &st, &spans, self.radius_m, ins.outer_radius_m);
+        let n = grid.dims();
+        let reach = (ins.outer_radius_m / region.d).ceil() as i64 + 1;
+        let win = 3 * reach as usize + 3;
+        let mut seen = std::collections::HashSet::new();
+        let mut count = 0;
+        for (ni, c) in region.node_idx.iter().enumerate() {
+            let (lo, hi) = (ni.saturating_sub(win), ni + win);
+            for di in -reach..reach {
+                for dj in -reach..reach {
+                    for dk in -reach..reach {
+                        let q = [c[0] as i64 + di, c[1] as i64 + dj, c[2] as i64 + dk];
+                        if (0..3).any(|x| q[x] < 0 || q[x] >= n[x] as i64) {
+                            continue;
+                        }
+                        let q = q.map(|v| v as usize);
+                        if !seen.insert(q) {
+                            continue;
+                        }
+                        let p0 = grid.node_pos(q[0], q[1], q[2]);
+                        let p1 = grid.node_pos(q[0] + 1, q[1] + 1, q[2] + 1);
+                        let centre = [0, 1, 2].map(|x| 0.5 * (p0[x] + p1[x]));
+                        if region.distance(centre, lo, hi) > self.radius_m && region.contains(centre, lo, hi) {
+                            count += 1;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(count)
+    }
 }
 
 /// The end nodes of a wire carry half a cell of wire: the first-ring factor of their edges (radial,
@@ -556,6 +743,33 @@ pub(crate) fn apply_to_model(
                             "use a thinner coating or larger cells",
                         ));
                     }
+                    let sigma = match omega {
+                        Some(w0) => (-eff.im * w0 * EPS0).max(0.0),
+                        None => 0.0,
+                    };
+                    set.insert((a, q), (eff.re, sigma));
+                }
+            }
+        }
+        // A coating reaching beyond the first ring: the lattice edges it covers carry the coating
+        // and the medium in series, each by its share of the radial potential drop.
+        if let Some(ins) = w.insulation.as_ref() {
+            let r1 = FIRST_RING_RADIUS_CELLS * st.d.iter().cloned().fold(f64::INFINITY, f64::min);
+            if ins.outer_radius_m > r1 {
+                let region = CoatingRegion::new(&model.grid, &st, &spans, w.radius_m, ins.outer_radius_m);
+                for ((a, q), phi) in region.edges(&model.grid) {
+                    if set.contains_key(&(a, q)) {
+                        continue;
+                    }
+                    let Some((eps_m, sig_m)) = model.edge_material(Comp::from_index(a), q[0], q[1], q[2]) else {
+                        continue;
+                    };
+                    let eps_c = match omega {
+                        Some(w0) => Complex64::new(eps_m, -sig_m / (w0 * EPS0)),
+                        None => Complex64::new(eps_m, 0.0),
+                    };
+                    let eff = 1.0 / (phi / ins.eps_r + (1.0 - phi) / eps_c);
+                    medium_field.push((a, q, medium_field_factor(eff, eps_c)));
                     let sigma = match omega {
                         Some(w0) => (-eff.im * w0 * EPS0).max(0.0),
                         None => 0.0,

@@ -514,6 +514,17 @@ impl VoxelModel {
         self.edge_overrides.len()
     }
 
+    /// The E edges that carry a material override: (component 0-2, start node, (eps_r, sigma)).
+    pub fn edge_overrides(&self) -> impl Iterator<Item = (usize, [usize; 3], (f64, f64))> + '_ {
+        let [_, ny, nz] = self.grid.dims();
+        self.edge_overrides.iter().map(move |(&(c, idx), &v)| {
+            let k = idx % (nz + 1);
+            let j = (idx / (nz + 1)) % (ny + 1);
+            let i = idx / ((nz + 1) * (ny + 1));
+            (c as usize, [i, j, k], v)
+        })
+    }
+
     pub fn is_thin_pec(&self, comp: Comp, i: usize, j: usize, k: usize) -> bool {
         self.thin_pec[comp.index()].get(self.node_index(i, j, k))
     }

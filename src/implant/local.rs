@@ -30,7 +30,7 @@ use num_complex::{Complex32, Complex64};
 use super::placement::{LocalGridOptions, PlacedImplant};
 use super::raster::{local_model, ImplantRaster};
 use crate::coil::PhantomConfig;
-use crate::dosimetry::sar::{mass_averaged_sar, point_sar, AveragedSar, SarInput};
+use crate::dosimetry::sar::{mass_averaged_sar_in_cut_box, point_sar, AveragedSar, SarInput};
 use crate::dosimetry::thermal::{Boundaries, Boundary, Probe as ThermalProbe, ThermalMaterial, ThermalModel};
 use crate::dosimetry::thermal::{ThermalResult, ThermalSettings};
 use crate::dosimetry::VoxelGrid;
@@ -157,8 +157,8 @@ pub struct LocalFields {
     pub e_incident: [Array3<Complex32>; 3],
     /// Material label per cell (index into `materials`) for SAR.
     pub labels: Array3<u8>,
-    /// Label per cell for the thermal model (the wire's cells are metal here even when the electrical
-    /// model treats the wire as a sub-cell line).
+    /// Label per cell for the thermal model (the cells around a sub-cell wire hold its metal as a
+    /// mixed material, see `mark_wire_cells`).
     pub thermal_labels: Array3<u8>,
     pub materials: Vec<LocalMaterial>,
     pub raster: ImplantRaster,
@@ -312,15 +312,7 @@ pub fn run_local(
         .collect();
     let mut thermal_labels = labels.clone();
     if opt.with_implant && !placed.implant.is_solid() {
-        let metal_label = materials.len() as u8;
-        materials.push(LocalMaterial {
-            name: format!("{} (wire, thermal)", placed.implant.metal.name),
-            sigma_s_per_m: 0.0,
-            eps_r: 1.0,
-            sar_density_kg_per_m3: 0.0,
-            thermal: Some(metal_thermal(placed)),
-        });
-        mark_wire_cells(&mut thermal_labels, &g, placed, metal_label);
+        mark_wire_cells(&mut thermal_labels, &mut materials, &g, placed)?;
     }
     Ok(LocalFields {
         cells: g,
@@ -363,7 +355,7 @@ pub const PROBE_DIAMETER_M: f64 = 1e-3;
 /// The temperature probes of a placed implant as ASTM F2182 places them: a sphere of
 /// [`PROBE_DIAMETER_M`] touching each end of the conductor on its axis, outside the metal ("tip" at
 /// the first point of the path, "far end" at the last). The probe reads the mean over the voxels
-/// whose centres lie in it (the voxel holding its centre on grids coarser than the probe); the peak
+/// whose centres lie in it (on grids coarser than the probe: interpolated at its centre); the peak
 /// voxel is reported beside it (the maximum temperature rise).
 pub fn end_probes(placed: &PlacedImplant) -> Vec<ThermalProbe> {
     let p = &placed.path_m;
@@ -399,32 +391,101 @@ fn metal_thermal(placed: &PlacedImplant) -> ThermalMaterial {
     }
 }
 
-/// Marks the cells whose centre lies within half a cell (or the conductor radius, if larger) of the
-/// wire's centre line: the thermal path along a sub-cell wire.
-fn mark_wire_cells(labels: &mut Array3<u8>, g: &GridPlacement, placed: &PlacedImplant, label: u8) {
-    let d = g.spacing_m[0];
-    let r = (0.5 * d).max(placed.implant.radius_m);
+/// The thermal path along a sub-cell wire: the wire's metal is spread over the cells around its
+/// centre line by volume (each length `ds` of wire puts `pi a^2 ds` of metal on the eight cell
+/// centres around it with trilinear weights), and a cell holding a metal fraction `f` gets a mixed
+/// material: `rho c` and the conductivity weighted by volume, `f x metal + (1 - f) x the cell's own
+/// material` (parallel conduction along the wire: the axial heat flow of the wire and the gel around
+/// it is kept; the transverse one is overestimated inside the few cells around the wire). A wire
+/// along a node line thus spreads over the four cells around it alike, whatever the placement
+/// (issue 18 item 4); marking whole cells whose centre lay near the line depended on where the line
+/// fell in the cell (all cells or none).
+fn mark_wire_cells(
+    labels: &mut Array3<u8>,
+    materials: &mut Vec<LocalMaterial>,
+    g: &GridPlacement,
+    placed: &PlacedImplant,
+) -> Result<()> {
+    let d = g.spacing_m;
+    let a = placed.implant.radius_m;
     let len = placed.length_m();
-    let n = ((len / (0.25 * d)).ceil() as usize).max(1);
+    let h = d[0].min(d[1]).min(d[2]) / 8.0;
+    let n = ((len / h).ceil() as usize).max(1);
+    let ds = len / n as f64;
+    let vol = d[0] * d[1] * d[2];
+    let mut frac: std::collections::BTreeMap<[usize; 3], f64> = std::collections::BTreeMap::new();
     for s in 0..=n {
+        let w_end = if s == 0 || s == n { 0.5 } else { 1.0 };
         let (p, _) = super::model::point_at(&placed.path_m, len * s as f64 / n as f64);
-        let idx = [0, 1, 2].map(|a| ((p[a] - g.origin_m[a]) / g.spacing_m[a]).round() as i64);
-        for di in -1..=1i64 {
-            for dj in -1..=1i64 {
-                for dk in -1..=1i64 {
-                    let q = [idx[0] + di, idx[1] + dj, idx[2] + dk];
-                    if (0..3).any(|a| q[a] < 0 || q[a] >= g.dims[a] as i64) {
-                        continue;
-                    }
-                    let c = g.position(q[0] as usize, q[1] as usize, q[2] as usize);
-                    let dist2: f64 = (0..3).map(|a| (c[a] - p[a]).powi(2)).sum();
-                    if dist2 <= r * r + 1e-15 {
-                        labels[[q[0] as usize, q[1] as usize, q[2] as usize]] = label;
-                    }
-                }
+        let u: [f64; 3] = std::array::from_fn(|x| (p[x] - g.origin_m[x]) / d[x]);
+        let base: [f64; 3] = u.map(f64::floor);
+        for c in 0..8usize {
+            let mut w = w_end * std::f64::consts::PI * a * a * ds / vol;
+            let mut q = [0i64; 3];
+            for x in 0..3 {
+                let off = ((c >> x) & 1) as f64;
+                let t = u[x] - base[x];
+                w *= if off == 1.0 { t } else { 1.0 - t };
+                q[x] = base[x] as i64 + off as i64;
             }
+            if w <= 0.0 || (0..3).any(|x| q[x] < 0 || q[x] >= g.dims[x] as i64) {
+                continue;
+            }
+            *frac.entry(q.map(|v| v as usize)).or_insert(0.0) += w;
         }
     }
+    let metal = metal_thermal(placed);
+    // Fractions quantised to 1/256 so a straight wire needs a handful of mixed materials.
+    let mut mixed: std::collections::BTreeMap<(u8, u32), u8> = std::collections::BTreeMap::new();
+    for (q, f) in frac {
+        let f = f.min(1.0);
+        let qf = (f * 256.0).round() as u32;
+        if qf == 0 {
+            continue;
+        }
+        let base = labels[q];
+        let Some(own) = materials[base as usize].thermal.clone() else {
+            continue;
+        };
+        let label = match mixed.get(&(base, qf)) {
+            Some(l) => *l,
+            None => {
+                if materials.len() >= u8::MAX as usize {
+                    return Err(Error::Other(format!(
+                        "local run: the wire {} needs more than {} thermal materials",
+                        placed.implant.name,
+                        u8::MAX
+                    )));
+                }
+                let f = qf as f64 / 256.0;
+                let rho = f * metal.density_kg_per_m3 + (1.0 - f) * own.density_kg_per_m3;
+                let rc = f * metal.density_kg_per_m3 * metal.heat_capacity_j_per_kg_k
+                    + (1.0 - f) * own.density_kg_per_m3 * own.heat_capacity_j_per_kg_k;
+                let base_m = &materials[base as usize];
+                let m = LocalMaterial {
+                    name: format!("{} + {:.1} % {} (wire, thermal)", base_m.name, f * 100.0, metal.name),
+                    sigma_s_per_m: base_m.sigma_s_per_m,
+                    eps_r: base_m.eps_r,
+                    sar_density_kg_per_m3: 0.0,
+                    thermal: Some(ThermalMaterial {
+                        name: format!("{} + {:.1} % {}", own.name, f * 100.0, metal.name),
+                        density_kg_per_m3: rho,
+                        heat_capacity_j_per_kg_k: rc / rho,
+                        conductivity_w_per_m_k: f * metal.conductivity_w_per_m_k
+                            + (1.0 - f) * own.conductivity_w_per_m_k,
+                        perfusion_per_s: (1.0 - f) * own.perfusion_per_s,
+                        metabolic_heat_w_per_m3: (1.0 - f) * own.metabolic_heat_w_per_m3,
+                    }),
+                };
+                materials.push(m);
+                let l = (materials.len() - 1) as u8;
+                mixed.insert((base, qf), l);
+                l
+            }
+        };
+        labels[q] = label;
+    }
+    Ok(())
 }
 
 impl LocalFields {
@@ -497,8 +558,10 @@ impl LocalFields {
         let with = self.sar_input(true)?;
         let without = self.sar_input(false)?;
         let point = [point_sar(&with), point_sar(&without)];
-        let sar_1g = [mass_averaged_sar(&with, 1e-3)?, mass_averaged_sar(&without, 1e-3)?];
-        let sar_10g = [mass_averaged_sar(&with, 10e-3)?, mass_averaged_sar(&without, 10e-3)?];
+        // The box cuts through the gel: cubes it truncates are not evaluated (no frame along its edge).
+        let avg = mass_averaged_sar_in_cut_box;
+        let sar_1g = [avg(&with, 1e-3)?, avg(&without, 1e-3)?];
+        let sar_10g = [avg(&with, 10e-3)?, avg(&without, 10e-3)?];
         let t0 = Instant::now();
         let thermal = [
             self.thermal_model(true)?

@@ -7,8 +7,10 @@
 //!   reported in [`ImplantRaster::wire_model_radius_m`]; the insulation as the effective
 //!   permittivity of the radial edges, sealing the conductor's ends unless they are bare; bare ends
 //!   and electrodes anywhere along the wire with their own radius, each exposing exactly its
-//!   length). A coating whose outer radius reaches the neighbouring grid nodes (one cell) is an
-//!   error naming the implant file and `insulation.thickness_m`;
+//!   length). A coating thicker than the first ring of lattice edges (outer radius above 0.955
+//!   cell) fills that ring and covers the edges beyond it in series with the gel
+//!   (`fdtd::thinwire::CoatingRegion`), so one lead runs at 2, 1 and 0.5 mm cells;
+//!   [`ImplantRaster::insulation_cells`] counts the cells whose centre lies in the coating;
 //! - rods and plates: every cell whose centre lies inside the solid is PEC metal, plus a thin PEC
 //!   centre line (rod) so a rod thinner than a cell still conducts.
 
@@ -44,6 +46,8 @@ pub struct ImplantRaster {
     /// away from the wire.
     pub tip_gap: Option<(usize, [usize; 3], f64)>,
     pub metal_cells: usize,
+    /// Cells whose centre lies in a wire's coating (0 when the coating lies inside the first ring
+    /// of lattice edges around the wire, which carry it alone).
     pub insulation_cells: usize,
     /// Radius the thin-wire model uses (m): the conductor's, or 0.45 cell when the conductor is thicker
     /// than the model allows (None for solid implants).
@@ -86,8 +90,8 @@ pub fn add_implant(spec: &mut SimulationSpec, implant: &PlacedImplant) -> Result
 }
 
 /// A fine local voxel model around a placed implant: air background, the phantom's gel (and so any
-/// wall or air that falls in the box) and the implant rasterised by [`add_implant`]. Grid nodes sit
-/// on multiples of the cell size in the coil frame. PEC outer boundaries (set the spec's boundaries
+/// wall or air that falls in the box) and the implant rasterised by [`add_implant`]. The implant's tip
+/// (the first point of its path) is a grid node. PEC outer boundaries (set the spec's boundaries
 /// for a run).
 pub fn local_model(
     placed: &PlacedImplant,
@@ -112,8 +116,12 @@ pub fn local_model(
         }
     }
     let d = opt.cell_m;
-    let i0 = lo.map(|x| (x / d).floor());
-    let i1 = hi.map(|x| (x / d).ceil());
+    // The lattice follows the implant: the tip (first point of the path) is a grid node, so a wire
+    // along an axis lies on a node line and the box is built alike for every placement (mirror
+    // images and sub-cell shifts give the same discrete model, issue 18 item 4).
+    let tip = placed.path_m[0];
+    let i0: [f64; 3] = std::array::from_fn(|a| ((lo[a] - tip[a]) / d).floor());
+    let i1: [f64; 3] = std::array::from_fn(|a| ((hi[a] - tip[a]) / d).ceil());
     let key = "cell_m (--fine-cell-mm, --cell-mm of implant place)";
     let n = [0, 1, 2].map(|a| crate::resources::axis_cells((i1[a] - i0[a]).max(1.0)));
     let n = match n {
@@ -152,7 +160,7 @@ pub fn local_model(
         crate::resources::fdtd_bytes(n, 1),
         |r| crate::resources::coarser_cell_fix("--fine-cell-mm", d * 1e3, "", r),
     )?;
-    let grid = Grid::uniform([i0[0] * d, i0[1] * d, i0[2] * d], [d; 3], n)?;
+    let grid = Grid::uniform(std::array::from_fn(|a| tip[a] + i0[a] * d), [d; 3], n)?;
     let mut model = VoxelModel::new(grid, Material::vacuum())?;
     phantom.rasterise(&mut model)?;
     let mut spec = SimulationSpec::new(model);
@@ -285,23 +293,11 @@ fn add_thin_wire(
     let insulation = match &implant.implant.insulation {
         None => None,
         Some(ins) => {
-            let b = r_true + ins.thickness_m;
-            if b >= dmin {
-                return Err(Error::input(
-                    &implant.implant.source_name,
-                    "insulation.thickness_m",
-                    format!(
-                        "implant {name}: the coating's outer radius {:.3} mm reaches the neighbouring grid nodes at {:.3} mm cells, \
-                         where the sub-cell wire model cannot represent it",
-                        b * 1e3,
-                        dmin * 1e3
-                    ),
-                    format!(
-                        "use local cells larger than {:.3} mm (--fine-cell-mm of assess, --cell-mm of implant place), or a thinner coating",
-                        b * 1e3
-                    ),
-                ));
-            }
+            // A conductor thicker than the model allows is modelled with the largest radius it
+            // allows; its coating then keeps the ratio of its radii, i.e. its capacitance per
+            // length `2 pi eps_i / ln(b/a)`, which sets the insulated line's wavenumber and
+            // impedance (the gel's share beyond b changes by ln(b/b_model) / |eps_gel|, ~1 %).
+            let b = (r_true + ins.thickness_m) * r_model / r_true;
             Some(ThinInsulation {
                 outer_radius_m: b.max(1.05 * r_model),
                 eps_r: ins.eps_r,
@@ -330,6 +326,7 @@ fn add_thin_wire(
         bare,
     };
     let st = tw.staircase(grid, &format!("implant {name}"))?;
+    raster.insulation_cells = tw.coating_cells(grid, &format!("implant {name}"))?;
     for e in &st.edges {
         raster.edges.push(WireEdge {
             comp: e.comp,

@@ -11,6 +11,61 @@ pub(super) struct Series<'a> {
     name: String,
     x: &'a [f64],
     y: &'a [f64],
+    style: LineStyle,
+}
+
+/// A marker shape drawn at intervals along a series (and in its legend entry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeriesMarker {
+    Circle,
+    FilledCircle,
+    Triangle,
+    FilledTriangle,
+    Cross,
+}
+
+impl SeriesMarker {
+    /// Every shape, in the order series take them.
+    pub const ALL: [SeriesMarker; 5] = [
+        SeriesMarker::Circle,
+        SeriesMarker::Triangle,
+        SeriesMarker::Cross,
+        SeriesMarker::FilledCircle,
+        SeriesMarker::FilledTriangle,
+    ];
+}
+
+/// How a series is drawn: its colour (index into the series colours; default: its position), solid
+/// or dashed, and an optional marker shape.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LineStyle {
+    pub colour: Option<usize>,
+    pub dashed: bool,
+    pub marker: Option<SeriesMarker>,
+}
+
+impl LineStyle {
+    /// A dashed line in the series' default colour.
+    pub fn dashed() -> Self {
+        Self {
+            dashed: true,
+            ..Self::default()
+        }
+    }
+}
+
+macro_rules! marker_of {
+    ($m:expr, $p:expr, $colour:expr) => {{
+        let colour: RGBColor = $colour;
+        let stroke = ShapeStyle::from(&colour).stroke_width(2);
+        match $m {
+            SeriesMarker::Circle => Circle::new($p, 5, stroke).into_dyn(),
+            SeriesMarker::FilledCircle => Circle::new($p, 5, colour.filled()).into_dyn(),
+            SeriesMarker::Triangle => TriangleMarker::new($p, 6, stroke).into_dyn(),
+            SeriesMarker::FilledTriangle => TriangleMarker::new($p, 6, colour.filled()).into_dyn(),
+            SeriesMarker::Cross => Cross::new($p, 5, stroke).into_dyn(),
+        }
+    }};
 }
 
 /// One or more named (x, y) series with axis labels and a legend, written by [`line_plot`].
@@ -61,6 +116,18 @@ impl<'a> LinePlot<'a> {
             name: name.into(),
             x,
             y,
+            style: LineStyle::default(),
+        });
+        self
+    }
+    /// Adds a series drawn in `style` (colour, dashes, marker shape), e.g. to keep curves that lie on
+    /// one another distinguishable.
+    pub fn series_styled(mut self, name: impl Into<String>, x: &'a [f64], y: &'a [f64], style: LineStyle) -> Self {
+        self.series.push(Series {
+            name: name.into(),
+            x,
+            y,
+            style,
         });
         self
     }
@@ -201,8 +268,10 @@ pub fn line_plot(path: &Path, plot: &LinePlot) -> Result<()> {
             .draw()?;
         let mut labelled = false;
         for (k, s) in plot.series.iter().enumerate() {
-            let colour = SERIES_COLOURS[k % SERIES_COLOURS.len()];
+            let colour = SERIES_COLOURS[s.style.colour.unwrap_or(k) % SERIES_COLOURS.len()];
             let style = colour.stroke_width(2);
+            let dashed = s.style.dashed;
+            let marker = s.style.marker;
             // Contiguous runs of finite points.
             let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
             for (&x, &y) in s.x.iter().zip(s.y) {
@@ -212,15 +281,45 @@ pub fn line_plot(path: &Path, plot: &LinePlot) -> Result<()> {
                     runs.push(Vec::new());
                 }
             }
+            // SeriesMarkers at about 8 places per series, staggered between series so that they do not
+            // sit on one another where the curves do.
+            let n_points = s.x.len().max(1);
+            let every = (n_points / 8).max(1);
+            let offset = (k * every / plot.series.len().max(1)) % every;
+            if let Some(m) = marker {
+                let pts: Vec<(f64, f64)> = s
+                    .x
+                    .iter()
+                    .zip(s.y)
+                    .enumerate()
+                    .filter(|(i, (x, y))| i % every == offset && x.is_finite() && y.is_finite())
+                    .map(|(_, (x, y))| (*x, *y))
+                    .collect();
+                chart.draw_series(pts.into_iter().map(|p| marker_of!(m, p, colour)))?;
+            }
             let mut first = true;
             for run in runs.into_iter().filter(|r| !r.is_empty()) {
                 if run.len() == 1 {
                     chart.draw_series(std::iter::once(Circle::new(run[0], 3, colour.filled())))?;
                 }
-                let ann = chart.draw_series(LineSeries::new(run, style))?;
+                let ann = if dashed {
+                    chart.draw_series(DashedLineSeries::new(run, 9, 5, style))?
+                } else {
+                    chart.draw_series(LineSeries::new(run, style))?
+                };
                 if first && !s.name.is_empty() {
-                    ann.label(s.name.as_str())
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], style));
+                    ann.label(s.name.as_str()).legend(move |(x, y)| {
+                        let (a, b) = if dashed { ((0, 0), (8, 0)) } else { ((0, 0), (22, 0)) };
+                        let rest = if dashed { vec![(13, 0), (22, 0)] } else { vec![(22, 0), (22, 0)] };
+                        let line = EmptyElement::at((x, y))
+                            + PathElement::new(vec![a, b], style)
+                            + PathElement::new(rest, style);
+                        let mark = match marker {
+                            Some(m) => marker_of!(m, (11, 0), colour),
+                            None => Circle::new((11, 0), 0, colour.mix(0.0).filled()).into_dyn(),
+                        };
+                        line + mark
+                    });
                     labelled = true;
                 }
                 first = false;

@@ -42,7 +42,7 @@ mod line;
 mod png_out;
 
 use draw::*;
-pub use line::{line_plot, LinePlot};
+pub use line::{line_plot, LinePlot, LineStyle, SeriesMarker};
 use png_out::*;
 
 type DrawResult<T = ()> = std::result::Result<T, Box<dyn StdError>>;

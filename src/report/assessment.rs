@@ -16,6 +16,7 @@ pub fn start(recipe: &Recipe) -> Result<Report> {
     let mut r = Report::new(&recipe.title);
     r.subtitle = recipe.description.clone();
     r.inputs = recipe.hash_inputs()?;
+    r.unconfirmed = recipe.unconfirmed_values();
     let setup = sections::setup::section(&mut r, recipe);
     r.sections.push(setup);
     Ok(r)

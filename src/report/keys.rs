@@ -170,6 +170,33 @@ impl Implant {
     }
 }
 
+/// A hot spot of an implant, `implant<n>.hotspot_<what>.<axis>` (phantom frame, mm) and
+/// `implant<n>.hotspot_<what>.coil_<axis>` (coil frame, mm); `what` is one of [`HotSpot::WHATS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HotSpot {
+    /// Phantom frame (origin at the phantom's centre, its own axes).
+    Phantom,
+    /// Coil frame (origin at the isocentre).
+    Coil,
+}
+
+impl HotSpot {
+    /// What is located: the largest temperature rise, the peak point, 1 g and 10 g SAR.
+    pub const WHATS: [&'static str; 4] = ["max_temperature_rise", "sar_point_peak", "sar_1g_peak", "sar_10g_peak"];
+
+    pub fn key(self, n: usize, what: &str, axis: &str) -> String {
+        match self {
+            HotSpot::Phantom => format!("implant{n}.hotspot_{what}.{axis}"),
+            HotSpot::Coil => format!("implant{n}.hotspot_{what}.coil_{axis}"),
+        }
+    }
+}
+
+/// An implant's parameter, `implant<n>.param_<what>` (the implant parameter table).
+pub fn implant_parameter(n: usize, what: &str) -> String {
+    format!("implant{n}.param_{what}")
+}
+
 /// A temperature probe of an implant, `implant<n>.probe_<name>.<what>` (spaces in the name become `_`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Probe {
@@ -247,5 +274,7 @@ mod tests {
         assert_eq!(PlacementUsed::ImplantOrigin(2).key("y"), "implant2.origin_coil_y");
         assert_eq!(PlacementUsed::PhantomOffset.key("x"), "twin.fields_phantom_offset_x");
         assert_eq!(setup::limit("cem43"), "setup.limit.cem43");
+        assert_eq!(HotSpot::Phantom.key(1, "sar_10g_peak", "x"), "implant1.hotspot_sar_10g_peak.x");
+        assert_eq!(HotSpot::Coil.key(1, "sar_10g_peak", "x"), "implant1.hotspot_sar_10g_peak.coil_x");
     }
 }

@@ -352,6 +352,38 @@ impl CriterionResult {
     }
 }
 
+/// How the report was made: the full command line and every option in effect (defaults included).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Invocation {
+    /// The command line as typed (program and arguments).
+    pub command_line: Vec<String>,
+    /// The options in effect, by name (e.g. `fine_cell_mm`), as text.
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+/// An input value its file marks as not confirmed (a comment holding "UNCONFIRMED").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnconfirmedValue {
+    /// The input's role and path as the report shows it.
+    pub role: String,
+    pub path: String,
+    /// 1-based line number and the line's text (trimmed).
+    pub line: usize,
+    pub text: String,
+}
+
+/// The lines of `text` holding "UNCONFIRMED" in a TOML comment (after `#`), as
+/// (1-based line number, trimmed line).
+pub fn unconfirmed_lines(text: &str) -> Vec<(usize, String)> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.find('#').is_some_and(|i| l[i..].contains("UNCONFIRMED")))
+        .map(|(i, l)| (i + 1, l.trim().to_string()))
+        .collect()
+}
+
 /// Everything a safety report shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -365,6 +397,12 @@ pub struct Report {
     pub date_utc: String,
     pub sections: Vec<Section>,
     pub quantities: Vec<Quantity>,
+    /// The command line and options that made the report (None: not recorded, e.g. a unit test).
+    #[serde(default)]
+    pub invocation: Option<Invocation>,
+    /// Input values marked "UNCONFIRMED" in their files (shown on the first page).
+    #[serde(default)]
+    pub unconfirmed: Vec<UnconfirmedValue>,
 }
 
 impl Report {
@@ -379,6 +417,8 @@ impl Report {
             date_utc: report_date_utc(),
             sections: Vec::new(),
             quantities: Vec::new(),
+            invocation: None,
+            unconfirmed: Vec::new(),
         }
     }
 
@@ -670,6 +710,15 @@ mod tests {
         assert_eq!(format_number(2.5e7), "2.500e7");
         assert_eq!(format_number(0.0), "0");
         assert_eq!(format_quantity(1.25, "°C"), "1.250 °C");
+    }
+
+    #[test]
+    fn unconfirmed_values_are_found_in_comments_only() {
+        let t = "a = 1\nsigma = 0.47 # UNCONFIRMED: from the datasheet\nname = \"UNCONFIRMED\"\n";
+        assert_eq!(
+            unconfirmed_lines(t),
+            vec![(2, "sigma = 0.47 # UNCONFIRMED: from the datasheet".to_string())]
+        );
     }
 
     #[test]

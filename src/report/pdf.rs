@@ -513,6 +513,21 @@ fn title_page(l: &mut Layout, r: &Report) -> Result<()> {
         l.y -= 4.0;
         l.paragraph(&format!("SHA-256 {}", inp.sha256), 7.5, Face::Mono, GREY, 10.0);
     }
+    if !r.unconfirmed.is_empty() {
+        l.heading("Unconfirmed input values", 12.0);
+        l.paragraph(
+            "These input values are marked UNCONFIRMED in their files: the results rest on them as given.",
+            9.0,
+            Face::Regular,
+            BLACK,
+            0.0,
+        );
+        for u in &r.unconfirmed {
+            l.paragraph(&format!("{} ({}), line {}:", u.role, u.path, u.line), 9.0, Face::Regular, BLACK, 0.0);
+            l.y -= 4.0;
+            l.paragraph(&u.text, 7.5, Face::Mono, GREY, 10.0);
+        }
+    }
     l.heading("Software and date", 12.0);
     l.paragraph(
         &format!("Software: {}", r.software.text()),
@@ -522,6 +537,12 @@ fn title_page(l: &mut Layout, r: &Report) -> Result<()> {
         0.0,
     );
     l.paragraph(&format!("Date (UTC): {}", r.date_utc), 9.0, Face::Regular, BLACK, 0.0);
+    if let Some(inv) = &r.invocation {
+        l.heading("Command line and options", 12.0);
+        l.paragraph(&inv.command_line.join(" "), 8.0, Face::Mono, BLACK, 0.0);
+        let opts: Vec<String> = inv.options.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        l.paragraph(&opts.join("; "), 8.0, Face::Mono, GREY, 0.0);
+    }
     Ok(())
 }
 

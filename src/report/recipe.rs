@@ -41,7 +41,11 @@ use crate::dosimetry::normalise::OperatingMode;
 use crate::dosimetry::run::NormaliseSpec;
 use crate::error::Result;
 
-const RECIPE_KEYS: &str = "title, description, [twin] (dir, coil, phantom, measured, measured_unit, measured_nominal_flip_deg, measured_scale, measured_dataset, measured_volume, measured_mask, measured_frame, measured_patient_position, measured_table_position_m, cell_m, fit_offset, fit_rotation, fit_gel), [[implants]] (file, name, position_m, direction, roll_deg, euler_deg, min_wall_distance_m), [normalisation] (whole_phantom_sar_w_per_kg | b1_plus_rms_ut | input_power_w | operating_mode), [exposure] (duration_s, baseline_temperature_c), [criteria] (temperature_rise, sar_1g, sar_10g, cem43)";
+/// Baseline temperature (°C) when the recipe gives none: body temperature, so that CEM43 means what
+/// it means for tissue (a gel phantom at room temperature would give a meaningless CEM43).
+pub const DEFAULT_BASELINE_TEMPERATURE_C: f64 = 37.0;
+
+const RECIPE_KEYS: &str = "title, description, [twin] (dir, coil, phantom, measured, measured_unit, measured_nominal_flip_deg, measured_scale, measured_dataset, measured_volume, measured_mask, measured_frame, measured_patient_position, measured_table_position_m, cell_m, model, fit_offset, fit_rotation, fit_gel), [[implants]] (file, name, position_m, direction, roll_deg, euler_deg, min_wall_distance_m), [normalisation] (whole_phantom_sar_w_per_kg | b1_plus_rms_ut | input_power_w | operating_mode), [exposure] (duration_s, baseline_temperature_c), [criteria] (temperature_rise, sar_1g, sar_10g, cem43)";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,6 +77,7 @@ struct TwinToml {
     measured_patient_position: Option<String>,
     measured_table_position_m: Option<f64>,
     cell_m: Option<f64>,
+    model: Option<String>,
     fit_offset: Option<bool>,
     fit_rotation: Option<bool>,
     fit_gel: Option<bool>,
@@ -158,6 +163,8 @@ pub enum TwinSource {
         map_options: crate::b1::MapReadOptions,
         /// Coarse grid cell (m), when given.
         cell_m: Option<f64>,
+        /// The coil model (`model`: "cosim", the default, or "ideal").
+        model: crate::coil::run::DriveModel,
         /// Also fit the phantom offset / its small rotation / the gel conductivity and permittivity
         /// (with a measured map).
         fit_offset: bool,
@@ -200,6 +207,30 @@ pub struct Recipe {
     pub baseline_temperature_c: Option<f64>,
     /// Criteria in a fixed order: temperature rise, 1 g SAR, 10 g SAR, CEM43.
     pub criteria: Vec<Criterion>,
+    /// Where the built-in demo inputs were materialised (`rftwin demo`), so that the report names them
+    /// as built-in inputs rather than by their cache path. None for a user's recipe.
+    pub builtin_base: Option<PathBuf>,
+}
+
+/// `p` with `.` and `dir/..` removed lexically (symbolic links are not followed: the path as the
+/// user would read it).
+pub fn lexical_path(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    if out.is_empty() {
+        PathBuf::from(".")
+    } else {
+        out.iter().collect()
+    }
 }
 
 fn finite_pos(p: &mut Problems, key: &str, v: f64, fix: &str) {
@@ -232,13 +263,14 @@ fn twin_source(p: &mut Problems, t: &TwinToml, base: &Path, src: &str) -> TwinSo
             if t.measured.is_some()
                 || measured_keys(t)
                 || t.cell_m.is_some()
+                || t.model.is_some()
                 || t.fit_offset.is_some()
                 || t.fit_rotation.is_some()
                 || t.fit_gel.is_some()
             {
                 p.add(
                     "twin.measured",
-                    "measured, measured_* (unit, nominal_flip_deg, scale, dataset, volume, mask), cell_m, fit_offset, fit_rotation and fit_gel belong to a coil + phantom twin, not to a twin dir",
+                    "measured, measured_* (unit, nominal_flip_deg, scale, dataset, volume, mask), cell_m, model, fit_offset, fit_rotation and fit_gel belong to a coil + phantom twin, not to a twin dir",
                     "remove them (the twin dir is already calibrated) or use coil + phantom",
                 );
             }
@@ -332,6 +364,19 @@ fn model_twin(p: &mut Problems, t: &TwinToml, base: &Path, c: &str, ph: &str, sr
             );
         }
     }
+    let model = match t.model.as_deref().map(|m| m.trim().to_ascii_lowercase()) {
+        None => crate::coil::run::DriveModel::Cosim,
+        Some(m) if m == "cosim" => crate::coil::run::DriveModel::Cosim,
+        Some(m) if m == "ideal" => crate::coil::run::DriveModel::Ideal,
+        Some(m) => {
+            p.add(
+                "twin.model",
+                format!("unknown coil model '{m}'"),
+                "use \"cosim\" (the co-simulated resonant coil, the default) or \"ideal\" (impressed uniform rung currents)",
+            );
+            crate::coil::run::DriveModel::Cosim
+        }
+    };
     TwinSource::Model {
         coil: resolve(base, c),
         phantom: resolve(base, ph),
@@ -349,6 +394,7 @@ fn model_twin(p: &mut Problems, t: &TwinToml, base: &Path, c: &str, ph: &str, sr
             names: crate::b1::OptionNames::recipe(src),
         },
         cell_m: t.cell_m,
+        model,
         fit_offset: t.fit_offset.unwrap_or(false),
         fit_rotation: t.fit_rotation.unwrap_or(false),
         fit_gel: t.fit_gel.unwrap_or(false),
@@ -601,7 +647,48 @@ impl Recipe {
             exposure_s: e.duration_s,
             baseline_temperature_c: e.baseline_temperature_c,
             criteria: crit,
+            builtin_base: None,
         })
+    }
+
+    /// The baseline (initial) temperature of the exposure: the recipe's `[exposure]
+    /// baseline_temperature_c`, else [`DEFAULT_BASELINE_TEMPERATURE_C`]. CEM43 is computed from it;
+    /// the temperature rise does not depend on it (linear Pennes model).
+    pub fn baseline_temperature(&self) -> f64 {
+        self.baseline_temperature_c.unwrap_or(DEFAULT_BASELINE_TEMPERATURE_C)
+    }
+
+    /// How the report names input `p`: its lexical path (`reports/../coils/x.toml` → `coils/x.toml`), or
+    /// for a built-in demo input "built-in demo input coils/x.toml".
+    pub fn display_path(&self, p: &Path) -> String {
+        let lp = lexical_path(p);
+        if let Some(base) = &self.builtin_base {
+            if let Ok(rel) = lp.strip_prefix(lexical_path(base)) {
+                return format!("built-in demo input {}", rel.display());
+            }
+        }
+        lp.display().to_string()
+    }
+
+    /// Input values the recipe's text inputs mark "UNCONFIRMED" in a comment (phantom, coil, implant
+    /// files, the recipe itself), for the report's first page.
+    pub fn unconfirmed_values(&self) -> Vec<crate::report::UnconfirmedValue> {
+        let mut out = Vec::new();
+        for (role, f) in self.input_files() {
+            if f.extension().and_then(|e| e.to_str()) != Some("toml") {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&f) else { continue };
+            for (line, t) in crate::report::unconfirmed_lines(&text) {
+                out.push(crate::report::UnconfirmedValue {
+                    role: role.clone(),
+                    path: self.display_path(&f),
+                    line,
+                    text: t,
+                });
+            }
+        }
+        out
     }
 
     /// The input files with their roles, the recipe first.
@@ -660,11 +747,15 @@ impl Recipe {
                 for name in ["twin.toml", "fit.json"] {
                     let g = f.join(name);
                     if g.is_file() {
-                        out.push(InputFile::hash(&format!("{role} {name}"), &g)?);
+                        let mut h = InputFile::hash(&format!("{role} {name}"), &g)?;
+                        h.path = self.display_path(&g);
+                        out.push(h);
                     }
                 }
             } else {
-                out.push(InputFile::hash(&role, &f)?);
+                let mut h = InputFile::hash(&role, &f)?;
+                h.path = self.display_path(&f);
+                out.push(h);
             }
         }
         Ok(out)

@@ -455,8 +455,14 @@ fn datasets(g: &hdf5::Group, out: &mut Vec<hdf5::Dataset>) -> hdf5::Result<()> {
     Ok(())
 }
 
-/// NRMSE over the mask and relative peak change of two fields of equal length.
+/// NRMSE over the mask and relative peak change of two fields of equal length. A value that is NaN
+/// in both ("not evaluated", e.g. a mass-averaged SAR voxel whose cube the local box truncates) is
+/// skipped; a NaN in only one of them is a regression (both metrics infinite).
 pub fn field_metrics(golden: &[Complex64], new: &[Complex64], mask_fraction: f64) -> (f64, f64) {
+    let nan = |z: &Complex64| z.re.is_nan() || z.im.is_nan();
+    if golden.iter().zip(new).any(|(g, n)| nan(g) != nan(n)) {
+        return (f64::INFINITY, f64::INFINITY);
+    }
     let gmax = golden
         .iter()
         .map(|z| z.norm())
@@ -464,7 +470,9 @@ pub fn field_metrics(golden: &[Complex64], new: &[Complex64], mask_fraction: f64
         .fold(0.0, f64::max);
     let nmax = new
         .iter()
-        .map(|z| z.norm())
+        .zip(golden)
+        .filter(|(_, g)| !nan(g))
+        .map(|(z, _)| z.norm())
         .fold(0.0, |a: f64, b| if b.is_nan() { f64::NAN } else { a.max(b) });
     let thr = mask_fraction * gmax;
     let (mut num, mut den) = (0.0, 0.0);
@@ -528,8 +536,8 @@ fn compare_h5(golden: &Path, new: &Path, name: &str, tol: &Tolerances, out: &mut
         let (nrmse, peak) = field_metrics(&gv, &nv, tol.mask_fraction);
         let tn = tol.for_key(&what, tol.field_nrmse);
         let tp = tol.for_key(&what, tol.field_peak_rel);
-        let gmax = gv.iter().map(|z| z.norm()).fold(0.0, f64::max);
-        let nmax = nv.iter().map(|z| z.norm()).fold(0.0, f64::max);
+        let gmax = gv.iter().map(|z| z.norm()).filter(|x| x.is_finite()).fold(0.0, f64::max);
+        let nmax = nv.iter().map(|z| z.norm()).filter(|x| x.is_finite()).fold(0.0, f64::max);
         out.push(Check {
             what: format!("{what} nrmse"),
             change: nrmse,
@@ -571,6 +579,11 @@ mod tests {
         let mut bad = g.clone();
         bad[3] = Complex64::new(f64::NAN, 0.0);
         let (e, _) = field_metrics(&g, &bad, 1e-3);
+        assert!(e.is_infinite());
+        // NaN in both at the same voxel ("not evaluated" in both) is skipped.
+        let (e, p) = field_metrics(&bad, &bad, 1e-3);
+        assert_eq!((e, p), (0.0, 0.0));
+        let (e, _) = field_metrics(&bad, &g, 1e-3);
         assert!(e.is_infinite());
     }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{format_number, CriterionResult, InputFile, Report, SoftwareVersion, Verdict};
+use super::{format_number, CriterionResult, InputFile, Invocation, Report, SoftwareVersion, UnconfirmedValue, Verdict};
 use crate::error::{Error, Result};
 
 /// Value of the `schema` key; bump the number on incompatible changes.
@@ -63,6 +63,12 @@ pub struct Summary {
     pub quantities: Vec<SummaryQuantity>,
     pub figures: Vec<SummaryFigure>,
     pub sections: Vec<String>,
+    /// The command line and the options in effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invocation: Option<Invocation>,
+    /// Input values marked "UNCONFIRMED" in their files.
+    #[serde(default)]
+    pub unconfirmed: Vec<UnconfirmedValue>,
 }
 
 impl Summary {
@@ -109,6 +115,8 @@ impl Summary {
                 })
                 .collect(),
             sections: r.sections.iter().map(|s| s.title.clone()).collect(),
+            invocation: r.invocation.clone(),
+            unconfirmed: r.unconfirmed.clone(),
         }
     }
 

@@ -46,6 +46,113 @@ pub struct CellMaterials {
     pub sigma_s_per_m: Array3<f32>,
     pub eps_r: Array3<f32>,
     pub density_kg_per_m3: Array3<f32>,
+    /// Conductivity of each E edge (S/m), element for element with the E components of the basis
+    /// (PEC edges 0): what the FDTD model dissipates in, edge by edge (the phantom's outline edges
+    /// carry their orientation-mixed values, unlike any cell; see [`edge_power_density`]).
+    pub edge_sigma_s_per_m: [Array3<f32>; 3],
+}
+
+/// The power density (W/m^3) at the cell centres `cells` of the loss `0.5 sigma_e |E_e|^2` of every E
+/// edge `e` (`e` and `edge_sigma` element for element), each edge's loss shared among the (up to 4)
+/// cells around it in proportion to their density (their mass: a cell holding no phantom takes no
+/// part of it). The total over the cells is the FDTD model's own dissipation in the phantom, and an
+/// outline edge that crosses the gel surface (series-mixed, near-air conductivity, near-air field)
+/// adds its small true loss, not the loss of the air-side field in the gel.
+pub fn edge_power_density(
+    e: &YeeVector,
+    edge_sigma: &[Array3<f32>; 3],
+    cells: &GridPlacement,
+    density: &Array3<f32>,
+) -> Array3<f32> {
+    let n = cells.dims;
+    let mut p = Array3::<f64>::zeros(n);
+    let rho = |c: [i64; 3]| -> f64 {
+        if (0..3).all(|a| c[a] >= 0 && (c[a] as usize) < n[a]) {
+            density[[c[0] as usize, c[1] as usize, c[2] as usize]] as f64
+        } else {
+            0.0
+        }
+    };
+    for a in 0..3 {
+        let (b, c) = ((a + 1) % 3, (a + 2) % 3);
+        let f = &e.comps[a];
+        let sg = &edge_sigma[a];
+        let dims = f.data.dim();
+        let dims = [dims.0, dims.1, dims.2];
+        // Each edge of component a at cell-centre coordinates: along a on the centres, along b
+        // and c half a cell off them (the corners of the cells' faces).
+        for i in 0..dims[0] {
+            for j in 0..dims[1] {
+                for k in 0..dims[2] {
+                    let q = [i, j, k];
+                    let s = sg[q] as f64;
+                    if s == 0.0 {
+                        continue;
+                    }
+                    let pos = [0, 1, 2].map(|x| f.origin_m[x] + q[x] as f64 * f.spacing_m[x]);
+                    // Cell index of the centre along a; the lower of the two cells along b, c.
+                    let u = [0, 1, 2].map(|x| (pos[x] - cells.origin_m[x]) / cells.spacing_m[x]);
+                    let mut base = [0i64; 3];
+                    base[a] = u[a].round() as i64;
+                    base[b] = (u[b] - 0.5).round() as i64;
+                    base[c] = (u[c] - 0.5).round() as i64;
+                    let mut around = [[0i64; 3]; 4];
+                    let mut w = [0.0f64; 4];
+                    let mut total = 0.0;
+                    for (m, (db, dc)) in [(0, 0), (1, 0), (0, 1), (1, 1)].into_iter().enumerate() {
+                        let mut cc = base;
+                        cc[b] += db;
+                        cc[c] += dc;
+                        around[m] = cc;
+                        w[m] = rho(cc);
+                        total += w[m];
+                    }
+                    if total <= 0.0 {
+                        continue;
+                    }
+                    let z = f.data[q];
+                    let loss = 0.5 * s * (z.re as f64 * z.re as f64 + z.im as f64 * z.im as f64);
+                    for m in 0..4 {
+                        if w[m] > 0.0 {
+                            let cc = around[m];
+                            p[[cc[0] as usize, cc[1] as usize, cc[2] as usize]] += loss * w[m] / total;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    p.mapv(|v| v as f32)
+}
+
+/// The conductivity of each E edge of `mesh` at the elements of `e`'s components (PEC: 0).
+fn edge_sigma(mesh: &BirdcageMesh, e: &YeeVector) -> [Array3<f32>; 3] {
+    let g = &mesh.model.grid;
+    let n = g.dims();
+    let o = g.node_pos(0, 0, 0);
+    let d = g.uniform_spacing().unwrap_or([1.0; 3]);
+    [0, 1, 2].map(|a| {
+        let f = &e.comps[a];
+        let mut out = Array3::<f32>::zeros(f.data.dim());
+        for ((i, j, k), v) in out.indexed_iter_mut() {
+            let q = [i, j, k];
+            let node = [0, 1, 2].map(|x| {
+                let pos = f.origin_m[x] + q[x] as f64 * f.spacing_m[x];
+                let u = (pos - o[x]) / d[x] - if x == a { 0.5 } else { 0.0 };
+                u.round() as i64
+            });
+            let mut lim = [n[0] + 1, n[1] + 1, n[2] + 1];
+            lim[a] -= 1;
+            if (0..3).any(|x| node[x] < 0 || node[x] as usize >= lim[x]) {
+                continue;
+            }
+            let comp = crate::grid::Comp::from_index(a);
+            if let Some((_, s)) = mesh.model.edge_material(comp, node[0] as usize, node[1] as usize, node[2] as usize) {
+                *v = s as f32;
+            }
+        }
+        out
+    })
 }
 
 /// Fields of each basis drive pattern, for unit weight (1 A peak rung current amplitude).
@@ -262,7 +369,7 @@ pub fn basis_mesh(req: &BasisRequest) -> Result<BirdcageMesh> {
 }
 
 /// Per-cell materials of the cells of `mesh` whose centres lie inside the box of `e` (the E field box).
-fn cell_materials(mesh: &BirdcageMesh) -> CellMaterials {
+fn cell_materials(mesh: &BirdcageMesh, e: &YeeVector) -> CellMaterials {
     let g = &mesh.model.grid;
     let d = g.uniform_spacing().unwrap_or([0.0; 3]);
     let r = &mesh.interior;
@@ -290,6 +397,7 @@ fn cell_materials(mesh: &BirdcageMesh) -> CellMaterials {
         sigma_s_per_m: sigma,
         eps_r: eps,
         density_kg_per_m3: rho,
+        edge_sigma_s_per_m: edge_sigma(mesh, e),
     }
 }
 
@@ -450,11 +558,14 @@ fn cosim_basis(req: &BasisRequest, cache: Option<&Path>, mut progress: Option<&m
         "capacitance_f": &circ.capacitance_f,
         "feeds": feeds,
         "port_run_steps": pb.run_steps,
+        "port_fdtd_runs": pb.fdtd_runs,
+        "port_mirror_axes": pb.mirror_axes,
         "port_runs_s": pb.seconds,
         "fdtd_runs_made": runs_made,
         "band_hz": [pb.band_hz[0], pb.band_hz[pb.band_hz.len() - 1]],
         "pattern_emf": "pattern 1: feed 1 EMF 1 V at its phase; pattern 2: feed 2 EMF 1 V at its phase + 90 deg (nominal drive = weights (1, -i))",
     });
+    let materials = cell_materials(&mesh, &e[0]);
     Ok(Basis {
         names: vec!["feed1".into(), "feed2".into()],
         fields,
@@ -463,7 +574,7 @@ fn cosim_basis(req: &BasisRequest, cache: Option<&Path>, mut progress: Option<&m
         e,
         h,
         lumped_vi: lumped,
-        materials: cell_materials(&mesh),
+        materials,
         cell_m: req.opt.mesh.cell_m,
         circuit: Some(circuit),
     })
@@ -521,6 +632,7 @@ fn compute_ideal_basis(req: &BasisRequest, mut progress: Option<&mut dyn FnMut(u
         e.push(ev);
         h.push(hv);
     }
+    let materials = cell_materials(&mesh, &e[0]);
     Ok(Basis {
         names: vec!["cos".into(), "sin".into()],
         fields,
@@ -529,7 +641,7 @@ fn compute_ideal_basis(req: &BasisRequest, mut progress: Option<&mut dyn FnMut(u
         e,
         h,
         lumped_vi: lumped,
-        materials: cell_materials(&mesh),
+        materials,
         cell_m: req.opt.mesh.cell_m,
         circuit: None,
     })
@@ -596,7 +708,7 @@ fn checksum(b: &Basis) -> u64 {
     }
     let m = &b.materials;
     m.grid.origin_m.iter().chain(&m.grid.spacing_m).for_each(|v| put(*v));
-    for a in [&m.sigma_s_per_m, &m.eps_r, &m.density_kg_per_m3] {
+    for a in [&m.sigma_s_per_m, &m.eps_r, &m.density_kg_per_m3].into_iter().chain(m.edge_sigma_s_per_m.iter()) {
         a.iter().for_each(|x| put(*x as f64));
     }
     bytes.extend_from_slice(b.names.join("\n").as_bytes());
@@ -674,6 +786,9 @@ pub fn write_basis(path: &Path, key: &str, b: &Basis) -> Result<()> {
         g.new_dataset_builder()
             .with_data(&m.density_kg_per_m3)
             .create("density_kg_per_m3")?;
+        for (a, name) in ["edge_sigma_x", "edge_sigma_y", "edge_sigma_z"].iter().enumerate() {
+            g.new_dataset_builder().with_data(&m.edge_sigma_s_per_m[a]).create(*name)?;
+        }
         g.new_dataset_builder()
             .with_data(&Array1::from(
                 m.grid
@@ -753,6 +868,16 @@ pub fn read_basis(path: &Path, key: &str) -> Result<Basis> {
         if os.len() != 6 || eps.dim() != sigma.dim() || rho.dim() != sigma.dim() {
             return Err("bad materials".into());
         }
+        let mut edge_sigma = Vec::new();
+        for name in ["edge_sigma_x", "edge_sigma_y", "edge_sigma_z"] {
+            edge_sigma.push(g.dataset(name)?.read::<f32, ndarray::Ix3>()?);
+        }
+        let [esx, esy, esz]: [Array3<f32>; 3] = edge_sigma.try_into().map_err(|_| "bad edge materials")?;
+        if let Some(e0) = e.first() {
+            if [&esx, &esy, &esz].iter().zip(&e0.comps).any(|(s, c)| s.dim() != c.data.dim()) {
+                return Err("edge materials do not match the E components".into());
+            }
+        }
         let (a, b, c) = sigma.dim();
         let materials = CellMaterials {
             grid: GridPlacement {
@@ -763,6 +888,7 @@ pub fn read_basis(path: &Path, key: &str) -> Result<Basis> {
             sigma_s_per_m: sigma,
             eps_r: eps,
             density_kg_per_m3: rho,
+            edge_sigma_s_per_m: [esx, esy, esz],
         };
         Ok((
             Basis {

@@ -14,7 +14,8 @@
 //! the frequency and the input power of the fitted drive (so `scaled(1/sqrt(P))` gives the fields per
 //! watt). Files: `DIR/twin_fields.h5` (datasets `e/x`, `e/y`, `e/z`, `h/x`, `h/y`, `h/z` complex with
 //! `origin_m`/`spacing_m`; `materials/sigma_s_per_m`, `materials/eps_r`, `materials/density_kg_per_m3`
-//! real with `origin_m`/`spacing_m` of the cell centres) and the `[fields]` table of `DIR/twin.toml`
+//! real with `origin_m`/`spacing_m` of the cell centres; `materials/edge_sigma_x|y|z`, the conductivity
+//! of each E edge, element for element with `e/x|y|z`, which the SAR uses) and the `[fields]` table of `DIR/twin.toml`
 //! (`file`, `freq_hz`, `input_power_w`, `cell_m`).
 
 use std::path::Path;
@@ -40,6 +41,9 @@ pub struct TwinFields {
     pub sigma_s_per_m: Array3<f32>,
     pub eps_r: Array3<f32>,
     pub density_kg_per_m3: Array3<f32>,
+    /// Conductivity of each E edge (S/m), element for element with `e` (None in a twin written
+    /// before it was kept: the SAR then falls back to the cell materials).
+    pub edge_sigma_s_per_m: Option<[Array3<f32>; 3]>,
     pub freq_hz: f64,
     /// Input power of this drive (W).
     pub input_power_w: f64,
@@ -92,6 +96,7 @@ impl TwinFields {
             sigma_s_per_m,
             eps_r,
             density_kg_per_m3,
+            edge_sigma_s_per_m,
         } = basis.materials.clone();
         Ok(TwinFields {
             e: superpose(&basis.e.iter().collect::<Vec<_>>(), w),
@@ -100,6 +105,7 @@ impl TwinFields {
             sigma_s_per_m,
             eps_r,
             density_kg_per_m3,
+            edge_sigma_s_per_m: Some(edge_sigma_s_per_m),
             freq_hz: basis.freq_hz,
             input_power_w: basis.input_power(w),
             cell_m: basis.cell_m,
@@ -137,6 +143,25 @@ impl TwinFields {
             self.density_kg_per_m3[idx] as f64,
         ))
     }
+    /// The power density (W/m^3) at the cell centres `cells` (the grid of `density`): from the edges'
+    /// own losses when the edge conductivities are kept ([`super::basis::edge_power_density`]), else
+    /// `0.5 sigma |E|^2` with E interpolated to the centres and the cell conductivity.
+    pub fn power_density(&self, cells: &GridPlacement, density: &Array3<f32>) -> Result<Array3<f32>> {
+        if let Some(es) = &self.edge_sigma_s_per_m {
+            return Ok(super::basis::edge_power_density(&self.e, es, cells, density));
+        }
+        let mut p = Array3::<f32>::zeros(cells.dims);
+        for ((i, j, k), v) in p.indexed_iter_mut() {
+            let x = cells.position(i, j, k);
+            if let Some((sg, _, _)) = self.material_at(x) {
+                let e = self.e_at(x);
+                let e2: f64 = e.iter().map(|z| z.norm_sqr()).filter(|v| v.is_finite()).sum();
+                *v = (0.5 * sg * e2) as f32;
+            }
+        }
+        Ok(p)
+    }
+
     /// Factor that scales these fields to 1 W of input power (as `CoilFields::per_watt`).
     pub fn per_watt(&self) -> f64 {
         1.0 / self.input_power_w.sqrt()
@@ -206,6 +231,14 @@ impl TwinFields {
                     .create("spacing_m")?
                     .write(&self.cells.spacing_m)?;
             }
+            if let Some(es) = &self.edge_sigma_s_per_m {
+                for (c, n) in ["edge_sigma_x", "edge_sigma_y", "edge_sigma_z"].iter().enumerate() {
+                    let ds = g.new_dataset_builder().with_data(&es[c]).create(*n)?;
+                    ds.new_attr::<f64>().shape([3]).create("origin_m")?.write(&self.e.comps[c].origin_m)?;
+                    ds.new_attr::<f64>().shape([3]).create("spacing_m")?.write(&self.e.comps[c].spacing_m)?;
+                    crate::io::write_str_attr(&ds, "unit", "S/m")?;
+                }
+            }
             f.new_attr::<f64>().create("freq_hz")?.write_scalar(&self.freq_hz)?;
             f.new_attr::<f64>()
                 .create("input_power_w")?
@@ -266,7 +299,8 @@ impl TwinFields {
 
         let path = dir.join(file);
         let pname = path.display().to_string();
-        let r = (|| -> hdf5::Result<(Vec<RegularField<Complex32>>, Vec<MaterialArray>)> {
+        #[allow(clippy::type_complexity)]
+        let r = (|| -> hdf5::Result<(Vec<RegularField<Complex32>>, Vec<MaterialArray>, Option<[Array3<f32>; 3]>)> {
             let f = hdf5::File::open(&path)?;
             let mut comps = Vec::new();
             for g in ["e", "h"] {
@@ -295,9 +329,23 @@ impl TwinFields {
                 }
                 mats.push((data, [o[0], o[1], o[2]], [s[0], s[1], s[2]]));
             }
-            Ok((comps, mats))
+            let edge = if f.link_exists("materials/edge_sigma_x") {
+                let mut v = Vec::new();
+                for (c, n) in ["edge_sigma_x", "edge_sigma_y", "edge_sigma_z"].iter().enumerate() {
+                    let a = f.dataset(&format!("materials/{n}"))?.read::<f32, ndarray::Ix3>()?;
+                    if a.dim() != comps[c].data.dim() {
+                        return Err("materials/edge_sigma_* do not match e/x, e/y, e/z".into());
+                    }
+                    v.push(a);
+                }
+                let [x, y, z]: [Array3<f32>; 3] = v.try_into().map_err(|_| "edge_sigma")?;
+                Some([x, y, z])
+            } else {
+                None
+            };
+            Ok((comps, mats, edge))
         })();
-        let (comps, mut mats) = r.map_err(|e| {
+        let (comps, mut mats, edge_sigma_s_per_m) = r.map_err(|e| {
             Error::input(
                 &pname,
                 "e/x ... materials/eps_r",
@@ -332,6 +380,7 @@ impl TwinFields {
             sigma_s_per_m: sigma,
             eps_r: eps,
             density_kg_per_m3: rho,
+            edge_sigma_s_per_m,
             freq_hz,
             input_power_w,
             cell_m,
@@ -401,9 +450,10 @@ pub fn load_twin_dir(dir: &Path) -> Result<LoadedTwin> {
     })
 }
 
-/// The coil's fields with the ideal quadrature drive (the first basis field alone, weights `[1, 0]`)
-/// from the basis runs, cached in `cache` when given: what `assess` and `implant search` use when no
-/// calibration is asked for.
+/// The coil's fields with its nominal drive from the basis runs, cached in `cache` when given: what
+/// `assess` and `implant search` use when no calibration is asked for. The ideal model: the first
+/// basis field alone (weights `[1, 0]`); the co-simulation: both feeds at the coil file's phases
+/// (weights `[1, -i]`, see `basis::compute_cosim_basis`).
 pub fn ideal_drive_fields(
     coil: &crate::coil::CoilConfig,
     phantom: &crate::coil::PhantomConfig,
@@ -417,5 +467,9 @@ pub fn ideal_drive_fields(
         offset_m: [0.0; 3],
     };
     let (basis, _) = super::basis::cached_basis(&req, cache, None)?;
-    TwinFields::from_basis(&basis, &[Complex64::new(1.0, 0.0), Complex64::new(0.0, 0.0)])
+    let w2 = match opt.model {
+        crate::coil::run::DriveModel::Ideal => Complex64::new(0.0, 0.0),
+        crate::coil::run::DriveModel::Cosim => Complex64::new(0.0, -1.0),
+    };
+    TwinFields::from_basis(&basis, &[Complex64::new(1.0, 0.0), w2])
 }

@@ -169,7 +169,8 @@ struct BasisSource<'a> {
     coil: &'a CoilConfig,
     sim: &'a SimulateOptions,
     cache: Option<&'a Path>,
-    /// FDTD runs made (2 per basis computed) and bases loaded from the cache.
+    /// FDTD runs made (2 per ideal basis computed, the port runs of a co-simulation basis) and
+    /// bases loaded from the cache.
     runs: usize,
     cached: usize,
 }

@@ -366,6 +366,7 @@ pub(super) fn finish(input: &SarInput, mass_kg: f64, sar: Array3<f32>, status: A
             Some(VoxelStatus::Valid) => counts.valid += 1,
             Some(VoxelStatus::Used) => counts.used += 1,
             Some(VoxelStatus::Unused) => counts.unused += 1,
+            Some(VoxelStatus::Truncated) => counts.truncated += 1,
             _ => counts.unassigned += 1,
         }
         if *st == VoxelStatus::Valid as u8 || *st == VoxelStatus::Unused as u8 {

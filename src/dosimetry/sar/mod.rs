@@ -48,10 +48,12 @@ use crate::error::{Error, Result};
 mod cube;
 mod averaging;
 mod reference;
+mod truncated;
 
 use cube::*;
 pub use averaging::*;
 pub use reference::*;
+pub use truncated::*;
 
 /// Largest allowed background (air) volume fraction of a valid averaging cube (IEC/IEEE 62704-1: 10 %).
 pub const MAX_AIR_FRACTION: f64 = 0.1;
@@ -363,12 +365,15 @@ pub enum VoxelStatus {
     Unused = 3,
     /// Unused and none of the six face-anchored cubes reached the target mass (SAR 0).
     Unassigned = 4,
+    /// Not evaluated: the voxel's centred cube would cross a face of a box cut out of a larger body
+    /// (SAR NaN; [`mass_averaged_sar_in_cut_box`]).
+    Truncated = 5,
 }
 
 impl VoxelStatus {
     /// Decodes a status byte of [`AveragedSar::status`].
     pub fn from_u8(v: u8) -> Option<Self> {
-        [Self::Air, Self::Valid, Self::Used, Self::Unused, Self::Unassigned]
+        [Self::Air, Self::Valid, Self::Used, Self::Unused, Self::Unassigned, Self::Truncated]
             .get(v as usize)
             .copied()
     }
@@ -382,6 +387,8 @@ pub struct VoxelCounts {
     pub used: usize,
     pub unused: usize,
     pub unassigned: usize,
+    /// Not evaluated on a box cut out of a larger body ([`mass_averaged_sar_in_cut_box`]).
+    pub truncated: usize,
 }
 
 /// Peak spatial-average SAR and where it is.

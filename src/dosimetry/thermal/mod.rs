@@ -252,7 +252,8 @@ pub struct Probe {
 pub enum ProbeKind {
     /// Trilinear interpolation between voxel centres (material voxels only) at a point (m).
     Point { position_m: [f64; 3] },
-    /// Mean over the material voxels whose centres lie in a sphere (the voxel holding the centre if none).
+    /// Mean over the material voxels whose centres lie in a sphere (if none: trilinear interpolation at
+    /// its centre, as a point probe).
     Sphere { centre_m: [f64; 3], radius_m: f64 },
 }
 

@@ -402,14 +402,11 @@ impl ThermalModel {
                     }
                 }
                 if taps.is_empty() {
-                    let idx: [usize; 3] = std::array::from_fn(|a| {
-                        (((centre_m[a] - o[a]) / d[a]).floor().max(0.0) as usize).min(self.dims[a] - 1)
-                    });
-                    let l = self.lin(idx);
-                    if !self.active[l] {
-                        return Err(in_air());
-                    }
-                    taps.push((l, 1.0));
+                    // A sphere smaller than the voxels that holds no voxel centre reads the field
+                    // at its centre, interpolated between the voxel centres around it (the voxel
+                    // holding the centre alone would pick one side when the centre lies on a voxel
+                    // face, e.g. on the axis of a wire that runs along a node line).
+                    return self.resolve_probe(&Probe::point(&p.name, *centre_m));
                 }
                 let n = taps.len() as f64;
                 taps.iter_mut().for_each(|t| t.1 /= n);

@@ -13,7 +13,7 @@ const AXES: [&str; 3] = ["x", "y", "z"];
 pub fn section(r: &mut Report, recipe: &Recipe) -> Section {
     let mut rows = vec![normalisation_row(r, &recipe.normalisation)];
     exposure_rows(r, recipe, &mut rows);
-    coil_rows(r, &recipe.twin, &mut rows);
+    coil_rows(r, recipe, &mut rows);
     for (i, im) in recipe.implants.iter().enumerate() {
         implant_rows(r, i, im, &mut rows);
     }
@@ -87,21 +87,38 @@ fn exposure_rows(r: &mut Report, recipe: &Recipe, rows: &mut Vec<Vec<Cell>>) {
         Cell::text("RF exposure time"),
         Cell::q(&k),
     ]);
-    if let Some(t) = recipe.baseline_temperature_c {
-        let k = r.quantity(keys::setup::BASELINE_TEMPERATURE, t, "°C", "baseline temperature");
-        rows.push(vec![
-            Cell::text("Exposure"),
-            Cell::text("Baseline temperature"),
-            Cell::q(&k),
-        ]);
+    let t = recipe.baseline_temperature();
+    let (what, desc) = if recipe.baseline_temperature_c.is_some() {
+        ("Baseline temperature (recipe)", "baseline temperature: CEM43 is computed from it")
+    } else {
+        (
+            "Baseline temperature (default; [exposure] baseline_temperature_c)",
+            "baseline temperature (default): CEM43 is computed from it",
+        )
+    };
+    let k = r.quantity(keys::setup::BASELINE_TEMPERATURE, t, "°C", desc);
+    rows.push(vec![Cell::text("Exposure"), Cell::text(what), Cell::q(&k)]);
+}
+
+/// How the recipe's coil model is named in the report.
+fn model_words(m: crate::coil::run::DriveModel) -> &'static str {
+    match m {
+        crate::coil::run::DriveModel::Cosim => "co-simulated resonant coil",
+        crate::coil::run::DriveModel::Ideal => "ideal drive",
     }
 }
 
-fn coil_rows(r: &mut Report, twin: &TwinSource, rows: &mut Vec<Vec<Cell>>) {
+fn coil_rows(r: &mut Report, recipe: &Recipe, rows: &mut Vec<Vec<Cell>>) {
+    let twin = &recipe.twin;
     let source = match twin {
-        TwinSource::Dir(d) => format!("calibrated twin {}", d.display()),
-        TwinSource::Model { measured: Some(m), .. } => format!("coil + phantom calibrated to {}", m.display()),
-        TwinSource::Model { measured: None, .. } => "coil + phantom, ideal drive (not calibrated)".into(),
+        TwinSource::Dir(d) => format!("calibrated twin {}", recipe.display_path(d)),
+        TwinSource::Model {
+            measured: Some(m), model, ..
+        } => format!("coil + phantom ({}) calibrated to {}", model_words(*model), recipe.display_path(m)),
+        TwinSource::Model { measured: None, model, .. } => format!(
+            "coil + phantom ({}), nominal quadrature drive (not calibrated)",
+            model_words(*model)
+        ),
     };
     rows.push(vec![
         Cell::text("Coil"),

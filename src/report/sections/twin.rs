@@ -17,6 +17,8 @@ pub struct ModelFacts {
     /// Coarse FDTD cell (m).
     pub cell_m: f64,
     pub freq_hz: f64,
+    /// The coil model of the basis fields.
+    pub model: crate::coil::run::DriveModel,
 }
 
 /// A calibration of the model to a measured |B1+| map.
@@ -70,8 +72,14 @@ pub fn section(r: &mut Report, t: &TwinFacts) -> Section {
         }
         TwinFacts::Ideal(m) => {
             let (cell_key, freq_key) = model_quantities(r, m);
+            let drive = match m.model {
+                crate::coil::run::DriveModel::Ideal => "ideal quadrature drive",
+                crate::coil::run::DriveModel::Cosim => {
+                    "the co-simulated resonant coil (capacitors tuned to Larmor) driven at its two feeds in nominal quadrature"
+                }
+            };
             Section::new(TITLE).paragraph(format!(
-                "Coil {} at {{{freq_key}}}, phantom {}, coarse cell {{{cell_key}}}: ideal quadrature drive \
+                "Coil {} at {{{freq_key}}}, phantom {}, coarse cell {{{cell_key}}}: {drive} \
                  (no measured map given, so no calibration).",
                 m.coil_name, m.phantom_name
             ))
@@ -160,13 +168,17 @@ fn calibrated_section(r: &mut Report, m: &ModelFacts, c: &CalibrationFacts) -> S
     Section::new(TITLE)
         .paragraph(format!(
             "Coil {} at {{{freq_key}}}, phantom {}, coarse cell {{{cell_key}}}. The twin was calibrated to the \
-             measured |B1+| map {} by superposition of the two ideal-drive basis fields (no new FDTD \
+             measured |B1+| map {} by superposition of the two {} basis fields (no new FDTD \
              run per fit iteration). Fitted: {fitted}. Map matching: NRMSE {{{k_nrmse}}}, correlation \
              {{{k_corr}}}, 95th-percentile residual {{{k_p95}}}. FDTD runs made: {{{k_runs}}} \
              (the rest came from the basis cache); calibration time {{{k_time}}}.",
             m.coil_name,
             m.phantom_name,
-            c.measured.display()
+            c.measured.display(),
+            match m.model {
+                crate::coil::run::DriveModel::Ideal => "ideal-drive",
+                crate::coil::run::DriveModel::Cosim => "feed (co-simulated resonant coil)",
+            }
         ))
         .paragraph(format!(
             "The map ({}) was fitted on {{{k_used}}} voxels (mask: {}; the automatic mask keeps the voxels \
