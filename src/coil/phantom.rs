@@ -469,7 +469,8 @@ impl PhantomConfig {
                 }
             }
         }
-        self.anisotropic_edges(model, pm, freq_hz)
+        let mixtures: Vec<u8> = mixed.into_values().collect();
+        self.anisotropic_edges(model, pm, &mixtures, freq_hz)
     }
 
     /// The E edges along the phantom's outline get the effective permittivity of the gel/background
@@ -485,7 +486,7 @@ impl PhantomConfig {
     /// Complex permittivities are mixed at `freq_hz` (exact there; near it the mixture's loss moves
     /// slightly with frequency, on the outline's edges only). The fraction `f` (6 x 6 x 6 samples of the
     /// dual cell) is quantised to 1/24 and `n_a^2` to quarters, so at most 24 x 5 edge materials.
-    fn anisotropic_edges(&self, model: &mut VoxelModel, pm: u8, freq_hz: f64) -> Result<()> {
+    fn anisotropic_edges(&self, model: &mut VoxelModel, pm: u8, mixtures: &[u8], freq_hz: f64) -> Result<()> {
         use num_complex::Complex64;
         let shape: Shape = self.shape();
         let gel = self.em_material();
@@ -503,8 +504,8 @@ impl PhantomConfig {
         let c = self.centre_m();
         let half = self.bounding_half_m();
         let n = g.dims();
-        let mats = model.materials().to_vec();
-        let gel_family = |m: u8| m == 0 || m == pm || mats[m as usize].name.starts_with(&format!("{}_fraction_", gel.name));
+        // Background, gel, or one of the gel/background mixtures the cell pass made.
+        let gel_family = |m: u8| m == 0 || m == pm || mixtures.contains(&m);
         let node_range = |a: usize| {
             let lo = g.axes[a].cell_of(c[a] - half[a] - d[a]).unwrap_or(0);
             let hi = g.axes[a].cell_of(c[a] + half[a] + d[a]).map(|h| h + 1).unwrap_or(n[a]);
