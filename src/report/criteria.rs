@@ -1,8 +1,11 @@
-//! Safety criteria: `value × uncertainty factor ≤ limit → PASS`, and the thermal dose CEM43.
+//! Safety criteria: `value + U ≤ limit → PASS` with the expanded uncertainty U of the criterion's
+//! budget ([`super::sections::budget`], quantity `uncertainty.<id>.expanded`), or `value × factor ≤
+//! limit` when the recipe sets an uncertainty factor > 1 instead (or the report has no budget); and
+//! the thermal dose CEM43.
 //!
-//! The uncertainty (or margin) factor ≥ 1 covers the model's uncertainty: a criterion passes only if
-//! the computed value, inflated by the factor, is still within the limit (ISO/TS 10974 style
-//! conservative assessment).
+//! Either way the computed value is inflated by its uncertainty before it is compared with the limit
+//! (ISO/TS 10974 style conservative assessment); which one was used is recorded
+//! (`criteria.<id>.expanded_uncertainty` exists only when the budget was used).
 //!
 //! CEM43 (cumulative equivalent minutes at 43 °C, Sapareto & Dewey, Int. J. Radiat. Oncol. Biol. Phys.
 //! 10, 1984): `CEM43 = ∫ R^(43 − T(t)) dt / 60 s`, with `R = 0.5` for T ≥ 43 °C and `R = 0.25` below.
@@ -47,9 +50,20 @@ pub fn passes(value: f64, uncertainty_factor: f64, limit: f64) -> Verdict {
     }
 }
 
+/// Evaluates one criterion with an expanded uncertainty: `value + U ≤ limit`.
+pub fn passes_with_uncertainty(value: f64, expanded: f64, limit: f64) -> Verdict {
+    if value.is_finite() && expanded.is_finite() && value + expanded <= limit {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    }
+}
+
 /// Evaluates `criteria` against the report's quantities, adds the quantities
-/// `criteria.<id>.{uncertainty_factor,assessed,limit}` and the results, and returns the overall verdict.
-/// Errors (missing quantity, unit mismatch, bad factor or limit) name the criterion.
+/// `criteria.<id>.{uncertainty_factor,assessed,limit}` (and `expanded_uncertainty` when the budget's U
+/// was used: factor 1 and a quantity `uncertainty.<id>.expanded` in the criterion's unit) and the
+/// results, and returns the overall verdict. Errors (missing quantity, unit mismatch, bad factor or
+/// limit) name the criterion.
 pub fn evaluate(report: &mut Report, criteria: &[Criterion]) -> Result<Verdict> {
     for c in criteria {
         let src = format!("criterion '{}'", c.id);
@@ -85,8 +99,14 @@ pub fn evaluate(report: &mut Report, criteria: &[Criterion]) -> Result<Verdict> 
                 "give a positive limit",
             ));
         }
-        let assessed = q.value * c.uncertainty_factor;
-        let verdict = passes(q.value, c.uncertainty_factor, c.limit);
+        let budget_u = report
+            .get(&super::keys::Uncertainty::Expanded.key(&c.id))
+            .filter(|u| c.uncertainty_factor == 1.0 && u.unit == c.unit)
+            .map(|u| u.value);
+        let (assessed, verdict) = match budget_u {
+            Some(u) => (q.value + u, passes_with_uncertainty(q.value, u, c.limit)),
+            None => (q.value * c.uncertainty_factor, passes(q.value, c.uncertainty_factor, c.limit)),
+        };
         let r = CriterionResult {
             id: c.id.clone(),
             label: c.label.clone(),
@@ -103,8 +123,21 @@ pub fn evaluate(report: &mut Report, criteria: &[Criterion]) -> Result<Verdict> 
             &r.assessed_key(),
             assessed,
             &c.unit,
-            &format!("{} × uncertainty factor", c.value_key),
+            &match budget_u {
+                Some(_) => format!("{} + expanded uncertainty U", c.value_key),
+                None => format!("{} × uncertainty factor", c.value_key),
+            },
         ));
+        let u_key = super::keys::Criterion::ExpandedUncertainty.key(&c.id);
+        match budget_u {
+            Some(u) => report.add_quantity(Quantity::new(
+                &u_key,
+                u,
+                &c.unit,
+                &format!("expanded uncertainty U added to {} (budget, k from the recipe)", c.value_key),
+            )),
+            None => report.quantities.retain(|x| x.key != u_key),
+        }
         report.add_quantity(Quantity::new(
             &r.limit_key(),
             c.limit,

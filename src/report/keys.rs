@@ -239,12 +239,14 @@ impl PlacementUsed {
     }
 }
 
-/// What [`crate::report::criteria::evaluate`] adds per criterion: `criteria.<id>.<what>`.
+/// What [`crate::report::criteria::evaluate`] adds per criterion: `criteria.<id>.<what>`
+/// (`expanded_uncertainty`: the U the verdict added, only when it used the budget).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Criterion {
     UncertaintyFactor,
     Assessed,
     Limit,
+    ExpandedUncertainty,
 }
 
 impl Criterion {
@@ -253,8 +255,62 @@ impl Criterion {
             Criterion::UncertaintyFactor => "uncertainty_factor",
             Criterion::Assessed => "assessed",
             Criterion::Limit => "limit",
+            Criterion::ExpandedUncertainty => "expanded_uncertainty",
         };
         format!("criteria.{criterion_id}.{what}")
+    }
+}
+
+/// The uncertainty budget of a criterion ([`super::sections::budget`]): `uncertainty.<id>.<what>`;
+/// a component's contribution |c u| (criterion unit) is `uncertainty.<id>.component.<name>`, its
+/// standard uncertainty, sensitivity and share of the value `….<name>.standard_uncertainty`,
+/// `….<name>.sensitivity`, `….<name>.relative`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Uncertainty<'a> {
+    Contribution(&'a str),
+    StandardUncertainty(&'a str),
+    Sensitivity(&'a str),
+    Relative(&'a str),
+    Combined,
+    CoverageFactor,
+    Expanded,
+    RelativeExpanded,
+}
+
+impl Uncertainty<'_> {
+    pub fn key(self, criterion_id: &str) -> String {
+        let base = format!("uncertainty.{criterion_id}");
+        match self {
+            Uncertainty::Contribution(n) => format!("{base}.component.{n}"),
+            Uncertainty::StandardUncertainty(n) => format!("{base}.component.{n}.standard_uncertainty"),
+            Uncertainty::Sensitivity(n) => format!("{base}.component.{n}.sensitivity"),
+            Uncertainty::Relative(n) => format!("{base}.component.{n}.relative"),
+            Uncertainty::Combined => format!("{base}.combined"),
+            Uncertainty::CoverageFactor => format!("{base}.coverage_factor"),
+            Uncertainty::Expanded => format!("{base}.expanded"),
+            Uncertainty::RelativeExpanded => format!("{base}.relative_expanded"),
+        }
+    }
+}
+
+/// The labelling conditions ([`super::sections::budget::labelling_section`]): per criterion
+/// `labelling.<id>.max_whole_phantom_sar` (W/kg) and `labelling.<id>.max_b1rms` (µT), and over all
+/// criteria [`Labelling::MAX_WHOLE_PHANTOM_SAR`] and [`Labelling::MAX_B1RMS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Labelling {
+    MaxWholePhantomSar,
+    MaxB1Rms,
+}
+
+impl Labelling {
+    pub const MAX_WHOLE_PHANTOM_SAR: &'static str = "labelling.max_whole_phantom_sar";
+    pub const MAX_B1RMS: &'static str = "labelling.max_b1rms";
+
+    pub fn key(self, criterion_id: &str) -> String {
+        match self {
+            Labelling::MaxWholePhantomSar => format!("labelling.{criterion_id}.max_whole_phantom_sar"),
+            Labelling::MaxB1Rms => format!("labelling.{criterion_id}.max_b1rms"),
+        }
     }
 }
 
@@ -276,5 +332,9 @@ mod tests {
         assert_eq!(setup::limit("cem43"), "setup.limit.cem43");
         assert_eq!(HotSpot::Phantom.key(1, "sar_10g_peak", "x"), "implant1.hotspot_sar_10g_peak.x");
         assert_eq!(HotSpot::Coil.key(1, "sar_10g_peak", "x"), "implant1.hotspot_sar_10g_peak.coil_x");
+        assert_eq!(Uncertainty::Contribution("grid").key("sar_1g"), "uncertainty.sar_1g.component.grid");
+        assert_eq!(Uncertainty::Expanded.key("temperature_rise"), "uncertainty.temperature_rise.expanded");
+        assert_eq!(Labelling::MaxB1Rms.key("sar_10g"), "labelling.sar_10g.max_b1rms");
+        assert_eq!(Criterion::ExpandedUncertainty.key("cem43"), "criteria.cem43.expanded_uncertainty");
     }
 }

@@ -45,7 +45,7 @@ use crate::error::Result;
 /// it means for tissue (a gel phantom at room temperature would give a meaningless CEM43).
 pub const DEFAULT_BASELINE_TEMPERATURE_C: f64 = 37.0;
 
-const RECIPE_KEYS: &str = "title, description, [twin] (dir, coil, phantom, measured, measured_unit, measured_nominal_flip_deg, measured_scale, measured_dataset, measured_volume, measured_mask, measured_frame, measured_patient_position, measured_table_position_m, cell_m, model, fit_offset, fit_rotation, fit_gel), [[implants]] (file, name, position_m, direction, roll_deg, euler_deg, min_wall_distance_m), [normalisation] (whole_phantom_sar_w_per_kg | b1_plus_rms_ut | input_power_w | operating_mode), [exposure] (duration_s, baseline_temperature_c), [criteria] (temperature_rise, sar_1g, sar_10g, cem43)";
+const RECIPE_KEYS: &str = "title, description, [twin] (dir, coil, phantom, measured, measured_unit, measured_nominal_flip_deg, measured_scale, measured_dataset, measured_volume, measured_mask, measured_frame, measured_patient_position, measured_table_position_m, cell_m, model, fit_offset, fit_rotation, fit_gel), [[implants]] (file, name, position_m, direction, roll_deg, euler_deg, min_wall_distance_m), [normalisation] (whole_phantom_sar_w_per_kg | b1_plus_rms_ut | input_power_w | operating_mode), [exposure] (duration_s, baseline_temperature_c), [criteria] (temperature_rise, sar_1g, sar_10g, cem43), [uncertainty] (coverage_factor, placement_mm, thermal_percent, gel_sigma_s_per_m, gel_eps_r, grid_percent)";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,6 +58,19 @@ struct RecipeToml {
     normalisation: NormalisationToml,
     exposure: ExposureToml,
     criteria: CriteriaToml,
+    uncertainty: Option<UncertaintyToml>,
+}
+
+/// `[uncertainty]`: overrides of the uncertainty budget's defaults ([`UncertaintySettings`]).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UncertaintyToml {
+    coverage_factor: Option<f64>,
+    placement_mm: Option<f64>,
+    thermal_percent: Option<f64>,
+    gel_sigma_s_per_m: Option<[f64; 2]>,
+    gel_eps_r: Option<[f64; 2]>,
+    grid_percent: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,6 +220,8 @@ pub struct Recipe {
     pub baseline_temperature_c: Option<f64>,
     /// Criteria in a fixed order: temperature rise, 1 g SAR, 10 g SAR, CEM43.
     pub criteria: Vec<Criterion>,
+    /// The uncertainty budget's settings (`[uncertainty]`, defaults where not given).
+    pub uncertainty: UncertaintySettings,
     /// Where the built-in demo inputs were materialised (`rftwin demo`), so that the report names them
     /// as built-in inputs rather than by their cache path. None for a user's recipe.
     pub builtin_base: Option<PathBuf>,
@@ -601,6 +616,91 @@ fn criteria_list(p: &mut Problems, c: &CriteriaToml) -> Vec<Criterion> {
     crit
 }
 
+/// The uncertainty budget's settings ([`crate::report::sections::budget`]): the recipe's
+/// `[uncertainty]` table, every key optional.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UncertaintySettings {
+    /// Coverage factor k of the expanded uncertainty U = k u_c (`coverage_factor`, default 2: about
+    /// 95 % for a normal distribution).
+    pub coverage_factor: f64,
+    /// Placement tolerance ± (mm) of the implant in each axis, a rectangular distribution
+    /// (`placement_mm`, default 2).
+    pub placement_mm: f64,
+    /// Half-width (%) of the thermal properties' spread, rectangular (`thermal_percent`, default 10).
+    pub thermal_percent: f64,
+    /// The gel conductivity's allowed range (S/m), rectangular (`gel_sigma_s_per_m`, default
+    /// [0.45, 0.50]: ASTM F2182 as quoted by test labs).
+    pub gel_sigma_s_per_m: [f64; 2],
+    /// The gel's relative permittivity range, rectangular (`gel_eps_r`, default [72, 88]: 80 ± 10 %,
+    /// assumed; the phantom file marks 80 UNCONFIRMED).
+    pub gel_eps_r: [f64; 2],
+    /// The grid component as a standard uncertainty (% of the value) instead of the built-in table
+    /// keyed by the fine cell size (`grid_percent`).
+    pub grid_percent: Option<f64>,
+}
+
+impl Default for UncertaintySettings {
+    fn default() -> Self {
+        Self {
+            coverage_factor: 2.0,
+            placement_mm: 2.0,
+            thermal_percent: 10.0,
+            gel_sigma_s_per_m: [0.45, 0.50],
+            gel_eps_r: [72.0, 88.0],
+            grid_percent: None,
+        }
+    }
+}
+
+/// `[uncertainty]`, checked.
+fn uncertainty_settings(p: &mut Problems, u: Option<&UncertaintyToml>) -> UncertaintySettings {
+    let mut s = UncertaintySettings::default();
+    let Some(u) = u else { return s };
+    if let Some(k) = u.coverage_factor {
+        if !(k >= 1.0 && k <= 5.0) {
+            p.add(
+                "uncertainty.coverage_factor",
+                format!("{k} is not in [1, 5]"),
+                "use 2 (about 95 % coverage, ISO/TR 21900) or e.g. 3",
+            );
+        }
+        s.coverage_factor = k;
+    }
+    for (key, v, fix, slot) in [
+        ("uncertainty.placement_mm", u.placement_mm, "give the placement tolerance in mm, e.g. 2", &mut s.placement_mm),
+        ("uncertainty.thermal_percent", u.thermal_percent, "give the half-width in percent, e.g. 10", &mut s.thermal_percent),
+    ] {
+        if let Some(v) = v {
+            if !(v >= 0.0 && v.is_finite() && v <= 100.0) {
+                p.add(key, format!("{v} is not in [0, 100]"), fix);
+            }
+            *slot = v;
+        }
+    }
+    if let Some(g) = u.grid_percent {
+        if !(g >= 0.0 && g.is_finite() && g <= 100.0) {
+            p.add(
+                "uncertainty.grid_percent",
+                format!("{g} is not in [0, 100]"),
+                "give the grid's standard uncertainty in percent of the value, or remove the key to use the built-in table",
+            );
+        }
+        s.grid_percent = Some(g);
+    }
+    for (key, v, fix, slot) in [
+        ("uncertainty.gel_sigma_s_per_m", u.gel_sigma_s_per_m, "give [low, high] in S/m, e.g. [0.45, 0.50]", &mut s.gel_sigma_s_per_m),
+        ("uncertainty.gel_eps_r", u.gel_eps_r, "give [low, high], e.g. [72, 88]", &mut s.gel_eps_r),
+    ] {
+        if let Some(r) = v {
+            if !(r[0] > 0.0 && r[1] >= r[0] && r[1].is_finite()) {
+                p.add(key, format!("[{}, {}] is not a range of positive numbers, low first", r[0], r[1]), fix);
+            }
+            *slot = r;
+        }
+    }
+    s
+}
+
 impl Recipe {
     /// Reads and validates a recipe file.
     pub fn load(path: &Path) -> Result<Self> {
@@ -636,6 +736,7 @@ impl Recipe {
             }
         }
         let crit = criteria_list(&mut p, &raw.criteria);
+        let uncertainty = uncertainty_settings(&mut p, raw.uncertainty.as_ref());
         p.finish()?;
         Ok(Self {
             path: path.to_path_buf(),
@@ -647,6 +748,7 @@ impl Recipe {
             exposure_s: e.duration_s,
             baseline_temperature_c: e.baseline_temperature_c,
             criteria: crit,
+            uncertainty,
             builtin_base: None,
         })
     }

@@ -3,6 +3,7 @@
 //! [`super::keys`]) and a [`super::Section`] of paragraphs, tables and figures that refer to them.
 //! The pipeline computes; these files hold the prose.
 
+pub mod budget;
 pub mod implant;
 pub mod methods;
 pub mod normalisation;
