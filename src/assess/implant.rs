@@ -32,6 +32,9 @@ pub(super) struct ImplantOutcome {
     pub figures: ImplantFigures,
     /// Largest CEM43 at the probes (minutes).
     pub cem43_min: f64,
+    /// The conductor's centre line (coil frame, tip first) and the probe curves (the budget's inputs).
+    pub path_m: Vec<[f64; 3]>,
+    pub cem43_curves: crate::report::sections::budget::Cem43Curves,
 }
 
 impl ImplantOutcome {
@@ -120,11 +123,22 @@ pub(super) fn run(
         position_m: spec.position_m,
         origin_coil_m: crate::implant::placement::origin_in_coil_frame(&twin.phantom, spec.position_m),
     };
+    let th = &dose.thermal[0];
+    let cem43_curves = crate::report::sections::budget::Cem43Curves {
+        baseline_c: t_init,
+        curves: th
+            .probes
+            .iter()
+            .map(|p| (th.times_s.clone(), p.temperature_c.iter().map(|t| t - t_init).collect()))
+            .collect(),
+    };
     Ok(ImplantOutcome {
         facts,
         placement,
         figures,
         cem43_min,
+        path_m: placed.path_m.clone(),
+        cem43_curves,
     })
 }
 

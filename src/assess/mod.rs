@@ -25,6 +25,7 @@ mod figures;
 mod implant;
 mod normalise;
 mod twin;
+mod uncertainty;
 
 pub mod command;
 
@@ -202,17 +203,46 @@ pub fn assess(recipe: &Recipe, opt: &AssessOptions, log: &mut dyn FnMut(&str)) -
     let h5p = dir.path("fields.h5");
     let h5 = hdf5::File::create(&h5p).map_err(|e| Error::Other(format!("{}: {e}", h5p.display())))?;
     normalise::write_coarse_fields(&h5, &h5p, &coarse)?;
-    // Worst case over the implants: 1 g SAR, 10 g SAR, temperature rise, CEM43.
+    // Worst case over the implants: 1 g SAR, 10 g SAR, temperature rise, CEM43, and which implant
+    // gave each (its budget facts stand for the criterion's).
     let mut worst = [0.0f64; 4];
+    let mut worst_at = [0usize; 4];
+    let mut budget_facts = Vec::new();
     for (i, spec) in recipe.implants.iter().enumerate() {
         st.percent = 40.0 + i as f64 * st.implant_span;
         let r = implant::run(&mut st, i + 1, spec, &twin, &norm.normalisation, &h5)?;
         let section = sections::implant::section(&mut report, &r.facts, &r.figures);
         let section = sections::placement::extend_implant_section(section, &mut report, &r.placement);
         report.sections.push(section);
-        for (w, v) in worst.iter_mut().zip(r.criteria_values()) {
-            *w = w.max(v);
+        for (a, v) in r.criteria_values().into_iter().enumerate() {
+            if i == 0 || v > worst[a] {
+                worst[a] = v;
+                worst_at[a] = i;
+            }
         }
+        st.log(&format!("{}: uncertainty budget", spec.name));
+        budget_facts.push(uncertainty::facts(
+            recipe,
+            &twin.fields,
+            &twin.phantom,
+            twin.posterior.as_ref(),
+            &twin.posterior_missing,
+            Some(&r.path_m),
+            opt.fine_cell_m,
+            Some(r.cem43_curves.clone()),
+        )?);
+    }
+    if recipe.implants.is_empty() {
+        budget_facts.push(uncertainty::facts(
+            recipe,
+            &twin.fields,
+            &twin.phantom,
+            twin.posterior.as_ref(),
+            &twin.posterior_missing,
+            None,
+            opt.fine_cell_m,
+            None,
+        )?);
     }
     drop(h5);
     st.percent = 95.0;
@@ -238,9 +268,34 @@ pub fn assess(recipe: &Recipe, opt: &AssessOptions, log: &mut dyn FnMut(&str)) -
         }
     };
     sections::results::add_quantities(&mut report, &overall);
+    // The uncertainty budget of each criterion, from the implant that gave its value.
+    let mut budgets = Vec::new();
+    for c in &recipe.criteria {
+        let slot = match c.value_key.as_str() {
+            crate::report::keys::SAR_1G => 0,
+            crate::report::keys::SAR_10G => 1,
+            crate::report::keys::TEMPERATURE_RISE => 2,
+            _ => 3,
+        };
+        let value = report.get(&c.value_key).map_or(0.0, |q| q.value);
+        budgets.push(sections::budget::budget(c, value, &budget_facts[worst_at[slot].min(budget_facts.len() - 1)], &recipe.uncertainty)?);
+    }
+    let budget_section = sections::budget::section(&mut report, &budgets, &recipe.criteria);
+    report.sections.push(budget_section);
+    let labelling_at = report.sections.len();
     sections::results::add_run_time(&mut report, t0.elapsed().as_secs_f64());
     report.sections.push(assessment::methods_section());
     let verdict = assessment::finish(&mut report, &recipe.criteria)?;
+    // The labelling conditions (after the verdict: they read the assessed values).
+    let cem43 = budgets.iter().find(|b| b.criterion_id == "cem43").and_then(|b| {
+        let f = &budget_facts[worst_at[3].min(budget_facts.len() - 1)];
+        let curves = f.cem43.as_ref()?;
+        let slope = curves.log_slope(1.0).ok()?;
+        let u_rel = if b.value > 0.0 && slope > 0.0 { b.expanded() / (b.value * slope) } else { 0.0 };
+        Some((curves, u_rel))
+    });
+    let labelling = sections::budget::labelling_section(&mut report, &recipe.criteria, cem43)?;
+    report.sections.insert(labelling_at, labelling);
     crate::report::write_into(&dir, &report)?;
     let out = dir.commit()?;
     Ok(Outcome {

@@ -29,7 +29,7 @@ pub(super) struct Normalised {
 /// The twin's dissipation at its cell centres (each E edge's loss shared by the cells around it in
 /// proportion to their mass: [`crate::twin::TwinFields::power_density`]) with the densities there:
 /// the coarse-grid SAR input.
-fn twin_sar_input(tw: &TwinFields) -> Result<SarInput> {
+pub(super) fn twin_sar_input(tw: &TwinFields) -> Result<SarInput> {
     let g = tw.e.centre_grid()?;
     let mut rho = Array3::<f32>::zeros(g.dims);
     for ((i, j, k), r) in rho.indexed_iter_mut() {

@@ -26,6 +26,10 @@ pub(super) struct CoilTwin {
     /// The phantom placement of the fields relative to the phantom file, when a fit found it (a
     /// calibration here, or the twin directory's); `phantom` holds it.
     pub placement: Option<PhantomPlacementFacts>,
+    /// The calibration's basis and fitted drive (the budget's twin posterior), when calibrated here.
+    pub posterior: Option<super::uncertainty::Posterior>,
+    /// Why there is no posterior, when there is none.
+    pub posterior_missing: String,
 }
 
 fn sim_options(cell_m: f64, model: crate::coil::run::DriveModel) -> crate::coil::run::SimulateOptions {
@@ -56,6 +60,8 @@ pub(super) fn run(st: &mut Stage) -> Result<CoilTwin> {
                 phantom,
                 facts: TwinFacts::Loaded { dir: d.clone(), nrmse },
                 placement: Some(placement),
+                posterior: None,
+                posterior_missing: "a loaded twin directory (its calibration basis is not at hand)".into(),
             })
         }
         TwinSource::Model {
@@ -101,6 +107,8 @@ pub(super) fn run(st: &mut Stage) -> Result<CoilTwin> {
                         phantom: p,
                         facts: TwinFacts::Ideal(model),
                         placement: None,
+                        posterior: None,
+                        posterior_missing: "no measured map: the nominal drive, not calibrated".into(),
                     })
                 }
             }
@@ -177,6 +185,13 @@ fn calibrated(st: &mut Stage, c: CoilConfig, p: PhantomConfig, model: ModelFacts
         Complex64::new(f.weights[1][0], f.weights[1][1]),
     ];
     let fields = TwinFields::from_basis(&basis, &w)?;
+    let weights: Vec<Complex64> = f.weights.iter().map(|x| Complex64::new(x[0], x[1])).collect();
+    let posterior = super::uncertainty::Posterior {
+        basis,
+        weights,
+        amplitude: f.relative_amplitude.clone(),
+        phase_deg: f.relative_phase_deg.clone(),
+    };
     let phantom = fitted_phantom(&p, &full);
     let placement = PhantomPlacementFacts {
         offset_m: full.final_offset_m,
@@ -207,6 +222,8 @@ fn calibrated(st: &mut Stage, c: CoilConfig, p: PhantomConfig, model: ModelFacts
         phantom,
         facts: TwinFacts::Calibrated(model, Box::new(calibration)),
         placement: Some(placement),
+        posterior: Some(posterior),
+        posterior_missing: String::new(),
     })
 }
 

@@ -462,8 +462,9 @@ fn title_page(l: &mut Layout, r: &Report) -> Result<()> {
         let header: Vec<String> = [
             "Criterion",
             "Computed value",
+            "Expanded uncertainty U",
             "Uncertainty factor",
-            "Assessed (value × factor)",
+            "Assessed",
             "Limit",
             "Verdict",
         ]
@@ -476,6 +477,10 @@ fn title_page(l: &mut Layout, r: &Report) -> Result<()> {
             rows.push(vec![
                 TCell::plain(c.label.clone()),
                 TCell::plain(t(&c.value_key)),
+                TCell::plain(
+                    r.get(&super::keys::Criterion::ExpandedUncertainty.key(&c.id))
+                        .map_or("not used".into(), |q| format!("+ {}", q.text())),
+                ),
                 TCell::plain(
                     r.get(&c.factor_key())
                         .map(|q| format_number(q.value))
@@ -491,11 +496,12 @@ fn title_page(l: &mut Layout, r: &Report) -> Result<()> {
             ]);
         }
         l.table(
-            "Criteria (PASS when value × uncertainty factor ≤ limit)",
+            "Criteria (PASS when value + U ≤ limit, U the expanded uncertainty of the budget; with an uncertainty factor > 1 set in the recipe instead, when value × factor ≤ limit)",
             &header,
             &rows,
             9.0,
         );
+        labelling_table(l, r);
     }
 
     l.heading("Inputs", 12.0);
@@ -544,6 +550,55 @@ fn title_page(l: &mut Layout, r: &Report) -> Result<()> {
         l.paragraph(&opts.join("; "), 8.0, Face::Mono, GREY, 0.0);
     }
     Ok(())
+}
+
+/// The labelling conditions on the title page (ASTM F2503 style): per criterion the largest
+/// whole-phantom SAR and B1+rms at which it passes, its uncertainty included
+/// (`labelling.<id>.…`, from [`super::sections::budget::labelling_section`]); nothing without them.
+fn labelling_table(l: &mut Layout, r: &Report) {
+    use super::keys::Labelling;
+    let mut rows = Vec::new();
+    for c in &r.criteria {
+        let (Some(s), Some(b)) = (
+            r.get(&Labelling::MaxWholePhantomSar.key(&c.id)),
+            r.get(&Labelling::MaxB1Rms.key(&c.id)),
+        ) else {
+            continue;
+        };
+        rows.push(vec![TCell::plain(c.label.clone()), TCell::plain(s.text()), TCell::plain(b.text())]);
+    }
+    if let (Some(s), Some(b)) = (r.get(Labelling::MAX_WHOLE_PHANTOM_SAR), r.get(Labelling::MAX_B1RMS)) {
+        rows.push(vec![
+            TCell {
+                s: "All criteria (label)".into(),
+                face: Face::Bold,
+                rgb: BLACK,
+            },
+            TCell {
+                s: s.text(),
+                face: Face::Bold,
+                rgb: BLACK,
+            },
+            TCell {
+                s: b.text(),
+                face: Face::Bold,
+                rgb: BLACK,
+            },
+        ]);
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let header: Vec<String> = ["Criterion", "Max whole-phantom SAR", "Max B1+rms (isocentre)"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    l.table(
+        "Labelling conditions (MR Conditional, ASTM F2503 style): the largest exposure at which each criterion passes, uncertainty included",
+        &header,
+        &rows,
+        9.0,
+    );
 }
 
 /// Renders the report to PDF bytes. The report should have passed [`Report::validate`].

@@ -143,8 +143,9 @@ impl Cem43Curves {
 pub struct BudgetFacts {
     /// What the response is (the quantity whose relative changes stand for the criterion's).
     pub response: String,
-    /// None: the twin was not calibrated (no posterior).
+    /// None: no posterior at hand (why: `twin_missing`).
     pub twin: Option<TwinPosteriorFacts>,
+    pub twin_missing: String,
     /// d ln(response) / d(position) per axis of the coil frame (1/mm).
     pub dln_per_mm: [f64; 3],
     /// The gel's modelled conductivity (S/m) and permittivity, and d ln(criterion) / d of each.
@@ -248,11 +249,11 @@ pub fn budget(criterion: &Criterion, value: f64, facts: &BudgetFacts, settings: 
         }
         None => rows.push(Component {
             name: "twin_posterior".into(),
-            label: "Twin posterior (not calibrated)".into(),
+            label: "Twin posterior (not available)".into(),
             u: 0.0,
             u_unit: "1".into(),
             c: 0.0,
-            source: "no measured map: the nominal drive is taken as exact (not covered; the coil model row stands for it)".into(),
+            source: format!("{}: not covered (the coil model row stands for the drive's error)", facts.twin_missing),
         }),
     }
     let (grid_pct, grid_src) = match (settings.grid_percent, facts.fine_cell_m) {
