@@ -123,7 +123,9 @@ impl Cem43Curves {
         let mut best = 0.0f64;
         for (t, rise) in &self.curves {
             let temp: Vec<f64> = rise.iter().map(|r| self.baseline_c + s * r).collect();
-            best = best.max(cem43_minutes(t, &temp)?);
+            let v = cem43_minutes(t, &temp)?;
+            // A dose beyond f64 (inf − inf in a piece gives NaN) is infinite.
+            best = if v.is_finite() { best.max(v) } else { f64::INFINITY };
         }
         Ok(best)
     }
@@ -546,11 +548,13 @@ pub fn labelling_section(
 fn cem43_scale(curves: &Cem43Curves, u_rel_expanded: f64, factor: f64, limit: f64) -> Result<f64> {
     let assessed = |s: f64| -> Result<f64> {
         let v = curves.cem43(s)?;
-        Ok(if factor > 1.0 {
+        let a = if factor > 1.0 {
             v * factor
         } else {
             v * (1.0 + u_rel_expanded * curves.log_slope(s)?)
-        })
+        };
+        // Beyond f64's range the dose is above any limit.
+        Ok(if a.is_finite() { a } else { f64::INFINITY })
     };
     let (mut lo, mut hi) = (1e-6f64.ln(), 1e6f64.ln());
     if assessed(lo.exp())? > limit {
