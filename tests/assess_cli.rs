@@ -73,6 +73,7 @@ fn pdf_numbers_equal_summary(out: &Path) {
     }
 }
 
+/// The limit just below / above value + U.
 #[test]
 fn criterion_just_below_fails_just_above_passes() {
     let d = tmp("criteria");
@@ -86,13 +87,16 @@ fn criterion_just_below_fails_just_above_passes() {
         "--quiet",
     ]);
     assert_eq!(code, 0, "{text}");
-    let v = quantity(&out0.join("summary.json"), "sar.peak_10g");
-    assert!(v > 0.0 && v.is_finite());
+    let value = quantity(&out0.join("summary.json"), "sar.peak_10g");
+    assert!(value > 0.0 && value.is_finite());
+    // The verdict compares value + U (the budget's expanded uncertainty) with the limit.
+    let v = quantity(&out0.join("summary.json"), "criteria.sar_10g.assessed");
+    assert!(v > value, "assessed {v} must exceed the value {value} by U");
     for (factor, expect) in [(0.99, 1), (1.01, 0)] {
         let r = coil_only_recipe(&d, v * factor);
         let out = d.join(format!("out{factor}"));
         let (code, text) = rftwin(&["assess", r.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
-        assert_eq!(code, expect, "limit {factor} x computed value {v}: {text}");
+        assert_eq!(code, expect, "limit {factor} x assessed value {v}: {text}");
         assert!(out.join("report.pdf").exists() && out.join("summary.json").exists());
         let verdict = if expect == 0 { "PASS" } else { "FAIL" };
         assert!(text.contains(verdict), "{text}");
