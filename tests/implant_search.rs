@@ -208,6 +208,7 @@ fn confirm_top_agrees_with_the_estimate_ranking() {
             e_tip_v_per_m: e.norm(),
             e_tip_phase_rad: e.arg(),
             estimate: None,
+            equivalent: Vec::new(),
         }
     })
     .collect();
@@ -337,6 +338,7 @@ fn estimate_predicts_direct_tip_sar_for_uniform_linear_phase_and_twin_fields() {
             e_tip_v_per_m: e.norm(),
             e_tip_phase_rad: e.arg(),
             estimate: None,
+            equivalent: Vec::new(),
         };
         let c = confirm_top(&wire, &ph, inc, &[cand], &opt, &mut |_| {}).unwrap();
         let c = &c.confirmations[0];
