@@ -363,6 +363,10 @@ pub fn search_command(cmd: &SearchCommand, log: &mut dyn FnMut(&str)) -> Result<
             // The sweep's size, refused before any FDTD run.
             let per_pos = crate::implant::search::directions(opt.directions)?.len() * opt.roll_deg.len().max(1);
             crate::implant::search::check_candidates(&phantom, &opt, per_pos)?;
+            // A cached transfer function of another frequency or length, refused before the runs.
+            if let Some(p) = cmd.tf.as_deref() {
+                cached_tf(p, coil.freq_hz, &implant)?;
+            }
             say(percent, "coil field: basis runs (ideal quadrature drive)");
             let mut so = crate::coil::run::SimulateOptions::default();
             so.mesh.cell_m = coil_cell_m;
