@@ -319,7 +319,9 @@ pub fn search_command(cmd: &SearchCommand, log: &mut dyn FnMut(&str)) -> Result<
 
     // Stage 1: the coil field.
     let mut percent = 0.0;
-    let mut say = |p: f64, m: &str| log(&format!("[{:>3.0} %] {m}", p));
+    fn say(log: &mut dyn FnMut(&str), p: f64, m: &str) {
+        log(&format!("[{:>3.0} %] {m}", p))
+    }
     let (fields, phantom, coil_name, coil_field, twin_section) = match &set.source {
         Source::Recipe(recipe) => {
             report.subtitle = recipe.title.clone();
@@ -328,7 +330,8 @@ pub fn search_command(cmd: &SearchCommand, log: &mut dyn FnMut(&str)) -> Result<
             aopt.command = "implant search".into();
             aopt.cache_dir = cmd.cache_dir.clone();
             aopt.coarse_cell_m = coil_cell_m;
-            let mut fwd = |m: &str| say(percent, m);
+            // The twin stage prefixes its own progress.
+            let mut fwd = |m: &str| log(m);
             let mut st = Stage {
                 recipe,
                 opt: &aopt,
@@ -353,7 +356,7 @@ pub fn search_command(cmd: &SearchCommand, log: &mut dyn FnMut(&str)) -> Result<
             (twin.fields, twin.phantom, name, what.to_string(), Some(section))
         }
         Source::Twin(t) => {
-            say(percent, "loading the twin");
+            say(log, percent, "loading the twin");
             let lt = crate::twin::load_twin_dir(t)?;
             (lt.fields, lt.phantom, format!("twin {}", t.display()), "calibrated twin".into(), None)
         }
@@ -367,7 +370,7 @@ pub fn search_command(cmd: &SearchCommand, log: &mut dyn FnMut(&str)) -> Result<
             if let Some(p) = cmd.tf.as_deref() {
                 cached_tf(p, coil.freq_hz, &implant)?;
             }
-            say(percent, "coil field: basis runs (ideal quadrature drive)");
+            say(log, percent, "coil field: basis runs (ideal quadrature drive)");
             let mut so = crate::coil::run::SimulateOptions::default();
             so.mesh.cell_m = coil_cell_m;
             so.model = crate::coil::run::DriveModel::Ideal;
@@ -382,14 +385,14 @@ pub fn search_command(cmd: &SearchCommand, log: &mut dyn FnMut(&str)) -> Result<
 
     // Stage 2: the normalisation, as in `assess`.
     percent = 30.0;
-    say(percent, "normalisation");
+    say(log, percent, "normalisation");
     let norm = super::normalise::normalise_fields(&fields, set.normalisation)?;
 
     // Stage 3: the transfer function.
     let tf = match cached {
         Some(tf) => tf,
         None => {
-            say(percent, "transfer function");
+            say(log, percent, "transfer function");
             let to = TfOptions {
                 freq_hz,
                 cell_m: tf_cell_m,
@@ -411,7 +414,7 @@ pub fn search_command(cmd: &SearchCommand, log: &mut dyn FnMut(&str)) -> Result<
 
     // Stage 4: the sweep in the normalised field.
     percent = 45.0;
-    say(percent, "sweep");
+    say(log, percent, "sweep");
     let incident = std::sync::Arc::new(TwinIncident::new(fields.scaled(norm.normalisation.field_factor)));
     let result = search(&implant, &phantom, &tf, &*incident, &opt)?;
     let map_png = dir.path("map.png");
@@ -421,7 +424,7 @@ pub fn search_command(cmd: &SearchCommand, log: &mut dyn FnMut(&str)) -> Result<
     percent = 50.0;
     let confirmation = match &confirm {
         Some(c) => {
-            let mut fwd = |m: &str| say(percent, m);
+            let mut fwd = |m: &str| say(log, percent, m);
             let r = confirm_top(&implant, &phantom, incident.clone(), &result.ranking, c, &mut fwd)?;
             write_confirm_png(&r, &dir.path("confirm.png"))?;
             Some(r)
@@ -429,7 +432,7 @@ pub fn search_command(cmd: &SearchCommand, log: &mut dyn FnMut(&str)) -> Result<
         None => None,
     };
     percent = 95.0;
-    say(percent, "report");
+    say(log, percent, "report");
     write_search_h5(&result, confirmation.as_ref(), &dir.path("search.h5"))?;
 
     let facts = SearchFacts {

@@ -80,8 +80,8 @@ pub fn add_sections(r: &mut Report, twin_section: Option<Section>, f: &SearchFac
 fn setup_section(r: &mut Report, f: &SearchFacts) -> Section {
     let o = f.options;
     let res = f.result;
-    let tried = r.quantity(key::PLACEMENTS_TRIED, res.tried as f64, "", "placements tried");
-    let eval = r.quantity(
+    r.quantity(key::PLACEMENTS_TRIED, res.tried as f64, "", "placements tried");
+    r.quantity(
         key::PLACEMENTS_EVALUATED,
         res.evaluated as f64,
         "",
@@ -104,7 +104,7 @@ fn setup_section(r: &mut Report, f: &SearchFacts) -> Section {
     Section::new("Search set-up").paragraph(format!(
         "Implant {} ({}) in the phantom {}, coil field: {} of {} at {:.3} MHz. The implant was swept over a \
          position grid of step {{{step}}} over the gel (at least {} mm from the walls), {} directions and {} roll \
-         angle(s): {{{tried}}} placements tried, {{{eval}}} inside the gel. Each is ranked by the transfer-function \
+         angle(s): {} placements tried, {} inside the gel. Each is ranked by the transfer-function \
          estimate |E_tip|² = |∫ S(l) E_tan(l) dl|² in the normalised incident field.",
         f.implant.name,
         f.implant.source_name,
@@ -115,6 +115,8 @@ fn setup_section(r: &mut Report, f: &SearchFacts) -> Section {
         crate::report::format_number(o.min_wall_distance_m * 1e3),
         o.directions,
         o.roll_deg.len().max(1),
+        res.tried,
+        res.evaluated,
     ))
     .paragraph(format!(
         "The fields are normalised as rftwin assess normalises them, to {}: whole-phantom SAR {{{wb}}} \
@@ -128,7 +130,7 @@ fn setup_section(r: &mut Report, f: &SearchFacts) -> Section {
 fn ranking_section(r: &mut Report, f: &SearchFacts) -> Section {
     let res = f.result;
     let merged: usize = res.ranking.iter().map(|c| c.equivalent.len()).sum();
-    let mq = r.quantity(
+    r.quantity(
         key::MIRROR_IMAGES_MERGED,
         merged as f64,
         "",
@@ -195,7 +197,7 @@ fn ranking_section(r: &mut Report, f: &SearchFacts) -> Section {
             "The best distinct placements by the estimate, worst first. A placement that is the mirror image of a \
              better-ranked one (x → −x, y → −y, z → −z or a combination: the phantom and the coil share these planes) \
              and whose estimate agrees within {{{tol}}} is listed as its equivalent, not ranked again \
-             ({{{mq}}} merged). Positions are of the implant's origin in the phantom frame."
+             ({merged} merged). Positions are of the implant's origin in the phantom frame."
         ))
         .table(Table {
             caption: "Ranking by the transfer-function estimate (mirror images merged).".into(),
@@ -221,7 +223,7 @@ fn ranking_section(r: &mut Report, f: &SearchFacts) -> Section {
 
 fn confirmed_section(r: &mut Report, f: &SearchFacts, c: &ConfirmResult) -> Section {
     let n_conf = c.confirmations.len();
-    let nq = r.quantity(key::CONFIRMED, n_conf as f64, "", "candidates confirmed by full fine-grid runs");
+    r.quantity(key::CONFIRMED, n_conf as f64, "", "candidates confirmed by full fine-grid runs");
     let cell = r.quantity(key::FINE_CELL, c.options.cell_m * 1e3, "mm", "fine cell of the confirmation runs");
     let mut rows = Vec::new();
     // Worst over the confirmed candidates: 1 g, 10 g, ΔT, CEM43, and which candidate gave each.
@@ -268,14 +270,15 @@ fn confirmed_section(r: &mut Report, f: &SearchFacts, c: &ConfirmResult) -> Sect
         "largest temperature rise, worst confirmed candidate",
     );
     r.quantity(keys::CEM43, worst[3].0, "min", "largest CEM43 at the probes, worst confirmed candidate");
-    let worst_rank = r.quantity(
+    r.quantity(
         key::WORST_RANK,
         (c.worst + 1) as f64,
         "",
         "estimate rank of the candidate with the largest tip rise",
     );
     let mut quality = format!(
-        "The candidate with the largest direct tip rise is estimate rank {{{worst_rank}}} of {{{nq}}}."
+        "The candidate with the largest direct tip rise is estimate rank {} of {n_conf}.",
+        c.worst + 1
     );
     if let Some(s) = c.spearman {
         let k = r.quantity(key::SPEARMAN, s, "", "Spearman rank correlation, estimate vs direct tip rise");
@@ -303,7 +306,7 @@ fn confirmed_section(r: &mut Report, f: &SearchFacts, c: &ConfirmResult) -> Sect
     let which = |w: (f64, usize)| format!("candidate {}", w.1);
     let mut s = Section::new("Confirmed candidates and verdict")
         .paragraph(format!(
-            "The best {{{nq}}} distinct candidates were confirmed by full fine-grid runs ({{{cell}}} cells, a TF/SF \
+            "The best {n_conf} distinct candidate(s) were confirmed by full fine-grid runs ({{{cell}}} cells, a TF/SF \
              box driven by the normalised coil field) and a Pennes exposure, with the same SAR averaging and probes \
              as rftwin assess. The criteria read the worst confirmed values: 1 g SAR {{{}}} ({}), 10 g SAR {{{}}} ({}), \
              temperature rise {{{}}} ({}), CEM43 {{{}}} ({}). The verdict covers these candidates; the ranking \
