@@ -369,3 +369,30 @@ fn tf_then_search_with_the_cached_tf() {
     let _ = std::fs::remove_dir_all(&out);
     let _ = std::fs::remove_dir_all(&cache);
 }
+
+/// Bad search criteria and normalisations are refused before any run (exit 2, the option named).
+#[test]
+fn search_refuses_bad_criteria_and_normalisation() {
+    let wire = root("phantoms/implants/insulated_wire_100mm.toml");
+    let coil = root("coils/body_1p5t_hp16.toml");
+    let phantom = root("phantoms/astm_f2182.toml");
+    let out = tmp("search-bad");
+    let base = ["implant", "search", "--coil", &coil, "--phantom", &phantom, "--implant", &wire, "--quiet", "--no-cache"];
+    for (extra, named) in [
+        (vec!["--limit", "nonsense=1"], "--limit"),
+        (vec!["--limit", "temperature_rise=-1"], "--limit"),
+        (vec!["--limit", "sar_10g=10", "--limit", "sar_10g=20"], "--limit"),
+        (vec!["--limit", "temperature_rise=2", "--uncertainty-factor", "0.5"], "--uncertainty-factor"),
+        (vec!["--limit", "temperature_rise=2", "--confirm", "0"], "--confirm"),
+        (vec!["--normalise", "whole-phantom=-2"], "--normalise"),
+        (vec!["--recipe", "r.toml"], "--coil"),
+        (vec!["--baseline-c", "400"], "--baseline-c"),
+    ] {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend(extra.iter().copied());
+        args.extend(["--out", out.to_str().unwrap()]);
+        let e = refused(&args);
+        assert!(e.contains(named), "{extra:?}: {e}");
+        assert!(!out.exists(), "{extra:?} left an output");
+    }
+}

@@ -107,7 +107,9 @@ pub fn parse_limits(limits: &[String], factor: f64) -> Result<Vec<Criterion>> {
     let mut out: Vec<Criterion> = Vec::new();
     for l in limits {
         let fix = format!("give ID=LIMIT with ID one of {ids}, e.g. --limit temperature_rise=2");
-        let (id, v) = l.split_once('=').ok_or_else(|| cli_err("--limit", format!("'{l}' is not ID=LIMIT"), &fix))?;
+        let (id, v) = l
+            .split_once('=')
+            .ok_or_else(|| cli_err("--limit", format!("'{l}' is not ID=LIMIT"), &fix))?;
         let limit: f64 = v
             .trim()
             .parse()
@@ -117,7 +119,11 @@ pub fn parse_limits(limits: &[String], factor: f64) -> Result<Vec<Criterion>> {
         let c = crate::report::recipe::criterion(id.trim(), limit, factor)
             .ok_or_else(|| cli_err("--limit", format!("'{l}': unknown criterion '{}'", id.trim()), &fix))?;
         if out.iter().any(|x| x.id == c.id) {
-            return Err(cli_err("--limit", format!("'{}' given twice", c.id), "give each criterion once"));
+            return Err(cli_err(
+                "--limit",
+                format!("'{}' given twice", c.id),
+                "give each criterion once",
+            ));
         }
         out.push(c);
     }
@@ -129,7 +135,10 @@ pub fn parse_limits(limits: &[String], factor: f64) -> Result<Vec<Criterion>> {
         ));
     }
     // The recipe's order: temperature rise, 1 g, 10 g, CEM43.
-    let order: Vec<&str> = crate::report::recipe::criterion_ids().iter().map(|(id, _)| *id).collect();
+    let order: Vec<&str> = crate::report::recipe::criterion_ids()
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
     out.sort_by_key(|c| order.iter().position(|o| *o == c.id));
     Ok(out)
 }
@@ -198,11 +207,19 @@ fn settings(cmd: &SearchCommand) -> Result<Settings> {
     };
     let exposure_s = cmd.exposure_s.unwrap_or(900.0);
     if !(exposure_s > 0.0) || !exposure_s.is_finite() {
-        return Err(cli_err("--exposure-s", format!("{exposure_s}"), "give an exposure > 0 s, e.g. 900"));
+        return Err(cli_err(
+            "--exposure-s",
+            format!("{exposure_s}"),
+            "give an exposure > 0 s, e.g. 900",
+        ));
     }
     let baseline_c = cmd.baseline_c.unwrap_or(DEFAULT_BASELINE_TEMPERATURE_C);
     if !(baseline_c > -50.0 && baseline_c < 60.0) {
-        return Err(cli_err("--baseline-c", format!("{baseline_c} °C is implausible"), "e.g. 37 (default) or 22"));
+        return Err(cli_err(
+            "--baseline-c",
+            format!("{baseline_c} °C is implausible"),
+            "e.g. 37 (default) or 22",
+        ));
     }
     Ok(Settings {
         source,
@@ -248,7 +265,8 @@ pub fn search_command(cmd: &SearchCommand, log: &mut dyn FnMut(&str)) -> Result<
     if !set.criteria.is_empty() && cmd.confirm == 0 {
         return Err(cli_err(
             "--confirm",
-            "criteria were given but no candidate is confirmed (--confirm 0): a verdict needs full fine-grid runs".into(),
+            "criteria were given but no candidate is confirmed (--confirm 0): a verdict needs full fine-grid runs"
+                .into(),
             "use --confirm 1 or more (the estimates alone do not give temperatures or SAR)",
         ));
     }
@@ -344,9 +362,8 @@ pub fn search_command(cmd: &SearchCommand, log: &mut dyn FnMut(&str)) -> Result<
             let section = crate::report::sections::twin::section(&mut report, &twin.facts);
             let name = match &twin.facts {
                 crate::report::sections::twin::TwinFacts::Loaded { dir, .. } => format!("twin {}", dir.display()),
-                crate::report::sections::twin::TwinFacts::Ideal(m) | crate::report::sections::twin::TwinFacts::Calibrated(m, _) => {
-                    m.coil_name.clone()
-                }
+                crate::report::sections::twin::TwinFacts::Ideal(m)
+                | crate::report::sections::twin::TwinFacts::Calibrated(m, _) => m.coil_name.clone(),
             };
             let what = match &twin.facts {
                 crate::report::sections::twin::TwinFacts::Loaded { .. } => "calibrated twin",
@@ -358,7 +375,13 @@ pub fn search_command(cmd: &SearchCommand, log: &mut dyn FnMut(&str)) -> Result<
         Source::Twin(t) => {
             say(log, percent, "loading the twin");
             let lt = crate::twin::load_twin_dir(t)?;
-            (lt.fields, lt.phantom, format!("twin {}", t.display()), "calibrated twin".into(), None)
+            (
+                lt.fields,
+                lt.phantom,
+                format!("twin {}", t.display()),
+                "calibrated twin".into(),
+                None,
+            )
         }
         Source::Coil(c, p) => {
             let coil = crate::coil::CoilConfig::load(c)?;
@@ -539,7 +562,9 @@ fn options_record(cmd: &SearchCommand, set: &Settings) -> std::collections::BTre
     put("force", cmd.force.to_string());
     put(
         "cache_dir",
-        cmd.cache_dir.as_ref().map_or("none (--no-cache)".into(), |p| p.display().to_string()),
+        cmd.cache_dir
+            .as_ref()
+            .map_or("none (--no-cache)".into(), |p| p.display().to_string()),
     );
     put("cell_mm", format!("{}", cmd.cell_mm));
     put("tf_cell_mm", format!("{}", cmd.tf_cell_mm));

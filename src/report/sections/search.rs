@@ -101,30 +101,31 @@ fn setup_section(r: &mut Report, f: &SearchFacts) -> Section {
         keys::normalisation::INPUT_POWER,
         keys::normalisation::PHANTOM_MASS,
     );
-    Section::new("Search set-up").paragraph(format!(
-        "Implant {} ({}) in the phantom {}, coil field: {} of {} at {:.3} MHz. The implant was swept over a \
+    Section::new("Search set-up")
+        .paragraph(format!(
+            "Implant {} ({}) in the phantom {}, coil field: {} of {} at {:.3} MHz. The implant was swept over a \
          position grid of step {{{step}}} over the gel (at least {} mm from the walls), {} directions and {} roll \
          angle(s): {} placements tried, {} inside the gel. Each is ranked by the transfer-function \
          estimate |E_tip|² = |∫ S(l) E_tan(l) dl|² in the normalised incident field.",
-        f.implant.name,
-        f.implant.source_name,
-        f.phantom,
-        f.coil_field,
-        f.coil,
-        f.freq_hz / 1e6,
-        crate::report::format_number(o.min_wall_distance_m * 1e3),
-        o.directions,
-        o.roll_deg.len().max(1),
-        res.tried,
-        res.evaluated,
-    ))
-    .paragraph(format!(
-        "The fields are normalised as rftwin assess normalises them, to {}: whole-phantom SAR {{{wb}}} \
+            f.implant.name,
+            f.implant.source_name,
+            f.phantom,
+            f.coil_field,
+            f.coil,
+            f.freq_hz / 1e6,
+            crate::report::format_number(o.min_wall_distance_m * 1e3),
+            o.directions,
+            o.roll_deg.len().max(1),
+            res.tried,
+            res.evaluated,
+        ))
+        .paragraph(format!(
+            "The fields are normalised as rftwin assess normalises them, to {}: whole-phantom SAR {{{wb}}} \
          (phantom mass {{{m}}} on the coarse grid), |B1+| at the isocentre {{{b1}}}, coil input power {{{p}}}. \
          Confirmation runs: exposure {{{exp}}} from the baseline {{{base}}} (the temperature rise does not \
          depend on the baseline; CEM43 does).",
-        f.normalisation_target
-    ))
+            f.normalisation_target
+        ))
 }
 
 fn ranking_section(r: &mut Report, f: &SearchFacts) -> Section {
@@ -149,7 +150,12 @@ fn ranking_section(r: &mut Report, f: &SearchFacts) -> Section {
     let mut rows = Vec::new();
     for (i, c) in res.ranking.iter().enumerate() {
         let n = i + 1;
-        let v = r.quantity(&key::rank(n, "value"), c.value(), &unit, "ranking value (transfer-function estimate)");
+        let v = r.quantity(
+            &key::rank(n, "value"),
+            c.value(),
+            &unit,
+            "ranking value (transfer-function estimate)",
+        );
         let e = r.quantity(&key::rank(n, "e_tip"), c.e_tip_v_per_m, "V/m", "|E_tip|");
         let pos: Vec<String> = (0..3)
             .map(|a| {
@@ -171,7 +177,13 @@ fn ranking_section(r: &mut Report, f: &SearchFacts) -> Section {
             .equivalent
             .iter()
             .map(|q| {
-                let ax: String = q.reflected.iter().zip(AXES).filter(|(f, _)| **f).map(|(_, a)| a).collect();
+                let ax: String = q
+                    .reflected
+                    .iter()
+                    .zip(AXES)
+                    .filter(|(f, _)| **f)
+                    .map(|(_, a)| a)
+                    .collect();
                 format!("-{ax}")
             })
             .collect::<Vec<_>>()
@@ -223,23 +235,68 @@ fn ranking_section(r: &mut Report, f: &SearchFacts) -> Section {
 
 fn confirmed_section(r: &mut Report, f: &SearchFacts, c: &ConfirmResult) -> Section {
     let n_conf = c.confirmations.len();
-    r.quantity(key::CONFIRMED, n_conf as f64, "", "candidates confirmed by full fine-grid runs");
-    let cell = r.quantity(key::FINE_CELL, c.options.cell_m * 1e3, "mm", "fine cell of the confirmation runs");
+    r.quantity(
+        key::CONFIRMED,
+        n_conf as f64,
+        "",
+        "candidates confirmed by full fine-grid runs",
+    );
+    let cell = r.quantity(
+        key::FINE_CELL,
+        c.options.cell_m * 1e3,
+        "mm",
+        "fine cell of the confirmation runs",
+    );
     let mut rows = Vec::new();
     // Worst over the confirmed candidates: 1 g, 10 g, ΔT, CEM43, and which candidate gave each.
     let mut worst = [(0.0f64, 0usize); 4];
     for (i, x) in c.confirmations.iter().enumerate() {
         let n = i + 1;
         let mut q = |what: &str, v: f64, unit: &str, d: &str| r.quantity(&key::confirmed(n, what), v, unit, d);
-        let dt = q("max_temperature_rise", x.max_delta_t_k, "K", "largest temperature rise in the box");
-        let tip_dt = q("tip_temperature_rise", x.tip_delta_t_k, "K", "temperature rise at the tip probe");
-        let s1 = q("sar_1g", x.peak_sar_1g_w_per_kg, "W/kg", "peak 1 g SAR with the implant");
-        let s10 = q("sar_10g", x.peak_sar_10g_w_per_kg, "W/kg", "peak 10 g SAR with the implant");
-        let _ = q("sar_point", x.peak_point_sar_w_per_kg, "W/kg", "peak point SAR with the implant");
-        let _ = q("tip_sar_1g", x.tip_sar_1g_w_per_kg, "W/kg", "largest 1 g SAR near the tip");
+        let dt = q(
+            "max_temperature_rise",
+            x.max_delta_t_k,
+            "K",
+            "largest temperature rise in the box",
+        );
+        let tip_dt = q(
+            "tip_temperature_rise",
+            x.tip_delta_t_k,
+            "K",
+            "temperature rise at the tip probe",
+        );
+        let s1 = q(
+            "sar_1g",
+            x.peak_sar_1g_w_per_kg,
+            "W/kg",
+            "peak 1 g SAR with the implant",
+        );
+        let s10 = q(
+            "sar_10g",
+            x.peak_sar_10g_w_per_kg,
+            "W/kg",
+            "peak 10 g SAR with the implant",
+        );
+        let _ = q(
+            "sar_point",
+            x.peak_point_sar_w_per_kg,
+            "W/kg",
+            "peak point SAR with the implant",
+        );
+        let _ = q(
+            "tip_sar_1g",
+            x.tip_sar_1g_w_per_kg,
+            "W/kg",
+            "largest 1 g SAR near the tip",
+        );
         let cem = q("cem43", x.cem43_min, "min", "largest CEM43 at the end probes");
         for a in 0..3 {
-            let _ = q(&format!("tip_{}", AXES[a]), x.tip_m[a] * 1e3, "mm", "tip position, phantom frame");
+            let _ = q(
+                &format!("tip_{}", AXES[a]),
+                x.tip_m[a] * 1e3,
+                "mm",
+                "tip position, phantom frame",
+            );
         }
         for (w, v) in worst.iter_mut().zip([
             x.peak_sar_1g_w_per_kg,
@@ -261,15 +318,30 @@ fn confirmed_section(r: &mut Report, f: &SearchFacts, c: &ConfirmResult) -> Sect
             Cell::num(&cem),
         ]);
     }
-    r.quantity(keys::SAR_1G, worst[0].0, "W/kg", "peak 1 g SAR, worst confirmed candidate");
-    r.quantity(keys::SAR_10G, worst[1].0, "W/kg", "peak 10 g SAR, worst confirmed candidate");
+    r.quantity(
+        keys::SAR_1G,
+        worst[0].0,
+        "W/kg",
+        "peak 1 g SAR, worst confirmed candidate",
+    );
+    r.quantity(
+        keys::SAR_10G,
+        worst[1].0,
+        "W/kg",
+        "peak 10 g SAR, worst confirmed candidate",
+    );
     r.quantity(
         keys::TEMPERATURE_RISE,
         worst[2].0,
         "K",
         "largest temperature rise, worst confirmed candidate",
     );
-    r.quantity(keys::CEM43, worst[3].0, "min", "largest CEM43 at the probes, worst confirmed candidate");
+    r.quantity(
+        keys::CEM43,
+        worst[3].0,
+        "min",
+        "largest CEM43 at the probes, worst confirmed candidate",
+    );
     r.quantity(
         key::WORST_RANK,
         (c.worst + 1) as f64,
@@ -281,8 +353,15 @@ fn confirmed_section(r: &mut Report, f: &SearchFacts, c: &ConfirmResult) -> Sect
         c.worst + 1
     );
     if let Some(s) = c.spearman {
-        let k = r.quantity(key::SPEARMAN, s, "", "Spearman rank correlation, estimate vs direct tip rise");
-        quality.push_str(&format!(" Spearman rank correlation of the estimate with the direct tip rise: {{{k}}}."));
+        let k = r.quantity(
+            key::SPEARMAN,
+            s,
+            "",
+            "Spearman rank correlation, estimate vs direct tip rise",
+        );
+        quality.push_str(&format!(
+            " Spearman rank correlation of the estimate with the direct tip rise: {{{k}}}."
+        ));
     }
     if c.implied_a_spread.is_finite() {
         let k = r.quantity(
@@ -345,7 +424,12 @@ fn confirmed_section(r: &mut Report, f: &SearchFacts, c: &ConfirmResult) -> Sect
 }
 
 fn tf_section(r: &mut Report, f: &SearchFacts) -> Section {
-    let k = r.quantity(key::TF_INTEGRAL, f.tf.integral().norm(), "", "|∫ S(l) dl| of the transfer function");
+    let k = r.quantity(
+        key::TF_INTEGRAL,
+        f.tf.integral().norm(),
+        "",
+        "|∫ S(l) dl| of the transfer function",
+    );
     Section::new("Transfer function")
         .paragraph(format!(
             "The transfer function S(l) of {} at {:.3} MHz in the phantom's medium (ε_r {}, σ {} S/m), l the distance \
