@@ -28,6 +28,7 @@ mod twin;
 mod uncertainty;
 
 pub mod command;
+pub mod search;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
