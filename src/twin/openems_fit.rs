@@ -196,6 +196,7 @@ pub fn fit_case(case: &MapCase, cell_m: f64, work: &Path, cache: Option<&Path>) 
         max_iterations: 0,
         model: crate::coil::run::DriveModel::Cosim,
         fit_caps: case.fit_caps,
+        fixed_caps: false,
         cap_prior: 0.05,
     };
     let s = super::command::fit(&cmd, &mut |_| {})?;
