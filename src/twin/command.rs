@@ -370,11 +370,11 @@ pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
     tw.save(&fields_dir)?;
     tw.write_xdmf(&fields_dir)?;
     let mut parts = vec!["drive weights (overall scale, port-2 amplitude and phase)"];
-    if capacitors.is_some() {
-        parts.push(if cmd.fit_caps {
+    if let Some(cf) = &capacitors {
+        parts.push(if cf.applied {
             "capacitor deviations (prior width --cap-prior)"
         } else {
-            "capacitor deviations (prior width --cap-prior; fitted because the residual of the fit with the tuned capacitors carried model error)"
+            "capacitor deviations for the intervals only (prior width --cap-prior; the residual at the tuned capacitors carried model error: the drive intervals hold the capacitors' tolerance, the twin keeps the tuned capacitors)"
         });
     }
     if cmd.fit_offset {
