@@ -754,6 +754,88 @@ mod tests {
         (pb, circ, b, m)
     }
 
+    fn estimate(value: f64, se: f64) -> crate::twin::joint::Estimate {
+        crate::twin::joint::Estimate {
+            value,
+            se,
+            ci95: [value - 1.96 * se, value + 1.96 * se],
+            ci95_method: "jacobian".into(),
+        }
+    }
+
+    fn fit_at(amplitude: f64, phase_deg: f64) -> crate::twin::joint::JointFit {
+        // i w1 / w0 = a e^{i d} with w0 = 1: w1 = -i a e^{i d}.
+        let w1 = -Complex64::i() * Complex64::from_polar(amplitude, phase_deg.to_radians());
+        crate::twin::joint::JointFit {
+            weights: vec![[1.0, 0.0], [w1.re, w1.im]],
+            relative_amplitude: estimate(amplitude, 0.01),
+            relative_phase_deg: estimate(phase_deg, 0.5),
+            offset_m: None,
+            rotation_deg: None,
+            sigma_s_per_m: None,
+            eps_r: None,
+            sigma_eps_correlation: None,
+            unidentifiable: vec![],
+            nrmse: 0.022,
+            mean_measured: 1.0,
+            measured_spread: 0.2,
+            noise_highpass: 0.02,
+            residual_correlation_voxels: 100.0,
+            residual_correlation_length_voxels: [5.0, 4.0, 5.0],
+            correlation: 0.99,
+            max_abs_residual: 0.1,
+            p95_abs_residual: 0.05,
+            iterations: 5,
+            converged: true,
+            samples: 1000,
+            bootstrap: 0,
+            params: vec![1.0, w1.re, w1.im],
+            fitted: vec![],
+        }
+    }
+
+    fn caps_at(amplitude: f64, phase_deg: f64, amp_se: f64, phase_se: f64) -> CapacitorFit {
+        let f = fit_at(amplitude, phase_deg);
+        CapacitorFit {
+            prior: 0.05,
+            capacitors: vec![],
+            deviation_per_port: vec![],
+            weights: [1.0, f.weights[1][0], f.weights[1][1]],
+            nrmse: 0.021,
+            nrmse_before: 0.022,
+            relative_amplitude_se: amp_se,
+            relative_phase_se_deg: phase_se,
+            data_scale: 0.2,
+            iterations: 5,
+            converged: true,
+            samples: 1000,
+            applied: false,
+        }
+    }
+
+    /// The automatic mode's intervals: the hull of the tuned-capacitor fit's and the capacitor
+    /// fit's, the value kept; untouched when the capacitor fit's interval lies inside.
+    #[test]
+    fn model_error_widens_the_drive_intervals_to_the_capacitor_fit() {
+        // The golden set's numbers: tuned fit 1.300 / 1.68 deg, capacitor fit 1.111 / 1.06 deg.
+        let mut f = fit_at(1.300, 1.68);
+        widen_to_capacitor_fit(&mut f, &caps_at(1.111, 1.06, 0.1886, 10.72), 115.0);
+        let a = &f.relative_amplitude;
+        assert!((a.value - 1.300).abs() < 1e-12);
+        assert!((a.ci95[0] - (1.111 - 1.96 * 0.1886)).abs() < 1e-6, "{:?}", a.ci95);
+        assert!((a.ci95[1] - (1.300 + 1.96 * 0.01)).abs() < 1e-6 || a.ci95[1] >= 1.111 + 1.96 * 0.1886 - 1e-6);
+        assert!(a.ci95[0] < 1.06 && a.ci95[1] > 1.06, "the truth 1.06 outside {:?}", a.ci95);
+        assert!(a.ci95_method.contains("hull") && a.ci95_method.contains("115 voxels"), "{}", a.ci95_method);
+        let p = &f.relative_phase_deg;
+        assert!(p.ci95[0] < 4.0 && p.ci95[1] > 4.0 && (p.value - 1.68).abs() < 1e-12, "{:?}", p.ci95);
+        // A capacitor fit inside the tuned fit's intervals changes nothing.
+        let mut g = fit_at(1.06, 4.0);
+        let before = (g.relative_amplitude.ci95, g.relative_phase_deg.ci95);
+        widen_to_capacitor_fit(&mut g, &caps_at(1.06, 4.0, 0.001, 0.01), 20.0);
+        assert_eq!(before, (g.relative_amplitude.ci95, g.relative_phase_deg.ci95));
+        assert_eq!(g.relative_amplitude.ci95_method, "jacobian");
+    }
+
     #[test]
     fn analytic_jacobian_matches_central_differences() {
         let (pb, circ, b, m) = toy();
