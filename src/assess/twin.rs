@@ -160,7 +160,19 @@ fn calibrated(st: &mut Stage, c: CoilConfig, p: PhantomConfig, model: ModelFacts
     };
     let cache = st.opt.cache_dir.clone();
     let mut tlog = |m: &str| st.log(&format!("twin: {m}"));
-    let (full, basis) = crate::twin::calibrate_full(&c, &p, &map, &placement, &sim, &fo, cache.as_deref(), &mut tlog)?;
+    // The capacitors are fitted too when the residual carries model error (issue 16, item 6).
+    let (full, basis, caps) = crate::twin::circuit_fit::calibrate_twin(
+        &c,
+        &p,
+        &map,
+        &placement,
+        &sim,
+        &fo,
+        cache.as_deref(),
+        0.05,
+        crate::twin::circuit_fit::CapacitorMode::Auto,
+        &mut tlog,
+    )?;
     let f = &full.fit;
     if !f.converged {
         return Err(Error::Doubtful { what: format!(
@@ -170,7 +182,8 @@ fn calibrated(st: &mut Stage, c: CoilConfig, p: PhantomConfig, model: ModelFacts
         )});
     }
     let quality = plan.quality(&map, &p, &placement, &full)?;
-    let gate = crate::twin::gate::FitGate::judge(f, &quality, fo.joint.parameters());
+    let parameters = fo.joint.parameters() + caps.as_ref().map_or(0, |cf| cf.capacitors.len());
+    let gate = crate::twin::gate::FitGate::judge(f, &quality, parameters);
     if let Some(why) = crate::twin::gate::failure(&quality, &gate) {
         return Err(Error::Doubtful {
             what: format!(

@@ -116,6 +116,12 @@ pub enum TwinCommand {
         /// --cap-prior.
         #[arg(long)]
         fit_caps: bool,
+        /// With --model cosim: never fit the capacitors. Without --fit-caps or --fixed-caps they
+        /// are fitted when the residual of the fit at the tuned capacitors is spatially coherent
+        /// (model error that the drive weights could absorb, e.g. a coarse grid's snapped rungs),
+        /// so that the drive's intervals hold the capacitors' tolerance.
+        #[arg(long)]
+        fixed_caps: bool,
         /// Prior width of the capacitor deviations (relative; a typical tolerance is 0.05).
         #[arg(long, default_value_t = 0.05)]
         cap_prior: f64,
@@ -245,6 +251,7 @@ pub fn run(what: TwinCommand) -> anyhow::Result<i32> {
             max_iterations,
             model,
             fit_caps,
+            fixed_caps,
             cap_prior,
         } => {
             let cmd = FitCommand {
@@ -278,6 +285,7 @@ pub fn run(what: TwinCommand) -> anyhow::Result<i32> {
                 max_iterations,
                 model,
                 fit_caps,
+                fixed_caps,
                 cap_prior,
             };
             let bar = super::spinner(quiet);

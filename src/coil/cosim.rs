@@ -648,7 +648,7 @@ impl Circuit {
     }
 
     /// Load impedance and Thevenin factor (`V_th = factor * EMF`) of port `j` at `w`.
-    fn load(&self, j: usize, w: f64) -> (Complex64, Complex64) {
+    pub(crate) fn load(&self, j: usize, w: f64) -> (Complex64, Complex64) {
         let zc = self.capacitance_f[j].map(|c| Complex64::new(0.0, -1.0 / (w * c)));
         match (zc, self.source_ohm[j]) {
             (Some(zc), None) => (zc, Complex64::default()),

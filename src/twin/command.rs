@@ -229,6 +229,9 @@ pub struct FitCommand {
     pub model: DriveModel,
     /// Fit the capacitor deviations (`--fit-caps`, co-simulation only) with this prior width.
     pub fit_caps: bool,
+    /// Never fit them (`--fixed-caps`); with neither, they are fitted when the first fit's residual
+    /// carries model error ([`super::circuit_fit::CapacitorMode::Auto`]).
+    pub fixed_caps: bool,
     pub cap_prior: f64,
 }
 
@@ -333,13 +336,7 @@ pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
         auto_mask: plan.auto,
         ..Default::default()
     };
-    let (mut full, basis, capacitors) = if cmd.fit_caps {
-        let (f, b, cf) = calibrate_with_capacitors(&c, &p, &map, &placement, &sim_opts, &fo, cmd, log)?;
-        (f, b, Some(cf))
-    } else {
-        let (f, b) = super::calibrate_full(&c, &p, &map, &placement, &sim_opts, &fo, cmd.cache_dir.as_deref(), log)?;
-        (f, b, None)
-    };
+    let (mut full, basis, capacitors) = calibrate_with_capacitors(&c, &p, &map, &placement, &sim_opts, &fo, cmd, log)?;
     let quality = plan.quality(&map, &p, &placement, &full)?;
     let parameters = fo.joint.parameters() + capacitors.as_ref().map_or(0, |cf| cf.capacitors.len());
     let gate = super::gate::FitGate::judge(&full.fit, &quality, parameters);
@@ -373,8 +370,12 @@ pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
     tw.save(&fields_dir)?;
     tw.write_xdmf(&fields_dir)?;
     let mut parts = vec!["drive weights (overall scale, port-2 amplitude and phase)"];
-    if cmd.fit_caps {
-        parts.push("capacitor deviations (prior width --cap-prior)");
+    if let Some(cf) = &capacitors {
+        parts.push(if cf.applied {
+            "capacitor deviations (prior width --cap-prior)"
+        } else {
+            "capacitor deviations for the intervals only (prior width --cap-prior; the residual at the tuned capacitors carried model error: the drive intervals hold the capacitors' tolerance, the twin keeps the tuned capacitors)"
+        });
     }
     if cmd.fit_offset {
         parts.push("phantom offset");
@@ -407,7 +408,8 @@ pub fn fit(cmd: &FitCommand, log: &mut dyn FnMut(&str)) -> Result<FitSummary> {
     Ok(summary)
 }
 
-/// `--fit-caps` (see [`super::circuit_fit::calibrate_with_capacitors`]).
+/// The calibration with the capacitors fitted as `--fit-caps` / `--fixed-caps` say (see
+/// [`super::circuit_fit::calibrate_twin`]).
 #[allow(clippy::too_many_arguments)]
 fn calibrate_with_capacitors(
     c: &CoilConfig,
@@ -418,9 +420,23 @@ fn calibrate_with_capacitors(
     fo: &super::FullOptions,
     cmd: &FitCommand,
     log: &mut dyn FnMut(&str),
-) -> Result<(FullCalibration, super::Basis, super::circuit_fit::CapacitorFit)> {
+) -> Result<(FullCalibration, super::Basis, Option<super::circuit_fit::CapacitorFit>)> {
+    use super::circuit_fit::CapacitorMode;
     let cache = cmd.cache_dir.as_deref();
-    super::circuit_fit::calibrate_with_capacitors(c, p, map, placement, sim_opts, fo, cache, cmd.cap_prior, log)
+    let mode = match (cmd.fit_caps, cmd.fixed_caps) {
+        (true, true) => {
+            return Err(Error::input(
+                "command line",
+                "--fit-caps/--fixed-caps",
+                "both given",
+                "give one: --fit-caps always fits the capacitors, --fixed-caps never; with neither they are fitted when the residual carries model error",
+            ))
+        }
+        (true, false) => CapacitorMode::Fit,
+        (false, true) => CapacitorMode::Fixed,
+        (false, false) => CapacitorMode::Auto,
+    };
+    super::circuit_fit::calibrate_twin(c, p, map, placement, sim_opts, fo, cache, cmd.cap_prior, mode, log)
 }
 
 /// The fit's part of `twin.toml` (see [`super::file`]).

@@ -451,9 +451,10 @@ pub fn load_twin_dir(dir: &Path) -> Result<LoadedTwin> {
 }
 
 /// The coil's fields with its nominal drive from the basis runs, cached in `cache` when given: what
-/// `assess` and `implant search` use when no calibration is asked for. The ideal model: the first
-/// basis field alone (weights `[1, 0]`); the co-simulation: both feeds at the coil file's phases
-/// (weights `[1, -i]`, see `basis::compute_cosim_basis`).
+/// `assess` and `implant search` use when no calibration is asked for: the quadrature drive, weights
+/// `[1, -i]` for both models (the ideal basis holds the two linear modes cos and sin, so `[1, 0]`
+/// would be the linear cos mode alone; the co-simulation's patterns are feed 1 and feed 2 at +90°,
+/// see `basis::compute_cosim_basis`).
 pub fn ideal_drive_fields(
     coil: &crate::coil::CoilConfig,
     phantom: &crate::coil::PhantomConfig,
@@ -467,9 +468,5 @@ pub fn ideal_drive_fields(
         offset_m: [0.0; 3],
     };
     let (basis, _) = super::basis::cached_basis(&req, cache, None)?;
-    let w2 = match opt.model {
-        crate::coil::run::DriveModel::Ideal => Complex64::new(0.0, 0.0),
-        crate::coil::run::DriveModel::Cosim => Complex64::new(0.0, -1.0),
-    };
-    TwinFields::from_basis(&basis, &[Complex64::new(1.0, 0.0), w2])
+    TwinFields::from_basis(&basis, &[Complex64::new(1.0, 0.0), Complex64::new(0.0, -1.0)])
 }

@@ -196,6 +196,7 @@ pub fn fit_case(case: &MapCase, cell_m: f64, work: &Path, cache: Option<&Path>) 
         max_iterations: 0,
         model: crate::coil::run::DriveModel::Cosim,
         fit_caps: case.fit_caps,
+        fixed_caps: false,
         cap_prior: 0.05,
     };
     let s = super::command::fit(&cmd, &mut |_| {})?;
@@ -385,9 +386,9 @@ fn case_phase() -> Result<CaseResult> {
     Ok(phase_result("twin_openems_fit_phase", tuned_10mm()?, "10 mm"))
 }
 fn case_residual() -> Result<CaseResult> {
-    // At 10 mm the twin's own error (about 1.9 % NRMSE against this reference) sits beside the 2 %
-    // noise: the gate's limit, not the 1.2 the 5 mm case meets.
-    Ok(residual_result("twin_openems_fit_residual", tuned_10mm()?, "10 mm", super::gate::MAX_NRMSE_OVER_NOISE))
+    // The 1.2 (it was the gate's 1.5 while the 10 mm twin left 1.34; since the sub-cell gel
+    // outline fix it leaves 1.10, 7 December 2026).
+    Ok(residual_result("twin_openems_fit_residual", tuned_10mm()?, "10 mm", 1.2))
 }
 fn case_detuned_coverage() -> Result<CaseResult> {
     Ok(coverage_result(
