@@ -1,7 +1,9 @@
 //! Voxel grid, materials, shapes and rasterisation; regular sampled fields ([`field`]).
 //!
-//! The grid is rectilinear: each axis holds its node coordinates, so graded meshes can come later.
-//! The FDTD solver currently asks for uniform spacing per axis (`Grid::uniform_spacing`).
+//! The grid is rectilinear: each axis holds its node coordinates ([`Axis::graded`] makes a graded
+//! axis). The FDTD core update, CPML (uniform in its layers), sources, lumped elements and DFT
+//! probes run on graded grids; the TF/SF box and thin wires still ask for uniform spacing
+//! (`Grid::uniform_spacing`).
 //!
 //! Yee layout used everywhere in rftwin: cell `(i, j, k)` spans nodes `i..i+1` etc.;
 //! `Ex(i,j,k)` sits on the edge from node `(i,j,k)` to `(i+1,j,k)`, likewise `Ey`, `Ez`;
