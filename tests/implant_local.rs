@@ -105,3 +105,42 @@ fn bare_wire_tip_enhancement() {
     let tm = lf.thermal_model(true).unwrap();
     assert_eq!(tm.dims(), [lf.cells.dims[0], lf.cells.dims[1], lf.cells.dims[2]]);
 }
+
+/// The local box's boundary (issue 19 item 2: the CPML no thicker than its reflection budget needs):
+/// the default CPML gives the same fields near the wire as an 8-layer CPML with a wider gap, to
+/// 0.5 % in the peak point SAR near the tips and the mean |E| in the total-field box (the study behind
+/// the default: `examples/local_boundary_study.rs`, its numbers at `LocalOptions::default`).
+#[test]
+fn default_cpml_matches_a_thicker_one() {
+    let (placed, phantom) = setup(0.1);
+    let thick = LocalOptions {
+        cpml_layers: 8,
+        gap_cells: 4,
+        ..opts(true)
+    };
+    assert!(
+        LocalOptions::default().cpml_layers < thick.cpml_layers,
+        "the default CPML is no thinner than the reference one: nothing to check"
+    );
+    let a = run_local(&placed, &phantom, plane_wave(&phantom), &opts(true)).unwrap();
+    let b = run_local(&placed, &phantom, plane_wave(&phantom), &thick).unwrap();
+    let pa = point_sar(&a.sar_input(true).unwrap());
+    let pb = point_sar(&b.sar_input(true).unwrap());
+    let peak = |p: &ndarray::Array3<f32>| p.iter().cloned().fold(0.0f32, f32::max) as f64;
+    let (sa, sb) = (peak(&pa), peak(&pb));
+    eprintln!("peak point SAR: default CPML {sa:.4} W/kg, 8 layers {sb:.4} W/kg");
+    assert!((sa / sb - 1.0).abs() < 0.005, "peak SAR {sa} vs {sb}");
+    assert!(a.fdtd_cells < b.fdtd_cells, "the thinner CPML did not shrink the box");
+    // The same total-field box in both (same cell, pad and implant lattice): E agrees everywhere in it.
+    assert_eq!(a.cells.dims, b.cells.dims);
+    let (mut num, mut den) = (0.0f64, 0.0f64);
+    for c in 0..3 {
+        for (x, y) in a.e[c].iter().zip(b.e[c].iter()) {
+            num += (x - y).norm_sqr() as f64;
+            den += y.norm_sqr() as f64;
+        }
+    }
+    let nrmse = (num / den).sqrt();
+    eprintln!("E in the box: NRMSE {nrmse:.2e} between the default and the 8-layer CPML ({} vs {} cells)", a.fdtd_cells, b.fdtd_cells);
+    assert!(nrmse < 0.005, "E differs by {nrmse} (NRMSE) with the thinner CPML");
+}

@@ -649,7 +649,21 @@ const CONVERGENCE_E0: f64 = 100.0;
 /// (a planar path lies in the xz plane), in a 64 MHz plane wave travelling along y with E along z,
 /// local run at `cell_m`.
 pub fn tip_heating(implant: &Implant, cell_m: f64, e0: f64) -> Result<(f64, f64)> {
-    use super::local::{end_probes, run_local, LocalOptions};
+    tip_heating_with(
+        implant,
+        &super::local::LocalOptions {
+            cell_m,
+            pad_m: 0.01,
+            ..super::local::LocalOptions::default()
+        },
+        e0,
+    )
+}
+
+/// [`tip_heating`] with the local run's options given (cell, pad, CPML layers, gap): the local-box
+/// boundary study (`examples/local_boundary_study.rs`).
+pub fn tip_heating_with(implant: &Implant, opt: &super::local::LocalOptions, e0: f64) -> Result<(f64, f64)> {
+    use super::local::{end_probes, run_local};
     use crate::dosimetry::thermal::ThermalSettings;
     let phantom = astm_phantom()?;
     let len = implant.path_m.iter().map(|p| p[2]).fold(f64::NEG_INFINITY, f64::max);
@@ -671,11 +685,7 @@ pub fn tip_heating(implant: &Implant, cell_m: f64, e0: f64) -> Result<(f64, f64)
         &placed,
         &phantom,
         pw,
-        &LocalOptions {
-            cell_m,
-            pad_m: 0.01,
-            ..LocalOptions::default()
-        },
+        opt,
     )?;
     let settings = ThermalSettings {
         duration_s: 900.0,
