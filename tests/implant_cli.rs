@@ -146,6 +146,56 @@ fn place_writes_outputs_and_refuses_bad_input() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// The search's report: PDF, summary.json with the verdict and the criterion value equal to the worst
+/// confirmed value of ranking.json, the CEM43 baseline of assess (37 °C), no two ranked candidates
+/// mirror images of one another, and the PDF pages render (pdftoppm, when installed).
+fn search_report_checks(out: &Path) {
+    for f in ["report.pdf", "summary.json", "tf_magnitude.png", "tf_phase.png", "confirm.png"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("ranking.json")).unwrap()).unwrap();
+    assert_eq!(s["verdict"], serde_json::json!("PASS"));
+    assert_eq!(r["verdict"], serde_json::json!("PASS"));
+    let worst = r["confirmation"]["confirmations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["max_delta_t_k"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(worst > 0.0);
+    assert_eq!(s["criteria"][0]["id"], serde_json::json!("temperature_rise"));
+    assert_eq!(s["criteria"][0]["value"].as_f64().unwrap(), worst);
+    assert_eq!(r["confirmation"]["options"]["initial_temperature_c"].as_f64(), Some(37.0));
+    let ranking = r["search"]["ranking"].as_array().unwrap();
+    let v = |c: &serde_json::Value, k: &str| -> Vec<f64> { c[k].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect() };
+    let mut merged = 0;
+    for (i, a) in ranking.iter().enumerate() {
+        merged += a["equivalent"].as_array().unwrap().len();
+        for b in &ranking[i + 1..] {
+            let (pa, pb, da, db) = (v(a, "position_m"), v(b, "position_m"), v(a, "direction"), v(b, "direction"));
+            let image = (1..8).any(|m: usize| {
+                (0..3).all(|k| {
+                    let sgn = if m & (1 << k) != 0 { -1.0 } else { 1.0 };
+                    (sgn * pa[k] - pb[k]).abs() < 1e-9 && (sgn * da[k] - db[k]).abs() < 1e-9
+                })
+            });
+            let vals = (a["e_tip_v_per_m"].as_f64().unwrap() / b["e_tip_v_per_m"].as_f64().unwrap() - 1.0).abs() < 0.01;
+            assert!(!(image && vals), "mirror images both ranked: {a} {b}");
+        }
+    }
+    assert!(merged > 0, "the symmetric coil and phantom give mirror images to merge");
+    if std::process::Command::new("pdftoppm").arg("-v").output().is_ok() {
+        let prefix = out.join("page");
+        let o = std::process::Command::new("pdftoppm").args(["-r", "20", "-png"]).arg(out.join("report.pdf")).arg(&prefix).output().unwrap();
+        assert!(o.status.success() && o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+        let pages = std::fs::read_dir(out).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with("page")).count();
+        assert!(pages >= 4, "{pages} pages rendered");
+    } else {
+        eprintln!("SKIP render check: pdftoppm not installed");
+    }
+}
+
 #[test]
 fn tf_then_search_with_the_cached_tf() {
     let wire = root("phantoms/implants/insulated_wire_100mm.toml");
@@ -182,6 +232,8 @@ fn tf_then_search_with_the_cached_tf() {
         "5",
         "--exposure-s",
         "60",
+        "--limit",
+        "temperature_rise=1000",
         "--cache-dir",
         cache.to_str().unwrap(),
         "--quiet",
@@ -190,6 +242,7 @@ fn tf_then_search_with_the_cached_tf() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(out.join("map.png").is_file());
+    search_report_checks(&out);
     assert!(out.join("confirm.png").is_file());
     let h = hdf5::File::open(out.join("search.h5")).unwrap();
     let m: ndarray::Array2<f32> = h.dataset("map_xz").unwrap().read_2d().unwrap();
@@ -213,6 +266,54 @@ fn tf_then_search_with_the_cached_tf() {
         assert!(c["tip_delta_t_k"].as_f64().unwrap() > 0.0, "{c}");
         assert!(c["tip_sar_1g_w_per_kg"].as_f64().unwrap() > 0.0, "{c}");
     }
+    // The verdict: the worst confirmed value against a limit just above / just below it (one
+    // candidate confirmed: its box's largest rise decides), exit 0 / 1.
+    let worst1 = conf[0]["max_delta_t_k"].as_f64().unwrap();
+    for (factor, code) in [(1.001, 0), (0.999, 1)] {
+        let o2 = tmp(&format!("search-limit-{code}"));
+        let limit = format!("temperature_rise={}", worst1 * factor);
+        let o = run(&[
+            "implant", "search", "--coil", &coil, "--phantom", &phantom, "--implant", &wire, "--tf",
+            tf.to_str().unwrap(), "--cell-mm", "20", "--step-mm", "30", "--directions", "6", "--confirm", "1",
+            "--fine-cell-mm", "5", "--exposure-s", "60", "--limit", &limit, "--cache-dir", cache.to_str().unwrap(),
+            "--quiet", "--out", o2.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(code), "limit {limit}: {}", stderr(&o));
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(o2.join("summary.json")).unwrap()).unwrap();
+        assert_eq!(s["verdict"], serde_json::json!(if code == 0 { "PASS" } else { "FAIL" }));
+        assert!((s["criteria"][0]["value"].as_f64().unwrap() / worst1 - 1.0).abs() < 1e-12);
+        let _ = std::fs::remove_dir_all(&o2);
+    }
+    // Normalisation consistency with assess: the same coil and phantom (ideal drive, 20 mm cells)
+    // normalised to the same whole-phantom SAR give the same |B1+| at the isocentre and input power.
+    let rd = tmp("assess-recipe");
+    std::fs::create_dir_all(&rd).unwrap();
+    let recipe = rd.join("r.toml");
+    std::fs::write(
+        &recipe,
+        format!(
+            "title = \"norm\"\n[twin]\ncoil = \"{coil}\"\nphantom = \"{phantom}\"\ncell_m = 0.02\nmodel = \"ideal\"\n\
+             [normalisation]\nwhole_phantom_sar_w_per_kg = 2.0\n[exposure]\nduration_s = 60\n\
+             [criteria]\nsar_10g = {{ limit_w_per_kg = 1000 }}\n"
+        ),
+    )
+    .unwrap();
+    let ao = rd.join("out");
+    let o = run(&[
+        "assess", recipe.to_str().unwrap(), "--out", ao.to_str().unwrap(), "--cache-dir", cache.to_str().unwrap(), "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let q = |dir: &Path, key: &str| -> f64 {
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+        s["quantities"].as_array().unwrap().iter().find(|q| q["key"] == key).unwrap()["value"].as_f64().unwrap()
+    };
+    for key in ["normalisation.whole_phantom_sar", "normalisation.b1_plus_isocentre", "normalisation.input_power", "normalisation.phantom_mass"] {
+        let (a, b) = (q(&ao, key), q(&out, key));
+        assert!((a / b - 1.0).abs() < 1e-9, "{key}: assess {a}, search {b}");
+    }
+    let _ = std::fs::remove_dir_all(&rd);
     // The cached TF of another implant (length) is refused.
     let other = root("phantoms/implants/insulated_wire_200mm.toml");
     let o = run(&[
@@ -267,4 +368,31 @@ fn tf_then_search_with_the_cached_tf() {
     let _ = std::fs::remove_dir_all(&tf);
     let _ = std::fs::remove_dir_all(&out);
     let _ = std::fs::remove_dir_all(&cache);
+}
+
+/// Bad search criteria and normalisations are refused before any run (exit 2, the option named).
+#[test]
+fn search_refuses_bad_criteria_and_normalisation() {
+    let wire = root("phantoms/implants/insulated_wire_100mm.toml");
+    let coil = root("coils/body_1p5t_hp16.toml");
+    let phantom = root("phantoms/astm_f2182.toml");
+    let out = tmp("search-bad");
+    let base = ["implant", "search", "--coil", &coil, "--phantom", &phantom, "--implant", &wire, "--quiet", "--no-cache"];
+    for (extra, named) in [
+        (vec!["--limit", "nonsense=1"], "--limit"),
+        (vec!["--limit", "temperature_rise=-1"], "--limit"),
+        (vec!["--limit", "sar_10g=10", "--limit", "sar_10g=20"], "--limit"),
+        (vec!["--limit", "temperature_rise=2", "--uncertainty-factor", "0.5"], "--uncertainty-factor"),
+        (vec!["--limit", "temperature_rise=2", "--confirm", "0"], "--confirm"),
+        (vec!["--normalise", "whole-phantom=-2"], "--normalise"),
+        (vec!["--recipe", "r.toml"], "--coil"),
+        (vec!["--baseline-c", "400"], "--baseline-c"),
+    ] {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend(extra.iter().copied());
+        args.extend(["--out", out.to_str().unwrap()]);
+        let e = refused(&args);
+        assert!(e.contains(named), "{extra:?}: {e}");
+        assert!(!out.exists(), "{extra:?} left an output");
+    }
 }

@@ -208,6 +208,7 @@ fn confirm_top_agrees_with_the_estimate_ranking() {
             e_tip_v_per_m: e.norm(),
             e_tip_phase_rad: e.arg(),
             estimate: None,
+            equivalent: Vec::new(),
         }
     })
     .collect();
@@ -337,6 +338,7 @@ fn estimate_predicts_direct_tip_sar_for_uniform_linear_phase_and_twin_fields() {
             e_tip_v_per_m: e.norm(),
             e_tip_phase_rad: e.arg(),
             estimate: None,
+            equivalent: Vec::new(),
         };
         let c = confirm_top(&wire, &ph, inc, &[cand], &opt, &mut |_| {}).unwrap();
         let c = &c.confirmations[0];
@@ -357,4 +359,86 @@ fn estimate_predicts_direct_tip_sar_for_uniform_linear_phase_and_twin_fields() {
         );
         assert!(err.abs() < 0.15, "{name}: calibrated estimate off by {err}");
     }
+}
+
+/// Mirror-image candidates are merged: in a field symmetric under x → −x, y → −y and z → −z (up to
+/// sign: E = (20 z, 0, (100 + 30i) x) V/m), the wire's |E_tip| is the same at a placement and its
+/// reflections, so the ranking without merging holds mirror pairs, and with merging none (each
+/// listed as an equivalent of the kept one, with a value within the tolerance). A reflection whose
+/// value differs by more than the tolerance keeps its own rank.
+#[test]
+fn mirror_images_are_merged_into_distinct_candidates() {
+    use rftwin::implant::search::{merge_mirror_images, mirror_of, Candidate};
+    let ph = PhantomConfig::load(&root().join("phantoms/astm_f2182.toml")).unwrap();
+    let wire = Implant::load(&root().join("phantoms/implants/bare_ti_wire_200mm.toml")).unwrap();
+    let tf = manufactured_tf(0.2, 50);
+    let field = |p: [f64; 3]| {
+        [
+            Complex64::new(20.0 * p[2], 0.0),
+            Complex64::new(0.0, 0.0),
+            Complex64::new(100.0 * p[0], 30.0 * p[0]),
+        ]
+    };
+    let opt = |merge: bool| SearchOptions {
+        step_m: [0.04, 0.04, 0.04],
+        directions: 14,
+        top: 12,
+        merge_mirrors: merge,
+        ..SearchOptions::default()
+    };
+    let pairs = |r: &[Candidate]| {
+        let mut n = 0;
+        for (i, a) in r.iter().enumerate() {
+            for b in &r[i + 1..] {
+                if mirror_of(a, b, 1e-9).is_some() {
+                    n += 1;
+                }
+            }
+        }
+        n
+    };
+    let plain = search(&wire, &ph, &tf, &field, &opt(false)).unwrap();
+    assert!(pairs(&plain.ranking) > 0, "without merging, the top candidates hold mirror images");
+    let merged = search(&wire, &ph, &tf, &field, &opt(true)).unwrap();
+    assert_eq!(merged.ranking.len(), 12);
+    assert_eq!(pairs(&merged.ranking), 0, "no two ranked candidates are mirror images");
+    // The best value is unchanged; its images are listed with values within the tolerance.
+    assert_eq!(merged.ranking[0].index, plain.ranking[0].index);
+    let best = &merged.ranking[0];
+    assert!(!best.equivalent.is_empty());
+    for e in &best.equivalent {
+        assert!((e.value / best.value() - 1.0).abs() <= 0.02, "{e:?}");
+        let img = Candidate {
+            index: e.index,
+            position_m: e.position_m,
+            direction: e.direction,
+            roll_deg: best.roll_deg,
+            e_tip_v_per_m: 0.0,
+            e_tip_phase_rad: 0.0,
+            estimate: None,
+            equivalent: Vec::new(),
+        };
+        assert_eq!(mirror_of(best, &img, 1e-9), Some(e.reflected));
+    }
+    // Geometry alone does not merge: an image whose value differs by 10 % keeps its rank.
+    let mk = |i: usize, x: f64, v: f64| {
+        (
+            Candidate {
+                index: i,
+                position_m: [x, 0.01, 0.0],
+                direction: [0.0, 0.0, 1.0],
+                roll_deg: 0.0,
+                e_tip_v_per_m: v.sqrt(),
+                e_tip_phase_rad: 0.0,
+                estimate: None,
+                equivalent: Vec::new(),
+            },
+            v,
+        )
+    };
+    let kept = merge_mirror_images(vec![mk(0, 0.1, 100.0), mk(1, -0.1, 90.0), mk(2, 0.05, 80.0)], 3, 0.02, 1e-9);
+    assert_eq!(kept.iter().map(|c| c.index).collect::<Vec<_>>(), vec![0, 1, 2]);
+    let kept = merge_mirror_images(vec![mk(0, 0.1, 100.0), mk(1, -0.1, 99.5), mk(2, 0.05, 80.0)], 3, 0.02, 1e-9);
+    assert_eq!(kept.iter().map(|c| c.index).collect::<Vec<_>>(), vec![0, 2]);
+    assert_eq!(kept[0].equivalent[0].reflected, [true, false, false]);
 }

@@ -27,6 +27,7 @@ mod normalise;
 mod twin;
 
 pub mod command;
+pub mod search;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -44,10 +44,16 @@ fn twin_sar_input(tw: &TwinFields) -> Result<SarInput> {
 
 /// Normalises the twin's fields to the recipe's target.
 pub(super) fn run(recipe: &Recipe, twin: &CoilTwin) -> Result<Normalised> {
-    let tw = &twin.fields;
+    normalise_fields(&twin.fields, recipe.normalisation)
+}
+
+/// Normalises twin fields to `spec` (whole-phantom SAR from the twin's own dissipation on its coarse
+/// grid, B1+rms at the isocentre, input power or an operating mode): the one normalisation of
+/// `assess` and `implant search`.
+pub(super) fn normalise_fields(tw: &TwinFields, spec: NormaliseSpec) -> Result<Normalised> {
     let input = twin_sar_input(tw)?;
     let whole = whole_phantom_sar(&input)?;
-    let target = match recipe.normalisation {
+    let target = match spec {
         NormaliseSpec::WholePhantom(s) => NormaliseTarget::WholePhantomSar { sar_w_per_kg: s },
         NormaliseSpec::Mode(mode) => NormaliseTarget::OperatingMode { mode },
         NormaliseSpec::B1RmsUt(b) => NormaliseTarget::B1PlusRms {

@@ -1,6 +1,7 @@
 //! `rftwin implant place | tf | search` (the work: [`crate::implant::command`]).
 
-use crate::implant::command::{self, PlaceCommand, SearchCommand, TfCommand};
+use crate::assess::search::SearchCommand;
+use crate::implant::command::{self, PlaceCommand, TfCommand};
 use crate::twin::command::cache_choice;
 
 #[derive(clap::Subcommand)]
@@ -60,9 +61,17 @@ pub enum ImplantCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Worst-case search: coil field (ideal drive or a calibrated twin) + transfer function ->
-    /// ranking.json and map.png; the best candidates confirmed by full fine-grid runs + heating.
+    /// Worst-case search with a verdict: the coil field (a recipe's twin, a twin directory, or a coil
+    /// and phantom in ideal quadrature) normalised as `assess` normalises it, ranked by the
+    /// transfer-function estimate (mirror images merged), the best distinct candidates confirmed by
+    /// full fine-grid runs with heating, and the criteria of `assess` on the worst confirmed values:
+    /// report.pdf, summary.json, ranking.json, search.h5, figures. Exit 0 pass (or no criterion),
+    /// 1 fail, 2 bad input.
     Search {
+        /// An assessment recipe: its twin, normalisation, exposure, baseline temperature and
+        /// criteria (its implants are not used). Not with --coil/--phantom/--twin/--normalise/--limit.
+        #[arg(long)]
+        recipe: Option<std::path::PathBuf>,
         /// Coil TOML (ideal quadrature drive); with --phantom. Not with --twin.
         #[arg(long)]
         coil: Option<std::path::PathBuf>,
@@ -95,18 +104,34 @@ pub enum ImplantCommand {
         min_wall_m: f64,
         #[arg(long, default_value_t = 20)]
         top: usize,
-        /// b1-ut (incident E per µT of B1+ at the isocentre) or per-watt.
-        #[arg(long, default_value = "b1-ut")]
-        normalise: String,
-        /// Confirm the best N candidates by full fine-grid runs and a Pennes exposure (0: none).
+        /// Normalisation as in assess: whole-phantom=W/kg (default 2), b1rms-ut=µT (at the
+        /// isocentre), power-w=W, mode=normal|first-level; b1-ut and per-watt mean b1rms-ut=1 and
+        /// power-w=1.
+        #[arg(long)]
+        normalise: Option<String>,
+        /// A criterion ID=LIMIT as in a recipe's [criteria] (repeatable): temperature_rise=K,
+        /// sar_1g=W/kg, sar_10g=W/kg, cem43=min. None: no verdict (NOT ASSESSED).
+        #[arg(long = "limit")]
+        limits: Vec<String>,
+        /// Uncertainty factor (>= 1) applied to every --limit criterion.
+        #[arg(long, default_value_t = 1.0)]
+        uncertainty_factor: f64,
+        /// Confirm the best N distinct candidates by full fine-grid runs and a Pennes exposure (0: none,
+        /// then no verdict).
         #[arg(long, default_value_t = 3)]
         confirm: usize,
         /// Fine cell of the confirmation runs (mm).
         #[arg(long, default_value_t = 2.0)]
         fine_cell_mm: f64,
-        /// Exposure of the confirmation heating (s).
-        #[arg(long, default_value_t = 900.0)]
-        exposure_s: f64,
+        /// Exposure of the confirmation heating (s); default 900.
+        #[arg(long)]
+        exposure_s: Option<f64>,
+        /// Baseline temperature the CEM43 starts from (°C); default 37 as in assess.
+        #[arg(long, allow_negative_numbers = true)]
+        baseline_c: Option<f64>,
+        /// Rank mirror-image placements separately instead of merging them.
+        #[arg(long)]
+        no_merge_mirrors: bool,
         /// Do not cache the coil's basis runs.
         #[arg(long)]
         no_cache: bool,
@@ -169,6 +194,7 @@ pub fn run(what: ImplantCommand) -> anyhow::Result<i32> {
             force,
         })?,
         ImplantCommand::Search {
+            recipe,
             coil,
             phantom,
             twin,
@@ -182,9 +208,13 @@ pub fn run(what: ImplantCommand) -> anyhow::Result<i32> {
             min_wall_m,
             top,
             normalise,
+            limits,
+            uncertainty_factor,
             confirm,
             fine_cell_mm,
             exposure_s,
+            baseline_c,
+            no_merge_mirrors,
             no_cache,
             cache_dir,
             out,
@@ -193,6 +223,7 @@ pub fn run(what: ImplantCommand) -> anyhow::Result<i32> {
         } => {
             let cmd = SearchCommand {
                 cache_dir: cache_choice(no_cache, cache_dir, &out),
+                recipe,
                 coil,
                 phantom,
                 twin,
@@ -206,18 +237,32 @@ pub fn run(what: ImplantCommand) -> anyhow::Result<i32> {
                 min_wall_m,
                 top,
                 normalise,
+                limits,
+                uncertainty_factor,
                 confirm,
                 fine_cell_mm,
                 exposure_s,
+                baseline_c,
+                merge_mirrors: !no_merge_mirrors,
                 out,
                 force,
+                command_line: Vec::new(),
             };
-            let bar = super::spinner(quiet);
-            bar.enable_steady_tick(std::time::Duration::from_millis(200));
-            let mut log = |m: &str| bar.set_message(m.to_string());
-            let v = command::search_command(&cmd, &mut log);
-            bar.finish_and_clear();
-            v?
+            let progress = super::progress::Progress::new(quiet);
+            let mut log = |m: &str| progress.message(m);
+            let r = crate::assess::search::search_command(&cmd, &mut log);
+            progress.finish();
+            let r = r?;
+            println!("{}", serde_json::to_string_pretty(&r.summary)?);
+            let rep = &r.report;
+            eprintln!("implant search: {}", r.verdict.as_str());
+            for c in &rep.criteria {
+                let v = rep.get(&c.value_key).map(|q| q.text()).unwrap_or_default();
+                let lim = rep.get(&c.limit_key()).map(|q| q.text()).unwrap_or_default();
+                eprintln!("  {:<10} {}: {} (limit {})", c.verdict.as_str(), c.label, v, lim);
+            }
+            eprintln!("report: {}", r.out.join(crate::report::PDF_NAME).display());
+            return Ok(r.verdict.exit_code());
         }
     };
     println!("{}", serde_json::to_string_pretty(&v)?);

@@ -283,6 +283,15 @@ pub fn origin_in_coil_frame(phantom: &PhantomConfig, position_m: [f64; 3]) -> [f
     [0, 1, 2].map(|a| c[a] + q[a])
 }
 
+/// The inverse of [`origin_in_coil_frame`]: where the coil-frame point `coil_m` lies in the phantom
+/// frame (the phantom's rotation is orthonormal, so its transpose turns back).
+pub fn phantom_frame_of(phantom: &PhantomConfig, coil_m: [f64; 3]) -> [f64; 3] {
+    let c = phantom.centre_m();
+    let r = phantom_axes(phantom);
+    let d = [0, 1, 2].map(|a| coil_m[a] - c[a]);
+    [0, 1, 2].map(|i| r[0][i] * d[0] + r[1][i] * d[1] + r[2][i] * d[2])
+}
+
 /// Places `implant` in `phantom`: transforms the geometry to the coil frame (the position and the
 /// orientation are in the phantom frame, so they follow the phantom's placement: its landmark
 /// offset and its rotation) and checks that every

@@ -76,6 +76,14 @@ pub struct SearchOptions {
     pub min_wall_distance_m: f64,
     /// How many candidates to keep in the ranking.
     pub top: usize,
+    /// Merge mirror-image candidates: a placement that is the image of a better-ranked one under a
+    /// reflection of the phantom frame (x → −x, y → −y, z → −z, or a combination; the ASTM box and a
+    /// birdcage share these planes) is listed as its "equivalent" instead of taking a rank, when its
+    /// ranking value agrees within `mirror_tolerance` (relative). Geometry alone is not trusted: a
+    /// mirror image whose value differs more keeps its own rank.
+    pub merge_mirrors: bool,
+    /// Relative agreement of the ranking values for a mirror image to count as equivalent.
+    pub mirror_tolerance: f64,
 }
 
 impl Default for SearchOptions {
@@ -86,8 +94,26 @@ impl Default for SearchOptions {
             roll_deg: vec![0.0],
             min_wall_distance_m: super::placement::DEFAULT_MIN_WALL_DISTANCE_M,
             top: 20,
+            merge_mirrors: true,
+            mirror_tolerance: DEFAULT_MIRROR_TOLERANCE,
         }
     }
+}
+
+/// Default relative agreement of a mirror image's ranking value with its original (2 %: the
+/// quadrature field in a loaded coil is not exactly mirror symmetric, B1+ and B1− differ).
+pub const DEFAULT_MIRROR_TOLERANCE: f64 = 0.02;
+
+/// A mirror image of a ranked candidate, merged into it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Equivalent {
+    pub index: usize,
+    pub position_m: [f64; 3],
+    pub direction: [f64; 3],
+    /// Which axes are reflected (x, y, z).
+    pub reflected: [bool; 3],
+    /// Its ranking value (|E_tip|² or the calibrated estimate).
+    pub value: f64,
 }
 
 /// One evaluated placement.
@@ -103,6 +129,68 @@ pub struct Candidate {
     pub e_tip_phase_rad: f64,
     /// A |E_tip|² when the transfer function is calibrated.
     pub estimate: Option<f64>,
+    /// Mirror images merged into this candidate ([`SearchOptions::merge_mirrors`]).
+    pub equivalent: Vec<Equivalent>,
+}
+
+impl Candidate {
+    /// The value the search ranks by: the calibrated estimate, else |E_tip|².
+    pub fn value(&self) -> f64 {
+        self.estimate.unwrap_or(self.e_tip_v_per_m * self.e_tip_v_per_m)
+    }
+}
+
+/// The reflection (axes flipped, not all false) that maps placement `a` onto `b` (positions within
+/// `tol_m`, directions within 1e-9, the same roll), if any.
+pub fn mirror_of(a: &Candidate, b: &Candidate, tol_m: f64) -> Option<[bool; 3]> {
+    if (a.roll_deg - b.roll_deg).abs() > 1e-9 {
+        return None;
+    }
+    for m in 1..8u8 {
+        let f = [m & 1 != 0, m & 2 != 0, m & 4 != 0];
+        let s = f.map(|x| if x { -1.0 } else { 1.0 });
+        let ok = (0..3).all(|i| {
+            (s[i] * a.position_m[i] - b.position_m[i]).abs() <= tol_m
+                && (s[i] * a.direction[i] - b.direction[i]).abs() <= 1e-9
+        });
+        if ok {
+            return Some(f);
+        }
+    }
+    None
+}
+
+/// Keeps the first `top` candidates of `sorted` (highest value first) that are not mirror images of
+/// a kept one with a value within `tol` (relative); the images are listed in the kept candidate's
+/// `equivalent`. Candidates after the last kept one are still scanned while their value is within
+/// `tol` of it, so its images are listed too.
+pub fn merge_mirror_images(sorted: Vec<(Candidate, f64)>, top: usize, tol: f64, tol_m: f64) -> Vec<Candidate> {
+    let mut kept: Vec<(Candidate, f64)> = Vec::new();
+    for (c, v) in sorted {
+        if kept.len() >= top {
+            let last = kept.last().map(|k| k.1).unwrap_or(0.0);
+            if v < last * (1.0 - tol) {
+                break;
+            }
+        }
+        let close = |kv: f64| (kv - v).abs() <= tol * kv.abs().max(v.abs());
+        if let Some((k, f)) = kept
+            .iter_mut()
+            .filter(|(_, kv)| close(*kv))
+            .find_map(|(k, _)| mirror_of(k, &c, tol_m).map(|f| (k, f)))
+        {
+            k.equivalent.push(Equivalent {
+                index: c.index,
+                position_m: c.position_m,
+                direction: c.direction,
+                reflected: f,
+                value: v,
+            });
+        } else if kept.len() < top {
+            kept.push((c, v));
+        }
+    }
+    kept.into_iter().map(|(c, _)| c).collect()
 }
 
 /// The ranked sweep.
@@ -258,6 +346,7 @@ pub fn search(
                     e_tip_v_per_m: e.norm(),
                     e_tip_phase_rad: e.arg(),
                     estimate: est,
+                    equivalent: Vec::new(),
                 },
                 value,
             ))
@@ -290,7 +379,12 @@ pub fn search(
         ));
     }
     ok.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.index.cmp(&b.0.index)));
-    let ranking = ok.into_iter().take(opt.top).map(|(c, _)| c).collect();
+    let ranking = if opt.merge_mirrors {
+        let tol_m = 1e-6 * opt.step_m.iter().cloned().fold(0.0, f64::max);
+        merge_mirror_images(ok, opt.top, opt.mirror_tolerance.max(0.0), tol_m)
+    } else {
+        ok.into_iter().take(opt.top).map(|(c, _)| c).collect()
+    };
     Ok(SearchResult {
         implant: implant.name.clone(),
         estimate_quantity: tf.calibration.as_ref().map(|c| c.quantity.clone()),
@@ -415,6 +509,8 @@ pub struct ConfirmOptions {
     pub exposure_s: f64,
     /// Thermal time step (s).
     pub thermal_dt_s: f64,
+    /// Baseline (initial) temperature (°C) the CEM43 starts from (the temperature rise does not
+    /// depend on it); 37 °C as in `assess` unless set.
     pub initial_temperature_c: f64,
     /// The tip 1 g SAR is the largest 1 g average over the voxels within this distance of the tip (m).
     pub tip_radius_m: f64,
@@ -428,7 +524,7 @@ impl Default for ConfirmOptions {
             pad_m: 0.02,
             exposure_s: 900.0,
             thermal_dt_s: 5.0,
-            initial_temperature_c: 22.0,
+            initial_temperature_c: 37.0,
             tip_radius_m: 0.01,
         }
     }
@@ -453,6 +549,10 @@ pub struct Confirmation {
     pub tip_delta_t_background_k: f64,
     /// Largest rise anywhere in the box (K).
     pub max_delta_t_k: f64,
+    /// Largest CEM43 at the end probes (tip and far end), from the baseline temperature (min).
+    pub cem43_min: f64,
+    /// Where the implant's conductor ends are (phantom frame, m): tip first.
+    pub tip_m: [f64; 3],
     /// `tip_delta_t_k / |E_tip|²` (K m²/V²): the calibration constant A this run implies.
     pub implied_a_k_m2_per_v2: f64,
     pub fdtd_periods: usize,
@@ -567,8 +667,9 @@ pub fn confirm_top(
         ));
         let tip = placed.path_m[0];
         // The 1 mm fibre-optic probe volume touching the tip (ASTM F2182), as `assess` reads it.
-        let tip_probe = super::local::end_probes(&placed).swap_remove(0);
-        let dose = lf.dosimetry(&[tip_probe], &settings)?;
+        // Probes at both conductor ends as in `assess` (the first is the tip).
+        let probes = super::local::end_probes(&placed);
+        let dose = lf.dosimetry(&probes, &settings)?;
         let [a1, _] = &dose.sar_1g;
         let g = &lf.cells;
         let mut tip_1g = 0.0f64;
@@ -594,6 +695,8 @@ pub fn confirm_top(
             tip_delta_t_k: tip_dt,
             tip_delta_t_background_k: th_bg.probes[0].final_rise_k,
             max_delta_t_k: th.peak_rise_k,
+            cem43_min: th.probes.iter().map(|p| p.cem43_min).fold(0.0, f64::max),
+            tip_m: crate::implant::placement::phantom_frame_of(phantom, tip),
             implied_a_k_m2_per_v2: if e2 > 0.0 { tip_dt / e2 } else { f64::NAN },
             fdtd_periods: lf.stats.periods,
             fdtd_seconds,

@@ -278,3 +278,31 @@ mod tests {
         assert_eq!(HotSpot::Coil.key(1, "sar_10g_peak", "x"), "implant1.hotspot_sar_10g_peak.coil_x");
     }
 }
+
+/// The worst-case implant search (`rftwin implant search`): the sweep, its ranking
+/// (`search.rank<r>.<what>`, r from 1) and the candidates confirmed by full fine-grid runs
+/// (`search.confirmed<r>.<what>`, r the estimate rank).
+pub mod search {
+    pub const PLACEMENTS_TRIED: &str = "search.placements_tried";
+    pub const PLACEMENTS_EVALUATED: &str = "search.placements_evaluated";
+    pub const MIRROR_IMAGES_MERGED: &str = "search.mirror_images_merged";
+    pub const MIRROR_TOLERANCE: &str = "search.mirror_tolerance";
+    pub const STEP: &str = "search.step";
+    pub const CONFIRMED: &str = "search.confirmed_count";
+    pub const SPEARMAN: &str = "search.spearman";
+    pub const IMPLIED_A_SPREAD: &str = "search.implied_a_spread";
+    pub const WORST_RANK: &str = "search.worst_confirmed_rank";
+    pub const FINE_CELL: &str = "search.fine_cell";
+    pub const TF_INTEGRAL: &str = "search.tf_abs_integral";
+
+    /// `search.rank<r>.<what>`: `value`, `e_tip`, `position_<axis>`, `direction_<axis>`, `equivalents`.
+    pub fn rank(r: usize, what: &str) -> String {
+        format!("search.rank{r}.{what}")
+    }
+
+    /// `search.confirmed<r>.<what>`: `max_temperature_rise`, `tip_temperature_rise`, `sar_1g`,
+    /// `sar_10g`, `sar_point`, `tip_sar_1g`, `cem43`, `tip_<axis>`.
+    pub fn confirmed(r: usize, what: &str) -> String {
+        format!("search.confirmed{r}.{what}")
+    }
+}

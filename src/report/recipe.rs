@@ -527,50 +527,67 @@ struct CriterionKind {
     limit_key: &'static str,
 }
 
+/// The criteria a recipe (or `implant search --limit`) can give, in a fixed order: temperature rise,
+/// 1 g SAR, 10 g SAR, CEM43.
+const CRITERION_KINDS: [CriterionKind; 4] = [
+    CriterionKind {
+        id: "temperature_rise",
+        label: "Maximum temperature rise ΔT at the implant",
+        value_key: criteria::KEY_TEMPERATURE_RISE,
+        unit: "K",
+        limit_key: "limit_k",
+    },
+    CriterionKind {
+        id: "sar_1g",
+        label: "Peak 1 g averaged SAR",
+        value_key: criteria::KEY_SAR_1G,
+        unit: "W/kg",
+        limit_key: "limit_w_per_kg",
+    },
+    CriterionKind {
+        id: "sar_10g",
+        label: "Peak 10 g averaged SAR",
+        value_key: criteria::KEY_SAR_10G,
+        unit: "W/kg",
+        limit_key: "limit_w_per_kg",
+    },
+    CriterionKind {
+        id: "cem43",
+        label: "Thermal dose CEM43 at the implant",
+        value_key: criteria::KEY_CEM43,
+        unit: "min",
+        limit_key: "limit_min",
+    },
+];
+
+/// The criterion `id` (`temperature_rise` in K, `sar_1g` and `sar_10g` in W/kg, `cem43` in min) with
+/// its limit and uncertainty factor, as a recipe's `[criteria]` makes it; `None` for an unknown id.
+/// The values are not checked here ([`criteria::evaluate`] refuses bad ones).
+pub fn criterion(id: &str, limit: f64, uncertainty_factor: f64) -> Option<Criterion> {
+    CRITERION_KINDS.iter().find(|k| k.id == id).map(|kind| Criterion {
+        id: kind.id.into(),
+        label: kind.label.into(),
+        value_key: kind.value_key.into(),
+        unit: kind.unit.into(),
+        limit,
+        uncertainty_factor,
+    })
+}
+
+/// The ids [`criterion`] knows, with the unit of each limit.
+pub fn criterion_ids() -> Vec<(&'static str, &'static str)> {
+    CRITERION_KINDS.iter().map(|k| (k.id, k.unit)).collect()
+}
+
 /// `[criteria]` in a fixed order: temperature rise, 1 g SAR, 10 g SAR, CEM43.
 fn criteria_list(p: &mut Problems, c: &CriteriaToml) -> Vec<Criterion> {
-    let kinds = [
-        (
-            CriterionKind {
-                id: "temperature_rise",
-                label: "Maximum temperature rise ΔT at the implant",
-                value_key: criteria::KEY_TEMPERATURE_RISE,
-                unit: "K",
-                limit_key: "limit_k",
-            },
-            c.temperature_rise.as_ref().map(|x| (x.limit_k, x.uncertainty_factor)),
-        ),
-        (
-            CriterionKind {
-                id: "sar_1g",
-                label: "Peak 1 g averaged SAR",
-                value_key: criteria::KEY_SAR_1G,
-                unit: "W/kg",
-                limit_key: "limit_w_per_kg",
-            },
-            c.sar_1g.as_ref().map(|x| (x.limit_w_per_kg, x.uncertainty_factor)),
-        ),
-        (
-            CriterionKind {
-                id: "sar_10g",
-                label: "Peak 10 g averaged SAR",
-                value_key: criteria::KEY_SAR_10G,
-                unit: "W/kg",
-                limit_key: "limit_w_per_kg",
-            },
-            c.sar_10g.as_ref().map(|x| (x.limit_w_per_kg, x.uncertainty_factor)),
-        ),
-        (
-            CriterionKind {
-                id: "cem43",
-                label: "Thermal dose CEM43 at the implant",
-                value_key: criteria::KEY_CEM43,
-                unit: "min",
-                limit_key: "limit_min",
-            },
-            c.cem43.as_ref().map(|x| (x.limit_min, x.uncertainty_factor)),
-        ),
+    let given = [
+        c.temperature_rise.as_ref().map(|x| (x.limit_k, x.uncertainty_factor)),
+        c.sar_1g.as_ref().map(|x| (x.limit_w_per_kg, x.uncertainty_factor)),
+        c.sar_10g.as_ref().map(|x| (x.limit_w_per_kg, x.uncertainty_factor)),
+        c.cem43.as_ref().map(|x| (x.limit_min, x.uncertainty_factor)),
     ];
+    let kinds = CRITERION_KINDS.iter().zip(given);
     let mut crit = Vec::new();
     for (kind, given) in kinds {
         let Some((limit, f)) = given else { continue };

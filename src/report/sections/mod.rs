@@ -8,5 +8,6 @@ pub mod methods;
 pub mod normalisation;
 pub mod placement;
 pub mod results;
+pub mod search;
 pub mod setup;
 pub mod twin;
