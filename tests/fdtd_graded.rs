@@ -53,7 +53,11 @@ fn graded_axis_several_regions_and_merging() {
             // (A node belongs to the cell on its right: test just inside the high end.)
             for x in [lo, hi - 1e-7, 0.5 * (lo + hi)] {
                 let c = ax.cell_of(x).unwrap();
-                assert!(ax.cell_size(c) <= 0.0005 * (1.0 + 1e-9), "cell at {x} is {}", ax.cell_size(c));
+                assert!(
+                    ax.cell_size(c) <= 0.0005 * (1.0 + 1e-9),
+                    "cell at {x} is {}",
+                    ax.cell_size(c)
+                );
             }
         }
         // Deterministic.
@@ -131,7 +135,10 @@ fn graded_kernels_on_uniform_cells_are_bit_identical() {
     let (b, wb) = run(true);
     assert!(a.iter().any(|x| *x != 0.0));
     let diffs = a.iter().zip(&b).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
-    assert_eq!(diffs, 0, "{diffs} field values differ between the uniform and graded kernels");
+    assert_eq!(
+        diffs, 0,
+        "{diffs} field values differ between the uniform and graded kernels"
+    );
     assert_eq!(wa, wb);
 }
 
@@ -239,10 +246,22 @@ fn graded_pec_cavity_te101_second_order() {
         bound(0.5 * d_max),
         e1 / e2
     );
-    assert!(e1.abs() <= bound(d_max), "graded error {e1:.3e} above {:.3e}", bound(d_max));
-    assert!(e2.abs() <= bound(0.5 * d_max), "bisected error {e2:.3e} above {:.3e}", bound(0.5 * d_max));
+    assert!(
+        e1.abs() <= bound(d_max),
+        "graded error {e1:.3e} above {:.3e}",
+        bound(d_max)
+    );
+    assert!(
+        e2.abs() <= bound(0.5 * d_max),
+        "bisected error {e2:.3e} above {:.3e}",
+        bound(0.5 * d_max)
+    );
     // Second order: halving every cell divides the error by about 4 (>= 3 asked).
-    assert!(e1.abs() >= 3.0 * e2.abs(), "error ratio {:.2} below 3 (not second order)", e1 / e2);
+    assert!(
+        e1.abs() >= 3.0 * e2.abs(),
+        "error ratio {:.2} below 3 (not second order)",
+        e1 / e2
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -301,9 +320,15 @@ fn cpml_on_graded_interior_reflects_below_40_db() {
     zn.extend((1..=700).map(|q| last + q as f64 * d_end));
     let reference = tem_series(zn, src, obs, steps);
     let peak = reference.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-    let diff = test.iter().zip(&reference).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    let diff = test
+        .iter()
+        .zip(&reference)
+        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
     let db = 20.0 * (diff / peak).log10();
-    println!("graded-interior CPML reflection {db:.1} dB ({steps} steps, {} cells)", z.cells());
+    println!(
+        "graded-interior CPML reflection {db:.1} dB ({steps} steps, {} cells)",
+        z.cells()
+    );
     assert!(peak > 0.0);
     assert!(db < -40.0, "CPML reflection {db:.1} dB on a graded interior");
 }
@@ -319,8 +344,14 @@ fn grading_inside_the_cpml_is_refused() {
     let model = VoxelModel::new(grid, Material::vacuum()).unwrap();
     let mut spec = SimulationSpec::new(model);
     spec.boundaries[2] = [Boundary::cpml(10), Boundary::cpml(10)];
-    let e = Simulation::new(spec).err().expect("graded CPML must be refused").to_string();
-    assert!(e.contains("graded inside the low CPML") && e.contains("nodes[z]"), "{e}");
+    let e = Simulation::new(spec)
+        .err()
+        .expect("graded CPML must be refused")
+        .to_string();
+    assert!(
+        e.contains("graded inside the low CPML") && e.contains("nodes[z]"),
+        "{e}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -368,6 +399,9 @@ fn current_source_on_a_fine_edge_radiates_as_a_hertzian_dipole() {
     assert!((dl_g - 0.005).abs() < 1e-12);
     // The graded run is no further from the dipole formula than the uniform one (which samples the
     // near field with cells twice as large), plus 3 % for the grading.
-    assert!(e_g.abs() <= e_u.abs() + 0.03, "graded R error {e_g:.3} vs uniform {e_u:.3}");
+    assert!(
+        e_g.abs() <= e_u.abs() + 0.03,
+        "graded R error {e_g:.3} vs uniform {e_u:.3}"
+    );
     assert!(e_g.abs() < 0.10, "graded R {r_g} vs Hertzian dipole {ref_g}");
 }
