@@ -14,6 +14,8 @@ pub struct FdtdBench {
     pub steps: usize,
     pub threads: usize,
     pub cpml_layers: usize,
+    /// Graded box ([`fdtd_box_graded`]) instead of the uniform one.
+    pub graded: bool,
     /// Repeats timed; `mcells_per_s` is their median, `seconds` the median time.
     pub repeats: usize,
     pub seconds: f64,
@@ -69,16 +71,70 @@ pub fn fdtd_box(cells: usize, layers: usize) -> Result<Simulation> {
     Simulation::new(spec)
 }
 
+/// The graded benchmark box: as [`fdtd_box`] (about `cells` cells, CPML of `layers` in 1 mm
+/// cells), but every axis graded from 1 mm at the faces to 0.5 mm at a fine line through the
+/// centre (growth 1.2 per cell), so the graded update kernels run (rate per cell comparable).
+pub fn fdtd_box_graded(cells: usize, layers: usize) -> Result<Simulation> {
+    let side = (cells as f64).cbrt().round() as usize;
+    if side < 2 * layers + 30 {
+        return Err(Error::input(
+            "bench",
+            "cells",
+            format!("{cells} cells is too small for a graded box with {layers} CPML layers per face"),
+            format!("use at least {} cells", (2 * layers + 30).pow(3)),
+        ));
+    }
+    // Fewer 1 mm cells than `side`, so that with the fine cells the count is about `side`.
+    let len = (side as f64 - 12.0) * 1e-3;
+    let c = 0.5 * len;
+    let ax = || crate::grid::Axis::graded(0.0, len, &[(c - 1e-3, c + 1e-3)], 0.5e-3, 1e-3, 1.2);
+    let grid = Grid::new(ax()?, ax()?, ax()?);
+    crate::resources::check_bytes(
+        "bench fdtd",
+        "--cells",
+        &format!("a graded box of {:?} cells", grid.dims()),
+        crate::resources::fdtd_bytes(grid.dims(), 0),
+        |r| {
+            let fit = (cells as f64 / (r * 1.1)).floor().max(1.0);
+            format!("use --cells {fit:.0} or fewer")
+        },
+    )?;
+    let n = grid.dims();
+    let model = VoxelModel::new(grid, Material::astm_gel())?;
+    let b = if layers == 0 {
+        Boundary::Pec
+    } else {
+        Boundary::cpml(layers)
+    };
+    let mut spec = SimulationSpec::new(model).all_boundaries(b);
+    spec.allow_coarse_grid = true;
+    spec.sources.push(SourceSpec::EdgeCurrent {
+        comp: 2,
+        node: [n[0] / 2, n[1] / 2, n[2] / 2],
+        current_a: 1e-3,
+        waveform: Waveform::GaussPulse {
+            f0_hz: 10e9,
+            bandwidth_hz: 15e9,
+        },
+    });
+    Simulation::new(spec)
+}
+
 /// Runs `steps` steps of [`fdtd_box`] with `layers` CPML layers (0 = PEC) on `threads` threads,
 /// `repeats` times, and reports the median cell-update rate (machines are noisy).
-pub fn fdtd(cells: usize, steps: usize, threads: usize, layers: usize, repeats: usize) -> Result<FdtdBench> {
+/// With `graded`, the box is [`fdtd_box_graded`].
+pub fn fdtd(cells: usize, steps: usize, threads: usize, layers: usize, repeats: usize, graded: bool) -> Result<FdtdBench> {
     let repeats = repeats.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()
         .map_err(|e| Error::Other(e.to_string()))?;
     pool.install(|| {
-        let mut sim = fdtd_box(cells, layers)?;
+        let mut sim = if graded {
+            fdtd_box_graded(cells, layers)?
+        } else {
+            fdtd_box(cells, layers)?
+        };
         let n = sim.cells();
         let total = n[0] * n[1] * n[2];
         sim.run_steps(5, &mut [])?; // warm-up (page faults, caches)
@@ -107,6 +163,7 @@ pub fn fdtd(cells: usize, steps: usize, threads: usize, layers: usize, repeats: 
             steps,
             threads: threads.max(1),
             cpml_layers: layers,
+            graded,
             repeats,
             seconds,
             mcells_per_s: rate(seconds),

@@ -39,6 +39,7 @@ fn yee_time_step_matches_operator() {
                 mu_r_min: 1.0,
                 boundaries: std::array::from_fn(|_| [rftwin::fdtd::Boundary::Pec, rftwin::fdtd::Boundary::Pec]),
                 cw_freq_hz: f,
+                graded_kernels: false,
             },
         )
         .unwrap();
@@ -147,6 +148,7 @@ fn fastest_medium_step() {
                 mu_r_min,
                 boundaries: std::array::from_fn(|_| [rftwin::fdtd::Boundary::Pec, rftwin::fdtd::Boundary::Pec]),
                 cw_freq_hz: None,
+                graded_kernels: false,
             },
         )
         .unwrap()

@@ -28,6 +28,8 @@ type PlanePsi = [Vec<f32>; 4];
 struct Slab {
     /// Axis normal to the slab.
     a: usize,
+    /// Cell size in the slab (m).
+    d: f64,
     /// E nodes along `a` inside the slab (rho > 0).
     pe: Range<usize>,
     /// H nodes (half-integer positions p + 1/2) along `a` inside the slab.
@@ -82,7 +84,9 @@ impl Cpml {
                     continue;
                 };
                 let l = p.layers;
-                let d = op.d[a];
+                // The slab's cells (and a margin inside) are uniform: the operator refuses grids
+                // graded there (`CPML_UNIFORM_MARGIN`).
+                let d = if side == 0 { op.dp[a][0] } else { op.dp[a][n[a] - 1] };
                 let eps_r = op.face_eps_r[a][side];
                 let (pe, ph) = if side == 0 {
                     (1..l, 0..l)
@@ -139,6 +143,7 @@ impl Cpml {
                     .collect();
                 slabs.push(Slab {
                     a,
+                    d,
                     pe,
                     ph,
                     be,
@@ -294,7 +299,7 @@ impl Slab {
                     table: &op.table,
                 },
                 sign,
-                inv: (1.0 / op.d[a]) as f32,
+                inv: (1.0 / self.d) as f32,
                 d2: self.d2_e,
             };
             correct_plane(&pass, e[ce], h, chh, &mut st[slot]);
@@ -329,7 +334,7 @@ impl Slab {
                 p0: self.ph.start,
                 forward: true,
                 prof: (&self.bh, &self.ah, &self.kh),
-                scale: Scale::Const((op.ch / op.d[a]) as f32),
+                scale: Scale::Const((op.ch / self.d) as f32),
                 sign,
                 inv: 1.0,
                 d2: self.d2_h,

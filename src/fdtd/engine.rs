@@ -34,33 +34,93 @@ pub trait PlaneHook: Send + Sync {
     fn h_plane(&self, op: &Operator, i: usize, h: &mut [&mut [f32]; 3], e: &Window);
 }
 
+/// A spacing factor of the curl: one value for the whole run (uniform along it), or one per k
+/// (a graded z axis). Monomorphised, so the constant case compiles to the plain kernel.
+trait Factor: Copy {
+    fn at(self, t: usize) -> f32;
+    /// The factor restricted to `n` values (a no-op for a constant).
+    fn first(self, n: usize) -> Self;
+}
+impl Factor for f32 {
+    #[inline(always)]
+    fn at(self, _t: usize) -> f32 {
+        self
+    }
+    #[inline(always)]
+    fn first(self, _n: usize) -> Self {
+        self
+    }
+}
+impl Factor for &[f32] {
+    #[inline(always)]
+    fn at(self, t: usize) -> f32 {
+        self[t]
+    }
+    #[inline(always)]
+    fn first(self, n: usize) -> Self {
+        &self[..n]
+    }
+}
+
 /// `e = ca e + cb ((a1 - a0) ia - (b1 - b0) ib)` over equal-length slices.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn kern_e(e: &mut [f32], a1: &[f32], a0: &[f32], b1: &[f32], b0: &[f32], ca: f32, cb: f32, ia: f32, ib: f32) {
+fn kern_e<A: Factor, B: Factor>(
+    e: &mut [f32],
+    a1: &[f32],
+    a0: &[f32],
+    b1: &[f32],
+    b0: &[f32],
+    ca: f32,
+    cb: f32,
+    ia: A,
+    ib: B,
+) {
     let n = e.len();
     let (a1, a0, b1, b0) = (&a1[..n], &a0[..n], &b1[..n], &b0[..n]);
+    let (ia, ib) = (ia.first(n), ib.first(n));
     for t in 0..n {
-        e[t] = ca * e[t] + cb * ((a1[t] - a0[t]) * ia - (b1[t] - b0[t]) * ib);
+        e[t] = ca * e[t] + cb * ((a1[t] - a0[t]) * ia.at(t) - (b1[t] - b0[t]) * ib.at(t));
     }
 }
 
 /// `h -= (a1 - a0) ca - (b1 - b0) cb` over equal-length slices (ca, cb include dt/mu0/d).
 #[inline(always)]
-fn kern_h(h: &mut [f32], a1: &[f32], a0: &[f32], b1: &[f32], b0: &[f32], ca: f32, cb: f32) {
+fn kern_h<A: Factor, B: Factor>(h: &mut [f32], a1: &[f32], a0: &[f32], b1: &[f32], b0: &[f32], ca: A, cb: B) {
     let n = h.len();
     let (a1, a0, b1, b0) = (&a1[..n], &a0[..n], &b1[..n], &b0[..n]);
+    let (ca, cb) = (ca.first(n), cb.first(n));
     for t in 0..n {
-        h[t] -= (a1[t] - a0[t]) * ca - (b1[t] - b0[t]) * cb;
+        h[t] -= (a1[t] - a0[t]) * ca.at(t) - (b1[t] - b0[t]) * cb.at(t);
     }
 }
 
 /// E update of plane `i` (the three E planes in `pe`), then the hooks.
 fn e_plane(op: &Operator, i: usize, pe: &mut [&mut [f32]; 3], h: &Window, hooks: &[Box<dyn PlaneHook>]) {
+    if op.graded_z_kernels {
+        e_plane_core(op, i, pe, h, |k0, k1| &op.inv_dd[2][k0..k1]);
+    } else {
+        let inv_z = op.inv_dd[2][0];
+        e_plane_core(op, i, pe, h, |_, _| inv_z);
+    }
+    for hk in hooks {
+        hk.e_plane(op, i, pe, h);
+    }
+}
+
+/// The E update of plane `i`; `inv_z(k0, k1)` gives 1/dual-spacing along z for edges `k0..k1`.
+#[inline(always)]
+fn e_plane_core<'a, Z: Factor>(
+    op: &'a Operator,
+    i: usize,
+    pe: &mut [&mut [f32]; 3],
+    h: &Window,
+    inv_z: impl Fn(usize, usize) -> Z,
+) {
     let l = op.layout;
     let [_, ny, _] = l.n;
     let (sx, sy) = (l.sx, l.sy);
-    let inv = [(1.0 / op.d[0]) as f32, (1.0 / op.d[1]) as f32, (1.0 / op.d[2]) as f32];
+    let inv_x = op.inv_dd[0][i];
     let [hx, hy, hz] = h.c;
     let segs = &op.segments;
     let p = i * sx - h.base;
@@ -68,6 +128,7 @@ fn e_plane(op: &Operator, i: usize, pe: &mut [&mut [f32]; 3], h: &Window, hooks:
         let line = i * (ny + 1) + j;
         let o = j * sy;
         let g = p + o;
+        let inv_y = op.inv_dd[1][j];
         // Ex: dHz/dy - dHy/dz
         for s in segs[0].line(line) {
             let (k0, k1) = (s.k0 as usize, s.k1 as usize);
@@ -79,8 +140,8 @@ fn e_plane(op: &Operator, i: usize, pe: &mut [&mut [f32]; 3], h: &Window, hooks:
                 &hy[g + k0 - 1..g + k1 - 1],
                 s.ca,
                 s.cb,
-                inv[1],
-                inv[2],
+                inv_y,
+                inv_z(k0, k1),
             );
         }
         // Ey: dHx/dz - dHz/dx
@@ -94,8 +155,8 @@ fn e_plane(op: &Operator, i: usize, pe: &mut [&mut [f32]; 3], h: &Window, hooks:
                 &hz[g - sx + k0..g - sx + k1],
                 s.ca,
                 s.cb,
-                inv[2],
-                inv[0],
+                inv_z(k0, k1),
+                inv_x,
             );
         }
         // Ez: dHy/dx - dHx/dy
@@ -109,31 +170,39 @@ fn e_plane(op: &Operator, i: usize, pe: &mut [&mut [f32]; 3], h: &Window, hooks:
                 &hx[g - sy + k0..g - sy + k1],
                 s.ca,
                 s.cb,
-                inv[0],
-                inv[1],
+                inv_x,
+                inv_y,
             );
         }
-    }
-    for hk in hooks {
-        hk.e_plane(op, i, pe, h);
     }
 }
 
 /// H update of plane `i` (the three H planes in `ph`), then the hooks.
 fn h_plane(op: &Operator, i: usize, ph: &mut [&mut [f32]; 3], e: &Window, hooks: &[Box<dyn PlaneHook>]) {
+    if op.graded_z_kernels {
+        h_plane_core(op, i, ph, e, &op.ch_dp[2][..]);
+    } else {
+        h_plane_core(op, i, ph, e, op.ch_dp[2][0]);
+    }
+    for hk in hooks {
+        hk.h_plane(op, i, ph, e);
+    }
+}
+
+/// The H update of plane `i`; `c_z` is dt/(mu0 dz) per cell along z (or one value).
+#[inline(always)]
+fn h_plane_core<Z: Factor>(op: &Operator, i: usize, ph: &mut [&mut [f32]; 3], e: &Window, c_z: Z) {
     let l = op.layout;
     let [nx, ny, nz] = l.n;
     let (sx, sy) = (l.sx, l.sy);
-    let c = [
-        (op.ch / op.d[0]) as f32,
-        (op.ch / op.d[1]) as f32,
-        (op.ch / op.d[2]) as f32,
-    ];
+    // Along x only planes i < nx difference E across a cell (Hy, Hz); plane nx has Hx alone.
+    let c_x = op.ch_dp[0][i.min(nx - 1)];
     let [ex, ey, ez] = e.c;
     let p = i * sx - e.base;
     for j in 0..=ny {
         let o = j * sy;
         let g = p + o;
+        let c_y = op.ch_dp[1][j.min(ny - 1)];
         // Hx (i in 0..=nx, j < ny, k < nz): dEz/dy - dEy/dz
         if j < ny {
             kern_h(
@@ -142,8 +211,8 @@ fn h_plane(op: &Operator, i: usize, ph: &mut [&mut [f32]; 3], e: &Window, hooks:
                 &ez[g..g + nz],
                 &ey[g + 1..g + 1 + nz],
                 &ey[g..g + nz],
-                c[1],
-                c[2],
+                c_y,
+                c_z,
             );
         }
         if i < nx {
@@ -154,8 +223,8 @@ fn h_plane(op: &Operator, i: usize, ph: &mut [&mut [f32]; 3], e: &Window, hooks:
                 &ex[g..g + nz],
                 &ez[g + sx..g + sx + nz],
                 &ez[g..g + nz],
-                c[2],
-                c[0],
+                c_z,
+                c_x,
             );
             // Hz (i < nx, j < ny, k in 0..=nz): dEy/dx - dEx/dy
             if j < ny {
@@ -165,14 +234,11 @@ fn h_plane(op: &Operator, i: usize, ph: &mut [&mut [f32]; 3], e: &Window, hooks:
                     &ey[g..g + nz + 1],
                     &ex[g + sy..g + sy + nz + 1],
                     &ex[g..g + nz + 1],
-                    c[0],
-                    c[1],
+                    c_x,
+                    c_y,
                 );
             }
         }
-    }
-    for hk in hooks {
-        hk.h_plane(op, i, ph, e);
     }
 }
 

@@ -233,7 +233,7 @@ impl Lumped {
             }
             let coef = op.table[op.mat[c][idx] as usize];
             let eps = EPS0 * coef.eps_r;
-            let dl = op.d[c];
+            let dl = op.dp[c][s.node[c]];
             let area = op.dual_area(c, s.node);
             let g = if open { 0.0 } else { dl / (2.0 * alpha) };
             if !(s.parallel_g_s >= 0.0) || !s.parallel_g_s.is_finite() {

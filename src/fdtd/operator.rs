@@ -141,13 +141,33 @@ pub struct OperatorSpec {
     pub boundaries: [[Boundary; 2]; 3],
     /// If set, dt is lowered so one period of this frequency is a whole number of steps (a multiple of 4).
     pub cw_freq_hz: Option<f64>,
+    /// Run the graded-grid update (per-cell spacing arrays along z) even when every axis is
+    /// uniform. The arithmetic is the same, so the fields are bit-identical; for tests.
+    pub graded_kernels: bool,
 }
 
 /// All update coefficients.
 pub struct Operator {
     pub layout: Layout,
-    /// Cell sizes per axis (m).
+    /// Cell size per axis (m) on a uniform axis; on a graded axis its smallest cell (the one that
+    /// sets the time step). Per-cell sizes: [`Self::dp`], [`Self::dd`].
     pub d: [f64; 3],
+    /// Whether each axis is graded (cell sizes differ by more than 1e-9 relative).
+    pub graded: [bool; 3],
+    /// Whether the hot loop uses the per-k spacing arrays along z (z graded, or forced by
+    /// `OperatorSpec::graded_kernels`). x and y spacings are looked up per plane / line always.
+    pub graded_z_kernels: bool,
+    /// Primal cell sizes per axis (m), `n[a]` entries: the length of E edge `a` at cell `p`, and
+    /// the spacing of the E samples an H curl differences. `d[a]` everywhere on a uniform axis.
+    pub dp: [Vec<f64>; 3],
+    /// Dual spacings per axis (m), `n[a] + 1` entries: node `p` to node-centred dual cell,
+    /// `(dp[p-1] + dp[p]) / 2` inside, `dp[0]` and `dp[n-1]` on the two boundary nodes (the
+    /// spacing of an H sample and its image across the face; the dual cell there is half of it).
+    pub dd: [Vec<f64>; 3],
+    /// `1 / dd` in single precision (the E update's curl H).
+    pub inv_dd: [Vec<f32>; 3],
+    /// `dt / (mu0 dp)` in single precision (the H update's curl E).
+    pub ch_dp: [Vec<f32>; 3],
     pub dt: f64,
     /// Courant number relative to c0 (above 1 with `CourantReference::FastestMedium` in a dielectric).
     pub courant: f64,
@@ -173,16 +193,28 @@ pub struct Operator {
 impl Operator {
     pub fn new(model: VoxelModel, spec: &OperatorSpec) -> Result<Self> {
         let grid = &model.grid;
-        let d = grid.uniform_spacing().ok_or_else(|| {
-            Error::input(
-                "grid",
-                "nodes",
-                "the FDTD engine needs uniform cells per axis (graded meshes are not supported yet)",
-                "use Axis::uniform for every axis",
-            )
-        })?;
         let n = grid.dims();
+        // Per-axis spacings: a uniform axis (within 1e-9) uses its first cell everywhere, so the
+        // uniform path's coefficients are exactly those it always had.
+        let uni: [Option<f64>; 3] = std::array::from_fn(|a| grid.axes[a].uniform_size());
+        let graded: [bool; 3] = std::array::from_fn(|a| uni[a].is_none());
+        let dp: [Vec<f64>; 3] = std::array::from_fn(|a| match uni[a] {
+            Some(d) => vec![d; n[a]],
+            None => (0..n[a]).map(|i| grid.axes[a].cell_size(i)).collect(),
+        });
+        let dd: [Vec<f64>; 3] = std::array::from_fn(|a| {
+            (0..=n[a])
+                .map(|p| match uni[a] {
+                    Some(d) => d,
+                    None if p == 0 => dp[a][0],
+                    None if p == n[a] => dp[a][n[a] - 1],
+                    None => 0.5 * (dp[a][p - 1] + dp[a][p]),
+                })
+                .collect()
+        });
+        let d: [f64; 3] = std::array::from_fn(|a| uni[a].unwrap_or_else(|| dp[a].iter().copied().fold(f64::INFINITY, f64::min)));
         check_spec(spec, n)?;
+        check_cpml_uniform(spec, &dp)?;
         let layout = Layout::new(n);
         // Edge materials with dedup of (eps, sigma); the update coefficients need dt, which may
         // depend on the smallest permittivity found here.
@@ -209,6 +241,8 @@ impl Operator {
                 ));
             }
         }
+        // On a graded grid the smallest cell of each axis sets the step (the rectilinear Yee scheme
+        // is stable for c dt sqrt(sum 1/min(d_a)^2) <= 1).
         let (dt, steps_per_period) = time_step(d, spec.courant * speed2.sqrt(), spec.cw_freq_hz);
         let inv2: f64 = d.iter().map(|v| 1.0 / (v * v)).sum();
         let courant = C0 * dt * inv2.sqrt();
@@ -220,10 +254,19 @@ impl Operator {
         }
 
         let face_eps_r = face_eps_r(&model, n);
+        let ch = dt / MU0;
+        let inv_dd = std::array::from_fn(|a| dd[a].iter().map(|v| (1.0 / v) as f32).collect());
+        let ch_dp = std::array::from_fn(|a| dp[a].iter().map(|v| (ch / v) as f32).collect());
 
         let mut op = Self {
             layout,
             d,
+            graded,
+            graded_z_kernels: graded[2] || spec.graded_kernels,
+            dp,
+            dd,
+            inv_dd,
+            ch_dp,
             dt,
             courant,
             max_speed_rel: 1.0 / (eps_min * spec.mu_r_min).sqrt(),
@@ -232,7 +275,7 @@ impl Operator {
             table,
             mat,
             segments: Default::default(),
-            ch: dt / MU0,
+            ch,
             face_eps_r,
             model,
         };
@@ -357,7 +400,7 @@ impl Operator {
         } else {
             (h.at(comp, idx) as f64, h.at(comp, idx - s) as f64)
         };
-        (hi - lo) / self.d[axis]
+        (hi - lo) / self.dd[axis][p[axis]]
     }
 
     /// Carries a change `delta` (V/m) of E component `c` at flat index `idx`, made after the step,
@@ -379,14 +422,15 @@ impl Operator {
         let pi = [p[0] as i64, p[1] as i64, p[2] as i64];
         // E_c enters (curl E)_{c+1} as +dE_c/d(c+2) and (curl E)_{c+2} as -dE_c/d(c+1); H -= ch curl E.
         for (q, a, sign) in [((c + 1) % 3, (c + 2) % 3, 1.0), ((c + 2) % 3, (c + 1) % 3, -1.0)] {
-            let v = sign * self.ch * delta / self.d[a];
+            // H_q at p and p - e_a difference E_c across primal cell p[a] and p[a] - 1.
+            let v = sign * self.ch * delta;
             if valid(q, pi) {
-                h[q][idx] += v as f32;
+                h[q][idx] += (v / self.dp[a][p[a]]) as f32;
             }
             let mut pm = pi;
             pm[a] -= 1;
             if valid(q, pm) {
-                h[q][idx - self.layout.stride(a)] -= v as f32;
+                h[q][idx - self.layout.stride(a)] -= (v / self.dp[a][p[a] - 1]) as f32;
             }
         }
     }
@@ -399,7 +443,7 @@ impl Operator {
             if a == c {
                 continue;
             }
-            let mut w = self.d[a];
+            let mut w = self.dd[a][p[a]];
             if p[a] == 0 || p[a] == n[a] {
                 w *= 0.5;
             }
@@ -427,6 +471,52 @@ impl Operator {
             (lo > 0 && p[a] <= lo) || (hi > 0 && p[a] >= n[a] - hi)
         })
     }
+}
+
+/// Cells next to a CPML face that must all have the same size: the layers and two more (the CPML
+/// profile assumes one cell size, and the first dual cells inside see no grading either).
+pub const CPML_UNIFORM_MARGIN: usize = 2;
+
+/// A graded axis may grade only in the interior: the CPML layers on its faces and
+/// [`CPML_UNIFORM_MARGIN`] cells inside them must be uniform.
+fn check_cpml_uniform(spec: &OperatorSpec, dp: &[Vec<f64>; 3]) -> Result<()> {
+    for a in 0..3 {
+        let n = dp[a].len();
+        for s in 0..2 {
+            let l = spec.boundaries[a][s].cpml_layers();
+            if l == 0 {
+                continue;
+            }
+            let m = (l + CPML_UNIFORM_MARGIN).min(n);
+            let cells: Vec<f64> = if s == 0 {
+                dp[a][..m].to_vec()
+            } else {
+                dp[a][n - m..].to_vec()
+            };
+            let d0 = cells[0];
+            if let Some(bad) = cells.iter().position(|v| (v - d0).abs() > 1e-9 * d0) {
+                let cell = if s == 0 { bad } else { n - m + bad };
+                return Err(Error::input(
+                    "grid",
+                    &format!("nodes[{}]", ["x", "y", "z"][a]),
+                    format!(
+                        "the grid is graded inside the {} CPML ({} layers): cell {} is {:.4e} m, the face cell {:.4e} m",
+                        ["low", "high"][s],
+                        l,
+                        cell,
+                        cells[bad],
+                        d0
+                    ),
+                    format!(
+                        "keep the outer {} cells of that face uniform (the CPML layers + {}) and grade only inside them, e.g. with Axis::graded",
+                        l + CPML_UNIFORM_MARGIN,
+                        CPML_UNIFORM_MARGIN
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The spec's Courant number and CPML parameters must be usable on a grid of `n` cells.

@@ -230,7 +230,7 @@ impl Sources {
                                 if op.mat[c][idx] == 0 || op.in_cpml(p) {
                                     continue;
                                 }
-                                let mut dn = op.d[a];
+                                let mut dn = op.dd[a][p[a]];
                                 if p[a] == 0 || p[a] == n[a] {
                                     dn *= 0.5;
                                 }

@@ -152,6 +152,14 @@ fn h_neighbours(q: usize, p: [i64; 3], d: [f64; 3]) -> [(usize, [i64; 3], f64); 
 impl Tfsf {
     pub fn new(op: &Operator, spec: &TfsfSpec) -> Result<Self> {
         let n = op.layout.n;
+        if op.graded.iter().any(|g| *g) {
+            return Err(Error::input(
+                "simulation",
+                "tfsf",
+                "a TF/SF box on a graded grid is not supported yet (the incident field is sampled at uniform Yee positions)",
+                "use uniform axes (Axis::uniform) with a TF/SF box, or drive the graded grid with sources",
+            ));
+        }
         let (lo, hi) = (spec.lo, spec.hi);
         for a in 0..3 {
             let m0 = op.boundaries[a][0].cpml_layers() + 2;

@@ -1,7 +1,9 @@
 //! Voxel grid, materials, shapes and rasterisation; regular sampled fields ([`field`]).
 //!
-//! The grid is rectilinear: each axis holds its node coordinates, so graded meshes can come later.
-//! The FDTD solver currently asks for uniform spacing per axis (`Grid::uniform_spacing`).
+//! The grid is rectilinear: each axis holds its node coordinates ([`Axis::graded`] makes a graded
+//! axis). The FDTD core update, CPML (uniform in its layers), sources, lumped elements and DFT
+//! probes run on graded grids; the TF/SF box and thin wires still ask for uniform spacing
+//! (`Grid::uniform_spacing`).
 //!
 //! Yee layout used everywhere in rftwin: cell `(i, j, k)` spans nodes `i..i+1` etc.;
 //! `Ex(i,j,k)` sits on the edge from node `(i,j,k)` to `(i+1,j,k)`, likewise `Ey`, `Ez`;
@@ -82,6 +84,39 @@ impl Axis {
         Ok(Self { nodes })
     }
 
+    /// A graded axis from `start_m` to `end_m`: cells of `d_min_m` in the fine regions
+    /// `[lo, hi]`, growing by at most `growth` per cell away from them up to `d_max_m` in the bulk.
+    ///
+    /// Each fine region is widened to an even number of `d_min_m` cells about its centre, so its
+    /// centre is a node (a region `(x, x)` is a fine line: a node at `x` with one fine cell on each
+    /// side); regions that overlap, or are closer than the grading needs to grow and shrink again,
+    /// are merged into one (the later region's nodes then shift by less than a fine cell).
+    /// Between the regions the cells equidistribute the size function
+    /// `h(s) = min(d_max, d_min + ln(growth) s)` (`s` the distance to the nearest fine region),
+    /// so consecutive cells differ by at most the factor `growth`, every cell is at most `h` at
+    /// its place, and cells far from the fine regions are all equal (`<= d_max_m`), which the
+    /// CPML layers need. The ends `start_m`, `end_m` are nodes.
+    pub fn graded(
+        start_m: f64,
+        end_m: f64,
+        fine_m: &[(f64, f64)],
+        d_min_m: f64,
+        d_max_m: f64,
+        growth: f64,
+    ) -> Result<Self> {
+        graded_nodes(start_m, end_m, fine_m, d_min_m, d_max_m, growth).and_then(Self::from_nodes)
+    }
+
+    /// The largest ratio of neighbouring cell sizes (>= 1; 1 for a uniform axis).
+    pub fn max_growth(&self) -> f64 {
+        (1..self.cells())
+            .map(|i| {
+                let (a, b) = (self.cell_size(i - 1), self.cell_size(i));
+                a.max(b) / a.min(b)
+            })
+            .fold(1.0, f64::max)
+    }
+
     pub fn cells(&self) -> usize {
         self.nodes.len() - 1
     }
@@ -134,6 +169,169 @@ impl Axis {
         let i = self.nodes.partition_point(|v| *v <= x);
         Some(i.saturating_sub(1).min(self.cells() - 1))
     }
+}
+
+/// The node coordinates of [`Axis::graded`].
+fn graded_nodes(start: f64, end: f64, fine: &[(f64, f64)], d_min: f64, d_max: f64, growth: f64) -> Result<Vec<f64>> {
+    let bad = |key: &str, what: String, fix: &str| Err(Error::input("grid", key, what, fix));
+    if !(start.is_finite() && end.is_finite() && end > start) {
+        return bad("graded axis", format!("span {start}..{end} m is empty or not finite"), "give start < end");
+    }
+    if !(d_min > 0.0 && d_min.is_finite() && d_max >= d_min && d_max.is_finite()) {
+        return bad(
+            "graded axis cell sizes",
+            format!("finest cell {d_min} m and coarsest {d_max} m are not 0 < d_min <= d_max"),
+            "give 0 < d_min_m <= d_max_m, e.g. 0.001 and 0.004",
+        );
+    }
+    if !(growth > 1.0 && growth <= 1.5) {
+        return bad(
+            "graded axis growth",
+            format!("growth factor {growth} per cell is outside (1, 1.5]"),
+            "use about 1.2-1.3 (second-order accuracy degrades with larger steps in cell size)",
+        );
+    }
+    let k = growth.ln();
+    // Fine regions: widened to an even number of fine cells about the centre, sorted, merged.
+    let mut regions: Vec<(f64, f64)> = Vec::new();
+    for (r, &(lo, hi)) in fine.iter().enumerate() {
+        if !(lo.is_finite() && hi.is_finite() && lo <= hi && lo >= start && hi <= end) {
+            return bad(
+                &format!("graded axis fine region {r}"),
+                format!("fine region {lo}..{hi} m is not inside the axis {start}..{end} m (or lo > hi)"),
+                "give lo <= hi within the axis span",
+            );
+        }
+        let m = (((hi - lo) / d_min - 1e-9).ceil().max(1.0) / 2.0).ceil() * 2.0;
+        let c = 0.5 * (lo + hi);
+        regions.push((c - 0.5 * m * d_min, c + 0.5 * m * d_min));
+    }
+    regions.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // A gap between two regions needs about 1/(growth-1) cells' worth of the size integral, or the
+    // rounding to whole cells shrinks its cells by more than the growth factor: merge below that.
+    let min_gap_cells = 1.0 / (growth - 1.0) + 1.0;
+    let mut merged: Vec<(f64, f64)> = Vec::new();
+    for (lo, hi) in regions {
+        if let Some(last) = merged.last_mut() {
+            let gap = lo - last.1;
+            if gap < min_gap_cells * d_min * 2.0 {
+                let m = ((hi.max(last.1) - last.0) / d_min - 1e-9).ceil();
+                last.1 = last.0 + m * d_min;
+                continue;
+            }
+        }
+        merged.push((lo, hi));
+    }
+    for (r, &(lo, hi)) in merged.iter().enumerate() {
+        for (gap, side) in [(lo - start, "start"), (end - hi, "end")] {
+            let graded = d_max > d_min * (1.0 + 1e-9);
+            if gap < -1e-12 * (end - start) || (graded && gap > 1e-12 * (end - start) && gap < min_gap_cells * d_min) {
+                return bad(
+                    &format!("graded axis fine region {r}"),
+                    format!(
+                        "the fine region (widened to whole fine cells: {lo:.6}..{hi:.6} m) ends {gap:.3e} m from the axis {side}"
+                    ),
+                    &format!(
+                        "keep fine regions at least {:.3e} m ({:.1} fine cells) inside the axis ends",
+                        min_gap_cells * d_min,
+                        min_gap_cells
+                    ),
+                );
+            }
+        }
+    }
+    // The size function and its critical points (where its formula changes).
+    let dist = |x: f64| {
+        merged
+            .iter()
+            .map(|&(lo, hi)| if x < lo { lo - x } else if x > hi { x - hi } else { 0.0 })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let h = |x: f64| (d_min + k * dist(x)).min(d_max);
+    let s_cap = (d_max - d_min) / k;
+    let mut crit = vec![start, end];
+    for (r, &(lo, hi)) in merged.iter().enumerate() {
+        crit.extend([lo, hi, lo - s_cap, hi + s_cap]);
+        if let Some(&(lo2, _)) = merged.get(r + 1) {
+            crit.push(0.5 * (hi + lo2));
+        }
+    }
+    crit.retain(|x| *x >= start && *x <= end);
+    crit.sort_by(|a, b| a.total_cmp(b));
+    crit.dedup_by(|a, b| (*a - *b).abs() <= 1e-12 * (end - start));
+    // Anchors (nodes for sure): the ends and the fine regions' edges.
+    let mut anchors = vec![start, end];
+    for &(lo, hi) in &merged {
+        anchors.extend([lo, hi]);
+    }
+    anchors.retain(|x| *x >= start && *x <= end);
+    anchors.sort_by(|a, b| a.total_cmp(b));
+    anchors.dedup_by(|a, b| (*a - *b).abs() <= 1e-12 * (end - start));
+    // Pieces of one formula: constant or linear h.
+    struct Piece {
+        x0: f64,
+        x1: f64,
+        h0: f64,
+        m: f64,
+        t: f64,
+    }
+    let piece = |x0: f64, x1: f64| {
+        let (h0, h1) = (h(x0), h(x1));
+        let m = (h1 - h0) / (x1 - x0);
+        let t = if (h1 - h0).abs() <= 1e-12 * h0 {
+            (x1 - x0) / h0
+        } else {
+            (h1 / h0).ln() / m
+        };
+        Piece { x0, x1, h0, m, t }
+    };
+    let mut nodes = vec![start];
+    for w in anchors.windows(2) {
+        let (a0, a1) = (w[0], w[1]);
+        let mut pts: Vec<f64> = crit.iter().copied().filter(|x| *x > a0 && *x < a1).collect();
+        pts.insert(0, a0);
+        pts.push(a1);
+        let pieces: Vec<Piece> = pts.windows(2).filter(|p| p[1] > p[0]).map(|p| piece(p[0], p[1])).collect();
+        let total: f64 = pieces.iter().map(|p| p.t).sum();
+        let n = (total - 1e-9).ceil().max(1.0) as usize;
+        let c = total / n as f64;
+        let mut acc = 0.0;
+        let mut pi = 0;
+        for i in 1..n {
+            let target = c * i as f64;
+            while pi + 1 < pieces.len() && acc + pieces[pi].t < target {
+                acc += pieces[pi].t;
+                pi += 1;
+            }
+            let p = &pieces[pi];
+            let tl = (target - acc).clamp(0.0, p.t);
+            let x = if p.m == 0.0 || (p.m * (p.x1 - p.x0)).abs() <= 1e-12 * p.h0 {
+                p.x0 + tl * p.h0
+            } else {
+                p.x0 + p.h0 * ((p.m * tl).exp() - 1.0) / p.m
+            };
+            nodes.push(x.clamp(p.x0, p.x1));
+        }
+        nodes.push(a1);
+    }
+    // Cells far from the fine regions are equal to rounding: make them equal exactly (the CPML
+    // needs a uniform slab), by snapping each run of plateau cells to its mean.
+    let mut i = 0;
+    while i + 1 < nodes.len() {
+        let mut j = i;
+        while j + 1 < nodes.len() && dist(nodes[j]) >= s_cap && dist(nodes[j + 1]) >= s_cap {
+            j += 1;
+        }
+        if j > i + 1 {
+            let (x0, x1) = (nodes[i], nodes[j]);
+            let cnt = (j - i) as f64;
+            for q in i + 1..j {
+                nodes[q] = x0 + (x1 - x0) * ((q - i) as f64 / cnt);
+            }
+        }
+        i = j.max(i + 1);
+    }
+    Ok(nodes)
 }
 
 /// A rectilinear grid of `nx * ny * nz` cells.
@@ -727,3 +925,4 @@ impl VoxelModel {
         Some((eps / cnt, sig / cnt))
     }
 }
+
