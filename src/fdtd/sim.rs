@@ -502,6 +502,7 @@ impl Simulation {
     /// probes', the fused E/H sweep with the plane hooks (PMC faces, CPML), then the step
     /// extensions' `post_step` (lumped elements, sources, TF/SF, thin wires) and the probes'.
     pub fn step(&mut self, probes: &mut [&mut dyn Probe]) {
+        engine::flush_subnormals();
         let ctx = StepCtx {
             op: &self.op,
             n: self.n,
